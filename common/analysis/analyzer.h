@@ -1,0 +1,75 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tide::analysis {
+
+// The writing system of a word. Scripts the engine treats specially get their own value;
+// everything else (Cyrillic, Greek, kana, Thai, ...) is kOther.
+enum class Script { kHangul, kLatin, kDigit, kHan, kOther };
+
+// One word of normalized text. `begin`/`end` are byte offsets into that text, so
+// `text == normalized.substr(begin, end - begin)`.
+struct Word {
+  std::string text;
+  Script script;
+  std::uint32_t begin;
+  std::uint32_t end;
+};
+
+// Turns text into index/query terms. There is exactly one analyzer configuration per index:
+// the same Options must be used when documents are indexed and when queries are analyzed,
+// otherwise terms do not line up.
+//
+// Term scheme (Terms()):
+//   * Latin, digit and other-script words: the word itself ("excel", "2024", "привет").
+//     No stemming: simple and predictable.
+//   * Hangul word w: its stem StripParticle(w) (only the stem, not also w), plus, when
+//     `hangul_bigrams`, the code-point bigrams of the *full* word w, each prefixed with '#':
+//     "서울에서" -> "서울", "#서울", "#울에", "#에서". A one-syllable word w yields w and "#w".
+//     The bigrams make spacing variants, unknown particles and small typos still match
+//     ("평양식왕만두" and "평양식 왕만두" share "#평양", "#양식", "#왕만", "#만두").
+//     '#' cannot occur inside a word, so bigram terms never collide with word terms.
+//   * Han word: each character is a term (no dictionary segmentation).
+//   Order is order of appearance; duplicates are kept so callers can count term frequency.
+//
+// Thread-safe: all methods are const and the object holds no mutable state.
+class Analyzer {
+ public:
+  struct Options {
+    bool hangul_bigrams = true;   // emit "#xy" bigrams for Hangul words
+    bool strip_particles = true;  // emit StripParticle(w) instead of w for Hangul words
+  };
+
+  Analyzer();
+  explicit Analyzer(Options options);
+
+  const Options& options() const { return options_; }
+
+  // Splits NORMALIZED text (see Normalize()) into words: maximal runs of letters, digits and
+  // combining marks, split again wherever the Script changes ("excel파일" -> "excel", "파일";
+  // "2024년" -> "2024", "년"). Everything else separates words. Invalid UTF-8 separates too.
+  // REQUIRES: normalized.size() < 4 GiB.
+  std::vector<Word> Words(std::string_view normalized) const;
+
+  // Index/query terms for RAW text: normalizes, splits into Words and applies the scheme above.
+  std::vector<std::string> Terms(std::string_view text) const;
+
+  // Strips trailing Korean particles and noun-attached 하다/되다 endings from a Hangul word and
+  // returns the remaining prefix of `hangul_word`: 서울은/서울에서/서울의/서울로/서울이다 -> 서울,
+  // 설정하는/설정했습니다 -> 설정, 사람들에게 -> 사람. Up to three endings are stripped
+  // (사람들에게는). Never returns fewer than one syllable ("은" stays "은"). Ambiguous
+  // endings are guarded (see analyzer.cc): 이/가, 은/는, 을/를, 과/와, 으로/로 only strip after
+  // the matching final consonant (so 사과, 마을, 나이 stay whole), 의/도/만/한/할 need a
+  // two-syllable stem (회의, 정도, 제한, 역할 stay whole), and a short list of common nouns
+  // (고양이, 결과, 추가, ...) is never cut. Applies regardless of Options::strip_particles.
+  std::string_view StripParticle(std::string_view hangul_word) const;
+
+ private:
+  Options options_;
+};
+
+}  // namespace tide::analysis

@@ -1,0 +1,55 @@
+#include "common/config_util.h"
+
+#include <fstream>
+#include <iostream>
+
+namespace tide {
+
+namespace po = boost::program_options;
+
+Result<po::variables_map> ParseCommandLineAndConfig(int argc, const char* const* argv,
+                                                    po::options_description& options,
+                                                    const std::string& usage) {
+  options.add_options()("config", po::value<std::string>(), "configuration file (INI; see configs/)")(
+      "help,h", "print this help");
+  po::variables_map vm;
+  try {
+    // store() never overwrites a value already stored, so the command line (stored first)
+    // wins over the file.
+    po::store(po::parse_command_line(argc, argv, options), vm);
+    if (vm.count("help")) {
+      std::cout << usage << "\n\n" << options << "\n";
+      return Status::NotFound("help");
+    }
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream file(path);
+      if (!file) return Status::InvalidArgument("cannot open config file " + path);
+      po::store(po::parse_config_file(file, options, /*allow_unregistered=*/false), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return Status::InvalidArgument(std::string("configuration: ") + e.what());
+  }
+  return vm;
+}
+
+void AddSharedOptions(po::options_description& options, SharedConfig* c) {
+  options.add_options()
+      ("data_dir", po::value(&c->data_dir)->default_value(c->data_dir),
+       "directory holding the store (store/) and index snapshots (snapshots/)")
+      ("embedder.kind", po::value(&c->embedder.kind)->default_value(c->embedder.kind),
+       "embedder: hash (built-in, lexical)")
+      ("embedder.dimension", po::value(&c->embedder.dimension)->default_value(c->embedder.dimension),
+       "vector dimension")
+      ("hnsw.m", po::value(&c->hnsw.m)->default_value(c->hnsw.m), "HNSW links per node")
+      ("hnsw.ef_construction", po::value(&c->hnsw.ef_construction)->default_value(c->hnsw.ef_construction),
+       "HNSW candidate list size while inserting")
+      ("hnsw.ef_search", po::value(&c->hnsw.ef_search)->default_value(c->hnsw.ef_search),
+       "HNSW candidate list size while searching (raised to k)")
+      ("log.level", po::value(&c->logging.level)->default_value(c->logging.level),
+       "trace, debug, info, warn, error")
+      ("log.file", po::value(&c->logging.file)->default_value(c->logging.file), "log file; empty: stderr");
+}
+
+}  // namespace tide

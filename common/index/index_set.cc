@@ -1,0 +1,384 @@
+#include "common/index/index_set.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/coding.h"
+#include "common/file_util.h"
+#include "common/storage/store.h"
+
+namespace tide::index {
+namespace {
+
+constexpr std::uint64_t kTablesFormat = 1;
+constexpr const char* kSnapshotPrefix = "snap-";
+
+std::string SnapshotName(std::uint64_t seq) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%s%020" PRIu64, kSnapshotPrefix, seq);
+  return buf;
+}
+
+// Snapshot directories under root, newest first.
+std::vector<std::filesystem::path> ListSnapshots(const std::filesystem::path& root) {
+  std::vector<std::filesystem::path> dirs;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+    std::string name = entry.path().filename().string();
+    if (entry.is_directory() && name.rfind(kSnapshotPrefix, 0) == 0) dirs.push_back(entry.path());
+  }
+  std::sort(dirs.begin(), dirs.end(), std::greater<>());
+  return dirs;
+}
+
+// One change, read and analysed outside the writer lock.
+struct PreparedOp {
+  storage::ChangeRecord::Op op;
+  std::uint64_t label;
+  std::optional<storage::ChunkRecord> chunk;  // upserts whose chunk still exists
+  std::vector<float> vector;
+};
+
+}  // namespace
+
+class IndexSet::ScopeFilter : public LabelFilter {
+ public:
+  ScopeFilter(const IndexSet& set, const ContainerSet& scope) : set_(set), scope_(scope) {}
+  // REQUIRES: set_.mu_ held (shared) by the caller for the filter's lifetime.
+  bool Allowed(std::uint64_t label) const override {
+    auto it = set_.chunks_.find(label);
+    return it != set_.chunks_.end() && scope_.Contains(it->second.container);
+  }
+
+ private:
+  const IndexSet& set_;
+  const ContainerSet& scope_;
+};
+
+IndexSet::IndexSet(const Options& options) : options_(options) {}
+
+Result<std::unique_ptr<IndexSet>> IndexSet::Create(const Options& options) {
+  std::unique_ptr<IndexSet> set(new IndexSet(options));
+  Result<std::unique_ptr<VectorIndex>> vectors = VectorIndex::Create(options.vector);
+  if (!vectors) return vectors.status();
+  set->vectors_ = std::move(*vectors);
+  return set;
+}
+
+std::uint32_t IndexSet::InternContainer(const std::string& container_id) {
+  auto [it, inserted] =
+      container_ordinals_.emplace(container_id, static_cast<std::uint32_t>(container_names_.size()));
+  if (inserted) {
+    container_names_.push_back(container_id);
+    container_labels_.emplace_back();
+  }
+  return it->second;
+}
+
+Status IndexSet::ApplyUpsert(std::uint64_t label, const storage::ChunkRecord& chunk,
+                             std::span<const float> vector) {
+  if (chunks_.contains(label)) return Status();  // already applied (snapshot overlap)
+  Status s = vectors_->Add(label, vector);
+  if (!s.ok() && s.code() != Status::Code::kAlreadyExists) return s;
+  std::uint32_t container = InternContainer(chunk.container_id);
+  KeywordIndex::FieldTerms terms;
+  terms[static_cast<int>(Field::kTitle)] = analyzer_.Terms(chunk.title);
+  terms[static_cast<int>(Field::kBody)] = analyzer_.Terms(chunk.text);
+  keywords_.Add(label, container, terms);
+  std::vector<std::uint64_t>& labels = container_labels_[container];
+  chunks_.emplace(label, ChunkEntry{container, static_cast<std::uint32_t>(labels.size())});
+  labels.push_back(label);
+  return Status();
+}
+
+Status IndexSet::ApplyDelete(std::uint64_t label) {
+  auto it = chunks_.find(label);
+  if (it == chunks_.end()) return Status();  // never applied, or already deleted
+  ChunkEntry entry = it->second;
+  chunks_.erase(it);
+  std::vector<std::uint64_t>& labels = container_labels_[entry.container];
+  // Swap-remove, then fix the moved label's position (unless it was the removed one).
+  const std::uint64_t moved = labels.back();
+  labels[entry.position] = moved;
+  labels.pop_back();
+  if (moved != label) chunks_.at(moved).position = entry.position;
+  keywords_.Remove(label);
+  Status s = vectors_->Remove(label);
+  if (!s.ok() && s.code() != Status::Code::kNotFound) return s;
+  return Status();
+}
+
+Result<std::size_t> IndexSet::CatchUp(const storage::Store& store, std::size_t max_changes) {
+  std::lock_guard apply_lock(apply_mu_);
+  std::uint64_t next = applied_seq() + 1;
+  std::size_t applied = 0;
+  while (applied < max_changes) {
+    std::optional<storage::ChangeRecord> change;
+    Status scan = store.Scan(storage::Cf::kChanges, storage::EncodeU64(next), "",
+                             [&](std::string_view key, std::string_view value) {
+                               Result<std::uint64_t> seq = storage::DecodeU64(key);
+                               Result<storage::ChangeRecord> rec = storage::DecodeChange(value);
+                               if (seq && rec && *seq == next) change = std::move(*rec);
+                               return false;
+                             });
+    TIDE_RETURN_IF_ERROR(scan);
+    if (!change) break;
+
+    std::vector<PreparedOp> ops;
+    ops.reserve(change->entries.size());
+    for (const storage::ChangeRecord::Entry& e : change->entries) {
+      PreparedOp op{e.op, e.label, std::nullopt, {}};
+      if (e.op == storage::ChangeRecord::Op::kUpsert) {
+        std::string key = storage::EncodeU64(e.label);
+        Result<std::optional<std::string>> chunk = store.Get(storage::Cf::kChunks, key);
+        if (!chunk) return chunk.status();
+        Result<std::optional<std::string>> vec = store.Get(storage::Cf::kVectors, key);
+        if (!vec) return vec.status();
+        // A chunk deleted by a later change is gone from the store; that change deletes it.
+        if (chunk->has_value() && vec->has_value()) {
+          Result<storage::ChunkRecord> rec = storage::DecodeChunk(**chunk);
+          if (!rec) return rec.status();
+          Result<std::vector<float>> v = storage::DecodeVector(**vec);
+          if (!v) return v.status();
+          op.chunk = std::move(*rec);
+          op.vector = std::move(*v);
+        }
+      }
+      ops.push_back(std::move(op));
+    }
+    for (std::size_t i = 0; i < ops.size(); i += options_.apply_step) {
+      std::unique_lock lock(mu_);
+      for (std::size_t j = i; j < std::min(ops.size(), i + options_.apply_step); ++j) {
+        const PreparedOp& op = ops[j];
+        if (op.op == storage::ChangeRecord::Op::kDelete) {
+          TIDE_RETURN_IF_ERROR(ApplyDelete(op.label));
+        } else if (op.chunk) {
+          TIDE_RETURN_IF_ERROR(ApplyUpsert(op.label, *op.chunk, op.vector));
+        }
+      }
+    }
+    {
+      std::unique_lock lock(mu_);
+      applied_seq_ = next;
+      for (const auto& [tp, offset] : change->offsets) applied_offsets_[tp] = offset;
+    }
+    ++next;
+    ++applied;
+  }
+  return applied;
+}
+
+std::uint64_t IndexSet::applied_seq() const {
+  std::shared_lock lock(mu_);
+  return applied_seq_;
+}
+
+std::map<std::string, std::int64_t> IndexSet::applied_offsets() const {
+  std::shared_lock lock(mu_);
+  return applied_offsets_;
+}
+
+ContainerSet IndexSet::ResolveContainers(const std::vector<std::string>& container_ids) const {
+  std::shared_lock lock(mu_);
+  ContainerSet set;
+  for (const std::string& id : container_ids) {
+    auto it = container_ordinals_.find(id);
+    if (it != container_ordinals_.end()) set.Add(it->second);
+  }
+  return set;
+}
+
+std::size_t IndexSet::CountChunks(const ContainerSet& scope) const {
+  std::shared_lock lock(mu_);
+  std::size_t n = 0;
+  for (std::uint32_t c : scope.ordinals()) {
+    if (c < container_labels_.size()) n += container_labels_[c].size();
+  }
+  return n;
+}
+
+Result<std::vector<VectorHit>> IndexSet::SearchVector(std::span<const float> query, std::size_t k,
+                                                      const ContainerSet& scope) const {
+  std::shared_lock lock(mu_);
+  std::size_t permitted = 0;
+  for (std::uint32_t c : scope.ordinals()) {
+    if (c < container_labels_.size()) permitted += container_labels_[c].size();
+  }
+  if (permitted == 0 || k == 0) return std::vector<VectorHit>();
+  auto exact = [&]() -> Result<std::vector<VectorHit>> {
+    std::vector<std::uint64_t> labels;
+    labels.reserve(permitted);
+    for (std::uint32_t c : scope.ordinals()) {
+      if (c < container_labels_.size()) {
+        labels.insert(labels.end(), container_labels_[c].begin(), container_labels_[c].end());
+      }
+    }
+    return vectors_->ExactSearch(query, k, labels);
+  };
+  if (permitted <= options_.exact_scan_threshold) return exact();
+  ScopeFilter filter(*this, scope);
+  Result<std::vector<VectorHit>> hits = vectors_->Search(query, k, &filter);
+  // The filtered walk can come back short when the filter cuts the graph apart; the permitted
+  // set is not exhausted, so fall back to the exact answer rather than return fewer than k.
+  if (hits && hits->size() < std::min(k, permitted)) return exact();
+  return hits;
+}
+
+std::vector<KeywordHit> IndexSet::SearchKeyword(Field field, const std::vector<std::string>& terms,
+                                                std::size_t k, const ContainerSet& scope) const {
+  std::shared_lock lock(mu_);
+  return keywords_.Search(field, terms, k, scope, options_.bm25);
+}
+
+std::size_t IndexSet::size() const {
+  std::shared_lock lock(mu_);
+  return chunks_.size();
+}
+
+std::size_t IndexSet::vector_tombstones() const { return vectors_->deleted(); }
+
+std::string IndexSet::EncodeTables() const {
+  std::string out;
+  PutVarint(&out, kTablesFormat);
+  PutVarint(&out, applied_seq_);
+  PutVarint(&out, applied_offsets_.size());
+  for (const auto& [tp, offset] : applied_offsets_) {
+    PutBytes(&out, tp);
+    PutVarint(&out, static_cast<std::uint64_t>(offset));
+  }
+  PutVarint(&out, container_names_.size());
+  for (std::size_t c = 0; c < container_names_.size(); ++c) {
+    PutBytes(&out, container_names_[c]);
+    PutVarint(&out, container_labels_[c].size());
+    for (std::uint64_t label : container_labels_[c]) PutVarint(&out, label);
+  }
+  keywords_.AppendTo(&out);
+  return out;
+}
+
+Status IndexSet::DecodeTables(std::string_view in) {
+  Reader r(in);
+  auto bad = [](const char* what) { return Status::Corruption(std::string("index tables: ") + what); };
+  std::uint64_t format = 0, noffsets = 0, ncontainers = 0;
+  if (!r.GetVarint(&format) || format != kTablesFormat) return bad("unknown format");
+  if (!r.GetVarint(&applied_seq_) || !r.GetVarint(&noffsets)) return bad("truncated header");
+  for (std::uint64_t i = 0; i < noffsets; ++i) {
+    std::string_view tp;
+    std::uint64_t offset = 0;
+    if (!r.GetBytes(&tp) || !r.GetVarint(&offset)) return bad("truncated offsets");
+    applied_offsets_[std::string(tp)] = static_cast<std::int64_t>(offset);
+  }
+  if (!r.GetVarint(&ncontainers)) return bad("truncated containers");
+  for (std::uint64_t c = 0; c < ncontainers; ++c) {
+    std::string_view name;
+    std::uint64_t n = 0;
+    if (!r.GetBytes(&name) || !r.GetVarint(&n)) return bad("truncated container");
+    std::uint32_t ordinal = InternContainer(std::string(name));
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::uint64_t label = 0;
+      if (!r.GetVarint(&label)) return bad("truncated labels");
+      chunks_.emplace(label, ChunkEntry{ordinal, static_cast<std::uint32_t>(i)});
+      container_labels_[ordinal].push_back(label);
+    }
+  }
+  // The keyword index occupies the remainder.
+  return keywords_.ParseFrom(r.remaining());
+}
+
+Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) const {
+  std::lock_guard apply_lock(apply_mu_);  // no change is half-applied while we write
+  std::string tables;
+  std::uint64_t seq = 0;
+  std::size_t chunks = 0;
+  {
+    std::shared_lock lock(mu_);
+    seq = applied_seq_;
+    chunks = chunks_.size();
+    tables = EncodeTables();
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  if (ec) return Status::Unavailable("creating " + root.string() + ": " + ec.message());
+  const std::filesystem::path final_dir = root / SnapshotName(seq);
+  if (std::filesystem::exists(final_dir)) return Status();  // nothing new since the last one
+  const std::filesystem::path tmp_dir =
+      root / (".tmp-" + SnapshotName(seq) + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(tmp_dir, ec);
+  std::filesystem::create_directories(tmp_dir, ec);
+  if (ec) return Status::Unavailable("creating " + tmp_dir.string() + ": " + ec.message());
+
+  TIDE_RETURN_IF_ERROR(vectors_->Save(tmp_dir / "vectors.hnsw"));
+  TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir / "tables.bin", tables));
+  nlohmann::json manifest = {{"format", 1},
+                             {"seq", seq},
+                             {"chunks", chunks},
+                             {"model_id", options_.model_id},
+                             {"dimension", options_.vector.dim}};
+  TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir / "MANIFEST.json", manifest.dump(2)));
+  TIDE_RETURN_IF_ERROR(SyncPath(tmp_dir));
+  std::filesystem::rename(tmp_dir, final_dir, ec);
+  if (ec) return Status::Unavailable("renaming snapshot into place: " + ec.message());
+  TIDE_RETURN_IF_ERROR(SyncPath(root));
+  spdlog::info("snapshot written dir={} seq={} chunks={}", final_dir.string(), seq, chunks);
+
+  std::vector<std::filesystem::path> all = ListSnapshots(root);
+  for (std::size_t i = static_cast<std::size_t>(std::max(keep, 1)); i < all.size(); ++i) {
+    std::filesystem::remove_all(all[i], ec);
+  }
+  return Status();
+}
+
+Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesystem::path& root,
+                                                              const Options& options) {
+  std::vector<std::filesystem::path> all = ListSnapshots(root);
+  if (all.empty()) return Status::NotFound("no snapshot under " + root.string());
+  Status last;
+  for (const std::filesystem::path& dir : all) {
+    Result<std::string> manifest_text = ReadFile(dir / "MANIFEST.json");
+    if (!manifest_text) {
+      last = manifest_text.status();
+      continue;  // being pruned by the writer, or torn: try an older one
+    }
+    nlohmann::json manifest = nlohmann::json::parse(*manifest_text, nullptr, /*allow_exceptions=*/false);
+    if (manifest.is_discarded() || !manifest.contains("model_id") || !manifest.contains("dimension")) {
+      last = Status::Corruption("unreadable manifest in " + dir.string());
+      continue;
+    }
+    const std::string model = manifest["model_id"].is_string() ? manifest["model_id"].get<std::string>() : "";
+    if (model != options.model_id || manifest["dimension"] != options.vector.dim) {
+      return Status::InvalidArgument("snapshot " + dir.string() + " was built with embedder '" + model +
+                                     "' (dimension " + manifest["dimension"].dump() +
+                                     "), but this process is configured for '" + options.model_id +
+                                     "' (dimension " + std::to_string(options.vector.dim) + ")");
+    }
+    std::unique_ptr<IndexSet> set(new IndexSet(options));
+    Result<std::unique_ptr<VectorIndex>> vectors = VectorIndex::Load(dir / "vectors.hnsw", options.vector);
+    if (!vectors) {
+      last = vectors.status();
+      continue;
+    }
+    set->vectors_ = std::move(*vectors);
+    Result<std::string> tables = ReadFile(dir / "tables.bin");
+    if (!tables) {
+      last = tables.status();
+      continue;
+    }
+    Status s = set->DecodeTables(*tables);
+    if (!s.ok()) {
+      last = s;
+      continue;
+    }
+    spdlog::info("snapshot loaded dir={} seq={} chunks={}", dir.string(), set->applied_seq_,
+                 set->chunks_.size());
+    return set;
+  }
+  return Status::NotFound("no loadable snapshot under " + root.string() + ": " + last.ToString());
+}
+
+}  // namespace tide::index

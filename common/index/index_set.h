@@ -1,0 +1,111 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/analysis/analyzer.h"
+#include "common/index/container_set.h"
+#include "common/index/keyword_index.h"
+#include "common/index/vector_index.h"
+#include "common/status.h"
+#include "common/storage/schema.h"
+
+namespace tide::storage {
+class Store;
+}
+
+namespace tide::index {
+
+// Everything search needs in memory, derived from the store: the vector index, the keyword
+// index and the chunk -> container table used for permission filtering.
+//
+// The store is the source of truth. An IndexSet is (a snapshot) + (the change log replayed
+// after it): applied_seq() says how far. The ingest worker and the query daemon each keep one
+// and bring it forward with CatchUp(); the worker also writes snapshots so the daemon starts
+// without rebuilding.
+//
+// Thread safety: searches and Save run concurrently; CatchUp/Apply take the writer lock in
+// small steps so searches are never stalled for long.
+class IndexSet {
+ public:
+  struct Options {
+    std::string model_id;  // the embedder's identity; a snapshot of another model is refused
+    VectorIndex::Options vector;
+    KeywordIndex::Bm25 bm25;
+    // Below this many permitted chunks a vector search scans them exactly instead of walking
+    // the graph: exact, and faster when the filter rejects most of the graph.
+    std::size_t exact_scan_threshold = 4096;
+    std::size_t apply_step = 64;  // changes applied per writer-lock hold
+  };
+
+  static Result<std::unique_ptr<IndexSet>> Create(const Options& options);
+  // Loads the newest complete snapshot under `root`; NotFound if there is none.
+  static Result<std::unique_ptr<IndexSet>> LoadLatestSnapshot(const std::filesystem::path& root,
+                                                             const Options& options);
+  // Writes a snapshot of the current state to <root>/snap-<seq> (atomically: a temporary
+  // directory renamed into place) and removes all but the newest `keep` snapshots.
+  Status SaveSnapshot(const std::filesystem::path& root, int keep) const;
+
+  // Replays change records after applied_seq() from `store`, at most `max_changes` of them.
+  // Returns how many were applied.
+  Result<std::size_t> CatchUp(const storage::Store& store, std::size_t max_changes);
+
+  std::uint64_t applied_seq() const;
+  // Kafka offsets ("topic/partition" -> next offset) covered by applied_seq().
+  std::map<std::string, std::int64_t> applied_offsets() const;
+
+  // --- search (thread-safe) -------------------------------------------------------------
+  // Ordinals of the named containers that exist; unknown names are skipped (a request may
+  // name a container that has no data yet).
+  ContainerSet ResolveContainers(const std::vector<std::string>& container_ids) const;
+  Result<std::vector<VectorHit>> SearchVector(std::span<const float> query, std::size_t k,
+                                              const ContainerSet& scope) const;
+  std::vector<KeywordHit> SearchKeyword(Field field, const std::vector<std::string>& terms,
+                                        std::size_t k, const ContainerSet& scope) const;
+  std::size_t CountChunks(const ContainerSet& scope) const;
+  std::size_t size() const;
+  std::size_t vector_tombstones() const;
+  const analysis::Analyzer& analyzer() const { return analyzer_; }
+
+ private:
+  struct ChunkEntry {
+    std::uint32_t container;
+    std::uint32_t position;  // index into container_labels_[container]
+  };
+  class ScopeFilter;
+
+  explicit IndexSet(const Options& options);
+  // REQUIRES: mu_ held exclusively.
+  Status ApplyUpsert(std::uint64_t label, const storage::ChunkRecord& chunk,
+                     std::span<const float> vector);
+  Status ApplyDelete(std::uint64_t label);
+  std::uint32_t InternContainer(const std::string& container_id);
+  std::string EncodeTables() const;
+  Status DecodeTables(std::string_view in);
+
+  const Options options_;
+  const analysis::Analyzer analyzer_;
+  std::unique_ptr<VectorIndex> vectors_;  // has its own lock; replaced only at construction
+
+  // Held for a whole CatchUp and a whole SaveSnapshot, so a snapshot never sees half a change.
+  mutable std::mutex apply_mu_;
+  mutable std::shared_mutex mu_;
+  std::uint64_t applied_seq_ = 0;                          // GUARDED_BY(mu_)
+  std::map<std::string, std::int64_t> applied_offsets_;    // GUARDED_BY(mu_)
+  KeywordIndex keywords_;                                  // GUARDED_BY(mu_)
+  std::unordered_map<std::uint64_t, ChunkEntry> chunks_;   // GUARDED_BY(mu_)
+  std::vector<std::string> container_names_;               // GUARDED_BY(mu_) ordinal -> id
+  std::unordered_map<std::string, std::uint32_t> container_ordinals_;  // GUARDED_BY(mu_)
+  std::vector<std::vector<std::uint64_t>> container_labels_;          // GUARDED_BY(mu_)
+};
+
+}  // namespace tide::index

@@ -1,0 +1,201 @@
+#include "common/index/vector_index.h"
+
+#include <algorithm>
+#include <optional>
+#include <mutex>
+#include <shared_mutex>
+
+#include <hnswlib/hnswlib.h>
+
+#include "common/file_util.h"
+
+namespace tide::index {
+namespace {
+
+class FilterAdaptor : public hnswlib::BaseFilterFunctor {
+ public:
+  explicit FilterAdaptor(const LabelFilter* filter) : filter_(filter) {}
+  bool operator()(hnswlib::labeltype id) override { return filter_->Allowed(id); }
+
+ private:
+  const LabelFilter* filter_;
+};
+
+}  // namespace
+
+struct VectorIndex::Impl {
+  explicit Impl(const Options& o) : options(o), space(static_cast<std::size_t>(o.dim)) {}
+
+  Options options;
+  // `space` is declared before `hnsw`: the index keeps a pointer into it, so it must be
+  // constructed first and destroyed last.
+  hnswlib::InnerProductSpace space;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
+  mutable std::shared_mutex mu;  // shared: searches and saves; exclusive: add, remove, resize
+
+  // REQUIRES: mu held. The live internal id of `label`, or nullopt.
+  std::optional<hnswlib::tableint> LiveId(std::uint64_t label) const {
+    auto it = hnsw->label_lookup_.find(label);
+    if (it == hnsw->label_lookup_.end() || hnsw->isMarkedDeleted(it->second)) return std::nullopt;
+    return it->second;
+  }
+};
+
+VectorIndex::VectorIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+VectorIndex::~VectorIndex() = default;
+
+Result<std::unique_ptr<VectorIndex>> VectorIndex::Create(const Options& options) {
+  if (options.dim <= 0) return Status::InvalidArgument("vector dimension must be positive");
+  auto impl = std::make_unique<Impl>(options);
+  try {
+    impl->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+        &impl->space, std::max<std::size_t>(options.initial_capacity, 16), options.m,
+        options.ef_construction, options.seed, /*allow_replace_deleted=*/true);
+    impl->hnsw->setEf(options.ef_search);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("creating hnsw index: ") + e.what());
+  }
+  return std::unique_ptr<VectorIndex>(new VectorIndex(std::move(impl)));
+}
+
+Result<std::unique_ptr<VectorIndex>> VectorIndex::Load(const std::filesystem::path& file,
+                                                       const Options& options) {
+  if (!std::filesystem::exists(file)) return Status::NotFound("no vector index at " + file.string());
+  auto impl = std::make_unique<Impl>(options);
+  try {
+    impl->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+        &impl->space, file.string(), /*nmslib=*/false, /*max_elements=*/0,
+        /*allow_replace_deleted=*/true);
+    impl->hnsw->setEf(options.ef_search);
+  } catch (const std::exception& e) {
+    return Status::Corruption("loading " + file.string() + ": " + e.what());
+  }
+  // loadIndex takes the dimension from the space, not the file; the per-element layout in
+  // the file tells whether they agree (data sits between the level-0 links and the label).
+  const hnswlib::HierarchicalNSW<float>& h = *impl->hnsw;
+  std::size_t file_data_bytes = h.label_offset_ - h.offsetData_;
+  if (file_data_bytes != static_cast<std::size_t>(options.dim) * sizeof(float)) {
+    return Status::InvalidArgument("vector index " + file.string() + " has dimension " +
+                                   std::to_string(file_data_bytes / sizeof(float)) +
+                                   ", expected " + std::to_string(options.dim));
+  }
+  return std::unique_ptr<VectorIndex>(new VectorIndex(std::move(impl)));
+}
+
+Status VectorIndex::Add(std::uint64_t label, std::span<const float> vector) {
+  if (vector.size() != static_cast<std::size_t>(impl_->options.dim)) {
+    return Status::InvalidArgument("vector of dimension " + std::to_string(vector.size()) +
+                                   ", index has " + std::to_string(impl_->options.dim));
+  }
+  std::unique_lock lock(impl_->mu);
+  hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
+  if (impl_->LiveId(label)) return Status::AlreadyExists("label " + std::to_string(label));
+  try {
+    if (h.getDeletedCount() == 0 && h.getCurrentElementCount() >= h.getMaxElements()) {
+      h.resizeIndex(h.getMaxElements() * 2);
+    }
+    h.addPoint(vector.data(), label, /*replace_deleted=*/true);
+  } catch (const std::exception& e) {
+    return Status::Internal("adding label " + std::to_string(label) + ": " + e.what());
+  }
+  return Status();
+}
+
+Status VectorIndex::Remove(std::uint64_t label) {
+  std::unique_lock lock(impl_->mu);
+  if (!impl_->LiveId(label)) return Status::NotFound("label " + std::to_string(label));
+  try {
+    impl_->hnsw->markDelete(label);
+  } catch (const std::exception& e) {
+    return Status::Internal("removing label " + std::to_string(label) + ": " + e.what());
+  }
+  return Status();
+}
+
+Result<std::vector<VectorHit>> VectorIndex::Search(std::span<const float> query, std::size_t k,
+                                                   const LabelFilter* filter) const {
+  if (query.size() != static_cast<std::size_t>(impl_->options.dim)) {
+    return Status::InvalidArgument("query vector has the wrong dimension");
+  }
+  std::vector<VectorHit> hits;
+  if (k == 0) return hits;
+  std::shared_lock lock(impl_->mu);
+  try {
+    FilterAdaptor adaptor(filter);
+    auto top = impl_->hnsw->searchKnn(query.data(), k, filter ? &adaptor : nullptr);
+    hits.resize(top.size());
+    // searchKnn's queue pops the farthest first.
+    for (std::size_t i = top.size(); i-- > 0; top.pop()) {
+      hits[i] = {top.top().second, 1.0f - top.top().first};
+    }
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("vector search: ") + e.what());
+  }
+  return hits;
+}
+
+Result<std::vector<VectorHit>> VectorIndex::ExactSearch(std::span<const float> query,
+                                                        std::size_t k,
+                                                        std::span<const std::uint64_t> labels) const {
+  if (query.size() != static_cast<std::size_t>(impl_->options.dim)) {
+    return Status::InvalidArgument("query vector has the wrong dimension");
+  }
+  std::vector<VectorHit> hits;
+  if (k == 0) return hits;
+  std::shared_lock lock(impl_->mu);
+  const hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
+  auto dist = impl_->space.get_dist_func();
+  void* param = impl_->space.get_dist_func_param();
+  hits.reserve(labels.size());
+  for (std::uint64_t label : labels) {
+    std::optional<hnswlib::tableint> id = impl_->LiveId(label);
+    if (!id) continue;
+    hits.push_back({label, 1.0f - dist(query.data(), h.getDataByInternalId(*id), param)});
+  }
+  auto better = [](const VectorHit& a, const VectorHit& b) {
+    return a.score != b.score ? a.score > b.score : a.label < b.label;
+  };
+  if (hits.size() > k) {
+    std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(k), hits.end(), better);
+    hits.resize(k);
+  } else {
+    std::sort(hits.begin(), hits.end(), better);
+  }
+  return hits;
+}
+
+Status VectorIndex::Save(const std::filesystem::path& file) const {
+  std::filesystem::path tmp = file;
+  tmp += ".tmp";
+  {
+    std::shared_lock lock(impl_->mu);
+    try {
+      impl_->hnsw->saveIndex(tmp.string());
+    } catch (const std::exception& e) {
+      return Status::Unavailable("saving " + tmp.string() + ": " + e.what());
+    }
+  }
+  // hnswlib's saveIndex checks no stream errors: a short file is caught here, or by Load().
+  std::error_code ec;
+  if (std::filesystem::file_size(tmp, ec) == 0 || ec) {
+    return Status::Unavailable("saving " + tmp.string() + ": file missing or empty");
+  }
+  TIDE_RETURN_IF_ERROR(SyncPath(tmp));
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) return Status::Unavailable("renaming " + tmp.string() + ": " + ec.message());
+  return SyncPath(file.parent_path());
+}
+
+std::size_t VectorIndex::size() const {
+  std::shared_lock lock(impl_->mu);
+  return impl_->hnsw->getCurrentElementCount() - impl_->hnsw->getDeletedCount();
+}
+
+std::size_t VectorIndex::deleted() const {
+  std::shared_lock lock(impl_->mu);
+  return impl_->hnsw->getDeletedCount();
+}
+
+int VectorIndex::dim() const { return impl_->options.dim; }
+
+}  // namespace tide::index

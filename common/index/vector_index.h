@@ -1,0 +1,79 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "common/status.h"
+
+namespace tide::index {
+
+struct VectorHit {
+  std::uint64_t label;
+  float score;  // inner product; cosine similarity for the normalised vectors we store
+};
+
+// Decides whether a label may appear in results. Called from inside the graph walk, so it
+// must be cheap and thread-safe.
+class LabelFilter {
+ public:
+  virtual ~LabelFilter() = default;
+  virtual bool Allowed(std::uint64_t label) const = 0;
+};
+
+// Approximate nearest-neighbour index (hnswlib 0.8, inner product) over fixed-dimension,
+// L2-normalised float vectors, keyed by chunk label.
+//
+// Thread safety: Search(), ExactSearch() and Save() may run concurrently with each other;
+// Add() and Remove() are exclusive. hnswlib takes no locks on its search path, so this class
+// owns the reader/writer discipline, not its callers.
+// Deleted labels leave tombstones whose slots the next Add() reuses.
+class VectorIndex {
+ public:
+  struct Options {
+    int dim = 384;
+    std::size_t initial_capacity = 1024;  // grows by doubling (an exclusive resize)
+    std::size_t m = 16;
+    std::size_t ef_construction = 200;
+    std::size_t ef_search = 64;           // global in hnswlib: fixed at open, raised to k per query
+    std::size_t seed = 100;
+  };
+
+  static Result<std::unique_ptr<VectorIndex>> Create(const Options& options);
+  // Loads a file written by Save(). The file's dimension must equal options.dim.
+  static Result<std::unique_ptr<VectorIndex>> Load(const std::filesystem::path& file,
+                                                   const Options& options);
+  ~VectorIndex();
+  VectorIndex(const VectorIndex&) = delete;
+  VectorIndex& operator=(const VectorIndex&) = delete;
+
+  // Inserts `label`; AlreadyExists if it is live. Reuses a deleted slot when there is one.
+  Status Add(std::uint64_t label, std::span<const float> vector);
+  // Tombstones `label`; NotFound if it is not live.
+  Status Remove(std::uint64_t label);
+
+  // Approximate top-k by inner product among labels the filter allows (nullptr: all), best
+  // first. The filter acts inside the graph walk, not after it.
+  Result<std::vector<VectorHit>> Search(std::span<const float> query, std::size_t k,
+                                        const LabelFilter* filter) const;
+  // Exact top-k among `labels` (labels not in the index are ignored), best first.
+  Result<std::vector<VectorHit>> ExactSearch(std::span<const float> query, std::size_t k,
+                                             std::span<const std::uint64_t> labels) const;
+
+  // Writes "<file>.tmp", fsyncs it and renames it over `file`.
+  Status Save(const std::filesystem::path& file) const;
+
+  std::size_t size() const;     // live vectors
+  std::size_t deleted() const;  // tombstones not yet reused
+  int dim() const;
+
+ private:
+  struct Impl;
+  explicit VectorIndex(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tide::index

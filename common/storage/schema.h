@@ -1,0 +1,104 @@
+#pragma once
+
+// The one definition of TideSearch's on-disk format (docs/storage-format.md).
+//
+// Column families:
+//   docs     container_id \0 doc_id          -> DocRecord
+//   chunks   label (u64 big-endian)           -> ChunkRecord   (immutable once written)
+//   vectors  label (u64 big-endian)           -> float32[dim]  (immutable once written)
+//   changes  change seq (u64 big-endian)      -> ChangeRecord  (what one applied batch did)
+//   meta     text keys                        -> counters, consumed offsets, embedder identity
+//
+// Every value starts with a one-byte format version. Labels are allocated from a counter and
+// never reused, so a chunk's label names exactly one immutable text and vector: an updated
+// document gets new labels, and a follower can apply the change log in order without races.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace tide::storage {
+
+enum class Cf : int { kDefault = 0, kDocs, kChunks, kVectors, kChanges, kMeta };
+inline constexpr int kNumCfs = 6;
+const char* CfName(Cf cf);
+
+inline constexpr std::uint8_t kFormatVersion = 1;
+
+// --- keys -------------------------------------------------------------------------------------
+
+std::string EncodeU64(std::uint64_t v);  // 8 bytes big-endian: byte order == numeric order
+Result<std::uint64_t> DecodeU64(std::string_view bytes);
+
+std::string DocKey(std::string_view container_id, std::string_view doc_id);
+// Splits a DocKey back into its parts.
+Status SplitDocKey(std::string_view key, std::string* container_id, std::string* doc_id);
+// Prefix of every DocKey in a container.
+std::string DocKeyPrefix(std::string_view container_id);
+
+// meta keys
+inline constexpr std::string_view kMetaNextLabel = "next_label";
+inline constexpr std::string_view kMetaNextChangeSeq = "next_change_seq";
+inline constexpr std::string_view kMetaEmbedder = "embedder";
+std::string OffsetKey(std::string_view topic, std::int32_t partition);  // "offset/<topic>/<p>"
+inline constexpr std::string_view kOffsetKeyPrefix = "offset/";
+std::string CounterKey(std::string_view name);                          // "counter/<name>"
+inline constexpr std::string_view kCounterKeyPrefix = "counter/";
+
+// --- values -----------------------------------------------------------------------------------
+
+struct DocRecord {
+  std::int64_t version = 0;
+  bool deleted = false;                 // a delete marker: keeps the version so older events stay stale
+  std::string title;
+  std::string source_uri;
+  std::string mime;
+  std::string metadata_json;            // the event's metadata object, verbatim JSON
+  std::vector<std::uint64_t> labels;    // chunk labels, in ordinal order
+};
+std::string EncodeDoc(const DocRecord& doc);
+Result<DocRecord> DecodeDoc(std::string_view value);
+
+struct ChunkRecord {
+  std::string container_id;
+  std::string doc_id;
+  std::uint32_t ordinal = 0;
+  std::string title;                    // the document's title, copied: chunks are immutable
+  std::string heading;                  // heading path, " > " separated
+  std::uint32_t char_begin = 0;         // offsets in code points into the document text
+  std::uint32_t char_end = 0;
+  std::int32_t page = -1;
+  std::string text;
+};
+std::string EncodeChunk(const ChunkRecord& chunk);
+Result<ChunkRecord> DecodeChunk(std::string_view value);
+
+std::string EncodeVector(const float* data, std::size_t dim);
+Result<std::vector<float>> DecodeVector(std::string_view value);
+
+// What one applied batch did to the chunk set, in order. Followers replay these.
+struct ChangeRecord {
+  enum class Op : std::uint8_t { kUpsert = 1, kDelete = 2 };
+  struct Entry {
+    Op op;
+    std::uint64_t label;
+  };
+  std::vector<Entry> entries;
+  std::map<std::string, std::int64_t> offsets;  // "topic/partition" -> next offset, after this batch
+};
+std::string EncodeChange(const ChangeRecord& change);
+Result<ChangeRecord> DecodeChange(std::string_view value);
+
+struct EmbedderIdentity {
+  std::string model_id;
+  int dimension = 0;
+};
+std::string EncodeEmbedderIdentity(const EmbedderIdentity& id);
+Result<EmbedderIdentity> DecodeEmbedderIdentity(std::string_view value);
+
+}  // namespace tide::storage

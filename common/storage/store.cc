@@ -1,0 +1,194 @@
+#include "common/storage/store.h"
+
+#include <vector>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/write_batch.h>
+
+namespace tide::storage {
+namespace {
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status();
+  std::string m(what);
+  m += ": ";
+  m += s.ToString();
+  if (s.IsNotFound()) return Status::NotFound(std::move(m));
+  if (s.IsCorruption()) return Status::Corruption(std::move(m));
+  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut() || s.IsIncomplete()) {
+    return Status::Unavailable(std::move(m));
+  }
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(std::move(m));
+  return Status::Internal(std::move(m));
+}
+
+rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+}  // namespace
+
+struct WriteBatch::Impl {
+  // Column family handles are owned by the Store; the batch records the Cf and the Store
+  // resolves it at Write time, so a batch can be built without a Store at hand.
+  struct Op {
+    Cf cf;
+    bool is_delete;
+    std::string key;
+    std::string value;
+  };
+  std::vector<Op> ops;
+  std::size_t bytes = 0;
+};
+
+WriteBatch::WriteBatch() : impl_(std::make_unique<Impl>()) {}
+WriteBatch::~WriteBatch() = default;
+
+void WriteBatch::Put(Cf cf, std::string_view key, std::string_view value) {
+  impl_->bytes += key.size() + value.size();
+  impl_->ops.push_back({cf, false, std::string(key), std::string(value)});
+}
+
+void WriteBatch::Delete(Cf cf, std::string_view key) {
+  impl_->bytes += key.size();
+  impl_->ops.push_back({cf, true, std::string(key), {}});
+}
+
+std::size_t WriteBatch::count() const { return impl_->ops.size(); }
+std::size_t WriteBatch::bytes() const { return impl_->bytes; }
+
+struct Store::Impl {
+  Options options;
+  bool secondary = false;
+  // Handles are destroyed before the DB (see ~Store), in the order the schema lists them.
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  std::unique_ptr<rocksdb::DB> db;
+
+  rocksdb::ColumnFamilyHandle* handle(Cf cf) const { return handles[static_cast<int>(cf)]; }
+};
+
+namespace {
+
+rocksdb::Options BaseOptions(const Store::Options& options) {
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.create_missing_column_families = true;
+  o.IncreaseParallelism(2);
+  o.max_open_files = -1;  // required by secondaries; also avoids table-cache misses
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return o;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const rocksdb::Options& base) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (int i = 0; i < kNumCfs; ++i) {
+    cfs.emplace_back(CfName(static_cast<Cf>(i)), rocksdb::ColumnFamilyOptions(base));
+  }
+  return cfs;
+}
+
+}  // namespace
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Store::~Store() {
+  if (!impl_ || !impl_->db) return;
+  for (rocksdb::ColumnFamilyHandle* h : impl_->handles) {
+    impl_->db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+  impl_->handles.clear();
+  impl_->db->Close().PermitUncheckedError();
+}
+
+Result<std::unique_ptr<Store>> Store::OpenPrimary(const std::filesystem::path& path,
+                                                  const Options& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return Status::Unavailable("creating " + path.string() + ": " + ec.message());
+  rocksdb::Options base = BaseOptions(options);
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::Open(rocksdb::DBOptions(base), path.string(), Descriptors(base), &impl->handles, &raw);
+  if (!s.ok()) return FromRocks(s, "opening store " + path.string());
+  impl->db.reset(raw);
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<std::unique_ptr<Store>> Store::OpenSecondary(const std::filesystem::path& path,
+                                                    const std::filesystem::path& secondary_path,
+                                                    const Options& options) {
+  if (!std::filesystem::exists(path / "CURRENT")) {
+    return Status::NotFound("no store at " + path.string() + " (has tide-ingest run?)");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(secondary_path, ec);
+  if (ec) return Status::Unavailable("creating " + secondary_path.string() + ": " + ec.message());
+  rocksdb::Options base = BaseOptions(options);
+  base.create_if_missing = false;
+  base.create_missing_column_families = false;
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->secondary = true;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(base), path.string(),
+                                                   secondary_path.string(), Descriptors(base),
+                                                   &impl->handles, &raw);
+  if (!s.ok()) return FromRocks(s, "opening store " + path.string() + " as secondary");
+  impl->db.reset(raw);
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<std::optional<std::string>> Store::Get(Cf cf, std::string_view key) const {
+  std::string value;
+  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->handle(cf), ToSlice(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, std::string("reading ") + CfName(cf));
+  return std::optional<std::string>(std::move(value));
+}
+
+Status Store::Write(WriteBatch* batch) {
+  if (impl_->secondary) return Status::Internal("write to a secondary store");
+  rocksdb::WriteBatch wb;
+  for (const WriteBatch::Impl::Op& op : batch->impl_->ops) {
+    rocksdb::Status s = op.is_delete ? wb.Delete(impl_->handle(op.cf), ToSlice(op.key))
+                                     : wb.Put(impl_->handle(op.cf), ToSlice(op.key), ToSlice(op.value));
+    if (!s.ok()) return FromRocks(s, "building write batch");
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = impl_->options.sync_writes;
+  return FromRocks(impl_->db->Write(wo, &wb), "writing batch");
+}
+
+Status Store::Scan(Cf cf, std::string_view start, std::string_view prefix,
+                   const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->handle(cf)));
+  for (it->Seek(ToSlice(start)); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    std::string_view key(k.data(), k.size());
+    if (key.substr(0, prefix.size()) != prefix) break;
+    rocksdb::Slice v = it->value();
+    if (!fn(key, std::string_view(v.data(), v.size()))) break;
+  }
+  return FromRocks(it->status(), std::string("scanning ") + CfName(cf));
+}
+
+Status Store::TryCatchUpWithPrimary() {
+  if (!impl_->secondary) return Status();
+  return FromRocks(impl_->db->TryCatchUpWithPrimary(), "catching up with primary");
+}
+
+Result<std::uint64_t> Store::GetCounter(std::string_view meta_key) const {
+  Result<std::optional<std::string>> v = Get(Cf::kMeta, meta_key);
+  if (!v) return v.status();
+  if (!v->has_value()) return std::uint64_t{0};
+  return DecodeU64(**v);
+}
+
+bool Store::is_secondary() const { return impl_->secondary; }
+
+}  // namespace tide::storage

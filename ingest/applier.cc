@@ -1,0 +1,234 @@
+#include "ingest/applier.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/embedding/embedder.h"
+#include "common/storage/store.h"
+
+namespace tide::ingest {
+namespace {
+
+using storage::Cf;
+
+constexpr std::string_view kCounterApplied = "applied";
+constexpr std::string_view kCounterStale = "stale";
+constexpr std::string_view kCounterDuplicate = "duplicate";
+constexpr std::string_view kCounterDeadLettered = "dead_lettered";
+constexpr std::string_view kCounterChunks = "chunks_written";
+
+}  // namespace
+
+Applier::Applier(storage::Store* store, embedding::Embedder* embedder, const Options& options)
+    : store_(store), embedder_(embedder), options_(options) {}
+
+Status Applier::Init() {
+  struct {
+    std::string_view name;
+    std::uint64_t* value;
+  } counters[] = {{kCounterApplied, &counters_.applied},
+                  {kCounterStale, &counters_.stale},
+                  {kCounterDuplicate, &counters_.duplicate},
+                  {kCounterDeadLettered, &counters_.dead_lettered},
+                  {kCounterChunks, &counters_.chunks_written}};
+  for (auto& c : counters) {
+    Result<std::uint64_t> v = store_->GetCounter(storage::CounterKey(c.name));
+    if (!v) return v.status();
+    *c.value = *v;
+  }
+  Result<std::uint64_t> label = store_->GetCounter(storage::kMetaNextLabel);
+  if (!label) return label.status();
+  next_label_ = std::max<std::uint64_t>(*label, 1);
+  Result<std::uint64_t> seq = store_->GetCounter(storage::kMetaNextChangeSeq);
+  if (!seq) return seq.status();
+  next_change_seq_ = std::max<std::uint64_t>(*seq, 1);
+
+  storage::EmbedderIdentity mine{embedder_->model_id(), embedder_->dimension()};
+  Result<std::optional<std::string>> stored = store_->Get(Cf::kMeta, storage::kMetaEmbedder);
+  if (!stored) return stored.status();
+  if (!stored->has_value()) {
+    storage::WriteBatch batch;
+    batch.Put(Cf::kMeta, storage::kMetaEmbedder, storage::EncodeEmbedderIdentity(mine));
+    return store_->Write(&batch);
+  }
+  Result<storage::EmbedderIdentity> theirs = storage::DecodeEmbedderIdentity(**stored);
+  if (!theirs) return theirs.status();
+  if (theirs->model_id != mine.model_id || theirs->dimension != mine.dimension) {
+    return Status::InvalidArgument(
+        "the store was built with embedder '" + theirs->model_id + "' (dimension " +
+        std::to_string(theirs->dimension) + ") but this worker is configured with '" + mine.model_id +
+        "' (dimension " + std::to_string(mine.dimension) +
+        "); mixing vector spaces would corrupt search. Use the original embedder, or rebuild "
+        "into a fresh data directory");
+  }
+  return Status();
+}
+
+Result<std::optional<std::int64_t>> Applier::StoredOffset(const std::string& topic,
+                                                          std::int32_t partition) const {
+  Result<std::optional<std::string>> v = store_->Get(Cf::kMeta, storage::OffsetKey(topic, partition));
+  if (!v) return v.status();
+  if (!v->has_value()) return std::optional<std::int64_t>();
+  Result<std::uint64_t> offset = storage::DecodeU64(**v);
+  if (!offset) return offset.status();
+  return std::optional<std::int64_t>(static_cast<std::int64_t>(*offset));
+}
+
+Result<storage::DocRecord> Applier::LoadDoc(const std::string& key,
+                                            const std::map<std::string, storage::DocRecord>& overlay,
+                                            bool* exists) const {
+  if (auto it = overlay.find(key); it != overlay.end()) {
+    *exists = true;
+    return it->second;
+  }
+  Result<std::optional<std::string>> v = store_->Get(Cf::kDocs, key);
+  if (!v) return v.status();
+  *exists = v->has_value();
+  if (!*exists) return storage::DocRecord{};
+  return storage::DecodeDoc(**v);
+}
+
+std::string Applier::EmbeddingText(const storage::ChunkRecord& chunk) const {
+  std::string text;
+  if (options_.embed_title && !chunk.title.empty()) {
+    text += chunk.title;
+    text += '\n';
+  }
+  if (options_.embed_heading && !chunk.heading.empty()) {
+    text += chunk.heading;
+    text += '\n';
+  }
+  text += chunk.text;
+  return text;
+}
+
+Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
+  BatchResult result;
+  storage::WriteBatch wb;
+  storage::ChangeRecord change;
+  std::map<std::string, storage::DocRecord> overlay;  // documents this batch already touched
+  std::vector<PendingChunk> chunks;
+  std::uint64_t next_label = next_label_;
+
+  for (const BatchItem& item : batch) {
+    change.offsets[item.topic + "/" + std::to_string(item.partition)] = item.offset + 1;
+    if (!item.event) {
+      ++result.dead_lettered;
+      continue;
+    }
+    const Event& e = *item.event;
+    const std::string key = storage::DocKey(e.container_id, e.doc_id);
+    bool exists = false;
+    Result<storage::DocRecord> current = LoadDoc(key, overlay, &exists);
+    if (!current) return current.status();
+    // A tombstone has no version: it deletes whatever is stored, at the stored version.
+    const std::int64_t version = e.version.value_or(current->version);
+    if (exists && version < current->version) {
+      ++result.stale;
+      continue;
+    }
+    if (exists && version == current->version) {
+      // Same version again: a redelivery or a replay. A delete at the version it deletes is
+      // not: it applies once, and its redelivery finds the delete marker.
+      const bool is_delete = e.type == EventType::kDocumentDelete;
+      if (!is_delete || current->deleted) {
+        ++result.duplicate;
+        continue;
+      }
+    }
+    if (!exists && e.type == EventType::kDocumentDelete && !e.version) {
+      ++result.duplicate;  // tombstone for a document we never had
+      continue;
+    }
+    for (std::uint64_t label : current->labels) {
+      wb.Delete(Cf::kChunks, storage::EncodeU64(label));
+      wb.Delete(Cf::kVectors, storage::EncodeU64(label));
+      change.entries.push_back({storage::ChangeRecord::Op::kDelete, label});
+    }
+    storage::DocRecord doc;
+    doc.version = version;
+    if (e.type == EventType::kDocumentDelete) {
+      doc.deleted = true;
+    } else {
+      doc.title = e.title;
+      doc.source_uri = e.source_uri;
+      doc.mime = e.mime;
+      doc.metadata_json = e.metadata_json;
+      auto add = [&](std::string text, std::string heading, std::uint32_t begin, std::uint32_t end,
+                     std::int32_t page) {
+        storage::ChunkRecord c{e.container_id, e.doc_id, static_cast<std::uint32_t>(doc.labels.size()),
+                               e.title, std::move(heading), begin, end, page, std::move(text)};
+        doc.labels.push_back(next_label);
+        chunks.push_back({std::move(c), next_label++});
+      };
+      if (e.text) {
+        for (TextChunk& t : ChunkText(*e.text, options_.chunker)) {
+          add(std::move(t.text), std::move(t.heading), t.char_begin, t.char_end, -1);
+        }
+      } else {
+        std::uint32_t offset = 0;
+        for (const ChunkInput& in : e.chunks) {
+          auto len = static_cast<std::uint32_t>(in.text.size());  // bytes: pre-chunked texts are not re-joined
+          add(in.text, in.heading, offset, offset + len, in.page);
+          offset += len;
+        }
+      }
+    }
+    overlay[key] = doc;
+    ++result.applied;
+  }
+
+  // One embedder call for the whole batch: providers are far faster per text in bulk.
+  std::vector<std::string> texts;
+  texts.reserve(chunks.size());
+  for (const PendingChunk& c : chunks) texts.push_back(EmbeddingText(c.record));
+  std::vector<float> vectors;
+  if (!texts.empty()) {
+    TIDE_RETURN_IF_ERROR(embedder_->Embed(texts, &vectors).WithContext("embedding"));
+    if (vectors.size() != texts.size() * static_cast<std::size_t>(embedder_->dimension())) {
+      return Status::Internal("embedder returned " + std::to_string(vectors.size()) + " floats for " +
+                              std::to_string(texts.size()) + " texts");
+    }
+  }
+  const auto dim = static_cast<std::size_t>(embedder_->dimension());
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    const std::string key = storage::EncodeU64(chunks[i].label);
+    wb.Put(Cf::kChunks, key, storage::EncodeChunk(chunks[i].record));
+    wb.Put(Cf::kVectors, key, storage::EncodeVector(vectors.data() + i * dim, dim));
+    change.entries.push_back({storage::ChangeRecord::Op::kUpsert, chunks[i].label});
+  }
+  for (const auto& [key, doc] : overlay) wb.Put(Cf::kDocs, key, storage::EncodeDoc(doc));
+
+  std::uint64_t next_seq = next_change_seq_;
+  if (!change.entries.empty()) {
+    result.change_seq = next_seq;
+    wb.Put(Cf::kChanges, storage::EncodeU64(next_seq), storage::EncodeChange(change));
+    ++next_seq;
+  }
+  result.chunks = chunks.size();
+  IngestCounters counters = counters_;
+  counters.applied += result.applied;
+  counters.stale += result.stale;
+  counters.duplicate += result.duplicate;
+  counters.dead_lettered += result.dead_lettered;
+  counters.chunks_written += result.chunks;
+  wb.Put(Cf::kMeta, storage::CounterKey(kCounterApplied), storage::EncodeU64(counters.applied));
+  wb.Put(Cf::kMeta, storage::CounterKey(kCounterStale), storage::EncodeU64(counters.stale));
+  wb.Put(Cf::kMeta, storage::CounterKey(kCounterDuplicate), storage::EncodeU64(counters.duplicate));
+  wb.Put(Cf::kMeta, storage::CounterKey(kCounterDeadLettered), storage::EncodeU64(counters.dead_lettered));
+  wb.Put(Cf::kMeta, storage::CounterKey(kCounterChunks), storage::EncodeU64(counters.chunks_written));
+  wb.Put(Cf::kMeta, storage::kMetaNextLabel, storage::EncodeU64(next_label));
+  wb.Put(Cf::kMeta, storage::kMetaNextChangeSeq, storage::EncodeU64(next_seq));
+  for (const BatchItem& item : batch) {
+    wb.Put(Cf::kMeta, storage::OffsetKey(item.topic, item.partition),
+           storage::EncodeU64(static_cast<std::uint64_t>(item.offset + 1)));
+  }
+  TIDE_RETURN_IF_ERROR(store_->Write(&wb));
+
+  // Only now, with everything durable, does in-memory state move.
+  counters_ = counters;
+  next_label_ = next_label;
+  next_change_seq_ = next_seq;
+  return result;
+}
+
+}  // namespace tide::ingest

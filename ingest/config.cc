@@ -1,0 +1,55 @@
+#include "ingest/config.h"
+
+namespace tide::ingest {
+
+namespace po = boost::program_options;
+
+Result<Config> ParseConfig(int argc, const char* const* argv) {
+  Config c;
+  std::size_t max_batch = c.batch.max_batch;
+  int max_wait_ms = static_cast<int>(c.batch.max_wait.count());
+  int snapshot_interval_s = static_cast<int>(c.snapshot_interval.count());
+  po::options_description options("tide-ingest options");
+  AddSharedOptions(options, &c.shared);
+  options.add_options()
+      ("kafka.brokers", po::value(&c.kafka.brokers)->default_value(c.kafka.brokers), "bootstrap servers")
+      ("kafka.topic", po::value(&c.kafka.topic)->default_value(c.kafka.topic), "topic of document events")
+      ("kafka.group_id", po::value(&c.kafka.group_id)->default_value(c.kafka.group_id), "consumer group")
+      ("kafka.dead_letter_topic", po::value(&c.kafka.dead_letter_topic)->default_value(c.kafka.dead_letter_topic),
+       "where rejected events go, with the reason in headers")
+      ("kafka.property", po::value(&c.kafka.properties)->composing(),
+       "librdkafka property key=value (repeatable)")
+      ("batch.max_events", po::value(&max_batch)->default_value(max_batch),
+       "events applied per RocksDB write batch, at most")
+      ("batch.max_wait_ms", po::value(&max_wait_ms)->default_value(max_wait_ms),
+       "how long a batch waits to fill after its first event")
+      ("chunker.max_chars", po::value(&c.applier.chunker.max_chars)->default_value(c.applier.chunker.max_chars),
+       "chunk size in characters")
+      ("chunker.overlap_chars",
+       po::value(&c.applier.chunker.overlap_chars)->default_value(c.applier.chunker.overlap_chars),
+       "overlap between consecutive chunks in characters")
+      ("limits.max_event_bytes", po::value(&c.limits.max_event_bytes)->default_value(c.limits.max_event_bytes),
+       "larger events are dead-lettered")
+      ("limits.max_text_bytes", po::value(&c.limits.max_text_bytes)->default_value(c.limits.max_text_bytes),
+       "larger document texts are dead-lettered")
+      ("store.sync", po::value(&c.store.sync_writes)->default_value(c.store.sync_writes),
+       "fsync the RocksDB WAL on every batch")
+      ("snapshot.interval_s", po::value(&snapshot_interval_s)->default_value(snapshot_interval_s),
+       "seconds between index snapshots (when something changed)")
+      ("snapshot.keep", po::value(&c.snapshot_keep)->default_value(c.snapshot_keep), "snapshots kept on disk");
+  Result<po::variables_map> vm = ParseCommandLineAndConfig(
+      argc, argv, options, "tide-ingest: consumes document events from Kafka into the TideSearch store");
+  if (!vm) return vm.status();
+  if (max_batch == 0) return Status::InvalidArgument("batch.max_events must be positive");
+  if (max_wait_ms < 0) return Status::InvalidArgument("batch.max_wait_ms must not be negative");
+  if (snapshot_interval_s <= 0) return Status::InvalidArgument("snapshot.interval_s must be positive");
+  if (c.snapshot_keep < 1) return Status::InvalidArgument("snapshot.keep must be at least 1");
+  if (c.applier.chunker.max_chars < 16) return Status::InvalidArgument("chunker.max_chars must be at least 16");
+  c.batch.max_batch = max_batch;
+  c.batch.max_wait = std::chrono::milliseconds(max_wait_ms);
+  c.snapshot_interval = std::chrono::seconds(snapshot_interval_s);
+  c.shared.logging.component = "ingest";
+  return c;
+}
+
+}  // namespace tide::ingest

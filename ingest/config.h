@@ -1,0 +1,31 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+
+#include "common/config_util.h"
+#include "common/status.h"
+#include "common/storage/store.h"
+#include "ingest/applier.h"
+#include "ingest/consumer_loop.h"
+#include "ingest/event.h"
+#include "ingest/kafka_conf.h"
+
+namespace tide::ingest {
+
+// Everything tide-ingest reads at startup (configs/ingest.conf documents each key).
+struct Config {
+  SharedConfig shared;
+  KafkaConfig kafka;
+  ConsumerLoop::Options batch;
+  Applier::Options applier;
+  DecodeLimits limits;
+  storage::Store::Options store;
+  std::chrono::seconds snapshot_interval{30};
+  int snapshot_keep = 2;
+};
+
+// NotFound after --help (usage printed); InvalidArgument names the bad key or value.
+Result<Config> ParseConfig(int argc, const char* const* argv);
+
+}  // namespace tide::ingest

@@ -1,0 +1,234 @@
+#include "ingest/consumer_loop.h"
+
+#include <algorithm>
+#include <map>
+#include <thread>
+
+#include <librdkafka/rdkafkacpp.h>
+#include <spdlog/spdlog.h>
+
+namespace tide::ingest {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void LogIfError(RdKafka::Error* raw, const char* what) {
+  std::unique_ptr<RdKafka::Error> error(raw);
+  if (error) spdlog::error("kafka {} failed: {}", what, error->str());
+}
+
+KafkaMessage CopyMessage(const RdKafka::Message& m) {
+  KafkaMessage out;
+  out.topic = m.topic_name();
+  out.partition = m.partition();
+  out.offset = m.offset();
+  if (m.key()) out.key = *m.key();
+  if (m.payload()) out.value.emplace(static_cast<const char*>(m.payload()), m.len());
+  RdKafka::MessageTimestamp ts = m.timestamp();
+  out.timestamp_ms = ts.type == RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE ? -1 : ts.timestamp;
+  return out;
+}
+
+}  // namespace
+
+struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb {
+  KafkaConfig config;
+  Options options;
+  Handler* handler = nullptr;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  std::vector<KafkaMessage> pending;
+  Status fatal;  // set inside callbacks, acted on by Run
+
+  void rebalance_cb(RdKafka::KafkaConsumer* c, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    const bool cooperative = c->rebalance_protocol() == "COOPERATIVE";
+    // Whatever we hold is made durable before partitions change hands.
+    Status flushed = Flush();
+    if (!flushed.ok()) {
+      spdlog::warn("rebalance: pending batch not applied, it will be read again: {}", flushed.ToString());
+      pending.clear();
+      if (flushed.code() != Status::Code::kUnavailable) fatal = flushed;
+    }
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      for (RdKafka::TopicPartition* tp : partitions) {
+        Result<std::optional<std::int64_t>> start = handler->StartOffset(tp->topic(), tp->partition());
+        if (!start) {
+          fatal = start.status();
+          continue;
+        }
+        tp->set_offset(start->has_value() ? **start : RdKafka::Topic::OFFSET_BEGINNING);
+        spdlog::info("partition assigned topic={} partition={} start={}", tp->topic(), tp->partition(),
+                     start->has_value() ? std::to_string(**start) : std::string("beginning"));
+      }
+      if (cooperative) {
+        LogIfError(c->incremental_assign(partitions), "incremental_assign");
+      } else {
+        c->assign(partitions);
+      }
+      return;
+    }
+    for (RdKafka::TopicPartition* tp : partitions) {
+      spdlog::info("partition revoked topic={} partition={} lost={}", tp->topic(), tp->partition(),
+                   c->assignment_lost());
+    }
+    if (cooperative) {
+      LogIfError(c->incremental_unassign(partitions), "incremental_unassign");
+    } else {
+      c->unassign();
+    }
+  }
+
+  void event_cb(RdKafka::Event& event) override {
+    switch (event.type()) {
+      case RdKafka::Event::EVENT_ERROR:
+        if (event.fatal()) {
+          fatal = Status::Internal("kafka fatal error: " + event.str());
+        } else {
+          spdlog::warn("kafka error={} {}", RdKafka::err2str(event.err()), event.str());
+        }
+        break;
+      case RdKafka::Event::EVENT_LOG:
+        spdlog::debug("kafka log fac={} {}", event.fac(), event.str());
+        break;
+      default:
+        break;
+    }
+  }
+
+  // Applies and commits the pending batch; the batch stays pending if this fails.
+  Status Flush() {
+    if (pending.empty()) return Status();
+    TIDE_RETURN_IF_ERROR(handler->ProcessBatch(pending));
+    std::map<std::pair<std::string, std::int32_t>, std::int64_t> next;
+    for (const KafkaMessage& m : pending) next[{m.topic, m.partition}] = m.offset + 1;
+    std::vector<RdKafka::TopicPartition*> offsets;
+    for (const auto& [tp, offset] : next) {
+      offsets.push_back(RdKafka::TopicPartition::create(tp.first, tp.second, offset));
+    }
+    // For lag monitoring only: the store, not this commit, decides where we resume.
+    RdKafka::ErrorCode err = consumer->commitAsync(offsets);
+    if (err != RdKafka::ERR_NO_ERROR) spdlog::debug("commit: {}", RdKafka::err2str(err));
+    RdKafka::TopicPartition::destroy(offsets);
+    pending.clear();
+    return Status();
+  }
+
+  // Flushes, retrying transient failures with backoff and the assignment paused, so the
+  // consumer neither spins nor keeps fetching while the batch cannot be applied.
+  Status FlushWithRetry(const std::atomic<bool>& stopping) {
+    std::chrono::milliseconds backoff{100};
+    bool paused = false;
+    std::vector<RdKafka::TopicPartition*> assignment;
+    for (;;) {
+      Status s = Flush();
+      if (s.ok() || s.code() != Status::Code::kUnavailable || !fatal.ok()) {
+        if (paused) {
+          consumer->resume(assignment);
+          RdKafka::TopicPartition::destroy(assignment);
+        }
+        return fatal.ok() ? s : fatal;
+      }
+      if (stopping.load()) {
+        spdlog::warn("stopping with an unapplied batch of {} messages; they will be read again",
+                     pending.size());
+        pending.clear();
+        return Status();
+      }
+      if (!paused && consumer->assignment(assignment) == RdKafka::ERR_NO_ERROR) {
+        consumer->pause(assignment);
+        paused = true;
+      }
+      spdlog::warn("batch not applied, retrying in {} ms: {}", backoff.count(), s.ToString());
+      const auto until = Clock::now() + backoff;
+      while (Clock::now() < until && !stopping.load()) {
+        // consume() serves callbacks; paused partitions deliver nothing.
+        std::unique_ptr<RdKafka::Message> m(consumer->consume(50));
+        if (m && m->err() == RdKafka::ERR_NO_ERROR) pending.push_back(CopyMessage(*m));
+      }
+      backoff = std::min(backoff * 2, options.max_backoff);
+    }
+  }
+};
+
+ConsumerLoop::ConsumerLoop(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ConsumerLoop::~ConsumerLoop() {
+  if (impl_->consumer) impl_->consumer->close();
+}
+
+Result<std::unique_ptr<ConsumerLoop>> ConsumerLoop::Create(const KafkaConfig& config,
+                                                           const Options& options, Handler* handler) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->options = options;
+  impl->handler = handler;
+  Result<std::unique_ptr<RdKafka::Conf>> conf = MakeKafkaConf(
+      config, {{"group.id", config.group_id},
+               {"partition.assignment.strategy", "cooperative-sticky"},
+               {"enable.auto.commit", "false"},
+               {"enable.auto.offset.store", "false"},
+               // Only reached when the store has no offset and the group none either; a
+               // store offset out of retention resets here too: never silently to latest.
+               {"auto.offset.reset", "earliest"},
+               {"enable.partition.eof", "false"}});
+  if (!conf) return conf.status();
+  std::string err;
+  if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(impl.get()), err) !=
+          RdKafka::Conf::CONF_OK ||
+      (*conf)->set("event_cb", static_cast<RdKafka::EventCb*>(impl.get()), err) !=
+          RdKafka::Conf::CONF_OK) {
+    return Status::Internal("kafka callbacks: " + err);
+  }
+  impl->consumer.reset(RdKafka::KafkaConsumer::create(conf->get(), err));
+  if (!impl->consumer) return Status::InvalidArgument("creating kafka consumer: " + err);
+  RdKafka::ErrorCode sub = impl->consumer->subscribe({config.topic});
+  if (sub != RdKafka::ERR_NO_ERROR) {
+    return Status::Unavailable("subscribing to " + config.topic + ": " + RdKafka::err2str(sub));
+  }
+  spdlog::info("kafka consumer subscribed brokers={} topic={} group={}", config.brokers, config.topic,
+               config.group_id);
+  return std::unique_ptr<ConsumerLoop>(new ConsumerLoop(std::move(impl)));
+}
+
+Status ConsumerLoop::Run(const std::atomic<bool>& stopping) {
+  Impl& s = *impl_;
+  std::optional<Clock::time_point> batch_deadline;
+  while (!stopping.load() && s.fatal.ok()) {
+    int timeout_ms = 100;
+    if (batch_deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*batch_deadline - Clock::now());
+      timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
+    }
+    std::unique_ptr<RdKafka::Message> msg(s.consumer->consume(timeout_ms));
+    switch (msg->err()) {
+      case RdKafka::ERR_NO_ERROR:
+        if (s.pending.empty()) batch_deadline = Clock::now() + s.options.max_wait;
+        s.pending.push_back(CopyMessage(*msg));
+        break;
+      case RdKafka::ERR__TIMED_OUT:
+      case RdKafka::ERR__PARTITION_EOF:
+        break;
+      default:
+        spdlog::warn("kafka consume error={} {}", RdKafka::err2str(msg->err()), msg->errstr());
+        break;
+    }
+    const bool full = s.pending.size() >= s.options.max_batch;
+    const bool due = batch_deadline && Clock::now() >= *batch_deadline;
+    if (!s.pending.empty() && (full || due)) {
+      TIDE_RETURN_IF_ERROR(s.FlushWithRetry(stopping));
+      batch_deadline.reset();
+    }
+    if (s.pending.empty()) {
+      batch_deadline.reset();
+      s.handler->Tick();
+    }
+  }
+  if (!s.fatal.ok()) return s.fatal;
+  // SIGTERM: finish the batch in hand, then leave the group cleanly.
+  TIDE_RETURN_IF_ERROR(s.FlushWithRetry(stopping));
+  s.consumer->close();
+  s.consumer.reset();
+  return Status();
+}
+
+}  // namespace tide::ingest

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "ingest/kafka_conf.h"
+#include "ingest/kafka_message.h"
+
+namespace tide::ingest {
+
+// The Kafka side of the worker: a consumer-group member (cooperative-sticky) that reads the
+// topic in batches and hands each batch to a Handler, which makes it durable together with
+// its offsets. Where a partition starts is the Handler's answer (the store), never the
+// group's committed offset; commits happen after each durable batch, for lag monitoring only.
+//
+// Single-threaded: rebalance callbacks run inside consume() on the loop's own thread, and the
+// pending batch is made durable before any partition changes hands.
+class ConsumerLoop {
+ public:
+  struct Options {
+    std::size_t max_batch = 500;
+    std::chrono::milliseconds max_wait{50};  // from the batch's first message
+    std::chrono::milliseconds max_backoff{5000};
+  };
+
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    // Next offset to read for a newly assigned partition; nullopt: from the beginning.
+    virtual Result<std::optional<std::int64_t>> StartOffset(const std::string& topic,
+                                                            std::int32_t partition) = 0;
+    // Makes the batch durable, offsets included. Unavailable: nothing was stored and the
+    // same batch is retried after a backoff with the partitions paused; any other error
+    // stops the loop.
+    virtual Status ProcessBatch(const std::vector<KafkaMessage>& batch) = 0;
+    // Called when the loop is idle or between batches (snapshots, stats).
+    virtual void Tick() {}
+  };
+
+  static Result<std::unique_ptr<ConsumerLoop>> Create(const KafkaConfig& config, const Options& options,
+                                                      Handler* handler);
+  ~ConsumerLoop();
+
+  // Consumes until `stopping` is set (then finishes the batch in hand, commits and leaves the
+  // group) or a non-transient error occurs.
+  Status Run(const std::atomic<bool>& stopping);
+
+ private:
+  struct Impl;
+  explicit ConsumerLoop(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tide::ingest

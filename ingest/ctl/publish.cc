@@ -1,0 +1,135 @@
+// `tidectl publish`: sends a file of JSON events (one per line) to the topic, keyed by
+// "<container_id>/<doc_id>" so one document's events stay in order on one partition.
+// Lines that are not events are sent as they are (unkeyed): the worker dead-letters them,
+// which is how operators and tests exercise the dead-letter path.
+
+#include <atomic>
+#include <fstream>
+#include <iostream>
+
+#include <boost/program_options.hpp>
+#include <librdkafka/rdkafkacpp.h>
+#include <nlohmann/json.hpp>
+
+#include "common/config_util.h"
+#include "ingest/ctl/commands.h"
+#include "ingest/event.h"
+#include "ingest/kafka_conf.h"
+
+namespace tide::ctl {
+namespace {
+
+namespace po = boost::program_options;
+
+class DeliveryCounter : public RdKafka::DeliveryReportCb {
+ public:
+  void dr_cb(RdKafka::Message& message) override {
+    if (message.err() == RdKafka::ERR_NO_ERROR) {
+      ++delivered;
+    } else {
+      ++failed;
+      last_error = message.errstr();
+    }
+  }
+  std::atomic<long> delivered{0};
+  std::atomic<long> failed{0};
+  std::string last_error;
+};
+
+std::optional<std::string> KeyOf(const std::string& line) {
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  auto c = j.find("container_id");
+  auto d = j.find("doc_id");
+  if (c == j.end() || d == j.end() || !c->is_string() || !d->is_string()) return std::nullopt;
+  return ingest::EventKey(c->get<std::string>(), d->get<std::string>());
+}
+
+}  // namespace
+
+int RunPublish(int argc, const char* const* argv) {
+  ingest::KafkaConfig kafka;
+  std::string file;
+  std::vector<std::string> tombstones;
+  po::options_description options("tidectl publish options");
+  options.add_options()
+      ("brokers", po::value(&kafka.brokers)->default_value(kafka.brokers), "bootstrap servers")
+      ("topic", po::value(&kafka.topic)->default_value(kafka.topic), "topic")
+      ("file", po::value(&file), "JSON lines file of events; '-' for stdin")
+      ("tombstone", po::value(&tombstones)->composing(),
+       "also send a tombstone (null value) for this container_id/doc_id key (repeatable)")
+      ("kafka.property", po::value(&kafka.properties)->composing(), "librdkafka property key=value");
+  Result<po::variables_map> vm =
+      ParseCommandLineAndConfig(argc, argv, options, "tidectl publish --file events.jsonl [--brokers host:port]");
+  if (!vm) {
+    if (vm.status().code() == Status::Code::kNotFound) return 0;
+    std::cerr << "tidectl publish: " << vm.status().message() << '\n';
+    return 2;
+  }
+  if (file.empty() && tombstones.empty()) {
+    std::cerr << "tidectl publish: give --file and/or --tombstone\n";
+    return 2;
+  }
+  DeliveryCounter counter;
+  Result<std::unique_ptr<RdKafka::Conf>> conf =
+      ingest::MakeKafkaConf(kafka, {{"acks", "all"}, {"enable.idempotence", "true"}, {"linger.ms", "20"}});
+  std::string err;
+  if (!conf || (*conf)->set("dr_cb", &counter, err) != RdKafka::Conf::CONF_OK) {
+    std::cerr << "tidectl publish: " << (conf ? err : conf.status().message()) << '\n';
+    return 2;
+  }
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf->get(), err));
+  if (!producer) {
+    std::cerr << "tidectl publish: " << err << '\n';
+    return 1;
+  }
+  long sent = 0;
+  auto produce = [&](const std::optional<std::string>& key, const std::string* value) -> bool {
+    for (;;) {
+      RdKafka::ErrorCode e = producer->produce(
+          kafka.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+          value ? const_cast<char*>(value->data()) : nullptr, value ? value->size() : 0,
+          key ? key->data() : nullptr, key ? key->size() : 0, 0, nullptr);
+      if (e == RdKafka::ERR__QUEUE_FULL) {
+        producer->poll(100);  // backpressure: wait for deliveries to free the queue
+        continue;
+      }
+      if (e != RdKafka::ERR_NO_ERROR) {
+        std::cerr << "tidectl publish: produce: " << RdKafka::err2str(e) << '\n';
+        return false;
+      }
+      ++sent;
+      producer->poll(0);
+      return true;
+    }
+  };
+  if (!file.empty()) {
+    std::ifstream in_file;
+    if (file != "-") {
+      in_file.open(file);
+      if (!in_file) {
+        std::cerr << "tidectl publish: cannot open " << file << '\n';
+        return 2;
+      }
+    }
+    std::istream& in = file == "-" ? std::cin : in_file;
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      if (!produce(KeyOf(line), &line)) return 1;
+    }
+  }
+  for (const std::string& key : tombstones) {
+    if (!produce(key, nullptr)) return 1;
+  }
+  producer->flush(30000);
+  if (counter.failed > 0 || counter.delivered != sent) {
+    std::cerr << "tidectl publish: " << counter.delivered << " of " << sent << " delivered"
+              << (counter.last_error.empty() ? "" : ": " + counter.last_error) << '\n';
+    return 1;
+  }
+  std::cout << "published " << sent << " events to " << kafka.topic << std::endl;
+  return 0;
+}
+
+}  // namespace tide::ctl

@@ -1,0 +1,101 @@
+// `tidectl stats`: what the store holds, read through a RocksDB secondary instance, so it
+// works while tide-ingest is running (and without it).
+
+#include <unistd.h>
+
+#include <iostream>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/config_util.h"
+#include "common/storage/store.h"
+#include "ingest/ctl/commands.h"
+
+namespace tide::ctl {
+namespace {
+
+namespace po = boost::program_options;
+using storage::Cf;
+
+Result<nlohmann::json> CollectStats(const storage::Store& store) {
+  nlohmann::json out;
+  nlohmann::json counters = nlohmann::json::object();
+  nlohmann::json offsets = nlohmann::json::object();
+  Status s = store.Scan(Cf::kMeta, "", "", [&](std::string_view key, std::string_view value) {
+    Result<std::uint64_t> v = storage::DecodeU64(value);
+    if (key.starts_with(storage::kCounterKeyPrefix) && v) {
+      counters[std::string(key.substr(storage::kCounterKeyPrefix.size()))] = *v;
+    } else if (key.starts_with(storage::kOffsetKeyPrefix) && v) {
+      offsets[std::string(key.substr(storage::kOffsetKeyPrefix.size()))] = *v;
+    } else if (key == storage::kMetaNextChangeSeq && v) {
+      out["change_seq"] = *v - 1;
+    } else if (key == storage::kMetaEmbedder) {
+      if (auto id = storage::DecodeEmbedderIdentity(value)) {
+        out["embedder"] = {{"model_id", id->model_id}, {"dimension", id->dimension}};
+      }
+    }
+    return true;
+  });
+  TIDE_RETURN_IF_ERROR(s);
+  std::uint64_t docs = 0, deleted = 0, chunks = 0;
+  std::map<std::string, std::uint64_t> per_container;
+  TIDE_RETURN_IF_ERROR(store.Scan(Cf::kDocs, "", "", [&](std::string_view key, std::string_view value) {
+    Result<storage::DocRecord> doc = storage::DecodeDoc(value);
+    if (!doc) return true;
+    if (doc->deleted) {
+      ++deleted;
+      return true;
+    }
+    ++docs;
+    std::string container, doc_id;
+    if (storage::SplitDocKey(key, &container, &doc_id).ok()) ++per_container[container];
+    return true;
+  }));
+  TIDE_RETURN_IF_ERROR(store.Scan(Cf::kChunks, "", "", [&](std::string_view, std::string_view) {
+    ++chunks;
+    return true;
+  }));
+  out["counters"] = counters;
+  out["offsets"] = offsets;
+  out["documents"] = docs;
+  out["deleted_documents"] = deleted;
+  out["chunks"] = chunks;
+  out["documents_per_container"] = per_container;
+  return out;
+}
+
+}  // namespace
+
+int RunStats(int argc, const char* const* argv) {
+  std::string data_dir = "./data";
+  po::options_description options("tidectl stats options");
+  options.add_options()("data_dir", po::value(&data_dir)->default_value(data_dir), "the worker's data directory");
+  Result<po::variables_map> vm = ParseCommandLineAndConfig(argc, argv, options, "tidectl stats [--data_dir DIR]");
+  if (!vm) {
+    if (vm.status().code() == Status::Code::kNotFound) return 0;
+    std::cerr << "tidectl stats: " << vm.status().message() << '\n';
+    return 2;
+  }
+  const std::filesystem::path secondary =
+      std::filesystem::temp_directory_path() / ("tidectl-stats-" + std::to_string(::getpid()));
+  int rc = 0;
+  {
+    Result<std::unique_ptr<storage::Store>> store =
+        storage::Store::OpenSecondary(std::filesystem::path(data_dir) / "store", secondary, {});
+    if (!store) {
+      std::cerr << "tidectl stats: " << store.status().message() << '\n';
+      rc = 1;
+    } else if (Result<nlohmann::json> stats = CollectStats(**store); !stats) {
+      std::cerr << "tidectl stats: " << stats.status().message() << '\n';
+      rc = 1;
+    } else {
+      std::cout << stats->dump(2) << std::endl;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(secondary, ec);
+  return rc;
+}
+
+}  // namespace tide::ctl

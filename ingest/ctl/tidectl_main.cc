@@ -1,0 +1,34 @@
+#include <cstring>
+#include <iostream>
+
+#include "ingest/ctl/commands.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: tidectl <command> [options]   (tidectl <command> --help for its options)\n"
+    "\n"
+    "commands:\n"
+    "  dev-broker    run a Kafka-protocol broker on loopback (librdkafka mock cluster)\n"
+    "  publish       send a file of JSON events to the topic\n"
+    "  stats         show what the store holds (counters, offsets, documents per container)\n"
+    "  import-help   convert the LibreOffice Korean help into document.upsert events\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  // Each subcommand sees itself as argv[0].
+  const int sub_argc = argc - 1;
+  const char* const* sub_argv = argv + 1;
+  if (command == "dev-broker") return tide::ctl::RunDevBroker(sub_argc, sub_argv);
+  if (command == "publish") return tide::ctl::RunPublish(sub_argc, sub_argv);
+  if (command == "stats") return tide::ctl::RunStats(sub_argc, sub_argv);
+  if (command == "import-help") return tide::ctl::RunImportHelp(sub_argc, sub_argv);
+  std::cerr << "tidectl: unknown command '" << command << "'\n\n" << kUsage;
+  return 2;
+}

@@ -1,0 +1,197 @@
+#include "ingest/event.h"
+
+#include <nlohmann/json.hpp>
+
+namespace tide::ingest {
+namespace {
+
+using nlohmann::json;
+
+Status Invalid(std::string m) { return Status::InvalidArgument(std::move(m)); }
+
+bool ValidUtf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (std::size_t j = 1; j < n; ++j) {
+      if ((static_cast<unsigned char>(s[i + j]) & 0xc0) != 0x80) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+Result<std::string> OptionalString(const json& j, const char* field, std::size_t max_bytes) {
+  auto it = j.find(field);
+  if (it == j.end() || it->is_null()) return std::string();
+  if (!it->is_string()) return Invalid(std::string("'") + field + "' must be a string");
+  std::string s = it->get<std::string>();
+  if (s.size() > max_bytes) {
+    return Invalid(std::string("'") + field + "' is " + std::to_string(s.size()) + " bytes, limit " +
+                   std::to_string(max_bytes));
+  }
+  return s;
+}
+
+}  // namespace
+
+const char* EventTypeName(EventType type) {
+  switch (type) {
+    case EventType::kDocumentUpsert: return "document.upsert";
+    case EventType::kDocumentDelete: return "document.delete";
+  }
+  return "unknown";
+}
+
+bool IsValidContainerId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool IsValidDocId(std::string_view id) {
+  if (id.empty() || id.size() > 512 || !ValidUtf8(id)) return false;
+  for (char c : id) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x21 || u == 0x7f || c == '\\') return false;
+  }
+  return true;
+}
+
+std::string EventKey(std::string_view container_id, std::string_view doc_id) {
+  std::string key(container_id);
+  key.push_back('/');
+  key.append(doc_id);
+  return key;
+}
+
+Result<Event> DecodeEvent(const std::optional<std::string>& key,
+                          const std::optional<std::string>& value, const DecodeLimits& limits) {
+  if (!value) {
+    // Tombstone: the key names the document.
+    if (!key) return Invalid("tombstone without a key");
+    std::size_t slash = key->find('/');
+    if (slash == std::string::npos) return Invalid("tombstone key '" + *key + "' is not container_id/doc_id");
+    Event e;
+    e.type = EventType::kDocumentDelete;
+    e.container_id = key->substr(0, slash);
+    e.doc_id = key->substr(slash + 1);
+    if (!IsValidContainerId(e.container_id) || !IsValidDocId(e.doc_id)) {
+      return Invalid("tombstone key '" + *key + "' has an invalid container_id or doc_id");
+    }
+    return e;
+  }
+  if (value->size() > limits.max_event_bytes) {
+    return Invalid("event is " + std::to_string(value->size()) + " bytes, limit " +
+                   std::to_string(limits.max_event_bytes));
+  }
+  if (!ValidUtf8(*value)) return Invalid("event is not valid UTF-8");
+  json j = json::parse(*value, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Invalid("event is not valid JSON");
+  if (!j.is_object()) return Invalid("event must be a JSON object");
+
+  auto sv = j.find("schema_version");
+  if (sv == j.end() || !sv->is_number_integer()) return Invalid("'schema_version' (integer) is required");
+  if (sv->get<std::int64_t>() != kSchemaVersion) {
+    return Invalid("unsupported schema_version " + sv->dump() + " (this worker reads " +
+                   std::to_string(kSchemaVersion) + ")");
+  }
+  auto type = j.find("type");
+  if (type == j.end() || !type->is_string()) return Invalid("'type' (string) is required");
+  Event e;
+  const std::string type_name = type->get<std::string>();
+  if (type_name == "document.upsert") {
+    e.type = EventType::kDocumentUpsert;
+  } else if (type_name == "document.delete") {
+    e.type = EventType::kDocumentDelete;
+  } else {
+    return Invalid("unknown event type '" + type_name + "'");
+  }
+
+  auto cid = j.find("container_id");
+  auto did = j.find("doc_id");
+  if (cid == j.end() || !cid->is_string()) return Invalid("'container_id' (string) is required");
+  if (did == j.end() || !did->is_string()) return Invalid("'doc_id' (string) is required");
+  e.container_id = cid->get<std::string>();
+  e.doc_id = did->get<std::string>();
+  if (!IsValidContainerId(e.container_id)) {
+    return Invalid("'container_id' must match [A-Za-z0-9_.-]{1,128}");
+  }
+  if (!IsValidDocId(e.doc_id)) return Invalid("'doc_id' must be 1..512 bytes without spaces or control characters");
+  if (key && *key != EventKey(e.container_id, e.doc_id)) {
+    return Invalid("message key '" + *key + "' does not match container_id/doc_id '" +
+                   EventKey(e.container_id, e.doc_id) + "'");
+  }
+  auto version = j.find("version");
+  if (version == j.end() || !version->is_number_integer() || version->get<std::int64_t>() < 0) {
+    return Invalid("'version' (non-negative integer) is required");
+  }
+  e.version = version->get<std::int64_t>();
+  if (e.type == EventType::kDocumentDelete) return e;
+
+  Result<std::string> title = OptionalString(j, "title", limits.max_title_bytes);
+  if (!title) return title.status();
+  e.title = std::move(*title);
+  if (auto src = j.find("source"); src != j.end() && !src->is_null()) {
+    if (!src->is_object()) return Invalid("'source' must be an object");
+    Result<std::string> uri = OptionalString(*src, "uri", 4096);
+    if (!uri) return uri.status();
+    Result<std::string> mime = OptionalString(*src, "mime", 256);
+    if (!mime) return mime.status();
+    e.source_uri = std::move(*uri);
+    e.mime = std::move(*mime);
+  }
+  if (auto md = j.find("metadata"); md != j.end() && !md->is_null()) {
+    if (!md->is_object()) return Invalid("'metadata' must be an object");
+    e.metadata_json = md->dump();
+  }
+  auto text = j.find("text");
+  auto chunks = j.find("chunks");
+  const bool has_text = text != j.end() && !text->is_null();
+  const bool has_chunks = chunks != j.end() && !chunks->is_null();
+  if (has_text == has_chunks) return Invalid("document.upsert needs exactly one of 'text' or 'chunks'");
+  if (has_text) {
+    if (!text->is_string()) return Invalid("'text' must be a string");
+    e.text = text->get<std::string>();
+    if (e.text->size() > limits.max_text_bytes) {
+      return Invalid("'text' is " + std::to_string(e.text->size()) + " bytes, limit " +
+                     std::to_string(limits.max_text_bytes));
+    }
+    return e;
+  }
+  if (!chunks->is_array()) return Invalid("'chunks' must be an array");
+  if (chunks->size() > limits.max_chunks) {
+    return Invalid("'chunks' has " + std::to_string(chunks->size()) + " entries, limit " +
+                   std::to_string(limits.max_chunks));
+  }
+  std::size_t total = 0;
+  for (const json& c : *chunks) {
+    if (!c.is_object()) return Invalid("every chunk must be an object");
+    ChunkInput in;
+    auto ct = c.find("text");
+    if (ct == c.end() || !ct->is_string()) return Invalid("every chunk needs 'text' (string)");
+    in.text = ct->get<std::string>();
+    total += in.text.size();
+    Result<std::string> heading = OptionalString(c, "heading", 4096);
+    if (!heading) return heading.status();
+    in.heading = std::move(*heading);
+    if (auto page = c.find("page"); page != c.end() && !page->is_null()) {
+      if (!page->is_number_integer()) return Invalid("chunk 'page' must be an integer");
+      in.page = page->get<std::int32_t>();
+    }
+    e.chunks.push_back(std::move(in));
+  }
+  if (total > limits.max_text_bytes) {
+    return Invalid("chunk texts total " + std::to_string(total) + " bytes, limit " +
+                   std::to_string(limits.max_text_bytes));
+  }
+  return e;
+}
+
+}  // namespace tide::ingest

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace tide::ingest {
+
+// The event contract (docs/events.md). Decoding is pure: bytes in, Event or the reason the
+// bytes are not an event out.
+enum class EventType { kDocumentUpsert, kDocumentDelete };
+const char* EventTypeName(EventType type);
+
+struct ChunkInput {
+  std::string text;
+  std::string heading;
+  std::int32_t page = -1;
+};
+
+struct Event {
+  EventType type = EventType::kDocumentUpsert;
+  std::string container_id;
+  std::string doc_id;
+  // Monotonic per document. A tombstone carries none: it deletes whatever version is stored.
+  std::optional<std::int64_t> version;
+  std::string title;
+  std::string source_uri;
+  std::string mime;
+  std::string metadata_json = "{}";
+  std::optional<std::string> text;  // the worker chunks it
+  std::vector<ChunkInput> chunks;   // or the pipeline already did
+};
+
+struct DecodeLimits {
+  std::size_t max_event_bytes = 8 << 20;
+  std::size_t max_text_bytes = 4 << 20;
+  std::size_t max_chunks = 10000;
+  std::size_t max_title_bytes = 4096;
+};
+
+inline constexpr int kSchemaVersion = 1;
+
+// container_id: [A-Za-z0-9_.-]{1,128}; doc_id: printable ASCII except space and '\\', and
+// UTF-8 letters, 1..512 bytes.
+bool IsValidContainerId(std::string_view id);
+bool IsValidDocId(std::string_view id);
+// The Kafka key that keeps one document's events in order: "<container_id>/<doc_id>".
+std::string EventKey(std::string_view container_id, std::string_view doc_id);
+
+// `value` is nullopt for a Kafka tombstone, which deletes the document named by `key`.
+// InvalidArgument says what is wrong; such a message belongs in the dead-letter topic.
+Result<Event> DecodeEvent(const std::optional<std::string>& key,
+                          const std::optional<std::string>& value, const DecodeLimits& limits);
+
+}  // namespace tide::ingest

@@ -1,0 +1,99 @@
+#include "query/config.h"
+
+#include <unistd.h>
+
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "common/file_util.h"
+#include "common/embedding/embedder.h"
+
+namespace tide::query {
+
+namespace po = boost::program_options;
+
+Result<Config> ParseConfig(int argc, const char* const* argv) {
+  Config c;
+  int port = c.http.port;
+  int read_timeout_ms = static_cast<int>(c.http.read_timeout.count());
+  int follow_ms = static_cast<int>(c.follow_interval.count());
+  po::options_description options("tide-query options");
+  AddSharedOptions(options, &c.shared);
+  options.add_options()
+      ("http.address", po::value(&c.http.address)->default_value(c.http.address), "listen address")
+      ("http.port", po::value(&port)->default_value(port), "listen port; 0 lets the kernel choose")
+      ("http.port_file", po::value(&c.port_file)->default_value(""), "write the bound port here")
+      ("http.io_threads", po::value(&c.http.io_threads)->default_value(c.http.io_threads), "socket I/O threads")
+      ("http.worker_threads", po::value(&c.http.worker_threads)->default_value(c.http.worker_threads),
+       "threads that run searches")
+      ("http.max_body_bytes", po::value(&c.http.max_body_bytes)->default_value(c.http.max_body_bytes),
+       "larger request bodies get 413")
+      ("http.max_in_flight", po::value(&c.http.max_in_flight)->default_value(c.http.max_in_flight),
+       "requests handled at once; beyond, 503 with Retry-After")
+      ("http.read_timeout_ms", po::value(&read_timeout_ms)->default_value(read_timeout_ms),
+       "idle or slow connections are closed after this")
+      ("follow.interval_ms", po::value(&follow_ms)->default_value(follow_ms),
+       "how often the daemon catches up with the worker's store")
+      ("follow.secondary_dir", po::value(&c.secondary_dir)->default_value(""),
+       "private directory of the RocksDB secondary (default: <data_dir>/query-secondary-<pid>)")
+      ("search.rrf_k", po::value(&c.search.rrf_k)->default_value(c.search.rrf_k), "Reciprocal Rank Fusion k")
+      ("search.candidates", po::value(&c.search.candidates)->default_value(c.search.candidates),
+       "candidates per retriever before fusion")
+      ("search.max_k", po::value(&c.limits.max_k)->default_value(c.limits.max_k), "largest k a request may ask");
+  Result<po::variables_map> vm = ParseCommandLineAndConfig(
+      argc, argv, options, "tide-query: serves hybrid search over the TideSearch store");
+  if (!vm) return vm.status();
+  if (port < 0 || port > 65535) return Status::InvalidArgument("http.port must be in [0, 65535]");
+  if (c.http.io_threads < 1 || c.http.worker_threads < 1) {
+    return Status::InvalidArgument("http.io_threads and http.worker_threads must be positive");
+  }
+  if (follow_ms < 1) return Status::InvalidArgument("follow.interval_ms must be positive");
+  if (c.search.rrf_k <= 0) return Status::InvalidArgument("search.rrf_k must be positive");
+  c.http.port = static_cast<std::uint16_t>(port);
+  c.http.read_timeout = std::chrono::milliseconds(read_timeout_ms);
+  c.follow_interval = std::chrono::milliseconds(follow_ms);
+  if (c.secondary_dir.empty()) {
+    c.secondary_dir = (std::filesystem::path(c.shared.data_dir) / ("query-secondary-" + std::to_string(::getpid()))).string();
+  }
+  c.shared.logging.component = "query";
+  return c;
+}
+
+Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
+  Result<std::unique_ptr<embedding::Embedder>> embedder = embedding::MakeEmbedder(config.shared.embedder);
+  if (!embedder) return embedder.status();
+  Follower::Options follow;
+  follow.data_dir = config.shared.data_dir;
+  follow.secondary_dir = config.secondary_dir;
+  follow.interval = config.follow_interval;
+  follow.index.model_id = (*embedder)->model_id();
+  follow.index.vector = config.shared.hnsw;
+  follow.index.vector.dim = (*embedder)->dimension();
+  Follower follower(follow);
+  Searcher searcher(&follower, embedder->get(), config.search);
+  SearchApi api(&follower, &searcher, config.limits);
+  Result<std::unique_ptr<HttpServer>> server =
+      HttpServer::Start(config.http, [&api](const HttpRequest& r) { return api.Handle(r); });
+  if (!server) return server.status();
+  if (!config.port_file.empty()) {
+    TIDE_RETURN_IF_ERROR(WriteFileAtomic(config.port_file, std::to_string((*server)->port()) + "\n"));
+  }
+  spdlog::info("tide-query serving address={} port={} data_dir={}", config.http.address, (*server)->port(),
+               config.shared.data_dir);
+  Status result;
+  while (!stopping.load()) {
+    if (Status fatal = follower.fatal(); !fatal.ok()) {
+      result = fatal;
+      break;
+    }
+    // Not a synchronisation sleep: the daemon's main thread only watches for a stop.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  (*server)->Stop();
+  std::error_code ec;
+  std::filesystem::remove_all(config.secondary_dir, ec);
+  return result;
+}
+
+}  // namespace tide::query

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "common/config_util.h"
+#include "common/status.h"
+#include "query/http_server.h"
+#include "query/search_api.h"
+#include "query/searcher.h"
+
+namespace tide::query {
+
+// Everything tide-query reads at startup (configs/query.conf documents each key).
+struct Config {
+  SharedConfig shared;
+  HttpServerOptions http;
+  std::string port_file;             // if set, the bound port is written here (port 0 in tests)
+  std::string secondary_dir;         // default: <data_dir>/query-secondary-<pid>
+  std::chrono::milliseconds follow_interval{100};
+  Searcher::Options search;
+  SearchApi::Limits limits;
+};
+
+// NotFound after --help (usage printed); InvalidArgument names the bad key or value.
+Result<Config> ParseConfig(int argc, const char* const* argv);
+
+// Runs the daemon until `stopping` is set or the follower hits a fatal error; drains
+// in-flight requests before returning.
+Status RunServer(const Config& config, const std::atomic<bool>& stopping);
+
+}  // namespace tide::query

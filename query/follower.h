@@ -1,0 +1,80 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/index/index_set.h"
+#include "common/status.h"
+
+namespace tide::storage {
+class Store;
+}
+
+namespace tide::query {
+
+// What the daemon has applied: the change sequence and the Kafka offsets it covers.
+struct Watermark {
+  std::uint64_t seq = 0;
+  std::map<std::string, std::int64_t> offsets;
+};
+
+// Follows the worker's store from another process: opens it as a RocksDB secondary (waiting
+// for the worker to create it), loads the newest index snapshot, then replays the change log
+// on a timer. The worker never waits for it and either process may restart alone.
+//
+// Thread safety: all public methods may be called from any thread. The follow loop runs on
+// a thread this object owns and joins.
+class Follower {
+ public:
+  struct Options {
+    std::filesystem::path data_dir;       // the worker's: store/ and snapshots/ inside
+    std::filesystem::path secondary_dir;  // private to this process
+    std::chrono::milliseconds interval{100};
+    index::IndexSet::Options index;       // model_id and dimension must match the store's
+  };
+
+  explicit Follower(const Options& options);
+  ~Follower();
+  Follower(const Follower&) = delete;
+  Follower& operator=(const Follower&) = delete;
+
+  // Ready once the store is open, a snapshot (or nothing) is loaded and the change log has
+  // been replayed to its end at least once.
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
+  // Why not ready (for /readyz); empty when ready.
+  std::string not_ready_reason() const;
+  // A fatal condition (e.g. the store was built with another embedder); the daemon exits.
+  Status fatal() const;
+
+  // Null until ready. Shared so a search keeps what it started with.
+  std::shared_ptr<const index::IndexSet> indexes() const;
+  std::shared_ptr<const storage::Store> store() const;
+  Watermark watermark() const;
+
+  // Blocks until the follower has applied change `seq` or the deadline passes (tests, tools).
+  bool WaitForSeqForTest(std::uint64_t seq, std::chrono::milliseconds timeout) const;
+
+ private:
+  void Loop();
+  Status Step();  // one round: open, load, catch up
+
+  const Options options_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::shared_ptr<storage::Store> store_;          // GUARDED_BY(mu_)
+  std::shared_ptr<index::IndexSet> indexes_;       // GUARDED_BY(mu_)
+  std::string reason_ = "starting";                // GUARDED_BY(mu_)
+  Status fatal_;                                   // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace tide::query

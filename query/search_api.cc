@@ -1,0 +1,190 @@
+#include "query/search_api.h"
+
+#include <chrono>
+#include <set>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace tide::query {
+namespace {
+
+using nlohmann::json;
+
+HttpResponse Json(int status, const json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace);
+  return r;
+}
+
+json WatermarkJson(const Watermark& w) {
+  return json{{"seq", w.seq}, {"offsets", w.offsets}};
+}
+
+json ExplainJson(const RetrieverExplain& e) {
+  if (e.rank == 0) return nullptr;
+  json j{{"rank", e.rank}, {"score", e.score}};
+  if (!e.matched_terms.empty()) j["matched_terms"] = e.matched_terms;
+  return j;
+}
+
+// Parses and validates a search body; on failure *error is the response to send.
+std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchApi::Limits& limits,
+                                         HttpResponse* error) {
+  auto bad = [&](std::string reason) {
+    *error = JsonError(400, "invalid_request", reason);
+    return std::nullopt;
+  };
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return bad("request body is not valid JSON");
+  if (!j.is_object()) return bad("request body must be a JSON object");
+  static const std::set<std::string> kKnown = {"query", "container_ids", "k", "mode", "weights"};
+  for (const auto& [key, value] : j.items()) {
+    if (!kKnown.contains(key)) return bad("unknown field '" + key + "'");
+  }
+  SearchRequest req;
+  auto query = j.find("query");
+  if (query == j.end() || !query->is_string()) return bad("'query' (string) is required");
+  req.query = query->get<std::string>();
+  if (req.query.find_first_not_of(" \t\r\n") == std::string::npos) return bad("'query' must not be empty");
+  if (req.query.size() > limits.max_query_bytes) {
+    return bad("'query' is " + std::to_string(req.query.size()) + " bytes, limit " +
+               std::to_string(limits.max_query_bytes));
+  }
+  auto containers = j.find("container_ids");
+  if (containers == j.end() || containers->is_null()) {
+    *error = JsonError(403, "missing_scope",
+                       "every search must be scoped: give 'container_ids' (a non-empty array of container ids)");
+    return std::nullopt;
+  }
+  if (!containers->is_array()) return bad("'container_ids' must be an array of strings");
+  if (containers->empty()) {
+    *error = JsonError(403, "missing_scope", "'container_ids' is empty: nothing may be searched");
+    return std::nullopt;
+  }
+  if (containers->size() > limits.max_containers) {
+    return bad("'container_ids' has " + std::to_string(containers->size()) + " entries, limit " +
+               std::to_string(limits.max_containers));
+  }
+  for (const json& c : *containers) {
+    if (!c.is_string() || c.get<std::string>().empty()) return bad("'container_ids' must hold non-empty strings");
+    req.container_ids.push_back(c.get<std::string>());
+  }
+  if (auto k = j.find("k"); k != j.end()) {
+    if (!k->is_number_integer()) return bad("'k' must be an integer");
+    const std::int64_t v = k->get<std::int64_t>();
+    if (v < 1 || static_cast<std::size_t>(v) > limits.max_k) {
+      return bad("'k' must be between 1 and " + std::to_string(limits.max_k));
+    }
+    req.k = static_cast<std::size_t>(v);
+  }
+  if (auto mode = j.find("mode"); mode != j.end()) {
+    const std::string m = mode->is_string() ? mode->get<std::string>() : "";
+    if (m == "hybrid") {
+      req.mode = SearchMode::kHybrid;
+    } else if (m == "vector") {
+      req.mode = SearchMode::kVector;
+    } else if (m == "keyword") {
+      req.mode = SearchMode::kKeyword;
+    } else {
+      return bad("'mode' must be one of hybrid, vector, keyword");
+    }
+  }
+  if (auto w = j.find("weights"); w != j.end()) {
+    if (!w->is_object()) return bad("'weights' must be an object with vector, keyword, fulltext");
+    Weights weights{0, 0, 0};
+    for (const auto& [key, value] : w->items()) {
+      if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 100) {
+        return bad("weights." + key + " must be a number in [0, 100]");
+      }
+      const float v = value.get<float>();
+      if (key == "vector") {
+        weights.vector = v;
+      } else if (key == "keyword") {
+        weights.keyword = v;
+      } else if (key == "fulltext") {
+        weights.fulltext = v;
+      } else {
+        return bad("unknown weight '" + key + "' (vector, keyword, fulltext)");
+      }
+    }
+    if (weights.vector + weights.keyword + weights.fulltext <= 0) return bad("at least one weight must be positive");
+    req.weights = weights;
+  }
+  return req;
+}
+
+}  // namespace
+
+SearchApi::SearchApi(const Follower* follower, const Searcher* searcher, const Limits& limits)
+    : follower_(follower), searcher_(searcher), limits_(limits) {}
+
+HttpResponse SearchApi::Handle(const HttpRequest& request) const {
+  if (request.path == "/healthz") {
+    if (request.method != "GET") return JsonError(405, "method_not_allowed", "use GET /healthz");
+    return Json(200, {{"status", "ok"}});
+  }
+  if (request.path == "/readyz") {
+    if (request.method != "GET") return JsonError(405, "method_not_allowed", "use GET /readyz");
+    return Ready();
+  }
+  if (request.path == "/v1/search") {
+    if (request.method != "POST") return JsonError(405, "method_not_allowed", "use POST /v1/search with a JSON body");
+    return Search(request);
+  }
+  return JsonError(404, "not_found", "no route " + request.method + " " + request.path);
+}
+
+HttpResponse SearchApi::Ready() const {
+  if (!follower_->ready()) {
+    return Json(503, {{"ready", false}, {"reason", follower_->not_ready_reason()}});
+  }
+  return Json(200, {{"ready", true}, {"watermark", WatermarkJson(follower_->watermark())}});
+}
+
+HttpResponse SearchApi::Search(const HttpRequest& request) const {
+  const auto start = std::chrono::steady_clock::now();
+  HttpResponse error;
+  std::optional<SearchRequest> req = ParseSearch(request.body, limits_, &error);
+  if (!req) return error;
+  Result<SearchResponse> result = searcher_->Search(*req);
+  if (!result) {
+    if (result.status().code() == Status::Code::kUnavailable) {
+      HttpResponse r = JsonError(503, "not_ready", result.status().message());
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    spdlog::error("search failed: {}", result.status().ToString());
+    return JsonError(500, "internal_error", "search failed; the error is logged");
+  }
+  json hits = json::array();
+  for (std::size_t i = 0; i < result->hits.size(); ++i) {
+    const SearchHit& h = result->hits[i];
+    hits.push_back({{"rank", i + 1},
+                    {"score", h.score},
+                    {"chunk_id", h.chunk_id},
+                    {"doc_id", h.doc_id},
+                    {"container_id", h.container_id},
+                    {"title", h.title},
+                    {"heading", h.heading},
+                    {"snippet", h.snippet},
+                    {"chunk", {{"ordinal", h.ordinal}, {"char_begin", h.char_begin}, {"char_end", h.char_end}}},
+                    {"explain",
+                     {{"vector", ExplainJson(h.vector)},
+                      {"keyword", ExplainJson(h.keyword)},
+                      {"fulltext", ExplainJson(h.fulltext)}}}});
+  }
+  const double took_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const Weights& w = result->weights;
+  return Json(200, {{"took_ms", took_ms},
+                    {"mode", SearchModeName(req->mode)},
+                    {"query", {{"text", req->query}, {"normalized", result->normalized_query}}},
+                    {"intent", {{"name", IntentName(result->intent.intent)}, {"confidence", result->intent.confidence}}},
+                    {"weights", {{"vector", w.vector}, {"keyword", w.keyword}, {"fulltext", w.fulltext}}},
+                    {"hits", std::move(hits)},
+                    {"watermark", WatermarkJson(result->watermark)}});
+}
+
+}  // namespace tide::query

@@ -1,0 +1,131 @@
+#include "query/searcher.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "common/analysis/normalizer.h"
+#include "common/embedding/embedder.h"
+#include "common/storage/store.h"
+#include "query/snippet.h"
+
+namespace tide::query {
+namespace {
+
+struct Fused {
+  std::uint64_t label;
+  double rrf = 0;
+  RetrieverExplain vector, keyword, fulltext;
+};
+
+}  // namespace
+
+const char* SearchModeName(SearchMode mode) {
+  switch (mode) {
+    case SearchMode::kHybrid: return "hybrid";
+    case SearchMode::kVector: return "vector";
+    case SearchMode::kKeyword: return "keyword";
+  }
+  return "hybrid";
+}
+
+Searcher::Searcher(const Follower* follower, embedding::Embedder* embedder, const Options& options)
+    : follower_(follower), embedder_(embedder), options_(options) {}
+
+Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
+  std::shared_ptr<const index::IndexSet> indexes = follower_->indexes();
+  std::shared_ptr<const storage::Store> store = follower_->store();
+  if (!indexes || !store) return Status::Unavailable("the index is still loading: " + follower_->not_ready_reason());
+
+  SearchResponse response;
+  response.watermark = Watermark{indexes->applied_seq(), indexes->applied_offsets()};
+  response.normalized_query = analysis::Normalize(request.query);
+  const analysis::Analyzer& analyzer = indexes->analyzer();
+  std::vector<analysis::Word> words = analyzer.Words(response.normalized_query);
+  response.intent = ClassifyIntent(response.normalized_query, words.size());
+  response.weights = request.weights.value_or(DefaultWeights(response.intent.intent));
+  Weights w = response.weights;
+  if (request.mode == SearchMode::kVector) w = {1, 0, 0};
+  if (request.mode == SearchMode::kKeyword) w = {0, w.keyword, w.fulltext};
+
+  const index::ContainerSet scope = indexes->ResolveContainers(request.container_ids);
+  const std::size_t candidates = std::max(options_.candidates, request.k);
+  std::unordered_map<std::uint64_t, Fused> fused;
+  auto add = [&](std::uint64_t label, std::size_t rank, float score, float weight,
+                 RetrieverExplain Fused::*slot, std::vector<std::string> terms) {
+    Fused& f = fused.try_emplace(label).first->second;
+    f.label = label;
+    f.rrf += weight / (options_.rrf_k + static_cast<double>(rank));
+    (f.*slot) = RetrieverExplain{rank, score, std::move(terms)};
+  };
+
+  if (w.vector > 0) {
+    std::vector<float> query_vector;
+    TIDE_RETURN_IF_ERROR(embedder_->Embed({response.normalized_query}, &query_vector));
+    Result<std::vector<index::VectorHit>> hits = indexes->SearchVector(query_vector, candidates, scope);
+    if (!hits) return hits.status();
+    for (std::size_t i = 0; i < hits->size(); ++i) {
+      if ((*hits)[i].score <= 0) continue;  // orthogonal: shares no feature with the query
+      add((*hits)[i].label, i + 1, (*hits)[i].score, w.vector, &Fused::vector, {});
+    }
+  }
+  const std::vector<std::string> terms = analyzer.Terms(request.query);
+  if (w.keyword > 0) {
+    std::vector<index::KeywordHit> hits = indexes->SearchKeyword(index::Field::kTitle, terms, candidates, scope);
+    for (std::size_t i = 0; i < hits.size(); ++i) {
+      add(hits[i].label, i + 1, hits[i].score, w.keyword, &Fused::keyword, std::move(hits[i].matched_terms));
+    }
+  }
+  if (w.fulltext > 0) {
+    std::vector<index::KeywordHit> hits = indexes->SearchKeyword(index::Field::kBody, terms, candidates, scope);
+    for (std::size_t i = 0; i < hits.size(); ++i) {
+      add(hits[i].label, i + 1, hits[i].score, w.fulltext, &Fused::fulltext, std::move(hits[i].matched_terms));
+    }
+  }
+
+  std::vector<Fused> ranked;
+  ranked.reserve(fused.size());
+  for (auto& [label, f] : fused) ranked.push_back(std::move(f));
+  std::sort(ranked.begin(), ranked.end(), [](const Fused& a, const Fused& b) {
+    return a.rrf != b.rrf ? a.rrf > b.rrf : a.label < b.label;
+  });
+  // The best possible fused score: first place in every retriever that ran.
+  const double best = (w.vector + w.keyword + w.fulltext) / (options_.rrf_k + 1.0);
+
+  std::vector<std::string> highlight;
+  for (const analysis::Word& word : words) {
+    highlight.emplace_back(word.script == analysis::Script::kHangul ? analyzer.StripParticle(word.text)
+                                                                     : std::string_view(word.text));
+  }
+  for (const Fused& f : ranked) {
+    if (response.hits.size() >= request.k) break;
+    Result<std::optional<std::string>> value = store->Get(storage::Cf::kChunks, storage::EncodeU64(f.label));
+    if (!value) return value.status();
+    if (!value->has_value()) continue;  // deleted since the index saw it
+    Result<storage::ChunkRecord> chunk = storage::DecodeChunk(**value);
+    if (!chunk) return chunk.status();
+    // Retrieval already filtered by scope; this second check is cheap insurance that no
+    // other container's text can ever leave through a bug in an index.
+    if (std::find(request.container_ids.begin(), request.container_ids.end(), chunk->container_id) ==
+        request.container_ids.end()) {
+      return Status::Internal("an index returned a chunk outside the request's scope");
+    }
+    SearchHit hit;
+    hit.chunk_id = chunk->doc_id + "#" + std::to_string(chunk->ordinal);
+    hit.doc_id = chunk->doc_id;
+    hit.container_id = chunk->container_id;
+    hit.title = chunk->title;
+    hit.heading = chunk->heading;
+    hit.snippet = MakeSnippet(chunk->text, highlight, options_.snippet_chars);
+    hit.ordinal = chunk->ordinal;
+    hit.char_begin = chunk->char_begin;
+    hit.char_end = chunk->char_end;
+    hit.score = best > 0 ? static_cast<float>(std::min(1.0, f.rrf / best)) : 0.0f;
+    hit.vector = f.vector;
+    hit.keyword = f.keyword;
+    hit.fulltext = f.fulltext;
+    response.hits.push_back(std::move(hit));
+  }
+  return response;
+}
+
+}  // namespace tide::query

@@ -1,0 +1,216 @@
+// End to end: the real tidectl dev-broker, tide-ingest and tide-query as separate processes,
+// configured from configs/*.conf, talking Kafka protocol and HTTP on loopback.
+
+#include <signal.h>
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/file_util.h"
+#include "tests/testutil/http_client.h"
+#include "tests/testutil/process.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace tide {
+namespace {
+
+using nlohmann::json;
+using std::chrono::seconds;
+using testutil::Process;
+using testutil::WaitFor;
+
+const std::string kBin = TIDE_BIN_DIR;
+const std::string kSource = TIDE_SOURCE_DIR;
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+json Doc(const std::string& container, const std::string& doc_id, int version, const std::string& title,
+         const std::string& text) {
+  return {{"schema_version", 1}, {"type", "document.upsert"}, {"container_id", container},
+          {"doc_id", doc_id},     {"version", version},         {"title", title},
+          {"text", text}};
+}
+
+class PipelineE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = std::make_unique<Process>(
+        std::vector<std::string>{kBin + "/ingest/tidectl", "dev-broker", "--partitions", "3", "--bootstrap-file",
+                                 (dir_.path() / "bootstrap").string()},
+        dir_.path() / "broker.log");
+    ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(dir_.path() / "bootstrap"); }, seconds(20)))
+        << broker_->Log();
+    brokers_ = Trim(*ReadFile(dir_.path() / "bootstrap"));
+    StartIngest();
+    query_ = std::make_unique<Process>(
+        std::vector<std::string>{kBin + "/query/tide-query", "--config", kSource + "/configs/query.conf",
+                                 "--data_dir", data_dir(), "--http.port", "0", "--http.port_file",
+                                 (dir_.path() / "port").string(), "--follow.interval_ms", "50"},
+        dir_.path() / "query.log");
+    ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(dir_.path() / "port"); }, seconds(20)))
+        << query_->Log();
+    port_ = static_cast<std::uint16_t>(std::stoi(*ReadFile(dir_.path() / "port")));
+  }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      std::cerr << "--- ingest log ---\n" << (ingest_ ? ingest_->Log() : "") << "--- query log ---\n"
+                << (query_ ? query_->Log() : "") << "--- broker log ---\n" << broker_->Log();
+    }
+  }
+
+  std::string data_dir() const { return (dir_.path() / "data").string(); }
+
+  void StartIngest(std::vector<std::string> extra = {}) {
+    // A SIGKILLed member keeps its partitions until the group coordinator gives up on it:
+    // a short session timeout keeps the restart test quick.
+    std::vector<std::string> argv{kBin + "/ingest/tide-ingest", "--config", kSource + "/configs/ingest.conf",
+                                  "--data_dir", data_dir(), "--kafka.brokers", brokers_,
+                                  "--snapshot.interval_s", "1",
+                                  "--kafka.property", "session.timeout.ms=6000",
+                                  "--kafka.property", "heartbeat.interval.ms=500"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ingest_ = std::make_unique<Process>(argv, dir_.path() / "ingest.log");
+  }
+
+  void Publish(const std::vector<json>& events) {
+    const auto file = dir_.path() / ("events-" + std::to_string(files_++) + ".jsonl");
+    std::ofstream out(file);
+    for (const json& e : events) out << e.dump() << "\n";
+    out.close();
+    auto r = testutil::RunCommand({kBin + "/ingest/tidectl", "publish", "--brokers", brokers_, "--file", file.string()},
+                                  seconds(60));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+
+  json Stats() {
+    auto r = testutil::RunCommand({kBin + "/ingest/tidectl", "stats", "--data_dir", data_dir()}, seconds(30));
+    if (r.exit_code != 0) return json();
+    std::size_t start = r.output.find('{');
+    return start == std::string::npos ? json() : json::parse(r.output.substr(start), nullptr, false);
+  }
+
+  std::uint64_t Counter(const json& stats, const char* name) {
+    if (!stats.is_object() || !stats["counters"].contains(name)) return 0;
+    return stats["counters"][name].get<std::uint64_t>();
+  }
+
+  json Search(const std::string& query, const std::vector<std::string>& containers, int k = 10) {
+    json body = {{"query", query}, {"container_ids", containers}, {"k", k}};
+    auto r = testutil::HttpRequestLoopback(port_, "POST", "/v1/search", body.dump());
+    if (r.status != 200) return json();
+    return json::parse(r.body, nullptr, false);
+  }
+
+  testutil::TempDir dir_;
+  std::unique_ptr<Process> broker_, ingest_, query_;
+  std::string brokers_;
+  std::uint16_t port_ = 0;
+  int files_ = 0;
+};
+
+TEST_F(PipelineE2eTest, PublishedDocumentBecomesSearchableOnlyInItsContainer) {
+  auto health = testutil::HttpRequestLoopback(port_, "GET", "/healthz");
+  EXPECT_EQ(health.status, 200);
+  // Near-duplicate documents in two containers; only alpha's carries the canary word.
+  Publish({Doc("alpha", "guide/canary.html", 1, "얼룩말뿔 설정 안내", "얼룩말뿔 기능을 켜는 방법을 설명합니다. 도구 메뉴를 엽니다."),
+           Doc("alpha", "guide/other.html", 1, "셀 서식", "셀 서식을 바꾸는 방법을 설명합니다."),
+           Doc("beta", "guide/twin.html", 1, "기능 설정 안내", "기능을 켜는 방법을 설명합니다. 도구 메뉴를 엽니다.")});
+  json result;
+  ASSERT_TRUE(WaitFor([&] {
+    result = Search("얼룩말뿔 켜는 방법", {"alpha"});
+    return result.is_object() && !result["hits"].empty();
+  }, seconds(30))) << "never searchable";
+  EXPECT_EQ(result["hits"][0]["doc_id"], "guide/canary.html");
+  EXPECT_GT(result["hits"][0]["score"].get<double>(), 0.0);
+  for (const json& h : result["hits"]) EXPECT_EQ(h["container_id"], "alpha");
+  EXPECT_TRUE(result["watermark"]["seq"].get<std::uint64_t>() >= 1);
+
+  // Scoped to beta, alpha's canary document must never appear, whatever the query.
+  ASSERT_TRUE(WaitFor([&] {
+    json twin = Search("기능 켜는 방법", {"beta"});
+    return twin.is_object() && !twin["hits"].empty();
+  }, seconds(30)));
+  for (const std::string q : {"얼룩말뿔", "얼룩말뿔 켜는 방법", "셀 서식", "도구 메뉴"}) {
+    json other = Search(q, {"beta"});
+    ASSERT_TRUE(other.is_object()) << q;
+    for (const json& h : other["hits"]) {
+      EXPECT_EQ(h["container_id"], "beta") << q;
+      EXPECT_EQ(h["snippet"].get<std::string>().find("얼룩말뿔"), std::string::npos) << q;
+    }
+  }
+  // No scope: denied.
+  auto denied = testutil::HttpRequestLoopback(port_, "POST", "/v1/search", R"({"query":"기능"})");
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_NE(denied.body.find("missing_scope"), std::string::npos);
+
+  // A later document becomes searchable without restarting the daemon; an update replaces.
+  Publish({Doc("alpha", "guide/late.html", 1, "늦게 온 문서", "무지개송어 양식장 안내서입니다."),
+           Doc("alpha", "guide/canary.html", 2, "바뀐 제목", "이제 다른 내용입니다.")});
+  ASSERT_TRUE(WaitFor([&] {
+    json late = Search("무지개송어", {"alpha"});
+    return late.is_object() && !late["hits"].empty() && late["hits"][0]["doc_id"] == "guide/late.html";
+  }, seconds(30)));
+  ASSERT_TRUE(WaitFor([&] {
+    json gone = Search("얼룩말뿔", {"alpha"});
+    if (!gone.is_object()) return false;
+    for (const json& h : gone["hits"]) {
+      if (h["snippet"].get<std::string>().find("얼룩말뿔") != std::string::npos) return false;
+    }
+    return true;
+  }, seconds(30)));
+
+  // SIGTERM drains and exits 0.
+  ingest_->Signal(SIGTERM);
+  EXPECT_EQ(ingest_->Wait(seconds(30)), std::optional<int>(0)) << ingest_->Log();
+  query_->Signal(SIGTERM);
+  EXPECT_EQ(query_->Wait(seconds(30)), std::optional<int>(0)) << query_->Log();
+}
+
+TEST_F(PipelineE2eTest, KillNineAndRestartNeitherLosesNorReappliesEvents) {
+  ingest_->Signal(SIGKILL);
+  ingest_->Wait(seconds(10));
+  StartIngest({"--batch.max_events", "20"});
+  constexpr int kDocs = 1500;
+  std::vector<json> events;
+  for (int i = 0; i < kDocs; ++i) {
+    events.push_back(Doc(i % 2 ? "alpha" : "beta", "doc-" + std::to_string(i), 1, "문서 " + std::to_string(i),
+                         "본문 " + std::to_string(i) + " 번째 문서의 내용입니다."));
+  }
+  Publish(events);
+  // Kill -9 while the worker is mid-stream, then restart it.
+  for (int round = 0; round < 3; ++round) {
+    std::uint64_t before = Counter(Stats(), "applied");
+    ASSERT_TRUE(WaitFor([&] { return Counter(Stats(), "applied") > before || before >= kDocs; }, seconds(60)))
+        << ingest_->Log();
+    ingest_->Signal(SIGKILL);
+    ingest_->Wait(seconds(10));
+    StartIngest({"--batch.max_events", "20"});
+  }
+  json stats;
+  ASSERT_TRUE(WaitFor([&] {
+    stats = Stats();
+    return Counter(stats, "applied") >= kDocs;
+  }, seconds(120))) << stats.dump();
+  // Exactly once: every event applied once, none seen again as a duplicate.
+  EXPECT_EQ(Counter(stats, "applied"), static_cast<std::uint64_t>(kDocs));
+  EXPECT_EQ(Counter(stats, "duplicate"), 0u);
+  EXPECT_EQ(stats["documents"], kDocs);
+  EXPECT_EQ(stats["chunks"], kDocs);
+  std::uint64_t next = 0;
+  for (const auto& [tp, offset] : stats["offsets"].items()) next += offset.get<std::uint64_t>();
+  EXPECT_EQ(next, static_cast<std::uint64_t>(kDocs));
+  // And the daemon, which never restarted, serves the final state.
+  ASSERT_TRUE(WaitFor([&] {
+    json r = Search("1499 번째 문서", {"alpha"});
+    return r.is_object() && !r["hits"].empty() && r["hits"][0]["doc_id"] == "doc-1499";
+  }, seconds(30)));
+}
+
+}  // namespace
+}  // namespace tide

@@ -1,0 +1,137 @@
+#include "common/index/vector_index.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "tests/testutil/temp_dir.h"
+
+namespace tide::index {
+namespace {
+
+std::vector<float> RandomUnit(std::mt19937& rng, int dim) {
+  std::normal_distribution<float> n;
+  std::vector<float> v(dim);
+  float norm = 0;
+  for (float& x : v) {
+    x = n(rng);
+    norm += x * x;
+  }
+  for (float& x : v) x /= std::sqrt(norm);
+  return v;
+}
+
+class OddLabels : public LabelFilter {
+ public:
+  bool Allowed(std::uint64_t label) const override { return label % 2 == 1; }
+};
+
+TEST(VectorIndexTest, SearchReturnsExactMatchFirstAndGrowsPastCapacity) {
+  VectorIndex::Options o;
+  o.dim = 16;
+  o.initial_capacity = 16;  // forces several resizes
+  auto index = VectorIndex::Create(o);
+  ASSERT_TRUE(index.ok());
+  std::mt19937 rng(1);
+  std::vector<std::vector<float>> data;
+  for (std::uint64_t i = 0; i < 300; ++i) {
+    data.push_back(RandomUnit(rng, 16));
+    ASSERT_TRUE((*index)->Add(i + 1, data.back()).ok());
+  }
+  EXPECT_EQ((*index)->size(), 300u);
+  auto hits = (*index)->Search(data[42], 5, nullptr);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_FALSE(hits->empty());
+  EXPECT_EQ((*hits)[0].label, 43u);
+  EXPECT_NEAR((*hits)[0].score, 1.0f, 1e-4);
+  for (std::size_t i = 1; i < hits->size(); ++i) EXPECT_GE((*hits)[i - 1].score, (*hits)[i].score);
+  EXPECT_EQ((*index)->Add(43, data[42]).code(), Status::Code::kAlreadyExists);
+}
+
+TEST(VectorIndexTest, FilterActsInsideTheSearch) {
+  VectorIndex::Options o;
+  o.dim = 8;
+  auto index = VectorIndex::Create(o);
+  ASSERT_TRUE(index.ok());
+  std::mt19937 rng(2);
+  for (std::uint64_t i = 1; i <= 200; ++i) ASSERT_TRUE((*index)->Add(i, RandomUnit(rng, 8)).ok());
+  OddLabels odd;
+  auto hits = (*index)->Search(RandomUnit(rng, 8), 10, &odd);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(hits->size(), 10u);
+  for (const VectorHit& h : *hits) EXPECT_EQ(h.label % 2, 1u);
+}
+
+TEST(VectorIndexTest, RemoveTombstonesAndAddReusesTheSlot) {
+  VectorIndex::Options o;
+  o.dim = 8;
+  auto index = VectorIndex::Create(o);
+  ASSERT_TRUE(index.ok());
+  std::mt19937 rng(3);
+  std::vector<float> target = RandomUnit(rng, 8);
+  ASSERT_TRUE((*index)->Add(1, target).ok());
+  for (std::uint64_t i = 2; i <= 20; ++i) ASSERT_TRUE((*index)->Add(i, RandomUnit(rng, 8)).ok());
+  ASSERT_TRUE((*index)->Remove(1).ok());
+  EXPECT_EQ((*index)->Remove(1).code(), Status::Code::kNotFound);
+  EXPECT_EQ((*index)->deleted(), 1u);
+  auto hits = (*index)->Search(target, 20, nullptr);
+  ASSERT_TRUE(hits.ok());
+  for (const VectorHit& h : *hits) EXPECT_NE(h.label, 1u);
+  ASSERT_TRUE((*index)->Add(100, target).ok());
+  EXPECT_EQ((*index)->deleted(), 0u);  // the tombstone's slot was reused
+  EXPECT_EQ((*index)->size(), 20u);
+}
+
+TEST(VectorIndexTest, ExactSearchRanksOnlyTheGivenLabels) {
+  VectorIndex::Options o;
+  o.dim = 8;
+  auto index = VectorIndex::Create(o);
+  ASSERT_TRUE(index.ok());
+  std::mt19937 rng(4);
+  std::vector<std::vector<float>> data;
+  for (std::uint64_t i = 1; i <= 50; ++i) {
+    data.push_back(RandomUnit(rng, 8));
+    ASSERT_TRUE((*index)->Add(i, data.back()).ok());
+  }
+  std::vector<std::uint64_t> allowed = {3, 7, 11, 999};
+  auto hits = (*index)->ExactSearch(data[6], 10, allowed);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 3u);  // 999 is not in the index
+  EXPECT_EQ((*hits)[0].label, 7u);
+  std::set<std::uint64_t> got;
+  for (const VectorHit& h : *hits) got.insert(h.label);
+  EXPECT_EQ(got, (std::set<std::uint64_t>{3, 7, 11}));
+}
+
+TEST(VectorIndexTest, SaveAndLoadPreserveResultsAndCheckDimension) {
+  testutil::TempDir dir;
+  VectorIndex::Options o;
+  o.dim = 8;
+  auto index = VectorIndex::Create(o);
+  ASSERT_TRUE(index.ok());
+  std::mt19937 rng(5);
+  std::vector<float> q = RandomUnit(rng, 8);
+  for (std::uint64_t i = 1; i <= 100; ++i) ASSERT_TRUE((*index)->Add(i, RandomUnit(rng, 8)).ok());
+  ASSERT_TRUE((*index)->Remove(5).ok());
+  const auto file = dir.path() / "v.hnsw";
+  ASSERT_TRUE((*index)->Save(file).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "v.hnsw.tmp"));
+  auto loaded = VectorIndex::Load(file, o);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->size(), 99u);
+  auto a = (*index)->Search(q, 10, nullptr);
+  auto b = (*loaded)->Search(q, 10, nullptr);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->size(), b->size());
+  for (std::size_t i = 0; i < a->size(); ++i) EXPECT_EQ((*a)[i].label, (*b)[i].label);
+  VectorIndex::Options wrong = o;
+  wrong.dim = 16;
+  auto mismatch = VectorIndex::Load(file, wrong);
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_EQ(mismatch.status().code(), Status::Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tide::index

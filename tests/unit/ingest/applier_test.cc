@@ -1,0 +1,195 @@
+#include "ingest/applier.h"
+
+#include <gtest/gtest.h>
+
+#include "common/embedding/hash_embedder.h"
+#include "common/index/index_set.h"
+#include "common/storage/store.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace tide::ingest {
+namespace {
+
+using storage::Cf;
+
+Event Upsert(std::string doc, std::int64_t version, std::string text, std::string container = "scalc") {
+  Event e;
+  e.type = EventType::kDocumentUpsert;
+  e.container_id = std::move(container);
+  e.doc_id = std::move(doc);
+  e.version = version;
+  e.title = "제목 " + e.doc_id;
+  e.text = std::move(text);
+  return e;
+}
+
+Event Delete(std::string doc, std::optional<std::int64_t> version, std::string container = "scalc") {
+  Event e;
+  e.type = EventType::kDocumentDelete;
+  e.container_id = std::move(container);
+  e.doc_id = std::move(doc);
+  e.version = version;
+  return e;
+}
+
+class ApplierTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = storage::Store::OpenPrimary(dir_.path() / "store", {.sync_writes = false});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    Applier::Options o;
+    o.chunker.max_chars = 60;
+    o.chunker.overlap_chars = 0;
+    applier_ = std::make_unique<Applier>(store_.get(), &embedder_, o);
+    ASSERT_TRUE(applier_->Init().ok());
+    index::IndexSet::Options io;
+    io.model_id = embedder_.model_id();
+    io.vector.dim = embedder_.dimension();
+    auto set = index::IndexSet::Create(io);
+    ASSERT_TRUE(set.ok());
+    indexes_ = std::move(*set);
+  }
+
+  BatchResult Apply(std::vector<Event> events) {
+    std::vector<BatchItem> batch;
+    for (Event& e : events) batch.push_back({"t", 0, next_offset_++, std::move(e)});
+    auto r = applier_->ApplyBatch(batch);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    auto caught = indexes_->CatchUp(*store_, SIZE_MAX);
+    EXPECT_TRUE(caught.ok());
+    return r.ok() ? *r : BatchResult{};
+  }
+
+  std::size_t CountCf(Cf cf) {
+    std::size_t n = 0;
+    EXPECT_TRUE(store_->Scan(cf, "", "", [&](auto, auto) { return ++n, true; }).ok());
+    return n;
+  }
+
+  std::vector<std::uint64_t> KeywordLabels(const std::string& query, const std::string& container = "scalc") {
+    auto scope = indexes_->ResolveContainers({container});
+    std::vector<std::uint64_t> labels;
+    for (const auto& h : indexes_->SearchKeyword(index::Field::kBody, indexes_->analyzer().Terms(query), 100, scope)) {
+      labels.push_back(h.label);
+    }
+    return labels;
+  }
+
+  testutil::TempDir dir_;
+  embedding::HashEmbedder embedder_{embedding::HashEmbedder::Options{64}};
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<Applier> applier_;
+  std::unique_ptr<index::IndexSet> indexes_;
+  std::int64_t next_offset_ = 0;
+};
+
+TEST_F(ApplierTest, UpsertWritesChunksVectorsAndIsSearchable) {
+  BatchResult r = Apply({Upsert("a", 1, "피벗 테이블을 만듭니다. 데이터 범위를 선택하십시오.")});
+  EXPECT_EQ(r.applied, 1u);
+  EXPECT_GE(r.chunks, 1u);
+  EXPECT_EQ(CountCf(Cf::kChunks), r.chunks);
+  EXPECT_EQ(CountCf(Cf::kVectors), r.chunks);
+  EXPECT_EQ(KeywordLabels("피벗 테이블").size(), r.chunks > 0 ? 1u : 0u);
+  EXPECT_EQ(indexes_->size(), r.chunks);
+  auto offset = applier_->StoredOffset("t", 0);
+  ASSERT_TRUE(offset.ok());
+  EXPECT_EQ(**offset, 1);
+}
+
+TEST_F(ApplierTest, RedeliveryAndStaleVersionsAreSkippedAndCounted) {
+  Apply({Upsert("a", 2, "버전 둘")});
+  BatchResult again = Apply({Upsert("a", 2, "버전 둘"), Upsert("a", 1, "버전 하나")});
+  EXPECT_EQ(again.applied, 0u);
+  EXPECT_EQ(again.duplicate, 1u);
+  EXPECT_EQ(again.stale, 1u);
+  EXPECT_EQ(again.change_seq, 0u);
+  EXPECT_EQ(applier_->counters().applied, 1u);
+  EXPECT_EQ(applier_->counters().duplicate, 1u);
+  EXPECT_EQ(applier_->counters().stale, 1u);
+  EXPECT_TRUE(KeywordLabels("하나").empty());
+}
+
+TEST_F(ApplierTest, NewVersionWithFewerChunksLeavesNoOrphans) {
+  std::string long_text;
+  for (int i = 0; i < 10; ++i) long_text += "셀 서식 문장 번호 " + std::to_string(i) + "입니다.\n\n";
+  BatchResult first = Apply({Upsert("a", 1, long_text)});
+  ASSERT_GT(first.chunks, 3u);
+  BatchResult second = Apply({Upsert("a", 2, "짧은 새 본문.")});
+  EXPECT_EQ(second.chunks, 1u);
+  EXPECT_EQ(CountCf(Cf::kChunks), 1u);
+  EXPECT_EQ(CountCf(Cf::kVectors), 1u);
+  EXPECT_EQ(indexes_->size(), 1u);
+  EXPECT_TRUE(KeywordLabels("서식").empty());
+  EXPECT_EQ(KeywordLabels("짧은").size(), 1u);
+}
+
+TEST_F(ApplierTest, DeleteAndTombstoneRemoveEverythingAndKeepTheVersion) {
+  Apply({Upsert("a", 1, "삭제될 문서"), Upsert("b", 1, "남는 문서")});
+  BatchResult del = Apply({Delete("a", 2)});
+  EXPECT_EQ(del.applied, 1u);
+  EXPECT_TRUE(KeywordLabels("삭제될").empty());
+  // An older upsert replayed after the delete stays deleted.
+  BatchResult replay = Apply({Upsert("a", 1, "삭제될 문서")});
+  EXPECT_EQ(replay.stale, 1u);
+  EXPECT_TRUE(KeywordLabels("삭제될").empty());
+  // A tombstone deletes whatever version is stored.
+  BatchResult tomb = Apply({Delete("b", std::nullopt)});
+  EXPECT_EQ(tomb.applied, 1u);
+  EXPECT_EQ(CountCf(Cf::kChunks), 0u);
+  EXPECT_EQ(indexes_->size(), 0u);
+  // And a newer version re-creates the document.
+  Apply({Upsert("a", 3, "다시 살아난 문서")});
+  EXPECT_EQ(KeywordLabels("살아난").size(), 1u);
+}
+
+TEST_F(ApplierTest, DeadLetteredItemsOnlyMoveTheOffset) {
+  std::vector<BatchItem> batch = {{"t", 4, 10, std::nullopt}, {"t", 4, 11, Upsert("a", 1, "본문")}};
+  auto r = applier_->ApplyBatch(batch);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->dead_lettered, 1u);
+  EXPECT_EQ(r->applied, 1u);
+  EXPECT_EQ(**applier_->StoredOffset("t", 4), 12);
+}
+
+TEST_F(ApplierTest, ContainersAreIsolatedInTheIndexes) {
+  Apply({Upsert("a", 1, "공통 단어 고양이", "hr"), Upsert("b", 1, "공통 단어 강아지", "eng")});
+  EXPECT_EQ(KeywordLabels("공통", "hr").size(), 1u);
+  EXPECT_EQ(KeywordLabels("공통", "eng").size(), 1u);
+  EXPECT_TRUE(KeywordLabels("강아지", "hr").empty());
+  EXPECT_TRUE(KeywordLabels("공통", "nobody").empty());
+}
+
+TEST_F(ApplierTest, StoreRemembersItsEmbedderAndRefusesAnother) {
+  embedding::HashEmbedder other(embedding::HashEmbedder::Options{128});
+  Applier wrong(store_.get(), &other, {});
+  Status s = wrong.Init();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("hash-v1-d64"), std::string::npos);
+}
+
+TEST_F(ApplierTest, SnapshotPlusChangeLogEqualsTheLiveIndexes) {
+  Apply({Upsert("a", 1, "첫 문서 피벗"), Upsert("b", 1, "둘째 문서 매크로")});
+  ASSERT_TRUE(indexes_->SaveSnapshot(dir_.path() / "snapshots", 2).ok());
+  Apply({Upsert("c", 1, "셋째 문서 피벗"), Delete("a", 2)});
+  index::IndexSet::Options io;
+  io.model_id = embedder_.model_id();
+  io.vector.dim = embedder_.dimension();
+  auto loaded = index::IndexSet::LoadLatestSnapshot(dir_.path() / "snapshots", io);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->size(), 2u);  // as of the snapshot
+  ASSERT_TRUE((*loaded)->CatchUp(*store_, SIZE_MAX).ok());
+  EXPECT_EQ((*loaded)->applied_seq(), indexes_->applied_seq());
+  EXPECT_EQ((*loaded)->size(), indexes_->size());
+  auto scope = (*loaded)->ResolveContainers({"scalc"});
+  auto hits = (*loaded)->SearchKeyword(index::Field::kBody, (*loaded)->analyzer().Terms("피벗"), 10, scope);
+  EXPECT_EQ(hits.size(), 1u);  // c only: a was deleted after the snapshot
+  io.model_id = "another-model";
+  auto refused = index::IndexSet::LoadLatestSnapshot(dir_.path() / "snapshots", io);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Status::Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tide::ingest

@@ -1,0 +1,95 @@
+#include "ingest/event.h"
+
+#include <gtest/gtest.h>
+
+namespace tide::ingest {
+namespace {
+
+Result<Event> Decode(const std::string& json, std::optional<std::string> key = std::nullopt) {
+  return DecodeEvent(key, json, DecodeLimits{});
+}
+
+TEST(EventTest, DecodesADocumentUpsertWithText) {
+  auto e = Decode(R"({"schema_version":1,"type":"document.upsert","container_id":"hr","doc_id":"a/b.md",
+      "version":3,"title":"휴가 규정","text":"본문","source":{"uri":"s3://x","mime":"text/markdown"},
+      "metadata":{"tags":["hr"]}})",
+                  "hr/a/b.md");
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->type, EventType::kDocumentUpsert);
+  EXPECT_EQ(e->container_id, "hr");
+  EXPECT_EQ(e->doc_id, "a/b.md");
+  EXPECT_EQ(e->version, 3);
+  EXPECT_EQ(e->title, "휴가 규정");
+  EXPECT_EQ(*e->text, "본문");
+  EXPECT_EQ(e->mime, "text/markdown");
+  EXPECT_EQ(e->metadata_json, R"({"tags":["hr"]})");
+}
+
+TEST(EventTest, DecodesPreChunkedDocumentsAndDeletes) {
+  auto e = Decode(R"({"schema_version":1,"type":"document.upsert","container_id":"c","doc_id":"d","version":1,
+      "chunks":[{"text":"하나","heading":"H","page":2},{"text":"둘"}]})");
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  ASSERT_EQ(e->chunks.size(), 2u);
+  EXPECT_EQ(e->chunks[0].page, 2);
+  EXPECT_EQ(e->chunks[1].page, -1);
+  auto d = Decode(R"({"schema_version":1,"type":"document.delete","container_id":"c","doc_id":"d","version":2})");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->type, EventType::kDocumentDelete);
+}
+
+TEST(EventTest, TombstoneDeletesTheKeyedDocument) {
+  auto e = DecodeEvent(std::string("eng-wiki/pages/1"), std::nullopt, DecodeLimits{});
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->type, EventType::kDocumentDelete);
+  EXPECT_EQ(e->container_id, "eng-wiki");
+  EXPECT_EQ(e->doc_id, "pages/1");
+  EXPECT_FALSE(e->version.has_value());
+  EXPECT_FALSE(DecodeEvent(std::nullopt, std::nullopt, DecodeLimits{}).ok());
+  EXPECT_FALSE(DecodeEvent(std::string("nokey"), std::nullopt, DecodeLimits{}).ok());
+}
+
+struct BadCase {
+  const char* name;
+  std::string json;
+  const char* says;  // the reason must mention this
+};
+
+TEST(EventTest, RejectsBadEventsWithAReason) {
+  const std::vector<BadCase> cases = {
+      {"not json", "{nope", "JSON"},
+      {"array", "[1]", "object"},
+      {"no schema_version", R"({"type":"document.upsert"})", "schema_version"},
+      {"future schema", R"({"schema_version":9,"type":"document.upsert"})", "schema_version"},
+      {"unknown type", R"({"schema_version":1,"type":"document.frobnicate"})", "unknown event type"},
+      {"bad container", R"({"schema_version":1,"type":"document.upsert","container_id":"a b","doc_id":"d","version":1,"text":"x"})", "container_id"},
+      {"empty doc id", R"({"schema_version":1,"type":"document.upsert","container_id":"c","doc_id":"","version":1,"text":"x"})", "doc_id"},
+      {"negative version", R"({"schema_version":1,"type":"document.upsert","container_id":"c","doc_id":"d","version":-1,"text":"x"})", "version"},
+      {"no body", R"({"schema_version":1,"type":"document.upsert","container_id":"c","doc_id":"d","version":1})", "exactly one"},
+      {"both bodies", R"({"schema_version":1,"type":"document.upsert","container_id":"c","doc_id":"d","version":1,"text":"x","chunks":[]})", "exactly one"},
+      {"metadata type", R"({"schema_version":1,"type":"document.upsert","container_id":"c","doc_id":"d","version":1,"text":"x","metadata":[1]})", "metadata"},
+      {"chunk without text", R"({"schema_version":1,"type":"document.upsert","container_id":"c","doc_id":"d","version":1,"chunks":[{"page":1}]})", "text"},
+      {"invalid utf8", "{\"schema_version\":1,\"x\":\"\xff\"}", "UTF-8"},
+  };
+  for (const BadCase& c : cases) {
+    auto e = Decode(c.json);
+    ASSERT_FALSE(e.ok()) << c.name;
+    EXPECT_EQ(e.status().code(), Status::Code::kInvalidArgument) << c.name;
+    EXPECT_NE(e.status().message().find(c.says), std::string::npos) << c.name << ": " << e.status().message();
+  }
+}
+
+TEST(EventTest, EnforcesSizeLimitsAndKeyConsistency) {
+  DecodeLimits limits;
+  limits.max_text_bytes = 10;
+  auto big = DecodeEvent(std::nullopt,
+                         std::string(R"({"schema_version":1,"type":"document.upsert","container_id":"c","doc_id":"d","version":1,"text":"01234567890"})"),
+                         limits);
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.status().message().find("limit"), std::string::npos);
+  auto wrong_key = Decode(R"({"schema_version":1,"type":"document.delete","container_id":"c","doc_id":"d","version":1})", "c/other");
+  ASSERT_FALSE(wrong_key.ok());
+  EXPECT_NE(wrong_key.status().message().find("key"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tide::ingest
