@@ -24,7 +24,7 @@ sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 
 packages=(
-  build-essential cmake ninja-build pkg-config ca-certificates curl
+  build-essential cmake ninja-build pkg-config ca-certificates curl jq
   libboost-dev libboost-program-options-dev
   librdkafka-dev librocksdb-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libicu-dev libgtest-dev libgmock-dev

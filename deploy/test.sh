@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# From a fresh clone on Debian 12: installs what is needed, builds, and runs every CTest
+# test (unit, integration, e2e). Extra arguments go to ctest, e.g. `deploy/test.sh -L unit`.
+#
+#   deploy/test.sh [--sanitize] [ctest args...]
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=$repo/build
+build_args=()
+ctest_args=()
+for arg in "$@"; do
+  case "$arg" in
+    --sanitize) build_args+=(--sanitize); build_dir=$repo/build-asan ;;
+    *) ctest_args+=("$arg") ;;
+  esac
+done
+"$repo/deploy/setup.sh"
+"$repo/deploy/build.sh" "${build_args[@]}"
+cd "$build_dir"
+# e2e tests start real processes; keep them sequential on a 2-core machine.
+ctest --output-on-failure --timeout 600 "${ctest_args[@]}"
