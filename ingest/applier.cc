@@ -1,5 +1,7 @@
 #include "ingest/applier.h"
 
+#include <chrono>
+
 #include <spdlog/spdlog.h>
 
 #include "common/embedding/embedder.h"
@@ -15,6 +17,11 @@ constexpr std::string_view kCounterStale = "stale";
 constexpr std::string_view kCounterDuplicate = "duplicate";
 constexpr std::string_view kCounterDeadLettered = "dead_lettered";
 constexpr std::string_view kCounterChunks = "chunks_written";
+
+using Clock = std::chrono::steady_clock;
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 }  // namespace
 
@@ -103,10 +110,12 @@ std::string Applier::EmbeddingText(const storage::ChunkRecord& chunk) const {
 
 Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
   BatchResult result;
+  auto stage_start = Clock::now();
   storage::WriteBatch wb;
   storage::ChangeRecord change;
   std::map<std::string, storage::DocRecord> overlay;  // documents this batch already touched
   std::vector<PendingChunk> chunks;
+  std::map<std::uint64_t, std::size_t> pending_index;  // label -> position in `chunks`
   std::uint64_t next_label = next_label_;
 
   for (const BatchItem& item : batch) {
@@ -140,6 +149,11 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
       continue;
     }
     for (std::uint64_t label : current->labels) {
+      if (auto pending = pending_index.find(label); pending != pending_index.end()) {
+        // Written earlier in this same batch: never let it reach the store or the log.
+        chunks[pending->second].dropped = true;
+        continue;
+      }
       wb.Delete(Cf::kChunks, storage::EncodeU64(label));
       wb.Delete(Cf::kVectors, storage::EncodeU64(label));
       change.entries.push_back({storage::ChangeRecord::Op::kDelete, label});
@@ -158,7 +172,8 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
         storage::ChunkRecord c{e.container_id, e.doc_id, static_cast<std::uint32_t>(doc.labels.size()),
                                e.title, std::move(heading), begin, end, page, std::move(text)};
         doc.labels.push_back(next_label);
-        chunks.push_back({std::move(c), next_label++});
+        pending_index[next_label] = chunks.size();
+        chunks.push_back({std::move(c), next_label++, false});
       };
       if (e.text) {
         for (TextChunk& t : ChunkText(*e.text, options_.chunker)) {
@@ -177,6 +192,9 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
     ++result.applied;
   }
 
+  result.chunk_seconds = SecondsSince(stage_start);
+  stage_start = Clock::now();
+  std::erase_if(chunks, [](const PendingChunk& c) { return c.dropped; });
   // One embedder call for the whole batch: providers are far faster per text in bulk.
   std::vector<std::string> texts;
   texts.reserve(chunks.size());
@@ -189,6 +207,8 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
                               std::to_string(texts.size()) + " texts");
     }
   }
+  result.embed_seconds = SecondsSince(stage_start);
+  stage_start = Clock::now();
   const auto dim = static_cast<std::size_t>(embedder_->dimension());
   for (std::size_t i = 0; i < chunks.size(); ++i) {
     const std::string key = storage::EncodeU64(chunks[i].label);
@@ -223,6 +243,7 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
            storage::EncodeU64(static_cast<std::uint64_t>(item.offset + 1)));
   }
   TIDE_RETURN_IF_ERROR(store_->Write(&wb));
+  result.write_seconds = SecondsSince(stage_start);
 
   // Only now, with everything durable, does in-memory state move.
   counters_ = counters;

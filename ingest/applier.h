@@ -46,6 +46,10 @@ struct BatchResult {
   std::size_t duplicate = 0;
   std::size_t dead_lettered = 0;
   std::size_t chunks = 0;
+  // Where the time went, for metrics and the ingest benchmark.
+  double chunk_seconds = 0;  // decode-side work: version checks, chunking
+  double embed_seconds = 0;
+  double write_seconds = 0;  // the RocksDB WriteBatch
 };
 
 // Turns batches of events into one atomic WriteBatch each: documents, chunks, vectors, the
@@ -82,6 +86,7 @@ class Applier {
   struct PendingChunk {
     storage::ChunkRecord record;
     std::uint64_t label;
+    bool dropped;  // superseded by a later event for the same document in the batch
   };
 
   Result<storage::DocRecord> LoadDoc(const std::string& key,

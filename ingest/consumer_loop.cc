@@ -38,6 +38,61 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
   std::vector<KafkaMessage> pending;
   Status fatal;  // set inside callbacks, acted on by Run
+  MetricsRegistry* metrics = nullptr;
+  Clock::time_point last_lag_update;
+  bool reseek = false;  // positions ran ahead of the store: seek back before consuming on
+
+  // Seeks every assigned partition to the store's next offset.
+  void SeekToStoredOffsets() {
+    reseek = false;
+    std::vector<RdKafka::TopicPartition*> assignment;
+    if (consumer->assignment(assignment) != RdKafka::ERR_NO_ERROR) {
+      fatal = Status::Internal("cannot read the assignment to seek back");
+      return;
+    }
+    for (RdKafka::TopicPartition* tp : assignment) {
+      Result<std::optional<std::int64_t>> start = handler->StartOffset(tp->topic(), tp->partition());
+      if (!start) {
+        fatal = start.status();
+        break;
+      }
+      tp->set_offset(start->has_value() ? **start : RdKafka::Topic::OFFSET_BEGINNING);
+      RdKafka::ErrorCode err = consumer->seek(*tp, 5000);
+      if (err != RdKafka::ERR_NO_ERROR) {
+        fatal = Status::Unavailable("seeking " + tp->topic() + "/" + std::to_string(tp->partition()) +
+                                    " back to the stored offset: " + RdKafka::err2str(err));
+        break;
+      }
+      spdlog::info("partition sought back topic={} partition={} offset={}", tp->topic(), tp->partition(),
+                   tp->offset());
+    }
+    RdKafka::TopicPartition::destroy(assignment);
+  }
+
+  // Lag = the partition's high watermark minus our position. Both come from librdkafka's
+  // cache (no broker round trip), refreshed with every fetch.
+  void UpdateLag() {
+    if (!metrics || Clock::now() - last_lag_update < std::chrono::seconds(1)) return;
+    last_lag_update = Clock::now();
+    std::vector<RdKafka::TopicPartition*> assignment;
+    if (consumer->assignment(assignment) != RdKafka::ERR_NO_ERROR) return;
+    if (consumer->position(assignment) == RdKafka::ERR_NO_ERROR) {
+      for (RdKafka::TopicPartition* tp : assignment) {
+        std::int64_t low = 0, high = 0;
+        // Unknown until the first fetch response for the partition: no gauge rather than a 0.
+        if (consumer->get_watermark_offsets(tp->topic(), tp->partition(), &low, &high) != RdKafka::ERR_NO_ERROR ||
+            high < 0) {
+          continue;
+        }
+        const std::int64_t position = tp->offset() >= 0 ? tp->offset() : low;
+        metrics
+            ->AddGauge("tide_ingest_consumer_lag", "Messages in the partition not yet consumed.",
+                       {{"topic", tp->topic()}, {"partition", std::to_string(tp->partition())}})
+            ->Set(static_cast<double>(std::max<std::int64_t>(high - position, 0)));
+      }
+    }
+    RdKafka::TopicPartition::destroy(assignment);
+  }
 
   void rebalance_cb(RdKafka::KafkaConsumer* c, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
@@ -45,8 +100,12 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
     // Whatever we hold is made durable before partitions change hands.
     Status flushed = Flush();
     if (!flushed.ok()) {
+      // Dropping the batch is safe for partitions that leave us (their next owner starts from
+      // the stored offsets), but the consumer has read past it on partitions we keep: those
+      // are sought back to the stored offsets once the rebalance is done.
       spdlog::warn("rebalance: pending batch not applied, it will be read again: {}", flushed.ToString());
       pending.clear();
+      reseek = true;
       if (flushed.code() != Status::Code::kUnavailable) fatal = flushed;
     }
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
@@ -157,8 +216,10 @@ ConsumerLoop::~ConsumerLoop() {
 }
 
 Result<std::unique_ptr<ConsumerLoop>> ConsumerLoop::Create(const KafkaConfig& config,
-                                                           const Options& options, Handler* handler) {
+                                                           const Options& options, Handler* handler,
+                                                           MetricsRegistry* metrics) {
   auto impl = std::make_unique<Impl>();
+  impl->metrics = metrics;
   impl->config = config;
   impl->options = options;
   impl->handler = handler;
@@ -200,6 +261,14 @@ Status ConsumerLoop::Run(const std::atomic<bool>& stopping) {
       timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
     }
     std::unique_ptr<RdKafka::Message> msg(s.consumer->consume(timeout_ms));
+    if (s.reseek) {
+      // A rebalance inside consume() dropped an unapplied batch; anything read since is
+      // dropped too and read again from the stored offsets.
+      s.pending.clear();
+      batch_deadline.reset();
+      s.SeekToStoredOffsets();
+      continue;
+    }
     switch (msg->err()) {
       case RdKafka::ERR_NO_ERROR:
         if (s.pending.empty()) batch_deadline = Clock::now() + s.options.max_wait;
@@ -222,6 +291,7 @@ Status ConsumerLoop::Run(const std::atomic<bool>& stopping) {
       batch_deadline.reset();
       s.handler->Tick();
     }
+    s.UpdateLag();
   }
   if (!s.fatal.ok()) return s.fatal;
   // SIGTERM: finish the batch in hand, then leave the group cleanly.

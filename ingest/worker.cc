@@ -1,10 +1,14 @@
 #include "ingest/worker.h"
 
 #include <set>
+#include <tuple>
 
 #include <spdlog/spdlog.h>
 
 #include "common/embedding/embedder.h"
+#include "common/file_util.h"
+#include "common/http/http_server.h"
+#include "common/metrics.h"
 #include "common/index/index_set.h"
 #include "common/storage/store.h"
 #include "ingest/dead_letters.h"
@@ -14,42 +18,101 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The worker's Prometheus metrics (docs/operations.md lists them).
+struct WorkerMetrics {
+  explicit WorkerMetrics(MetricsRegistry* r)
+      : consumed(r->AddCounter("tide_ingest_events_consumed_total", "Events read from Kafka and processed.")),
+        applied(r->AddCounter("tide_ingest_events_total", "Events by outcome.", {{"outcome", "applied"}})),
+        stale(r->AddCounter("tide_ingest_events_total", "Events by outcome.", {{"outcome", "skipped_stale"}})),
+        duplicate(r->AddCounter("tide_ingest_events_total", "Events by outcome.", {{"outcome", "duplicate"}})),
+        dead_lettered(r->AddCounter("tide_ingest_events_total", "Events by outcome.", {{"outcome", "dead_lettered"}})),
+        chunks(r->AddCounter("tide_ingest_chunks_written_total", "Chunks written (embedded and indexed).")),
+        batch(r->AddHistogram("tide_ingest_batch_seconds", "Time to make one batch durable and indexed.",
+                              LatencyBuckets())),
+        embed(r->AddHistogram("tide_ingest_embed_seconds", "Embedder time per batch.", LatencyBuckets())),
+        write(r->AddHistogram("tide_ingest_store_write_seconds", "RocksDB write time per batch.", LatencyBuckets())),
+        index(r->AddHistogram("tide_ingest_index_seconds", "HNSW and keyword index time per batch.",
+                              LatencyBuckets())),
+        retries(r->AddCounter("tide_ingest_batch_failures_total", "Batches that failed and were retried.")) {}
+  Counter* consumed;
+  Counter* applied;
+  Counter* stale;
+  Counter* duplicate;
+  Counter* dead_lettered;
+  Counter* chunks;
+  Histogram* batch;
+  Histogram* embed;
+  Histogram* write;
+  Histogram* index;
+  Counter* retries;
+};
+
 class Worker : public ConsumerLoop::Handler {
  public:
   Worker(const Config& config, storage::Store* store, Applier* applier, index::IndexSet* indexes,
-         DeadLetterProducer* dead_letters)
-      : config_(config), store_(store), applier_(applier), indexes_(indexes), dead_letters_(dead_letters) {}
+         DeadLetterProducer* dead_letters, WorkerMetrics* metrics)
+      : config_(config),
+        store_(store),
+        applier_(applier),
+        indexes_(indexes),
+        dead_letters_(dead_letters),
+        metrics_(metrics) {}
 
   Result<std::optional<std::int64_t>> StartOffset(const std::string& topic, std::int32_t partition) override {
     return applier_->StoredOffset(topic, partition);
   }
 
   Status ProcessBatch(const std::vector<KafkaMessage>& batch) override {
+    const auto start = Clock::now();
+    Status s = DoProcessBatch(batch);
+    if (!s.ok()) {
+      metrics_->retries->Inc();
+      return s;
+    }
+    metrics_->consumed->Inc(batch.size());
+    metrics_->batch->Observe(std::chrono::duration<double>(Clock::now() - start).count());
+    return s;
+  }
+
+  Status DoProcessBatch(const std::vector<KafkaMessage>& batch) {
     std::vector<BatchItem> items;
     items.reserve(batch.size());
+    std::vector<MessageId> sent;
     for (const KafkaMessage& m : batch) {
       BatchItem item{m.topic, m.partition, m.offset, std::nullopt};
       Result<Event> event = DecodeEvent(m.key, m.value, config_.limits);
       if (event) {
         item.event = std::move(*event);
-      } else if (dead_lettered_.insert({m.partition, m.offset}).second) {
-        // Sent once per message even when the batch is retried.
+      } else if (!delivered_dead_letters_.contains({m.topic, m.partition, m.offset})) {
         spdlog::debug("dead letter partition={} offset={} reason={}", m.partition, m.offset,
                       event.status().message());
         TIDE_RETURN_IF_ERROR(dead_letters_->Send(m, event.status().message(), "invalid_event"));
+        sent.push_back({m.topic, m.partition, m.offset});
       }
       items.push_back(std::move(item));
     }
-    if (!dead_lettered_.empty()) {
-      // The dead letters must be durable before the offsets past them are.
+    if (!sent.empty()) {
+      // The dead letters must be acknowledged before the offsets past them are stored. Only
+      // acknowledged ones are remembered, so a retry after a failed flush sends the rest again
+      // (a dead letter may then appear twice, never zero times).
       TIDE_RETURN_IF_ERROR(dead_letters_->Flush(std::chrono::seconds(10)));
+      delivered_dead_letters_.insert(sent.begin(), sent.end());
     }
     Result<BatchResult> result = applier_->ApplyBatch(items);
     if (!result) return result.status();
-    dead_lettered_.clear();
+    delivered_dead_letters_.clear();
+    metrics_->applied->Inc(result->applied);
+    metrics_->stale->Inc(result->stale);
+    metrics_->duplicate->Inc(result->duplicate);
+    metrics_->dead_lettered->Inc(result->dead_lettered);
+    metrics_->chunks->Inc(result->chunks);
+    metrics_->embed->Observe(result->embed_seconds);
+    metrics_->write->Observe(result->write_seconds);
     if (result->change_seq != 0) {
+      const auto index_start = Clock::now();
       Result<std::size_t> applied = indexes_->CatchUp(*store_, SIZE_MAX);
       if (!applied) return applied.status().WithContext("updating in-memory indexes");
+      metrics_->index->Observe(std::chrono::duration<double>(Clock::now() - index_start).count());
     }
     spdlog::debug("batch applied events={} applied={} stale={} duplicate={} dead_lettered={} chunks={}",
                   batch.size(), result->applied, result->stale, result->duplicate,
@@ -89,7 +152,11 @@ class Worker : public ConsumerLoop::Handler {
   Applier* applier_;
   index::IndexSet* indexes_;
   DeadLetterProducer* dead_letters_;
-  std::set<std::pair<std::int32_t, std::int64_t>> dead_lettered_;
+  WorkerMetrics* metrics_;
+  using MessageId = std::tuple<std::string, std::int32_t, std::int64_t>;  // topic, partition, offset
+  // Dead letters of the batch in hand already acknowledged by the broker, so a retried batch
+  // does not send them again. Cleared once the batch is durable.
+  std::set<MessageId> delivered_dead_letters_;
   Clock::time_point last_snapshot_ = Clock::now();
   Clock::time_point last_report_ = Clock::now();
   std::uint64_t snapshot_seq_ = 0;
@@ -125,8 +192,44 @@ Status RunWorker(const Config& config, const std::atomic<bool>& stopping) {
 
   Result<std::unique_ptr<DeadLetterProducer>> dead_letters = DeadLetterProducer::Create(config.kafka);
   if (!dead_letters) return dead_letters.status();
-  Worker worker(config, store->get(), &applier, indexes->get(), dead_letters->get());
-  Result<std::unique_ptr<ConsumerLoop>> loop = ConsumerLoop::Create(config.kafka, config.batch, &worker);
+  MetricsRegistry registry;
+  WorkerMetrics metrics(&registry);
+  index::IndexSet* set = indexes->get();
+  registry.AddCallbackGauge("tide_ingest_indexed_chunks", "Chunks in the worker's indexes.", {},
+                            [set] { return static_cast<double>(set->size()); });
+  registry.AddCallbackGauge("tide_ingest_applied_change_seq", "Last change record applied to the indexes.", {},
+                            [set] { return static_cast<double>(set->applied_seq()); });
+  registry.AddCallbackGauge("tide_ingest_hnsw_tombstone_ratio", "Deleted HNSW slots not yet reused, over all slots.",
+                            {}, [set] {
+                              const double dead = static_cast<double>(set->vector_tombstones());
+                              const double all = dead + static_cast<double>(set->vector_size());
+                              return all > 0 ? dead / all : 0.0;
+                            });
+  std::unique_ptr<http::HttpServer> metrics_server;
+  if (config.metrics_port >= 0) {
+    http::HttpServerOptions http_options;
+    http_options.address = config.metrics_address;
+    http_options.port = static_cast<std::uint16_t>(config.metrics_port);
+    http_options.worker_threads = 1;
+    Result<std::unique_ptr<http::HttpServer>> server =
+        http::HttpServer::Start(http_options, [&registry](const http::HttpRequest& r) {
+          if (r.method == "GET" && r.path == "/metrics") {
+            http::HttpResponse res;
+            res.content_type = "text/plain; version=0.0.4";
+            res.body = registry.Render();
+            return res;
+          }
+          if (r.method == "GET" && r.path == "/healthz") return http::HttpResponse{200, "application/json", R"({"status":"ok"})", {}};
+          return http::JsonError(404, "not_found", "the worker serves GET /metrics and GET /healthz");
+        });
+    if (!server) return server.status().WithContext("metrics endpoint");
+    metrics_server = std::move(*server);
+    if (!config.metrics_port_file.empty()) {
+      TIDE_RETURN_IF_ERROR(WriteFileAtomic(config.metrics_port_file, std::to_string(metrics_server->port()) + "\n"));
+    }
+  }
+  Worker worker(config, store->get(), &applier, indexes->get(), dead_letters->get(), &metrics);
+  Result<std::unique_ptr<ConsumerLoop>> loop = ConsumerLoop::Create(config.kafka, config.batch, &worker, &registry);
   if (!loop) return loop.status();
   Status run = (*loop)->Run(stopping);
   loop->reset();

@@ -5,6 +5,7 @@
 #include "common/embedding/hash_embedder.h"
 #include "common/index/index_set.h"
 #include "common/storage/store.h"
+#include "ingest/fsck.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace tide::ingest {
@@ -143,6 +144,25 @@ TEST_F(ApplierTest, DeleteAndTombstoneRemoveEverythingAndKeepTheVersion) {
   EXPECT_EQ(KeywordLabels("살아난").size(), 1u);
 }
 
+TEST_F(ApplierTest, SameDocumentTwiceInOneBatchLeavesOnlyTheLastVersion) {
+  std::string long_text;
+  for (int i = 0; i < 6; ++i) long_text += "첫 버전 문단 " + std::to_string(i) + " 입니다.\n\n";
+  BatchResult r = Apply({Upsert("a", 1, long_text), Upsert("a", 2, "둘째 버전"), Upsert("b", 1, "남을 문서"),
+                         Delete("b", 2), Upsert("c", 1, "셋째"), Delete("c", std::nullopt)});
+  EXPECT_EQ(r.applied, 6u);
+  EXPECT_EQ(CountCf(Cf::kChunks), 1u);  // a v2 only
+  EXPECT_EQ(CountCf(Cf::kVectors), 1u);
+  EXPECT_EQ(indexes_->size(), 1u);
+  EXPECT_TRUE(KeywordLabels("첫").empty());
+  EXPECT_EQ(KeywordLabels("둘째").size(), 1u);
+  index::IndexSet::Options io;
+  io.model_id = embedder_.model_id();
+  io.vector.dim = embedder_.dimension();
+  auto report = CheckStore(*store_, nullptr, io);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok()) << report->problems.front();
+}
+
 TEST_F(ApplierTest, DeadLetteredItemsOnlyMoveTheOffset) {
   std::vector<BatchItem> batch = {{"t", 4, 10, std::nullopt}, {"t", 4, 11, Upsert("a", 1, "본문")}};
   auto r = applier_->ApplyBatch(batch);
@@ -189,6 +209,36 @@ TEST_F(ApplierTest, SnapshotPlusChangeLogEqualsTheLiveIndexes) {
   auto refused = index::IndexSet::LoadLatestSnapshot(dir_.path() / "snapshots", io);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), Status::Code::kInvalidArgument);
+}
+
+TEST_F(ApplierTest, FsckPassesAfterChurnAndFindsPlantedOrphans) {
+  std::string long_text;
+  for (int i = 0; i < 6; ++i) long_text += "문단 " + std::to_string(i) + " 입니다.\n\n";
+  Apply({Upsert("a", 1, long_text), Upsert("b", 1, "둘")});
+  Apply({Upsert("a", 2, "짧게"), Delete("b", 2), Upsert("c", 1, long_text, "hr")});
+  ASSERT_TRUE(indexes_->SaveSnapshot(dir_.path() / "snapshots", 2).ok());
+  Apply({Delete("c", std::nullopt, "hr")});
+  index::IndexSet::Options io;
+  io.model_id = embedder_.model_id();
+  io.vector.dim = embedder_.dimension();
+  const std::filesystem::path snapshots = dir_.path() / "snapshots";
+  auto report = CheckStore(*store_, &snapshots, io);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->ok()) << report->problems.front();
+  EXPECT_EQ(report->documents, 1u);
+  EXPECT_EQ(report->deleted_documents, 2u);
+
+  // Plant an orphan chunk + vector, as a non-atomic writer would leave after a crash.
+  storage::WriteBatch wb;
+  storage::ChunkRecord orphan{"scalc", "ghost", 0, "", "", 0, 1, -1, "유령"};
+  wb.Put(Cf::kChunks, storage::EncodeU64(9999), storage::EncodeChunk(orphan));
+  ASSERT_TRUE(store_->Write(&wb).ok());
+  auto bad = CheckStore(*store_, nullptr, io);
+  ASSERT_TRUE(bad.ok());
+  ASSERT_FALSE(bad->ok());
+  bool found = false;
+  for (const std::string& p : bad->problems) found |= p.find("orphan chunk 9999") != std::string::npos;
+  EXPECT_TRUE(found);
 }
 
 }  // namespace
