@@ -36,13 +36,19 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
        "fsync the RocksDB WAL on every batch")
       ("snapshot.interval_s", po::value(&snapshot_interval_s)->default_value(snapshot_interval_s),
        "seconds between index snapshots (when something changed)")
-      ("snapshot.keep", po::value(&c.snapshot_keep)->default_value(c.snapshot_keep), "snapshots kept on disk");
+      ("snapshot.keep", po::value(&c.snapshot_keep)->default_value(c.snapshot_keep), "snapshots kept on disk")
+      ("metrics.address", po::value(&c.metrics_address)->default_value(c.metrics_address),
+       "address of the /metrics endpoint")
+      ("metrics.port", po::value(&c.metrics_port)->default_value(c.metrics_port),
+       "port of the /metrics endpoint; 0: any free port, -1: disabled")
+      ("metrics.port_file", po::value(&c.metrics_port_file)->default_value(""), "write the metrics port here");
   Result<po::variables_map> vm = ParseCommandLineAndConfig(
       argc, argv, options, "tide-ingest: consumes document events from Kafka into the TideSearch store");
   if (!vm) return vm.status();
   if (max_batch == 0) return Status::InvalidArgument("batch.max_events must be positive");
   if (max_wait_ms < 0) return Status::InvalidArgument("batch.max_wait_ms must not be negative");
   if (snapshot_interval_s <= 0) return Status::InvalidArgument("snapshot.interval_s must be positive");
+  if (c.metrics_port < -1 || c.metrics_port > 65535) return Status::InvalidArgument("metrics.port must be in [-1, 65535]");
   if (c.snapshot_keep < 1) return Status::InvalidArgument("snapshot.keep must be at least 1");
   if (c.applier.chunker.max_chars < 16) return Status::InvalidArgument("chunker.max_chars must be at least 16");
   c.batch.max_batch = max_batch;

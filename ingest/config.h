@@ -23,6 +23,10 @@ struct Config {
   storage::Store::Options store;
   std::chrono::seconds snapshot_interval{30};
   int snapshot_keep = 2;
+  // GET /metrics (Prometheus) and /healthz; port 0 lets the kernel choose, -1 disables.
+  std::string metrics_address = "127.0.0.1";
+  int metrics_port = 9464;
+  std::string metrics_port_file;
 };
 
 // NotFound after --help (usage printed); InvalidArgument names the bad key or value.

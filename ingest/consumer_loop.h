@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/metrics.h"
 #include "common/status.h"
 #include "ingest/kafka_conf.h"
 #include "ingest/kafka_message.h"
@@ -43,8 +44,9 @@ class ConsumerLoop {
     virtual void Tick() {}
   };
 
+  // `metrics` (optional, must outlive the loop) receives consumer lag per partition.
   static Result<std::unique_ptr<ConsumerLoop>> Create(const KafkaConfig& config, const Options& options,
-                                                      Handler* handler);
+                                                      Handler* handler, MetricsRegistry* metrics);
   ~ConsumerLoop();
 
   // Consumes until `stopping` is set (then finishes the batch in hand, commits and leaves the

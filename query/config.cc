@@ -72,9 +72,10 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
   follow.index.vector.dim = (*embedder)->dimension();
   Follower follower(follow);
   Searcher searcher(&follower, embedder->get(), config.search);
-  SearchApi api(&follower, &searcher, config.limits);
-  Result<std::unique_ptr<HttpServer>> server =
-      HttpServer::Start(config.http, [&api](const HttpRequest& r) { return api.Handle(r); });
+  MetricsRegistry metrics;
+  SearchApi api(&follower, &searcher, config.limits, &metrics);
+  Result<std::unique_ptr<http::HttpServer>> server =
+      http::HttpServer::Start(config.http, [&api](const http::HttpRequest& r) { return api.Handle(r); });
   if (!server) return server.status();
   if (!config.port_file.empty()) {
     TIDE_RETURN_IF_ERROR(WriteFileAtomic(config.port_file, std::to_string((*server)->port()) + "\n"));

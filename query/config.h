@@ -5,7 +5,7 @@
 
 #include "common/config_util.h"
 #include "common/status.h"
-#include "query/http_server.h"
+#include "common/http/http_server.h"
 #include "query/search_api.h"
 #include "query/searcher.h"
 
@@ -14,7 +14,7 @@ namespace tide::query {
 // Everything tide-query reads at startup (configs/query.conf documents each key).
 struct Config {
   SharedConfig shared;
-  HttpServerOptions http;
+  http::HttpServerOptions http;
   std::string port_file;             // if set, the bound port is written here (port 0 in tests)
   std::string secondary_dir;         // default: <data_dir>/query-secondary-<pid>
   std::chrono::milliseconds follow_interval{100};

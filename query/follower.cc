@@ -98,6 +98,9 @@ Status Follower::Step() {
     reason_ = "catching up with the store";
   }
   TIDE_RETURN_IF_ERROR(store->TryCatchUpWithPrimary());
+  if (Result<std::uint64_t> next = store->GetCounter(storage::kMetaNextChangeSeq); next && *next > 0) {
+    store_seq_.store(*next - 1, std::memory_order_relaxed);
+  }
   for (;;) {
     Result<std::size_t> applied = indexes->CatchUp(*store, 256);
     if (!applied) return applied.status();

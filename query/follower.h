@@ -57,6 +57,8 @@ class Follower {
   std::shared_ptr<const index::IndexSet> indexes() const;
   std::shared_ptr<const storage::Store> store() const;
   Watermark watermark() const;
+  // The newest change the worker has written, as of the last catch-up (for lag metrics).
+  std::uint64_t store_seq() const { return store_seq_.load(std::memory_order_relaxed); }
 
   // Blocks until the follower has applied change `seq` or the deadline passes (tests, tools).
   bool WaitForSeqForTest(std::uint64_t seq, std::chrono::milliseconds timeout) const;
@@ -68,6 +70,7 @@ class Follower {
   const Options options_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> store_seq_{0};
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   std::shared_ptr<storage::Store> store_;          // GUARDED_BY(mu_)

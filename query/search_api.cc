@@ -1,5 +1,6 @@
 #include "query/search_api.h"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -11,8 +12,8 @@ namespace {
 
 using nlohmann::json;
 
-HttpResponse Json(int status, const json& body) {
-  HttpResponse r;
+http::HttpResponse Json(int status, const json& body) {
+  http::HttpResponse r;
   r.status = status;
   r.body = body.dump(-1, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace);
   return r;
@@ -31,9 +32,9 @@ json ExplainJson(const RetrieverExplain& e) {
 
 // Parses and validates a search body; on failure *error is the response to send.
 std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchApi::Limits& limits,
-                                         HttpResponse* error) {
+                                         http::HttpResponse* error) {
   auto bad = [&](std::string reason) {
-    *error = JsonError(400, "invalid_request", reason);
+    *error = http::JsonError(400, "invalid_request", reason);
     return std::nullopt;
   };
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
@@ -54,13 +55,13 @@ std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchAp
   }
   auto containers = j.find("container_ids");
   if (containers == j.end() || containers->is_null()) {
-    *error = JsonError(403, "missing_scope",
+    *error = http::JsonError(403, "missing_scope",
                        "every search must be scoped: give 'container_ids' (a non-empty array of container ids)");
     return std::nullopt;
   }
   if (!containers->is_array()) return bad("'container_ids' must be an array of strings");
   if (containers->empty()) {
-    *error = JsonError(403, "missing_scope", "'container_ids' is empty: nothing may be searched");
+    *error = http::JsonError(403, "missing_scope", "'container_ids' is empty: nothing may be searched");
     return std::nullopt;
   }
   if (containers->size() > limits.max_containers) {
@@ -117,46 +118,81 @@ std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchAp
 
 }  // namespace
 
-SearchApi::SearchApi(const Follower* follower, const Searcher* searcher, const Limits& limits)
-    : follower_(follower), searcher_(searcher), limits_(limits) {}
+SearchApi::SearchApi(const Follower* follower, const Searcher* searcher, const Limits& limits,
+                     MetricsRegistry* metrics)
+    : follower_(follower), searcher_(searcher), limits_(limits), metrics_(metrics) {
+  for (SearchMode mode : {SearchMode::kHybrid, SearchMode::kVector, SearchMode::kKeyword}) {
+    latency_[static_cast<int>(mode)] = metrics_->AddHistogram(
+        "tide_query_search_seconds", "Search latency inside the daemon, by mode.", LatencyBuckets(),
+        {{"mode", SearchModeName(mode)}});
+  }
+  metrics_->AddCallbackGauge("tide_query_watermark_lag", "Change records written by the worker but not yet searchable.",
+                             {}, [follower] {
+                               const double applied = static_cast<double>(follower->watermark().seq);
+                               return std::max(0.0, static_cast<double>(follower->store_seq()) - applied);
+                             });
+  metrics_->AddCallbackGauge("tide_query_ready", "1 when the index is loaded and caught up.", {},
+                             [follower] { return follower->ready() ? 1.0 : 0.0; });
+}
 
-HttpResponse SearchApi::Handle(const HttpRequest& request) const {
+http::HttpResponse SearchApi::Handle(const http::HttpRequest& request) const {
+  std::string route = "unknown";
+  http::HttpResponse response = Route(request, &route);
+  // Routes are a closed set, so label cardinality stays bounded whatever clients send.
+  metrics_->AddCounter("tide_query_requests_total", "HTTP requests by route and status.",
+                       {{"route", route}, {"status", std::to_string(response.status)}})
+      ->Inc();
+  return response;
+}
+
+http::HttpResponse SearchApi::Route(const http::HttpRequest& request, std::string* route) const {
   if (request.path == "/healthz") {
-    if (request.method != "GET") return JsonError(405, "method_not_allowed", "use GET /healthz");
+    *route = "/healthz";
+    if (request.method != "GET") return http::JsonError(405, "method_not_allowed", "use GET /healthz");
     return Json(200, {{"status", "ok"}});
   }
   if (request.path == "/readyz") {
-    if (request.method != "GET") return JsonError(405, "method_not_allowed", "use GET /readyz");
+    *route = "/readyz";
+    if (request.method != "GET") return http::JsonError(405, "method_not_allowed", "use GET /readyz");
     return Ready();
   }
+  if (request.path == "/metrics") {
+    *route = "/metrics";
+    if (request.method != "GET") return http::JsonError(405, "method_not_allowed", "use GET /metrics");
+    http::HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = metrics_->Render();
+    return r;
+  }
   if (request.path == "/v1/search") {
-    if (request.method != "POST") return JsonError(405, "method_not_allowed", "use POST /v1/search with a JSON body");
+    *route = "/v1/search";
+    if (request.method != "POST") return http::JsonError(405, "method_not_allowed", "use POST /v1/search with a JSON body");
     return Search(request);
   }
-  return JsonError(404, "not_found", "no route " + request.method + " " + request.path);
+  return http::JsonError(404, "not_found", "no route " + request.method + " " + request.path);
 }
 
-HttpResponse SearchApi::Ready() const {
+http::HttpResponse SearchApi::Ready() const {
   if (!follower_->ready()) {
     return Json(503, {{"ready", false}, {"reason", follower_->not_ready_reason()}});
   }
   return Json(200, {{"ready", true}, {"watermark", WatermarkJson(follower_->watermark())}});
 }
 
-HttpResponse SearchApi::Search(const HttpRequest& request) const {
+http::HttpResponse SearchApi::Search(const http::HttpRequest& request) const {
   const auto start = std::chrono::steady_clock::now();
-  HttpResponse error;
+  http::HttpResponse error;
   std::optional<SearchRequest> req = ParseSearch(request.body, limits_, &error);
   if (!req) return error;
   Result<SearchResponse> result = searcher_->Search(*req);
   if (!result) {
     if (result.status().code() == Status::Code::kUnavailable) {
-      HttpResponse r = JsonError(503, "not_ready", result.status().message());
+      http::HttpResponse r = http::JsonError(503, "not_ready", result.status().message());
       r.headers.emplace_back("Retry-After", "1");
       return r;
     }
     spdlog::error("search failed: {}", result.status().ToString());
-    return JsonError(500, "internal_error", "search failed; the error is logged");
+    return http::JsonError(500, "internal_error", "search failed; the error is logged");
   }
   json hits = json::array();
   for (std::size_t i = 0; i < result->hits.size(); ++i) {
@@ -177,6 +213,7 @@ HttpResponse SearchApi::Search(const HttpRequest& request) const {
   }
   const double took_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  latency_[static_cast<int>(req->mode)]->Observe(took_ms / 1000.0);
   const Weights& w = result->weights;
   return Json(200, {{"took_ms", took_ms},
                     {"mode", SearchModeName(req->mode)},

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <array>
+
+#include "common/metrics.h"
 #include "query/follower.h"
-#include "query/http_server.h"
+#include "common/http/http_server.h"
 #include "query/searcher.h"
 
 namespace tide::query {
@@ -11,6 +14,7 @@ namespace tide::query {
 //
 //   GET  /healthz     liveness, unauthenticated
 //   GET  /readyz      200 once the index is loaded and caught up, else 503 with the reason
+//   GET  /metrics     Prometheus text format
 //   POST /v1/search   hybrid search within the request's containers
 //
 // Thread-safe and never throws: the HTTP server calls it from several worker threads.
@@ -22,17 +26,21 @@ class SearchApi {
     std::size_t max_containers = 1024;
   };
 
-  SearchApi(const Follower* follower, const Searcher* searcher, const Limits& limits);
+  // `metrics` must outlive the API.
+  SearchApi(const Follower* follower, const Searcher* searcher, const Limits& limits, MetricsRegistry* metrics);
 
-  HttpResponse Handle(const HttpRequest& request) const;
+  http::HttpResponse Handle(const http::HttpRequest& request) const;
 
  private:
-  HttpResponse Search(const HttpRequest& request) const;
-  HttpResponse Ready() const;
+  http::HttpResponse Route(const http::HttpRequest& request, std::string* route) const;
+  http::HttpResponse Search(const http::HttpRequest& request) const;
+  http::HttpResponse Ready() const;
 
   const Follower* follower_;
   const Searcher* searcher_;
   const Limits limits_;
+  MetricsRegistry* metrics_;
+  std::array<Histogram*, 3> latency_;  // by SearchMode
 };
 
 }  // namespace tide::query

@@ -1,4 +1,4 @@
-#include "query/http_server.h"
+#include "common/http/http_server.h"
 
 #include <algorithm>
 #include <atomic>
@@ -23,15 +23,15 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-namespace tide::query {
+namespace tide::http {
 namespace {
 
 namespace beast = boost::beast;
-namespace http = beast::http;
+namespace bhttp = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-using BeastRequest = http::request<http::string_body>;
-using BeastResponse = http::response<http::string_body>;
+using BeastRequest = bhttp::request<bhttp::string_body>;
+using BeastResponse = bhttp::response<bhttp::string_body>;
 
 // After answering a request we could not parse, the client may still be sending
 // the rest of it. Closing with unread input makes the kernel send RST, which can
@@ -129,9 +129,9 @@ BeastResponse ToBeastResponse(HttpResponse&& res, unsigned version, bool keep_al
     spdlog::error("http handler returned a malformed response status={}", res.status);
     res = JsonError(500, "internal_error", "the server built a malformed response");
   }
-  BeastResponse out{static_cast<http::status>(res.status), version};
-  out.set(http::field::server, "tidesearch");
-  out.set(http::field::content_type, res.content_type);
+  BeastResponse out{static_cast<bhttp::status>(res.status), version};
+  out.set(bhttp::field::server, "tidesearch");
+  out.set(bhttp::field::content_type, res.content_type);
   for (const auto& [name, value] : res.headers) out.insert(name, value);
   out.body() = std::move(res.body);
   out.keep_alive(keep_alive);
@@ -197,23 +197,23 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(ctx_.options.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(ctx_.options.max_header_bytes));
     stream_.expires_after(ctx_.options.read_timeout);
-    http::async_read(stream_, buffer_, *parser_,
+    bhttp::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, std::size_t /*bytes*/) {
-    if (ec == http::error::end_of_stream) return Close();  // closed between requests
-    if (ec == http::error::body_limit) {
+    if (ec == bhttp::error::end_of_stream) return Close();  // closed between requests
+    if (ec == bhttp::error::body_limit) {
       return Reject(JsonError(
           413, "request_too_large",
           fmt::format("request body is larger than {} bytes", ctx_.options.max_body_bytes)));
     }
-    if (ec == http::error::header_limit) {
+    if (ec == bhttp::error::header_limit) {
       return Reject(JsonError(
           431, "headers_too_large",
           fmt::format("request headers are larger than {} bytes", ctx_.options.max_header_bytes)));
     }
-    if (ec && ec.category() == http::make_error_code(http::error::bad_method).category()) {
+    if (ec && ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) {
       return Reject(JsonError(400, "malformed_http", "malformed HTTP request: " + ec.message()));
     }
     if (ec) return Drop(ec, "read");  // timeout or reset: nobody left to answer
@@ -276,7 +276,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     res_ = ToBeastResponse(std::move(res), version_, keep_alive_ && !ctx_.stopping.load());
     stream_.expires_after(ctx_.options.write_timeout);
-    http::async_write(stream_, res_,
+    bhttp::async_write(stream_, res_,
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
   }
 
@@ -325,7 +325,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   ServerContext& ctx_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   BeastResponse res_;  // must outlive async_write
   unsigned version_ = 11;
   bool keep_alive_ = false;
@@ -538,4 +538,4 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
-}  // namespace tide::query
+}  // namespace tide::http

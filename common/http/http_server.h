@@ -13,7 +13,7 @@
 
 #include "common/status.h"
 
-namespace tide::query {
+namespace tide::http {
 
 // One parsed HTTP request, as a handler sees it. Beast stays inside http_server.cc.
 struct HttpRequest {
@@ -101,4 +101,4 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace tide::query
+}  // namespace tide::http

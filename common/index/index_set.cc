@@ -243,6 +243,22 @@ std::size_t IndexSet::size() const {
 
 std::size_t IndexSet::vector_tombstones() const { return vectors_->deleted(); }
 
+std::vector<std::pair<std::uint64_t, std::string>> IndexSet::Labels() const {
+  std::shared_lock lock(mu_);
+  std::vector<std::pair<std::uint64_t, std::string>> out;
+  out.reserve(chunks_.size());
+  for (const auto& [label, entry] : chunks_) out.emplace_back(label, container_names_[entry.container]);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::size_t IndexSet::vector_size() const { return vectors_->size(); }
+
+std::size_t IndexSet::keyword_size() const {
+  std::shared_lock lock(mu_);
+  return keywords_.size();
+}
+
 std::string IndexSet::EncodeTables() const {
   std::string out;
   PutVarint(&out, kTablesFormat);

@@ -74,6 +74,11 @@ class IndexSet {
   std::size_t CountChunks(const ContainerSet& scope) const;
   std::size_t size() const;
   std::size_t vector_tombstones() const;
+  // Every live label with its container id, sorted by label (for consistency checks).
+  std::vector<std::pair<std::uint64_t, std::string>> Labels() const;
+  // Live chunks in the vector and keyword indexes (equal to size() unless something is wrong).
+  std::size_t vector_size() const;
+  std::size_t keyword_size() const;
   const analysis::Analyzer& analyzer() const { return analyzer_; }
 
  private:

@@ -8,5 +8,6 @@ int RunDevBroker(int argc, const char* const* argv);
 int RunPublish(int argc, const char* const* argv);
 int RunStats(int argc, const char* const* argv);
 int RunImportHelp(int argc, const char* const* argv);
+int RunFsck(int argc, const char* const* argv);
 
 }  // namespace tide::ctl

@@ -12,6 +12,7 @@ constexpr const char* kUsage =
     "  dev-broker    run a Kafka-protocol broker on loopback (librdkafka mock cluster)\n"
     "  publish       send a file of JSON events to the topic\n"
     "  stats         show what the store holds (counters, offsets, documents per container)\n"
+    "  fsck          check the store's invariants and that the indexes match it\n"
     "  import-help   convert the LibreOffice Korean help into document.upsert events\n";
 
 }  // namespace
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   if (command == "dev-broker") return tide::ctl::RunDevBroker(sub_argc, sub_argv);
   if (command == "publish") return tide::ctl::RunPublish(sub_argc, sub_argv);
   if (command == "stats") return tide::ctl::RunStats(sub_argc, sub_argv);
+  if (command == "fsck") return tide::ctl::RunFsck(sub_argc, sub_argv);
   if (command == "import-help") return tide::ctl::RunImportHelp(sub_argc, sub_argv);
   std::cerr << "tidectl: unknown command '" << command << "'\n\n" << kUsage;
   return 2;

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -73,7 +74,8 @@ class PipelineE2eTest : public ::testing::Test {
                                   "--data_dir", data_dir(), "--kafka.brokers", brokers_,
                                   "--snapshot.interval_s", "1",
                                   "--kafka.property", "session.timeout.ms=6000",
-                                  "--kafka.property", "heartbeat.interval.ms=500"};
+                                  "--kafka.property", "heartbeat.interval.ms=500",
+                                  "--metrics.port", "0", "--metrics.port_file", (dir_.path() / "metrics-port").string()};
     argv.insert(argv.end(), extra.begin(), extra.end());
     ingest_ = std::make_unique<Process>(argv, dir_.path() / "ingest.log");
   }
@@ -165,6 +167,32 @@ TEST_F(PipelineE2eTest, PublishedDocumentBecomesSearchableOnlyInItsContainer) {
     return true;
   }, seconds(30)));
 
+  // Both processes expose Prometheus metrics.
+  auto query_metrics = testutil::HttpRequestLoopback(port_, "GET", "/metrics");
+  EXPECT_EQ(query_metrics.status, 200);
+  EXPECT_NE(query_metrics.body.find("tide_query_requests_total{route=\"/v1/search\",status=\"200\"}"),
+            std::string::npos) << query_metrics.body;
+  EXPECT_NE(query_metrics.body.find("tide_query_requests_total{route=\"/v1/search\",status=\"403\"} 1"),
+            std::string::npos);
+  EXPECT_NE(query_metrics.body.find("tide_query_search_seconds_count{mode=\"hybrid\"}"), std::string::npos);
+  const auto metrics_port = static_cast<std::uint16_t>(std::stoi(*ReadFile(dir_.path() / "metrics-port")));
+  auto metrics = testutil::HttpRequestLoopback(metrics_port, "GET", "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("tide_ingest_events_total{outcome=\"applied\"} 5"), std::string::npos) << metrics.body;
+  // Lag is reported per partition (refreshed every second) and is back to zero.
+  auto lag_is_zero = [&] {
+    metrics = testutil::HttpRequestLoopback(metrics_port, "GET", "/metrics");
+    std::size_t partitions = 0;
+    std::istringstream lines(metrics.body);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("tide_ingest_consumer_lag{", 0) != 0) continue;
+      ++partitions;
+      if (line.substr(line.rfind(' ') + 1) != "0") return false;
+    }
+    return partitions == 3;
+  };
+  EXPECT_TRUE(WaitFor(lag_is_zero, seconds(15))) << metrics.body;
+
   // SIGTERM drains and exits 0.
   ingest_->Signal(SIGTERM);
   EXPECT_EQ(ingest_->Wait(seconds(30)), std::optional<int>(0)) << ingest_->Log();
@@ -205,6 +233,10 @@ TEST_F(PipelineE2eTest, KillNineAndRestartNeitherLosesNorReappliesEvents) {
   std::uint64_t next = 0;
   for (const auto& [tp, offset] : stats["offsets"].items()) next += offset.get<std::uint64_t>();
   EXPECT_EQ(next, static_cast<std::uint64_t>(kDocs));
+  // No orphan chunk, vector or posting; snapshot + change log rebuild exactly the store.
+  auto fsck = testutil::RunCommand({kBin + "/ingest/tidectl", "fsck", "--data_dir", data_dir()}, seconds(120));
+  EXPECT_EQ(fsck.exit_code, 0) << fsck.output;
+  EXPECT_NE(fsck.output.find("\"ok\": true"), std::string::npos) << fsck.output;
   // And the daemon, which never restarted, serves the final state.
   ASSERT_TRUE(WaitFor([&] {
     json r = Search("1499 번째 문서", {"alpha"});

@@ -1,4 +1,4 @@
-#include "query/http_server.h"
+#include "common/http/http_server.h"
 
 #include <atomic>
 #include <chrono>
@@ -19,15 +19,15 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-namespace tide::query {
+namespace tide::http {
 namespace {
 
 namespace beast = boost::beast;
-namespace http = beast::http;
+namespace bhttp = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
+using Request = bhttp::request<bhttp::string_body>;
+using Response = bhttp::response<bhttp::string_body>;
 using std::chrono::steady_clock;
 
 // Upper bound for anything the tests wait on. Only a broken server reaches it.
@@ -47,7 +47,7 @@ class TestClient {
 
   beast::error_code Send(Request req) {
     req.prepare_payload();
-    return RunOp([&](auto done) { http::async_write(stream_, req, done); });
+    return RunOp([&](auto done) { bhttp::async_write(stream_, req, done); });
   }
 
   beast::error_code SendRaw(const std::string& bytes) {
@@ -55,7 +55,7 @@ class TestClient {
   }
 
   beast::error_code Read(Response* res) {
-    return RunOp([&](auto done) { http::async_read(stream_, buffer_, *res, done); });
+    return RunOp([&](auto done) { bhttp::async_read(stream_, buffer_, *res, done); });
   }
 
   // Send + Read; a transport error fails the test and yields an empty response.
@@ -88,15 +88,15 @@ class TestClient {
 };
 
 Request Get(std::string target) {
-  Request req{http::verb::get, target, 11};
-  req.set(http::field::host, "127.0.0.1");
+  Request req{bhttp::verb::get, target, 11};
+  req.set(bhttp::field::host, "127.0.0.1");
   return req;
 }
 
 Request Post(std::string target, std::string body) {
-  Request req{http::verb::post, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  req.set(http::field::content_type, "application/octet-stream");
+  Request req{bhttp::verb::post, target, 11};
+  req.set(bhttp::field::host, "127.0.0.1");
+  req.set(bhttp::field::content_type, "application/octet-stream");
   req.body() = std::move(body);
   return req;
 }
@@ -358,7 +358,7 @@ TEST(HttpServerTest, IdleConnectionIsClosedAfterReadTimeout) {
   // The server closes without answering; the client sees the end of the stream
   // well before its own 10 s deadline (which would report `timeout`).
   const beast::error_code ec = client.Read(&res);
-  EXPECT_EQ(ec, http::error::end_of_stream) << ec.message();
+  EXPECT_EQ(ec, bhttp::error::end_of_stream) << ec.message();
 }
 
 TEST(HttpServerTest, OverloadAnswers503WithRetryAfterWithoutQueueing) {
@@ -477,4 +477,4 @@ TEST(HttpServerTest, StopLetsTheInFlightRequestFinish) {
 }
 
 }  // namespace
-}  // namespace tide::query
+}  // namespace tide::http

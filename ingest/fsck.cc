@@ -1,0 +1,136 @@
+#include "ingest/fsck.h"
+
+#include <map>
+#include <set>
+
+#include "common/storage/store.h"
+
+namespace tide::ingest {
+namespace {
+
+using storage::Cf;
+
+constexpr std::size_t kMaxProblems = 50;
+
+void Problem(FsckReport* r, std::string what) {
+  if (r->problems.size() < kMaxProblems) r->problems.push_back(std::move(what));
+}
+
+}  // namespace
+
+Result<FsckReport> CheckStore(const storage::Store& store, const std::filesystem::path* snapshots,
+                              const index::IndexSet::Options& index_options) {
+  FsckReport r;
+  // label -> (container, doc) as the documents claim them.
+  std::map<std::uint64_t, std::pair<std::string, std::string>> owned;
+  TIDE_RETURN_IF_ERROR(store.Scan(Cf::kDocs, "", "", [&](std::string_view key, std::string_view value) {
+    std::string container, doc_id;
+    if (!storage::SplitDocKey(key, &container, &doc_id).ok()) {
+      Problem(&r, "malformed doc key");
+      return true;
+    }
+    Result<storage::DocRecord> doc = storage::DecodeDoc(value);
+    if (!doc) {
+      Problem(&r, "undecodable doc " + container + "/" + doc_id + ": " + doc.status().message());
+      return true;
+    }
+    if (doc->deleted) {
+      ++r.deleted_documents;
+      if (!doc->labels.empty()) Problem(&r, "deleted doc " + container + "/" + doc_id + " still owns chunks");
+      return true;
+    }
+    ++r.documents;
+    for (std::uint64_t label : doc->labels) {
+      if (!owned.emplace(label, std::make_pair(container, doc_id)).second) {
+        Problem(&r, "label " + std::to_string(label) + " owned by two documents");
+      }
+    }
+    return true;
+  }));
+
+  std::uint64_t max_label = 0;
+  std::set<std::uint64_t> chunk_labels;
+  TIDE_RETURN_IF_ERROR(store.Scan(Cf::kChunks, "", "", [&](std::string_view key, std::string_view value) {
+    ++r.chunks;
+    Result<std::uint64_t> label = storage::DecodeU64(key);
+    Result<storage::ChunkRecord> chunk = storage::DecodeChunk(value);
+    if (!label || !chunk) {
+      Problem(&r, "undecodable chunk");
+      return true;
+    }
+    max_label = std::max(max_label, *label);
+    chunk_labels.insert(*label);
+    auto it = owned.find(*label);
+    if (it == owned.end()) {
+      Problem(&r, "orphan chunk " + std::to_string(*label) + " of " + chunk->container_id + "/" + chunk->doc_id);
+    } else if (it->second.first != chunk->container_id || it->second.second != chunk->doc_id) {
+      Problem(&r, "chunk " + std::to_string(*label) + " points to another document");
+    }
+    return true;
+  }));
+  for (const auto& [label, doc] : owned) {
+    if (!chunk_labels.contains(label)) {
+      Problem(&r, "doc " + doc.first + "/" + doc.second + " misses chunk " + std::to_string(label));
+    }
+  }
+  TIDE_RETURN_IF_ERROR(store.Scan(Cf::kVectors, "", "", [&](std::string_view key, std::string_view value) {
+    ++r.vectors;
+    Result<std::uint64_t> label = storage::DecodeU64(key);
+    if (!label || !chunk_labels.contains(*label)) {
+      Problem(&r, "orphan vector " + (label ? std::to_string(*label) : std::string("?")));
+    } else if (Result<std::vector<float>> v = storage::DecodeVector(value);
+               !v || static_cast<int>(v->size()) != index_options.vector.dim) {
+      Problem(&r, "vector " + std::to_string(*label) + " is malformed or of the wrong dimension");
+    }
+    return true;
+  }));
+  if (r.vectors != r.chunks) {
+    Problem(&r, std::to_string(r.chunks) + " chunks but " + std::to_string(r.vectors) + " vectors");
+  }
+
+  std::uint64_t expected_seq = 0;
+  TIDE_RETURN_IF_ERROR(store.Scan(Cf::kChanges, "", "", [&](std::string_view key, std::string_view value) {
+    ++r.changes;
+    Result<std::uint64_t> seq = storage::DecodeU64(key);
+    if (!seq || !storage::DecodeChange(value)) {
+      Problem(&r, "undecodable change record");
+      return true;
+    }
+    if (expected_seq != 0 && *seq != expected_seq) {
+      Problem(&r, "change log gap before seq " + std::to_string(*seq));
+    }
+    expected_seq = *seq + 1;
+    return true;
+  }));
+  Result<std::uint64_t> next_label = store.GetCounter(storage::kMetaNextLabel);
+  Result<std::uint64_t> next_seq = store.GetCounter(storage::kMetaNextChangeSeq);
+  if (!next_label || !next_seq) return Status::Corruption("unreadable allocators in meta");
+  if (max_label != 0 && *next_label <= max_label) Problem(&r, "next_label is not ahead of the stored labels");
+  if (expected_seq != 0 && *next_seq != expected_seq) Problem(&r, "next_change_seq disagrees with the change log");
+
+  if (snapshots != nullptr) {
+    Result<std::unique_ptr<index::IndexSet>> set = index::IndexSet::LoadLatestSnapshot(*snapshots, index_options);
+    if (!set && set.status().code() == Status::Code::kNotFound) set = index::IndexSet::Create(index_options);
+    if (!set) return set.status();
+    Result<std::size_t> replayed = (*set)->CatchUp(store, SIZE_MAX);
+    if (!replayed) return replayed.status();
+    std::vector<std::pair<std::uint64_t, std::string>> labels = (*set)->Labels();
+    if (labels.size() != chunk_labels.size() || (*set)->vector_size() != chunk_labels.size() ||
+        (*set)->keyword_size() != chunk_labels.size()) {
+      Problem(&r, "indexes hold " + std::to_string(labels.size()) + " chunks (vectors " +
+                      std::to_string((*set)->vector_size()) + ", keyword " + std::to_string((*set)->keyword_size()) +
+                      "), the store " + std::to_string(chunk_labels.size()));
+    }
+    for (const auto& [label, container] : labels) {
+      auto it = owned.find(label);
+      if (it == owned.end()) {
+        Problem(&r, "index holds orphan label " + std::to_string(label));
+      } else if (it->second.first != container) {
+        Problem(&r, "index files label " + std::to_string(label) + " under the wrong container");
+      }
+    }
+  }
+  return r;
+}
+
+}  // namespace tide::ingest

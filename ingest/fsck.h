@@ -1,0 +1,35 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/index/index_set.h"
+#include "common/status.h"
+
+namespace tide::storage {
+class Store;
+}
+
+namespace tide::ingest {
+
+struct FsckReport {
+  std::uint64_t documents = 0;
+  std::uint64_t deleted_documents = 0;
+  std::uint64_t chunks = 0;
+  std::uint64_t vectors = 0;
+  std::uint64_t changes = 0;
+  std::vector<std::string> problems;  // empty: every invariant holds
+  bool ok() const { return problems.empty(); }
+};
+
+// Checks the store's invariants: every live document's chunks and vectors exist and point
+// back to it; no chunk, vector or posting belongs to no document; deleted documents own
+// nothing; the change log is contiguous; the label and change allocators are ahead of
+// everything stored. With `snapshots` set, also loads the newest snapshot, replays the change
+// log and checks that the vector and keyword indexes hold exactly the store's chunks.
+Result<FsckReport> CheckStore(const storage::Store& store, const std::filesystem::path* snapshots,
+                              const index::IndexSet::Options& index_options);
+
+}  // namespace tide::ingest
