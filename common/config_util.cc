@@ -39,9 +39,28 @@ void AddSharedOptions(po::options_description& options, SharedConfig* c) {
       ("data_dir", po::value(&c->data_dir)->default_value(c->data_dir),
        "directory holding the store (store/) and index snapshots (snapshots/)")
       ("embedder.kind", po::value(&c->embedder.kind)->default_value(c->embedder.kind),
-       "embedder: hash (built-in, lexical)")
+       "embedder: hash (built-in, lexical) or openai (any OpenAI-compatible /embeddings endpoint)")
       ("embedder.dimension", po::value(&c->embedder.dimension)->default_value(c->embedder.dimension),
        "vector dimension")
+      ("embedder.base_url", po::value(&c->embedder.base_url)->default_value(c->embedder.base_url),
+       "openai: http:// URL up to /v1; /embeddings is appended (https needs a local proxy)")
+      ("embedder.model", po::value(&c->embedder.model)->default_value(c->embedder.model),
+       "openai: model name sent with each request (required)")
+      ("embedder.send_dimensions",
+       po::value(&c->embedder.send_dimensions)->default_value(c->embedder.send_dimensions),
+       "openai: send \"dimensions\" (OpenAI text-embedding-3 models only)")
+      ("embedder.api_key_env", po::value(&c->embedder.api_key_env)->default_value(c->embedder.api_key_env),
+       "openai: environment variable holding the API key (unset: no key)")
+      ("embedder.api_key_file", po::value(&c->embedder.api_key_file)->default_value(c->embedder.api_key_file),
+       "openai: file holding the API key; wins over api_key_env and must be readable")
+      ("embedder.batch_size", po::value(&c->embedder.batch_size)->default_value(c->embedder.batch_size),
+       "openai: texts per request")
+      ("embedder.concurrency", po::value(&c->embedder.concurrency)->default_value(c->embedder.concurrency),
+       "openai: requests in flight at once, 1..64")
+      ("embedder.timeout_ms", po::value(&c->embedder.timeout_ms)->default_value(c->embedder.timeout_ms),
+       "openai: per-request timeout")
+      ("embedder.max_attempts", po::value(&c->embedder.max_attempts)->default_value(c->embedder.max_attempts),
+       "openai: attempts per request for transient failures (timeouts, 429, 5xx)")
       ("hnsw.m", po::value(&c->hnsw.m)->default_value(c->hnsw.m), "HNSW links per node")
       ("hnsw.ef_construction", po::value(&c->hnsw.ef_construction)->default_value(c->hnsw.ef_construction),
        "HNSW candidate list size while inserting")

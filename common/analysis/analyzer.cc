@@ -223,11 +223,13 @@ constexpr std::array kEndings = {
 // Frequent nouns whose last syllable passes the guards above as an ending (고양+이, 결+과,
 // 추+가, 도+로) or that would be cut by 이다 (아이다). No ending may cut into one of these
 // when the word starts with it. A guard, not a dictionary: the bigram terms carry recall.
-constexpr std::array<std::string_view, 29> kProtectedNouns = {
+constexpr std::array<std::string_view, 36> kProtectedNouns = {
     "고양이", "호랑이", "원숭이", "어린이", "젊은이", "늙은이", "지팡이", "종이",
     "놀이",   "길이",   "높이",   "깊이",   "넓이",   "먹이",   "아이",   "나이",
     "오이",   "사이",   "추가",   "휴가",   "결과",   "성과",   "통과",   "학과",
     "도로",   "미로",   "무제한", "우편함", "지중해",
+    // Loanwords ending in 로, frequent in software text (매크로 is not 매크 + 로).
+    "매크로", "마이크로", "프로", "제로", "메트로", "레트로", "히어로",
 };
 
 constexpr int kMaxRounds = 3;

@@ -9,10 +9,27 @@
 namespace tide::embedding {
 
 struct EmbedderConfig {
-  std::string kind = "hash";  // "hash": built-in, model-free, lexical
-  int dimension = 384;
+  // "hash": built-in, model-free, lexical. "openai": any OpenAI-compatible /embeddings
+  // endpoint (see OpenAiEmbedder).
+  std::string kind = "hash";
+  int dimension = 384;  // hash: buckets, in [8, 4096]; openai: the model's output dimension
+
+  // kind = "openai" only.
+  std::string base_url = "http://127.0.0.1:8000/v1";  // "/embeddings" is appended
+  std::string model;                                  // required
+  bool send_dimensions = false;  // send "dimensions" (OpenAI text-embedding-3 models)
+  // The API key never comes from the config file. api_key_file, when set, wins and must be
+  // readable and non-empty (surrounding whitespace is trimmed); otherwise the environment variable named by
+  // api_key_env is used if set. No key at all is fine for local servers.
+  std::string api_key_env = "OPENAI_API_KEY";
+  std::string api_key_file;
+  int batch_size = 64;     // texts per request
+  int concurrency = 4;     // requests in flight per Embed() call, 1..64
+  int timeout_ms = 10000;  // per request
+  int max_attempts = 4;    // per request, transient failures only
 };
 
+// Builds the configured embedder. InvalidArgument names the offending embedder.* key.
 Result<std::unique_ptr<Embedder>> MakeEmbedder(const EmbedderConfig& config);
 
 }  // namespace tide::embedding
