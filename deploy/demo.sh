@@ -101,7 +101,7 @@ search() {
 for q in "피벗 테이블 만들기" "셀 서식 바꾸는 방법" "매크로 보안 설정" "차트 종류 변경" "문서를 PDF로 내보내기"; do
   echo
   search "$q" | jq -r --arg q "$q" '
-    "query: \($q)   [intent \(.intent.name), \(.took_ms * 100 | round / 100) ms]",
+    "query: \($q)   [intent \(.query.intent.name), \(.took_ms * 100 | round / 100) ms]",
     (.hits[] | "  \(.rank). \(.score * 1000 | round / 1000)  \(.container_id | . + "          " | .[0:10]) \(.title)  (\(.doc_id))")'
 done
 

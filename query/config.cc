@@ -18,6 +18,8 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   int port = c.http.port;
   int read_timeout_ms = static_cast<int>(c.http.read_timeout.count());
   int follow_ms = static_cast<int>(c.follow_interval.count());
+  int reload_ms = static_cast<int>(c.rules_reload_interval.count());
+  std::string rules_file, stopwords_file, synonyms_file;
   po::options_description options("tide-query options");
   AddSharedOptions(options, &c.shared);
   options.add_options()
@@ -40,7 +42,13 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
       ("search.rrf_k", po::value(&c.search.rrf_k)->default_value(c.search.rrf_k), "Reciprocal Rank Fusion k")
       ("search.candidates", po::value(&c.search.candidates)->default_value(c.search.candidates),
        "candidates per retriever before fusion")
-      ("search.max_k", po::value(&c.limits.max_k)->default_value(c.limits.max_k), "largest k a request may ask");
+      ("search.max_k", po::value(&c.limits.max_k)->default_value(c.limits.max_k), "largest k a request may ask")
+      ("search.rules_file", po::value(&rules_file)->default_value(""),
+       "intent rules, fusion weights and thresholds (JSON); empty: built-in defaults")
+      ("search.stopwords_file", po::value(&stopwords_file)->default_value(""), "query stopwords, one per line")
+      ("search.synonyms_file", po::value(&synonyms_file)->default_value(""), "query synonyms (a, b, c / a => b)")
+      ("search.rules_reload_ms", po::value(&reload_ms)->default_value(reload_ms),
+       "how often the rule files are checked for changes");
   Result<po::variables_map> vm = ParseCommandLineAndConfig(
       argc, argv, options, "tide-query: serves hybrid search over the TideSearch store");
   if (!vm) return vm.status();
@@ -53,6 +61,18 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   c.http.port = static_cast<std::uint16_t>(port);
   c.http.read_timeout = std::chrono::milliseconds(read_timeout_ms);
   c.follow_interval = std::chrono::milliseconds(follow_ms);
+  if (reload_ms < 1) return Status::InvalidArgument("search.rules_reload_ms must be positive");
+  c.rules_reload_interval = std::chrono::milliseconds(reload_ms);
+  // Relative rule paths are relative to the config file's directory, so configs/query.conf
+  // finds configs/search_rules.json from any working directory.
+  std::filesystem::path base;
+  if (vm->count("config")) base = std::filesystem::path((*vm)["config"].as<std::string>()).parent_path();
+  auto resolve = [&](const std::string& p) -> std::filesystem::path {
+    if (p.empty()) return {};
+    std::filesystem::path path(p);
+    return path.is_absolute() || base.empty() ? path : base / path;
+  };
+  c.rules = {resolve(rules_file), resolve(stopwords_file), resolve(synonyms_file)};
   if (c.secondary_dir.empty()) {
     c.secondary_dir = (std::filesystem::path(c.shared.data_dir) / ("query-secondary-" + std::to_string(::getpid()))).string();
   }
@@ -71,7 +91,10 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
   follow.index.vector = config.shared.hnsw;
   follow.index.vector.dim = (*embedder)->dimension();
   Follower follower(follow);
-  Searcher searcher(&follower, embedder->get(), config.search);
+  Result<std::unique_ptr<QueryRulesWatcher>> rules =
+      QueryRulesWatcher::Start(config.rules, config.rules_reload_interval);
+  if (!rules) return rules.status();
+  Searcher searcher(&follower, embedder->get(), rules->get(), config.search);
   MetricsRegistry metrics;
   SearchApi api(&follower, &searcher, config.limits, &metrics);
   Result<std::unique_ptr<http::HttpServer>> server =

@@ -19,6 +19,8 @@ struct Config {
   std::string secondary_dir;         // default: <data_dir>/query-secondary-<pid>
   std::chrono::milliseconds follow_interval{100};
   Searcher::Options search;
+  QueryRulesFiles rules;
+  std::chrono::milliseconds rules_reload_interval{2000};
   SearchApi::Limits limits;
 };
 

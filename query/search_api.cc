@@ -1,5 +1,7 @@
 #include "query/search_api.h"
 
+#include "common/analysis/analyzer.h"
+
 #include <algorithm>
 #include <chrono>
 #include <set>
@@ -30,6 +32,44 @@ json ExplainJson(const RetrieverExplain& e) {
   return j;
 }
 
+json HitJson(const SearchHit& h) {
+  return {{"score", h.score},
+          {"chunk_id", h.chunk_id},
+          {"doc_id", h.doc_id},
+          {"container_id", h.container_id},
+          {"title", h.title},
+          {"heading", h.heading},
+          {"snippet", h.snippet},
+          {"chunk", {{"ordinal", h.ordinal}, {"char_begin", h.char_begin}, {"char_end", h.char_end}}},
+          {"explain",
+           {{"vector", ExplainJson(h.vector)}, {"keyword", ExplainJson(h.keyword)}, {"fulltext", ExplainJson(h.fulltext)}}}};
+}
+
+const char* ScriptName(analysis::Script s) {
+  switch (s) {
+    case analysis::Script::kHangul: return "hangul";
+    case analysis::Script::kLatin: return "latin";
+    case analysis::Script::kDigit: return "digit";
+    case analysis::Script::kHan: return "han";
+    case analysis::Script::kOther: return "other";
+  }
+  return "other";
+}
+
+json AnalyzedJson(const AnalyzedQuery& q) {
+  json words = json::array();
+  for (const AnalyzedQuery::QueryWord& w : q.words) {
+    words.push_back({{"text", w.text}, {"key", w.key}, {"script", ScriptName(w.script)}, {"stopword", w.stopword}});
+  }
+  return {{"normalized", q.normalized},
+          {"language", LanguageName(q.language)},
+          {"intent", {{"name", IntentName(q.intent.intent)}, {"confidence", q.intent.confidence}}},
+          {"words", std::move(words)},
+          {"synonyms", q.synonyms},
+          {"terms", q.terms},
+          {"embedding_text", q.embedding_text}};
+}
+
 // Parses and validates a search body; on failure *error is the response to send.
 std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchApi::Limits& limits,
                                          http::HttpResponse* error) {
@@ -40,7 +80,8 @@ std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchAp
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return bad("request body is not valid JSON");
   if (!j.is_object()) return bad("request body must be a JSON object");
-  static const std::set<std::string> kKnown = {"query", "container_ids", "k", "mode", "weights"};
+  static const std::set<std::string> kKnown = {"query", "container_ids", "k", "mode", "weights", "search_type",
+                                               "group_by", "chunks_per_document", "threshold"};
   for (const auto& [key, value] : j.items()) {
     if (!kKnown.contains(key)) return bad("unknown field '" + key + "'");
   }
@@ -91,6 +132,38 @@ std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchAp
     } else {
       return bad("'mode' must be one of hybrid, vector, keyword");
     }
+  }
+  if (auto t = j.find("search_type"); t != j.end()) {
+    const std::string v = t->is_string() ? t->get<std::string>() : "";
+    if (v == "general") {
+      req.search_type = SearchType::kGeneral;
+    } else if (v == "rag") {
+      req.search_type = SearchType::kRag;
+    } else {
+      return bad("'search_type' must be one of general, rag");
+    }
+  }
+  if (auto g = j.find("group_by"); g != j.end()) {
+    const std::string v = g->is_string() ? g->get<std::string>() : "";
+    if (v == "chunk") {
+      req.group_by = GroupBy::kChunk;
+    } else if (v == "document") {
+      req.group_by = GroupBy::kDocument;
+    } else {
+      return bad("'group_by' must be one of chunk, document");
+    }
+  }
+  if (auto c = j.find("chunks_per_document"); c != j.end()) {
+    if (!c->is_number_integer() || c->get<std::int64_t>() < 1 || c->get<std::int64_t>() > 20) {
+      return bad("'chunks_per_document' must be an integer between 1 and 20");
+    }
+    req.chunks_per_document = c->get<std::size_t>();
+  }
+  if (auto t = j.find("threshold"); t != j.end()) {
+    if (!t->is_number() || t->get<double>() < -1 || t->get<double>() > 1) {
+      return bad("'threshold' must be a number between -1 and 1 (vector similarity)");
+    }
+    req.threshold = t->get<float>();
   }
   if (auto w = j.find("weights"); w != j.end()) {
     if (!w->is_object()) return bad("'weights' must be an object with vector, keyword, fulltext");
@@ -164,12 +237,29 @@ http::HttpResponse SearchApi::Route(const http::HttpRequest& request, std::strin
     r.body = metrics_->Render();
     return r;
   }
+  if (request.path == "/v1/analyze") {
+    *route = "/v1/analyze";
+    if (request.method != "GET") return http::JsonError(405, "method_not_allowed", "use GET /v1/analyze?text=...");
+    return Analyze(request);
+  }
   if (request.path == "/v1/search") {
     *route = "/v1/search";
     if (request.method != "POST") return http::JsonError(405, "method_not_allowed", "use POST /v1/search with a JSON body");
     return Search(request);
   }
   return http::JsonError(404, "not_found", "no route " + request.method + " " + request.path);
+}
+
+http::HttpResponse SearchApi::Analyze(const http::HttpRequest& request) const {
+  std::optional<std::string_view> text = request.QueryParam("text");
+  if (!text || text->find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    return http::JsonError(400, "invalid_request", "give the text to analyze as ?text=...");
+  }
+  if (text->size() > limits_.max_query_bytes) {
+    return http::JsonError(400, "invalid_request", "'text' is " + std::to_string(text->size()) + " bytes, limit " +
+                                                       std::to_string(limits_.max_query_bytes));
+  }
+  return Json(200, AnalyzedJson(searcher_->Analyze(*text)));
 }
 
 http::HttpResponse SearchApi::Ready() const {
@@ -196,20 +286,14 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request) const {
   }
   json hits = json::array();
   for (std::size_t i = 0; i < result->hits.size(); ++i) {
-    const SearchHit& h = result->hits[i];
-    hits.push_back({{"rank", i + 1},
-                    {"score", h.score},
-                    {"chunk_id", h.chunk_id},
-                    {"doc_id", h.doc_id},
-                    {"container_id", h.container_id},
-                    {"title", h.title},
-                    {"heading", h.heading},
-                    {"snippet", h.snippet},
-                    {"chunk", {{"ordinal", h.ordinal}, {"char_begin", h.char_begin}, {"char_end", h.char_end}}},
-                    {"explain",
-                     {{"vector", ExplainJson(h.vector)},
-                      {"keyword", ExplainJson(h.keyword)},
-                      {"fulltext", ExplainJson(h.fulltext)}}}});
+    json hit = HitJson(result->hits[i]);
+    hit["rank"] = i + 1;
+    if (req->group_by == GroupBy::kDocument) {
+      json more = json::array();
+      for (const SearchHit& c : result->hits[i].more_chunks) more.push_back(HitJson(c));
+      hit["more_chunks"] = std::move(more);
+    }
+    hits.push_back(std::move(hit));
   }
   const double took_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -217,9 +301,11 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request) const {
   const Weights& w = result->weights;
   return Json(200, {{"took_ms", took_ms},
                     {"mode", SearchModeName(req->mode)},
-                    {"query", {{"text", req->query}, {"normalized", result->normalized_query}}},
-                    {"intent", {{"name", IntentName(result->intent.intent)}, {"confidence", result->intent.confidence}}},
+                    {"search_type", SearchTypeName(req->search_type)},
+                    {"group_by", req->group_by == GroupBy::kDocument ? "document" : "chunk"},
+                    {"query", AnalyzedJson(result->query)},
                     {"weights", {{"vector", w.vector}, {"keyword", w.keyword}, {"fulltext", w.fulltext}}},
+                    {"threshold", result->threshold},
                     {"hits", std::move(hits)},
                     {"watermark", WatermarkJson(result->watermark)}});
 }

@@ -15,6 +15,7 @@ namespace tide::query {
 //   GET  /healthz     liveness, unauthenticated
 //   GET  /readyz      200 once the index is loaded and caught up, else 503 with the reason
 //   GET  /metrics     Prometheus text format
+//   GET  /v1/analyze  the query pipeline's view of ?text=...
 //   POST /v1/search   hybrid search within the request's containers
 //
 // Thread-safe and never throws: the HTTP server calls it from several worker threads.
@@ -35,6 +36,7 @@ class SearchApi {
   http::HttpResponse Route(const http::HttpRequest& request, std::string* route) const;
   http::HttpResponse Search(const http::HttpRequest& request) const;
   http::HttpResponse Ready() const;
+  http::HttpResponse Analyze(const http::HttpRequest& request) const;
 
   const Follower* follower_;
   const Searcher* searcher_;

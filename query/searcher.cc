@@ -1,9 +1,9 @@
 #include "query/searcher.h"
 
 #include <algorithm>
+#include <map>
 #include <unordered_map>
 
-#include "common/analysis/normalizer.h"
 #include "common/embedding/embedder.h"
 #include "common/storage/store.h"
 #include "query/snippet.h"
@@ -12,7 +12,7 @@ namespace tide::query {
 namespace {
 
 struct Fused {
-  std::uint64_t label;
+  std::uint64_t label = 0;
   double rrf = 0;
   RetrieverExplain vector, keyword, fulltext;
 };
@@ -28,31 +28,37 @@ const char* SearchModeName(SearchMode mode) {
   return "hybrid";
 }
 
-Searcher::Searcher(const Follower* follower, embedding::Embedder* embedder, const Options& options)
-    : follower_(follower), embedder_(embedder), options_(options) {}
+Searcher::Searcher(const Follower* follower, embedding::Embedder* embedder, const QueryRulesWatcher* rules,
+                   const Options& options)
+    : follower_(follower), rules_(rules), embedder_(embedder), options_(options) {}
+
+AnalyzedQuery Searcher::Analyze(std::string_view text) const {
+  return AnalyzeQuery(text, *rules_->current(), analyzer_);
+}
 
 Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   std::shared_ptr<const index::IndexSet> indexes = follower_->indexes();
   std::shared_ptr<const storage::Store> store = follower_->store();
   if (!indexes || !store) return Status::Unavailable("the index is still loading: " + follower_->not_ready_reason());
+  std::shared_ptr<const QueryRules> rules = rules_->current();
 
   SearchResponse response;
   response.watermark = Watermark{indexes->applied_seq(), indexes->applied_offsets()};
-  response.normalized_query = analysis::Normalize(request.query);
-  const analysis::Analyzer& analyzer = indexes->analyzer();
-  std::vector<analysis::Word> words = analyzer.Words(response.normalized_query);
-  response.intent = ClassifyIntent(response.normalized_query, words.size());
-  response.weights = request.weights.value_or(DefaultWeights(response.intent.intent));
-  Weights w = response.weights;
+  response.query = AnalyzeQuery(request.query, *rules, analyzer_);
+  const FusionSettings settings = rules->Settings(request.search_type, response.query.intent.intent);
+  Weights w = request.weights.value_or(settings.weights);
   if (request.mode == SearchMode::kVector) w = {1, 0, 0};
-  if (request.mode == SearchMode::kKeyword) w = {0, w.keyword, w.fulltext};
+  if (request.mode == SearchMode::kKeyword) w.vector = 0;
+  response.weights = w;
+  response.threshold = request.threshold.value_or(settings.threshold);
 
   const index::ContainerSet scope = indexes->ResolveContainers(request.container_ids);
-  const std::size_t candidates = std::max(options_.candidates, request.k);
+  const std::size_t wanted = request.group_by == GroupBy::kDocument ? request.k * request.chunks_per_document : request.k;
+  const std::size_t candidates = std::max(options_.candidates, wanted);
   std::unordered_map<std::uint64_t, Fused> fused;
-  auto add = [&](std::uint64_t label, std::size_t rank, float score, float weight,
-                 RetrieverExplain Fused::*slot, std::vector<std::string> terms) {
-    Fused& f = fused.try_emplace(label).first->second;
+  auto add = [&](std::uint64_t label, std::size_t rank, float score, float weight, RetrieverExplain Fused::*slot,
+                 std::vector<std::string> terms) {
+    Fused& f = fused[label];
     f.label = label;
     f.rrf += weight / (options_.rrf_k + static_cast<double>(rank));
     (f.*slot) = RetrieverExplain{rank, score, std::move(terms)};
@@ -60,15 +66,20 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
 
   if (w.vector > 0) {
     std::vector<float> query_vector;
-    TIDE_RETURN_IF_ERROR(embedder_->Embed({response.normalized_query}, &query_vector));
+    const std::string& text = response.query.embedding_text.empty() ? response.query.normalized
+                                                                    : response.query.embedding_text;
+    TIDE_RETURN_IF_ERROR(embedder_->Embed({text}, &query_vector));
     Result<std::vector<index::VectorHit>> hits = indexes->SearchVector(query_vector, candidates, scope);
     if (!hits) return hits.status();
-    for (std::size_t i = 0; i < hits->size(); ++i) {
-      if ((*hits)[i].score <= 0) continue;  // orthogonal: shares no feature with the query
-      add((*hits)[i].label, i + 1, (*hits)[i].score, w.vector, &Fused::vector, {});
+    std::size_t rank = 0;
+    for (const index::VectorHit& h : *hits) {
+      // Below the similarity threshold a vector candidate is noise, not evidence. Ranks count
+      // only the candidates that pass, so fusion sees a clean list.
+      if (h.score < response.threshold || h.score <= 0) continue;
+      add(h.label, ++rank, h.score, w.vector, &Fused::vector, {});
     }
   }
-  const std::vector<std::string> terms = analyzer.Terms(request.query);
+  const std::vector<std::string>& terms = response.query.terms;
   if (w.keyword > 0) {
     std::vector<index::KeywordHit> hits = indexes->SearchKeyword(index::Field::kTitle, terms, candidates, scope);
     for (std::size_t i = 0; i < hits.size(); ++i) {
@@ -91,13 +102,9 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   // The best possible fused score: first place in every retriever that ran.
   const double best = (w.vector + w.keyword + w.fulltext) / (options_.rrf_k + 1.0);
 
-  std::vector<std::string> highlight;
-  for (const analysis::Word& word : words) {
-    highlight.emplace_back(word.script == analysis::Script::kHangul ? analyzer.StripParticle(word.text)
-                                                                     : std::string_view(word.text));
-  }
+  std::map<std::pair<std::string, std::string>, std::size_t> doc_position;  // group_by document
   for (const Fused& f : ranked) {
-    if (response.hits.size() >= request.k) break;
+    if (response.hits.size() >= request.k && request.group_by == GroupBy::kChunk) break;
     Result<std::optional<std::string>> value = store->Get(storage::Cf::kChunks, storage::EncodeU64(f.label));
     if (!value) return value.status();
     if (!value->has_value()) continue;  // deleted since the index saw it
@@ -115,7 +122,7 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     hit.container_id = chunk->container_id;
     hit.title = chunk->title;
     hit.heading = chunk->heading;
-    hit.snippet = MakeSnippet(chunk->text, highlight, options_.snippet_chars);
+    hit.snippet = MakeSnippet(chunk->text, response.query.highlight, options_.snippet_chars);
     hit.ordinal = chunk->ordinal;
     hit.char_begin = chunk->char_begin;
     hit.char_end = chunk->char_end;
@@ -123,7 +130,20 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     hit.vector = f.vector;
     hit.keyword = f.keyword;
     hit.fulltext = f.fulltext;
-    response.hits.push_back(std::move(hit));
+    if (request.group_by == GroupBy::kChunk) {
+      response.hits.push_back(std::move(hit));
+      continue;
+    }
+    // A document scores as its best chunk; its next best chunks ride along.
+    auto key = std::make_pair(hit.container_id, hit.doc_id);
+    auto it = doc_position.find(key);
+    if (it == doc_position.end()) {
+      if (response.hits.size() >= request.k) continue;
+      doc_position.emplace(key, response.hits.size());
+      response.hits.push_back(std::move(hit));
+    } else if (response.hits[it->second].more_chunks.size() + 1 < request.chunks_per_document) {
+      response.hits[it->second].more_chunks.push_back(std::move(hit));
+    }
   }
   return response;
 }

@@ -8,6 +8,8 @@
 #include "common/status.h"
 #include "query/follower.h"
 #include "query/intent.h"
+#include "query/query_pipeline.h"
+#include "query/query_rules.h"
 
 namespace tide::embedding {
 class Embedder;
@@ -18,12 +20,18 @@ namespace tide::query {
 enum class SearchMode { kHybrid, kVector, kKeyword };
 const char* SearchModeName(SearchMode mode);
 
+enum class GroupBy { kChunk, kDocument };
+
 struct SearchRequest {
   std::string query;
   std::vector<std::string> container_ids;  // the scope: never empty (the API denies that)
-  std::size_t k = 10;
+  std::size_t k = 10;                      // hits: chunks, or documents with group_by document
   SearchMode mode = SearchMode::kHybrid;
+  SearchType search_type = SearchType::kGeneral;
+  GroupBy group_by = GroupBy::kChunk;
+  std::size_t chunks_per_document = 3;     // group_by document: best chunks kept per document
   std::optional<Weights> weights;          // overrides the intent's weights
+  std::optional<float> threshold;          // overrides the intent's vector similarity threshold
 };
 
 struct RetrieverExplain {
@@ -44,12 +52,13 @@ struct SearchHit {
   std::uint32_t char_end = 0;
   float score = 0;       // fused, normalised to 0..1 (1: first in every retriever used)
   RetrieverExplain vector, keyword, fulltext;
+  std::vector<SearchHit> more_chunks;  // group_by document: the document's next best chunks
 };
 
 struct SearchResponse {
-  std::string normalized_query;
-  IntentGuess intent;
-  Weights weights;
+  AnalyzedQuery query;
+  Weights weights;        // what ran: the mode's weights, after overrides
+  float threshold = 0;    // vector similarity below which vector candidates were dropped
   std::vector<SearchHit> hits;
   Watermark watermark;
 };
@@ -64,15 +73,20 @@ class Searcher {
     std::size_t snippet_chars = 200;
   };
 
-  Searcher(const Follower* follower, embedding::Embedder* embedder, const Options& options);
+  Searcher(const Follower* follower, embedding::Embedder* embedder, const QueryRulesWatcher* rules,
+           const Options& options);
 
   // Unavailable when the daemon is not ready.
   Result<SearchResponse> Search(const SearchRequest& request) const;
+  // The query pipeline alone (for /v1/analyze).
+  AnalyzedQuery Analyze(std::string_view text) const;
 
  private:
   const Follower* follower_;
+  const QueryRulesWatcher* rules_;
   embedding::Embedder* embedder_;
   const Options options_;
+  const analysis::Analyzer analyzer_;  // the same analyzer the indexes use
 };
 
 }  // namespace tide::query

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/analysis/analyzer.h"
+#include "query/intent.h"
+#include "query/query_rules.h"
+
+namespace tide::query {
+
+enum class Language { kKorean, kEnglish, kMixed, kNone };
+const char* LanguageName(Language language);
+
+// One query, analysed once for every retriever: the single pipeline behind /v1/search,
+// /v1/analyze and the RAG context.
+struct AnalyzedQuery {
+  struct QueryWord {
+    std::string text;  // as it appears in the normalised query
+    std::string key;   // particle-stripped (Hangul) form used for stopwords and synonyms
+    analysis::Script script;
+    bool stopword = false;
+  };
+  std::string normalized;               // NFKC, case-folded, emoji/control removed, spaces collapsed
+  Language language = Language::kNone;
+  IntentGuess intent;
+  std::vector<QueryWord> words;
+  std::vector<std::string> synonyms;    // keys added by synonym expansion
+  std::vector<std::string> terms;       // keyword and full-text query terms (analyzer terms of
+                                        // the kept words and their synonyms)
+  std::string embedding_text;           // what the vector retriever embeds
+  std::vector<std::string> highlight;   // words to mark in snippets
+};
+
+// Normalise -> detect language -> classify intent -> split into words -> drop stopwords (all
+// of them only if nothing else is left) -> expand synonyms -> terms with the shared analyzer.
+AnalyzedQuery AnalyzeQuery(std::string_view text, const QueryRules& rules, const analysis::Analyzer& analyzer);
+
+}  // namespace tide::query

@@ -1,0 +1,247 @@
+#include "query/query_rules.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/analysis/analyzer.h"
+#include "common/analysis/normalizer.h"
+#include "common/file_util.h"
+
+namespace tide::query {
+namespace {
+
+using nlohmann::json;
+
+std::optional<Intent> IntentFromName(std::string_view name) {
+  for (Intent i : {Intent::kKeywordSearch, Intent::kDocumentSearch, Intent::kQaQuestion, Intent::kComparison,
+                   Intent::kSummarization}) {
+    if (name == IntentName(i)) return i;
+  }
+  return std::nullopt;
+}
+
+// The key a word is looked up by: normalised, and particle-stripped when Hangul, the same
+// way the pipeline treats query words.
+std::string WordKey(const analysis::Analyzer& analyzer, std::string_view raw) {
+  std::string normalized = analysis::Normalize(raw);
+  std::vector<analysis::Word> words = analyzer.Words(normalized);
+  if (words.size() != 1) return normalized;  // multi-word phrase: matched as a whole
+  const analysis::Word& w = words[0];
+  return std::string(w.script == analysis::Script::kHangul ? analyzer.StripParticle(w.text)
+                                                           : std::string_view(w.text));
+}
+
+// Without a rules file every intent and search type fuses with one balanced setting; the full
+// tables live in configs/search_rules.json, the one place they are written down.
+void Defaults(QueryRules* r) {
+  r->default_intent = {Intent::kDocumentSearch, 0.55f};
+  r->fallback = {{0.5f, 0.3f, 0.2f}, 0.15f, 10};
+}
+
+Status ParseRules(const std::filesystem::path& path, QueryRules* r) {
+  Result<std::string> text = ReadFile(path);
+  if (!text) return Status::InvalidArgument("search rules: " + text.status().message());
+  json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  auto bad = [&](const std::string& what) { return Status::InvalidArgument(path.string() + ": " + what); };
+  if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+  try {
+    if (j.contains("intents")) {
+      for (const json& rule : j.at("intents")) {
+        std::optional<Intent> intent = IntentFromName(rule.at("name").get<std::string>());
+        if (!intent) return bad("unknown intent '" + rule.at("name").get<std::string>() + "'");
+        QueryRules::IntentRule ir{*intent, rule.value("confidence", 0.5f), {}, {}, rule.value("max_words", 0u)};
+        for (const json& s : rule.value("contains", json::array())) {
+          // Normalize() trims, but the spaces are what make " vs " match a whole word.
+          const std::string raw = s.get<std::string>();
+          const bool spaced = !raw.empty() && (raw.front() == ' ' || raw.back() == ' ');
+          ir.contains.push_back(spaced ? raw : analysis::Normalize(raw));
+        }
+        for (const json& s : rule.value("ends_with", json::array())) {
+          ir.ends_with.push_back(analysis::Normalize(s.get<std::string>()));
+        }
+        r->intent_rules.push_back(std::move(ir));
+      }
+    }
+    if (j.contains("default_intent")) {
+      std::optional<Intent> intent = IntentFromName(j["default_intent"].at("name").get<std::string>());
+      if (!intent) return bad("unknown default intent");
+      r->default_intent = {*intent, j["default_intent"].value("confidence", 0.5f)};
+    }
+    if (j.contains("search_types")) {
+      for (const auto& [type_name, table] : j["search_types"].items()) {
+        SearchType type;
+        if (type_name == "general") {
+          type = SearchType::kGeneral;
+        } else if (type_name == "rag") {
+          type = SearchType::kRag;
+        } else {
+          return bad("unknown search type '" + type_name + "' (general, rag)");
+        }
+        for (const auto& [intent_name, s] : table.items()) {
+          std::optional<Intent> intent = IntentFromName(intent_name);
+          if (!intent) return bad("unknown intent '" + intent_name + "' in search_types." + type_name);
+          FusionSettings f{{s.at("vector").get<float>(), s.at("keyword").get<float>(), s.at("fulltext").get<float>()},
+                           s.value("threshold", 0.0f), s.value("max_chunks", 0u)};
+          if (f.weights.vector < 0 || f.weights.keyword < 0 || f.weights.fulltext < 0 ||
+              f.weights.vector + f.weights.keyword + f.weights.fulltext <= 0) {
+            return bad("weights of " + type_name + "." + intent_name + " must be >= 0 and not all 0");
+          }
+          r->fusion[{type, *intent}] = f;
+        }
+      }
+    }
+  } catch (const json::exception& e) {
+    return bad(e.what());
+  }
+  return Status();
+}
+
+Status ParseStopwords(const std::filesystem::path& path, const analysis::Analyzer& analyzer, QueryRules* r) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("cannot open stopwords file " + path.string());
+  for (std::string line; std::getline(in, line);) {
+    if (std::size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    std::string key = WordKey(analyzer, line);
+    if (!key.empty()) r->stopwords.insert(std::move(key));
+  }
+  return Status();
+}
+
+Status ParseSynonyms(const std::filesystem::path& path, const analysis::Analyzer& analyzer, QueryRules* r) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("cannot open synonyms file " + path.string());
+  auto split = [&](std::string_view list) {
+    std::vector<std::string> out;
+    std::stringstream ss{std::string(list)};
+    for (std::string item; std::getline(ss, item, ',');) {
+      std::string key = WordKey(analyzer, item);
+      if (!key.empty()) out.push_back(std::move(key));
+    }
+    return out;
+  };
+  int line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    if (std::size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (std::size_t arrow = line.find("=>"); arrow != std::string::npos) {
+      std::vector<std::string> from = split(std::string_view(line).substr(0, arrow));
+      std::vector<std::string> to = split(std::string_view(line).substr(arrow + 2));
+      if (from.empty() || to.empty()) {
+        return Status::InvalidArgument(path.string() + ":" + std::to_string(line_no) + ": empty side of '=>'");
+      }
+      for (const std::string& f : from) r->synonyms[f].insert(r->synonyms[f].end(), to.begin(), to.end());
+      continue;
+    }
+    std::vector<std::string> group = split(line);
+    if (group.size() < 2) {
+      return Status::InvalidArgument(path.string() + ":" + std::to_string(line_no) + ": a synonym group needs two words");
+    }
+    for (const std::string& a : group) {
+      for (const std::string& b : group) {
+        if (a != b) r->synonyms[a].push_back(b);
+      }
+    }
+  }
+  return Status();
+}
+
+}  // namespace
+
+const char* SearchTypeName(SearchType type) { return type == SearchType::kRag ? "rag" : "general"; }
+
+IntentGuess QueryRules::Classify(std::string_view q, std::size_t word_count) const {
+  for (const IntentRule& rule : intent_rules) {
+    bool match = false;
+    for (const std::string& s : rule.contains) match = match || q.find(s) != std::string_view::npos;
+    for (const std::string& s : rule.ends_with) match = match || q.ends_with(s);
+    if (rule.max_words > 0 && word_count <= rule.max_words) match = true;
+    if (match) return {rule.intent, rule.confidence};
+  }
+  return default_intent;
+}
+
+FusionSettings QueryRules::Settings(SearchType type, Intent intent) const {
+  auto it = fusion.find({type, intent});
+  if (it != fusion.end()) return it->second;
+  it = fusion.find({SearchType::kGeneral, intent});
+  return it != fusion.end() ? it->second : fallback;
+}
+
+Result<std::shared_ptr<const QueryRules>> LoadQueryRules(const QueryRulesFiles& files) {
+  auto rules = std::make_shared<QueryRules>();
+  Defaults(rules.get());
+  const analysis::Analyzer analyzer;
+  if (!files.rules.empty()) TIDE_RETURN_IF_ERROR(ParseRules(files.rules, rules.get()));
+  if (!files.stopwords.empty()) TIDE_RETURN_IF_ERROR(ParseStopwords(files.stopwords, analyzer, rules.get()));
+  if (!files.synonyms.empty()) TIDE_RETURN_IF_ERROR(ParseSynonyms(files.synonyms, analyzer, rules.get()));
+  return std::shared_ptr<const QueryRules>(std::move(rules));
+}
+
+QueryRulesWatcher::QueryRulesWatcher(const QueryRulesFiles& files, std::chrono::milliseconds interval,
+                                     std::shared_ptr<const QueryRules> initial)
+    : files_(files), interval_(interval), current_(std::move(initial)) {
+  mtime_ = NewestMtime();
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Result<std::unique_ptr<QueryRulesWatcher>> QueryRulesWatcher::Start(const QueryRulesFiles& files,
+                                                                    std::chrono::milliseconds interval) {
+  Result<std::shared_ptr<const QueryRules>> rules = LoadQueryRules(files);
+  if (!rules) return rules.status();
+  return std::unique_ptr<QueryRulesWatcher>(new QueryRulesWatcher(files, interval, std::move(*rules)));
+}
+
+QueryRulesWatcher::~QueryRulesWatcher() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+std::shared_ptr<const QueryRules> QueryRulesWatcher::current() const {
+  std::lock_guard lock(mu_);
+  return current_;
+}
+
+std::filesystem::file_time_type QueryRulesWatcher::NewestMtime() const {
+  // Not file_time_type{}: libstdc++'s file clock counts from 2174, so zero is after every real time.
+  auto newest = std::filesystem::file_time_type::min();
+  for (const std::filesystem::path& p : {files_.rules, files_.stopwords, files_.synonyms}) {
+    std::error_code ec;
+    if (p.empty()) continue;
+    auto t = std::filesystem::last_write_time(p, ec);
+    if (!ec && t > newest) newest = t;
+  }
+  return newest;
+}
+
+void QueryRulesWatcher::Loop() {
+  std::unique_lock lock(mu_);
+  while (!cv_.wait_for(lock, interval_, [this] { return stop_; })) {
+    lock.unlock();
+    const auto mtime = NewestMtime();
+    if (mtime != mtime_) {
+      mtime_ = mtime;
+      Result<std::shared_ptr<const QueryRules>> rules = LoadQueryRules(files_);
+      if (rules) {
+        {
+          std::lock_guard swap(mu_);
+          current_ = std::move(*rules);
+        }
+        reloads_.fetch_add(1);
+        spdlog::info("query rules reloaded");
+      } else {
+        spdlog::error("query rules not reloaded, keeping the previous ones: {}", rules.status().message());
+      }
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace tide::query

@@ -1,0 +1,91 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "query/intent.h"
+
+namespace tide::query {
+
+enum class SearchType { kGeneral, kRag };
+const char* SearchTypeName(SearchType type);
+
+// Fusion settings for one intent and search type.
+struct FusionSettings {
+  Weights weights;
+  float threshold = 0;         // minimum vector similarity for a vector candidate to count
+  std::size_t max_chunks = 0;  // rag: chunks in a context, at most (0: no limit)
+};
+
+// Everything a query's analysis and fusion depend on that operators tune without a restart:
+// configs/search_rules.json, configs/stopwords.txt, configs/synonyms.txt. Immutable once
+// loaded; a reload builds a new one.
+struct QueryRules {
+  struct IntentRule {
+    Intent intent;
+    float confidence;
+    std::vector<std::string> contains;   // any of these substrings of the normalised query
+    std::vector<std::string> ends_with;  // or the normalised query ends with one of these
+    std::size_t max_words = 0;           // or it has at most this many words (0: unused)
+  };
+  std::vector<IntentRule> intent_rules;  // in order; the first match wins
+  IntentGuess default_intent;
+  std::map<std::pair<SearchType, Intent>, FusionSettings> fusion;
+  FusionSettings fallback;  // for a (search type, intent) the tables do not name
+  std::set<std::string> stopwords;                            // normalised, particle-stripped
+  std::map<std::string, std::vector<std::string>> synonyms;  // word -> what it also searches
+
+  IntentGuess Classify(std::string_view normalized_query, std::size_t word_count) const;
+  FusionSettings Settings(SearchType type, Intent intent) const;
+};
+
+struct QueryRulesFiles {
+  std::filesystem::path rules;      // JSON; empty: built-in defaults (DESIGN.md's tables)
+  std::filesystem::path stopwords;  // empty: none
+  std::filesystem::path synonyms;   // empty: none
+};
+
+// Loads and validates the files; InvalidArgument names the file, line and problem.
+Result<std::shared_ptr<const QueryRules>> LoadQueryRules(const QueryRulesFiles& files);
+
+// Holds the current rules and reloads them when a file's modification time changes, checked
+// on its own thread every `interval`. A file that fails to load is logged and the previous
+// rules stay in force. Thread-safe.
+class QueryRulesWatcher {
+ public:
+  // Fails if the files do not load at startup (a bad config is a startup error).
+  static Result<std::unique_ptr<QueryRulesWatcher>> Start(const QueryRulesFiles& files,
+                                                          std::chrono::milliseconds interval);
+  ~QueryRulesWatcher();
+
+  std::shared_ptr<const QueryRules> current() const;
+  std::uint64_t reloads() const { return reloads_.load(); }
+
+ private:
+  QueryRulesWatcher(const QueryRulesFiles& files, std::chrono::milliseconds interval,
+                    std::shared_ptr<const QueryRules> initial);
+  void Loop();
+  std::filesystem::file_time_type NewestMtime() const;
+
+  const QueryRulesFiles files_;
+  const std::chrono::milliseconds interval_;
+  std::atomic<std::uint64_t> reloads_{0};
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;                          // GUARDED_BY(mu_)
+  std::shared_ptr<const QueryRules> current_;  // GUARDED_BY(mu_)
+  std::filesystem::file_time_type mtime_;      // loop thread only
+  std::thread thread_;
+};
+
+}  // namespace tide::query
