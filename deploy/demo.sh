@@ -68,9 +68,15 @@ setsid "$bin/ingest/tide-ingest" --config "$repo/configs/ingest.conf" --data_dir
   --kafka.brokers "$brokers" >"$run/ingest.log" 2>&1 &
 echo $! >"$run/ingest.pid"
 
+# Every route but /healthz needs an API key: make a fresh one for this demo.
+api_key=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+jq -n --arg key "$api_key" '{keys: [{name: "demo", key: $key, containers: ["*"]}]}' >"$run/api_keys.json"
+chmod 600 "$run/api_keys.json"
+
 echo "demo: starting tide-query (log: $run/query.log)"
 setsid "$bin/query/tide-query" --config "$repo/configs/query.conf" --data_dir "$run/data" \
-  --http.port "$port" --http.port_file "$run/port" >"$run/query.log" 2>&1 &
+  --http.port "$port" --http.port_file "$run/port" --auth.api_keys_file "$run/api_keys.json" \
+  >"$run/query.log" 2>&1 &
 echo $! >"$run/query.pid"
 wait_until 20 test -s "$run/port" || { cat "$run/query.log"; exit 1; }
 port=$(cat "$run/port")
@@ -85,7 +91,7 @@ applied() {
 wait_until 600 applied || { echo "ingest did not finish"; tail -n 20 "$run/ingest.log"; exit 1; }
 change_seq=$("$bin/ingest/tidectl" stats --data_dir "$run/data" | jq '.change_seq')
 caught_up() {
-  curl -sf "http://127.0.0.1:$port/readyz" | jq -e ".watermark.seq >= $change_seq" >/dev/null
+  curl -sf -H "Authorization: Bearer $api_key" "http://127.0.0.1:$port/readyz" | jq -e ".watermark.seq >= $change_seq" >/dev/null
 }
 wait_until 120 caught_up || { echo "tide-query did not catch up"; tail -n 20 "$run/query.log"; exit 1; }
 elapsed_ms=$(( $(date +%s%N) / 1000000 - start_ms ))
@@ -95,8 +101,9 @@ echo "demo: publish -> all searchable in ${elapsed_ms} ms"
 
 containers=$(jq -r '.container_id' "$run/events.jsonl" | sort -u | jq -R . | jq -sc .)
 search() {
-  jq -nc --arg q "$1" --argjson c "$containers" '{query: $q, container_ids: $c, k: 5}' |
-    curl -sf -X POST "http://127.0.0.1:$port/v1/search" -H 'Content-Type: application/json' -d @-
+  jq -nc --arg q "$1" --argjson c "$containers" '{query: $q, container_ids: $c, k: 5, group_by: "document"}' |
+    curl -sf -X POST "http://127.0.0.1:$port/v1/search" -H "Authorization: Bearer $api_key" \
+      -H 'Content-Type: application/json' -d @-
 }
 for q in "피벗 테이블 만들기" "셀 서식 바꾸는 방법" "매크로 보안 설정" "차트 종류 변경" "문서를 PDF로 내보내기"; do
   echo
@@ -112,8 +119,12 @@ if [ "$stop_at_end" -eq 1 ]; then
 else
   cat <<MSG
 demo: tide-query is serving on 127.0.0.1:$port. Try:
-  curl -s -X POST http://127.0.0.1:$port/v1/search -H 'Content-Type: application/json' \\
+  export TIDE_API_KEY=$api_key   # also in $run/api_keys.json
+  curl -s -X POST http://127.0.0.1:$port/v1/search -H "Authorization: Bearer \$TIDE_API_KEY" \\
+    -H 'Content-Type: application/json' \\
     -d '{"query": "피벗 테이블 만들기", "container_ids": ["scalc"], "k": 3}' | jq .
+  curl -s -G http://127.0.0.1:$port/v1/analyze -H "Authorization: Bearer \$TIDE_API_KEY" \\
+    --data-urlencode 'text=매크로 보안 설정은 어떻게 하나요?' | jq .
 Stop everything with: deploy/demo.sh down
 MSG
 fi

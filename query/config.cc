@@ -19,7 +19,7 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   int read_timeout_ms = static_cast<int>(c.http.read_timeout.count());
   int follow_ms = static_cast<int>(c.follow_interval.count());
   int reload_ms = static_cast<int>(c.rules_reload_interval.count());
-  std::string rules_file, stopwords_file, synonyms_file;
+  std::string rules_file, stopwords_file, synonyms_file, api_keys_file, acl_file;
   po::options_description options("tide-query options");
   AddSharedOptions(options, &c.shared);
   options.add_options()
@@ -47,6 +47,9 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
        "intent rules, fusion weights and thresholds (JSON); empty: built-in defaults")
       ("search.stopwords_file", po::value(&stopwords_file)->default_value(""), "query stopwords, one per line")
       ("search.synonyms_file", po::value(&synonyms_file)->default_value(""), "query synonyms (a, b, c / a => b)")
+      ("auth.api_keys_file", po::value(&api_keys_file)->default_value(""),
+       "JSON file of API keys and their container scopes (required)")
+      ("auth.acl_file", po::value(&acl_file)->default_value(""), "JSON file mapping principals to containers")
       ("search.rules_reload_ms", po::value(&reload_ms)->default_value(reload_ms),
        "how often the rule files are checked for changes");
   Result<po::variables_map> vm = ParseCommandLineAndConfig(
@@ -73,6 +76,8 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
     return path.is_absolute() || base.empty() ? path : base / path;
   };
   c.rules = {resolve(rules_file), resolve(stopwords_file), resolve(synonyms_file)};
+  c.api_keys_file = resolve(api_keys_file);
+  c.acl_file = resolve(acl_file);
   if (c.secondary_dir.empty()) {
     c.secondary_dir = (std::filesystem::path(c.shared.data_dir) / ("query-secondary-" + std::to_string(::getpid()))).string();
   }
@@ -91,12 +96,14 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
   follow.index.vector = config.shared.hnsw;
   follow.index.vector.dim = (*embedder)->dimension();
   Follower follower(follow);
+  Result<std::unique_ptr<Authorizer>> authorizer = Authorizer::Load(config.api_keys_file, config.acl_file);
+  if (!authorizer) return authorizer.status();
   Result<std::unique_ptr<QueryRulesWatcher>> rules =
       QueryRulesWatcher::Start(config.rules, config.rules_reload_interval);
   if (!rules) return rules.status();
   Searcher searcher(&follower, embedder->get(), rules->get(), config.search);
   MetricsRegistry metrics;
-  SearchApi api(&follower, &searcher, config.limits, &metrics);
+  SearchApi api(&follower, &searcher, authorizer->get(), config.limits, &metrics);
   Result<std::unique_ptr<http::HttpServer>> server =
       http::HttpServer::Start(config.http, [&api](const http::HttpRequest& r) { return api.Handle(r); });
   if (!server) return server.status();

@@ -20,6 +20,8 @@ struct Config {
   std::chrono::milliseconds follow_interval{100};
   Searcher::Options search;
   QueryRulesFiles rules;
+  std::filesystem::path api_keys_file;
+  std::filesystem::path acl_file;
   std::chrono::milliseconds rules_reload_interval{2000};
   SearchApi::Limits limits;
 };

@@ -70,10 +70,10 @@ AnalyzedQuery AnalyzeQuery(std::string_view text, const QueryRules& rules, const
     if (syn == rules.synonyms.end()) continue;
     for (const std::string& s : syn->second) {
       if (std::find(q.synonyms.begin(), q.synonyms.end(), s) != q.synonyms.end()) continue;
+      // Synonyms widen the keyword queries only: the vector query stays what the user
+      // wrote, so a loose synonym cannot pull the whole query toward another topic.
       q.synonyms.push_back(s);
       AppendTerms(analyzer, s, &q.terms);
-      q.embedding_text += ' ';
-      q.embedding_text += s;
       q.highlight.push_back(s);
     }
   }

@@ -29,7 +29,7 @@ struct AnalyzedQuery {
   std::vector<std::string> synonyms;    // keys added by synonym expansion
   std::vector<std::string> terms;       // keyword and full-text query terms (analyzer terms of
                                         // the kept words and their synonyms)
-  std::string embedding_text;           // what the vector retriever embeds
+  std::string embedding_text;           // what the vector retriever embeds: the kept words
   std::vector<std::string> highlight;   // words to mark in snippets
 };
 

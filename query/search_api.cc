@@ -80,7 +80,7 @@ std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchAp
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return bad("request body is not valid JSON");
   if (!j.is_object()) return bad("request body must be a JSON object");
-  static const std::set<std::string> kKnown = {"query", "container_ids", "k", "mode", "weights", "search_type",
+  static const std::set<std::string> kKnown = {"query", "container_ids", "principal", "k", "mode", "weights", "search_type",
                                                "group_by", "chunks_per_document", "threshold"};
   for (const auto& [key, value] : j.items()) {
     if (!kKnown.contains(key)) return bad("unknown field '" + key + "'");
@@ -94,24 +94,31 @@ std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchAp
     return bad("'query' is " + std::to_string(req.query.size()) + " bytes, limit " +
                std::to_string(limits.max_query_bytes));
   }
+  auto principal = j.find("principal");
+  if (principal != j.end() && !principal->is_null()) {
+    if (!principal->is_string() || principal->get<std::string>().empty()) return bad("'principal' must be a non-empty string");
+    req.principal = principal->get<std::string>();
+  }
   auto containers = j.find("container_ids");
-  if (containers == j.end() || containers->is_null()) {
+  if ((containers == j.end() || containers->is_null()) && !req.principal) {
     *error = http::JsonError(403, "missing_scope",
-                       "every search must be scoped: give 'container_ids' (a non-empty array of container ids)");
+                             "every search must be scoped: give 'container_ids' (a non-empty array) or 'principal'");
     return std::nullopt;
   }
-  if (!containers->is_array()) return bad("'container_ids' must be an array of strings");
-  if (containers->empty()) {
-    *error = http::JsonError(403, "missing_scope", "'container_ids' is empty: nothing may be searched");
-    return std::nullopt;
-  }
-  if (containers->size() > limits.max_containers) {
-    return bad("'container_ids' has " + std::to_string(containers->size()) + " entries, limit " +
-               std::to_string(limits.max_containers));
-  }
-  for (const json& c : *containers) {
-    if (!c.is_string() || c.get<std::string>().empty()) return bad("'container_ids' must hold non-empty strings");
-    req.container_ids.push_back(c.get<std::string>());
+  if (containers != j.end() && !containers->is_null()) {
+    if (!containers->is_array()) return bad("'container_ids' must be an array of strings");
+    if (containers->empty()) {
+      *error = http::JsonError(403, "missing_scope", "'container_ids' is empty: nothing may be searched");
+      return std::nullopt;
+    }
+    if (containers->size() > limits.max_containers) {
+      return bad("'container_ids' has " + std::to_string(containers->size()) + " entries, limit " +
+                 std::to_string(limits.max_containers));
+    }
+    for (const json& c : *containers) {
+      if (!c.is_string() || c.get<std::string>().empty()) return bad("'container_ids' must hold non-empty strings");
+      req.container_ids.push_back(c.get<std::string>());
+    }
   }
   if (auto k = j.find("k"); k != j.end()) {
     if (!k->is_number_integer()) return bad("'k' must be an integer");
@@ -191,9 +198,9 @@ std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchAp
 
 }  // namespace
 
-SearchApi::SearchApi(const Follower* follower, const Searcher* searcher, const Limits& limits,
-                     MetricsRegistry* metrics)
-    : follower_(follower), searcher_(searcher), limits_(limits), metrics_(metrics) {
+SearchApi::SearchApi(const Follower* follower, const Searcher* searcher, const Authorizer* authorizer,
+                     const Limits& limits, MetricsRegistry* metrics)
+    : follower_(follower), searcher_(searcher), authorizer_(authorizer), limits_(limits), metrics_(metrics) {
   for (SearchMode mode : {SearchMode::kHybrid, SearchMode::kVector, SearchMode::kKeyword}) {
     latency_[static_cast<int>(mode)] = metrics_->AddHistogram(
         "tide_query_search_seconds", "Search latency inside the daemon, by mode.", LatencyBuckets(),
@@ -224,6 +231,14 @@ http::HttpResponse SearchApi::Route(const http::HttpRequest& request, std::strin
     if (request.method != "GET") return http::JsonError(405, "method_not_allowed", "use GET /healthz");
     return Json(200, {{"status", "ok"}});
   }
+  const Authorizer::ApiKey* key = authorizer_->Authenticate(request.Header("authorization"), request.Header("x-api-key"));
+  if (key == nullptr) {
+    *route = "unauthenticated";
+    http::HttpResponse r = http::JsonError(401, "unauthorized",
+                                           "give a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
   if (request.path == "/readyz") {
     *route = "/readyz";
     if (request.method != "GET") return http::JsonError(405, "method_not_allowed", "use GET /readyz");
@@ -245,7 +260,7 @@ http::HttpResponse SearchApi::Route(const http::HttpRequest& request, std::strin
   if (request.path == "/v1/search") {
     *route = "/v1/search";
     if (request.method != "POST") return http::JsonError(405, "method_not_allowed", "use POST /v1/search with a JSON body");
-    return Search(request);
+    return Search(request, *key);
   }
   return http::JsonError(404, "not_found", "no route " + request.method + " " + request.path);
 }
@@ -269,11 +284,14 @@ http::HttpResponse SearchApi::Ready() const {
   return Json(200, {{"ready", true}, {"watermark", WatermarkJson(follower_->watermark())}});
 }
 
-http::HttpResponse SearchApi::Search(const http::HttpRequest& request) const {
+http::HttpResponse SearchApi::Search(const http::HttpRequest& request, const Authorizer::ApiKey& key) const {
   const auto start = std::chrono::steady_clock::now();
   http::HttpResponse error;
   std::optional<SearchRequest> req = ParseSearch(request.body, limits_, &error);
   if (!req) return error;
+  Result<std::vector<std::string>> scope = authorizer_->Scope(key, req->container_ids, req->principal);
+  if (!scope) return http::JsonError(403, "forbidden", scope.status().message());
+  req->container_ids = std::move(*scope);
   Result<SearchResponse> result = searcher_->Search(*req);
   if (!result) {
     if (result.status().code() == Status::Code::kUnavailable) {

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "common/metrics.h"
+#include "query/auth.h"
 #include "query/follower.h"
 #include "common/http/http_server.h"
 #include "query/searcher.h"
@@ -11,6 +12,9 @@ namespace tide::query {
 
 // Routes and request/response mapping: HttpRequest -> HttpResponse. Knows search, not
 // sockets. Every 4xx says what is wrong in Elasticsearch's error shape (see JsonError).
+//
+// Every route but /healthz needs an API key (Authorizer); a search is confined to the
+// containers the key and the request's scope (container_ids or principal) allow.
 //
 //   GET  /healthz     liveness, unauthenticated
 //   GET  /readyz      200 once the index is loaded and caught up, else 503 with the reason
@@ -28,18 +32,20 @@ class SearchApi {
   };
 
   // `metrics` must outlive the API.
-  SearchApi(const Follower* follower, const Searcher* searcher, const Limits& limits, MetricsRegistry* metrics);
+  SearchApi(const Follower* follower, const Searcher* searcher, const Authorizer* authorizer, const Limits& limits,
+            MetricsRegistry* metrics);
 
   http::HttpResponse Handle(const http::HttpRequest& request) const;
 
  private:
   http::HttpResponse Route(const http::HttpRequest& request, std::string* route) const;
-  http::HttpResponse Search(const http::HttpRequest& request) const;
+  http::HttpResponse Search(const http::HttpRequest& request, const Authorizer::ApiKey& key) const;
   http::HttpResponse Ready() const;
   http::HttpResponse Analyze(const http::HttpRequest& request) const;
 
   const Follower* follower_;
   const Searcher* searcher_;
+  const Authorizer* authorizer_;
   const Limits limits_;
   MetricsRegistry* metrics_;
   std::array<Histogram*, 3> latency_;  // by SearchMode

@@ -25,6 +25,7 @@ enum class GroupBy { kChunk, kDocument };
 struct SearchRequest {
   std::string query;
   std::vector<std::string> container_ids;  // the scope: never empty (the API denies that)
+  std::optional<std::string> principal;    // resolved into container_ids by the API
   std::size_t k = 10;                      // hits: chunks, or documents with group_by document
   SearchMode mode = SearchMode::kHybrid;
   SearchType search_type = SearchType::kGeneral;

@@ -23,6 +23,8 @@ using testutil::Process;
 using testutil::WaitFor;
 
 const std::string kBin = TIDE_BIN_DIR;
+const std::string kKey = "e2e-key-for-every-container";
+const std::string kBetaKey = "e2e-key-for-container-beta";
 const std::string kSource = TIDE_SOURCE_DIR;
 
 std::string Trim(std::string s) {
@@ -48,10 +50,18 @@ class PipelineE2eTest : public ::testing::Test {
         << broker_->Log();
     brokers_ = Trim(*ReadFile(dir_.path() / "bootstrap"));
     StartIngest();
+    // Two keys: one for everything, one confined to container beta.
+    std::ofstream(dir_.path() / "keys.json") << json{{"keys",
+                                                      {{{"name", "all"}, {"key", kKey}, {"containers", {"*"}}},
+                                                       {{"name", "beta-only"}, {"key", kBetaKey}, {"containers", {"beta"}}}}}}
+                                                    .dump();
+    std::ofstream(dir_.path() / "acl.json") << R"({"principals": {"bob": ["beta"]}})";
     query_ = std::make_unique<Process>(
         std::vector<std::string>{kBin + "/query/tide-query", "--config", kSource + "/configs/query.conf",
                                  "--data_dir", data_dir(), "--http.port", "0", "--http.port_file",
-                                 (dir_.path() / "port").string(), "--follow.interval_ms", "50"},
+                                 (dir_.path() / "port").string(), "--follow.interval_ms", "50",
+                                 "--auth.api_keys_file", (dir_.path() / "keys.json").string(),
+                                 "--auth.acl_file", (dir_.path() / "acl.json").string()},
         dir_.path() / "query.log");
     ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(dir_.path() / "port"); }, seconds(20)))
         << query_->Log();
@@ -102,9 +112,10 @@ class PipelineE2eTest : public ::testing::Test {
     return stats["counters"][name].get<std::uint64_t>();
   }
 
-  json Search(const std::string& query, const std::vector<std::string>& containers, int k = 10) {
+  json Search(const std::string& query, const std::vector<std::string>& containers, int k = 10,
+              const std::string& key = kKey) {
     json body = {{"query", query}, {"container_ids", containers}, {"k", k}};
-    auto r = testutil::HttpRequestLoopback(port_, "POST", "/v1/search", body.dump());
+    auto r = testutil::HttpRequestLoopback(port_, "POST", "/v1/search", body.dump(), key);
     if (r.status != 200) return json();
     return json::parse(r.body, nullptr, false);
   }
@@ -146,10 +157,22 @@ TEST_F(PipelineE2eTest, PublishedDocumentBecomesSearchableOnlyInItsContainer) {
       EXPECT_EQ(h["snippet"].get<std::string>().find("얼룩말뿔"), std::string::npos) << q;
     }
   }
-  // No scope: denied.
-  auto denied = testutil::HttpRequestLoopback(port_, "POST", "/v1/search", R"({"query":"기능"})");
+  // No scope: denied. No key: 401. A key confined to beta may not name alpha; through the
+  // principal bob (beta only) the alpha canary stays out of reach too.
+  auto denied = testutil::HttpRequestLoopback(port_, "POST", "/v1/search", R"({"query":"기능"})", kKey);
   EXPECT_EQ(denied.status, 403);
   EXPECT_NE(denied.body.find("missing_scope"), std::string::npos);
+  auto anonymous = testutil::HttpRequestLoopback(port_, "POST", "/v1/search", R"({"query":"x","container_ids":["alpha"]})");
+  EXPECT_EQ(anonymous.status, 401);
+  auto out_of_scope = testutil::HttpRequestLoopback(port_, "POST", "/v1/search",
+                                                    R"({"query":"얼룩말뿔","container_ids":["alpha"]})", kBetaKey);
+  EXPECT_EQ(out_of_scope.status, 403);
+  EXPECT_EQ(out_of_scope.body.find("얼룩말뿔 설정"), std::string::npos);
+  auto by_principal = testutil::HttpRequestLoopback(port_, "POST", "/v1/search",
+                                                    R"({"query":"얼룩말뿔 켜는 방법","principal":"bob"})", kKey);
+  ASSERT_EQ(by_principal.status, 200) << by_principal.body;
+  EXPECT_EQ(by_principal.body.find("\"alpha\""), std::string::npos);
+  EXPECT_NE(by_principal.body.find("\"beta\""), std::string::npos);
 
   // A later document becomes searchable without restarting the daemon; an update replaces.
   Publish({Doc("alpha", "guide/late.html", 1, "늦게 온 문서", "무지개송어 양식장 안내서입니다."),
@@ -168,11 +191,11 @@ TEST_F(PipelineE2eTest, PublishedDocumentBecomesSearchableOnlyInItsContainer) {
   }, seconds(30)));
 
   // Both processes expose Prometheus metrics.
-  auto query_metrics = testutil::HttpRequestLoopback(port_, "GET", "/metrics");
+  auto query_metrics = testutil::HttpRequestLoopback(port_, "GET", "/metrics", "", kKey);
   EXPECT_EQ(query_metrics.status, 200);
   EXPECT_NE(query_metrics.body.find("tide_query_requests_total{route=\"/v1/search\",status=\"200\"}"),
             std::string::npos) << query_metrics.body;
-  EXPECT_NE(query_metrics.body.find("tide_query_requests_total{route=\"/v1/search\",status=\"403\"} 1"),
+  EXPECT_NE(query_metrics.body.find("tide_query_requests_total{route=\"/v1/search\",status=\"403\"} 2"),
             std::string::npos);
   EXPECT_NE(query_metrics.body.find("tide_query_search_seconds_count{mode=\"hybrid\"}"), std::string::npos);
   const auto metrics_port = static_cast<std::uint16_t>(std::stoi(*ReadFile(dir_.path() / "metrics-port")));

@@ -9,7 +9,7 @@
 namespace tide::testutil {
 
 HttpResult HttpRequestLoopback(std::uint16_t port, const std::string& method, const std::string& target,
-                               const std::string& body) {
+                               const std::string& body, const std::string& api_key) {
   HttpResult result;
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return result;
@@ -25,6 +25,7 @@ HttpResult HttpRequestLoopback(std::uint16_t port, const std::string& method, co
   }
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   if (!body.empty()) req += "Content-Type: application/json\r\n";
+  if (!api_key.empty()) req += "Authorization: Bearer " + api_key + "\r\n";
   req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   for (std::size_t sent = 0; sent < req.size();) {
     ssize_t n = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);

@@ -17,13 +17,19 @@ class SearchApiTest : public ::testing::Test {
                                     index::IndexSet::Options{embedder_.model_id(), {}, {}, 4096, 64}}),
         rules_(std::move(*QueryRulesWatcher::Start({}, std::chrono::seconds(60)))),
         searcher_(&follower_, &embedder_, rules_.get(), {}),
-        api_(&follower_, &searcher_, {}, &metrics_) {}
+        authorizer_({{"all", std::string(kKey), {"*"}}, {"hr-only", std::string(kHrKey), {"hr"}}},
+                    {{"alice", {"hr", "eng"}}, {"nobody", {}}}),
+        api_(&follower_, &searcher_, &authorizer_, {}, &metrics_) {}
 
-  http::HttpResponse Post(const std::string& body) {
+  static constexpr std::string_view kKey = "unit-test-key-all-containers";
+  static constexpr std::string_view kHrKey = "unit-test-key-hr-container";
+
+  http::HttpResponse Post(const std::string& body, std::string_view key = kKey) {
     http::HttpRequest r;
     r.method = "POST";
     r.path = r.target = "/v1/search";
     r.body = body;
+    r.headers = {{"authorization", "Bearer " + std::string(key)}};
     return api_.Handle(r);
   }
 
@@ -33,6 +39,7 @@ class SearchApiTest : public ::testing::Test {
   Follower follower_;
   std::unique_ptr<QueryRulesWatcher> rules_;
   Searcher searcher_;
+  Authorizer authorizer_;
   SearchApi api_;
 };
 
@@ -53,6 +60,7 @@ TEST_F(SearchApiTest, EveryMalformedRequestGetsA4xxThatSaysWhatIsWrong) {
       {"empty query", R"({"query":"   ",)" + scope + "}", 400, "must not be empty"},
       {"huge query", R"({"query":")" + std::string(5000, 'x') + "\"," + scope + "}", 400, "limit"},
       {"missing scope", R"({"query":"x"})", 403, "container_ids"},
+      {"principal wrong type", R"({"query":"x","principal":5})", 400, "'principal'"},
       {"empty scope", R"({"query":"x","container_ids":[]})", 403, "empty"},
       {"scope wrong type", R"({"query":"x","container_ids":"a"})", 400, "array"},
       {"scope of numbers", R"({"query":"x","container_ids":[1]})", 400, "strings"},
@@ -79,9 +87,54 @@ TEST_F(SearchApiTest, EveryMalformedRequestGetsA4xxThatSaysWhatIsWrong) {
   }
 }
 
+TEST_F(SearchApiTest, DeniesByDefault) {
+  http::HttpRequest r;
+  r.method = "GET";
+  r.path = "/readyz";
+  EXPECT_EQ(api_.Handle(r).status, 401);  // no key
+  r.headers = {{"authorization", "Bearer not-a-key-at-all-xxxx"}};
+  EXPECT_EQ(api_.Handle(r).status, 401);
+  r.path = "/healthz";
+  EXPECT_EQ(api_.Handle(r).status, 200);  // the one open route
+  struct Case {
+    std::string body;
+    std::string_view key;
+    int status;
+    const char* says;
+  };
+  const std::vector<Case> cases = {
+      {R"({"query":"x","container_ids":["eng"]})", kHrKey, 403, "outside this API key's scope"},
+      {R"({"query":"x","container_ids":["hr","eng"]})", kHrKey, 403, "'eng'"},
+      {R"({"query":"x","principal":"mallory"})", kKey, 403, "may not read any container"},
+      {R"({"query":"x","principal":"nobody"})", kKey, 403, "may not read any container"},
+      {R"({"query":"x","principal":"alice","container_ids":["ops"]})", kKey, 403, "may not read container 'ops'"},
+      {R"({"query":"x","principal":""})", kKey, 400, "'principal'"},
+  };
+  for (const Case& c : cases) {
+    http::HttpResponse res = Post(c.body, c.key);
+    EXPECT_EQ(res.status, c.status) << c.body << ": " << res.body;
+    EXPECT_NE(res.body.find(c.says), std::string::npos) << c.body << ": " << res.body;
+  }
+  // Allowed scopes get past authorization (and find the daemon not ready yet).
+  EXPECT_EQ(Post(R"({"query":"x","principal":"alice"})", kHrKey).status, 503);
+  EXPECT_EQ(Post(R"({"query":"x","container_ids":["hr"]})", kHrKey).status, 503);
+}
+
+TEST_F(SearchApiTest, AuthorizerScopesNarrowToTheKey) {
+  const Authorizer::ApiKey* hr = authorizer_.Authenticate("", kHrKey);
+  ASSERT_NE(hr, nullptr);
+  EXPECT_EQ(hr->name, "hr-only");
+  EXPECT_EQ(authorizer_.Authenticate("Bearer " + std::string(kKey), "")->name, "all");
+  EXPECT_EQ(authorizer_.Authenticate("Basic " + std::string(kKey), ""), nullptr);
+  auto scope = authorizer_.Scope(*hr, {}, std::string("alice"));
+  ASSERT_TRUE(scope.ok());
+  EXPECT_EQ(*scope, std::vector<std::string>{"hr"});  // alice's eng is outside the key
+}
+
 TEST_F(SearchApiTest, RoutesMethodsReadinessAndAnalyze) {
   http::HttpRequest r;
   r.method = "GET";
+  r.headers = {{"authorization", "Bearer " + std::string(kKey)}};
   r.path = "/nope";
   EXPECT_EQ(api_.Handle(r).status, 404);
   r.path = "/v1/search";

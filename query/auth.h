@@ -1,0 +1,56 @@
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace tide::query {
+
+// Who may search what. API keys come from a JSON file (auth.api_keys_file):
+//
+//   {"keys": [{"name": "rag-backend", "key": "…", "containers": ["hr", "eng-wiki"]},
+//             {"name": "admin", "key": "…", "containers": ["*"]}]}
+//
+// and principals map to the containers they may read through an ACL file (auth.acl_file):
+//
+//   {"principals": {"alice@example.com": ["hr"], "group:eng": ["eng-wiki", "shared"]}}
+//
+// Deny by default: a request without a known key is 401; a search must name containers or a
+// principal, and everything it names must lie inside the key's scope (403 otherwise).
+// Immutable after loading; thread-safe.
+class Authorizer {
+ public:
+  struct ApiKey {
+    std::string name;
+    std::string key;
+    std::set<std::string> containers;  // "*": every container
+    bool all_containers() const { return containers.contains("*"); }
+  };
+
+  static Result<std::unique_ptr<Authorizer>> Load(const std::filesystem::path& api_keys_file,
+                                                  const std::filesystem::path& acl_file);
+  // For tests and tools.
+  Authorizer(std::vector<ApiKey> keys, std::map<std::string, std::vector<std::string>> acl);
+
+  // The key presented as "Authorization: Bearer <key>" or "X-API-Key: <key>", compared in
+  // constant time; nullptr if none matches.
+  const ApiKey* Authenticate(std::string_view authorization_header, std::string_view api_key_header) const;
+
+  // The containers a search may read. Exactly one of `container_ids` and `principal` is
+  // usually given; with both, the containers must be among the principal's. PermissionDenied
+  // says what is outside the scope without revealing what exists.
+  Result<std::vector<std::string>> Scope(const ApiKey& key, const std::vector<std::string>& container_ids,
+                                         const std::optional<std::string>& principal) const;
+
+ private:
+  std::vector<ApiKey> keys_;
+  std::map<std::string, std::vector<std::string>> acl_;  // principal -> containers
+};
+
+}  // namespace tide::query
