@@ -65,7 +65,10 @@ void AddSharedOptions(po::options_description& options, SharedConfig* c) {
       ("hnsw.ef_construction", po::value(&c->hnsw.ef_construction)->default_value(c->hnsw.ef_construction),
        "HNSW candidate list size while inserting")
       ("hnsw.ef_search", po::value(&c->hnsw.ef_search)->default_value(c->hnsw.ef_search),
-       "HNSW candidate list size while searching (raised to k)")
+       "HNSW candidate list size for unfiltered searches (raised to k)")
+      ("hnsw.filtered_ef_search",
+       po::value(&c->hnsw.filtered_ef_search)->default_value(c->hnsw.filtered_ef_search),
+       "HNSW candidate list size when a permission filter applies (every daemon search)")
       ("log.level", po::value(&c->logging.level)->default_value(c->logging.level),
        "trace, debug, info, warn, error")
       ("log.file", po::value(&c->logging.file)->default_value(c->logging.file), "log file; empty: stderr");

@@ -113,20 +113,54 @@ Status VectorIndex::Remove(std::uint64_t label) {
 }
 
 Result<std::vector<VectorHit>> VectorIndex::Search(std::span<const float> query, std::size_t k,
-                                                   const LabelFilter* filter) const {
+                                                   const LabelFilter* filter,
+                                                   std::size_t ef) const {
   if (query.size() != static_cast<std::size_t>(impl_->options.dim)) {
     return Status::InvalidArgument("query vector has the wrong dimension");
   }
   std::vector<VectorHit> hits;
   if (k == 0) return hits;
+  if (ef == 0) {
+    ef = filter == nullptr ? impl_->options.ef_search
+                           : std::max(impl_->options.ef_search, impl_->options.filtered_ef_search);
+  }
+  ef = std::max(ef, k);
   std::shared_lock lock(impl_->mu);
+  const hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
+  if (h.cur_element_count == 0) return hits;
+  // This is hnswlib's searchKnn with the ef passed in: searchKnn reads the index-wide ef_,
+  // and setEf() under our shared lock would race with concurrent searches. The greedy descent
+  // through the upper layers is copied; the base-layer search is hnswlib's own (public,
+  // const, thread-safe: its visited lists come from a locked pool).
+  auto dist = impl_->space.get_dist_func();
+  void* param = impl_->space.get_dist_func_param();
   try {
+    hnswlib::tableint cur = h.enterpoint_node_;
+    float cur_dist = dist(query.data(), h.getDataByInternalId(cur), param);
+    for (int level = h.maxlevel_; level > 0; --level) {
+      for (bool changed = true; changed;) {
+        changed = false;
+        hnswlib::linklistsizeint* links = h.get_linklist(cur, level);
+        const auto* neighbours = reinterpret_cast<const hnswlib::tableint*>(links + 1);
+        for (std::size_t i = 0, n = h.getListCount(links); i < n; ++i) {
+          float d = dist(query.data(), h.getDataByInternalId(neighbours[i]), param);
+          if (d < cur_dist) {
+            cur_dist = d;
+            cur = neighbours[i];
+            changed = true;
+          }
+        }
+      }
+    }
     FilterAdaptor adaptor(filter);
-    auto top = impl_->hnsw->searchKnn(query.data(), k, filter ? &adaptor : nullptr);
+    auto top = h.num_deleted_ == 0 && filter == nullptr
+                   ? h.searchBaseLayerST<true>(cur, query.data(), ef)
+                   : h.searchBaseLayerST<false>(cur, query.data(), ef, filter ? &adaptor : nullptr);
+    while (top.size() > k) top.pop();
     hits.resize(top.size());
-    // searchKnn's queue pops the farthest first.
+    // The queue pops the farthest first.
     for (std::size_t i = top.size(); i-- > 0; top.pop()) {
-      hits[i] = {top.top().second, 1.0f - top.top().first};
+      hits[i] = {h.getExternalLabel(top.top().second), 1.0f - top.top().first};
     }
   } catch (const std::exception& e) {
     return Status::Internal(std::string("vector search: ") + e.what());
