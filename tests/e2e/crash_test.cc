@@ -1,0 +1,252 @@
+// The worker is SIGKILLed at random moments while a stream of 20k events (new documents,
+// updates, out-of-order and repeated versions, deletes, tombstones) is produced. At the end
+// the store must equal the state computed from the event log: nothing lost, nothing applied
+// twice, no orphan chunk, vector or posting.
+
+#include <signal.h>
+
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/file_util.h"
+#include "common/storage/store.h"
+#include "tests/testutil/http_client.h"
+#include "tests/testutil/process.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace tide {
+namespace {
+
+using nlohmann::json;
+using std::chrono::seconds;
+using testutil::Process;
+using testutil::WaitFor;
+
+const std::string kBin = TIDE_BIN_DIR;
+const std::string kSource = TIDE_SOURCE_DIR;
+
+constexpr int kRounds = 20;
+constexpr int kEventsPerRound = 1000;
+constexpr int kDocs = 3000;
+
+// The event log's meaning, modelled independently of the worker: per document the newest
+// version wins; a delete at or above the stored version deletes; a tombstone deletes
+// whatever is stored.
+struct DocState {
+  std::int64_t version = -1;
+  bool deleted = false;
+};
+
+struct Event {
+  std::string key;
+  std::optional<std::string> value;  // nullopt: tombstone
+};
+
+class CrashTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = std::make_unique<Process>(
+        std::vector<std::string>{kBin + "/ingest/tidectl", "dev-broker", "--partitions", "4", "--bootstrap-file",
+                                 (dir_.path() / "bootstrap").string()},
+        dir_.path() / "broker.log");
+    ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(dir_.path() / "bootstrap"); }, seconds(20)));
+    brokers_ = *ReadFile(dir_.path() / "bootstrap");
+    brokers_.erase(brokers_.find_last_not_of("\n ") + 1);
+  }
+
+  void StartWorker() {
+    std::filesystem::remove(dir_.path() / "metrics-port");
+    worker_ = std::make_unique<Process>(
+        std::vector<std::string>{kBin + "/ingest/tide-ingest", "--config", kSource + "/configs/ingest.conf",
+                                 "--data_dir", (dir_.path() / "data").string(), "--kafka.brokers", brokers_,
+                                 "--batch.max_events", "100", "--snapshot.interval_s", "1", "--store.sync", "false",
+                                 "--embedder.dimension", "64", "--metrics.port", "0", "--metrics.port_file",
+                                 (dir_.path() / "metrics-port").string(),
+                                 // Static membership: the restarted worker takes its partitions back at
+                                 // once instead of waiting for the killed one's session to expire.
+                                 "--kafka.property", "group.instance.id=crash-test-worker",
+                                 "--kafka.property", "session.timeout.ms=6000",
+                                 "--kafka.property", "heartbeat.interval.ms=500"},
+        dir_.path() / "worker.log");
+  }
+
+  // Events consumed by the running worker process (its own counter, from /metrics).
+  std::int64_t Consumed() {
+    Result<std::string> port = ReadFile(dir_.path() / "metrics-port");
+    if (!port) return -1;
+    auto r = testutil::HttpRequestLoopback(static_cast<std::uint16_t>(std::stoi(*port)), "GET", "/metrics");
+    const std::string name = "tide_ingest_events_consumed_total ";
+    std::size_t at = r.body.find("\n" + name);
+    if (r.status != 200 || at == std::string::npos) return -1;
+    return std::stoll(r.body.substr(at + 1 + name.size()));
+  }
+
+  void Publish(const std::vector<Event>& events) {
+    const auto file = dir_.path() / "round.jsonl";
+    std::ofstream out(file);
+    std::vector<std::string> args{kBin + "/ingest/tidectl", "publish", "--brokers", brokers_};
+    bool any_line = false;
+    for (const Event& e : events) {
+      if (e.value) {
+        out << *e.value << "\n";
+        any_line = true;
+      } else {
+        // Tombstones go through --tombstone and are sent after the file: publish each batch
+        // of lines first, then the tombstone, to keep the per-key order of the log.
+        out.close();
+        if (any_line) RunPublish(args, file);
+        auto r = testutil::RunCommand({kBin + "/ingest/tidectl", "publish", "--brokers", brokers_, "--tombstone", e.key},
+                                      seconds(60));
+        ASSERT_EQ(r.exit_code, 0) << r.output;
+        out.open(file, std::ios::trunc);
+        any_line = false;
+      }
+    }
+    out.close();
+    if (any_line) RunPublish(args, file);
+  }
+
+  void RunPublish(const std::vector<std::string>& base, const std::filesystem::path& file) {
+    std::vector<std::string> args = base;
+    args.push_back("--file");
+    args.push_back(file.string());
+    auto r = testutil::RunCommand(args, seconds(60));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+
+  testutil::TempDir dir_;
+  std::unique_ptr<Process> broker_, worker_;
+  std::string brokers_;
+};
+
+TEST_F(CrashTest, Issue3_TwentyKillNinesLoseNothingAndApplyNothingTwice) {
+  std::mt19937 rng(20261122);
+  std::map<std::string, DocState> model;
+  std::map<std::string, std::int64_t> last_version;  // per doc, the newest version published
+  auto doc_event = [&](int doc) -> Event {
+    const std::string id = "doc-" + std::to_string(doc);
+    const std::string container = "c" + std::to_string(doc % 5);
+    const std::string key = container + "/" + id;
+    DocState& state = model[key];
+    std::int64_t& newest = last_version[key];
+    const int roll = static_cast<int>(rng() % 100);
+    json e = {{"schema_version", 1}, {"container_id", container}, {"doc_id", id}};
+    std::int64_t version = 0;
+    if (roll < 60 || newest == 0) {
+      version = ++newest;  // a new version
+    } else if (roll < 75) {
+      version = std::max<std::int64_t>(1, newest - 1 - static_cast<std::int64_t>(rng() % 3));  // stale
+    } else if (roll < 85) {
+      version = newest;  // a redelivered version
+    } else if (roll < 95) {
+      version = ++newest;
+      e["type"] = "document.delete";
+      e["version"] = version;
+      if (version > state.version) state = {version, true};
+      return {key, e.dump()};
+    } else {
+      if (state.version >= 0) state.deleted = true;  // tombstone: delete at the stored version
+      return {key, std::nullopt};
+    }
+    e["type"] = "document.upsert";
+    e["version"] = version;
+    e["title"] = "문서 " + id;
+    e["text"] = "본문 " + id + " 판 v" + std::to_string(version) + " 입니다.";
+    if (version > state.version) state = {version, false};
+    return {key, e.dump()};
+  };
+
+  StartWorker();
+  int total = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<Event> events;
+    for (int i = 0; i < kEventsPerRound; ++i) events.push_back(doc_event(static_cast<int>(rng() % kDocs)));
+    total += static_cast<int>(events.size());
+    Publish(events);
+    // Kill -9 once this worker process has consumed a random part of what is outstanding.
+    const std::int64_t target = 50 + static_cast<std::int64_t>(rng() % 600);
+    ASSERT_TRUE(WaitFor([&] { return Consumed() >= target; }, seconds(60))) << "round " << round << "\n"
+                                                                            << worker_->Log();
+    worker_->Signal(SIGKILL);
+    ASSERT_EQ(worker_->Wait(seconds(10)), std::optional<int>(128 + SIGKILL));
+    StartWorker();
+  }
+
+  // Let the last worker drain everything.
+  auto counters = [&]() {
+    std::map<std::string, std::uint64_t> c;
+    auto store = storage::Store::OpenSecondary(dir_.path() / "data" / "store", dir_.path() / "secondary", {});
+    if (!store) return c;
+    for (const char* name : {"applied", "stale", "duplicate", "dead_lettered"}) {
+      auto v = (*store)->GetCounter(storage::CounterKey(name));
+      c[name] = v ? *v : 0;
+    }
+    return c;
+  };
+  std::map<std::string, std::uint64_t> c;
+  ASSERT_TRUE(WaitFor([&] {
+    c = counters();
+    return c["applied"] + c["stale"] + c["duplicate"] >= static_cast<std::uint64_t>(total);
+  }, seconds(180))) << worker_->Log();
+  // Exactly once: every event was counted once, so the outcomes add up to the log exactly.
+  EXPECT_EQ(c["applied"] + c["stale"] + c["duplicate"], static_cast<std::uint64_t>(total));
+  EXPECT_EQ(c["dead_lettered"], 0u);
+  worker_->Signal(SIGTERM);
+  EXPECT_EQ(worker_->Wait(seconds(30)), std::optional<int>(0)) << worker_->Log();
+
+  // The store equals the model, document by document.
+  auto store = storage::Store::OpenSecondary(dir_.path() / "data" / "store", dir_.path() / "secondary2", {});
+  ASSERT_TRUE(store.ok());
+  std::map<std::string, DocState> stored;
+  std::size_t mismatched_text = 0;
+  ASSERT_TRUE((*store)->Scan(storage::Cf::kDocs, "", "", [&](std::string_view key, std::string_view value) {
+    std::string container, doc;
+    EXPECT_TRUE(storage::SplitDocKey(key, &container, &doc).ok());
+    auto record = storage::DecodeDoc(value);
+    EXPECT_TRUE(record.ok());
+    stored[container + "/" + doc] = {record->version, record->deleted};
+    for (std::uint64_t label : record->labels) {
+      auto chunk = (*store)->Get(storage::Cf::kChunks, storage::EncodeU64(label));
+      if (!chunk.ok() || !chunk->has_value() ||
+          storage::DecodeChunk(**chunk)->text.find(" v" + std::to_string(record->version) + " ") == std::string::npos) {
+        ++mismatched_text;
+      }
+    }
+    return true;
+  }).ok());
+  std::size_t differences = 0;
+  for (const auto& [key, want] : model) {
+    auto it = stored.find(key);
+    const bool exists = it != stored.end();
+    // A tombstone for a document never stored leaves nothing behind.
+    if (want.version < 0) {
+      if (exists) ++differences;
+      continue;
+    }
+    if (!exists || it->second.version != want.version || it->second.deleted != want.deleted) {
+      if (++differences <= 5) {
+        ADD_FAILURE() << key << ": want v" << want.version << (want.deleted ? " deleted" : "") << ", stored "
+                      << (exists ? "v" + std::to_string(it->second.version) + (it->second.deleted ? " deleted" : "")
+                                 : std::string("nothing"));
+      }
+    }
+  }
+  EXPECT_EQ(differences, 0u);
+  EXPECT_EQ(stored.size(), model.size() - std::count_if(model.begin(), model.end(), [](const auto& kv) {
+                             return kv.second.version < 0;
+                           }));
+  EXPECT_EQ(mismatched_text, 0u);
+
+  auto fsck = testutil::RunCommand({kBin + "/ingest/tidectl", "fsck", "--data_dir", (dir_.path() / "data").string(),
+                                    "--embedder.dimension", "64"},
+                                   seconds(120));
+  EXPECT_EQ(fsck.exit_code, 0) << fsck.output;
+}
+
+}  // namespace
+}  // namespace tide
