@@ -1,5 +1,6 @@
 #include "ingest/worker.h"
 
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -74,7 +75,22 @@ class Worker : public ConsumerLoop::Handler {
     return s;
   }
 
-  Status DoProcessBatch(const std::vector<KafkaMessage>& batch) {
+  Status DoProcessBatch(const std::vector<KafkaMessage>& all) {
+    // Messages below a partition's stored offset are already durable (a batch retried after
+    // part of it was applied): skip them, so nothing is ever counted twice.
+    std::vector<KafkaMessage> batch;
+    batch.reserve(all.size());
+    std::map<std::pair<std::string, std::int32_t>, std::int64_t> stored;
+    for (const KafkaMessage& m : all) {
+      auto [it, inserted] = stored.try_emplace({m.topic, m.partition}, -1);
+      if (inserted) {
+        Result<std::optional<std::int64_t>> offset = applier_->StoredOffset(m.topic, m.partition);
+        if (!offset) return offset.status();
+        it->second = offset->value_or(-1);
+      }
+      if (m.offset >= it->second) batch.push_back(m);
+    }
+    if (batch.empty()) return Status();
     std::vector<BatchItem> items;
     items.reserve(batch.size());
     std::vector<MessageId> sent;
@@ -99,7 +115,34 @@ class Worker : public ConsumerLoop::Handler {
       delivered_dead_letters_.insert(sent.begin(), sent.end());
     }
     Result<BatchResult> result = applier_->ApplyBatch(items);
+    if (!result && result.status().code() == Status::Code::kInvalidArgument) {
+      // Some event can never be embedded (the provider rejects its text): find it by applying
+      // the events one at a time, dead-letter it, and apply everything else.
+      spdlog::warn("batch rejected ({}); applying its events one by one", result.status().message());
+      return ApplyOneByOne(batch, std::move(items));
+    }
     if (!result) return result.status();
+    return Finish(*result);
+  }
+
+  Status ApplyOneByOne(const std::vector<KafkaMessage>& batch, std::vector<BatchItem> items) {
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      Result<BatchResult> one = applier_->ApplyBatch({items[i]});
+      if (!one && one.status().code() == Status::Code::kInvalidArgument) {
+        TIDE_RETURN_IF_ERROR(dead_letters_->Send(batch[i], one.status().message(), "embedding_rejected"));
+        TIDE_RETURN_IF_ERROR(dead_letters_->Flush(std::chrono::seconds(10)));
+        items[i].event.reset();  // now it only moves the offset and counts as dead-lettered
+        one = applier_->ApplyBatch({items[i]});
+      }
+      if (!one) return one.status();
+      TIDE_RETURN_IF_ERROR(Finish(*one));
+    }
+    return Status();
+  }
+
+  // Book-keeping once a batch is durable: metrics, and the in-memory indexes catch up.
+  Status Finish(const BatchResult& r) {
+    const BatchResult* result = &r;
     delivered_dead_letters_.clear();
     metrics_->applied->Inc(result->applied);
     metrics_->stale->Inc(result->stale);
@@ -114,9 +157,8 @@ class Worker : public ConsumerLoop::Handler {
       if (!applied) return applied.status().WithContext("updating in-memory indexes");
       metrics_->index->Observe(std::chrono::duration<double>(Clock::now() - index_start).count());
     }
-    spdlog::debug("batch applied events={} applied={} stale={} duplicate={} dead_lettered={} chunks={}",
-                  batch.size(), result->applied, result->stale, result->duplicate,
-                  result->dead_lettered, result->chunks);
+    spdlog::debug("batch applied applied={} stale={} duplicate={} dead_lettered={} chunks={}", result->applied,
+                  result->stale, result->duplicate, result->dead_lettered, result->chunks);
     return Status();
   }
 

@@ -317,15 +317,21 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request, const Aut
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   latency_[static_cast<int>(req->mode)]->Observe(took_ms / 1000.0);
   const Weights& w = result->weights;
-  return Json(200, {{"took_ms", took_ms},
+  json body = {{"took_ms", took_ms},
                     {"mode", SearchModeName(req->mode)},
                     {"search_type", SearchTypeName(req->search_type)},
                     {"group_by", req->group_by == GroupBy::kDocument ? "document" : "chunk"},
                     {"query", AnalyzedJson(result->query)},
                     {"weights", {{"vector", w.vector}, {"keyword", w.keyword}, {"fulltext", w.fulltext}}},
                     {"threshold", result->threshold},
+                    {"degraded", result->degraded},
                     {"hits", std::move(hits)},
-                    {"watermark", WatermarkJson(result->watermark)}});
+                    {"watermark", WatermarkJson(result->watermark)}};
+  if (result->degraded) {
+    body["degraded_reason"] = result->degraded_reason;
+    metrics_->AddCounter("tide_query_degraded_total", "Searches answered without the vector retriever.")->Inc();
+  }
+  return Json(200, body);
 }
 
 }  // namespace tide::query

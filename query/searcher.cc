@@ -64,11 +64,22 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     (f.*slot) = RetrieverExplain{rank, score, std::move(terms)};
   };
 
+  std::vector<float> query_vector;
   if (w.vector > 0) {
-    std::vector<float> query_vector;
     const std::string& text = response.query.embedding_text.empty() ? response.query.normalized
                                                                     : response.query.embedding_text;
-    TIDE_RETURN_IF_ERROR(embedder_->Embed({text}, &query_vector));
+    if (Status embedded = embedder_->Embed({text}, &query_vector); !embedded.ok()) {
+      // A remote embedder being down must not take search down: answer from the keyword
+      // retrievers and say so. In vector mode there is nothing left to answer with.
+      if (request.mode == SearchMode::kVector) return embedded.WithContext("embedding the query");
+      response.degraded = true;
+      response.degraded_reason = "query embedding failed: " + embedded.message();
+      w.vector = 0;
+      response.weights = w;
+      if (w.keyword + w.fulltext <= 0) w.keyword = w.fulltext = 0.5f;  // weights said vector only
+    }
+  }
+  if (w.vector > 0) {
     Result<std::vector<index::VectorHit>> hits = indexes->SearchVector(query_vector, candidates, scope);
     if (!hits) return hits.status();
     std::size_t rank = 0;

@@ -60,6 +60,8 @@ struct SearchResponse {
   AnalyzedQuery query;
   Weights weights;        // what ran: the mode's weights, after overrides
   float threshold = 0;    // vector similarity below which vector candidates were dropped
+  bool degraded = false;  // the embedder failed: answered by the keyword retrievers alone
+  std::string degraded_reason;
   std::vector<SearchHit> hits;
   Watermark watermark;
 };

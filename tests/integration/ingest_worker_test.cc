@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/http/http_server.h"
 #include "common/storage/store.h"
 #include "ingest/config.h"
 #include "ingest/worker.h"
@@ -137,6 +138,48 @@ TEST_F(IngestWorkerTest, CleanRestartResumesFromTheStoredOffsetsExactlyOnce) {
   EXPECT_EQ(Counter("applied"), 111u);  // 100 + 10 updates + 1 tombstone
   EXPECT_EQ(Counter("stale"), 1u);
   EXPECT_EQ(Counter("duplicate"), 0u);  // nothing was read twice
+}
+
+// An OpenAI-compatible provider that refuses any text containing "REJECT" (as providers do
+// with over-long or otherwise unacceptable inputs) and embeds everything else.
+http::HttpResponse FakeProvider(const http::HttpRequest& r) {
+  nlohmann::json req = nlohmann::json::parse(r.body, nullptr, false);
+  if (!req.is_object() || !req.contains("input")) return http::JsonError(400, "bad", "no input");
+  nlohmann::json data = nlohmann::json::array();
+  int i = 0;
+  for (const auto& text : req["input"]) {
+    if (text.get<std::string>().find("REJECT") != std::string::npos) {
+      return http::JsonError(400, "invalid_request_error", "input is not acceptable");
+    }
+    std::vector<float> v(8, 0.1f);
+    v[text.get<std::string>().size() % 8] = 1.0f;
+    data.push_back({{"index", i++}, {"embedding", v}});
+  }
+  return {200, "application/json", nlohmann::json{{"data", data}, {"model", "fake"}}.dump(), {}};
+}
+
+TEST_F(IngestWorkerTest, ATextTheEmbedderRejectsIsDeadLetteredAndTheRestApplied) {
+  auto provider = http::HttpServer::Start({}, FakeProvider);
+  ASSERT_TRUE(provider.ok());
+  config_.shared.embedder.kind = "openai";
+  config_.shared.embedder.base_url = "http://127.0.0.1:" + std::to_string((*provider)->port()) + "/v1";
+  config_.shared.embedder.model = "fake";
+  config_.shared.embedder.dimension = 8;
+  for (int i = 0; i < 30; ++i) {
+    nlohmann::json e = nlohmann::json::parse(GoodEvent(i));
+    if (i == 17) e["text"] = "this text REJECTs the provider";
+    ASSERT_TRUE(kafka_.Produce("tide.documents", KeyOf(i), e.dump()));
+  }
+  RunningWorker worker(config_);
+  ASSERT_TRUE(testutil::WaitFor([&] { return Counter("applied") + Counter("dead_lettered") >= 30; }, seconds(60)));
+  ASSERT_TRUE(worker.Stop().ok());
+  EXPECT_EQ(Counter("applied"), 29u);
+  EXPECT_EQ(Counter("dead_lettered"), 1u);
+  EXPECT_EQ(Counter("duplicate"), 0u);
+  auto dead = kafka_.ReadAll("tide.documents.dlq", 1, seconds(30));
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].headers.at("tide.error_class"), "embedding_rejected");
+  EXPECT_EQ(*dead[0].key, KeyOf(17));
 }
 
 }  // namespace

@@ -1,0 +1,96 @@
+// When the query embedder's provider is down, search answers from the keyword retrievers and
+// says so, instead of failing.
+
+#include <atomic>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/embedding/openai_embedder.h"
+#include "common/http/http_server.h"
+#include "common/storage/store.h"
+#include "ingest/applier.h"
+#include "query/searcher.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace tide::query {
+namespace {
+
+class SwitchableProvider {
+ public:
+  http::HttpResponse Handle(const http::HttpRequest& r) {
+    if (down_) return http::JsonError(503, "unavailable", "the provider is down");
+    nlohmann::json req = nlohmann::json::parse(r.body, nullptr, false);
+    nlohmann::json data = nlohmann::json::array();
+    int i = 0;
+    for (const auto& text : req["input"]) {
+      std::vector<float> v(8, 0.05f);
+      for (char c : text.get<std::string>()) v[static_cast<unsigned char>(c) % 8] += 1.0f;
+      data.push_back({{"index", i++}, {"embedding", v}});
+    }
+    return {200, "application/json", nlohmann::json{{"data", data}}.dump(), {}};
+  }
+  std::atomic<bool> down_{false};
+};
+
+TEST(DegradedSearchTest, EmbedderOutageFallsBackToKeywordRetrieversAndSaysSo) {
+  testutil::TempDir dir;
+  SwitchableProvider provider;
+  auto server = http::HttpServer::Start({}, [&](const http::HttpRequest& r) { return provider.Handle(r); });
+  ASSERT_TRUE(server.ok());
+  embedding::OpenAiEmbedder::Options eo;
+  eo.base_url = "http://127.0.0.1:" + std::to_string((*server)->port()) + "/v1";
+  eo.model = "fake";
+  eo.dimension = 8;
+  eo.max_attempts = 1;
+  auto embedder = embedding::OpenAiEmbedder::Create(eo);
+  ASSERT_TRUE(embedder.ok()) << embedder.status().ToString();
+
+  {
+    auto store = storage::Store::OpenPrimary(dir.path() / "store", {.sync_writes = false});
+    ASSERT_TRUE(store.ok());
+    ingest::Applier applier(store->get(), embedder->get(), {});
+    ASSERT_TRUE(applier.Init().ok());
+    ingest::Event e;
+    e.container_id = "hr";
+    e.doc_id = "leave";
+    e.version = 1;
+    e.title = "휴가 규정";
+    e.text = "연차 휴가는 입사 후 1년이 지나면 15일이 주어집니다.";
+    ASSERT_TRUE(applier.ApplyBatch({{"t", 0, 0, e}}).ok());
+  }
+
+  Follower follower(Follower::Options{dir.path(), dir.path() / "secondary", std::chrono::milliseconds(10),
+                                      index::IndexSet::Options{(*embedder)->model_id(), {.dim = 8}, {}, 4096, 64}});
+  auto rules = QueryRulesWatcher::Start({}, std::chrono::seconds(60));
+  ASSERT_TRUE(rules.ok());
+  Searcher searcher(&follower, embedder->get(), rules->get(), {});
+  ASSERT_TRUE(follower.WaitForSeqForTest(1, std::chrono::seconds(30)));
+
+  SearchRequest req;
+  req.query = "연차 휴가";
+  req.container_ids = {"hr"};
+  auto healthy = searcher.Search(req);
+  ASSERT_TRUE(healthy.ok()) << healthy.status().ToString();
+  EXPECT_FALSE(healthy->degraded);
+  ASSERT_FALSE(healthy->hits.empty());
+  EXPECT_GT(healthy->hits[0].vector.rank, 0u);
+
+  provider.down_ = true;
+  auto degraded = searcher.Search(req);
+  ASSERT_TRUE(degraded.ok()) << degraded.status().ToString();
+  EXPECT_TRUE(degraded->degraded);
+  EXPECT_NE(degraded->degraded_reason.find("embedding"), std::string::npos);
+  ASSERT_FALSE(degraded->hits.empty());
+  EXPECT_EQ(degraded->hits[0].doc_id, "leave");
+  EXPECT_EQ(degraded->hits[0].vector.rank, 0u);
+  EXPECT_FLOAT_EQ(degraded->weights.vector, 0.0f);
+
+  req.mode = SearchMode::kVector;  // nothing to fall back to
+  auto vector_only = searcher.Search(req);
+  ASSERT_FALSE(vector_only.ok());
+  EXPECT_EQ(vector_only.status().code(), Status::Code::kUnavailable);
+}
+
+}  // namespace
+}  // namespace tide::query
