@@ -1,6 +1,7 @@
 #include "query/search_api.h"
 
 #include "common/analysis/analyzer.h"
+#include "query/context_builder.h"
 
 #include <algorithm>
 #include <chrono>
@@ -72,7 +73,7 @@ json AnalyzedJson(const AnalyzedQuery& q) {
 
 // Parses and validates a search body; on failure *error is the response to send.
 std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchApi::Limits& limits,
-                                         http::HttpResponse* error) {
+                                         http::HttpResponse* error, bool context_fields = false) {
   auto bad = [&](std::string reason) {
     *error = http::JsonError(400, "invalid_request", reason);
     return std::nullopt;
@@ -82,8 +83,11 @@ std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchAp
   if (!j.is_object()) return bad("request body must be a JSON object");
   static const std::set<std::string> kKnown = {"query", "container_ids", "principal", "k", "mode", "weights", "search_type",
                                                "group_by", "chunks_per_document", "threshold"};
+  static const std::set<std::string> kContext = {"max_chars", "neighbors"};
   for (const auto& [key, value] : j.items()) {
-    if (!kKnown.contains(key)) return bad("unknown field '" + key + "'");
+    if (!kKnown.contains(key) && !(context_fields && kContext.contains(key))) {
+      return bad("unknown field '" + key + "'");
+    }
   }
   SearchRequest req;
   auto query = j.find("query");
@@ -257,6 +261,11 @@ http::HttpResponse SearchApi::Route(const http::HttpRequest& request, std::strin
     if (request.method != "GET") return http::JsonError(405, "method_not_allowed", "use GET /v1/analyze?text=...");
     return Analyze(request);
   }
+  if (request.path == "/v1/context") {
+    *route = "/v1/context";
+    if (request.method != "POST") return http::JsonError(405, "method_not_allowed", "use POST /v1/context with a JSON body");
+    return Context(request, *key);
+  }
   if (request.path == "/v1/search") {
     *route = "/v1/search";
     if (request.method != "POST") return http::JsonError(405, "method_not_allowed", "use POST /v1/search with a JSON body");
@@ -275,6 +284,61 @@ http::HttpResponse SearchApi::Analyze(const http::HttpRequest& request) const {
                                                        std::to_string(limits_.max_query_bytes));
   }
   return Json(200, AnalyzedJson(searcher_->Analyze(*text)));
+}
+
+http::HttpResponse SearchApi::Context(const http::HttpRequest& request, const Authorizer::ApiKey& key) const {
+  const auto start = std::chrono::steady_clock::now();
+  http::HttpResponse error;
+  std::optional<SearchRequest> search = ParseSearch(request.body, limits_, &error, /*context_fields=*/true);
+  if (!search) return error;
+  ContextRequest req;
+  req.search = std::move(*search);
+  // ParseSearch accepted the body, so it is a JSON object.
+  const json j = json::parse(request.body);
+  if (!j.contains("k")) req.search.k = 5;  // documents
+  if (auto m = j.find("max_chars"); m != j.end()) {
+    if (!m->is_number_integer() || m->get<std::int64_t>() < 200 || m->get<std::int64_t>() > 200000) {
+      return http::JsonError(400, "invalid_request", "'max_chars' must be an integer between 200 and 200000");
+    }
+    req.max_chars = m->get<std::size_t>();
+  }
+  if (auto n = j.find("neighbors"); n != j.end()) {
+    if (!n->is_number_integer() || n->get<std::int64_t>() < 0 || n->get<std::int64_t>() > 3) {
+      return http::JsonError(400, "invalid_request", "'neighbors' must be an integer between 0 and 3");
+    }
+    req.neighbors = n->get<std::size_t>();
+  }
+  Result<std::vector<std::string>> scope = authorizer_->Scope(key, req.search.container_ids, req.search.principal);
+  if (!scope) return http::JsonError(403, "forbidden", scope.status().message());
+  req.search.container_ids = std::move(*scope);
+  Result<ContextResponse> result = BuildContext(*searcher_, *follower_, req);
+  if (!result) {
+    if (result.status().code() == Status::Code::kUnavailable) {
+      http::HttpResponse r = http::JsonError(503, "not_ready", result.status().message());
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    spdlog::error("context failed: {}", result.status().ToString());
+    return http::JsonError(500, "internal_error", "context assembly failed; the error is logged");
+  }
+  json citations = json::array();
+  for (const Citation& c : result->citations) {
+    citations.push_back({{"number", c.number}, {"doc_id", c.doc_id}, {"chunk_id", c.chunk_id},
+                         {"container_id", c.container_id}, {"title", c.title}, {"heading", c.heading},
+                         {"char_begin", c.char_begin}, {"char_end", c.char_end}, {"page", c.page},
+                         {"score", c.score}});
+  }
+  const double took_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  json body = {{"took_ms", took_ms},
+               {"context", result->context},
+               {"chars", result->chars},
+               {"truncated", result->truncated},
+               {"citations", std::move(citations)},
+               {"query", AnalyzedJson(result->search.query)},
+               {"degraded", result->search.degraded},
+               {"watermark", WatermarkJson(result->search.watermark)}};
+  return Json(200, body);
 }
 
 http::HttpResponse SearchApi::Ready() const {

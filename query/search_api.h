@@ -21,6 +21,8 @@ namespace tide::query {
 //   GET  /metrics     Prometheus text format
 //   GET  /v1/analyze  the query pipeline's view of ?text=...
 //   POST /v1/search   hybrid search within the request's containers
+//   POST /v1/context  RAG context: top documents' best chunks within a character budget,
+//                     numbered, with citations
 //
 // Thread-safe and never throws: the HTTP server calls it from several worker threads.
 class SearchApi {
@@ -42,6 +44,7 @@ class SearchApi {
   http::HttpResponse Search(const http::HttpRequest& request, const Authorizer::ApiKey& key) const;
   http::HttpResponse Ready() const;
   http::HttpResponse Analyze(const http::HttpRequest& request) const;
+  http::HttpResponse Context(const http::HttpRequest& request, const Authorizer::ApiKey& key) const;
 
   const Follower* follower_;
   const Searcher* searcher_;

@@ -190,6 +190,20 @@ TEST_F(PipelineE2eTest, PublishedDocumentBecomesSearchableOnlyInItsContainer) {
     return true;
   }, seconds(30)));
 
+  // RAG context: numbered passages within the budget, with citations of the right document.
+  auto context = testutil::HttpRequestLoopback(
+      port_, "POST", "/v1/context",
+      R"({"query":"무지개송어 양식장","container_ids":["alpha"],"max_chars":300,"neighbors":1})", kKey);
+  ASSERT_EQ(context.status, 200) << context.body;
+  json ctx = json::parse(context.body);
+  ASSERT_FALSE(ctx["citations"].empty()) << ctx.dump();
+  EXPECT_EQ(ctx["citations"][0]["number"], 1);
+  EXPECT_EQ(ctx["citations"][0]["doc_id"], "guide/late.html");
+  EXPECT_EQ(ctx["context"].get<std::string>().rfind("[1] 늦게 온 문서\n무지개송어 양식장 안내서입니다.", 0), 0u)
+      << ctx["context"];
+  EXPECT_LE(ctx["chars"].get<int>(), 300);
+  for (const json& c : ctx["citations"]) EXPECT_EQ(c["container_id"], "alpha");
+
   // Both processes expose Prometheus metrics.
   auto query_metrics = testutil::HttpRequestLoopback(port_, "GET", "/metrics", "", kKey);
   EXPECT_EQ(query_metrics.status, 200);

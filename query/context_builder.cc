@@ -1,0 +1,126 @@
+#include "query/context_builder.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/storage/store.h"
+
+namespace tide::query {
+namespace {
+
+std::size_t CodePoints(std::string_view s) {
+  std::size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  return n;
+}
+
+// The longest prefix of `s` with at most `max` code points, cut at a space when one is near.
+std::string CutTo(std::string_view s, std::size_t max) {
+  std::size_t cp = 0, end = 0, last_space = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xc0) == 0x80) continue;
+    if (cp == max) {
+      end = i;
+      break;
+    }
+    if (s[i] == ' ' || s[i] == '\n') last_space = i;
+    ++cp;
+    end = s.size();
+  }
+  if (end < s.size() && last_space > end * 4 / 5) end = last_space;
+  return std::string(s.substr(0, end)) + "…";
+}
+
+}  // namespace
+
+Result<ContextResponse> BuildContext(const Searcher& searcher, const Follower& follower,
+                                     const ContextRequest& request) {
+  SearchRequest search = request.search;
+  search.search_type = SearchType::kRag;
+  search.group_by = GroupBy::kDocument;
+  Result<SearchResponse> found = searcher.Search(search);
+  if (!found) return found.status();
+  std::shared_ptr<const storage::Store> store = follower.store();
+  if (!store) return Status::Unavailable("the index is still loading");
+
+  ContextResponse out;
+  for (const SearchHit& doc : found->hits) {
+    // The ordinals to include: the document's selected chunks and their neighbours.
+    std::set<std::uint32_t> ordinals;
+    auto add = [&](const SearchHit& h) {
+      const std::uint32_t lo = h.ordinal >= request.neighbors ? h.ordinal - static_cast<std::uint32_t>(request.neighbors) : 0;
+      for (std::uint32_t o = lo; o <= h.ordinal + request.neighbors; ++o) ordinals.insert(o);
+    };
+    add(doc);
+    for (const SearchHit& h : doc.more_chunks) add(h);
+
+    Result<std::optional<std::string>> value = store->Get(storage::Cf::kDocs, storage::DocKey(doc.container_id, doc.doc_id));
+    if (!value) return value.status();
+    if (!value->has_value()) continue;  // deleted since the search
+    Result<storage::DocRecord> record = storage::DecodeDoc(**value);
+    if (!record) return record.status();
+
+    // Consecutive ordinals form one passage, so overlapping neighbours are not repeated.
+    std::vector<std::vector<storage::ChunkRecord>> passages;
+    std::optional<std::uint32_t> previous;
+    for (std::uint32_t o : ordinals) {
+      if (o >= record->labels.size()) continue;
+      Result<std::optional<std::string>> chunk = store->Get(storage::Cf::kChunks, storage::EncodeU64(record->labels[o]));
+      if (!chunk) return chunk.status();
+      if (!chunk->has_value()) continue;
+      Result<storage::ChunkRecord> c = storage::DecodeChunk(**chunk);
+      if (!c) return c.status();
+      if (!previous || o != *previous + 1) passages.emplace_back();
+      passages.back().push_back(std::move(*c));
+      previous = o;
+    }
+    for (const std::vector<storage::ChunkRecord>& passage : passages) {
+      if (out.chars >= request.max_chars) {
+        out.truncated = true;
+        break;
+      }
+      std::string text;
+      std::uint32_t end = passage.front().char_begin;
+      for (const storage::ChunkRecord& c : passage) {
+        // Chunks overlap by the chunker's overlap: append only what the previous one lacked.
+        if (!text.empty() && c.char_begin < end) {
+          std::size_t skip = end - c.char_begin, i = 0;
+          for (std::size_t cp = 0; i < c.text.size() && cp < skip; ++i) {
+            if ((static_cast<unsigned char>(c.text[i]) & 0xc0) != 0x80) ++cp;
+          }
+          while (i < c.text.size() && (static_cast<unsigned char>(c.text[i]) & 0xc0) == 0x80) ++i;
+          text += c.text.substr(i);
+        } else {
+          if (!text.empty()) text += "\n";
+          text += c.text;
+        }
+        end = std::max(end, c.char_end);
+      }
+      Citation cite{out.citations.size() + 1, doc.doc_id,
+                    doc.doc_id + "#" + std::to_string(passage.front().ordinal), doc.container_id,
+                    doc.title, passage.front().heading, passage.front().char_begin, end,
+                    passage.front().page, doc.score};
+      std::string header = "[" + std::to_string(cite.number) + "] " + doc.title;
+      if (!cite.heading.empty()) header += " — " + cite.heading;
+      std::string block = header + "\n" + text + "\n\n";
+      const std::size_t room = request.max_chars - out.chars;
+      if (CodePoints(block) > room) {
+        if (room < CodePoints(header) + 40) {  // not enough left for a useful passage
+          out.truncated = true;
+          break;
+        }
+        block = CutTo(block, room);
+        out.truncated = true;
+      }
+      out.chars += CodePoints(block);
+      out.context += block;
+      out.citations.push_back(std::move(cite));
+    }
+    if (out.truncated) break;
+  }
+  out.search = std::move(*found);
+  return out;
+}
+
+}  // namespace tide::query
