@@ -49,13 +49,16 @@ Result<ContextResponse> BuildContext(const Searcher& searcher, const Follower& f
     // The ordinals to include: the document's selected chunks and their neighbours.
     std::set<std::uint32_t> ordinals;
     auto add = [&](const SearchHit& h) {
-      const std::uint32_t lo = h.ordinal >= request.neighbors ? h.ordinal - static_cast<std::uint32_t>(request.neighbors) : 0;
+      const std::uint32_t lo = h.ordinal >= request.neighbors
+                                   ? h.ordinal - static_cast<std::uint32_t>(request.neighbors)
+                                   : 0;
       for (std::uint32_t o = lo; o <= h.ordinal + request.neighbors; ++o) ordinals.insert(o);
     };
     add(doc);
     for (const SearchHit& h : doc.more_chunks) add(h);
 
-    Result<std::optional<std::string>> value = store->Get(storage::Cf::kDocs, storage::DocKey(doc.container_id, doc.doc_id));
+    Result<std::optional<std::string>> value =
+        store->Get(storage::Cf::kDocs, storage::DocKey(doc.container_id, doc.doc_id));
     if (!value) return value.status();
     if (!value->has_value()) continue;  // deleted since the search
     Result<storage::DocRecord> record = storage::DecodeDoc(**value);
@@ -66,7 +69,8 @@ Result<ContextResponse> BuildContext(const Searcher& searcher, const Follower& f
     std::optional<std::uint32_t> previous;
     for (std::uint32_t o : ordinals) {
       if (o >= record->labels.size()) continue;
-      Result<std::optional<std::string>> chunk = store->Get(storage::Cf::kChunks, storage::EncodeU64(record->labels[o]));
+      Result<std::optional<std::string>> chunk =
+          store->Get(storage::Cf::kChunks, storage::EncodeU64(record->labels[o]));
       if (!chunk) return chunk.status();
       if (!chunk->has_value()) continue;
       Result<storage::ChunkRecord> c = storage::DecodeChunk(**chunk);
@@ -97,10 +101,16 @@ Result<ContextResponse> BuildContext(const Searcher& searcher, const Follower& f
         }
         end = std::max(end, c.char_end);
       }
-      Citation cite{out.citations.size() + 1, doc.doc_id,
-                    doc.doc_id + "#" + std::to_string(passage.front().ordinal), doc.container_id,
-                    doc.title, passage.front().heading, passage.front().char_begin, end,
-                    passage.front().page, doc.score};
+      Citation cite{out.citations.size() + 1,
+                    doc.doc_id,
+                    doc.doc_id + "#" + std::to_string(passage.front().ordinal),
+                    doc.container_id,
+                    doc.title,
+                    passage.front().heading,
+                    passage.front().char_begin,
+                    end,
+                    passage.front().page,
+                    doc.score};
       std::string header = "[" + std::to_string(cite.number) + "] " + doc.title;
       if (!cite.heading.empty()) header += " — " + cite.heading;
       std::string block = header + "\n" + text + "\n\n";

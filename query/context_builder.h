@@ -10,22 +10,22 @@
 namespace tide::query {
 
 struct ContextRequest {
-  SearchRequest search;         // search_type rag and group_by document are forced
-  std::size_t max_chars = 6000; // budget for the assembled context (code points)
-  std::size_t neighbors = 0;    // chunks before and after each selected chunk, 0..3
+  SearchRequest search;          // search_type rag and group_by document are forced
+  std::size_t max_chars = 6000;  // budget for the assembled context (code points)
+  std::size_t neighbors = 0;     // chunks before and after each selected chunk, 0..3
 };
 
 struct Citation {
   std::size_t number = 0;  // [n] in the context
   std::string doc_id;
-  std::string chunk_id;    // the first chunk of the passage
+  std::string chunk_id;  // the first chunk of the passage
   std::string container_id;
   std::string title;
   std::string heading;
   std::uint32_t char_begin = 0;  // of the passage in the document
   std::uint32_t char_end = 0;
   std::int32_t page = -1;
-  float score = 0;               // the document's search score
+  float score = 0;  // the document's search score
 };
 
 struct ContextResponse {

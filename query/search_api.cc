@@ -1,14 +1,14 @@
 #include "query/search_api.h"
 
-#include "common/analysis/analyzer.h"
-#include "query/context_builder.h"
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <set>
 
-#include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
+#include "common/analysis/analyzer.h"
+#include "query/context_builder.h"
 
 namespace tide::query {
 namespace {
@@ -22,9 +22,7 @@ http::HttpResponse Json(int status, const json& body) {
   return r;
 }
 
-json WatermarkJson(const Watermark& w) {
-  return json{{"seq", w.seq}, {"offsets", w.offsets}};
-}
+json WatermarkJson(const Watermark& w) { return json{{"seq", w.seq}, {"offsets", w.offsets}}; }
 
 json ExplainJson(const RetrieverExplain& e) {
   if (e.rank == 0) return nullptr;
@@ -34,25 +32,33 @@ json ExplainJson(const RetrieverExplain& e) {
 }
 
 json HitJson(const SearchHit& h) {
-  return {{"score", h.score},
-          {"chunk_id", h.chunk_id},
-          {"doc_id", h.doc_id},
-          {"container_id", h.container_id},
-          {"title", h.title},
-          {"heading", h.heading},
-          {"snippet", h.snippet},
-          {"chunk", {{"ordinal", h.ordinal}, {"char_begin", h.char_begin}, {"char_end", h.char_end}}},
-          {"explain",
-           {{"vector", ExplainJson(h.vector)}, {"keyword", ExplainJson(h.keyword)}, {"fulltext", ExplainJson(h.fulltext)}}}};
+  return {
+      {"score", h.score},
+      {"chunk_id", h.chunk_id},
+      {"doc_id", h.doc_id},
+      {"container_id", h.container_id},
+      {"title", h.title},
+      {"heading", h.heading},
+      {"snippet", h.snippet},
+      {"chunk", {{"ordinal", h.ordinal}, {"char_begin", h.char_begin}, {"char_end", h.char_end}}},
+      {"explain",
+       {{"vector", ExplainJson(h.vector)},
+        {"keyword", ExplainJson(h.keyword)},
+        {"fulltext", ExplainJson(h.fulltext)}}}};
 }
 
 const char* ScriptName(analysis::Script s) {
   switch (s) {
-    case analysis::Script::kHangul: return "hangul";
-    case analysis::Script::kLatin: return "latin";
-    case analysis::Script::kDigit: return "digit";
-    case analysis::Script::kHan: return "han";
-    case analysis::Script::kOther: return "other";
+    case analysis::Script::kHangul:
+      return "hangul";
+    case analysis::Script::kLatin:
+      return "latin";
+    case analysis::Script::kDigit:
+      return "digit";
+    case analysis::Script::kHan:
+      return "han";
+    case analysis::Script::kOther:
+      return "other";
   }
   return "other";
 }
@@ -60,7 +66,10 @@ const char* ScriptName(analysis::Script s) {
 json AnalyzedJson(const AnalyzedQuery& q) {
   json words = json::array();
   for (const AnalyzedQuery::QueryWord& w : q.words) {
-    words.push_back({{"text", w.text}, {"key", w.key}, {"script", ScriptName(w.script)}, {"stopword", w.stopword}});
+    words.push_back({{"text", w.text},
+                     {"key", w.key},
+                     {"script", ScriptName(w.script)},
+                     {"stopword", w.stopword}});
   }
   return {{"normalized", q.normalized},
           {"language", LanguageName(q.language)},
@@ -81,8 +90,9 @@ std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchAp
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return bad("request body is not valid JSON");
   if (!j.is_object()) return bad("request body must be a JSON object");
-  static const std::set<std::string> kKnown = {"query", "container_ids", "principal", "k", "mode", "weights", "search_type",
-                                               "group_by", "chunks_per_document", "threshold"};
+  static const std::set<std::string> kKnown = {
+      "query",       "container_ids", "principal",           "k",         "mode",  "weights",
+      "search_type", "group_by",      "chunks_per_document", "threshold", "fusion"};
   static const std::set<std::string> kContext = {"max_chars", "neighbors"};
   for (const auto& [key, value] : j.items()) {
     if (!kKnown.contains(key) && !(context_fields && kContext.contains(key))) {
@@ -93,26 +103,30 @@ std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchAp
   auto query = j.find("query");
   if (query == j.end() || !query->is_string()) return bad("'query' (string) is required");
   req.query = query->get<std::string>();
-  if (req.query.find_first_not_of(" \t\r\n") == std::string::npos) return bad("'query' must not be empty");
+  if (req.query.find_first_not_of(" \t\r\n") == std::string::npos)
+    return bad("'query' must not be empty");
   if (req.query.size() > limits.max_query_bytes) {
     return bad("'query' is " + std::to_string(req.query.size()) + " bytes, limit " +
                std::to_string(limits.max_query_bytes));
   }
   auto principal = j.find("principal");
   if (principal != j.end() && !principal->is_null()) {
-    if (!principal->is_string() || principal->get<std::string>().empty()) return bad("'principal' must be a non-empty string");
+    if (!principal->is_string() || principal->get<std::string>().empty())
+      return bad("'principal' must be a non-empty string");
     req.principal = principal->get<std::string>();
   }
   auto containers = j.find("container_ids");
   if ((containers == j.end() || containers->is_null()) && !req.principal) {
-    *error = http::JsonError(403, "missing_scope",
-                             "every search must be scoped: give 'container_ids' (a non-empty array) or 'principal'");
+    *error = http::JsonError(
+        403, "missing_scope",
+        "every search must be scoped: give 'container_ids' (a non-empty array) or 'principal'");
     return std::nullopt;
   }
   if (containers != j.end() && !containers->is_null()) {
     if (!containers->is_array()) return bad("'container_ids' must be an array of strings");
     if (containers->empty()) {
-      *error = http::JsonError(403, "missing_scope", "'container_ids' is empty: nothing may be searched");
+      *error = http::JsonError(403, "missing_scope",
+                               "'container_ids' is empty: nothing may be searched");
       return std::nullopt;
     }
     if (containers->size() > limits.max_containers) {
@@ -120,7 +134,8 @@ std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchAp
                  std::to_string(limits.max_containers));
     }
     for (const json& c : *containers) {
-      if (!c.is_string() || c.get<std::string>().empty()) return bad("'container_ids' must hold non-empty strings");
+      if (!c.is_string() || c.get<std::string>().empty())
+        return bad("'container_ids' must hold non-empty strings");
       req.container_ids.push_back(c.get<std::string>());
     }
   }
@@ -164,6 +179,16 @@ std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchAp
       return bad("'group_by' must be one of chunk, document");
     }
   }
+  if (auto f = j.find("fusion"); f != j.end()) {
+    const std::string v = f->is_string() ? f->get<std::string>() : "";
+    if (v == "rrf") {
+      req.fusion = Fusion::kRrf;
+    } else if (v == "linear") {
+      req.fusion = Fusion::kLinear;
+    } else {
+      return bad("'fusion' must be one of rrf, linear");
+    }
+  }
   if (auto c = j.find("chunks_per_document"); c != j.end()) {
     if (!c->is_number_integer() || c->get<std::int64_t>() < 1 || c->get<std::int64_t>() > 20) {
       return bad("'chunks_per_document' must be an integer between 1 and 20");
@@ -194,7 +219,8 @@ std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchAp
         return bad("unknown weight '" + key + "' (vector, keyword, fulltext)");
       }
     }
-    if (weights.vector + weights.keyword + weights.fulltext <= 0) return bad("at least one weight must be positive");
+    if (weights.vector + weights.keyword + weights.fulltext <= 0)
+      return bad("at least one weight must be positive");
     req.weights = weights;
   }
   return req;
@@ -202,19 +228,24 @@ std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchAp
 
 }  // namespace
 
-SearchApi::SearchApi(const Follower* follower, const Searcher* searcher, const Authorizer* authorizer,
-                     const Limits& limits, MetricsRegistry* metrics)
-    : follower_(follower), searcher_(searcher), authorizer_(authorizer), limits_(limits), metrics_(metrics) {
+SearchApi::SearchApi(const Follower* follower, const Searcher* searcher,
+                     const Authorizer* authorizer, const Limits& limits, MetricsRegistry* metrics)
+    : follower_(follower),
+      searcher_(searcher),
+      authorizer_(authorizer),
+      limits_(limits),
+      metrics_(metrics) {
   for (SearchMode mode : {SearchMode::kHybrid, SearchMode::kVector, SearchMode::kKeyword}) {
     latency_[static_cast<int>(mode)] = metrics_->AddHistogram(
         "tide_query_search_seconds", "Search latency inside the daemon, by mode.", LatencyBuckets(),
         {{"mode", SearchModeName(mode)}});
   }
-  metrics_->AddCallbackGauge("tide_query_watermark_lag", "Change records written by the worker but not yet searchable.",
-                             {}, [follower] {
-                               const double applied = static_cast<double>(follower->watermark().seq);
-                               return std::max(0.0, static_cast<double>(follower->store_seq()) - applied);
-                             });
+  metrics_->AddCallbackGauge(
+      "tide_query_watermark_lag", "Change records written by the worker but not yet searchable.",
+      {}, [follower] {
+        const double applied = static_cast<double>(follower->watermark().seq);
+        return std::max(0.0, static_cast<double>(follower->store_seq()) - applied);
+      });
   metrics_->AddCallbackGauge("tide_query_ready", "1 when the index is loaded and caught up.", {},
                              [follower] { return follower->ready() ? 1.0 : 0.0; });
 }
@@ -223,8 +254,9 @@ http::HttpResponse SearchApi::Handle(const http::HttpRequest& request) const {
   std::string route = "unknown";
   http::HttpResponse response = Route(request, &route);
   // Routes are a closed set, so label cardinality stays bounded whatever clients send.
-  metrics_->AddCounter("tide_query_requests_total", "HTTP requests by route and status.",
-                       {{"route", route}, {"status", std::to_string(response.status)}})
+  metrics_
+      ->AddCounter("tide_query_requests_total", "HTTP requests by route and status.",
+                   {{"route", route}, {"status", std::to_string(response.status)}})
       ->Inc();
   return response;
 }
@@ -232,25 +264,30 @@ http::HttpResponse SearchApi::Handle(const http::HttpRequest& request) const {
 http::HttpResponse SearchApi::Route(const http::HttpRequest& request, std::string* route) const {
   if (request.path == "/healthz") {
     *route = "/healthz";
-    if (request.method != "GET") return http::JsonError(405, "method_not_allowed", "use GET /healthz");
+    if (request.method != "GET")
+      return http::JsonError(405, "method_not_allowed", "use GET /healthz");
     return Json(200, {{"status", "ok"}});
   }
-  const Authorizer::ApiKey* key = authorizer_->Authenticate(request.Header("authorization"), request.Header("x-api-key"));
+  const Authorizer::ApiKey* key =
+      authorizer_->Authenticate(request.Header("authorization"), request.Header("x-api-key"));
   if (key == nullptr) {
     *route = "unauthenticated";
-    http::HttpResponse r = http::JsonError(401, "unauthorized",
-                                           "give a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'");
+    http::HttpResponse r = http::JsonError(
+        401, "unauthorized",
+        "give a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'");
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;
   }
   if (request.path == "/readyz") {
     *route = "/readyz";
-    if (request.method != "GET") return http::JsonError(405, "method_not_allowed", "use GET /readyz");
+    if (request.method != "GET")
+      return http::JsonError(405, "method_not_allowed", "use GET /readyz");
     return Ready();
   }
   if (request.path == "/metrics") {
     *route = "/metrics";
-    if (request.method != "GET") return http::JsonError(405, "method_not_allowed", "use GET /metrics");
+    if (request.method != "GET")
+      return http::JsonError(405, "method_not_allowed", "use GET /metrics");
     http::HttpResponse r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = metrics_->Render();
@@ -258,17 +295,20 @@ http::HttpResponse SearchApi::Route(const http::HttpRequest& request, std::strin
   }
   if (request.path == "/v1/analyze") {
     *route = "/v1/analyze";
-    if (request.method != "GET") return http::JsonError(405, "method_not_allowed", "use GET /v1/analyze?text=...");
+    if (request.method != "GET")
+      return http::JsonError(405, "method_not_allowed", "use GET /v1/analyze?text=...");
     return Analyze(request);
   }
   if (request.path == "/v1/context") {
     *route = "/v1/context";
-    if (request.method != "POST") return http::JsonError(405, "method_not_allowed", "use POST /v1/context with a JSON body");
+    if (request.method != "POST")
+      return http::JsonError(405, "method_not_allowed", "use POST /v1/context with a JSON body");
     return Context(request, *key);
   }
   if (request.path == "/v1/search") {
     *route = "/v1/search";
-    if (request.method != "POST") return http::JsonError(405, "method_not_allowed", "use POST /v1/search with a JSON body");
+    if (request.method != "POST")
+      return http::JsonError(405, "method_not_allowed", "use POST /v1/search with a JSON body");
     return Search(request, *key);
   }
   return http::JsonError(404, "not_found", "no route " + request.method + " " + request.path);
@@ -280,16 +320,19 @@ http::HttpResponse SearchApi::Analyze(const http::HttpRequest& request) const {
     return http::JsonError(400, "invalid_request", "give the text to analyze as ?text=...");
   }
   if (text->size() > limits_.max_query_bytes) {
-    return http::JsonError(400, "invalid_request", "'text' is " + std::to_string(text->size()) + " bytes, limit " +
-                                                       std::to_string(limits_.max_query_bytes));
+    return http::JsonError(400, "invalid_request",
+                           "'text' is " + std::to_string(text->size()) + " bytes, limit " +
+                               std::to_string(limits_.max_query_bytes));
   }
   return Json(200, AnalyzedJson(searcher_->Analyze(*text)));
 }
 
-http::HttpResponse SearchApi::Context(const http::HttpRequest& request, const Authorizer::ApiKey& key) const {
+http::HttpResponse SearchApi::Context(const http::HttpRequest& request,
+                                      const Authorizer::ApiKey& key) const {
   const auto start = std::chrono::steady_clock::now();
   http::HttpResponse error;
-  std::optional<SearchRequest> search = ParseSearch(request.body, limits_, &error, /*context_fields=*/true);
+  std::optional<SearchRequest> search =
+      ParseSearch(request.body, limits_, &error, /*context_fields=*/true);
   if (!search) return error;
   ContextRequest req;
   req.search = std::move(*search);
@@ -297,18 +340,22 @@ http::HttpResponse SearchApi::Context(const http::HttpRequest& request, const Au
   const json j = json::parse(request.body);
   if (!j.contains("k")) req.search.k = 5;  // documents
   if (auto m = j.find("max_chars"); m != j.end()) {
-    if (!m->is_number_integer() || m->get<std::int64_t>() < 200 || m->get<std::int64_t>() > 200000) {
-      return http::JsonError(400, "invalid_request", "'max_chars' must be an integer between 200 and 200000");
+    if (!m->is_number_integer() || m->get<std::int64_t>() < 200 ||
+        m->get<std::int64_t>() > 200000) {
+      return http::JsonError(400, "invalid_request",
+                             "'max_chars' must be an integer between 200 and 200000");
     }
     req.max_chars = m->get<std::size_t>();
   }
   if (auto n = j.find("neighbors"); n != j.end()) {
     if (!n->is_number_integer() || n->get<std::int64_t>() < 0 || n->get<std::int64_t>() > 3) {
-      return http::JsonError(400, "invalid_request", "'neighbors' must be an integer between 0 and 3");
+      return http::JsonError(400, "invalid_request",
+                             "'neighbors' must be an integer between 0 and 3");
     }
     req.neighbors = n->get<std::size_t>();
   }
-  Result<std::vector<std::string>> scope = authorizer_->Scope(key, req.search.container_ids, req.search.principal);
+  Result<std::vector<std::string>> scope =
+      authorizer_->Scope(key, req.search.container_ids, req.search.principal);
   if (!scope) return http::JsonError(403, "forbidden", scope.status().message());
   req.search.container_ids = std::move(*scope);
   Result<ContextResponse> result = BuildContext(*searcher_, *follower_, req);
@@ -323,9 +370,15 @@ http::HttpResponse SearchApi::Context(const http::HttpRequest& request, const Au
   }
   json citations = json::array();
   for (const Citation& c : result->citations) {
-    citations.push_back({{"number", c.number}, {"doc_id", c.doc_id}, {"chunk_id", c.chunk_id},
-                         {"container_id", c.container_id}, {"title", c.title}, {"heading", c.heading},
-                         {"char_begin", c.char_begin}, {"char_end", c.char_end}, {"page", c.page},
+    citations.push_back({{"number", c.number},
+                         {"doc_id", c.doc_id},
+                         {"chunk_id", c.chunk_id},
+                         {"container_id", c.container_id},
+                         {"title", c.title},
+                         {"heading", c.heading},
+                         {"char_begin", c.char_begin},
+                         {"char_end", c.char_end},
+                         {"page", c.page},
                          {"score", c.score}});
   }
   const double took_ms =
@@ -348,12 +401,14 @@ http::HttpResponse SearchApi::Ready() const {
   return Json(200, {{"ready", true}, {"watermark", WatermarkJson(follower_->watermark())}});
 }
 
-http::HttpResponse SearchApi::Search(const http::HttpRequest& request, const Authorizer::ApiKey& key) const {
+http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
+                                     const Authorizer::ApiKey& key) const {
   const auto start = std::chrono::steady_clock::now();
   http::HttpResponse error;
   std::optional<SearchRequest> req = ParseSearch(request.body, limits_, &error);
   if (!req) return error;
-  Result<std::vector<std::string>> scope = authorizer_->Scope(key, req->container_ids, req->principal);
+  Result<std::vector<std::string>> scope =
+      authorizer_->Scope(key, req->container_ids, req->principal);
   if (!scope) return http::JsonError(403, "forbidden", scope.status().message());
   req->container_ids = std::move(*scope);
   Result<SearchResponse> result = searcher_->Search(*req);
@@ -381,19 +436,23 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request, const Aut
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   latency_[static_cast<int>(req->mode)]->Observe(took_ms / 1000.0);
   const Weights& w = result->weights;
-  json body = {{"took_ms", took_ms},
-                    {"mode", SearchModeName(req->mode)},
-                    {"search_type", SearchTypeName(req->search_type)},
-                    {"group_by", req->group_by == GroupBy::kDocument ? "document" : "chunk"},
-                    {"query", AnalyzedJson(result->query)},
-                    {"weights", {{"vector", w.vector}, {"keyword", w.keyword}, {"fulltext", w.fulltext}}},
-                    {"threshold", result->threshold},
-                    {"degraded", result->degraded},
-                    {"hits", std::move(hits)},
-                    {"watermark", WatermarkJson(result->watermark)}};
+  json body = {
+      {"took_ms", took_ms},
+      {"mode", SearchModeName(req->mode)},
+      {"search_type", SearchTypeName(req->search_type)},
+      {"fusion", req->fusion == Fusion::kLinear ? "linear" : "rrf"},
+      {"group_by", req->group_by == GroupBy::kDocument ? "document" : "chunk"},
+      {"query", AnalyzedJson(result->query)},
+      {"weights", {{"vector", w.vector}, {"keyword", w.keyword}, {"fulltext", w.fulltext}}},
+      {"threshold", result->threshold},
+      {"degraded", result->degraded},
+      {"hits", std::move(hits)},
+      {"watermark", WatermarkJson(result->watermark)}};
   if (result->degraded) {
     body["degraded_reason"] = result->degraded_reason;
-    metrics_->AddCounter("tide_query_degraded_total", "Searches answered without the vector retriever.")->Inc();
+    metrics_
+        ->AddCounter("tide_query_degraded_total", "Searches answered without the vector retriever.")
+        ->Inc();
   }
   return Json(200, body);
 }

@@ -21,15 +21,18 @@ struct Fused {
 
 const char* SearchModeName(SearchMode mode) {
   switch (mode) {
-    case SearchMode::kHybrid: return "hybrid";
-    case SearchMode::kVector: return "vector";
-    case SearchMode::kKeyword: return "keyword";
+    case SearchMode::kHybrid:
+      return "hybrid";
+    case SearchMode::kVector:
+      return "vector";
+    case SearchMode::kKeyword:
+      return "keyword";
   }
   return "hybrid";
 }
 
-Searcher::Searcher(const Follower* follower, embedding::Embedder* embedder, const QueryRulesWatcher* rules,
-                   const Options& options)
+Searcher::Searcher(const Follower* follower, embedding::Embedder* embedder,
+                   const QueryRulesWatcher* rules, const Options& options)
     : follower_(follower), rules_(rules), embedder_(embedder), options_(options) {}
 
 AnalyzedQuery Searcher::Analyze(std::string_view text) const {
@@ -39,13 +42,15 @@ AnalyzedQuery Searcher::Analyze(std::string_view text) const {
 Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   std::shared_ptr<const index::IndexSet> indexes = follower_->indexes();
   std::shared_ptr<const storage::Store> store = follower_->store();
-  if (!indexes || !store) return Status::Unavailable("the index is still loading: " + follower_->not_ready_reason());
+  if (!indexes || !store)
+    return Status::Unavailable("the index is still loading: " + follower_->not_ready_reason());
   std::shared_ptr<const QueryRules> rules = rules_->current();
 
   SearchResponse response;
   response.watermark = Watermark{indexes->applied_seq(), indexes->applied_offsets()};
   response.query = AnalyzeQuery(request.query, *rules, analyzer_);
-  const FusionSettings settings = rules->Settings(request.search_type, response.query.intent.intent);
+  const FusionSettings settings =
+      rules->Settings(request.search_type, response.query.intent.intent);
   Weights w = request.weights.value_or(settings.weights);
   if (request.mode == SearchMode::kVector) w = {1, 0, 0};
   if (request.mode == SearchMode::kKeyword) w.vector = 0;
@@ -53,11 +58,12 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   response.threshold = request.threshold.value_or(settings.threshold);
 
   const index::ContainerSet scope = indexes->ResolveContainers(request.container_ids);
-  const std::size_t wanted = request.group_by == GroupBy::kDocument ? request.k * request.chunks_per_document : request.k;
+  const std::size_t wanted =
+      request.group_by == GroupBy::kDocument ? request.k * request.chunks_per_document : request.k;
   const std::size_t candidates = std::max(options_.candidates, wanted);
   std::unordered_map<std::uint64_t, Fused> fused;
-  auto add = [&](std::uint64_t label, std::size_t rank, float score, float weight, RetrieverExplain Fused::*slot,
-                 std::vector<std::string> terms) {
+  auto add = [&](std::uint64_t label, std::size_t rank, float score, float weight,
+                 RetrieverExplain Fused::*slot, std::vector<std::string> terms) {
     Fused& f = fused[label];
     f.label = label;
     f.rrf += weight / (options_.rrf_k + static_cast<double>(rank));
@@ -80,7 +86,8 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     }
   }
   if (w.vector > 0) {
-    Result<std::vector<index::VectorHit>> hits = indexes->SearchVector(query_vector, candidates, scope);
+    Result<std::vector<index::VectorHit>> hits =
+        indexes->SearchVector(query_vector, candidates, scope);
     if (!hits) return hits.status();
     std::size_t rank = 0;
     for (const index::VectorHit& h : *hits) {
@@ -92,39 +99,74 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   }
   const std::vector<std::string>& terms = response.query.terms;
   if (w.keyword > 0) {
-    std::vector<index::KeywordHit> hits = indexes->SearchKeyword(index::Field::kTitle, terms, candidates, scope);
+    std::vector<index::KeywordHit> hits =
+        indexes->SearchKeyword(index::Field::kTitle, terms, candidates, scope);
     for (std::size_t i = 0; i < hits.size(); ++i) {
-      add(hits[i].label, i + 1, hits[i].score, w.keyword, &Fused::keyword, std::move(hits[i].matched_terms));
+      add(hits[i].label, i + 1, hits[i].score, w.keyword, &Fused::keyword,
+          std::move(hits[i].matched_terms));
     }
   }
   if (w.fulltext > 0) {
-    std::vector<index::KeywordHit> hits = indexes->SearchKeyword(index::Field::kBody, terms, candidates, scope);
+    std::vector<index::KeywordHit> hits =
+        indexes->SearchKeyword(index::Field::kBody, terms, candidates, scope);
     for (std::size_t i = 0; i < hits.size(); ++i) {
-      add(hits[i].label, i + 1, hits[i].score, w.fulltext, &Fused::fulltext, std::move(hits[i].matched_terms));
+      add(hits[i].label, i + 1, hits[i].score, w.fulltext, &Fused::fulltext,
+          std::move(hits[i].matched_terms));
     }
   }
 
   std::vector<Fused> ranked;
   ranked.reserve(fused.size());
   for (auto& [label, f] : fused) ranked.push_back(std::move(f));
+  // The best possible fused score: first place (or the top score) in every retriever used.
+  double best = (w.vector + w.keyword + w.fulltext) / (options_.rrf_k + 1.0);
+  if (request.fusion == Fusion::kLinear) {
+    // Min-max normalise each retriever's scores over its own list; absent counts as 0.
+    struct Range {
+      float lo = 0, hi = 0;
+      bool any = false;
+    };
+    Range ranges[3];
+    RetrieverExplain Fused::*slots[3] = {&Fused::vector, &Fused::keyword, &Fused::fulltext};
+    const float weights[3] = {w.vector, w.keyword, w.fulltext};
+    for (const Fused& f : ranked) {
+      for (int r = 0; r < 3; ++r) {
+        const RetrieverExplain& e = f.*slots[r];
+        if (e.rank == 0) continue;
+        Range& range = ranges[r];
+        range.lo = range.any ? std::min(range.lo, e.score) : e.score;
+        range.hi = range.any ? std::max(range.hi, e.score) : e.score;
+        range.any = true;
+      }
+    }
+    for (Fused& f : ranked) {
+      f.rrf = 0;
+      for (int r = 0; r < 3; ++r) {
+        const RetrieverExplain& e = f.*slots[r];
+        if (e.rank == 0) continue;
+        const double span = ranges[r].hi - ranges[r].lo;
+        f.rrf += weights[r] * (span > 0 ? (e.score - ranges[r].lo) / span : 1.0);
+      }
+    }
+    best = w.vector + w.keyword + w.fulltext;
+  }
   std::sort(ranked.begin(), ranked.end(), [](const Fused& a, const Fused& b) {
     return a.rrf != b.rrf ? a.rrf > b.rrf : a.label < b.label;
   });
-  // The best possible fused score: first place in every retriever that ran.
-  const double best = (w.vector + w.keyword + w.fulltext) / (options_.rrf_k + 1.0);
 
   std::map<std::pair<std::string, std::string>, std::size_t> doc_position;  // group_by document
   for (const Fused& f : ranked) {
     if (response.hits.size() >= request.k && request.group_by == GroupBy::kChunk) break;
-    Result<std::optional<std::string>> value = store->Get(storage::Cf::kChunks, storage::EncodeU64(f.label));
+    Result<std::optional<std::string>> value =
+        store->Get(storage::Cf::kChunks, storage::EncodeU64(f.label));
     if (!value) return value.status();
     if (!value->has_value()) continue;  // deleted since the index saw it
     Result<storage::ChunkRecord> chunk = storage::DecodeChunk(**value);
     if (!chunk) return chunk.status();
     // Retrieval already filtered by scope; this second check is cheap insurance that no
     // other container's text can ever leave through a bug in an index.
-    if (std::find(request.container_ids.begin(), request.container_ids.end(), chunk->container_id) ==
-        request.container_ids.end()) {
+    if (std::find(request.container_ids.begin(), request.container_ids.end(),
+                  chunk->container_id) == request.container_ids.end()) {
       return Status::Internal("an index returned a chunk outside the request's scope");
     }
     SearchHit hit;

@@ -22,6 +22,10 @@ const char* SearchModeName(SearchMode mode);
 
 enum class GroupBy { kChunk, kDocument };
 
+// How retriever lists combine. kRrf: weighted Reciprocal Rank Fusion (ranks only). kLinear:
+// each list's scores min-max normalised to 0..1, then weighted and summed (scores matter).
+enum class Fusion { kRrf, kLinear };
+
 struct SearchRequest {
   std::string query;
   std::vector<std::string> container_ids;  // the scope: never empty (the API denies that)
@@ -33,6 +37,7 @@ struct SearchRequest {
   std::size_t chunks_per_document = 3;     // group_by document: best chunks kept per document
   std::optional<Weights> weights;          // overrides the intent's weights
   std::optional<float> threshold;          // overrides the intent's vector similarity threshold
+  Fusion fusion = Fusion::kRrf;
 };
 
 struct RetrieverExplain {

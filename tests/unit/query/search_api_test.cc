@@ -73,6 +73,7 @@ TEST_F(SearchApiTest, EveryMalformedRequestGetsA4xxThatSaysWhatIsWrong) {
       {"bad weights", R"({"query":"x",)" + scope + R"(,"weights":{"vector":-1}})", 400, "weights.vector"},
       {"unknown weight", R"({"query":"x",)" + scope + R"(,"weights":{"bm25":1}})", 400, "unknown weight"},
       {"zero weights", R"({"query":"x",)" + scope + R"(,"weights":{"vector":0}})", 400, "positive"},
+      {"bad fusion", R"({"query":"x",)" + scope + R"(,"fusion":"borda"})", 400, "'fusion'"},
       {"bad threshold", R"({"query":"x",)" + scope + R"(,"threshold":7})", 400, "'threshold'"},
       {"unknown field", R"({"query":"x",)" + scope + R"(,"size":3})", 400, "unknown field 'size'"},
   };
