@@ -94,6 +94,39 @@ Result<storage::DocRecord> Applier::LoadDoc(const std::string& key,
   return storage::DecodeDoc(**v);
 }
 
+Status Applier::ApplyAcl(const Event& e, std::map<std::string, storage::AclRecord>* overlay,
+                         BatchResult* result) const {
+  std::optional<storage::AclRecord> current;
+  if (auto it = overlay->find(e.principal); it != overlay->end()) {
+    current = it->second;
+  } else {
+    Result<std::optional<std::string>> v = store_->Get(Cf::kAcl, e.principal);
+    if (!v) return v.status();
+    if (v->has_value()) {
+      Result<storage::AclRecord> decoded = storage::DecodeAcl(**v);
+      if (!decoded) return decoded.status();
+      current = std::move(*decoded);
+    }
+  }
+  const std::int64_t version = *e.version;  // acl events always carry one
+  if (current && version < current->version) {
+    ++result->stale;
+    return Status();
+  }
+  const bool is_delete = e.type == EventType::kAclDelete;
+  if (current && version == current->version && (!is_delete || current->deleted)) {
+    ++result->duplicate;
+    return Status();
+  }
+  storage::AclRecord acl;
+  acl.version = version;
+  acl.deleted = is_delete;
+  if (!is_delete) acl.containers = e.containers;
+  (*overlay)[e.principal] = std::move(acl);
+  ++result->applied;
+  return Status();
+}
+
 std::string Applier::EmbeddingText(const storage::ChunkRecord& chunk) const {
   std::string text;
   if (options_.embed_title && !chunk.title.empty()) {
@@ -116,6 +149,7 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
   std::map<std::string, storage::DocRecord> overlay;  // documents this batch already touched
   std::vector<PendingChunk> chunks;
   std::map<std::uint64_t, std::size_t> pending_index;  // label -> position in `chunks`
+  std::map<std::string, storage::AclRecord> acl_overlay;  // principals this batch changed
   std::uint64_t next_label = next_label_;
 
   for (const BatchItem& item : batch) {
@@ -125,6 +159,48 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
       continue;
     }
     const Event& e = *item.event;
+    // Removes a document's chunks from the store and the change log (or, if this batch
+    // wrote them, from the batch before they reach either).
+    auto drop_chunks = [&](const storage::DocRecord& doc) {
+      for (std::uint64_t label : doc.labels) {
+        if (auto pending = pending_index.find(label); pending != pending_index.end()) {
+          chunks[pending->second].dropped = true;
+          continue;
+        }
+        wb.Delete(Cf::kChunks, storage::EncodeU64(label));
+        wb.Delete(Cf::kVectors, storage::EncodeU64(label));
+        change.entries.push_back({storage::ChangeRecord::Op::kDelete, label});
+      }
+    };
+    if (e.type == EventType::kAclUpsert || e.type == EventType::kAclDelete) {
+      TIDE_RETURN_IF_ERROR(ApplyAcl(e, &acl_overlay, &result));
+      continue;
+    }
+    if (e.type == EventType::kContainerDelete) {
+      // Every live document of the container, in the store or written earlier in this batch,
+      // becomes a delete marker at its own version.
+      std::map<std::string, storage::DocRecord> victims;
+      const std::string prefix = storage::DocKeyPrefix(e.container_id);
+      Status scan = store_->Scan(Cf::kDocs, prefix, prefix, [&](std::string_view key, std::string_view value) {
+        if (overlay.contains(std::string(key))) return true;
+        Result<storage::DocRecord> doc = storage::DecodeDoc(value);
+        if (doc && !doc->deleted) victims.emplace(std::string(key), std::move(*doc));
+        return true;
+      });
+      TIDE_RETURN_IF_ERROR(scan);
+      for (const auto& [key, doc] : overlay) {
+        if (key.starts_with(prefix) && !doc.deleted) victims.emplace(key, doc);
+      }
+      for (auto& [key, doc] : victims) {
+        drop_chunks(doc);
+        storage::DocRecord marker;
+        marker.version = doc.version;
+        marker.deleted = true;
+        overlay[key] = std::move(marker);
+      }
+      ++result.applied;
+      continue;
+    }
     const std::string key = storage::DocKey(e.container_id, e.doc_id);
     bool exists = false;
     Result<storage::DocRecord> current = LoadDoc(key, overlay, &exists);
@@ -148,16 +224,7 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
       ++result.duplicate;  // tombstone for a document we never had
       continue;
     }
-    for (std::uint64_t label : current->labels) {
-      if (auto pending = pending_index.find(label); pending != pending_index.end()) {
-        // Written earlier in this same batch: never let it reach the store or the log.
-        chunks[pending->second].dropped = true;
-        continue;
-      }
-      wb.Delete(Cf::kChunks, storage::EncodeU64(label));
-      wb.Delete(Cf::kVectors, storage::EncodeU64(label));
-      change.entries.push_back({storage::ChangeRecord::Op::kDelete, label});
-    }
+    drop_chunks(*current);
     storage::DocRecord doc;
     doc.version = version;
     if (e.type == EventType::kDocumentDelete) {
@@ -217,6 +284,7 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
     change.entries.push_back({storage::ChangeRecord::Op::kUpsert, chunks[i].label});
   }
   for (const auto& [key, doc] : overlay) wb.Put(Cf::kDocs, key, storage::EncodeDoc(doc));
+  for (const auto& [principal, acl] : acl_overlay) wb.Put(Cf::kAcl, principal, storage::EncodeAcl(acl));
 
   std::uint64_t next_seq = next_change_seq_;
   if (!change.entries.empty()) {

@@ -93,6 +93,8 @@ class Applier {
                                      const std::map<std::string, storage::DocRecord>& overlay,
                                      bool* exists) const;
   std::string EmbeddingText(const storage::ChunkRecord& chunk) const;
+  // Versioned like documents: older is stale, the same again a duplicate.
+  Status ApplyAcl(const Event& e, std::map<std::string, storage::AclRecord>* overlay, BatchResult* result) const;
 
   storage::Store* store_;
   embedding::Embedder* embedder_;

@@ -9,6 +9,7 @@ using nlohmann::json;
 
 Status Invalid(std::string m) { return Status::InvalidArgument(std::move(m)); }
 
+
 bool ValidUtf8(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
@@ -35,12 +36,44 @@ Result<std::string> OptionalString(const json& j, const char* field, std::size_t
   return s;
 }
 
+Result<Event> DecodeAcl(const json& j, const std::optional<std::string>& key, Event e) {
+  auto principal = j.find("principal");
+  if (principal == j.end() || !principal->is_string() || principal->get<std::string>().empty() ||
+      principal->get<std::string>().size() > 256 || !ValidUtf8(principal->get<std::string>())) {
+    return Invalid("'principal' (a string of 1..256 bytes) is required");
+  }
+  e.principal = principal->get<std::string>();
+  if (key && *key != AclEventKey(e.principal)) {
+    return Invalid("message key '" + *key + "' does not match '" + AclEventKey(e.principal) + "'");
+  }
+  auto version = j.find("version");
+  if (version == j.end() || !version->is_number_integer() || version->get<std::int64_t>() < 0) {
+    return Invalid("'version' (non-negative integer) is required");
+  }
+  e.version = version->get<std::int64_t>();
+  if (e.type == EventType::kAclDelete) return e;
+  auto containers = j.find("containers");
+  if (containers == j.end() || !containers->is_array() || containers->size() > 10000) {
+    return Invalid("acl.upsert needs 'containers' (an array of container ids)");
+  }
+  for (const json& c : *containers) {
+    if (!c.is_string() || !IsValidContainerId(c.get<std::string>())) {
+      return Invalid("'containers' must hold container ids ([A-Za-z0-9_.-]{1,128})");
+    }
+    e.containers.push_back(c.get<std::string>());
+  }
+  return e;
+}
+
 }  // namespace
 
 const char* EventTypeName(EventType type) {
   switch (type) {
     case EventType::kDocumentUpsert: return "document.upsert";
     case EventType::kDocumentDelete: return "document.delete";
+    case EventType::kContainerDelete: return "container.delete";
+    case EventType::kAclUpsert: return "acl.upsert";
+    case EventType::kAclDelete: return "acl.delete";
   }
   return "unknown";
 }
@@ -63,6 +96,8 @@ bool IsValidDocId(std::string_view id) {
   }
   return true;
 }
+
+std::string AclEventKey(std::string_view principal) { return "acl:" + std::string(principal); }
 
 std::string EventKey(std::string_view container_id, std::string_view doc_id) {
   std::string key(container_id);
@@ -110,13 +145,28 @@ Result<Event> DecodeEvent(const std::optional<std::string>& key,
     e.type = EventType::kDocumentUpsert;
   } else if (type_name == "document.delete") {
     e.type = EventType::kDocumentDelete;
+  } else if (type_name == "container.delete") {
+    e.type = EventType::kContainerDelete;
+  } else if (type_name == "acl.upsert") {
+    e.type = EventType::kAclUpsert;
+  } else if (type_name == "acl.delete") {
+    e.type = EventType::kAclDelete;
   } else {
     return Invalid("unknown event type '" + type_name + "'");
   }
+  if (e.type == EventType::kAclUpsert || e.type == EventType::kAclDelete) return DecodeAcl(j, key, std::move(e));
 
   auto cid = j.find("container_id");
   auto did = j.find("doc_id");
   if (cid == j.end() || !cid->is_string()) return Invalid("'container_id' (string) is required");
+  if (e.type == EventType::kContainerDelete) {
+    e.container_id = cid->get<std::string>();
+    if (!IsValidContainerId(e.container_id)) return Invalid("'container_id' must match [A-Za-z0-9_.-]{1,128}");
+    if (key && *key != e.container_id) {
+      return Invalid("message key '" + *key + "' does not match container_id '" + e.container_id + "'");
+    }
+    return e;
+  }
   if (did == j.end() || !did->is_string()) return Invalid("'doc_id' (string) is required");
   e.container_id = cid->get<std::string>();
   e.doc_id = did->get<std::string>();

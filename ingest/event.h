@@ -12,7 +12,7 @@ namespace tide::ingest {
 
 // The event contract (docs/events.md). Decoding is pure: bytes in, Event or the reason the
 // bytes are not an event out.
-enum class EventType { kDocumentUpsert, kDocumentDelete };
+enum class EventType { kDocumentUpsert, kDocumentDelete, kContainerDelete, kAclUpsert, kAclDelete };
 const char* EventTypeName(EventType type);
 
 struct ChunkInput {
@@ -33,6 +33,9 @@ struct Event {
   std::string metadata_json = "{}";
   std::optional<std::string> text;  // the worker chunks it
   std::vector<ChunkInput> chunks;   // or the pipeline already did
+  // acl.upsert / acl.delete: who, and what they may read.
+  std::string principal;
+  std::vector<std::string> containers;
 };
 
 struct DecodeLimits {
@@ -50,6 +53,8 @@ bool IsValidContainerId(std::string_view id);
 bool IsValidDocId(std::string_view id);
 // The Kafka key that keeps one document's events in order: "<container_id>/<doc_id>".
 std::string EventKey(std::string_view container_id, std::string_view doc_id);
+// Keys of the other kinds: "acl:<principal>" and "<container_id>" (container.delete).
+std::string AclEventKey(std::string_view principal);
 
 // `value` is nullopt for a Kafka tombstone, which deletes the document named by `key`.
 // InvalidArgument says what is wrong; such a message belongs in the dead-letter topic.

@@ -90,19 +90,41 @@ const Authorizer::ApiKey* Authorizer::Authenticate(std::string_view authorizatio
 }
 
 Result<std::vector<std::string>> Authorizer::Scope(const ApiKey& key, const std::vector<std::string>& container_ids,
-                                                   const std::optional<std::string>& principal) const {
+                                                   const std::optional<std::string>& principal,
+                                                   const AclLookup& store_acl) const {
+  // Containers the request names must all be inside the key's scope.
+  if (!key.all_containers()) {
+    for (const std::string& c : container_ids) {
+      if (!key.containers.contains(c)) {
+        return Status::PermissionDenied("container '" + c + "' is outside this API key's scope");
+      }
+    }
+  }
   std::vector<std::string> scope = container_ids;
   if (principal) {
-    auto it = acl_.find(*principal);
+    std::optional<std::vector<std::string>> readable;
+    if (store_acl) {
+      Result<std::optional<std::vector<std::string>>> fed = store_acl(*principal);
+      if (!fed) return fed.status();
+      readable = std::move(*fed);
+    }
+    if (!readable) {
+      auto it = acl_.find(*principal);
+      if (it != acl_.end()) readable = it->second;
+    }
     // An unknown principal and a principal with no containers look the same to the caller.
-    if (it == acl_.end() || it->second.empty()) {
+    if (!readable || readable->empty()) {
       return Status::PermissionDenied("principal '" + *principal + "' may not read any container");
     }
     if (scope.empty()) {
-      scope = it->second;
+      // The key's scope narrows what the principal may read.
+      for (const std::string& c : *readable) {
+        if (key.all_containers() || key.containers.contains(c)) scope.push_back(c);
+      }
+      if (scope.empty()) return Status::PermissionDenied("nothing the principal may read is in this API key's scope");
     } else {
       for (const std::string& c : scope) {
-        if (std::find(it->second.begin(), it->second.end(), c) == it->second.end()) {
+        if (std::find(readable->begin(), readable->end(), c) == readable->end()) {
           return Status::PermissionDenied("principal '" + *principal + "' may not read container '" + c + "'");
         }
       }
@@ -110,19 +132,6 @@ Result<std::vector<std::string>> Authorizer::Scope(const ApiKey& key, const std:
   }
   if (scope.empty()) {
     return Status::PermissionDenied("every search must be scoped: give 'container_ids' or 'principal'");
-  }
-  if (!key.all_containers()) {
-    std::vector<std::string> allowed;
-    for (const std::string& c : scope) {
-      if (key.containers.contains(c)) {
-        allowed.push_back(c);
-      } else if (!principal) {
-        return Status::PermissionDenied("container '" + c + "' is outside this API key's scope");
-      }
-    }
-    // Through a principal, the key's scope narrows what the principal may read.
-    if (allowed.empty()) return Status::PermissionDenied("nothing the principal may read is in this API key's scope");
-    scope = std::move(allowed);
   }
   std::sort(scope.begin(), scope.end());
   scope.erase(std::unique(scope.begin(), scope.end()), scope.end());

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -42,11 +43,18 @@ class Authorizer {
   // constant time; nullptr if none matches.
   const ApiKey* Authenticate(std::string_view authorization_header, std::string_view api_key_header) const;
 
+  // Principals fed by acl.* events (the store); nullopt when the store has no record, so the
+  // ACL file decides. A record that was deleted yields an empty list: the principal may read
+  // nothing.
+  using AclLookup = std::function<Result<std::optional<std::vector<std::string>>>(const std::string& principal)>;
+
   // The containers a search may read. Exactly one of `container_ids` and `principal` is
-  // usually given; with both, the containers must be among the principal's. PermissionDenied
-  // says what is outside the scope without revealing what exists.
+  // usually given; with both, the containers must be among the principal's. Named
+  // containers must lie in the key's scope; a principal's containers are narrowed to it.
+  // PermissionDenied says what is outside the scope without revealing what exists.
   Result<std::vector<std::string>> Scope(const ApiKey& key, const std::vector<std::string>& container_ids,
-                                         const std::optional<std::string>& principal) const;
+                                         const std::optional<std::string>& principal,
+                                         const AclLookup& store_acl = nullptr) const;
 
  private:
   std::vector<ApiKey> keys_;

@@ -120,7 +120,7 @@ Result<ContextResponse> BuildContext(const Searcher& searcher, const Follower& f
           out.truncated = true;
           break;
         }
-        block = CutTo(block, room);
+        block = CutTo(block, room - 1);  // the "…" takes the last code point
         out.truncated = true;
       }
       out.chars += CodePoints(block);

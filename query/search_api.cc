@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/analysis/analyzer.h"
+#include "common/storage/store.h"
 #include "query/context_builder.h"
 
 namespace tide::query {
@@ -355,7 +356,7 @@ http::HttpResponse SearchApi::Context(const http::HttpRequest& request,
     req.neighbors = n->get<std::size_t>();
   }
   Result<std::vector<std::string>> scope =
-      authorizer_->Scope(key, req.search.container_ids, req.search.principal);
+      authorizer_->Scope(key, req.search.container_ids, req.search.principal, StoreAcl());
   if (!scope) return http::JsonError(403, "forbidden", scope.status().message());
   req.search.container_ids = std::move(*scope);
   Result<ContextResponse> result = BuildContext(*searcher_, *follower_, req);
@@ -394,6 +395,19 @@ http::HttpResponse SearchApi::Context(const http::HttpRequest& request,
   return Json(200, body);
 }
 
+Authorizer::AclLookup SearchApi::StoreAcl() const {
+  return [this](const std::string& principal) -> Result<std::optional<std::vector<std::string>>> {
+    std::shared_ptr<const storage::Store> store = follower_->store();
+    if (!store) return std::optional<std::vector<std::string>>();  // not loaded: the file decides
+    Result<std::optional<std::string>> value = store->Get(storage::Cf::kAcl, principal);
+    if (!value) return value.status();
+    if (!value->has_value()) return std::optional<std::vector<std::string>>();
+    Result<storage::AclRecord> acl = storage::DecodeAcl(**value);
+    if (!acl) return acl.status();
+    return std::optional<std::vector<std::string>>(acl->deleted ? std::vector<std::string>() : acl->containers);
+  };
+}
+
 http::HttpResponse SearchApi::Ready() const {
   if (!follower_->ready()) {
     return Json(503, {{"ready", false}, {"reason", follower_->not_ready_reason()}});
@@ -408,7 +422,7 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
   std::optional<SearchRequest> req = ParseSearch(request.body, limits_, &error);
   if (!req) return error;
   Result<std::vector<std::string>> scope =
-      authorizer_->Scope(key, req->container_ids, req->principal);
+      authorizer_->Scope(key, req->container_ids, req->principal, StoreAcl());
   if (!scope) return http::JsonError(403, "forbidden", scope.status().message());
   req->container_ids = std::move(*scope);
   Result<SearchResponse> result = searcher_->Search(*req);

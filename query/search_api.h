@@ -45,6 +45,8 @@ class SearchApi {
   http::HttpResponse Ready() const;
   http::HttpResponse Analyze(const http::HttpRequest& request) const;
   http::HttpResponse Context(const http::HttpRequest& request, const Authorizer::ApiKey& key) const;
+  // Principals from acl.* events, read from the followed store.
+  Authorizer::AclLookup StoreAcl() const;
 
   const Follower* follower_;
   const Searcher* searcher_;

@@ -81,8 +81,8 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
       response.degraded = true;
       response.degraded_reason = "query embedding failed: " + embedded.message();
       w.vector = 0;
-      response.weights = w;
       if (w.keyword + w.fulltext <= 0) w.keyword = w.fulltext = 0.5f;  // weights said vector only
+      response.weights = w;
     }
   }
   if (w.vector > 0) {

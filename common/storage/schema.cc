@@ -52,6 +52,7 @@ const char* CfName(Cf cf) {
     case Cf::kVectors: return "vectors";
     case Cf::kChanges: return "changes";
     case Cf::kMeta: return "meta";
+    case Cf::kAcl: return "acl";
   }
   return "unknown";
 }
@@ -197,6 +198,21 @@ Result<ChangeRecord> DecodeChange(std::string_view value) {
   }
   Read(*j, "off", &change.offsets);
   return change;
+}
+
+std::string EncodeAcl(const AclRecord& acl) {
+  return Pack(json{{"v", acl.version}, {"x", acl.deleted}, {"c", acl.containers}});
+}
+
+Result<AclRecord> DecodeAcl(std::string_view value) {
+  Result<json> j = Unpack(value, "acl");
+  if (!j) return j.status();
+  AclRecord acl;
+  if (!Read(*j, "v", &acl.version) || !Read(*j, "c", &acl.containers)) {
+    return Status::Corruption("acl value misses version or containers");
+  }
+  Read(*j, "x", &acl.deleted);
+  return acl;
 }
 
 std::string EncodeEmbedderIdentity(const EmbedderIdentity& id) {

@@ -8,6 +8,7 @@
 //   vectors  label (u64 big-endian)           -> float32[dim]  (immutable once written)
 //   changes  change seq (u64 big-endian)      -> ChangeRecord  (what one applied batch did)
 //   meta     text keys                        -> counters, consumed offsets, embedder identity
+//   acl      principal                        -> AclRecord (containers it may read)
 //
 // Every value starts with a one-byte format version. Labels are allocated from a counter and
 // never reused, so a chunk's label names exactly one immutable text and vector: an updated
@@ -24,8 +25,8 @@
 
 namespace tide::storage {
 
-enum class Cf : int { kDefault = 0, kDocs, kChunks, kVectors, kChanges, kMeta };
-inline constexpr int kNumCfs = 6;
+enum class Cf : int { kDefault = 0, kDocs, kChunks, kVectors, kChanges, kMeta, kAcl };
+inline constexpr int kNumCfs = 7;
 const char* CfName(Cf cf);
 
 inline constexpr std::uint8_t kFormatVersion = 1;
@@ -93,6 +94,15 @@ struct ChangeRecord {
 };
 std::string EncodeChange(const ChangeRecord& change);
 Result<ChangeRecord> DecodeChange(std::string_view value);
+
+// What a principal may read, from acl.upsert / acl.delete events.
+struct AclRecord {
+  std::int64_t version = 0;
+  bool deleted = false;  // a delete marker: the principal may read nothing
+  std::vector<std::string> containers;
+};
+std::string EncodeAcl(const AclRecord& acl);
+Result<AclRecord> DecodeAcl(std::string_view value);
 
 struct EmbedderIdentity {
   std::string model_id;

@@ -36,13 +36,21 @@ class DeliveryCounter : public RdKafka::DeliveryReportCb {
   std::string last_error;
 };
 
+// The key that keeps an entity's events ordered: "<container_id>/<doc_id>" for documents,
+// "acl:<principal>" for ACL events, "<container_id>" for container events.
 std::optional<std::string> KeyOf(const std::string& line) {
   nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
-  auto c = j.find("container_id");
-  auto d = j.find("doc_id");
-  if (c == j.end() || d == j.end() || !c->is_string() || !d->is_string()) return std::nullopt;
-  return ingest::EventKey(c->get<std::string>(), d->get<std::string>());
+  auto str = [&](const char* field) -> std::optional<std::string> {
+    auto it = j.find(field);
+    if (it == j.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  if (auto principal = str("principal")) return ingest::AclEventKey(*principal);
+  auto container = str("container_id");
+  if (!container) return std::nullopt;
+  if (auto doc = str("doc_id")) return ingest::EventKey(*container, *doc);
+  return container;
 }
 
 }  // namespace

@@ -230,6 +230,24 @@ TEST_F(PipelineE2eTest, PublishedDocumentBecomesSearchableOnlyInItsContainer) {
   };
   EXPECT_TRUE(WaitFor(lag_is_zero, seconds(15))) << metrics.body;
 
+  // Principals from acl.* events: carol may read alpha, until her grant is deleted. Deleting
+  // container beta removes everything in it.
+  Publish({{{"schema_version", 1}, {"type", "acl.upsert"}, {"principal", "carol"}, {"version", 1},
+            {"containers", {"alpha"}}},
+           {{"schema_version", 1}, {"type", "container.delete"}, {"container_id", "beta"}}});
+  auto as_carol = [&] {
+    return testutil::HttpRequestLoopback(port_, "POST", "/v1/search",
+                                         R"({"query":"무지개송어","principal":"carol"})", kKey);
+  };
+  ASSERT_TRUE(WaitFor([&] { return as_carol().status == 200; }, seconds(30))) << as_carol().body;
+  EXPECT_NE(as_carol().body.find("guide/late.html"), std::string::npos);
+  ASSERT_TRUE(WaitFor([&] {
+    json gone = Search("기능 켜는 방법", {"beta"});
+    return gone.is_object() && gone["hits"].empty();
+  }, seconds(30)));
+  Publish({{{"schema_version", 1}, {"type", "acl.delete"}, {"principal", "carol"}, {"version", 2}}});
+  ASSERT_TRUE(WaitFor([&] { return as_carol().status == 403; }, seconds(30))) << as_carol().body;
+
   // SIGTERM drains and exits 0.
   ingest_->Signal(SIGTERM);
   EXPECT_EQ(ingest_->Wait(seconds(30)), std::optional<int>(0)) << ingest_->Log();

@@ -163,6 +163,62 @@ TEST_F(ApplierTest, SameDocumentTwiceInOneBatchLeavesOnlyTheLastVersion) {
   EXPECT_TRUE(report->ok()) << report->problems.front();
 }
 
+Event ContainerDelete(std::string container) {
+  Event e;
+  e.type = EventType::kContainerDelete;
+  e.container_id = std::move(container);
+  return e;
+}
+
+Event Acl(std::string principal, std::int64_t version, std::vector<std::string> containers, bool remove = false) {
+  Event e;
+  e.type = remove ? EventType::kAclDelete : EventType::kAclUpsert;
+  e.principal = std::move(principal);
+  e.version = version;
+  e.containers = std::move(containers);
+  return e;
+}
+
+TEST_F(ApplierTest, ContainerDeleteRemovesEveryDocumentOfItAndOnlyIt) {
+  Apply({Upsert("a", 3, "인사 문서 하나", "hr"), Upsert("b", 1, "인사 문서 둘", "hr"), Upsert("c", 1, "엔지니어링", "eng")});
+  BatchResult r = Apply({Upsert("d", 1, "같은 배치의 인사 문서", "hr"), ContainerDelete("hr")});
+  EXPECT_EQ(r.applied, 2u);
+  EXPECT_TRUE(KeywordLabels("문서", "hr").empty());
+  EXPECT_EQ(KeywordLabels("엔지니어링", "eng").size(), 1u);
+  EXPECT_EQ(CountCf(Cf::kChunks), 1u);
+  // Markers keep each document's version: an older upsert stays stale, a newer one returns.
+  BatchResult replay = Apply({Upsert("a", 2, "옛 판", "hr"), Upsert("b", 2, "새 판", "hr")});
+  EXPECT_EQ(replay.stale, 1u);
+  EXPECT_EQ(replay.applied, 1u);
+  EXPECT_EQ(KeywordLabels("새", "hr").size(), 1u);
+  index::IndexSet::Options io;
+  io.model_id = embedder_.model_id();
+  io.vector.dim = embedder_.dimension();
+  auto report = CheckStore(*store_, nullptr, io);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok()) << report->problems.front();
+}
+
+TEST_F(ApplierTest, AclEventsAreVersionedLikeDocuments) {
+  auto stored = [&](const std::string& principal) -> std::optional<storage::AclRecord> {
+    auto v = store_->Get(Cf::kAcl, principal);
+    if (!v.ok() || !v->has_value()) return std::nullopt;
+    return *storage::DecodeAcl(**v);
+  };
+  BatchResult r = Apply({Acl("alice", 2, {"hr", "eng"}), Acl("alice", 1, {"ops"}), Acl("alice", 2, {"hr", "eng"})});
+  EXPECT_EQ(r.applied, 1u);
+  EXPECT_EQ(r.stale, 1u);
+  EXPECT_EQ(r.duplicate, 1u);
+  ASSERT_TRUE(stored("alice"));
+  EXPECT_EQ(stored("alice")->containers, (std::vector<std::string>{"hr", "eng"}));
+  Apply({Acl("alice", 3, {}, /*remove=*/true)});
+  ASSERT_TRUE(stored("alice"));
+  EXPECT_TRUE(stored("alice")->deleted);
+  BatchResult late = Apply({Acl("alice", 2, {"hr"})});
+  EXPECT_EQ(late.stale, 1u);  // the delete marker keeps the old grant out
+  EXPECT_TRUE(stored("alice")->deleted);
+}
+
 TEST_F(ApplierTest, DeadLetteredItemsOnlyMoveTheOffset) {
   std::vector<BatchItem> batch = {{"t", 4, 10, std::nullopt}, {"t", 4, 11, Upsert("a", 1, "본문")}};
   auto r = applier_->ApplyBatch(batch);

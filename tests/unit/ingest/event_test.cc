@@ -37,6 +37,28 @@ TEST(EventTest, DecodesPreChunkedDocumentsAndDeletes) {
   EXPECT_EQ(d->type, EventType::kDocumentDelete);
 }
 
+TEST(EventTest, DecodesContainerDeleteAndAclEvents) {
+  auto c = Decode(R"({"schema_version":1,"type":"container.delete","container_id":"hr"})", "hr");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->type, EventType::kContainerDelete);
+  EXPECT_EQ(c->container_id, "hr");
+  EXPECT_FALSE(Decode(R"({"schema_version":1,"type":"container.delete","container_id":"hr"})", "eng").ok());
+  auto a = Decode(R"({"schema_version":1,"type":"acl.upsert","principal":"alice@example.com","version":3,
+      "containers":["hr","eng-wiki"]})",
+                  "acl:alice@example.com");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->type, EventType::kAclUpsert);
+  EXPECT_EQ(a->principal, "alice@example.com");
+  EXPECT_EQ(a->containers, (std::vector<std::string>{"hr", "eng-wiki"}));
+  auto d = Decode(R"({"schema_version":1,"type":"acl.delete","principal":"alice@example.com","version":4})");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->type, EventType::kAclDelete);
+  EXPECT_FALSE(Decode(R"({"schema_version":1,"type":"acl.upsert","principal":"a","version":1,"containers":["a b"]})").ok());
+  EXPECT_FALSE(Decode(R"({"schema_version":1,"type":"acl.upsert","principal":"","version":1,"containers":[]})").ok());
+  EXPECT_FALSE(Decode(R"({"schema_version":1,"type":"acl.upsert","principal":"a","containers":[]})").ok());
+  EXPECT_FALSE(Decode(R"({"schema_version":1,"type":"acl.delete","principal":"a","version":1})", "acl:b").ok());
+}
+
 TEST(EventTest, TombstoneDeletesTheKeyedDocument) {
   auto e = DecodeEvent(std::string("eng-wiki/pages/1"), std::nullopt, DecodeLimits{});
   ASSERT_TRUE(e.ok());
