@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include <nlohmann/json.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include "common/embedding/embedder.h"
@@ -19,6 +21,29 @@ constexpr std::string_view kCounterDeadLettered = "dead_lettered";
 constexpr std::string_view kCounterChunks = "chunks_written";
 
 using Clock = std::chrono::steady_clock;
+
+// metadata.tags and metadata.keywords (strings or arrays of strings), space-joined: what the
+// keyword retriever indexes beside the title and headings.
+std::string KeywordsOf(const std::string& metadata_json) {
+  nlohmann::json md = nlohmann::json::parse(metadata_json, nullptr, /*allow_exceptions=*/false);
+  std::string out;
+  if (!md.is_object()) return out;
+  for (const char* field : {"tags", "keywords"}) {
+    auto it = md.find(field);
+    if (it == md.end()) continue;
+    auto add = [&](const nlohmann::json& v) {
+      if (!v.is_string()) return;
+      if (!out.empty()) out += '\n';
+      out += v.get<std::string>();
+    };
+    if (it->is_array()) {
+      for (const nlohmann::json& v : *it) add(v);
+    } else {
+      add(*it);
+    }
+  }
+  return out;
+}
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -234,10 +259,11 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
       doc.source_uri = e.source_uri;
       doc.mime = e.mime;
       doc.metadata_json = e.metadata_json;
+      const std::string keywords = KeywordsOf(e.metadata_json);
       auto add = [&](std::string text, std::string heading, std::uint32_t begin, std::uint32_t end,
                      std::int32_t page) {
         storage::ChunkRecord c{e.container_id, e.doc_id, static_cast<std::uint32_t>(doc.labels.size()),
-                               e.title, std::move(heading), begin, end, page, std::move(text)};
+                               e.title, std::move(heading), begin, end, page, std::move(text), keywords};
         doc.labels.push_back(next_label);
         pending_index[next_label] = chunks.size();
         chunks.push_back({std::move(c), next_label++, false});

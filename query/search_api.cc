@@ -81,6 +81,16 @@ json AnalyzedJson(const AnalyzedQuery& q) {
           {"embedding_text", q.embedding_text}};
 }
 
+// A denied scope is 403 with the reason; failing to read the ACL is the daemon's problem, not
+// the caller's, and its details stay in the log.
+http::HttpResponse ScopeError(const Status& s) {
+  if (s.code() == Status::Code::kPermissionDenied) return http::JsonError(403, "forbidden", s.message());
+  spdlog::error("resolving a search scope failed: {}", s.ToString());
+  http::HttpResponse r = http::JsonError(503, "unavailable", "the access list could not be read; retry");
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
 // Parses and validates a search body; on failure *error is the response to send.
 std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchApi::Limits& limits,
                                          http::HttpResponse* error, bool context_fields = false) {
@@ -357,7 +367,7 @@ http::HttpResponse SearchApi::Context(const http::HttpRequest& request,
   }
   Result<std::vector<std::string>> scope =
       authorizer_->Scope(key, req.search.container_ids, req.search.principal, StoreAcl());
-  if (!scope) return http::JsonError(403, "forbidden", scope.status().message());
+  if (!scope) return ScopeError(scope.status());
   req.search.container_ids = std::move(*scope);
   Result<ContextResponse> result = BuildContext(*searcher_, *follower_, req);
   if (!result) {
@@ -423,7 +433,7 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
   if (!req) return error;
   Result<std::vector<std::string>> scope =
       authorizer_->Scope(key, req->container_ids, req->principal, StoreAcl());
-  if (!scope) return http::JsonError(403, "forbidden", scope.status().message());
+  if (!scope) return ScopeError(scope.status());
   req->container_ids = std::move(*scope);
   Result<SearchResponse> result = searcher_->Search(*req);
   if (!result) {

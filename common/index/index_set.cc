@@ -88,7 +88,9 @@ Status IndexSet::ApplyUpsert(std::uint64_t label, const storage::ChunkRecord& ch
   if (!s.ok() && s.code() != Status::Code::kAlreadyExists) return s;
   std::uint32_t container = InternContainer(chunk.container_id);
   KeywordIndex::FieldTerms terms;
-  terms[static_cast<int>(Field::kTitle)] = analyzer_.Terms(chunk.title);
+  // The keyword retriever's field: what names the chunk rather than what it says — the
+  // document title, the heading path and the document's tags/keywords.
+  terms[static_cast<int>(Field::kTitle)] = analyzer_.Terms(chunk.title + "\n" + chunk.heading + "\n" + chunk.keywords);
   terms[static_cast<int>(Field::kBody)] = analyzer_.Terms(chunk.text);
   keywords_.Add(label, container, terms);
   std::vector<std::uint64_t>& labels = container_labels_[container];

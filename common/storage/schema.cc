@@ -134,7 +134,8 @@ Result<DocRecord> DecodeDoc(std::string_view value) {
 std::string EncodeChunk(const ChunkRecord& c) {
   return Pack(json{{"c", c.container_id}, {"d", c.doc_id},      {"o", c.ordinal},
                    {"t", c.title},        {"h", c.heading},     {"b", c.char_begin},
-                   {"e", c.char_end},     {"p", c.page},        {"x", c.text}});
+                   {"e", c.char_end},     {"p", c.page},        {"x", c.text},
+                   {"k", c.keywords}});
 }
 
 Result<ChunkRecord> DecodeChunk(std::string_view value) {
@@ -150,6 +151,7 @@ Result<ChunkRecord> DecodeChunk(std::string_view value) {
   Read(*j, "b", &c.char_begin);
   Read(*j, "e", &c.char_end);
   Read(*j, "p", &c.page);
+  Read(*j, "k", &c.keywords);  // absent in chunks written before it existed
   return c;
 }
 

@@ -75,6 +75,7 @@ struct ChunkRecord {
   std::uint32_t char_end = 0;
   std::int32_t page = -1;
   std::string text;
+  std::string keywords;                 // the document's metadata tags/keywords, space-joined
 };
 std::string EncodeChunk(const ChunkRecord& chunk);
 Result<ChunkRecord> DecodeChunk(std::string_view value);

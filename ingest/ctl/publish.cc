@@ -1,5 +1,5 @@
-// `tidectl publish`: sends a file of JSON events (one per line) to the topic, keyed by
-// "<container_id>/<doc_id>" so one document's events stay in order on one partition.
+// `tidectl publish`: sends a file of JSON events (one per line) to the topic, keyed so one
+// entity's events stay in order on one partition (see KeyOf).
 // Lines that are not events are sent as they are (unkeyed): the worker dead-letters them,
 // which is how operators and tests exercise the dead-letter path.
 
@@ -36,8 +36,9 @@ class DeliveryCounter : public RdKafka::DeliveryReportCb {
   std::string last_error;
 };
 
-// The key that keeps an entity's events ordered: "<container_id>/<doc_id>" for documents,
-// "acl:<principal>" for ACL events, "<container_id>" for container events.
+// The key that keeps an entity's events ordered, chosen by the event's type:
+// "<container_id>/<doc_id>" for documents, "acl:<principal>" for ACL events, and
+// "<container_id>" for container events.
 std::optional<std::string> KeyOf(const std::string& line) {
   nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
@@ -46,11 +47,16 @@ std::optional<std::string> KeyOf(const std::string& line) {
     if (it == j.end() || !it->is_string()) return std::nullopt;
     return it->get<std::string>();
   };
-  if (auto principal = str("principal")) return ingest::AclEventKey(*principal);
+  const std::string type = str("type").value_or("");
+  if (type.rfind("acl.", 0) == 0) {
+    if (auto principal = str("principal")) return ingest::AclEventKey(*principal);
+    return std::nullopt;
+  }
   auto container = str("container_id");
   if (!container) return std::nullopt;
+  if (type.rfind("container.", 0) == 0) return container;
   if (auto doc = str("doc_id")) return ingest::EventKey(*container, *doc);
-  return container;
+  return std::nullopt;
 }
 
 }  // namespace

@@ -182,5 +182,36 @@ TEST_F(IngestWorkerTest, ATextTheEmbedderRejectsIsDeadLetteredAndTheRestApplied)
   EXPECT_EQ(*dead[0].key, KeyOf(17));
 }
 
+TEST_F(IngestWorkerTest, AnEmbedderOutageDeadLettersNothingAndIngestionResumesByItself) {
+  std::atomic<bool> down{true};
+  std::atomic<int> refused{0};
+  auto provider = http::HttpServer::Start({}, [&](const http::HttpRequest& r) {
+    if (down) {
+      ++refused;
+      return http::JsonError(503, "unavailable", "the provider is down");
+    }
+    return FakeProvider(r);
+  });
+  ASSERT_TRUE(provider.ok());
+  config_.shared.embedder.kind = "openai";
+  config_.shared.embedder.base_url = "http://127.0.0.1:" + std::to_string((*provider)->port()) + "/v1";
+  config_.shared.embedder.model = "fake";
+  config_.shared.embedder.dimension = 8;
+  config_.shared.embedder.max_attempts = 1;
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(kafka_.Produce("tide.documents", KeyOf(i), GoodEvent(i)));
+  RunningWorker worker(config_);
+  // The worker keeps trying (with backoff, partitions paused) while the provider is down...
+  ASSERT_TRUE(testutil::WaitFor([&] { return refused >= 3; }, seconds(60)));
+  EXPECT_EQ(Counter("applied"), 0u);
+  EXPECT_EQ(Counter("dead_lettered"), 0u);
+  // ...and catches up by itself when it is back.
+  down = false;
+  ASSERT_TRUE(testutil::WaitFor([&] { return Counter("applied") >= 40; }, seconds(60)));
+  ASSERT_TRUE(worker.Stop().ok());
+  EXPECT_EQ(Counter("applied"), 40u);
+  EXPECT_EQ(Counter("dead_lettered"), 0u);
+  EXPECT_EQ(Counter("duplicate"), 0u);
+}
+
 }  // namespace
 }  // namespace tide::ingest

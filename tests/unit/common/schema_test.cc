@@ -38,7 +38,7 @@ TEST(SchemaTest, DocRecordRoundTrips) {
 }
 
 TEST(SchemaTest, ChunkAndVectorRoundTrip) {
-  ChunkRecord c{"scalc", "guide/a.html", 2, "피벗 테이블", "만들기 > 단계", 10, 20, 3, "본문 텍스트"};
+  ChunkRecord c{"scalc", "guide/a.html", 2, "피벗 테이블", "만들기 > 단계", 10, 20, 3, "본문 텍스트", "태그\nkw"};
   Result<ChunkRecord> back = DecodeChunk(EncodeChunk(c));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->container_id, "scalc");
@@ -47,6 +47,7 @@ TEST(SchemaTest, ChunkAndVectorRoundTrip) {
   EXPECT_EQ(back->char_end, 20u);
   EXPECT_EQ(back->page, 3);
   EXPECT_EQ(back->text, "본문 텍스트");
+  EXPECT_EQ(back->keywords, "태그\nkw");
   float v[3] = {0.5f, -1.25f, 3.0f};
   Result<std::vector<float>> vb = DecodeVector(EncodeVector(v, 3));
   ASSERT_TRUE(vb.ok());

@@ -219,6 +219,22 @@ TEST_F(ApplierTest, AclEventsAreVersionedLikeDocuments) {
   EXPECT_TRUE(stored("alice")->deleted);
 }
 
+TEST_F(ApplierTest, KeywordFieldHoldsTitleHeadingsAndMetadataTags) {
+  Event e = Upsert("a", 1, "# 데이터 파일럿\n\n본문에는 없는 말.");
+  e.metadata_json = R"({"tags": ["피벗테이블", "datapilot"], "keywords": "교차표"})";
+  Apply({e});
+  auto title_hits = [&](const std::string& q) {
+    auto scope = indexes_->ResolveContainers({"scalc"});
+    return indexes_->SearchKeyword(index::Field::kTitle, indexes_->analyzer().Terms(q), 10, scope).size();
+  };
+  EXPECT_EQ(title_hits("datapilot"), 1u);   // a tag
+  EXPECT_EQ(title_hits("교차표"), 1u);       // a keyword
+  EXPECT_EQ(title_hits("파일럿"), 1u);       // the heading path
+  EXPECT_EQ(title_hits("제목"), 1u);         // the title ("제목 a")
+  EXPECT_EQ(title_hits("본문에는"), 0u);     // body text stays in the full-text field
+  EXPECT_TRUE(KeywordLabels("datapilot").empty());
+}
+
 TEST_F(ApplierTest, DeadLetteredItemsOnlyMoveTheOffset) {
   std::vector<BatchItem> batch = {{"t", 4, 10, std::nullopt}, {"t", 4, 11, Upsert("a", 1, "본문")}};
   auto r = applier_->ApplyBatch(batch);
@@ -286,7 +302,7 @@ TEST_F(ApplierTest, FsckPassesAfterChurnAndFindsPlantedOrphans) {
 
   // Plant an orphan chunk + vector, as a non-atomic writer would leave after a crash.
   storage::WriteBatch wb;
-  storage::ChunkRecord orphan{"scalc", "ghost", 0, "", "", 0, 1, -1, "유령"};
+  storage::ChunkRecord orphan{"scalc", "ghost", 0, "", "", 0, 1, -1, "유령", ""};
   wb.Put(Cf::kChunks, storage::EncodeU64(9999), storage::EncodeChunk(orphan));
   ASSERT_TRUE(store_->Write(&wb).ok());
   auto bad = CheckStore(*store_, nullptr, io);

@@ -1,5 +1,7 @@
 #include "query/search_api.h"
 
+#include <map>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -130,6 +132,34 @@ TEST_F(SearchApiTest, AuthorizerScopesNarrowToTheKey) {
   auto scope = authorizer_.Scope(*hr, {}, std::string("alice"));
   ASSERT_TRUE(scope.ok());
   EXPECT_EQ(*scope, std::vector<std::string>{"hr"});  // alice's eng is outside the key
+}
+
+TEST_F(SearchApiTest, EventFedGrantsOverrideTheFileAndRevocationsDeny) {
+  const Authorizer::ApiKey* all = authorizer_.Authenticate("", kKey);
+  ASSERT_NE(all, nullptr);
+  std::map<std::string, std::vector<std::string>> store = {{"alice", {"ops"}}, {"revoked", {}}};
+  Authorizer::AclLookup lookup = [&](const std::string& p) -> Result<std::optional<std::vector<std::string>>> {
+    auto it = store.find(p);
+    if (it == store.end()) return std::optional<std::vector<std::string>>();
+    return std::optional<std::vector<std::string>>(it->second);
+  };
+  auto alice = authorizer_.Scope(*all, {}, std::string("alice"), lookup);
+  ASSERT_TRUE(alice.ok());
+  EXPECT_EQ(*alice, std::vector<std::string>{"ops"});  // the store's grant, not the file's hr/eng
+  store["alice"] = {};                                   // acl.delete
+  auto revoked = authorizer_.Scope(*all, {}, std::string("alice"), lookup);
+  ASSERT_FALSE(revoked.ok());
+  EXPECT_EQ(revoked.status().code(), Status::Code::kPermissionDenied);
+  store.erase("alice");  // never fed by events: the file decides
+  auto from_file = authorizer_.Scope(*all, {}, std::string("alice"), lookup);
+  ASSERT_TRUE(from_file.ok());
+  EXPECT_EQ(*from_file, (std::vector<std::string>{"eng", "hr"}));
+  Authorizer::AclLookup broken = [](const std::string&) -> Result<std::optional<std::vector<std::string>>> {
+    return Status::Unavailable("store read failed");
+  };
+  auto failed = authorizer_.Scope(*all, {}, std::string("alice"), broken);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), Status::Code::kUnavailable);  // the API answers 503, not 403
 }
 
 TEST_F(SearchApiTest, RoutesMethodsReadinessAndAnalyze) {
