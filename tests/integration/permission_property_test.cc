@@ -1,0 +1,156 @@
+// Permission property: two containers hold near-duplicate documents, each with canary words
+// of its own. Thousands of randomized requests scoped to one of them — every mode, fusion,
+// grouping, k, search type, endpoint and way of naming the scope — must never return an id,
+// snippet, title, citation or canary of the other, nor its counts.
+
+#include <random>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/embedding/hash_embedder.h"
+#include "common/storage/store.h"
+#include "ingest/applier.h"
+#include "query/search_api.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace tide::query {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kKey = "property-test-key-all-containers";
+constexpr const char* kRedKey = "property-test-key-red-only-xx";
+
+// Canary words: unique, searchable, and never to be seen outside their container.
+const std::vector<std::string> kRedCanaries = {"홍당무암호", "redcanary77", "적색비밀"};
+const std::vector<std::string> kBlueCanaries = {"청색비밀", "bluecanary42", "파란암호문"};
+
+ingest::Event Doc(const std::string& container, int i, const std::vector<std::string>& canaries) {
+  ingest::Event e;
+  e.container_id = container;
+  e.doc_id = container + "-doc-" + std::to_string(i);
+  e.version = 1;
+  e.title = "연차 휴가 규정 " + std::to_string(i);
+  e.metadata_json = json{{"tags", {"휴가", canaries[i % canaries.size()]}}}.dump();
+  e.text = "# 휴가\n\n연차 휴가는 입사 후 1년이 지나면 15일이 주어집니다. 문서 번호 " + std::to_string(i) +
+           ".\n\n신청은 인사 시스템에서 합니다. 비밀 표식 " + canaries[i % canaries.size()] + " 입니다.";
+  return e;
+}
+
+class PermissionPropertyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    {
+      auto store = storage::Store::OpenPrimary(dir_.path() / "store", {.sync_writes = false});
+      ASSERT_TRUE(store.ok());
+      ingest::Applier applier(store->get(), &embedder_, {});
+      ASSERT_TRUE(applier.Init().ok());
+      std::vector<ingest::BatchItem> batch;
+      std::int64_t offset = 0;
+      for (int i = 0; i < 40; ++i) {
+        batch.push_back({"t", 0, offset++, Doc("red", i, kRedCanaries)});
+        batch.push_back({"t", 0, offset++, Doc("blue", i, kBlueCanaries)});
+      }
+      ASSERT_TRUE(applier.ApplyBatch(batch).ok());
+    }
+    follower_ = std::make_unique<Follower>(Follower::Options{
+        dir_.path(), dir_.path() / "secondary", std::chrono::milliseconds(10),
+        index::IndexSet::Options{embedder_.model_id(), {.dim = embedder_.dimension()}, {}, 16, 64}});
+    ASSERT_TRUE(follower_->WaitForSeqForTest(1, std::chrono::seconds(30)));
+    rules_ = std::move(*QueryRulesWatcher::Start({}, std::chrono::seconds(60)));
+    searcher_ = std::make_unique<Searcher>(follower_.get(), &embedder_, rules_.get(), Searcher::Options{});
+    authorizer_ = std::make_unique<Authorizer>(
+        std::vector<Authorizer::ApiKey>{{"all", kKey, {"*"}}, {"red", kRedKey, {"red"}}},
+        std::map<std::string, std::vector<std::string>>{{"rita", {"red"}}});
+    api_ = std::make_unique<SearchApi>(follower_.get(), searcher_.get(), authorizer_.get(), SearchApi::Limits{},
+                                       &metrics_);
+  }
+
+  http::HttpResponse Call(const std::string& path, const json& body, const std::string& key) {
+    http::HttpRequest r;
+    r.method = "POST";
+    r.path = r.target = path;
+    r.body = body.dump();
+    r.headers = {{"authorization", "Bearer " + key}};
+    return api_->Handle(r);
+  }
+
+  testutil::TempDir dir_;
+  embedding::HashEmbedder embedder_{embedding::HashEmbedder::Options{128}};
+  MetricsRegistry metrics_;
+  std::unique_ptr<Follower> follower_;
+  std::unique_ptr<QueryRulesWatcher> rules_;
+  std::unique_ptr<Searcher> searcher_;
+  std::unique_ptr<Authorizer> authorizer_;
+  std::unique_ptr<SearchApi> api_;
+};
+
+TEST_F(PermissionPropertyTest, NothingOfTheOtherContainerEverLeaks) {
+  std::mt19937 rng(42);
+  auto pick = [&](const auto& options) { return options[rng() % options.size()]; };
+  const std::vector<std::string> queries = {"연차 휴가", "휴가 신청", "비밀 표식", "인사 시스템 15일", "문서 번호 7",
+                                            "홍당무암호", "청색비밀", "redcanary77", "bluecanary42", "적색비밀 파란암호문",
+                                            "휴가 규정 12", "blue", "red"};
+  const std::vector<std::string> modes = {"hybrid", "vector", "keyword"};
+  const std::vector<std::string> fusions = {"rrf", "linear"};
+  const std::vector<std::string> groups = {"chunk", "document"};
+  const std::vector<std::string> types = {"general", "rag"};
+  int responses = 0, with_hits = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const bool red = rng() % 2 == 0;  // the permitted side of this request
+    const std::string mine = red ? "red" : "blue";
+    const std::vector<std::string>& theirs = red ? kBlueCanaries : kRedCanaries;
+    json body = {{"query", pick(queries)}, {"k", 1 + static_cast<int>(rng() % 60)}};
+    std::string key = kKey;
+    switch (rng() % 3) {
+      case 0: body["container_ids"] = {mine}; break;
+      case 1: body["container_ids"] = {mine, "no-such-container"}; break;
+      default:
+        if (red) {
+          body["principal"] = "rita";
+        } else {
+          body["container_ids"] = {mine};
+        }
+    }
+    // The red-only key, where the request names nothing outside red (else it is a 403,
+    // checked at the end).
+    const bool names_unknown = body.contains("container_ids") && body["container_ids"].size() > 1;
+    if (red && !names_unknown && rng() % 2 == 0) key = kRedKey;
+    const bool context = rng() % 5 == 0;
+    if (context) {
+      body["max_chars"] = 200 + static_cast<int>(rng() % 3000);
+      body["neighbors"] = static_cast<int>(rng() % 3);
+    } else {
+      body["mode"] = pick(modes);
+      body["fusion"] = pick(fusions);
+      body["group_by"] = pick(groups);
+      body["search_type"] = pick(types);
+      if (rng() % 3 == 0) body["threshold"] = 0.0;
+    }
+    http::HttpResponse r = Call(context ? "/v1/context" : "/v1/search", body, key);
+    ASSERT_EQ(r.status, 200) << body.dump() << " -> " << r.body;
+    ++responses;
+    // Everything the indexes contributed (the echoed query is the caller's own text).
+    json j = json::parse(r.body);
+    const json& hits = context ? j["citations"] : j["hits"];
+    const std::string payload = hits.dump() + (context ? j["context"].dump() : std::string());
+    for (const std::string& canary : theirs) {
+      ASSERT_EQ(payload.find(canary), std::string::npos) << "canary of the other container leaked: " << body.dump();
+    }
+    const std::string other = red ? "blue" : "red";
+    ASSERT_EQ(payload.find("\"" + other + "\""), std::string::npos) << body.dump();
+    ASSERT_EQ(payload.find(other + "-doc-"), std::string::npos) << body.dump();
+    with_hits += hits.empty() ? 0 : 1;
+    for (const json& h : hits) ASSERT_EQ(h["container_id"], mine);
+  }
+  EXPECT_EQ(responses, 3000);
+  EXPECT_GT(with_hits, 2000);  // the property was tested on real answers, not empty ones
+
+  // The red-only key can never reach blue, however it asks.
+  EXPECT_EQ(Call("/v1/search", {{"query", "청색비밀"}, {"container_ids", {"blue"}}}, kRedKey).status, 403);
+  EXPECT_EQ(Call("/v1/context", {{"query", "청색비밀"}, {"container_ids", {"red", "blue"}}}, kRedKey).status, 403);
+}
+
+}  // namespace
+}  // namespace tide::query
