@@ -147,7 +147,21 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
         }
         break;
       case RdKafka::Event::EVENT_LOG:
-        spdlog::debug("kafka log fac={} {}", event.fac(), event.str());
+        // A stored offset the broker no longer has (out of retention) makes librdkafka reset
+        // to auto.offset.reset (earliest). Events in between are gone from the log: say so
+        // loudly, never silently.
+        if (event.fac().find("OFFSET") != std::string::npos && event.str().find("reset") != std::string::npos) {
+          spdlog::error("kafka offset reset: {} (the stored offset is out of retention; consuming from "
+                        "the earliest offset the broker still has; events in between are lost)",
+                        event.str());
+          if (metrics) {
+            metrics->AddCounter("tide_ingest_offset_resets_total",
+                                "Partitions whose stored offset was out of retention and reset to earliest.")
+                ->Inc();
+          }
+        } else {
+          spdlog::debug("kafka log fac={} {}", event.fac(), event.str());
+        }
         break;
       default:
         break;
