@@ -91,6 +91,18 @@ http::HttpResponse ScopeError(const Status& s) {
   return r;
 }
 
+// A search or context that failed: 503 while the index loads (or the embedder is down in
+// vector mode), else 500 with the details only in the log.
+http::HttpResponse FailureResponse(const Status& s, std::string_view what) {
+  if (s.code() == Status::Code::kUnavailable) {
+    http::HttpResponse r = http::JsonError(503, "not_ready", s.message());
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
+  spdlog::error("{} failed: {}", what, s.ToString());
+  return http::JsonError(500, "internal_error", std::string(what) + " failed; the error is logged");
+}
+
 // Parses and validates a search body; on failure *error is the response to send.
 std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchApi::Limits& limits,
                                          http::HttpResponse* error, bool context_fields = false) {
@@ -370,15 +382,7 @@ http::HttpResponse SearchApi::Context(const http::HttpRequest& request,
   if (!scope) return ScopeError(scope.status());
   req.search.container_ids = std::move(*scope);
   Result<ContextResponse> result = BuildContext(*searcher_, *follower_, req);
-  if (!result) {
-    if (result.status().code() == Status::Code::kUnavailable) {
-      http::HttpResponse r = http::JsonError(503, "not_ready", result.status().message());
-      r.headers.emplace_back("Retry-After", "1");
-      return r;
-    }
-    spdlog::error("context failed: {}", result.status().ToString());
-    return http::JsonError(500, "internal_error", "context assembly failed; the error is logged");
-  }
+  if (!result) return FailureResponse(result.status(), "context assembly");
   json citations = json::array();
   for (const Citation& c : result->citations) {
     citations.push_back({{"number", c.number},
@@ -436,15 +440,7 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
   if (!scope) return ScopeError(scope.status());
   req->container_ids = std::move(*scope);
   Result<SearchResponse> result = searcher_->Search(*req);
-  if (!result) {
-    if (result.status().code() == Status::Code::kUnavailable) {
-      http::HttpResponse r = http::JsonError(503, "not_ready", result.status().message());
-      r.headers.emplace_back("Retry-After", "1");
-      return r;
-    }
-    spdlog::error("search failed: {}", result.status().ToString());
-    return http::JsonError(500, "internal_error", "search failed; the error is logged");
-  }
+  if (!result) return FailureResponse(result.status(), "search");
   json hits = json::array();
   for (std::size_t i = 0; i < result->hits.size(); ++i) {
     json hit = HitJson(result->hits[i]);

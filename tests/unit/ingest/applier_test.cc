@@ -44,10 +44,7 @@ class ApplierTest : public ::testing::Test {
     o.chunker.overlap_chars = 0;
     applier_ = std::make_unique<Applier>(store_.get(), &embedder_, o);
     ASSERT_TRUE(applier_->Init().ok());
-    index::IndexSet::Options io;
-    io.model_id = embedder_.model_id();
-    io.vector.dim = embedder_.dimension();
-    auto set = index::IndexSet::Create(io);
+    auto set = index::IndexSet::Create(IndexOptions());
     ASSERT_TRUE(set.ok());
     indexes_ = std::move(*set);
   }
@@ -60,6 +57,14 @@ class ApplierTest : public ::testing::Test {
     auto caught = indexes_->CatchUp(*store_, SIZE_MAX);
     EXPECT_TRUE(caught.ok());
     return r.ok() ? *r : BatchResult{};
+  }
+
+  // The index options matching this fixture's embedder.
+  index::IndexSet::Options IndexOptions() const {
+    index::IndexSet::Options io;
+    io.model_id = embedder_.model_id();
+    io.vector.dim = embedder_.dimension();
+    return io;
   }
 
   std::size_t CountCf(Cf cf) {
@@ -155,9 +160,7 @@ TEST_F(ApplierTest, SameDocumentTwiceInOneBatchLeavesOnlyTheLastVersion) {
   EXPECT_EQ(indexes_->size(), 1u);
   EXPECT_TRUE(KeywordLabels("첫").empty());
   EXPECT_EQ(KeywordLabels("둘째").size(), 1u);
-  index::IndexSet::Options io;
-  io.model_id = embedder_.model_id();
-  io.vector.dim = embedder_.dimension();
+  index::IndexSet::Options io = IndexOptions();
   auto report = CheckStore(*store_, nullptr, io);
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->ok()) << report->problems.front();
@@ -191,9 +194,7 @@ TEST_F(ApplierTest, ContainerDeleteRemovesEveryDocumentOfItAndOnlyIt) {
   EXPECT_EQ(replay.stale, 1u);
   EXPECT_EQ(replay.applied, 1u);
   EXPECT_EQ(KeywordLabels("새", "hr").size(), 1u);
-  index::IndexSet::Options io;
-  io.model_id = embedder_.model_id();
-  io.vector.dim = embedder_.dimension();
+  index::IndexSet::Options io = IndexOptions();
   auto report = CheckStore(*store_, nullptr, io);
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->ok()) << report->problems.front();
@@ -265,9 +266,7 @@ TEST_F(ApplierTest, SnapshotPlusChangeLogEqualsTheLiveIndexes) {
   Apply({Upsert("a", 1, "첫 문서 피벗"), Upsert("b", 1, "둘째 문서 매크로")});
   ASSERT_TRUE(indexes_->SaveSnapshot(dir_.path() / "snapshots", 2).ok());
   Apply({Upsert("c", 1, "셋째 문서 피벗"), Delete("a", 2)});
-  index::IndexSet::Options io;
-  io.model_id = embedder_.model_id();
-  io.vector.dim = embedder_.dimension();
+  index::IndexSet::Options io = IndexOptions();
   auto loaded = index::IndexSet::LoadLatestSnapshot(dir_.path() / "snapshots", io);
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   EXPECT_EQ((*loaded)->size(), 2u);  // as of the snapshot
@@ -290,9 +289,7 @@ TEST_F(ApplierTest, FsckPassesAfterChurnAndFindsPlantedOrphans) {
   Apply({Upsert("a", 2, "짧게"), Delete("b", 2), Upsert("c", 1, long_text, "hr")});
   ASSERT_TRUE(indexes_->SaveSnapshot(dir_.path() / "snapshots", 2).ok());
   Apply({Delete("c", std::nullopt, "hr")});
-  index::IndexSet::Options io;
-  io.model_id = embedder_.model_id();
-  io.vector.dim = embedder_.dimension();
+  index::IndexSet::Options io = IndexOptions();
   const std::filesystem::path snapshots = dir_.path() / "snapshots";
   auto report = CheckStore(*store_, &snapshots, io);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
