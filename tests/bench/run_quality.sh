@@ -16,6 +16,7 @@
 # run directory (logs, store) afterwards; it is always kept when something fails.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$repo/tests/bench/lib.sh"
 bin=${TIDE_BUILD_DIR:-$repo/build}
 data=${KLUE_DATA:-/work/shared/data/klue-nli-retrieval}
 build=1
@@ -68,15 +69,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# Polls a command until it succeeds or the deadline (seconds) passes.
-wait_until() {
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@"; do
-    if [ "$(date +%s)" -ge "$deadline" ]; then return 1; fi
-    sleep 0.2
-  done
-}
 
 # corpus line {"_id","container","text"} -> document.upsert event.
 jq -c '{schema_version: 1, type: "document.upsert", container_id: .container, doc_id: ._id, version: 1,
@@ -144,16 +136,11 @@ total_s=$(( $(date +%s) - script_start ))
 # --- docs/benchmarks.md: replace (or append) our section, keep the rest ---------------------
 heading="## Korean retrieval quality (klue-nli-retrieval)"
 doc="$repo/docs/benchmarks.md"
-cpu=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=""
-if [ -n "$(git -C "$repo" status --porcelain 2>/dev/null)" ]; then dirty=" plus uncommitted changes in the working tree"; fi
 section="$run/section.md"
 {
   echo "$heading"
   echo
-  echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores ($cpu), $mem RAM, commit \`$commit\`$dirty."
+  bench_machine_line
   echo "Command (from the repository root): \`$command_line\`. It builds the binaries, ingests the"
   echo "1,000 corpus sentences through the dev broker into tide-ingest (\`configs/ingest.conf\`, \`hash\`"
   echo "embedder, 384 dimensions), starts tide-query (\`configs/query.conf\`, \`configs/search_rules.json\`)"
@@ -183,23 +170,7 @@ PEERS
   fi
 } >"$section"
 
-mkdir -p "$repo/docs"
-if [ ! -f "$doc" ]; then
-  printf '# Benchmarks\n\nMeasurements of TideSearch on this machine. Each section says how to reproduce it.\n\n' >"$doc"
-fi
-# Everything before our heading, our new section, then everything from the next "## " heading.
-awk -v heading="$heading" -v section="$section" '
-  BEGIN { state = 0 }
-  $0 == heading { state = 1; while ((getline line < section) > 0) print line; printed = 1; next }
-  state == 1 && /^## / { state = 2; print ""; }
-  state != 1 { print }
-  END {
-    if (!printed) {
-      print ""
-      while ((getline line < section) > 0) print line
-    }
-  }' "$doc" >"$run/benchmarks.md"
-cp "$run/benchmarks.md" "$doc"
+replace_section "$heading" "$section"
 
 cat "$run/table.md"
 echo

@@ -1,0 +1,54 @@
+# Shared by the benchmark scripts in tests/bench/ (source it; it defines functions only).
+#
+#   wait_until SECONDS CMD...        polls CMD every 0.2 s until it succeeds or time runs out
+#   bench_machine_line               "Measured <date> on N cores (<cpu>), X GiB RAM, commit `c`."
+#   replace_section HEADING FILE     puts FILE (which starts with HEADING, a "## " line) into
+#                                    docs/benchmarks.md in place of the old section of that
+#                                    heading, or appends it; other sections are kept
+#
+# Expects $repo (the repository root) to be set by the caller.
+
+wait_until() {
+  local deadline=$(( $(date +%s) + $1 )); shift
+  until "$@"; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then return 1; fi
+    sleep 0.2
+  done
+}
+
+bench_machine_line() {
+  local cpu mem commit dirty=""
+  cpu=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+  mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+  commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  if [ -n "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+    dirty=" plus uncommitted changes in the working tree"
+  fi
+  echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores ($cpu), $mem RAM, commit \`$commit\`$dirty."
+}
+
+replace_section() {
+  local heading=$1 section=$2 doc="$repo/docs/benchmarks.md" tmp
+  mkdir -p "$repo/docs"
+  if [ ! -f "$doc" ]; then
+    printf '# Benchmarks\n\nMeasurements of TideSearch on this machine. Each section says how to reproduce it.\n\n' >"$doc"
+  fi
+  tmp=$(mktemp "$doc.XXXXXX")
+  # Everything before our heading, the new section, then everything from the next "## " heading.
+  # flock: several benchmark scripts may finish at the same time.
+  (
+    flock 9
+    awk -v heading="$heading" -v section="$section" '
+      BEGIN { state = 0 }
+      $0 == heading { state = 1; while ((getline line < section) > 0) print line; printed = 1; next }
+      state == 1 && /^## / { state = 2; print ""; }
+      state != 1 { print }
+      END {
+        if (!printed) {
+          print ""
+          while ((getline line < section) > 0) print line
+        }
+      }' "$doc" >"$tmp"
+    mv "$tmp" "$doc"
+  ) 9>"${TMPDIR:-/tmp}/tide-benchmarks-md.lock"
+}
