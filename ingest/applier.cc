@@ -1,5 +1,6 @@
 #include "ingest/applier.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <nlohmann/json.hpp>
@@ -186,22 +187,44 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
     const Event& e = *item.event;
     // Removes a document's chunks from the store and the change log (or, if this batch
     // wrote them, from the batch before they reach either).
-    auto drop_chunks = [&](const storage::DocRecord& doc) {
-      for (std::uint64_t label : doc.labels) {
-        if (auto pending = pending_index.find(label); pending != pending_index.end()) {
-          chunks[pending->second].dropped = true;
-          continue;
-        }
-        wb.Delete(Cf::kChunks, storage::EncodeU64(label));
-        wb.Delete(Cf::kVectors, storage::EncodeU64(label));
-        change.entries.push_back({storage::ChangeRecord::Op::kDelete, label});
+    auto drop_chunk = [&](std::uint64_t label) {
+      if (auto pending = pending_index.find(label); pending != pending_index.end()) {
+        chunks[pending->second].dropped = true;
+        return;
       }
+      wb.Delete(Cf::kChunks, storage::EncodeU64(label));
+      wb.Delete(Cf::kVectors, storage::EncodeU64(label));
+      change.entries.push_back({storage::ChangeRecord::Op::kDelete, label});
+    };
+    auto drop_chunks = [&](const storage::DocRecord& doc) {
+      for (std::uint64_t label : doc.labels) drop_chunk(label);
+    };
+    // A new chunk for the batch to embed and write; returns its label.
+    auto add_chunk = [&](storage::ChunkRecord record) {
+      const std::uint64_t label = next_label++;
+      pending_index[label] = chunks.size();
+      chunks.push_back({std::move(record), label, false});
+      return label;
     };
     if (e.type == EventType::kAclUpsert || e.type == EventType::kAclDelete) {
       TIDE_RETURN_IF_ERROR(ApplyAcl(e, &acl_overlay, &result));
       continue;
     }
     if (e.type == EventType::kContainerDelete) {
+      // Applied once per message: replaying the topic must not delete documents that were
+      // re-created after this delete (their events are then duplicates and would not return).
+      const std::string marker_key = storage::ContainerDeleteKey(e.container_id, item.topic, item.partition);
+      Result<std::optional<std::string>> marker = store_->Get(Cf::kMeta, marker_key);
+      if (!marker) return marker.status();
+      if (marker->has_value()) {
+        Result<std::uint64_t> applied_offset = storage::DecodeU64(**marker);
+        if (!applied_offset) return applied_offset.status();
+        if (static_cast<std::int64_t>(*applied_offset) >= item.offset) {
+          ++result.duplicate;
+          continue;
+        }
+      }
+      wb.Put(Cf::kMeta, marker_key, storage::EncodeU64(static_cast<std::uint64_t>(item.offset)));
       // Every live document of the container, in the store or written earlier in this batch,
       // becomes a delete marker at its own version.
       std::map<std::string, storage::DocRecord> victims;
@@ -230,6 +253,60 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
     bool exists = false;
     Result<storage::DocRecord> current = LoadDoc(key, overlay, &exists);
     if (!current) return current.status();
+    if (e.type == EventType::kChunkUpsert || e.type == EventType::kChunkDelete) {
+      // Versions as for documents, plus one rule per chunk: a chunk is only rewritten by a
+      // version newer than the one that wrote it, so a redelivered chunk event is a duplicate.
+      const std::int64_t version = *e.version;  // chunk events always carry one
+      if (exists && version < current->version) {
+        ++result.stale;
+        continue;
+      }
+      const bool live = exists && !current->deleted;
+      // Position of the chunk in the document (npos: no such chunk).
+      constexpr std::size_t npos = static_cast<std::size_t>(-1);
+      const std::size_t at = live ? current->FindOrdinal(e.ordinal).value_or(npos) : npos;
+      if (e.type == EventType::kChunkDelete) {
+        if (at == npos) {
+          ++result.duplicate;  // nothing to delete: the same effect as a redelivery
+          continue;
+        }
+        storage::DocRecord doc = std::move(*current);
+        drop_chunk(doc.labels[at]);
+        doc.labels.erase(doc.labels.begin() + static_cast<std::ptrdiff_t>(at));
+        doc.ordinals.erase(doc.ordinals.begin() + static_cast<std::ptrdiff_t>(at));
+        doc.chunk_versions.erase(doc.chunk_versions.begin() + static_cast<std::ptrdiff_t>(at));
+        doc.version = version;
+        overlay[key] = std::move(doc);
+        ++result.applied;
+        continue;
+      }
+      if ((at != npos && current->chunk_versions[at] >= version) || (exists && current->deleted && version == current->version)) {
+        ++result.duplicate;
+        continue;
+      }
+      // On a missing or deleted document, the chunk creates it (with no title or metadata).
+      storage::DocRecord doc = live ? std::move(*current) : storage::DocRecord{};
+      doc.version = version;
+      const ChunkInput& in = e.chunks.front();
+      const auto bytes = static_cast<std::uint32_t>(in.text.size());
+      const std::uint64_t label =
+          add_chunk({e.container_id, e.doc_id, e.ordinal, doc.title, in.heading, in.char_begin.value_or(0),
+                     in.char_end.value_or(in.char_begin.value_or(0) + bytes), in.page, in.text,
+                     KeywordsOf(doc.metadata_json)});
+      if (at != npos) {
+        drop_chunk(doc.labels[at]);
+        doc.labels[at] = label;
+        doc.chunk_versions[at] = version;
+      } else {
+        auto pos = std::lower_bound(doc.ordinals.begin(), doc.ordinals.end(), e.ordinal) - doc.ordinals.begin();
+        doc.labels.insert(doc.labels.begin() + pos, label);
+        doc.ordinals.insert(doc.ordinals.begin() + pos, e.ordinal);
+        doc.chunk_versions.insert(doc.chunk_versions.begin() + pos, version);
+      }
+      overlay[key] = std::move(doc);
+      ++result.applied;
+      continue;
+    }
     // A tombstone has no version: it deletes whatever is stored, at the stored version.
     const std::int64_t version = e.version.value_or(current->version);
     if (exists && version < current->version) {
@@ -262,11 +339,11 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
       const std::string keywords = KeywordsOf(e.metadata_json);
       auto add = [&](std::string text, std::string heading, std::uint32_t begin, std::uint32_t end,
                      std::int32_t page) {
-        storage::ChunkRecord c{e.container_id, e.doc_id, static_cast<std::uint32_t>(doc.labels.size()),
-                               e.title, std::move(heading), begin, end, page, std::move(text), keywords};
-        doc.labels.push_back(next_label);
-        pending_index[next_label] = chunks.size();
-        chunks.push_back({std::move(c), next_label++, false});
+        const auto ordinal = static_cast<std::uint32_t>(doc.labels.size());
+        doc.labels.push_back(add_chunk({e.container_id, e.doc_id, ordinal, e.title, std::move(heading), begin, end,
+                                        page, std::move(text), keywords}));
+        doc.ordinals.push_back(ordinal);
+        doc.chunk_versions.push_back(version);
       };
       if (e.text) {
         for (TextChunk& t : ChunkText(*e.text, options_.chunker)) {

@@ -65,12 +65,64 @@ Result<Event> DecodeAcl(const json& j, const std::optional<std::string>& key, Ev
   return e;
 }
 
+// One element of a document.upsert's `chunks`, or a chunk.upsert's chunk fields.
+Result<ChunkInput> DecodeChunkInput(const json& c) {
+  ChunkInput in;
+  auto ct = c.find("text");
+  if (ct == c.end() || !ct->is_string()) return Invalid("every chunk needs 'text' (string)");
+  in.text = ct->get<std::string>();
+  Result<std::string> heading = OptionalString(c, "heading", 4096);
+  if (!heading) return heading.status();
+  in.heading = std::move(*heading);
+  if (auto page = c.find("page"); page != c.end() && !page->is_null()) {
+    if (!page->is_number_integer()) return Invalid("chunk 'page' must be an integer");
+    in.page = page->get<std::int32_t>();
+  }
+  return in;
+}
+
+// The part of chunk.upsert / chunk.delete after the document fields and the version.
+Result<Event> DecodeChunkEvent(const json& j, const DecodeLimits& limits, Event e) {
+  auto ordinal = j.find("ordinal");
+  if (ordinal == j.end() || !ordinal->is_number_integer() || ordinal->get<std::int64_t>() < 0 ||
+      ordinal->get<std::int64_t>() >= kMaxChunkOrdinal) {
+    return Invalid("'ordinal' (integer 0.." + std::to_string(kMaxChunkOrdinal - 1) + ") is required");
+  }
+  e.ordinal = ordinal->get<std::uint32_t>();
+  if (e.type == EventType::kChunkDelete) return e;
+  Result<ChunkInput> in = DecodeChunkInput(j);
+  if (!in) return in.status();
+  if (in->text.size() > limits.max_text_bytes) {
+    return Invalid("'text' is " + std::to_string(in->text.size()) + " bytes, limit " +
+                   std::to_string(limits.max_text_bytes));
+  }
+  auto offset = [&j](const char* field, std::optional<std::uint32_t>* out) -> Status {
+    auto it = j.find(field);
+    if (it == j.end() || it->is_null()) return Status();
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 0 || it->get<std::int64_t>() > 0xffffffffLL) {
+      return Invalid(std::string("'") + field + "' must be a non-negative integer");
+    }
+    *out = it->get<std::uint32_t>();
+    return Status();
+  };
+  TIDE_RETURN_IF_ERROR(offset("char_begin", &in->char_begin));
+  TIDE_RETURN_IF_ERROR(offset("char_end", &in->char_end));
+  if (in->char_begin.has_value() != in->char_end.has_value()) {
+    return Invalid("'char_begin' and 'char_end' come together");
+  }
+  if (in->char_begin && *in->char_begin > *in->char_end) return Invalid("'char_begin' is after 'char_end'");
+  e.chunks.push_back(std::move(*in));
+  return e;
+}
+
 }  // namespace
 
 const char* EventTypeName(EventType type) {
   switch (type) {
     case EventType::kDocumentUpsert: return "document.upsert";
     case EventType::kDocumentDelete: return "document.delete";
+    case EventType::kChunkUpsert: return "chunk.upsert";
+    case EventType::kChunkDelete: return "chunk.delete";
     case EventType::kContainerDelete: return "container.delete";
     case EventType::kAclUpsert: return "acl.upsert";
     case EventType::kAclDelete: return "acl.delete";
@@ -145,6 +197,10 @@ Result<Event> DecodeEvent(const std::optional<std::string>& key,
     e.type = EventType::kDocumentUpsert;
   } else if (type_name == "document.delete") {
     e.type = EventType::kDocumentDelete;
+  } else if (type_name == "chunk.upsert") {
+    e.type = EventType::kChunkUpsert;
+  } else if (type_name == "chunk.delete") {
+    e.type = EventType::kChunkDelete;
   } else if (type_name == "container.delete") {
     e.type = EventType::kContainerDelete;
   } else if (type_name == "acl.upsert") {
@@ -184,6 +240,9 @@ Result<Event> DecodeEvent(const std::optional<std::string>& key,
   }
   e.version = version->get<std::int64_t>();
   if (e.type == EventType::kDocumentDelete) return e;
+  if (e.type == EventType::kChunkUpsert || e.type == EventType::kChunkDelete) {
+    return DecodeChunkEvent(j, limits, std::move(e));
+  }
 
   Result<std::string> title = OptionalString(j, "title", limits.max_title_bytes);
   if (!title) return title.status();
@@ -223,19 +282,10 @@ Result<Event> DecodeEvent(const std::optional<std::string>& key,
   std::size_t total = 0;
   for (const json& c : *chunks) {
     if (!c.is_object()) return Invalid("every chunk must be an object");
-    ChunkInput in;
-    auto ct = c.find("text");
-    if (ct == c.end() || !ct->is_string()) return Invalid("every chunk needs 'text' (string)");
-    in.text = ct->get<std::string>();
-    total += in.text.size();
-    Result<std::string> heading = OptionalString(c, "heading", 4096);
-    if (!heading) return heading.status();
-    in.heading = std::move(*heading);
-    if (auto page = c.find("page"); page != c.end() && !page->is_null()) {
-      if (!page->is_number_integer()) return Invalid("chunk 'page' must be an integer");
-      in.page = page->get<std::int32_t>();
-    }
-    e.chunks.push_back(std::move(in));
+    Result<ChunkInput> in = DecodeChunkInput(c);
+    if (!in) return in.status();
+    total += in->text.size();
+    e.chunks.push_back(std::move(*in));
   }
   if (total > limits.max_text_bytes) {
     return Invalid("chunk texts total " + std::to_string(total) + " bytes, limit " +

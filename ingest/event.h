@@ -12,13 +12,24 @@ namespace tide::ingest {
 
 // The event contract (docs/events.md). Decoding is pure: bytes in, Event or the reason the
 // bytes are not an event out.
-enum class EventType { kDocumentUpsert, kDocumentDelete, kContainerDelete, kAclUpsert, kAclDelete };
+enum class EventType {
+  kDocumentUpsert,
+  kDocumentDelete,
+  kChunkUpsert,
+  kChunkDelete,
+  kContainerDelete,
+  kAclUpsert,
+  kAclDelete,
+};
 const char* EventTypeName(EventType type);
 
 struct ChunkInput {
   std::string text;
   std::string heading;
   std::int32_t page = -1;
+  // chunk.upsert only: the chunk's place in the document text, if the pipeline knows it.
+  std::optional<std::uint32_t> char_begin;
+  std::optional<std::uint32_t> char_end;
 };
 
 struct Event {
@@ -32,7 +43,8 @@ struct Event {
   std::string mime;
   std::string metadata_json = "{}";
   std::optional<std::string> text;  // the worker chunks it
-  std::vector<ChunkInput> chunks;   // or the pipeline already did
+  std::vector<ChunkInput> chunks;   // or the pipeline already did; chunk.upsert: exactly one
+  std::uint32_t ordinal = 0;        // chunk.upsert / chunk.delete: which chunk of the document
   // acl.upsert / acl.delete: who, and what they may read.
   std::string principal;
   std::vector<std::string> containers;
@@ -46,6 +58,8 @@ struct DecodeLimits {
 };
 
 inline constexpr int kSchemaVersion = 1;
+// Chunk ordinals are below this (a document.upsert has at most DecodeLimits::max_chunks).
+inline constexpr std::uint32_t kMaxChunkOrdinal = 1'000'000;
 
 // container_id: [A-Za-z0-9_.-]{1,128}; doc_id: printable ASCII except space and '\\', and
 // UTF-8 letters, 1..512 bytes.

@@ -22,7 +22,11 @@ Result<FsckReport> CheckStore(const storage::Store& store, const std::filesystem
                               const index::IndexSet::Options& index_options) {
   FsckReport r;
   // label -> (container, doc) as the documents claim them.
-  std::map<std::uint64_t, std::pair<std::string, std::string>> owned;
+  struct Owner {
+    std::string container, doc_id;
+    std::uint32_t ordinal;
+  };
+  std::map<std::uint64_t, Owner> owned;
   TIDE_RETURN_IF_ERROR(store.Scan(Cf::kDocs, "", "", [&](std::string_view key, std::string_view value) {
     std::string container, doc_id;
     if (!storage::SplitDocKey(key, &container, &doc_id).ok()) {
@@ -40,8 +44,12 @@ Result<FsckReport> CheckStore(const storage::Store& store, const std::filesystem
       return true;
     }
     ++r.documents;
-    for (std::uint64_t label : doc->labels) {
-      if (!owned.emplace(label, std::make_pair(container, doc_id)).second) {
+    for (std::size_t i = 0; i < doc->labels.size(); ++i) {
+      const std::uint64_t label = doc->labels[i];
+      if (i > 0 && doc->ordinals[i] == doc->ordinals[i - 1]) {
+        Problem(&r, "doc " + container + "/" + doc_id + " has two chunks at ordinal " + std::to_string(doc->ordinals[i]));
+      }
+      if (!owned.emplace(label, Owner{container, doc_id, doc->ordinals[i]}).second) {
         Problem(&r, "label " + std::to_string(label) + " owned by two documents");
       }
     }
@@ -63,14 +71,17 @@ Result<FsckReport> CheckStore(const storage::Store& store, const std::filesystem
     auto it = owned.find(*label);
     if (it == owned.end()) {
       Problem(&r, "orphan chunk " + std::to_string(*label) + " of " + chunk->container_id + "/" + chunk->doc_id);
-    } else if (it->second.first != chunk->container_id || it->second.second != chunk->doc_id) {
+    } else if (it->second.container != chunk->container_id || it->second.doc_id != chunk->doc_id) {
       Problem(&r, "chunk " + std::to_string(*label) + " points to another document");
+    } else if (it->second.ordinal != chunk->ordinal) {
+      Problem(&r, "chunk " + std::to_string(*label) + " has ordinal " + std::to_string(chunk->ordinal) +
+                      ", its document says " + std::to_string(it->second.ordinal));
     }
     return true;
   }));
   for (const auto& [label, doc] : owned) {
     if (!chunk_labels.contains(label)) {
-      Problem(&r, "doc " + doc.first + "/" + doc.second + " misses chunk " + std::to_string(label));
+      Problem(&r, "doc " + doc.container + "/" + doc.doc_id + " misses chunk " + std::to_string(label));
     }
   }
   TIDE_RETURN_IF_ERROR(store.Scan(Cf::kVectors, "", "", [&](std::string_view key, std::string_view value) {
@@ -125,7 +136,7 @@ Result<FsckReport> CheckStore(const storage::Store& store, const std::filesystem
       auto it = owned.find(label);
       if (it == owned.end()) {
         Problem(&r, "index holds orphan label " + std::to_string(label));
-      } else if (it->second.first != container) {
+      } else if (it->second.container != container) {
         Problem(&r, "index files label " + std::to_string(label) + " under the wrong container");
       }
     }

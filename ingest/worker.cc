@@ -30,6 +30,10 @@ struct WorkerMetrics {
         chunks(r->AddCounter("tide_ingest_chunks_written_total", "Chunks written (embedded and indexed).")),
         batch(r->AddHistogram("tide_ingest_batch_seconds", "Time to make one batch durable and indexed.",
                               LatencyBuckets())),
+        decode(r->AddHistogram("tide_ingest_decode_seconds", "Time to parse and validate the events of a batch.",
+                               LatencyBuckets())),
+        chunk(r->AddHistogram("tide_ingest_chunk_seconds", "Version checks and chunking per batch.",
+                              LatencyBuckets())),
         embed(r->AddHistogram("tide_ingest_embed_seconds", "Embedder time per batch.", LatencyBuckets())),
         write(r->AddHistogram("tide_ingest_store_write_seconds", "RocksDB write time per batch.", LatencyBuckets())),
         index(r->AddHistogram("tide_ingest_index_seconds", "HNSW and keyword index time per batch.",
@@ -42,6 +46,8 @@ struct WorkerMetrics {
   Counter* dead_lettered;
   Counter* chunks;
   Histogram* batch;
+  Histogram* decode;
+  Histogram* chunk;
   Histogram* embed;
   Histogram* write;
   Histogram* index;
@@ -94,6 +100,7 @@ class Worker : public ConsumerLoop::Handler {
     std::vector<BatchItem> items;
     items.reserve(batch.size());
     std::vector<MessageId> sent;
+    const auto decode_start = Clock::now();
     for (const KafkaMessage& m : batch) {
       BatchItem item{m.topic, m.partition, m.offset, std::nullopt};
       Result<Event> event = DecodeEvent(m.key, m.value, config_.limits);
@@ -107,6 +114,7 @@ class Worker : public ConsumerLoop::Handler {
       }
       items.push_back(std::move(item));
     }
+    metrics_->decode->Observe(std::chrono::duration<double>(Clock::now() - decode_start).count());
     if (!sent.empty()) {
       // The dead letters must be acknowledged before the offsets past them are stored. Only
       // acknowledged ones are remembered, so a retry after a failed flush sends the rest again
@@ -149,6 +157,7 @@ class Worker : public ConsumerLoop::Handler {
     metrics_->duplicate->Inc(result->duplicate);
     metrics_->dead_lettered->Inc(result->dead_lettered);
     metrics_->chunks->Inc(result->chunks);
+    metrics_->chunk->Observe(result->chunk_seconds);
     metrics_->embed->Observe(result->embed_seconds);
     metrics_->write->Observe(result->write_seconds);
     if (result->change_seq != 0) {

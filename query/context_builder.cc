@@ -68,9 +68,10 @@ Result<ContextResponse> BuildContext(const Searcher& searcher, const Follower& f
     std::vector<std::vector<storage::ChunkRecord>> passages;
     std::optional<std::uint32_t> previous;
     for (std::uint32_t o : ordinals) {
-      if (o >= record->labels.size()) continue;
+      const std::optional<std::size_t> at = record->FindOrdinal(o);
+      if (!at) continue;
       Result<std::optional<std::string>> chunk =
-          store->Get(storage::Cf::kChunks, storage::EncodeU64(record->labels[o]));
+          store->Get(storage::Cf::kChunks, storage::EncodeU64(record->labels[*at]));
       if (!chunk) return chunk.status();
       if (!chunk->has_value()) continue;
       Result<storage::ChunkRecord> c = storage::DecodeChunk(**chunk);

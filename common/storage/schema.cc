@@ -1,5 +1,6 @@
 #include "common/storage/schema.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <nlohmann/json.hpp>
@@ -104,6 +105,16 @@ std::string OffsetKey(std::string_view topic, std::int32_t partition) {
   return key;
 }
 
+std::string ContainerDeleteKey(std::string_view container_id, std::string_view topic, std::int32_t partition) {
+  std::string key("container_delete/");
+  key.append(container_id);
+  key.push_back('/');
+  key.append(topic);
+  key.push_back('/');
+  key.append(std::to_string(partition));
+  return key;
+}
+
 std::string CounterKey(std::string_view name) {
   std::string key(kCounterKeyPrefix);
   key.append(name);
@@ -113,7 +124,14 @@ std::string CounterKey(std::string_view name) {
 std::string EncodeDoc(const DocRecord& doc) {
   return Pack(json{{"v", doc.version},      {"t", doc.title}, {"u", doc.source_uri},
                    {"m", doc.mime},         {"md", doc.metadata_json},
-                   {"l", doc.labels},        {"x", doc.deleted}});
+                   {"l", doc.labels},        {"o", doc.ordinals},
+                   {"cv", doc.chunk_versions},  {"x", doc.deleted}});
+}
+
+std::optional<std::size_t> DocRecord::FindOrdinal(std::uint32_t ordinal) const {
+  auto it = std::lower_bound(ordinals.begin(), ordinals.end(), ordinal);
+  if (it == ordinals.end() || *it != ordinal) return std::nullopt;
+  return static_cast<std::size_t>(it - ordinals.begin());
 }
 
 Result<DocRecord> DecodeDoc(std::string_view value) {
@@ -128,6 +146,17 @@ Result<DocRecord> DecodeDoc(std::string_view value) {
   Read(*j, "m", &doc.mime);
   Read(*j, "md", &doc.metadata_json);
   Read(*j, "x", &doc.deleted);
+  // Records written before chunk events existed have neither: ordinals 0..n-1, all chunks at
+  // the document's version.
+  if (!Read(*j, "o", &doc.ordinals)) {
+    doc.ordinals.resize(doc.labels.size());
+    for (std::size_t i = 0; i < doc.ordinals.size(); ++i) doc.ordinals[i] = static_cast<std::uint32_t>(i);
+  }
+  if (!Read(*j, "cv", &doc.chunk_versions)) doc.chunk_versions.assign(doc.labels.size(), doc.version);
+  if (doc.ordinals.size() != doc.labels.size() || doc.chunk_versions.size() != doc.labels.size() ||
+      !std::is_sorted(doc.ordinals.begin(), doc.ordinals.end())) {
+    return Status::Corruption("doc value's chunk lists disagree");
+  }
   return doc;
 }
 

@@ -49,6 +49,10 @@ inline constexpr std::string_view kMetaEmbedder = "embedder";
 std::string OffsetKey(std::string_view topic, std::int32_t partition);  // "offset/<topic>/<p>"
 inline constexpr std::string_view kOffsetKeyPrefix = "offset/";
 std::string CounterKey(std::string_view name);                          // "counter/<name>"
+// Where the last applied container.delete of a container came from, per source partition:
+// "container_delete/<container_id>/<topic>/<p>" -> EncodeU64(offset). A replay of that message
+// (or an earlier one) is then a no-op instead of deleting documents re-created after it.
+std::string ContainerDeleteKey(std::string_view container_id, std::string_view topic, std::int32_t partition);
 inline constexpr std::string_view kCounterKeyPrefix = "counter/";
 
 // --- values -----------------------------------------------------------------------------------
@@ -60,7 +64,15 @@ struct DocRecord {
   std::string source_uri;
   std::string mime;
   std::string metadata_json;            // the event's metadata object, verbatim JSON
-  std::vector<std::uint64_t> labels;    // chunk labels, in ordinal order
+  // The document's chunks, sorted by ordinal, as three parallel vectors: label, ordinal, and
+  // the version that wrote the chunk (a document.upsert gives all its chunks its own version;
+  // a chunk.upsert only the chunk it writes). Ordinals are 0..n-1 unless chunk events made gaps.
+  std::vector<std::uint64_t> labels;
+  std::vector<std::uint32_t> ordinals;
+  std::vector<std::int64_t> chunk_versions;
+
+  // Position of the chunk with this ordinal in the vectors above, if there is one.
+  std::optional<std::size_t> FindOrdinal(std::uint32_t ordinal) const;
 };
 std::string EncodeDoc(const DocRecord& doc);
 Result<DocRecord> DecodeDoc(std::string_view value);

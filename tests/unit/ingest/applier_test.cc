@@ -52,6 +52,11 @@ class ApplierTest : public ::testing::Test {
   BatchResult Apply(std::vector<Event> events) {
     std::vector<BatchItem> batch;
     for (Event& e : events) batch.push_back({"t", 0, next_offset_++, std::move(e)});
+    return ApplyItems(batch);
+  }
+
+  // As Apply, at the given source offsets of partition t/0 (a replay of earlier messages).
+  BatchResult ApplyItems(const std::vector<BatchItem>& batch) {
     auto r = applier_->ApplyBatch(batch);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     auto caught = indexes_->CatchUp(*store_, SIZE_MAX);
@@ -65,6 +70,25 @@ class ApplierTest : public ::testing::Test {
     io.model_id = embedder_.model_id();
     io.vector.dim = embedder_.dimension();
     return io;
+  }
+
+  std::optional<storage::DocRecord> Doc(const std::string& doc, const std::string& container = "scalc") {
+    auto v = store_->Get(Cf::kDocs, storage::DocKey(container, doc));
+    EXPECT_TRUE(v.ok());
+    if (!v.ok() || !v->has_value()) return std::nullopt;
+    auto decoded = storage::DecodeDoc(**v);
+    EXPECT_TRUE(decoded.ok());
+    return decoded.ok() ? std::optional<storage::DocRecord>(*decoded) : std::nullopt;
+  }
+
+  // Store and indexes agree and hold no orphan.
+  void ExpectFsckClean() {
+    index::IndexSet::Options io = IndexOptions();
+    auto report = CheckStore(*store_, nullptr, io);
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_TRUE(report->ok()) << report->problems.front();
+    EXPECT_EQ(CountCf(Cf::kChunks), CountCf(Cf::kVectors));
+    EXPECT_EQ(indexes_->size(), CountCf(Cf::kChunks));
   }
 
   std::size_t CountCf(Cf cf) {
@@ -308,6 +332,154 @@ TEST_F(ApplierTest, FsckPassesAfterChurnAndFindsPlantedOrphans) {
   bool found = false;
   for (const std::string& p : bad->problems) found |= p.find("orphan chunk 9999") != std::string::npos;
   EXPECT_TRUE(found);
+}
+
+Event ChunkUpsert(std::string doc, std::int64_t version, std::uint32_t ordinal, std::string text,
+                  std::string container = "scalc") {
+  Event e;
+  e.type = EventType::kChunkUpsert;
+  e.container_id = std::move(container);
+  e.doc_id = std::move(doc);
+  e.version = version;
+  e.ordinal = ordinal;
+  e.chunks.push_back({std::move(text), "절", 3, std::nullopt, std::nullopt});
+  return e;
+}
+
+Event ChunkDelete(std::string doc, std::int64_t version, std::uint32_t ordinal, std::string container = "scalc") {
+  Event e;
+  e.type = EventType::kChunkDelete;
+  e.container_id = std::move(container);
+  e.doc_id = std::move(doc);
+  e.version = version;
+  e.ordinal = ordinal;
+  return e;
+}
+
+// Three chunks at the fixture's 60-character chunk size: each paragraph is over 30 characters.
+const std::string kThreeParagraphs =
+    "첫째 문단은 피벗 테이블을 만들고 데이터 범위를 고르는 방법을 설명합니다.\n\n"
+    "둘째 문단은 조건부 서식으로 셀의 색을 값에 따라 바꾸는 방법을 설명합니다.\n\n"
+    "셋째 문단은 차트 마법사로 막대 그래프를 그리는 방법을 차례로 설명합니다.";
+
+TEST_F(ApplierTest, ChunkUpsertReplacesOrInsertsOneChunk) {
+  ASSERT_EQ(Apply({Upsert("a", 1, kThreeParagraphs)}).chunks, 3u);
+  BatchResult replaced = Apply({ChunkUpsert("a", 2, 1, "바뀐 둘째 문단 스파크라인")});
+  EXPECT_EQ(replaced.applied, 1u);
+  EXPECT_EQ(replaced.chunks, 1u);
+  EXPECT_EQ(CountCf(Cf::kChunks), 3u);
+  EXPECT_TRUE(KeywordLabels("조건부").empty());
+  EXPECT_EQ(KeywordLabels("스파크라인").size(), 1u);
+  EXPECT_EQ(KeywordLabels("피벗").size(), 1u);  // the other chunks stay
+
+  BatchResult inserted = Apply({ChunkUpsert("a", 3, 7, "일곱째 자리의 매크로")});
+  EXPECT_EQ(inserted.applied, 1u);
+  std::optional<storage::DocRecord> doc = Doc("a");
+  ASSERT_TRUE(doc);
+  EXPECT_EQ(doc->version, 3);
+  EXPECT_EQ(doc->ordinals, (std::vector<std::uint32_t>{0, 1, 2, 7}));
+  EXPECT_EQ(doc->chunk_versions, (std::vector<std::int64_t>{1, 2, 1, 3}));
+  EXPECT_EQ(doc->title, "제목 a");  // the document's fields stay
+
+  // The chunk written by an event carries the document's title and the event's place fields.
+  auto chunk = store_->Get(Cf::kChunks, storage::EncodeU64(doc->labels[3]));
+  ASSERT_TRUE(chunk.ok() && chunk->has_value());
+  auto record = storage::DecodeChunk(**chunk);
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(record->ordinal, 7u);
+  EXPECT_EQ(record->title, "제목 a");
+  EXPECT_EQ(record->heading, "절");
+  EXPECT_EQ(record->page, 3);
+  ExpectFsckClean();
+}
+
+TEST_F(ApplierTest, ChunkEventsFollowVersions) {
+  Apply({Upsert("a", 2, kThreeParagraphs)});
+  // Same version as the one that wrote the chunk: a redelivery. Older than the document: stale.
+  BatchResult r = Apply({ChunkUpsert("a", 2, 0, "같은 판"), ChunkUpsert("a", 1, 1, "옛 판"), ChunkDelete("a", 1, 2)});
+  EXPECT_EQ(r.applied, 0u);
+  EXPECT_EQ(r.duplicate, 1u);
+  EXPECT_EQ(r.stale, 2u);
+  EXPECT_EQ(r.change_seq, 0u);
+  // Chunks of one document version may come one event each: a new ordinal at the document's
+  // version is applied, and sending it again is a duplicate.
+  EXPECT_EQ(Apply({ChunkUpsert("a", 2, 3, "넷째 문단")}).applied, 1u);
+  EXPECT_EQ(Apply({ChunkUpsert("a", 2, 3, "넷째 문단")}).duplicate, 1u);
+  // A document.upsert replaces every chunk, including those chunk events wrote.
+  Apply({Upsert("a", 3, "전부 새 본문")});
+  std::optional<storage::DocRecord> doc = Doc("a");
+  ASSERT_TRUE(doc);
+  EXPECT_EQ(doc->ordinals, (std::vector<std::uint32_t>{0}));
+  EXPECT_TRUE(KeywordLabels("넷째").empty());
+  ExpectFsckClean();
+}
+
+TEST_F(ApplierTest, ChunkDeleteRemovesOneChunkEverywhere) {
+  Apply({Upsert("a", 1, kThreeParagraphs)});
+  BatchResult r = Apply({ChunkDelete("a", 2, 0)});
+  EXPECT_EQ(r.applied, 1u);
+  EXPECT_EQ(CountCf(Cf::kChunks), 2u);
+  EXPECT_TRUE(KeywordLabels("피벗").empty());
+  std::optional<storage::DocRecord> doc = Doc("a");
+  ASSERT_TRUE(doc);
+  EXPECT_EQ(doc->version, 2);
+  EXPECT_EQ(doc->ordinals, (std::vector<std::uint32_t>{1, 2}));
+  // Nothing left to delete: a chunk already gone, a document never seen.
+  BatchResult again = Apply({ChunkDelete("a", 2, 0), ChunkDelete("nobody", 1, 0)});
+  EXPECT_EQ(again.applied, 0u);
+  EXPECT_EQ(again.duplicate, 2u);
+  EXPECT_FALSE(Doc("nobody"));
+  ExpectFsckClean();
+}
+
+TEST_F(ApplierTest, ChunkUpsertCreatesAMissingOrDeletedDocument) {
+  Apply({ChunkUpsert("new", 1, 4, "문서 없이 온 청크")});
+  std::optional<storage::DocRecord> doc = Doc("new");
+  ASSERT_TRUE(doc);
+  EXPECT_FALSE(doc->deleted);
+  EXPECT_EQ(doc->ordinals, (std::vector<std::uint32_t>{4}));
+  Apply({Delete("new", 2)});
+  // At the delete's version it stays deleted; a newer chunk brings the document back.
+  EXPECT_EQ(Apply({ChunkUpsert("new", 2, 0, "삭제와 같은 판")}).duplicate, 1u);
+  EXPECT_EQ(Apply({ChunkUpsert("new", 3, 0, "되살아난 청크")}).applied, 1u);
+  doc = Doc("new");
+  ASSERT_TRUE(doc);
+  EXPECT_FALSE(doc->deleted);
+  EXPECT_EQ(doc->ordinals, (std::vector<std::uint32_t>{0}));
+  EXPECT_EQ(KeywordLabels("되살아난").size(), 1u);
+  ExpectFsckClean();
+}
+
+TEST_F(ApplierTest, ChunkEventsInTheBatchOfTheirDocumentLeaveNoOrphans) {
+  BatchResult r = Apply({Upsert("a", 1, kThreeParagraphs), ChunkUpsert("a", 2, 0, "첫째 교체"),
+                         ChunkDelete("a", 2, 1), ChunkUpsert("a", 3, 0, "첫째 다시 교체")});
+  EXPECT_EQ(r.applied, 4u);
+  EXPECT_EQ(r.chunks, 2u);  // chunk 0's first two texts never reach the store
+  std::optional<storage::DocRecord> doc = Doc("a");
+  ASSERT_TRUE(doc);
+  EXPECT_EQ(doc->ordinals, (std::vector<std::uint32_t>{0, 2}));
+  EXPECT_EQ(doc->chunk_versions, (std::vector<std::int64_t>{3, 1}));
+  EXPECT_TRUE(KeywordLabels("교체").size() == 1u);
+  EXPECT_TRUE(KeywordLabels("조건부").empty());
+  ExpectFsckClean();
+}
+
+TEST_F(ApplierTest, ReplayedContainerDeleteDoesNotDeleteWhatCameAfterIt) {
+  std::vector<BatchItem> log = {{"t", 0, 0, Upsert("a", 1, "인사 규정", "hr")},
+                                {"t", 0, 1, ContainerDelete("hr")},
+                                {"t", 0, 2, Upsert("a", 2, "새 인사 규정", "hr")}};
+  for (const BatchItem& item : log) ApplyItems({item});
+  ASSERT_EQ(KeywordLabels("규정", "hr").size(), 1u);
+  // Replay the whole partition from its first offset: nothing changes.
+  BatchResult replay = ApplyItems(log);
+  EXPECT_EQ(replay.applied, 0u);
+  EXPECT_EQ(replay.stale + replay.duplicate, 3u);
+  EXPECT_EQ(KeywordLabels("규정", "hr").size(), 1u);
+  // A container.delete at a later offset still applies.
+  BatchResult later = ApplyItems({{"t", 0, 3, ContainerDelete("hr")}});
+  EXPECT_EQ(later.applied, 1u);
+  EXPECT_TRUE(KeywordLabels("규정", "hr").empty());
+  ExpectFsckClean();
 }
 
 }  // namespace

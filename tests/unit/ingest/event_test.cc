@@ -59,6 +59,27 @@ TEST(EventTest, DecodesContainerDeleteAndAclEvents) {
   EXPECT_FALSE(Decode(R"({"schema_version":1,"type":"acl.delete","principal":"a","version":1})", "acl:b").ok());
 }
 
+TEST(EventTest, DecodesChunkEvents) {
+  auto u = Decode(R"({"schema_version":1,"type":"chunk.upsert","container_id":"c","doc_id":"d","version":4,
+      "ordinal":7,"text":"일곱째 청크","heading":"설치 > 윈도우","page":2,"char_begin":100,"char_end":106})",
+                  "c/d");
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  EXPECT_EQ(u->type, EventType::kChunkUpsert);
+  EXPECT_EQ(u->ordinal, 7u);
+  EXPECT_EQ(*u->version, 4);
+  ASSERT_EQ(u->chunks.size(), 1u);
+  EXPECT_EQ(u->chunks[0].text, "일곱째 청크");
+  EXPECT_EQ(u->chunks[0].heading, "설치 > 윈도우");
+  EXPECT_EQ(u->chunks[0].page, 2);
+  EXPECT_EQ(u->chunks[0].char_begin, 100u);
+  EXPECT_EQ(u->chunks[0].char_end, 106u);
+  auto d = Decode(R"({"schema_version":1,"type":"chunk.delete","container_id":"c","doc_id":"d","version":5,"ordinal":0})");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->type, EventType::kChunkDelete);
+  EXPECT_EQ(d->ordinal, 0u);
+  EXPECT_TRUE(d->chunks.empty());
+}
+
 TEST(EventTest, TombstoneDeletesTheKeyedDocument) {
   auto e = DecodeEvent(std::string("eng-wiki/pages/1"), std::nullopt, DecodeLimits{});
   ASSERT_TRUE(e.ok());
@@ -90,6 +111,13 @@ TEST(EventTest, RejectsBadEventsWithAReason) {
       {"both bodies", R"({"schema_version":1,"type":"document.upsert","container_id":"c","doc_id":"d","version":1,"text":"x","chunks":[]})", "exactly one"},
       {"metadata type", R"({"schema_version":1,"type":"document.upsert","container_id":"c","doc_id":"d","version":1,"text":"x","metadata":[1]})", "metadata"},
       {"chunk without text", R"({"schema_version":1,"type":"document.upsert","container_id":"c","doc_id":"d","version":1,"chunks":[{"page":1}]})", "text"},
+      {"chunk without ordinal", R"({"schema_version":1,"type":"chunk.upsert","container_id":"c","doc_id":"d","version":1,"text":"x"})", "ordinal"},
+      {"negative ordinal", R"({"schema_version":1,"type":"chunk.delete","container_id":"c","doc_id":"d","version":1,"ordinal":-1})", "ordinal"},
+      {"huge ordinal", R"({"schema_version":1,"type":"chunk.delete","container_id":"c","doc_id":"d","version":1,"ordinal":5000000})", "ordinal"},
+      {"chunk.upsert without text", R"({"schema_version":1,"type":"chunk.upsert","container_id":"c","doc_id":"d","version":1,"ordinal":0})", "text"},
+      {"chunk.delete without version", R"({"schema_version":1,"type":"chunk.delete","container_id":"c","doc_id":"d","ordinal":0})", "version"},
+      {"half an offset", R"({"schema_version":1,"type":"chunk.upsert","container_id":"c","doc_id":"d","version":1,"ordinal":0,"text":"x","char_begin":3})", "char_end"},
+      {"offsets reversed", R"({"schema_version":1,"type":"chunk.upsert","container_id":"c","doc_id":"d","version":1,"ordinal":0,"text":"x","char_begin":9,"char_end":3})", "after"},
       {"invalid utf8", "{\"schema_version\":1,\"x\":\"\xff\"}", "UTF-8"},
   };
   for (const BadCase& c : cases) {
