@@ -322,11 +322,10 @@ std::vector<std::string> Analyzer::Terms(std::string_view text) const {
         terms.emplace_back(options_.strip_particles ? StripParticle(word.text)
                                                     : std::string_view(word.text));
         if (!options_.hangul_bigrams) break;
+        // Unigrams then bigrams, all '#'-prefixed: "#x" and "#xy" differ in length, so the
+        // two kinds never collide, and a one-syllable word's unigram is the "#w" it always had.
         const std::vector<std::string_view> chars = CodePoints(word.text);
-        if (chars.size() == 1) {
-          terms.push_back("#" + word.text);
-          break;
-        }
+        for (std::string_view ch : chars) terms.push_back("#" + std::string(ch));
         for (std::size_t k = 0; k + 1 < chars.size(); ++k) {
           // Adjacent views of the same string, so the pair is one contiguous range.
           const std::size_t pair_bytes = chars[k].size() + chars[k + 1].size();
@@ -344,6 +343,11 @@ std::vector<std::string> Analyzer::Terms(std::string_view text) const {
     }
   }
   return terms;
+}
+
+std::string Analyzer::SchemeId() const {
+  return "tide-terms-v" + std::to_string(kTermSchemeVersion) +
+         (options_.hangul_bigrams ? "+ngrams" : "") + (options_.strip_particles ? "+stems" : "");
 }
 
 std::string_view Analyzer::StripParticle(std::string_view hangul_word) const {

@@ -28,19 +28,32 @@ struct Word {
 //   * Latin, digit and other-script words: the word itself ("excel", "2024", "привет").
 //     No stemming: simple and predictable.
 //   * Hangul word w: its stem StripParticle(w) (only the stem, not also w), plus, when
-//     `hangul_bigrams`, the code-point bigrams of the *full* word w, each prefixed with '#':
-//     "서울에서" -> "서울", "#서울", "#울에", "#에서". A one-syllable word w yields w and "#w".
-//     The bigrams make spacing variants, unknown particles and small typos still match
-//     ("평양식왕만두" and "평양식 왕만두" share "#평양", "#양식", "#왕만", "#만두").
-//     '#' cannot occur inside a word, so bigram terms never collide with word terms.
+//     `hangul_bigrams`, the code-point unigrams and then the code-point bigrams of the *full*
+//     word w, each prefixed with '#': "서울에서" -> "서울", "#서", "#울", "#에", "#서", "#서울",
+//     "#울에", "#에서". A one-syllable word w yields w and "#w". The n-grams make spacing
+//     variants, unknown particles, conjugated predicates and small typos still match
+//     ("평양식왕만두" and "평양식 왕만두" share "#평양", "#양식", "#왕만", "#만두"; 깨끗합니다
+//     and 깨끗한 share "#깨", "#끗", "#깨끗"). The unigrams are what carries a paraphrase whose
+//     words share single syllables only (머물렀습니다 / 머무는); BM25's IDF keeps the common ones
+//     (#다, #니) cheap. Bigrams cross into particles and endings on purpose: measured on
+//     klue-nli-retrieval, bigrams of the stem only scored lower (tests/bench/klue_reading.md).
+//     '#' cannot occur inside a word, so n-gram terms never collide with word terms, and "#x"
+//     (one code point) never collides with "#xy" (two).
 //   * Han word: each character is a term (no dictionary segmentation).
 //   Order is order of appearance; duplicates are kept so callers can count term frequency.
 //
 // Thread-safe: all methods are const and the object holds no mutable state.
 class Analyzer {
  public:
+  // Bump whenever Terms() changes for any input (the scheme above, StripParticle's endings,
+  // Words()). Index snapshots record SchemeId(); one written under another scheme is not
+  // loaded, so the index is rebuilt from the store instead of mixing term schemes.
+  //   1: stems + '#' bigrams of the full word.
+  //   2: stems + '#' unigrams and bigrams of the full word.
+  static constexpr int kTermSchemeVersion = 2;
+
   struct Options {
-    bool hangul_bigrams = true;   // emit "#xy" bigrams for Hangul words
+    bool hangul_bigrams = true;   // emit "#x" unigrams and "#xy" bigrams for Hangul words
     bool strip_particles = true;  // emit StripParticle(w) instead of w for Hangul words
   };
 
@@ -48,6 +61,8 @@ class Analyzer {
   explicit Analyzer(Options options);
 
   const Options& options() const { return options_; }
+  // Identifies the term scheme: kTermSchemeVersion and the Options ("tide-terms-v2+ngrams+stems").
+  std::string SchemeId() const;
 
   // Splits NORMALIZED text (see Normalize()) into words: maximal runs of letters, digits and
   // combining marks, split again wherever the Script changes ("excel파일" -> "excel", "파일";

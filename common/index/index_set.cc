@@ -337,7 +337,16 @@ Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) const
   std::filesystem::create_directories(root, ec);
   if (ec) return Status::Unavailable("creating " + root.string() + ": " + ec.message());
   const std::filesystem::path final_dir = root / SnapshotName(seq);
-  if (std::filesystem::exists(final_dir)) return Status();  // nothing new since the last one
+  if (std::filesystem::exists(final_dir)) {
+    // Nothing new since the last one, unless that one was written under another analyzer
+    // scheme (LoadLatestSnapshot skips it): then this state replaces it, or every restart
+    // would rebuild again.
+    Result<std::string> old_manifest = ReadFile(final_dir / "MANIFEST.json");
+    const nlohmann::json old = old_manifest ? nlohmann::json::parse(*old_manifest, nullptr, false) : nlohmann::json();
+    if (old.is_object() && old.value("analyzer", std::string()) == analyzer_.SchemeId()) return Status();
+    std::filesystem::remove_all(final_dir, ec);
+    if (ec) return Status::Unavailable("replacing " + final_dir.string() + ": " + ec.message());
+  }
   const std::filesystem::path tmp_dir =
       root / (".tmp-" + SnapshotName(seq) + "-" + std::to_string(::getpid()));
   std::filesystem::remove_all(tmp_dir, ec);
@@ -350,7 +359,8 @@ Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) const
                              {"seq", seq},
                              {"chunks", chunks},
                              {"model_id", options_.model_id},
-                             {"dimension", options_.vector.dim}};
+                             {"dimension", options_.vector.dim},
+                             {"analyzer", analyzer_.SchemeId()}};
   TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir / "MANIFEST.json", manifest.dump(2)));
   TIDE_RETURN_IF_ERROR(SyncPath(tmp_dir));
   std::filesystem::rename(tmp_dir, final_dir, ec);
@@ -389,6 +399,18 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
                                      "' (dimension " + std::to_string(options.vector.dim) + ")");
     }
     std::unique_ptr<IndexSet> set(new IndexSet(options));
+    // Keyword postings hold the analyzer's terms. A snapshot from another term scheme (or one
+    // written before the manifest recorded it) would mix schemes with what this process
+    // indexes and queries, so it is skipped: with no loadable snapshot the caller rebuilds
+    // from the store, which is the source of truth.
+    const std::string scheme = manifest.value("analyzer", std::string());
+    if (scheme != set->analyzer_.SchemeId()) {
+      spdlog::warn("snapshot {} skipped: built with analyzer scheme '{}', this build uses '{}'",
+                   dir.string(), scheme.empty() ? "(unrecorded)" : scheme, set->analyzer_.SchemeId());
+      last = Status::InvalidArgument("snapshot " + dir.string() + " uses analyzer scheme '" + scheme +
+                                        "', not '" + set->analyzer_.SchemeId() + "'");
+      continue;
+    }
     Result<std::unique_ptr<VectorIndex>> vectors = VectorIndex::Load(dir / "vectors.hnsw", options.vector);
     if (!vectors) {
       last = vectors.status();

@@ -211,12 +211,13 @@ TEST(AnalyzerTest, StripParticleReturnsAPrefixOfItsInput) {
 
 using Terms = std::vector<std::string>;
 
-TEST(AnalyzerTest, TermsAreStemsPlusHashBigramsForHangul) {
+TEST(AnalyzerTest, TermsAreStemsPlusHashUnigramsAndBigramsForHangul) {
   const Analyzer analyzer;
-  EXPECT_EQ(analyzer.Terms("서울에서"), (Terms{"서울", "#서울", "#울에", "#에서"}));
+  EXPECT_EQ(analyzer.Terms("서울에서"),
+            (Terms{"서울", "#서", "#울", "#에", "#서", "#서울", "#울에", "#에서"}));
   EXPECT_EQ(analyzer.Terms("책"), (Terms{"책", "#책"}));
   EXPECT_EQ(analyzer.Terms("Excel파일 2024년"),
-            (Terms{"excel", "파일", "#파일", "2024", "년", "#년"}));
+            (Terms{"excel", "파일", "#파", "#일", "#파일", "2024", "년", "#년"}));
   EXPECT_EQ(analyzer.Terms("漢字"), (Terms{"漢", "字"}));
   EXPECT_EQ(analyzer.Terms("ＥＸＣＥＬ, Pivot!"), (Terms{"excel", "pivot"}));
   EXPECT_TRUE(analyzer.Terms("😀 !!! ...").empty());
@@ -224,12 +225,13 @@ TEST(AnalyzerTest, TermsAreStemsPlusHashBigramsForHangul) {
 
 TEST(AnalyzerTest, TermsKeepDuplicatesInOrderOfAppearance) {
   const Analyzer analyzer;
-  EXPECT_EQ(analyzer.Terms("a 서울 a"), (Terms{"a", "서울", "#서울", "a"}));
+  EXPECT_EQ(analyzer.Terms("a 서울 a"), (Terms{"a", "서울", "#서", "#울", "#서울", "a"}));
 }
 
 TEST(AnalyzerTest, OptionsDisableStemmingAndBigrams) {
   const Analyzer no_strip(Analyzer::Options{.hangul_bigrams = true, .strip_particles = false});
-  EXPECT_EQ(no_strip.Terms("서울에서"), (Terms{"서울에서", "#서울", "#울에", "#에서"}));
+  EXPECT_EQ(no_strip.Terms("서울에서"),
+            (Terms{"서울에서", "#서", "#울", "#에", "#서", "#서울", "#울에", "#에서"}));
   const Analyzer no_bigrams(Analyzer::Options{.hangul_bigrams = false, .strip_particles = true});
   EXPECT_EQ(no_bigrams.Terms("서울에서 책"), (Terms{"서울", "책"}));
 }
@@ -250,15 +252,53 @@ std::set<std::string> Ngrams(const Terms& terms) {
   return out;
 }
 
-TEST(AnalyzerTest, SpacingVariantsShareBigrams) {
+// "#" plus one Hangul syllable (3 UTF-8 bytes) is a unigram; plus two, a bigram.
+std::set<std::string> OfLength(const std::set<std::string>& ngrams, std::size_t syllables) {
+  std::set<std::string> out;
+  for (const std::string& t : ngrams) {
+    if (t.size() == 1 + 3 * syllables) out.insert(t);
+  }
+  return out;
+}
+
+TEST(AnalyzerTest, SpacingVariantsShareUnigramsAndBigrams) {
   const Analyzer analyzer;
   const std::set<std::string> joined = Ngrams(analyzer.Terms("평양식왕만두"));
   const std::set<std::string> spaced = Ngrams(analyzer.Terms("평양식 왕만두"));
+  EXPECT_EQ(OfLength(joined, 1), OfLength(spaced, 1));  // every syllable
   std::vector<std::string> shared;
-  std::set_intersection(joined.begin(), joined.end(), spaced.begin(), spaced.end(),
+  const std::set<std::string> joined2 = OfLength(joined, 2), spaced2 = OfLength(spaced, 2);
+  std::set_intersection(joined2.begin(), joined2.end(), spaced2.begin(), spaced2.end(),
                         std::back_inserter(shared));
-  EXPECT_GE(shared.size(), 3u);
   EXPECT_EQ(shared, (std::vector<std::string>{"#만두", "#양식", "#왕만", "#평양"}));
+}
+
+// Conjugated predicates and their adnominal forms do not share a stem term (StripParticle
+// does not lemmatise verbs), but they share the syllables of the root.
+TEST(AnalyzerTest, ConjugatedFormsShareUnigrams) {
+  const Analyzer analyzer;
+  struct Case {
+    std::string_view a, b;
+    std::vector<std::string> shared;  // at least these
+  };
+  for (const Case& c : std::vector<Case>{
+           {"머물렀습니다", "머무는", {"#머"}},
+           {"깨끗합니다", "깨끗한", {"#깨", "#끗", "#깨끗"}},
+           {"묵기에", "묶기에", {"#기", "#에", "#기에"}},  // a typo in one jamo
+       }) {
+    const std::set<std::string> a = Ngrams(analyzer.Terms(c.a)), b = Ngrams(analyzer.Terms(c.b));
+    for (const std::string& t : c.shared) {
+      EXPECT_TRUE(a.contains(t) && b.contains(t)) << c.a << " / " << c.b << " should share " << t;
+    }
+  }
+}
+
+TEST(AnalyzerTest, SchemeIdNamesTheVersionAndOptions) {
+  EXPECT_EQ(Analyzer().SchemeId(), "tide-terms-v2+ngrams+stems");
+  EXPECT_EQ(Analyzer(Analyzer::Options{.hangul_bigrams = false, .strip_particles = true}).SchemeId(),
+            "tide-terms-v2+stems");
+  EXPECT_NE(Analyzer(Analyzer::Options{.hangul_bigrams = true, .strip_particles = false}).SchemeId(),
+            Analyzer().SchemeId());
 }
 
 }  // namespace
