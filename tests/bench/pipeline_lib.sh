@@ -1,0 +1,99 @@
+# Shared by ingest_bench.sh and serving_bench.sh (source it after lib.sh; functions only).
+# The caller sets $repo, $bin (build dir), $run (a fresh run directory) and calls
+# `trap pipeline_cleanup EXIT` itself; every process started here is recorded in $pids and
+# stopped there, newest first.
+#
+#   pipeline_corpus CHUNKS            events.jsonl, load.jsonl, queries.json, corpus.json in $run
+#   pipeline_start_broker             sets $brokers
+#   pipeline_start_worker [ARGS...]   sets $worker_pid, $worker_metrics (URL)
+#   pipeline_start_query [ARGS...]    sets $query_pid, $port, $api_key (writes api_keys.json)
+#   pipeline_stop PID                 SIGTERM, then SIGKILL after 30 s; returns its exit code
+#   metric URL NAME [LABELS]          one sample's value from a Prometheus text page (0 if absent)
+#   proc_status_kb PID FIELD          VmRSS / VmHWM in kB
+#   proc_cpu_s PID                    user + system CPU seconds so far
+#   now_ms                            wall clock in milliseconds
+
+pids=()
+keep=${keep:-0}
+ok=0
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+pipeline_stop() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+pipeline_cleanup() {
+  local i
+  for (( i=${#pids[@]}-1; i>=0; i-- )); do pipeline_stop "${pids[$i]}" || true; done
+  if [ "$ok" -eq 1 ] && [ "$keep" -eq 0 ]; then
+    rm -rf "$run"
+  else
+    echo "$(basename "$0"): run directory kept: $run" >&2
+  fi
+}
+
+pipeline_corpus() {
+  local chunks=$1 help_root
+  help_root=$("$repo/deploy/fetch_corpus.sh" | tail -n 1)
+  "$bin/ingest/tidectl" import-help --help-root "$help_root" --output "$run/help.jsonl" 2>/dev/null
+  python3 "$repo/tests/bench/make_bench_events.py" --help-events "$run/help.jsonl" \
+    --klue "${KLUE_DATA:-/work/shared/data/klue-nli-retrieval}/corpus.jsonl" --chunks "$chunks" \
+    --out "$run/events.jsonl" --stats "$run/corpus.json" --queries "$run/queries.json" \
+    --load "$run/load.jsonl" --load-docs 10000
+}
+
+pipeline_start_broker() {
+  "$bin/ingest/tidectl" dev-broker --bootstrap-file "$run/bootstrap" >"$run/broker.log" 2>&1 &
+  pids+=($!)
+  wait_until 20 test -s "$run/bootstrap" || { cat "$run/broker.log"; return 1; }
+  brokers=$(cat "$run/bootstrap")
+}
+
+pipeline_start_worker() {
+  rm -f "$run/ingest_metrics_port"
+  "$bin/ingest/tide-ingest" --config "$repo/configs/ingest.conf" --data_dir "$run/data" \
+    --kafka.brokers "$brokers" --metrics.port 0 --metrics.port_file "$run/ingest_metrics_port" "$@" \
+    >>"$run/ingest.log" 2>&1 &
+  worker_pid=$!
+  pids+=($worker_pid)
+  wait_until 60 test -s "$run/ingest_metrics_port" || { tail -n 20 "$run/ingest.log"; return 1; }
+  worker_metrics="http://127.0.0.1:$(cat "$run/ingest_metrics_port")/metrics"
+}
+
+pipeline_start_query() {
+  if [ ! -f "$run/api_keys.json" ]; then
+    api_key=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+    ( umask 077
+      jq -n --arg key "$api_key" '{keys: [{name: "bench", key: $key, containers: ["*"]}]}' >"$run/api_keys.json" )
+  fi
+  api_key=$(jq -r '.keys[0].key' "$run/api_keys.json")
+  rm -f "$run/port"
+  "$bin/query/tide-query" --config "$repo/configs/query.conf" --data_dir "$run/data" \
+    --http.port 0 --http.port_file "$run/port" --auth.api_keys_file "$run/api_keys.json" "$@" \
+    >>"$run/query.log" 2>&1 &
+  query_pid=$!
+  pids+=($query_pid)
+  wait_until 60 test -s "$run/port" || { tail -n 20 "$run/query.log"; return 1; }
+  port=$(cat "$run/port")
+}
+
+metric() {
+  local url=$1 name=$2 labels=${3:-}
+  curl -sf -H "Authorization: Bearer ${api_key:-}" "$url" |
+    awk -v name="$name" -v labels="$labels" '
+      $1 == name || $1 == name "{" labels "}" { v = $2 }
+      END { print (v == "" ? 0 : v) }'
+}
+
+proc_status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+
+proc_cpu_s() {
+  # Fields 14 and 15 of /proc/PID/stat (after the parenthesised command name).
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' "/proc/$1/stat"
+}
