@@ -38,7 +38,7 @@ std::string WordKey(const analysis::Analyzer& analyzer, std::string_view raw) {
 // tables live in configs/search_rules.json, the one place they are written down.
 void Defaults(QueryRules* r) {
   r->default_intent = {Intent::kDocumentSearch, 0.55f};
-  r->fallback = {{0.5f, 0.3f, 0.2f}, 0.15f, 10};
+  r->fallback = {Fusion::kRrf, {0.5f, 0.3f, 0.2f}, 0.15f, 10};
 }
 
 Status ParseRules(const std::filesystem::path& path, QueryRules* r) {
@@ -70,27 +70,50 @@ Status ParseRules(const std::filesystem::path& path, QueryRules* r) {
       if (!intent) return bad("unknown default intent");
       r->default_intent = {*intent, j["default_intent"].value("confidence", 0.5f)};
     }
-    if (j.contains("search_types")) {
-      for (const auto& [type_name, table] : j["search_types"].items()) {
+    // "search_types": {"general": {intent: settings}, "rag": {...}}, with "fusion" (rrf or
+    // linear) as the default method of the table; a setting may name its own.
+    auto parse_tables = [&](const json& owner, const std::string& where, QueryRules::FusionTable* out) -> Status {
+      Fusion method = Fusion::kRrf;
+      if (owner.contains("fusion")) {
+        const std::string name = owner["fusion"].get<std::string>();
+        if (name != "rrf" && name != "linear") return bad(where + "fusion must be rrf or linear");
+        method = name == "linear" ? Fusion::kLinear : Fusion::kRrf;
+      }
+      if (!owner.contains("search_types")) return Status();
+      for (const auto& [type_name, table] : owner["search_types"].items()) {
         SearchType type;
         if (type_name == "general") {
           type = SearchType::kGeneral;
         } else if (type_name == "rag") {
           type = SearchType::kRag;
         } else {
-          return bad("unknown search type '" + type_name + "' (general, rag)");
+          return bad("unknown search type '" + where + type_name + "' (general, rag)");
         }
         for (const auto& [intent_name, s] : table.items()) {
           std::optional<Intent> intent = IntentFromName(intent_name);
-          if (!intent) return bad("unknown intent '" + intent_name + "' in search_types." + type_name);
-          FusionSettings f{{s.at("vector").get<float>(), s.at("keyword").get<float>(), s.at("fulltext").get<float>()},
+          if (!intent) return bad("unknown intent '" + intent_name + "' in " + where + "search_types." + type_name);
+          FusionSettings f{method,
+                           {s.at("vector").get<float>(), s.at("keyword").get<float>(), s.at("fulltext").get<float>()},
                            s.value("threshold", 0.0f), s.value("max_chunks", 0u)};
+          if (s.contains("fusion")) {
+            const std::string name = s["fusion"].get<std::string>();
+            if (name != "rrf" && name != "linear") return bad(where + type_name + "." + intent_name + ": fusion must be rrf or linear");
+            f.fusion = name == "linear" ? Fusion::kLinear : Fusion::kRrf;
+          }
           if (f.weights.vector < 0 || f.weights.keyword < 0 || f.weights.fulltext < 0 ||
               f.weights.vector + f.weights.keyword + f.weights.fulltext <= 0) {
-            return bad("weights of " + type_name + "." + intent_name + " must be >= 0 and not all 0");
+            return bad("weights of " + where + type_name + "." + intent_name + " must be >= 0 and not all 0");
           }
-          r->fusion[{type, *intent}] = f;
+          (*out)[{type, *intent}] = f;
         }
+      }
+      return Status();
+    };
+    TIDE_RETURN_IF_ERROR(parse_tables(j, "", &r->fusion));
+    if (j.contains("embedder_profiles")) {
+      for (const auto& [profile, owner] : j["embedder_profiles"].items()) {
+        if (profile != "hash" && profile != "semantic") return bad("unknown embedder profile '" + profile + "' (hash, semantic)");
+        TIDE_RETURN_IF_ERROR(parse_tables(owner, "embedder_profiles." + profile + ".", &r->profiles[profile]));
       }
     }
   } catch (const json::exception& e) {
@@ -164,7 +187,19 @@ IntentGuess QueryRules::Classify(std::string_view q, std::size_t word_count) con
   return default_intent;
 }
 
-FusionSettings QueryRules::Settings(SearchType type, Intent intent) const {
+const char* FusionName(Fusion fusion) { return fusion == Fusion::kLinear ? "linear" : "rrf"; }
+
+std::string EmbedderProfile(std::string_view model_id) {
+  return model_id.starts_with("hash-") ? "hash" : "semantic";
+}
+
+FusionSettings QueryRules::Settings(SearchType type, Intent intent, std::string_view profile) const {
+  if (auto p = profiles.find(std::string(profile)); p != profiles.end()) {
+    auto it = p->second.find({type, intent});
+    if (it != p->second.end()) return it->second;
+    it = p->second.find({SearchType::kGeneral, intent});
+    if (it != p->second.end()) return it->second;
+  }
   auto it = fusion.find({type, intent});
   if (it != fusion.end()) return it->second;
   it = fusion.find({SearchType::kGeneral, intent});

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -20,8 +21,19 @@ namespace tide::query {
 enum class SearchType { kGeneral, kRag };
 const char* SearchTypeName(SearchType type);
 
+// How retriever lists combine. kRrf: weighted Reciprocal Rank Fusion (ranks only). kLinear:
+// each list's scores min-max normalised to 0..1, then weighted and summed (scores matter).
+enum class Fusion { kRrf, kLinear };
+const char* FusionName(Fusion fusion);
+
+// The fusion profile an embedder gets, from its model_id: "hash" for the built-in lexical
+// hash embedder ("hash-v1-d384"), "semantic" for everything else (a real embedding model).
+// docs/decisions/0008 says why they fuse differently.
+std::string EmbedderProfile(std::string_view model_id);
+
 // Fusion settings for one intent and search type.
 struct FusionSettings {
+  Fusion fusion = Fusion::kRrf;
   Weights weights;
   float threshold = 0;         // minimum vector similarity for a vector candidate to count
   std::size_t max_chunks = 0;  // rag: chunks in a context, at most (0: no limit)
@@ -40,13 +52,18 @@ struct QueryRules {
   };
   std::vector<IntentRule> intent_rules;  // in order; the first match wins
   IntentGuess default_intent;
-  std::map<std::pair<SearchType, Intent>, FusionSettings> fusion;
+  using FusionTable = std::map<std::pair<SearchType, Intent>, FusionSettings>;
+  FusionTable fusion;       // the default tables (DESIGN.md's, made for a semantic model)
   FusionSettings fallback;  // for a (search type, intent) the tables do not name
+  // Per embedder profile (EmbedderProfile()): tables that replace the default ones for that
+  // profile. A (search type, intent) a profile does not name falls back to the default tables.
+  std::map<std::string, FusionTable> profiles;
   std::set<std::string> stopwords;                            // normalised, particle-stripped
   std::map<std::string, std::vector<std::string>> synonyms;  // word -> what it also searches
 
   IntentGuess Classify(std::string_view normalized_query, std::size_t word_count) const;
-  FusionSettings Settings(SearchType type, Intent intent) const;
+  // The profile's table first (type, then general), then the default tables, then fallback.
+  FusionSettings Settings(SearchType type, Intent intent, std::string_view profile = "semantic") const;
 };
 
 struct QueryRulesFiles {

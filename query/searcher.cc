@@ -33,7 +33,11 @@ const char* SearchModeName(SearchMode mode) {
 
 Searcher::Searcher(const Follower* follower, embedding::Embedder* embedder,
                    const QueryRulesWatcher* rules, const Options& options)
-    : follower_(follower), rules_(rules), embedder_(embedder), options_(options) {}
+    : follower_(follower),
+      rules_(rules),
+      embedder_(embedder),
+      options_(options),
+      profile_(EmbedderProfile(embedder->model_id())) {}
 
 AnalyzedQuery Searcher::Analyze(std::string_view text) const {
   return AnalyzeQuery(text, *rules_->current(), analyzer_);
@@ -50,7 +54,8 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   response.watermark = Watermark{indexes->applied_seq(), indexes->applied_offsets()};
   response.query = AnalyzeQuery(request.query, *rules, analyzer_);
   const FusionSettings settings =
-      rules->Settings(request.search_type, response.query.intent.intent);
+      rules->Settings(request.search_type, response.query.intent.intent, profile_);
+  response.fusion = request.fusion.value_or(settings.fusion);
   Weights w = request.weights.value_or(settings.weights);
   if (request.mode == SearchMode::kVector) w = {1, 0, 0};
   if (request.mode == SearchMode::kKeyword) w.vector = 0;
@@ -120,7 +125,7 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   for (auto& [label, f] : fused) ranked.push_back(std::move(f));
   // The best possible fused score: first place (or the top score) in every retriever used.
   double best = (w.vector + w.keyword + w.fulltext) / (options_.rrf_k + 1.0);
-  if (request.fusion == Fusion::kLinear) {
+  if (response.fusion == Fusion::kLinear) {
     // Min-max normalise each retriever's scores over its own list; absent counts as 0.
     struct Range {
       float lo = 0, hi = 0;

@@ -22,10 +22,6 @@ const char* SearchModeName(SearchMode mode);
 
 enum class GroupBy { kChunk, kDocument };
 
-// How retriever lists combine. kRrf: weighted Reciprocal Rank Fusion (ranks only). kLinear:
-// each list's scores min-max normalised to 0..1, then weighted and summed (scores matter).
-enum class Fusion { kRrf, kLinear };
-
 struct SearchRequest {
   std::string query;
   std::vector<std::string> container_ids;  // the scope: never empty (the API denies that)
@@ -37,7 +33,7 @@ struct SearchRequest {
   std::size_t chunks_per_document = 3;     // group_by document: best chunks kept per document
   std::optional<Weights> weights;          // overrides the intent's weights
   std::optional<float> threshold;          // overrides the intent's vector similarity threshold
-  Fusion fusion = Fusion::kRrf;
+  std::optional<Fusion> fusion;            // overrides the fusion method of the intent's settings
 };
 
 struct RetrieverExplain {
@@ -63,6 +59,7 @@ struct SearchHit {
 
 struct SearchResponse {
   AnalyzedQuery query;
+  Fusion fusion = Fusion::kRrf;  // what ran: the settings' method, or the request's
   Weights weights;        // what ran: the mode's weights, after overrides
   float threshold = 0;    // vector similarity below which vector candidates were dropped
   bool degraded = false;  // the embedder failed: answered by the keyword retrievers alone
@@ -71,8 +68,10 @@ struct SearchResponse {
   Watermark watermark;
 };
 
-// Runs the retrievers for a request inside its container scope and fuses them with weighted
-// Reciprocal Rank Fusion. Stateless apart from its collaborators: thread-safe.
+// Runs the retrievers for a request inside its container scope and fuses them, by weighted
+// Reciprocal Rank Fusion or normalised linear fusion as the rules' settings for the intent,
+// search type and embedder profile say (EmbedderProfile(embedder->model_id())). Stateless
+// apart from its collaborators: thread-safe.
 class Searcher {
  public:
   struct Options {
@@ -94,6 +93,7 @@ class Searcher {
   const QueryRulesWatcher* rules_;
   embedding::Embedder* embedder_;
   const Options options_;
+  const std::string profile_;          // EmbedderProfile of the embedder's model_id
   const analysis::Analyzer analyzer_;  // the same analyzer the indexes use
 };
 

@@ -352,6 +352,7 @@ int main(int argc, char** argv) {
       {"main", "keyword + fulltext (`mode: keyword`)", {{"mode", "keyword"}}},
       {"main", "hybrid, intent's default weights (no `weights`)", json::object()},
       {"main", "hybrid linear fusion, intent's default weights", {{"fusion", "linear"}}},
+      {"main", "hybrid RRF, intent's default weights (`fusion: rrf`)", {{"fusion", "rrf"}}},
       {"main", "hybrid linear fusion, v0.3/f0.7", {{"fusion", "linear"}, {"weights", {{"vector", 0.3}, {"fulltext", 0.7}}}}},
       {"main", "hybrid linear fusion, v0.5/f0.5", {{"fusion", "linear"}, {"weights", {{"vector", 0.5}, {"fulltext", 0.5}}}}},
   };

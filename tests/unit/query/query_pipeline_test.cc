@@ -46,6 +46,10 @@ TEST(QueryPipelineTest, NormalisesDetectsLanguageClassifiesAndDropsStopwords) {
       {"calc와 writer의 차이", "calc와 writer의 차이", Language::kMixed, Intent::kComparison, {"calc", "writer", "차이"}},
       {"회의록 요약해줘", "회의록 요약해줘", Language::kKorean, Intent::kSummarization, {"회의록", "요약해줘"}},
       {"vlookup", "vlookup", Language::kEnglish, Intent::kKeywordSearch, {"vlookup"}},
+      {"피벗 테이블", "피벗 테이블", Language::kKorean, Intent::kKeywordSearch, {"피벗", "테이블"}},
+      // A short sentence is not a keyword search (klue_reading.md: 34 KLUE queries were).
+      {"백사장이 넓다.", "백사장이 넓다.", Language::kKorean, Intent::kDocumentSearch, {"백사장", "넓다"}},
+      {"날씨가 더웠습니다", "날씨가 더웠습니다", Language::kKorean, Intent::kDocumentSearch, {"날씨", "더웠습니다"}},
       {"서울에서 열리는 행사 일정 알려줘", "서울에서 열리는 행사 일정 알려줘", Language::kKorean, Intent::kDocumentSearch,
        {"서울", "열리", "행사", "일정"}},
   };
@@ -80,6 +84,30 @@ TEST(QueryPipelineTest, SynonymsExpandBothWaysAndOneWay) {
   EXPECT_NE(std::find(back.synonyms.begin(), back.synonyms.end(), "피벗"), back.synonyms.end());
   AnalyzedQuery one_way = AnalyzeQuery("피디에프", *rules, analyzer);
   EXPECT_TRUE(one_way.synonyms.empty());  // "pdf => 피디에프" does not go back
+}
+
+TEST(QueryRulesTest, FusionSettingsDependOnTheEmbedderProfile) {
+  auto rules = ShippedRules();
+  ASSERT_TRUE(rules);
+  EXPECT_EQ(EmbedderProfile("hash-v1-d384"), "hash");
+  EXPECT_EQ(EmbedderProfile("openai:text-embedding-3-small:1536"), "semantic");
+  // Semantic: DESIGN.md's tables, weighted RRF.
+  const FusionSettings semantic = rules->Settings(SearchType::kGeneral, Intent::kDocumentSearch, "semantic");
+  EXPECT_EQ(semantic.fusion, Fusion::kRrf);
+  EXPECT_FLOAT_EQ(semantic.weights.vector, 0.5f);
+  // Hash: linear fusion, the vector a tie-breaker (docs/decisions/0008).
+  for (SearchType type : {SearchType::kGeneral, SearchType::kRag}) {
+    for (Intent intent : {Intent::kKeywordSearch, Intent::kDocumentSearch, Intent::kQaQuestion, Intent::kComparison,
+                          Intent::kSummarization}) {
+      const FusionSettings hash = rules->Settings(type, intent, "hash");
+      EXPECT_EQ(hash.fusion, Fusion::kLinear) << IntentName(intent);
+      EXPECT_FLOAT_EQ(hash.weights.vector, 0.1f) << IntentName(intent);
+      EXPECT_NEAR(hash.weights.vector + hash.weights.keyword + hash.weights.fulltext, 1.0f, 1e-3) << IntentName(intent);
+    }
+  }
+  EXPECT_EQ(rules->Settings(SearchType::kRag, Intent::kComparison, "hash").max_chunks, 15u);
+  // A profile the file does not name uses the top-level tables.
+  EXPECT_EQ(rules->Settings(SearchType::kGeneral, Intent::kQaQuestion, "other").fusion, Fusion::kRrf);
 }
 
 TEST(QueryRulesTest, RejectsBadFilesWithTheReason) {
