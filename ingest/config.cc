@@ -5,6 +5,12 @@ namespace tide::ingest {
 namespace po = boost::program_options;
 
 Result<Config> ParseConfig(int argc, const char* const* argv) {
+  po::options_description none("");
+  return ParseConfig(argc, argv, none, "tide-ingest: consumes document events from Kafka into the TideSearch store");
+}
+
+Result<Config> ParseConfig(int argc, const char* const* argv, po::options_description& extra,
+                           const std::string& usage) {
   Config c;
   std::size_t max_batch = c.batch.max_batch;
   int max_wait_ms = static_cast<int>(c.batch.max_wait.count());
@@ -42,8 +48,8 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
       ("metrics.port", po::value(&c.metrics_port)->default_value(c.metrics_port),
        "port of the /metrics endpoint; 0: any free port, -1: disabled")
       ("metrics.port_file", po::value(&c.metrics_port_file)->default_value(""), "write the metrics port here");
-  Result<po::variables_map> vm = ParseCommandLineAndConfig(
-      argc, argv, options, "tide-ingest: consumes document events from Kafka into the TideSearch store");
+  options.add(extra);
+  Result<po::variables_map> vm = ParseCommandLineAndConfig(argc, argv, options, usage);
   if (!vm) return vm.status();
   if (max_batch == 0) return Status::InvalidArgument("batch.max_events must be positive");
   if (max_wait_ms < 0) return Status::InvalidArgument("batch.max_wait_ms must not be negative");

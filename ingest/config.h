@@ -31,5 +31,9 @@ struct Config {
 
 // NotFound after --help (usage printed); InvalidArgument names the bad key or value.
 Result<Config> ParseConfig(int argc, const char* const* argv);
+// The same, for tools that act on a worker's store and topic (tidectl replay, dlq): the
+// worker's options and config file, plus the tool's own `extra` options.
+Result<Config> ParseConfig(int argc, const char* const* argv, boost::program_options::options_description& extra,
+                           const std::string& usage);
 
 }  // namespace tide::ingest

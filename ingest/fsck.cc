@@ -1,5 +1,6 @@
 #include "ingest/fsck.h"
 
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -15,6 +16,35 @@ constexpr std::size_t kMaxProblems = 50;
 void Problem(FsckReport* r, std::string what) {
   if (r->problems.size() < kMaxProblems) r->problems.push_back(std::move(what));
 }
+
+// Two 64-bit FNV-1a streams with different offset bases, over length-prefixed fields (so
+// "ab"+"c" and "a"+"bc" differ). For telling stores apart, not for security.
+class ContentHash {
+ public:
+  void Bytes(std::string_view bytes) {
+    Raw(std::to_string(bytes.size()));
+    Raw(":");
+    Raw(bytes);
+  }
+  void Number(std::int64_t n) { Bytes(std::to_string(n)); }
+  std::string Hex() const {
+    char out[33];
+    std::snprintf(out, sizeof(out), "%016llx%016llx", static_cast<unsigned long long>(a_),
+                  static_cast<unsigned long long>(b_));
+    return out;
+  }
+
+ private:
+  void Raw(std::string_view bytes) {
+    constexpr std::uint64_t kPrime = 0x100000001b3ULL;
+    for (char c : bytes) {
+      a_ = (a_ ^ static_cast<unsigned char>(c)) * kPrime;
+      b_ = (b_ ^ static_cast<unsigned char>(c)) * kPrime;
+    }
+  }
+  std::uint64_t a_ = 0xcbf29ce484222325ULL;
+  std::uint64_t b_ = 0x84222325cbf29ce4ULL;
+};
 
 }  // namespace
 
@@ -142,6 +172,70 @@ Result<FsckReport> CheckStore(const storage::Store& store, const std::filesystem
     }
   }
   return r;
+}
+
+Result<LogicalDigest> ComputeLogicalDigest(const storage::Store& store) {
+  LogicalDigest digest;
+  ContentHash hash;
+  Status inner;
+  Status scan = store.Scan(Cf::kDocs, "", "", [&](std::string_view key, std::string_view value) {
+    Result<storage::DocRecord> doc = storage::DecodeDoc(value);
+    if (!doc) {
+      inner = doc.status();
+      return false;
+    }
+    hash.Bytes(key);
+    hash.Number(doc->version);
+    hash.Number(doc->deleted ? 1 : 0);
+    if (doc->deleted) {
+      ++digest.deleted_documents;
+      return true;
+    }
+    ++digest.documents;
+    hash.Bytes(doc->title);
+    hash.Bytes(doc->source_uri);
+    hash.Bytes(doc->mime);
+    hash.Bytes(doc->metadata_json);
+    hash.Number(static_cast<std::int64_t>(doc->labels.size()));
+    for (std::size_t i = 0; i < doc->labels.size(); ++i) {
+      const std::string label = storage::EncodeU64(doc->labels[i]);
+      Result<std::optional<std::string>> chunk = store.Get(Cf::kChunks, label);
+      Result<std::optional<std::string>> vector = store.Get(Cf::kVectors, label);
+      if (!chunk || !vector) {
+        inner = !chunk ? chunk.status() : vector.status();
+        return false;
+      }
+      if (!chunk->has_value() || !vector->has_value()) {
+        inner = Status::Corruption("document " + std::string(key) + " lists chunk " +
+                                   std::to_string(doc->labels[i]) + ", which has no chunk or vector");
+        return false;
+      }
+      Result<storage::ChunkRecord> c = storage::DecodeChunk(**chunk);
+      if (!c) {
+        inner = c.status();
+        return false;
+      }
+      ++digest.chunks;
+      hash.Number(doc->ordinals[i]);
+      hash.Number(doc->chunk_versions[i]);
+      hash.Bytes(c->container_id);
+      hash.Bytes(c->doc_id);
+      hash.Number(c->ordinal);
+      hash.Bytes(c->title);
+      hash.Bytes(c->heading);
+      hash.Number(c->char_begin);
+      hash.Number(c->char_end);
+      hash.Number(c->page);
+      hash.Bytes(c->text);
+      hash.Bytes(c->keywords);
+      hash.Bytes(**vector);
+    }
+    return true;
+  });
+  TIDE_RETURN_IF_ERROR(scan);
+  TIDE_RETURN_IF_ERROR(inner);
+  digest.checksum = hash.Hex();
+  return digest;
 }
 
 }  // namespace tide::ingest

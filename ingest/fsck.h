@@ -32,4 +32,20 @@ struct FsckReport {
 Result<FsckReport> CheckStore(const storage::Store& store, const std::filesystem::path* snapshots,
                               const index::IndexSet::Options& index_options);
 
+// The store's logical content, independent of how it was written: every document (live or
+// delete marker) with its version, fields and, in ordinal order, each chunk's version, record
+// and vector bytes. Labels, change records, counters and offsets are left out, so two stores
+// that applied the same events agree even if they allocated labels differently (a replay, a
+// rebuild into a fresh store).
+struct LogicalDigest {
+  std::uint64_t documents = 0;
+  std::uint64_t deleted_documents = 0;
+  std::uint64_t chunks = 0;
+  std::string checksum;  // 32 hex digits; equal content gives an equal checksum
+};
+
+// Reads the whole docs column family and every chunk and vector it names. Corruption if a
+// listed chunk or vector is missing or undecodable (run CheckStore for the details).
+Result<LogicalDigest> ComputeLogicalDigest(const storage::Store& store);
+
 }  // namespace tide::ingest

@@ -9,5 +9,8 @@ int RunPublish(int argc, const char* const* argv);
 int RunStats(int argc, const char* const* argv);
 int RunImportHelp(int argc, const char* const* argv);
 int RunFsck(int argc, const char* const* argv);
+int RunChecksum(int argc, const char* const* argv);
+int RunReplay(int argc, const char* const* argv);
+int RunDlq(int argc, const char* const* argv);
 
 }  // namespace tide::ctl
