@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 
@@ -172,6 +173,16 @@ Result<std::size_t> IndexSet::CatchUp(const storage::Store& store, std::size_t m
     }
     ++next;
     ++applied;
+  }
+  const std::size_t tombstones = vectors_->deleted();
+  const std::size_t slots = tombstones + vectors_->size();
+  if (tombstones >= options_.rebuild_min_tombstones &&
+      static_cast<double>(tombstones) > options_.rebuild_tombstone_ratio * static_cast<double>(slots)) {
+    const auto start = std::chrono::steady_clock::now();
+    TIDE_RETURN_IF_ERROR(vectors_->Rebuild());
+    spdlog::info("vector index rebuilt without tombstones live={} tombstones_dropped={} seconds={:.2f}",
+                 vectors_->size(), tombstones,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   return applied;
 }

@@ -45,6 +45,11 @@ class IndexSet {
     // the graph: exact, and faster when the filter rejects most of the graph.
     std::size_t exact_scan_threshold = 4096;
     std::size_t apply_step = 64;  // changes applied per writer-lock hold
+    // CatchUp rebuilds the vector graph without its tombstones when they are more than this
+    // fraction of its slots and at least rebuild_min_tombstones (adds reuse tombstones, so
+    // they pile up only when deletes outrun adds, e.g. after a container.delete).
+    double rebuild_tombstone_ratio = 0.3;
+    std::size_t rebuild_min_tombstones = 1024;
   };
 
   static Result<std::unique_ptr<IndexSet>> Create(const Options& options);

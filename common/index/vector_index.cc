@@ -112,6 +112,33 @@ Status VectorIndex::Remove(std::uint64_t label) {
   return Status();
 }
 
+Status VectorIndex::Rebuild() {
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> fresh;
+  try {
+    // Shared: searches continue, and Add/Remove cannot run (the caller is the only writer).
+    std::shared_lock lock(impl_->mu);
+    hnswlib::HierarchicalNSW<float>& old = *impl_->hnsw;  // read only; hnswlib lacks const getters
+    const std::size_t live = old.getCurrentElementCount() - old.getDeletedCount();
+    fresh = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+        &impl_->space, std::max<std::size_t>({live, impl_->options.initial_capacity, 16}), impl_->options.m,
+        impl_->options.ef_construction, impl_->options.seed, /*allow_replace_deleted=*/true);
+    // In label order, so that a rebuild of the same content builds the same graph.
+    std::vector<std::pair<std::uint64_t, hnswlib::tableint>> ids;
+    ids.reserve(live);
+    for (const auto& [label, id] : old.label_lookup_) {
+      if (!old.isMarkedDeleted(id)) ids.emplace_back(label, id);
+    }
+    std::sort(ids.begin(), ids.end());
+    for (const auto& [label, id] : ids) fresh->addPoint(old.getDataByInternalId(id), label);
+    fresh->setEf(impl_->options.ef_search);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("rebuilding hnsw index: ") + e.what());
+  }
+  std::unique_lock lock(impl_->mu);
+  impl_->hnsw = std::move(fresh);
+  return Status();
+}
+
 Result<std::vector<VectorHit>> VectorIndex::Search(std::span<const float> query, std::size_t k,
                                                    const LabelFilter* filter,
                                                    std::size_t ef) const {

@@ -69,6 +69,12 @@ class VectorIndex {
   Result<std::vector<VectorHit>> ExactSearch(std::span<const float> query, std::size_t k,
                                              std::span<const std::uint64_t> labels) const;
 
+  // Rebuilds the graph from the live vectors alone, dropping every tombstone: a graph that
+  // is mostly tombstones walks through them and keeps their memory, and only Add() reuses
+  // them. Searches go on against the old graph meanwhile; the new one replaces it at the end.
+  // REQUIRES: no concurrent Add() or Remove() (the caller is the single writer).
+  Status Rebuild();
+
   // Writes "<file>.tmp", fsyncs it and renames it over `file`.
   Status Save(const std::filesystem::path& file) const;
 

@@ -1,6 +1,7 @@
 #include "common/storage/schema.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace tide::storage {
 namespace {
@@ -27,14 +28,31 @@ TEST(SchemaTest, DocKeyRoundTripsAndPrefixesItsContainerOnly) {
 }
 
 TEST(SchemaTest, DocRecordRoundTrips) {
-  DocRecord doc{7, true, "제목", "file:///a", "text/html", R"({"tags":["a"]})", {3, 4, 5}};
+  DocRecord doc{7, false, "제목", "file:///a", "text/html", R"({"tags":["a"]})", {3, 4, 5}, {0, 2, 9}, {7, 5, 6}};
   Result<DocRecord> back = DecodeDoc(EncodeDoc(doc));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->version, 7);
-  EXPECT_TRUE(back->deleted);
+  EXPECT_FALSE(back->deleted);
   EXPECT_EQ(back->title, "제목");
   EXPECT_EQ(back->metadata_json, R"({"tags":["a"]})");
   EXPECT_EQ(back->labels, (std::vector<std::uint64_t>{3, 4, 5}));
+  EXPECT_EQ(back->ordinals, (std::vector<std::uint32_t>{0, 2, 9}));
+  EXPECT_EQ(back->chunk_versions, (std::vector<std::int64_t>{7, 5, 6}));
+  EXPECT_EQ(back->FindOrdinal(9), std::optional<std::size_t>(2));
+  EXPECT_EQ(back->FindOrdinal(1), std::nullopt);
+}
+
+TEST(SchemaTest, DocRecordsWrittenBeforeChunkEventsGetDefaultOrdinalsAndVersions) {
+  nlohmann::json old = {{"v", 4}, {"t", ""}, {"l", {11, 12}}, {"x", false}};
+  std::string value(1, static_cast<char>(kFormatVersion));
+  nlohmann::json::to_msgpack(old, value);
+  Result<DocRecord> back = DecodeDoc(value);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->ordinals, (std::vector<std::uint32_t>{0, 1}));
+  EXPECT_EQ(back->chunk_versions, (std::vector<std::int64_t>{4, 4}));
+  // Lists that disagree are corruption, not something to guess about.
+  DocRecord bad{1, false, "", "", "", "{}", {1, 2}, {0}, {1, 1}};
+  EXPECT_EQ(DecodeDoc(EncodeDoc(bad)).status().code(), Status::Code::kCorruption);
 }
 
 TEST(SchemaTest, ChunkAndVectorRoundTrip) {

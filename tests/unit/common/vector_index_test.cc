@@ -84,6 +84,39 @@ TEST(VectorIndexTest, RemoveTombstonesAndAddReusesTheSlot) {
   EXPECT_EQ((*index)->size(), 20u);
 }
 
+TEST(VectorIndexTest, RebuildDropsTombstonesAndKeepsEveryLiveVector) {
+  VectorIndex::Options o;
+  o.dim = 16;
+  auto index = VectorIndex::Create(o);
+  ASSERT_TRUE(index.ok());
+  std::mt19937 rng(4);
+  std::vector<std::vector<float>> data;
+  for (std::uint64_t i = 1; i <= 600; ++i) {
+    data.push_back(RandomUnit(rng, 16));
+    ASSERT_TRUE((*index)->Add(i, data.back()).ok());
+  }
+  for (std::uint64_t i = 1; i <= 600; ++i) {
+    if (i % 4 != 0) {
+      ASSERT_TRUE((*index)->Remove(i).ok());
+    }
+  }
+  ASSERT_EQ((*index)->deleted(), 450u);
+  ASSERT_TRUE((*index)->Rebuild().ok());
+  EXPECT_EQ((*index)->deleted(), 0u);
+  EXPECT_EQ((*index)->size(), 150u);
+  // Every live vector is still there and finds itself first; no removed label comes back.
+  for (std::uint64_t i = 4; i <= 600; i += 4) {
+    auto hits = (*index)->Search(data[i - 1], 3, nullptr);
+    ASSERT_TRUE(hits.ok());
+    ASSERT_FALSE(hits->empty());
+    EXPECT_EQ((*hits)[0].label, i);
+    for (const VectorHit& h : *hits) EXPECT_EQ(h.label % 4, 0u);
+  }
+  EXPECT_EQ((*index)->Remove(5).code(), Status::Code::kNotFound);
+  ASSERT_TRUE((*index)->Add(5, data[4]).ok());  // and it goes on growing
+  EXPECT_EQ((*index)->size(), 151u);
+}
+
 TEST(VectorIndexTest, ExactSearchRanksOnlyTheGivenLabels) {
   VectorIndex::Options o;
   o.dim = 8;

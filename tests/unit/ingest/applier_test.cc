@@ -482,5 +482,33 @@ TEST_F(ApplierTest, ReplayedContainerDeleteDoesNotDeleteWhatCameAfterIt) {
   ExpectFsckClean();
 }
 
+TEST_F(ApplierTest, CatchUpRebuildsTheVectorGraphWhenTombstonesPileUp) {
+  index::IndexSet::Options io = IndexOptions();
+  io.rebuild_min_tombstones = 4;
+  io.rebuild_tombstone_ratio = 0.3;
+  auto set = index::IndexSet::Create(io);
+  ASSERT_TRUE(set.ok());
+  indexes_ = std::move(*set);
+  std::vector<Event> docs;
+  for (int i = 0; i < 10; ++i) docs.push_back(Upsert("d" + std::to_string(i), 1, "문서 번호 " + std::to_string(i)));
+  Apply(std::move(docs));
+  ASSERT_EQ(indexes_->size(), 10u);
+  // Two deletes: 2 of 10 slots are tombstones, below both limits.
+  Apply({Delete("d0", 2), Delete("d1", 2)});
+  EXPECT_EQ(indexes_->vector_tombstones(), 2u);
+  // Four more: 6 of 10, over the ratio and the minimum: the graph is rebuilt without them.
+  Apply({Delete("d2", 2), Delete("d3", 2), Delete("d4", 2), Delete("d5", 2)});
+  EXPECT_EQ(indexes_->vector_tombstones(), 0u);
+  EXPECT_EQ(indexes_->vector_size(), 4u);
+  EXPECT_EQ(KeywordLabels("번호").size(), 4u);
+  auto scope = indexes_->ResolveContainers({"scalc"});
+  std::vector<float> query;
+  ASSERT_TRUE(embedder_.Embed({"제목 d7\n문서 번호 7"}, &query).ok());
+  auto hits = indexes_->SearchVector(query, 10, scope);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(hits->size(), 4u);
+  ExpectFsckClean();
+}
+
 }  // namespace
 }  // namespace tide::ingest
