@@ -1,0 +1,480 @@
+// Keyword benchmark: TideSearch's BM25 index against Xapian and SQLite FTS5 on the same
+// texts and queries.
+//
+// Systems:
+//   tide           tide::index::KeywordIndex (BM25, k1 1.2, b 0.75) over the terms of
+//                  tide::analysis::Analyzer (particle-stripped Hangul stems plus "#" syllable
+//                  bigrams, whole Latin words), the code path ingest and search use; the query
+//                  is Analyzer::Terms(query text) (the daemon's pipeline adds its rules on
+//                  top of that; none here).
+//   xapian-or      Xapian 1.4 TermGenerator with FLAG_CJK_NGRAM (Hangul unigrams and
+//                  bigrams, no stemmer), default BM25 weighting; query = OR of the terms the
+//                  same TermGenerator makes from the query text. DESIGN §6 found this the
+//                  best way to query Xapian on Korean, so it is the fair comparison.
+//   xapian-stock   the same index, query from QueryParser with FLAG_DEFAULT | FLAG_CJK_NGRAM,
+//                  whose n-grams of one word must all match (the stock behaviour).
+//   fts5-trigram   SQLite FTS5, tokenize='trigram', ORDER BY rank (BM25); query = OR of the
+//                  character trigrams of the query text.
+//
+// Two parts:
+//   1. quality on shared/data/klue-nli-retrieval (corpus.jsonl, queries.jsonl, qrels.tsv;
+//      unscoped): recall@1/5/10 and MRR@10 (tests/bench/ranking_metrics.h);
+//   2. speed on the benchmark corpus of tests/bench/bench_corpus.h (N chunks of real
+//      Korean/English text and its queries): build time, index size and queries/s on one
+//      thread (top 10).
+// Xapian and FTS5 are optional at build time (TIDE_BENCH_HAVE_XAPIAN / _SQLITE).
+//
+// Run through tests/bench/keyword_bench.sh (--quick: 100k chunks, --full: 1M), or directly:
+//   build/tests/bench/keyword_bench --klue /work/shared/data/klue-nli-retrieval
+//     --help_events events.jsonl --chunks 100000 --queries 1000
+// Markdown tables go to stdout, progress to stderr.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#ifdef TIDE_BENCH_HAVE_XAPIAN
+#include <xapian.h>
+#endif
+#ifdef TIDE_BENCH_HAVE_SQLITE
+#include <sqlite3.h>
+#endif
+
+#include "common/analysis/analyzer.h"
+#include "common/index/container_set.h"
+#include "common/index/keyword_index.h"
+#include "tests/bench/bench_corpus.h"
+#include "tests/bench/ranking_metrics.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace tide::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kK = 10;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "keyword_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+std::size_t DirectoryBytes(const std::filesystem::path& dir) {
+  std::size_t bytes = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file()) bytes += entry.file_size();
+  }
+  return bytes;
+}
+
+// Resident set size of this process, from /proc/self/statm (0 where unavailable).
+std::size_t ResidentBytes() {
+  std::ifstream in("/proc/self/statm");
+  std::size_t pages = 0, resident = 0;
+  in >> pages >> resident;
+  return resident * 4096;
+}
+
+// One full-text engine: built once over `texts` (document i is texts[i]), then queried.
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual void Build(const std::vector<std::string>& texts,
+                     const std::vector<std::uint32_t>& containers) = 0;
+  // Up to k document indexes, best first.
+  virtual std::vector<std::size_t> Search(const std::string& query, std::size_t k) = 0;
+  // Engines with several ways to query one index (Xapian) switch between them here.
+  virtual void SetQueryMode(std::size_t /*mode*/) {}
+  // Bytes of the index and how they were counted.
+  virtual std::pair<std::size_t, std::string> Size() = 0;
+};
+
+class TideEngine : public Engine {
+ public:
+  void Build(const std::vector<std::string>& texts,
+             const std::vector<std::uint32_t>& containers) override {
+    const std::size_t rss = ResidentBytes();
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      index::KeywordIndex::FieldTerms terms;
+      terms[static_cast<int>(index::Field::kBody)] = analyzer_.Terms(texts[i]);
+      index_.Add(i + 1, containers[i], terms);
+      scope_.Add(containers[i]);
+    }
+    rss_growth_ = ResidentBytes() - std::min(rss, ResidentBytes());
+  }
+  std::vector<std::size_t> Search(const std::string& query, std::size_t k) override {
+    std::vector<std::size_t> out;
+    for (const index::KeywordHit& h :
+         index_.Search(index::Field::kBody, analyzer_.Terms(query), k, scope_, bm25_)) {
+      out.push_back(h.label - 1);
+    }
+    return out;
+  }
+  std::pair<std::size_t, std::string> Size() override {
+    std::string snapshot;
+    index_.AppendTo(&snapshot);
+    char note[96];
+    std::snprintf(note, sizeof(note), "snapshot bytes (in memory: %.0f MB RSS growth)",
+                  static_cast<double>(rss_growth_) / 1e6);
+    return {snapshot.size(), note};
+  }
+
+ private:
+  analysis::Analyzer analyzer_;
+  index::KeywordIndex index_;
+  index::KeywordIndex::Bm25 bm25_;
+  index::ContainerSet scope_;
+  std::size_t rss_growth_ = 0;
+};
+
+#ifdef TIDE_BENCH_HAVE_XAPIAN
+class XapianEngine : public Engine {
+ public:
+  explicit XapianEngine(const std::filesystem::path& dir) : dir_(dir) {}
+  void SetQueryMode(std::size_t mode) override { stock_ = mode == 1; }
+  void Build(const std::vector<std::string>& texts, const std::vector<std::uint32_t>&) override {
+    Xapian::WritableDatabase db(dir_.string(), Xapian::DB_CREATE_OR_OVERWRITE);
+    Xapian::TermGenerator generator;
+    generator.set_flags(Xapian::TermGenerator::FLAG_CJK_NGRAM);
+    for (const std::string& text : texts) {
+      Xapian::Document doc;
+      generator.set_document(doc);
+      generator.index_text(text);
+      db.add_document(doc);  // docids 1, 2, ... in order
+    }
+    db.commit();
+    db.close();
+    db_ = Xapian::Database(dir_.string());
+    parser_.set_database(db_);
+  }
+  std::vector<std::size_t> Search(const std::string& query, std::size_t k) override {
+    Xapian::Query q;
+    if (stock_) {
+      try {
+        q = parser_.parse_query(query, Xapian::QueryParser::FLAG_DEFAULT |
+                                           Xapian::QueryParser::FLAG_CJK_NGRAM);
+      } catch (const Xapian::QueryParserError&) {
+        // Query syntax in plain text (a stray quote, "AND" at the end): parse it again with
+        // no operators, as an application would.
+        try {
+          q = parser_.parse_query(query, Xapian::QueryParser::FLAG_CJK_NGRAM);
+        } catch (const Xapian::QueryParserError& e) {
+          std::fprintf(stderr, "xapian-stock: %s: %s\n", e.get_msg().c_str(), query.c_str());
+          ++parse_failures_;
+          return {};
+        }
+      }
+    } else {
+      Xapian::Document scratch;
+      generator_.set_flags(Xapian::TermGenerator::FLAG_CJK_NGRAM);
+      generator_.set_document(scratch);
+      generator_.index_text(query);
+      std::vector<std::string> terms(scratch.termlist_begin(), scratch.termlist_end());
+      q = Xapian::Query(Xapian::Query::OP_OR, terms.begin(), terms.end());
+    }
+    Xapian::Enquire enquire(db_);
+    enquire.set_query(q);
+    Xapian::MSet mset = enquire.get_mset(0, static_cast<Xapian::doccount>(k));
+    std::vector<std::size_t> out;
+    for (Xapian::MSetIterator it = mset.begin(); it != mset.end(); ++it) out.push_back(*it - 1);
+    return out;
+  }
+  std::pair<std::size_t, std::string> Size() override {
+    return {DirectoryBytes(dir_), "on disk (glass, with positions)"};
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::size_t parse_failures_ = 0;
+  bool stock_ = false;  // mode 0: OR of the query's terms; mode 1: QueryParser
+  Xapian::Database db_;
+  Xapian::QueryParser parser_;
+  Xapian::TermGenerator generator_;
+};
+#endif
+
+#ifdef TIDE_BENCH_HAVE_SQLITE
+class Fts5Engine : public Engine {
+ public:
+  explicit Fts5Engine(const std::filesystem::path& file) : file_(file) {}
+  ~Fts5Engine() override {
+    sqlite3_finalize(query_);
+    sqlite3_close(db_);
+  }
+  void Build(const std::vector<std::string>& texts, const std::vector<std::uint32_t>&) override {
+    if (sqlite3_open(file_.string().c_str(), &db_) != SQLITE_OK) Die("sqlite3_open");
+    Exec("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+         "CREATE VIRTUAL TABLE docs USING fts5(text, tokenize='trigram'); BEGIN;");
+    sqlite3_stmt* insert = nullptr;
+    Prepare("INSERT INTO docs(rowid, text) VALUES (?, ?)", &insert);
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      sqlite3_bind_int64(insert, 1, static_cast<sqlite3_int64>(i + 1));
+      sqlite3_bind_text(insert, 2, texts[i].data(), static_cast<int>(texts[i].size()), SQLITE_STATIC);
+      if (sqlite3_step(insert) != SQLITE_DONE) Die(std::string("insert: ") + sqlite3_errmsg(db_));
+      sqlite3_reset(insert);
+    }
+    sqlite3_finalize(insert);
+    Exec("COMMIT;");
+    Prepare("SELECT rowid FROM docs WHERE docs MATCH ? ORDER BY rank LIMIT ?", &query_);
+  }
+  std::vector<std::size_t> Search(const std::string& query, std::size_t k) override {
+    std::vector<std::size_t> out;
+    const std::string match = TrigramsOr(query);
+    if (match.empty()) return out;  // fewer than three characters: FTS5 trigram cannot match
+    sqlite3_bind_text(query_, 1, match.data(), static_cast<int>(match.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(query_, 2, static_cast<sqlite3_int64>(k));
+    int rc;
+    while ((rc = sqlite3_step(query_)) == SQLITE_ROW) {
+      out.push_back(static_cast<std::size_t>(sqlite3_column_int64(query_, 0)) - 1);
+    }
+    if (rc != SQLITE_DONE) Die(std::string("query: ") + sqlite3_errmsg(db_) + " for " + match);
+    sqlite3_reset(query_);
+    return out;
+  }
+  std::pair<std::size_t, std::string> Size() override {
+    return {std::filesystem::file_size(file_), "on disk"};
+  }
+
+  // `"abc" OR "bcd" OR ...` over the code-point trigrams of the text (distinct, in order;
+  // double quotes inside a trigram are doubled, FTS5's escape).
+  static std::string TrigramsOr(const std::string& text) {
+    std::vector<std::string> cps;
+    for (std::size_t i = 0; i < text.size();) {
+      std::size_t len = 1;
+      const auto c = static_cast<unsigned char>(text[i]);
+      if (c >= 0xF0) len = 4;
+      else if (c >= 0xE0) len = 3;
+      else if (c >= 0xC0) len = 2;
+      cps.push_back(text.substr(i, len));
+      i += len;
+    }
+    std::set<std::string> seen;
+    std::string out;
+    for (std::size_t i = 0; i + 3 <= cps.size(); ++i) {
+      std::string tri = cps[i] + cps[i + 1] + cps[i + 2];
+      if (!seen.insert(tri).second) continue;
+      std::string quoted = "\"";
+      for (char ch : tri) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+      quoted += '"';
+      if (!out.empty()) out += " OR ";
+      out += quoted;
+    }
+    return out;
+  }
+
+ private:
+  void Exec(const char* sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+      std::string e = error != nullptr ? error : "?";
+      sqlite3_free(error);
+      Die(std::string(sql) + ": " + e);
+    }
+  }
+  void Prepare(const char* sql, sqlite3_stmt** stmt) {
+    if (sqlite3_prepare_v2(db_, sql, -1, stmt, nullptr) != SQLITE_OK) {
+      Die(std::string(sql) + ": " + sqlite3_errmsg(db_));
+    }
+  }
+
+  std::filesystem::path file_;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* query_ = nullptr;
+};
+#endif
+
+struct System {
+  std::vector<std::string> modes;  // one name per query mode (Engine::SetQueryMode)
+  std::function<std::unique_ptr<Engine>(const std::filesystem::path& dir)> make;
+};
+
+std::vector<System> Systems() {
+  std::vector<System> s;
+  s.push_back({{"tide"}, [](const std::filesystem::path&) { return std::make_unique<TideEngine>(); }});
+#ifdef TIDE_BENCH_HAVE_XAPIAN
+  s.push_back({{"xapian-or", "xapian-stock"}, [](const std::filesystem::path& d) {
+                 return std::make_unique<XapianEngine>(d / "xapian");
+               }});
+#endif
+#ifdef TIDE_BENCH_HAVE_SQLITE
+  s.push_back({{"fts5-trigram"}, [](const std::filesystem::path& d) {
+                 return std::make_unique<Fts5Engine>(d / "fts5.db");
+               }});
+#endif
+  return s;
+}
+
+struct KlueSet {
+  std::vector<std::string> doc_ids, doc_texts;
+  std::vector<std::string> query_ids, query_texts;
+  std::map<std::string, std::set<std::string>> qrels;
+};
+
+void ReadJsonl(const std::filesystem::path& file, std::vector<std::string>* ids,
+               std::vector<std::string>* texts) {
+  std::ifstream in(file);
+  if (!in) Die("cannot read " + file.string());
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    nlohmann::json j = nlohmann::json::parse(line);
+    ids->push_back(j.at("_id").get<std::string>());
+    texts->push_back(j.at("text").get<std::string>());
+  }
+}
+
+KlueSet ReadKlue(const std::filesystem::path& dir) {
+  KlueSet k;
+  ReadJsonl(dir / "corpus.jsonl", &k.doc_ids, &k.doc_texts);
+  ReadJsonl(dir / "queries.jsonl", &k.query_ids, &k.query_texts);
+  std::ifstream in(dir / "qrels.tsv");
+  if (!in) Die("cannot read qrels.tsv");
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string q, d, score;
+    if (std::getline(fields, q, '\t') && std::getline(fields, d, '\t') && std::getline(fields, score) &&
+        std::stod(score) > 0) {
+      k.qrels[q].insert(d);
+    }
+  }
+  return k;
+}
+
+struct Args {
+  CorpusOptions corpus;
+  double budget_seconds = 3.0;
+  double min_seconds = 0.5;
+  bool speed = true;
+};
+
+Args ParseArgs(int argc, char** argv) {
+  Args a;
+  a.corpus.klue_dir = "/work/shared/data/klue-nli-retrieval";
+  for (int i = 1; i < argc; ++i) {
+    std::string key = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) Die("missing value for " + key);
+      return argv[++i];
+    };
+    if (key == "--chunks") a.corpus.chunks = std::stoul(value());
+    else if (key == "--queries") a.corpus.queries = std::stoul(value());
+    else if (key == "--seed") a.corpus.seed = std::stoull(value());
+    else if (key == "--klue") a.corpus.klue_dir = value();
+    else if (key == "--help_events") a.corpus.help_events = value();
+    else if (key == "--budget_seconds") a.budget_seconds = std::stod(value());
+    else if (key == "--min_seconds") a.min_seconds = std::stod(value());
+    else if (key == "--quality_only") a.speed = false;
+    else Die("unknown argument " + key + " (see the comment at the top of keyword_bench.cc)");
+  }
+  return a;
+}
+
+std::string Mb(std::size_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f", static_cast<double>(bytes) / 1e6);
+  return buf;
+}
+
+int Main(int argc, char** argv) {
+  const Args args = ParseArgs(argc, argv);
+  const std::vector<System> systems = Systems();
+
+  // --- 1. quality on klue-nli-retrieval -------------------------------------------------------
+  const KlueSet klue = ReadKlue(args.corpus.klue_dir);
+  std::printf("**Quality** on klue-nli-retrieval (%zu sentences, %zu queries, unscoped):\n\n",
+              klue.doc_texts.size(), klue.query_texts.size());
+  std::printf("| system | R@1 | R@5 | R@10 | MRR@10 |\n|---|---:|---:|---:|---:|\n");
+  for (const System& sys : systems) {
+    testutil::TempDir dir;
+    std::unique_ptr<Engine> engine = sys.make(dir.path());
+    engine->Build(klue.doc_texts, std::vector<std::uint32_t>(klue.doc_texts.size(), 0));
+    for (std::size_t mode = 0; mode < sys.modes.size(); ++mode) {
+      engine->SetQueryMode(mode);
+      RankingSummary summary;
+      for (std::size_t q = 0; q < klue.query_texts.size(); ++q) {
+        auto rel = klue.qrels.find(klue.query_ids[q]);
+        if (rel == klue.qrels.end()) continue;
+        std::vector<std::string> ranked;
+        for (std::size_t d : engine->Search(klue.query_texts[q], kK)) ranked.push_back(klue.doc_ids[d]);
+        summary.Add(ranked, rel->second);
+      }
+      const RankingSummary m = summary.Mean();
+      std::printf("| %s | %.3f | %.3f | %.3f | %.3f |\n", sys.modes[mode].c_str(), m.recall_1,
+                  m.recall_5, m.recall_10, m.mrr_10);
+      std::fflush(stdout);
+      std::fprintf(stderr, "[quality] %s done\n", sys.modes[mode].c_str());
+    }
+  }
+  if (!args.speed) return 0;
+
+  // --- 2. speed on the benchmark corpus ------------------------------------------------------
+  Clock::time_point t = Clock::now();
+  Result<Corpus> made = MakeCorpus(args.corpus);
+  if (!made.ok()) Die(made.status().ToString());
+  const Corpus& corpus = *made;
+  std::fprintf(stderr, "[corpus] %s in %.1f s\n", corpus.Describe().c_str(), SecondsSince(t));
+  std::printf("\n**Speed** on %s. One thread; top %zu; slow systems stop after %.0f s of queries "
+              "(`queries` says how many ran).\n\n",
+              corpus.Describe().c_str(), kK, args.budget_seconds);
+  std::printf("| system | build s | docs/s | index MB | size counted as | q/s | queries | mean hits |\n");
+  std::printf("|---|---:|---:|---:|---|---:|---:|---:|\n");
+  testutil::TempDir dir;
+  for (const System& sys : systems) {
+    std::unique_ptr<Engine> engine = sys.make(dir.path());
+    t = Clock::now();
+    engine->Build(corpus.texts, corpus.container_of);
+    const double build = SecondsSince(t);
+    const auto [bytes, counted] = engine->Size();
+    std::fprintf(stderr, "[build] %s %.1f s\n", sys.modes[0].c_str(), build);
+    for (std::size_t mode = 0; mode < sys.modes.size(); ++mode) {
+      engine->SetQueryMode(mode);
+      t = Clock::now();
+      std::size_t done = 0, hits = 0;
+      while (done < corpus.queries.size() && (done == 0 || SecondsSince(t) < args.budget_seconds)) {
+        hits += engine->Search(corpus.queries[done], kK).size();
+        ++done;
+      }
+      double seconds = SecondsSince(t);
+      std::size_t timed = done;
+      while (seconds < args.min_seconds) {
+        Clock::time_point again = Clock::now();
+        for (std::size_t q = 0; q < done; ++q) engine->Search(corpus.queries[q], kK);
+        seconds += SecondsSince(again);
+        timed += done;
+      }
+      // The index is shared by the modes: its build and size are shown once.
+      if (mode == 0) {
+        std::printf("| %s | %.1f | %.0f | %s | %s |", sys.modes[mode].c_str(), build,
+                    static_cast<double>(corpus.texts.size()) / build, Mb(bytes).c_str(), counted.c_str());
+      } else {
+        std::printf("| %s | (same index) | | | |", sys.modes[mode].c_str());
+      }
+      std::printf(" %.0f | %zu | %.1f |\n", static_cast<double>(timed) / seconds, done,
+                  static_cast<double>(hits) / static_cast<double>(done));
+      std::fflush(stdout);
+      std::fprintf(stderr, "[search] %s done\n", sys.modes[mode].c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace tide::bench
+
+int main(int argc, char** argv) { return tide::bench::Main(argc, argv); }
