@@ -144,13 +144,30 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
         range.any = true;
       }
     }
+    // Min-max alone gives a list's best hit 1 however weak it is: a title sharing one syllable
+    // with the query (one "#x" term) would outvote a body that matches every word. So a title
+    // (keyword) hit's normalised score is also scaled by the share of distinct query terms it
+    // matched (the classic coordination factor). Not the body list: there it cost MRR@10 on
+    // klue-nli-retrieval (0.970 -> 0.967 offline), where BM25's own weighting does better.
+    std::vector<std::string> distinct = response.query.terms;
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+    auto coordination = [&](const RetrieverExplain& e) {
+      if (distinct.empty()) return 1.0;
+      std::vector<std::string> matched = e.matched_terms;
+      std::sort(matched.begin(), matched.end());
+      matched.erase(std::unique(matched.begin(), matched.end()), matched.end());
+      return static_cast<double>(matched.size()) / static_cast<double>(distinct.size());
+    };
     for (Fused& f : ranked) {
       f.rrf = 0;
       for (int r = 0; r < 3; ++r) {
         const RetrieverExplain& e = f.*slots[r];
         if (e.rank == 0) continue;
         const double span = ranges[r].hi - ranges[r].lo;
-        f.rrf += weights[r] * (span > 0 ? (e.score - ranges[r].lo) / span : 1.0);
+        double value = span > 0 ? (e.score - ranges[r].lo) / span : 1.0;
+        if (r == 1) value *= coordination(e);
+        f.rrf += weights[r] * value;
       }
     }
     best = w.vector + w.keyword + w.fulltext;
