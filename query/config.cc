@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/file_util.h"
+#include "common/embedding/caching_embedder.h"
 #include "common/embedding/embedder.h"
 
 namespace tide::query {
@@ -51,7 +52,11 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
        "JSON file of API keys and their container scopes (required)")
       ("auth.acl_file", po::value(&acl_file)->default_value(""), "JSON file mapping principals to containers")
       ("search.rules_reload_ms", po::value(&reload_ms)->default_value(reload_ms),
-       "how often the rule files are checked for changes");
+       "how often the rule files are checked for changes")
+      ("cache.results", po::value(&c.result_cache_entries)->default_value(c.result_cache_entries),
+       "search responses kept for repeated requests (emptied when the index moves); 0: off")
+      ("cache.query_embeddings", po::value(&c.embedding_cache_entries)->default_value(c.embedding_cache_entries),
+       "query embeddings kept (by query text); 0: off");
   Result<po::variables_map> vm = ParseCommandLineAndConfig(
       argc, argv, options, "tide-query: serves hybrid search over the TideSearch store");
   if (!vm) return vm.status();
@@ -86,8 +91,17 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
 }
 
 Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
+  MetricsRegistry metrics;
   Result<std::unique_ptr<embedding::Embedder>> embedder = embedding::MakeEmbedder(config.shared.embedder);
   if (!embedder) return embedder.status();
+  if (config.embedding_cache_entries > 0) {
+    auto counter = [&metrics](const char* outcome) {
+      return metrics.AddCounter("tide_query_cache_requests_total", "Cache lookups by cache and outcome.",
+                                {{"cache", "query_embedding"}, {"outcome", outcome}});
+    };
+    *embedder = std::make_unique<embedding::CachingEmbedder>(std::move(*embedder), config.embedding_cache_entries,
+                                                             counter("hit"), counter("miss"));
+  }
   Follower::Options follow;
   follow.data_dir = config.shared.data_dir;
   follow.secondary_dir = config.secondary_dir;
@@ -102,8 +116,7 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
       QueryRulesWatcher::Start(config.rules, config.rules_reload_interval);
   if (!rules) return rules.status();
   Searcher searcher(&follower, embedder->get(), rules->get(), config.search);
-  MetricsRegistry metrics;
-  SearchApi api(&follower, &searcher, authorizer->get(), config.limits, &metrics);
+  SearchApi api(&follower, &searcher, authorizer->get(), config.limits, &metrics, config.result_cache_entries);
   Result<std::unique_ptr<http::HttpServer>> server =
       http::HttpServer::Start(config.http, [&api](const http::HttpRequest& r) { return api.Handle(r); });
   if (!server) return server.status();

@@ -249,15 +249,63 @@ std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchAp
   return req;
 }
 
+// Everything a /v1/search response depends on besides the index state and the rules: the
+// resolved scope (sorted, so equal scopes share entries) and every request field. Fields are
+// length-prefixed so no two requests map to one key.
+std::string ResultCacheKey(const SearchRequest& r, std::uint64_t rules_generation) {
+  std::string key;
+  auto field = [&key](std::string_view v) {
+    key += std::to_string(v.size());
+    key += ':';
+    key.append(v);
+  };
+  field(std::to_string(rules_generation));
+  std::vector<std::string> scope = r.container_ids;
+  std::sort(scope.begin(), scope.end());
+  field(std::to_string(scope.size()));
+  for (const std::string& c : scope) field(c);
+  field(r.query);
+  field(std::to_string(r.k));
+  field(SearchModeName(r.mode));
+  field(SearchTypeName(r.search_type));
+  field(r.group_by == GroupBy::kDocument ? "document" : "chunk");
+  field(std::to_string(r.chunks_per_document));
+  field(r.weights ? std::to_string(r.weights->vector) + "," + std::to_string(r.weights->keyword) + "," +
+                        std::to_string(r.weights->fulltext)
+                  : "-");
+  field(r.threshold ? std::to_string(*r.threshold) : "-");
+  field(r.fusion ? FusionName(*r.fusion) : "-");
+  return key;
+}
+
+// "a,b,c" -> {"a", "b", "c"}; empty parts are dropped.
+std::vector<std::string> SplitCommas(std::string_view s) {
+  std::vector<std::string> out;
+  while (!s.empty()) {
+    const std::size_t comma = s.find(',');
+    std::string_view part = s.substr(0, comma);
+    if (!part.empty()) out.emplace_back(part);
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
 }  // namespace
 
 SearchApi::SearchApi(const Follower* follower, const Searcher* searcher,
-                     const Authorizer* authorizer, const Limits& limits, MetricsRegistry* metrics)
+                     const Authorizer* authorizer, const Limits& limits, MetricsRegistry* metrics,
+                     std::size_t result_cache_entries)
     : follower_(follower),
       searcher_(searcher),
       authorizer_(authorizer),
       limits_(limits),
-      metrics_(metrics) {
+      metrics_(metrics),
+      results_(result_cache_entries,
+               metrics->AddCounter("tide_query_cache_requests_total", "Cache lookups by cache and outcome.",
+                                   {{"cache", "result"}, {"outcome", "hit"}}),
+               metrics->AddCounter("tide_query_cache_requests_total", "Cache lookups by cache and outcome.",
+                                   {{"cache", "result"}, {"outcome", "miss"}})) {
   for (SearchMode mode : {SearchMode::kHybrid, SearchMode::kVector, SearchMode::kKeyword}) {
     latency_[static_cast<int>(mode)] = metrics_->AddHistogram(
         "tide_query_search_seconds", "Search latency inside the daemon, by mode.", LatencyBuckets(),
@@ -327,6 +375,11 @@ http::HttpResponse SearchApi::Route(const http::HttpRequest& request, std::strin
     if (request.method != "POST")
       return http::JsonError(405, "method_not_allowed", "use POST /v1/context with a JSON body");
     return Context(request, *key);
+  }
+  if (request.path == "/v1/stats") {
+    *route = "/v1/stats";
+    if (request.method != "GET") return http::JsonError(405, "method_not_allowed", "use GET /v1/stats");
+    return Stats(request, *key);
   }
   if (request.path == "/v1/search") {
     *route = "/v1/search";
@@ -439,6 +492,15 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
       authorizer_->Scope(key, req->container_ids, req->principal, StoreAcl());
   if (!scope) return ScopeError(scope.status());
   req->container_ids = std::move(*scope);
+  const std::string cache_key = ResultCacheKey(*req, searcher_->rules_generation());
+  if (std::optional<json> cached = results_.Get(cache_key, follower_->watermark().seq)) {
+    const double took_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    latency_[static_cast<int>(req->mode)]->Observe(took_ms / 1000.0);
+    (*cached)["took_ms"] = took_ms;
+    (*cached)["cached"] = true;
+    return Json(200, *cached);
+  }
   Result<SearchResponse> result = searcher_->Search(*req);
   if (!result) return FailureResponse(result.status(), "search");
   json hits = json::array();
@@ -473,6 +535,59 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
     metrics_
         ->AddCounter("tide_query_degraded_total", "Searches answered without the vector retriever.")
         ->Inc();
+  } else {
+    // A degraded answer is not kept: the next request may have the vector retriever back.
+    results_.Put(cache_key, result->watermark.seq, body);
+  }
+  body["cached"] = false;
+  return Json(200, body);
+}
+
+http::HttpResponse SearchApi::Stats(const http::HttpRequest& request, const Authorizer::ApiKey& key) const {
+  std::vector<std::string> names;
+  if (std::optional<std::string_view> ids = request.QueryParam("container_ids")) names = SplitCommas(*ids);
+  std::optional<std::string> principal;
+  if (std::optional<std::string_view> p = request.QueryParam("principal"); p && !p->empty()) principal = std::string(*p);
+  if (names.size() > limits_.max_containers) {
+    return http::JsonError(400, "invalid_request", "'container_ids' has " + std::to_string(names.size()) +
+                                                       " entries, limit " + std::to_string(limits_.max_containers));
+  }
+  std::shared_ptr<const index::IndexSet> indexes = follower_->indexes();
+  if (!indexes) return FailureResponse(Status::Unavailable("the index is still loading"), "stats");
+  std::vector<std::string> scope;
+  if (names.empty() && !principal) {
+    // The key's own scope.
+    if (key.all_containers()) {
+      scope = indexes->ContainerIds();
+    } else {
+      scope.assign(key.containers.begin(), key.containers.end());
+    }
+  } else {
+    Result<std::vector<std::string>> resolved = authorizer_->Scope(key, names, principal, StoreAcl());
+    if (!resolved) return ScopeError(resolved.status());
+    scope = std::move(*resolved);
+  }
+  std::sort(scope.begin(), scope.end());
+  scope.erase(std::unique(scope.begin(), scope.end()), scope.end());
+  const std::map<std::string, std::size_t> chunks = indexes->ChunksPerContainer(scope);
+  json containers = json::object();
+  std::size_t total = 0;
+  for (const std::string& c : scope) {
+    auto it = chunks.find(c);
+    const std::size_t n = it == chunks.end() ? 0 : it->second;
+    containers[c] = {{"chunks", n}};
+    total += n;
+  }
+  json body = {{"containers", std::move(containers)},
+               {"chunks", total},
+               {"watermark", WatermarkJson(follower_->watermark())}};
+  // Index-wide figures describe every container: only for a key that may read them all, and
+  // a request that did not narrow itself to some of them.
+  if (key.all_containers() && names.empty() && !principal) {
+    body["index"] = {{"chunks", indexes->size()},
+                     {"containers", indexes->ContainerIds().size()},
+                     {"vector_tombstones", indexes->vector_tombstones()},
+                     {"result_cache_entries", results_.size()}};
   }
   return Json(200, body);
 }

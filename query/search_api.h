@@ -5,6 +5,7 @@
 #include "common/metrics.h"
 #include "query/auth.h"
 #include "query/follower.h"
+#include "query/result_cache.h"
 #include "common/http/http_server.h"
 #include "query/searcher.h"
 
@@ -23,6 +24,9 @@ namespace tide::query {
 //   POST /v1/search   hybrid search within the request's containers
 //   POST /v1/context  RAG context: top documents' best chunks within a character budget,
 //                     numbered, with citations
+//   GET  /v1/stats    chunks per container within the request's scope (?container_ids=a,b or
+//                     ?principal=p; default the key's scope); index-wide figures only for
+//                     keys that may read every container, asking without a scope
 //
 // Thread-safe and never throws: the HTTP server calls it from several worker threads.
 class SearchApi {
@@ -33,9 +37,10 @@ class SearchApi {
     std::size_t max_containers = 1024;
   };
 
-  // `metrics` must outlive the API.
+  // `metrics` must outlive the API. `result_cache_entries` bounds the cache of /v1/search
+  // responses (0: no cache).
   SearchApi(const Follower* follower, const Searcher* searcher, const Authorizer* authorizer, const Limits& limits,
-            MetricsRegistry* metrics);
+            MetricsRegistry* metrics, std::size_t result_cache_entries = 0);
 
   http::HttpResponse Handle(const http::HttpRequest& request) const;
 
@@ -45,6 +50,7 @@ class SearchApi {
   http::HttpResponse Ready() const;
   http::HttpResponse Analyze(const http::HttpRequest& request) const;
   http::HttpResponse Context(const http::HttpRequest& request, const Authorizer::ApiKey& key) const;
+  http::HttpResponse Stats(const http::HttpRequest& request, const Authorizer::ApiKey& key) const;
   // Principals from acl.* events, read from the followed store.
   Authorizer::AclLookup StoreAcl() const;
 
@@ -54,6 +60,7 @@ class SearchApi {
   const Limits limits_;
   MetricsRegistry* metrics_;
   std::array<Histogram*, 3> latency_;  // by SearchMode
+  mutable ResultCache results_;
 };
 
 }  // namespace tide::query

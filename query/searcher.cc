@@ -223,4 +223,6 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   return response;
 }
 
+std::uint64_t Searcher::rules_generation() const { return rules_ == nullptr ? 0 : rules_->reloads(); }
+
 }  // namespace tide::query

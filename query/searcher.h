@@ -87,6 +87,9 @@ class Searcher {
   Result<SearchResponse> Search(const SearchRequest& request) const;
   // The query pipeline alone (for /v1/analyze).
   AnalyzedQuery Analyze(std::string_view text) const;
+  // Changes whenever the rule files are reloaded (responses computed under older rules are
+  // stale).
+  std::uint64_t rules_generation() const;
 
  private:
   const Follower* follower_;

@@ -216,6 +216,22 @@ std::size_t IndexSet::CountChunks(const ContainerSet& scope) const {
   return n;
 }
 
+std::map<std::string, std::size_t> IndexSet::ChunksPerContainer(const std::vector<std::string>& container_ids) const {
+  std::shared_lock lock(mu_);
+  std::map<std::string, std::size_t> out;
+  for (const std::string& id : container_ids) {
+    auto it = container_ordinals_.find(id);
+    if (it == container_ordinals_.end() || it->second >= container_labels_.size()) continue;
+    if (const std::size_t n = container_labels_[it->second].size(); n > 0) out[id] = n;
+  }
+  return out;
+}
+
+std::vector<std::string> IndexSet::ContainerIds() const {
+  std::shared_lock lock(mu_);
+  return container_names_;
+}
+
 Result<std::vector<VectorHit>> IndexSet::SearchVector(std::span<const float> query, std::size_t k,
                                                       const ContainerSet& scope) const {
   std::shared_lock lock(mu_);

@@ -77,6 +77,10 @@ class IndexSet {
   std::vector<KeywordHit> SearchKeyword(Field field, const std::vector<std::string>& terms,
                                         std::size_t k, const ContainerSet& scope) const;
   std::size_t CountChunks(const ContainerSet& scope) const;
+  // Live chunks of each named container that has any (callers pass only permitted names).
+  std::map<std::string, std::size_t> ChunksPerContainer(const std::vector<std::string>& container_ids) const;
+  // Every container id the index has seen (for keys that may read all containers).
+  std::vector<std::string> ContainerIds() const;
   std::size_t size() const;
   std::size_t vector_tombstones() const;
   // Every live label with its container id, sorted by label (for consistency checks).

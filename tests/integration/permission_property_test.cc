@@ -1,7 +1,8 @@
 // Permission property: two containers hold near-duplicate documents, each with canary words
 // of its own. Thousands of randomized requests scoped to one of them — every mode, fusion,
 // grouping, k, search type, endpoint and way of naming the scope — must never return an id,
-// snippet, title, citation or canary of the other, nor its counts.
+// snippet, title, citation or canary of the other, nor its counts. The result cache is on,
+// and requests repeat, so answers served from it are held to the same property.
 
 #include <random>
 
@@ -64,7 +65,7 @@ class PermissionPropertyTest : public ::testing::Test {
         std::vector<Authorizer::ApiKey>{{"all", kKey, {"*"}}, {"red", kRedKey, {"red"}}},
         std::map<std::string, std::vector<std::string>>{{"rita", {"red"}}});
     api_ = std::make_unique<SearchApi>(follower_.get(), searcher_.get(), authorizer_.get(), SearchApi::Limits{},
-                                       &metrics_);
+                                       &metrics_, /*result_cache_entries=*/256);
   }
 
   http::HttpResponse Call(const std::string& path, const json& body, const std::string& key) {
@@ -72,6 +73,17 @@ class PermissionPropertyTest : public ::testing::Test {
     r.method = "POST";
     r.path = r.target = path;
     r.body = body.dump();
+    r.headers = {{"authorization", "Bearer " + key}};
+    return api_->Handle(r);
+  }
+
+  http::HttpResponse Get(const std::string& path, const std::string& param, const std::string& value,
+                         const std::string& key) {
+    http::HttpRequest r;
+    r.method = "GET";
+    r.path = path;
+    r.target = path + "?" + param + "=" + value;
+    r.query_params = {{param, value}};
     r.headers = {{"authorization", "Bearer " + key}};
     return api_->Handle(r);
   }
@@ -96,9 +108,17 @@ TEST_F(PermissionPropertyTest, NothingOfTheOtherContainerEverLeaks) {
   const std::vector<std::string> fusions = {"rrf", "linear"};
   const std::vector<std::string> groups = {"chunk", "document"};
   const std::vector<std::string> types = {"general", "rag"};
-  int responses = 0, with_hits = 0;
+  int responses = 0, with_hits = 0, cached = 0;
+  struct Previous {
+    bool red;
+    json body;
+    std::string key;
+  };
+  std::optional<Previous> previous;
   for (int i = 0; i < 3000; ++i) {
-    const bool red = rng() % 2 == 0;  // the permitted side of this request
+    // Every fourth search repeats the previous one exactly, so that the result cache answers.
+    const bool repeat = previous && i % 4 == 0;
+    const bool red = repeat ? previous->red : rng() % 2 == 0;  // the permitted side of this request
     const std::string mine = red ? "red" : "blue";
     const std::vector<std::string>& theirs = red ? kBlueCanaries : kRedCanaries;
     json body = {{"query", pick(queries)}, {"k", 1 + static_cast<int>(rng() % 60)}};
@@ -117,7 +137,7 @@ TEST_F(PermissionPropertyTest, NothingOfTheOtherContainerEverLeaks) {
     // checked at the end).
     const bool names_unknown = body.contains("container_ids") && body["container_ids"].size() > 1;
     if (red && !names_unknown && rng() % 2 == 0) key = kRedKey;
-    const bool context = rng() % 5 == 0;
+    const bool context = !repeat && rng() % 5 == 0;
     if (context) {
       body["max_chars"] = 200 + static_cast<int>(rng() % 3000);
       body["neighbors"] = static_cast<int>(rng() % 3);
@@ -127,6 +147,23 @@ TEST_F(PermissionPropertyTest, NothingOfTheOtherContainerEverLeaks) {
       body["group_by"] = pick(groups);
       body["search_type"] = pick(types);
       if (rng() % 3 == 0) body["threshold"] = 0.0;
+    }
+    if (i % 10 == 0) {
+      // Counts: only the permitted container's.
+      http::HttpResponse stats = body.contains("principal") ? Get("/v1/stats", "principal", "rita", key)
+                                                            : Get("/v1/stats", "container_ids", mine, key);
+      ASSERT_EQ(stats.status, 200) << stats.body;
+      json st = json::parse(stats.body);
+      ASSERT_EQ(st["containers"].size(), 1u) << stats.body;
+      ASSERT_TRUE(st["containers"].contains(mine)) << stats.body;
+      ASSERT_EQ(st["chunks"], st["containers"][mine]["chunks"]) << stats.body;
+      ASSERT_FALSE(st.contains("index")) << stats.body;  // index-wide figures span both containers
+    }
+    if (repeat) {
+      body = previous->body;
+      key = previous->key;
+    } else if (!context) {
+      previous = Previous{red, body, key};
     }
     http::HttpResponse r = Call(context ? "/v1/context" : "/v1/search", body, key);
     ASSERT_EQ(r.status, 200) << body.dump() << " -> " << r.body;
@@ -142,10 +179,12 @@ TEST_F(PermissionPropertyTest, NothingOfTheOtherContainerEverLeaks) {
     ASSERT_EQ(payload.find("\"" + other + "\""), std::string::npos) << body.dump();
     ASSERT_EQ(payload.find(other + "-doc-"), std::string::npos) << body.dump();
     with_hits += hits.empty() ? 0 : 1;
+    cached += j.value("cached", false) ? 1 : 0;
     for (const json& h : hits) ASSERT_EQ(h["container_id"], mine);
   }
   EXPECT_EQ(responses, 3000);
   EXPECT_GT(with_hits, 2000);  // the property was tested on real answers, not empty ones
+  EXPECT_GT(cached, 500);       // and on answers from the result cache
 
   // The red-only key can never reach blue, however it asks.
   EXPECT_EQ(Call("/v1/search", {{"query", "청색비밀"}, {"container_ids", {"blue"}}}, kRedKey).status, 403);
