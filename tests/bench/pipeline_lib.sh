@@ -7,6 +7,7 @@
 #   pipeline_start_broker             sets $brokers
 #   pipeline_start_worker [ARGS...]   sets $worker_pid, $worker_metrics (URL)
 #   pipeline_start_query [ARGS...]    sets $query_pid, $port, $api_key (writes api_keys.json)
+#   pipeline_publish_paced FILE       publishes FILE in slices while the worker consumes (below)
 #   pipeline_stop PID                 SIGTERM, then SIGKILL after 30 s; returns its exit code
 #   metric URL NAME [LABELS]          one sample's value from a Prometheus text page (0 if absent)
 #   proc_status_kb PID FIELD          VmRSS / VmHWM in kB
@@ -81,6 +82,26 @@ pipeline_start_query() {
   pids+=($query_pid)
   wait_until 60 test -s "$run/port" || { tail -n 20 "$run/query.log"; return 1; }
   port=$(cat "$run/port")
+}
+
+# The dev broker (librdkafka's mock cluster) keeps at most 5 MiB or 100,000 messages per
+# partition and silently drops the oldest beyond that (rdkafka_mock.c, max_size/max_cnt), so a
+# large corpus published ahead of the worker would lose events. Publish it in slices of 1,000
+# events instead, each once the worker has finished all but 1,000 of those already sent: the
+# worker never waits for input, and the broker holds at most about 2,000 events.
+worker_consumed_at_least() { [ "$(metric "$worker_metrics" tide_ingest_events_consumed_total)" -ge "$1" ]; }
+
+pipeline_publish_paced() {
+  local file=$1 slices="$run/slices" sent=0 lines slice
+  rm -rf "$slices" && mkdir -p "$slices"
+  split -l 1000 -d -a 5 "$file" "$slices/s."
+  for slice in "$slices"/s.*; do
+    lines=$(wc -l <"$slice")
+    wait_until 3600 worker_consumed_at_least $(( sent - 1000 )) || return 1
+    "$bin/ingest/tidectl" publish --brokers "$brokers" --file "$slice" >>"$run/publish.log" 2>&1
+    sent=$(( sent + lines ))
+  done
+  rm -rf "$slices"
 }
 
 metric() {

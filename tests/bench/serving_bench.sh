@@ -4,8 +4,8 @@
 # chunks; memory <= 1.5x raw vector bytes + text).
 #   1. builds tidectl, tide-ingest and tide-query (--no-build skips);
 #   2. makes the corpus of tests/bench/make_bench_events.py (real Korean/English text), publishes
-#      it through the dev broker and lets tide-ingest apply it; stops the worker, which writes
-#      its final index snapshot;
+#      it through the dev broker (paced, see pipeline_lib.sh) and lets tide-ingest apply it;
+#      stops the worker, which writes its final index snapshot;
 #   3. starts tide-query twice and times process start -> /readyz 200 at the store's last change
 #      (snapshot load + change-log replay), keeping the second one;
 #   4. drives it with wrk over keep-alive (a Lua script in the run directory rotates 300 real
@@ -60,10 +60,10 @@ pipeline_corpus "$chunks"
 docs=$(jq '.documents' "$run/corpus.json")
 
 pipeline_start_broker
-"$bin/ingest/tidectl" publish --brokers "$brokers" --file "$run/events.jsonl" >"$run/publish.log" 2>&1
 echo "serving_bench: ingesting $docs documents"
 t0=$(now_ms)
 pipeline_start_worker
+pipeline_publish_paced "$run/events.jsonl" || { echo "publishing stalled"; tail -n 20 "$run/ingest.log"; exit 1; }
 worker_done() { [ "$(metric "$worker_metrics" tide_ingest_events_consumed_total)" -ge "$docs" ]; }
 wait_until $(( 900 + chunks / 50 )) worker_done || { echo "ingest did not finish"; tail -n 20 "$run/ingest.log"; exit 1; }
 ingest_ms=$(( $(now_ms) - t0 ))
@@ -74,6 +74,10 @@ pipeline_stop "${pids[0]}"   # the broker: nothing more to publish
 grep -q 'snapshot written' "$run/ingest.log" || { echo "no snapshot written"; tail -n 20 "$run/ingest.log"; exit 1; }
 stats=$("$bin/ingest/tidectl" stats --data_dir "$run/data")
 stored_chunks=$(jq '.chunks' <<<"$stats")
+if [ "$stored_chunks" -ne "$chunks" ] || [ "$(jq '.documents' <<<"$stats")" -ne "$docs" ]; then
+  echo "serving_bench: expected $docs documents and $chunks chunks in the store: $stats" >&2
+  exit 1
+fi
 text_bytes=$(jq '.chunk_text_bytes' "$run/corpus.json")
 snapshot_bytes=$(du -sb "$run/data/snapshots" | cut -f1)
 store_bytes=$(du -sb "$run/data/store" | cut -f1)
