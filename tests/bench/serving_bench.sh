@@ -82,21 +82,29 @@ text_bytes=$(jq '.chunk_text_bytes' "$run/corpus.json")
 snapshot_bytes=$(du -sb "$run/data/snapshots" | cut -f1)
 store_bytes=$(du -sb "$run/data/store" | cut -f1)
 
-# Start to ready, twice; the second daemon stays up for the load runs.
+# Result and query-embedding caches (when this tide-query has them) would turn 300 rotating
+# queries into cache hits: the timed rows run with them off, and one extra row with them on.
+no_cache=()
+if "$bin/query/tide-query" --help 2>&1 | grep -q 'cache.results'; then
+  no_cache=(--cache.results 0 --cache.query_embeddings 0)
+fi
+
+# Start to ready, twice: first as configured (for the cached row), then without caches, which
+# stays up for the timed rows.
 ready_ms=()
-for attempt in 1 2; do
+ready() {
+  curl -sf -H "Authorization: Bearer $api_key" "http://127.0.0.1:$port/readyz" |
+    jq -e ".ready and .watermark.seq >= $change_seq" >/dev/null
+}
+start_ready() {
+  local start
   start=$(now_ms)
-  pipeline_start_query
-  ready() {
-    curl -sf -H "Authorization: Bearer $api_key" "http://127.0.0.1:$port/readyz" |
-      jq -e ".ready and .watermark.seq >= $change_seq" >/dev/null
-  }
+  pipeline_start_query "$@"
   wait_until 600 ready || { echo "tide-query did not get ready"; tail -n 20 "$run/query.log"; exit 1; }
   ready_ms+=($(( $(now_ms) - start )))
   echo "serving_bench: tide-query ready after ${ready_ms[-1]} ms"
   query_ready_rss=$(proc_status_kb "$query_pid" VmRSS)
-  if [ "$attempt" -eq 1 ]; then pipeline_stop "$query_pid"; fi
-done
+}
 
 # --- load -----------------------------------------------------------------------------------
 cat >"$run/rotate.lua" <<'LUA'
@@ -147,6 +155,26 @@ bodies keyword_rag "$containers" '{query: $q, container_ids: $c, k: 10, mode: "k
 bodies hybrid_one "[\"$one_container\"]" '{query: $q, container_ids: $c, k: 10, mode: "hybrid", search_type: "general"}'
 bodies context "$containers" '{query: $q, container_ids: $c, k: 5}'
 
+wrk_run() {  # NAME ROUTE THREADS CONNECTIONS SECONDS
+  local out
+  out=$(wrk -t"$3" -c"$4" -d"$5s" --timeout 10s -s "$run/rotate.lua" "http://127.0.0.1:$port" \
+    -- "$2" "$run/bodies_$1.jsonl" "$api_key" | grep '^RESULT ' | cut -d' ' -f2-)
+  [ -n "$out" ] || { echo "serving_bench: wrk printed no result for $1"; exit 1; }
+  echo "$out"
+}
+start_ready
+cached=""
+if [ ${#no_cache[@]} -gt 0 ]; then
+  echo "serving_bench: hybrid with the caches on"
+  wrk_run hybrid_general /v1/search 2 4 3 >/dev/null
+  cached_single=$(wrk_run hybrid_general /v1/search 1 1 "$duration")
+  cached_multi=$(wrk_run hybrid_general /v1/search 2 "$connections" "$duration")
+  cached=$(jq -cn --argjson single "$cached_single" --argjson multi "$cached_multi" \
+    '{name: "hybrid_cached", single: $single, multi: $multi}')
+fi
+pipeline_stop "$query_pid"
+start_ready "${no_cache[@]}"
+
 # Every configuration answers 200 with hits before it is timed.
 for name in hybrid_general vector_general keyword_general context; do
   route=/v1/search; [ "$name" = context ] && route=/v1/context
@@ -155,13 +183,6 @@ for name in hybrid_general vector_general keyword_general context; do
   [ "$code" = 200 ] || { echo "serving_bench: $name answered $code: $(cat "$run/sample_$name.json")"; exit 1; }
 done
 
-wrk_run() {  # NAME ROUTE THREADS CONNECTIONS SECONDS
-  local out
-  out=$(wrk -t"$3" -c"$4" -d"$5s" --timeout 10s -s "$run/rotate.lua" "http://127.0.0.1:$port" \
-    -- "$2" "$run/bodies_$1.jsonl" "$api_key" | grep '^RESULT ' | cut -d' ' -f2-)
-  [ -n "$out" ] || { echo "serving_bench: wrk printed no result for $1"; exit 1; }
-  echo "$out"
-}
 echo "serving_bench: warming up"
 wrk_run hybrid_general /v1/search 2 4 3 >/dev/null
 : >"$run/results.jsonl"
@@ -175,6 +196,7 @@ for name in hybrid_general hybrid_rag vector_general vector_rag keyword_general 
   echo "serving_bench: $name: $(jq -r '"p50 \(.single.cdf[6][1] / 1000) ms, p99 \(.single.cdf[14][1] / 1000) ms, \(.multi.requests * 1e6 / .multi.duration_us | floor) q/s"' <<<"$(tail -n 1 "$run/results.jsonl")")"
 done
 query_cpu=$(awk -v a="$(proc_cpu_s "$query_pid")" -v b="$cpu_before" 'BEGIN { printf "%.1f", a - b }')
+if [ -n "$cached" ]; then echo "$cached" >>"$run/results.jsonl"; fi
 query_rss=$(proc_status_kb "$query_pid" VmRSS); query_hwm=$(proc_status_kb "$query_pid" VmHWM)
 total_s=$(( $(date +%s) - script_start ))
 
@@ -214,12 +236,14 @@ chunks, text_bytes = int(chunks), int(text_bytes)
 raw = chunks * 384 * 4 + text_bytes
 mib = lambda kb: int(kb) / 1024
 results = [json.loads(l) for l in open(f"{run}/results.jsonl")]
+caches_off = any(r["name"] == "hybrid_cached" for r in results)
 labels = {
     "hybrid_general": "hybrid, general", "hybrid_rag": "hybrid, rag",
     "vector_general": "vector, general", "vector_rag": "vector, rag",
     "keyword_general": "keyword, general", "keyword_rag": "keyword, rag",
     "hybrid_one": f"hybrid, general, one container ({one}, {100 * float(one_share):.1f} % of chunks)",
-    "context": "`/v1/context` (k 5, 6,000 chars)"}
+    "context": "`/v1/context` (k 5, 6,000 chars)",
+    "hybrid_cached": "hybrid, general, **result and embedding caches on** (the 300 queries repeat)"}
 def pct(r, p):
     return dict((q, v) for q, v in r["cdf"])[p] / 1000
 def ok(b): return "yes" if b else "**no**"
@@ -229,7 +253,9 @@ p(f"Corpus: {chunks:,} chunks in {int(docs):,} documents over 24 containers (the
   f"`filtered_ef_search` 256). Every request is scoped: to all 24 containers unless the row says otherwise "
   f"(so the vector retriever walks HNSW with a filter that permits everything). k = 10, `group_by: chunk`. "
   f"300 Korean queries (150 KLUE sentences, 150 LibreOffice help headings) rotate as bodies. "
-  f"wrk {duration} s per run; one client is `-t1 -c1`, concurrent is `-t2 -c{conns}`; wrk shares the 2 cores.")
+  f"wrk {duration} s per run; one client is `-t1 -c1`, concurrent is `-t2 -c{conns}`; wrk shares the 2 cores. "
+  + ("Rows run with `--cache.results 0 --cache.query_embeddings 0` (the rotating queries would otherwise be "
+     "cache hits), except the last." if caches_off else ""))
 p()
 p(f"| request | 1 client: p50 | p90 | p99 | q/s | {conns} connections: q/s | p50 | p99 | errors |")
 p("|---|---|---|---|---|---|---|---|---|")
