@@ -55,6 +55,7 @@ mkdir -p "$bin"
 run=$(mktemp -d "$bin/bench-ingest.XXXXXX")
 trap pipeline_cleanup EXIT
 trap 'exit 130' INT TERM
+pipeline_copy_binaries ingest/tidectl ingest/tide-ingest query/tide-query tests/bench/index_build_bench tests/bench/freshness_probe
 
 echo "ingest_bench: making a corpus of $chunks chunks in $run"
 pipeline_corpus "$chunks"

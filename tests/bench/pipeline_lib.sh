@@ -3,6 +3,7 @@
 # `trap pipeline_cleanup EXIT` itself; every process started here is recorded in $pids and
 # stopped there, newest first.
 #
+#   pipeline_copy_binaries            copies the binaries into $run/bin and points $bin there
 #   pipeline_corpus CHUNKS            events.jsonl, load.jsonl, queries.json, corpus.json in $run
 #   pipeline_start_broker             sets $brokers
 #   pipeline_start_worker [ARGS...]   sets $worker_pid, $worker_metrics (URL)
@@ -39,6 +40,18 @@ pipeline_cleanup() {
   fi
 }
 
+# Other builds may relink the binaries while a long benchmark runs (and a newer build may not
+# read an older snapshot): run private copies.
+pipeline_copy_binaries() {
+  local b
+  for b in "$@"; do
+    [ -x "$bin/$b" ] || { echo "$(basename "$0"): $bin/$b is missing (build it, or drop --no-build)" >&2; return 1; }
+    mkdir -p "$run/bin/$(dirname "$b")"
+    cp "$bin/$b" "$run/bin/$b"
+  done
+  bin=$run/bin
+}
+
 pipeline_corpus() {
   local chunks=$1 help_root
   help_root=$("$repo/deploy/fetch_corpus.sh" | tail -n 1)
@@ -63,7 +76,8 @@ pipeline_start_worker() {
     >>"$run/ingest.log" 2>&1 &
   worker_pid=$!
   pids+=($worker_pid)
-  wait_until 60 test -s "$run/ingest_metrics_port" || { tail -n 20 "$run/ingest.log"; return 1; }
+  # A restarted worker loads its snapshot and replays the change log before it listens.
+  wait_until 900 test -s "$run/ingest_metrics_port" || { tail -n 20 "$run/ingest.log"; return 1; }
   worker_metrics="http://127.0.0.1:$(cat "$run/ingest_metrics_port")/metrics"
 }
 

@@ -54,6 +54,7 @@ mkdir -p "$bin"
 run=$(mktemp -d "$bin/bench-serving.XXXXXX")
 trap pipeline_cleanup EXIT
 trap 'exit 130' INT TERM
+pipeline_copy_binaries ingest/tidectl ingest/tide-ingest query/tide-query
 
 echo "serving_bench: making a corpus of $chunks chunks in $run"
 pipeline_corpus "$chunks"
