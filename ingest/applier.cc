@@ -23,19 +23,27 @@ constexpr std::string_view kCounterChunks = "chunks_written";
 
 using Clock = std::chrono::steady_clock;
 
-// metadata.tags and metadata.keywords (strings or arrays of strings), space-joined: what the
-// keyword retriever indexes beside the title and headings.
-std::string KeywordsOf(const std::string& metadata_json) {
+// What a document's metadata gives its chunks (the event decoder checked the types).
+struct MetadataFields {
+  std::string keywords;           // tags and keywords, newline-joined: the keyword retriever's
+  std::string doc_type;           // filters: metadata.doc_type
+  std::vector<std::string> tags;  //          metadata.tags
+  std::int64_t created_at = storage::kNoDate;
+  std::int64_t updated_at = storage::kNoDate;
+};
+
+MetadataFields FieldsOf(const std::string& metadata_json) {
+  MetadataFields out;
   nlohmann::json md = nlohmann::json::parse(metadata_json, nullptr, /*allow_exceptions=*/false);
-  std::string out;
   if (!md.is_object()) return out;
   for (const char* field : {"tags", "keywords"}) {
     auto it = md.find(field);
     if (it == md.end()) continue;
     auto add = [&](const nlohmann::json& v) {
       if (!v.is_string()) return;
-      if (!out.empty()) out += '\n';
-      out += v.get<std::string>();
+      if (!out.keywords.empty()) out.keywords += '\n';
+      out.keywords += v.get<std::string>();
+      if (field[0] == 't') out.tags.push_back(v.get<std::string>());
     };
     if (it->is_array()) {
       for (const nlohmann::json& v : *it) add(v);
@@ -43,8 +51,13 @@ std::string KeywordsOf(const std::string& metadata_json) {
       add(*it);
     }
   }
+  if (auto it = md.find("doc_type"); it != md.end() && it->is_string()) out.doc_type = it->get<std::string>();
+  for (auto [field, slot] : {std::pair{"created_at", &out.created_at}, std::pair{"updated_at", &out.updated_at}}) {
+    if (std::optional<std::int64_t> ms = MetadataDateMillis(md, field)) *slot = *ms;
+  }
   return out;
 }
+
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -289,10 +302,12 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
       doc.version = version;
       const ChunkInput& in = e.chunks.front();
       const auto bytes = static_cast<std::uint32_t>(in.text.size());
+      MetadataFields md = FieldsOf(doc.metadata_json);
       const std::uint64_t label =
           add_chunk({e.container_id, e.doc_id, e.ordinal, doc.title, in.heading, in.char_begin.value_or(0),
                      in.char_end.value_or(in.char_begin.value_or(0) + bytes), in.page, in.text,
-                     KeywordsOf(doc.metadata_json)});
+                     std::move(md.keywords), std::move(md.doc_type), std::move(md.tags), md.created_at,
+                     md.updated_at});
       if (at != npos) {
         drop_chunk(doc.labels[at]);
         doc.labels[at] = label;
@@ -336,12 +351,13 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
       doc.source_uri = e.source_uri;
       doc.mime = e.mime;
       doc.metadata_json = e.metadata_json;
-      const std::string keywords = KeywordsOf(e.metadata_json);
+      const MetadataFields md = FieldsOf(e.metadata_json);
       auto add = [&](std::string text, std::string heading, std::uint32_t begin, std::uint32_t end,
                      std::int32_t page) {
         const auto ordinal = static_cast<std::uint32_t>(doc.labels.size());
         doc.labels.push_back(add_chunk({e.container_id, e.doc_id, ordinal, e.title, std::move(heading), begin, end,
-                                        page, std::move(text), keywords}));
+                                        page, std::move(text), md.keywords, md.doc_type, md.tags, md.created_at,
+                                        md.updated_at}));
         doc.ordinals.push_back(ordinal);
         doc.chunk_versions.push_back(version);
       };

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/date_util.h"
+
 namespace tide::ingest {
 namespace {
 
@@ -65,6 +67,34 @@ Result<Event> DecodeAcl(const json& j, const std::optional<std::string>& key, Ev
   return e;
 }
 
+// The metadata fields the engine reads must have the types it reads them as; everything else
+// in metadata is the pipeline's and is stored as given.
+Status CheckMetadata(const json& md) {
+  for (const char* field : {"tags", "keywords"}) {
+    auto it = md.find(field);
+    if (it == md.end() || it->is_null() || it->is_string()) continue;
+    if (!it->is_array()) return Invalid(std::string("'metadata.") + field + "' must be a string or an array of strings");
+    for (const json& v : *it) {
+      if (!v.is_string()) return Invalid(std::string("'metadata.") + field + "' must hold only strings");
+    }
+  }
+  if (auto it = md.find("doc_type"); it != md.end() && !it->is_null()) {
+    if (!it->is_string() || it->get<std::string>().size() > 256) {
+      return Invalid("'metadata.doc_type' must be a string of at most 256 bytes");
+    }
+  }
+  for (const char* field : {"created_at", "updated_at"}) {
+    auto it = md.find(field);
+    if (it == md.end() || it->is_null()) continue;
+    if (!MetadataDateMillis(md, field)) {
+      return Invalid(std::string("'metadata.") + field +
+                     "' must be a date (2025-03-01, 2025-03-01T09:30:00Z, 2025-03-01T09:30:00+09:00) or epoch "
+                     "milliseconds, got " + it->dump());
+    }
+  }
+  return Status();
+}
+
 // One element of a document.upsert's `chunks`, or a chunk.upsert's chunk fields.
 Result<ChunkInput> DecodeChunkInput(const json& c) {
   ChunkInput in;
@@ -116,6 +146,14 @@ Result<Event> DecodeChunkEvent(const json& j, const DecodeLimits& limits, Event 
 }
 
 }  // namespace
+
+std::optional<std::int64_t> MetadataDateMillis(const nlohmann::json& metadata, const char* field) {
+  auto it = metadata.find(field);
+  if (it == metadata.end() || it->is_null()) return std::nullopt;
+  if (it->is_number_integer()) return it->get<std::int64_t>();
+  if (it->is_string()) return ParseDateMillis(it->get<std::string>());
+  return std::nullopt;
+}
 
 const char* EventTypeName(EventType type) {
   switch (type) {
@@ -258,6 +296,7 @@ Result<Event> DecodeEvent(const std::optional<std::string>& key,
   }
   if (auto md = j.find("metadata"); md != j.end() && !md->is_null()) {
     if (!md->is_object()) return Invalid("'metadata' must be an object");
+    TIDE_RETURN_IF_ERROR(CheckMetadata(*md));
     e.metadata_json = md->dump();
   }
   auto text = j.find("text");

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/status.h"
 
 namespace tide::ingest {
@@ -69,6 +71,10 @@ bool IsValidDocId(std::string_view id);
 std::string EventKey(std::string_view container_id, std::string_view doc_id);
 // Keys of the other kinds: "acl:<principal>" and "<container_id>" (container.delete).
 std::string AclEventKey(std::string_view principal);
+
+// metadata.created_at / updated_at as ms since the epoch: a date string (common/date_util.h)
+// or an integer of epoch milliseconds. nullopt if absent; the decoder rejects other forms.
+std::optional<std::int64_t> MetadataDateMillis(const nlohmann::json& metadata, const char* field);
 
 // `value` is nullopt for a Kafka tombstone, which deletes the document named by `key`.
 // InvalidArgument says what is wrong; such a message belongs in the dead-letter topic.

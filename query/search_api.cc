@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/analysis/analyzer.h"
+#include "common/date_util.h"
 #include "common/storage/store.h"
 #include "query/context_builder.h"
 
@@ -103,6 +104,68 @@ http::HttpResponse FailureResponse(const Status& s, std::string_view what) {
   return http::JsonError(500, "internal_error", std::string(what) + " failed; the error is logged");
 }
 
+// "filter": {"doc_type": "a" | ["a", ...], "tags": "t" | [...], "created_at": {"gte": d, "lt": d},
+// "updated_at": {...}}, dates as in common/date_util.h or epoch milliseconds. Returns what is
+// wrong, or "" if it parsed.
+std::string ParseFilter(const json& f, index::MetadataFilter* out) {
+  if (!f.is_object()) return "'filter' must be an object with doc_type, tags, created_at, updated_at";
+  auto strings = [](const json& v, const std::string& name, std::vector<std::string>* dst) -> std::string {
+    if (v.is_string()) {
+      dst->push_back(v.get<std::string>());
+      return "";
+    }
+    if (!v.is_array() || v.empty() || v.size() > 1024) {
+      return "'filter." + name + "' must be a string or a non-empty array of at most 1024 strings";
+    }
+    for (const json& x : v) {
+      if (!x.is_string()) return "'filter." + name + "' must hold only strings";
+      dst->push_back(x.get<std::string>());
+    }
+    return "";
+  };
+  auto range = [](const json& v, const std::string& name, std::optional<std::int64_t>* min,
+                  std::optional<std::int64_t>* max) -> std::string {
+    if (!v.is_object() || v.empty()) return "'filter." + name + "' must be an object with gte, gt, lte or lt";
+    for (const auto& [op, bound] : v.items()) {
+      std::optional<std::int64_t> ms;
+      if (bound.is_number_integer()) ms = bound.get<std::int64_t>();
+      if (bound.is_string()) ms = ParseDateMillis(bound.get<std::string>());
+      if (!ms) {
+        return "'filter." + name + "." + op +
+               "' must be a date (2025-03-01, 2025-03-01T09:30:00Z, 2025-03-01T09:30:00+09:00) or epoch milliseconds";
+      }
+      if (op == "gte") {
+        *min = *ms;
+      } else if (op == "gt") {
+        *min = *ms + 1;
+      } else if (op == "lte") {
+        *max = *ms;
+      } else if (op == "lt") {
+        *max = *ms - 1;
+      } else {
+        return "unknown operator 'filter." + name + "." + op + "' (gte, gt, lte, lt)";
+      }
+    }
+    return "";
+  };
+  for (const auto& [key, value] : f.items()) {
+    std::string reason;
+    if (key == "doc_type") {
+      reason = strings(value, key, &out->doc_types);
+    } else if (key == "tags") {
+      reason = strings(value, key, &out->tags);
+    } else if (key == "created_at") {
+      reason = range(value, key, &out->created_min, &out->created_max);
+    } else if (key == "updated_at") {
+      reason = range(value, key, &out->updated_min, &out->updated_max);
+    } else {
+      reason = "unknown filter '" + key + "' (doc_type, tags, created_at, updated_at)";
+    }
+    if (!reason.empty()) return reason;
+  }
+  return "";
+}
+
 // Parses and validates a search body; on failure *error is the response to send.
 std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchApi::Limits& limits,
                                          http::HttpResponse* error, bool context_fields = false) {
@@ -114,8 +177,8 @@ std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchAp
   if (j.is_discarded()) return bad("request body is not valid JSON");
   if (!j.is_object()) return bad("request body must be a JSON object");
   static const std::set<std::string> kKnown = {
-      "query",       "container_ids", "principal",           "k",         "mode",  "weights",
-      "search_type", "group_by",      "chunks_per_document", "threshold", "fusion"};
+      "query",       "container_ids", "principal",           "k",         "mode",   "weights",
+      "search_type", "group_by",      "chunks_per_document", "threshold", "fusion", "filter"};
   static const std::set<std::string> kContext = {"max_chars", "neighbors"};
   for (const auto& [key, value] : j.items()) {
     if (!kKnown.contains(key) && !(context_fields && kContext.contains(key))) {
@@ -246,6 +309,10 @@ std::optional<SearchRequest> ParseSearch(const std::string& body, const SearchAp
       return bad("at least one weight must be positive");
     req.weights = weights;
   }
+  if (auto f = j.find("filter"); f != j.end() && !f->is_null()) {
+    std::string reason = ParseFilter(*f, &req.filter);
+    if (!reason.empty()) return bad(std::move(reason));
+  }
   return req;
 }
 
@@ -275,6 +342,14 @@ std::string ResultCacheKey(const SearchRequest& r, std::uint64_t rules_generatio
                   : "-");
   field(r.threshold ? std::to_string(*r.threshold) : "-");
   field(r.fusion ? FusionName(*r.fusion) : "-");
+  const index::MetadataFilter& f = r.filter;
+  for (const std::vector<std::string>* values : {&f.doc_types, &f.tags}) {
+    field(std::to_string(values->size()));
+    for (const std::string& v : *values) field(v);
+  }
+  for (const std::optional<std::int64_t>* bound : {&f.created_min, &f.created_max, &f.updated_min, &f.updated_max}) {
+    field(*bound ? std::to_string(**bound) : "-");
+  }
   return key;
 }
 

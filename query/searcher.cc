@@ -92,7 +92,7 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   }
   if (w.vector > 0) {
     Result<std::vector<index::VectorHit>> hits =
-        indexes->SearchVector(query_vector, candidates, scope);
+        indexes->SearchVector(query_vector, candidates, scope, &request.filter);
     if (!hits) return hits.status();
     std::size_t rank = 0;
     for (const index::VectorHit& h : *hits) {
@@ -105,7 +105,7 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   const std::vector<std::string>& terms = response.query.terms;
   if (w.keyword > 0) {
     std::vector<index::KeywordHit> hits =
-        indexes->SearchKeyword(index::Field::kTitle, terms, candidates, scope);
+        indexes->SearchKeyword(index::Field::kTitle, terms, candidates, scope, &request.filter);
     for (std::size_t i = 0; i < hits.size(); ++i) {
       add(hits[i].label, i + 1, hits[i].score, w.keyword, &Fused::keyword,
           std::move(hits[i].matched_terms));
@@ -113,7 +113,7 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   }
   if (w.fulltext > 0) {
     std::vector<index::KeywordHit> hits =
-        indexes->SearchKeyword(index::Field::kBody, terms, candidates, scope);
+        indexes->SearchKeyword(index::Field::kBody, terms, candidates, scope, &request.filter);
     for (std::size_t i = 0; i < hits.size(); ++i) {
       add(hits[i].label, i + 1, hits[i].score, w.fulltext, &Fused::fulltext,
           std::move(hits[i].matched_terms));

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/index/index_set.h"
 #include "common/status.h"
 #include "query/follower.h"
 #include "query/intent.h"
@@ -34,6 +35,7 @@ struct SearchRequest {
   std::optional<Weights> weights;          // overrides the intent's weights
   std::optional<float> threshold;          // overrides the intent's vector similarity threshold
   std::optional<Fusion> fusion;            // overrides the fusion method of the intent's settings
+  index::MetadataFilter filter;            // narrows the scope further (doc_type, tags, dates)
 };
 
 struct RetrieverExplain {

@@ -17,7 +17,8 @@
 namespace tide::index {
 namespace {
 
-constexpr std::uint64_t kTablesFormat = 1;
+// 2: chunk filter attributes (doc_type, tags, dates) after the container tables.
+constexpr std::uint64_t kTablesFormat = 2;
 constexpr const char* kSnapshotPrefix = "snap-";
 
 std::string SnapshotName(std::uint64_t seq) {
@@ -48,18 +49,73 @@ struct PreparedOp {
 
 }  // namespace
 
+// A MetadataFilter with its values turned into the interned ids of this index.
+struct IndexSet::CompiledFilter {
+  bool any_doc_type = true;
+  std::vector<bool> doc_types;  // by id
+  bool any_tag = true;
+  std::vector<bool> tags;  // by id
+  std::int64_t created_min = INT64_MIN, created_max = INT64_MAX;
+  std::int64_t updated_min = INT64_MIN, updated_max = INT64_MAX;
+  bool created = false, updated = false;  // a bound is set
+
+  bool Matches(const ChunkEntry& e) const {
+    if (!any_doc_type && (e.doc_type >= doc_types.size() || !doc_types[e.doc_type])) return false;
+    if (!any_tag) {
+      bool found = false;
+      for (std::uint32_t t : e.tags) found = found || (t < tags.size() && tags[t]);
+      if (!found) return false;
+    }
+    if (created && (e.created_at == storage::kNoDate || e.created_at < created_min || e.created_at > created_max)) {
+      return false;
+    }
+    if (updated && (e.updated_at == storage::kNoDate || e.updated_at < updated_min || e.updated_at > updated_max)) {
+      return false;
+    }
+    return true;
+  }
+};
+
+IndexSet::CompiledFilter IndexSet::Compile(const MetadataFilter& filter) const {
+  CompiledFilter c;
+  if (!filter.doc_types.empty()) {
+    c.any_doc_type = false;
+    c.doc_types.assign(doc_type_names_.size(), false);
+    for (const std::string& v : filter.doc_types) {
+      if (auto it = doc_type_ids_.find(v); it != doc_type_ids_.end()) c.doc_types[it->second] = true;
+    }
+  }
+  if (!filter.tags.empty()) {
+    c.any_tag = false;
+    c.tags.assign(tag_names_.size(), false);
+    for (const std::string& v : filter.tags) {
+      if (auto it = tag_ids_.find(v); it != tag_ids_.end()) c.tags[it->second] = true;
+    }
+  }
+  c.created = filter.created_min || filter.created_max;
+  c.created_min = filter.created_min.value_or(INT64_MIN);
+  c.created_max = filter.created_max.value_or(INT64_MAX);
+  c.updated = filter.updated_min || filter.updated_max;
+  c.updated_min = filter.updated_min.value_or(INT64_MIN);
+  c.updated_max = filter.updated_max.value_or(INT64_MAX);
+  return c;
+}
+
 class IndexSet::ScopeFilter : public LabelFilter {
  public:
-  ScopeFilter(const IndexSet& set, const ContainerSet& scope) : set_(set), scope_(scope) {}
+  ScopeFilter(const IndexSet& set, const ContainerSet& scope, const CompiledFilter* filter)
+      : set_(set), scope_(scope), filter_(filter) {}
   // REQUIRES: set_.mu_ held (shared) by the caller for the filter's lifetime.
   bool Allowed(std::uint64_t label) const override {
     auto it = set_.chunks_.find(label);
-    return it != set_.chunks_.end() && scope_.Contains(it->second.container);
+    return it != set_.chunks_.end() && scope_.Contains(it->second.container) &&
+           (filter_ == nullptr || filter_->Matches(it->second));
   }
 
  private:
   const IndexSet& set_;
   const ContainerSet& scope_;
+  const CompiledFilter* filter_;
 };
 
 IndexSet::IndexSet(const Options& options) : options_(options) {}
@@ -95,7 +151,20 @@ Status IndexSet::ApplyUpsert(std::uint64_t label, const storage::ChunkRecord& ch
   terms[static_cast<int>(Field::kBody)] = analyzer_.Terms(chunk.text);
   keywords_.Add(label, container, terms);
   std::vector<std::uint64_t>& labels = container_labels_[container];
-  chunks_.emplace(label, ChunkEntry{container, static_cast<std::uint32_t>(labels.size())});
+  ChunkEntry entry{container, static_cast<std::uint32_t>(labels.size())};
+  if (!chunk.doc_type.empty()) {
+    auto [it, inserted] = doc_type_ids_.emplace(chunk.doc_type, static_cast<std::uint32_t>(doc_type_names_.size()));
+    if (inserted) doc_type_names_.push_back(chunk.doc_type);
+    entry.doc_type = it->second;
+  }
+  for (const std::string& tag : chunk.tags) {
+    auto [it, inserted] = tag_ids_.emplace(tag, static_cast<std::uint32_t>(tag_names_.size()));
+    if (inserted) tag_names_.push_back(tag);
+    entry.tags.push_back(it->second);
+  }
+  entry.created_at = chunk.created_at;
+  entry.updated_at = chunk.updated_at;
+  chunks_.emplace(label, std::move(entry));
   labels.push_back(label);
   return Status();
 }
@@ -233,14 +302,28 @@ std::vector<std::string> IndexSet::ContainerIds() const {
 }
 
 Result<std::vector<VectorHit>> IndexSet::SearchVector(std::span<const float> query, std::size_t k,
-                                                      const ContainerSet& scope) const {
+                                                      const ContainerSet& scope,
+                                                      const MetadataFilter* metadata) const {
   std::shared_lock lock(mu_);
+  std::optional<CompiledFilter> compiled;
+  if (metadata != nullptr && !metadata->empty()) compiled = Compile(*metadata);
+  // With a metadata filter the permitted chunks are counted (and kept for a scan) one by one.
+  std::vector<std::uint64_t> filtered;
   std::size_t permitted = 0;
   for (std::uint32_t c : scope.ordinals()) {
-    if (c < container_labels_.size()) permitted += container_labels_[c].size();
+    if (c >= container_labels_.size()) continue;
+    if (!compiled) {
+      permitted += container_labels_[c].size();
+      continue;
+    }
+    for (std::uint64_t label : container_labels_[c]) {
+      if (compiled->Matches(chunks_.at(label))) filtered.push_back(label);
+    }
   }
+  if (compiled) permitted = filtered.size();
   if (permitted == 0 || k == 0) return std::vector<VectorHit>();
   auto exact = [&]() -> Result<std::vector<VectorHit>> {
+    if (compiled) return vectors_->ExactSearch(query, k, filtered);
     std::vector<std::uint64_t> labels;
     labels.reserve(permitted);
     for (std::uint32_t c : scope.ordinals()) {
@@ -264,7 +347,7 @@ Result<std::vector<VectorHit>> IndexSet::SearchVector(std::span<const float> que
   const std::uint64_t scan_cost = static_cast<std::uint64_t>(permitted) * permitted;
   const std::uint64_t walk_cost = kWalkCostPerEf * ef * chunks_.size();
   if (permitted <= options_.exact_scan_threshold || scan_cost <= walk_cost) return exact();
-  ScopeFilter filter(*this, scope);
+  ScopeFilter filter(*this, scope, compiled ? &*compiled : nullptr);
   Result<std::vector<VectorHit>> hits = vectors_->Search(query, k, &filter, ef);
   // The filtered walk can come back short when the filter cuts the graph apart; the permitted
   // set is not exhausted, so fall back to the exact answer rather than return fewer than k.
@@ -273,9 +356,13 @@ Result<std::vector<VectorHit>> IndexSet::SearchVector(std::span<const float> que
 }
 
 std::vector<KeywordHit> IndexSet::SearchKeyword(Field field, const std::vector<std::string>& terms,
-                                                std::size_t k, const ContainerSet& scope) const {
+                                                std::size_t k, const ContainerSet& scope,
+                                                const MetadataFilter* metadata) const {
   std::shared_lock lock(mu_);
-  return keywords_.Search(field, terms, k, scope, options_.bm25);
+  if (metadata == nullptr || metadata->empty()) return keywords_.Search(field, terms, k, scope, options_.bm25);
+  const CompiledFilter compiled = Compile(*metadata);
+  const ScopeFilter filter(*this, scope, &compiled);
+  return keywords_.Search(field, terms, k, scope, options_.bm25, &filter);
 }
 
 std::size_t IndexSet::size() const {
@@ -316,6 +403,27 @@ std::string IndexSet::EncodeTables() const {
     PutVarint(&out, container_labels_[c].size());
     for (std::uint64_t label : container_labels_[c]) PutVarint(&out, label);
   }
+  // Filter attributes: the interned names, then per chunk in the order of the labels above:
+  // doc type id, tag ids, and a flag varint saying which dates follow (zigzag varints).
+  PutVarint(&out, doc_type_names_.size() - 1);
+  for (std::size_t i = 1; i < doc_type_names_.size(); ++i) PutBytes(&out, doc_type_names_[i]);
+  PutVarint(&out, tag_names_.size());
+  for (const std::string& t : tag_names_) PutBytes(&out, t);
+  auto zigzag = [](std::int64_t v) {
+    return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+  };
+  for (const std::vector<std::uint64_t>& labels : container_labels_) {
+    for (std::uint64_t label : labels) {
+      const ChunkEntry& e = chunks_.at(label);
+      PutVarint(&out, e.doc_type);
+      PutVarint(&out, e.tags.size());
+      for (std::uint32_t t : e.tags) PutVarint(&out, t);
+      const bool created = e.created_at != storage::kNoDate, updated = e.updated_at != storage::kNoDate;
+      PutVarint(&out, (created ? 1u : 0u) | (updated ? 2u : 0u));
+      if (created) PutVarint(&out, zigzag(e.created_at));
+      if (updated) PutVarint(&out, zigzag(e.updated_at));
+    }
+  }
   keywords_.AppendTo(&out);
   return out;
 }
@@ -345,6 +453,44 @@ Status IndexSet::DecodeTables(std::string_view in) {
       container_labels_[ordinal].push_back(label);
     }
   }
+  std::uint64_t ndoc_types = 0, ntags = 0;
+  if (!r.GetVarint(&ndoc_types)) return bad("truncated doc types");
+  for (std::uint64_t i = 0; i < ndoc_types; ++i) {
+    std::string_view name;
+    if (!r.GetBytes(&name)) return bad("truncated doc types");
+    doc_type_ids_.emplace(std::string(name), static_cast<std::uint32_t>(doc_type_names_.size()));
+    doc_type_names_.emplace_back(name);
+  }
+  if (!r.GetVarint(&ntags)) return bad("truncated tags");
+  for (std::uint64_t i = 0; i < ntags; ++i) {
+    std::string_view name;
+    if (!r.GetBytes(&name)) return bad("truncated tags");
+    tag_ids_.emplace(std::string(name), static_cast<std::uint32_t>(tag_names_.size()));
+    tag_names_.emplace_back(name);
+  }
+  auto unzigzag = [](std::uint64_t v) { return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1); };
+  for (const std::vector<std::uint64_t>& labels : container_labels_) {
+    for (std::uint64_t label : labels) {
+      ChunkEntry& e = chunks_.at(label);
+      std::uint64_t doc_type = 0, n = 0, v = 0;
+      if (!r.GetVarint(&doc_type) || doc_type >= doc_type_names_.size() || !r.GetVarint(&n)) return bad("truncated attributes");
+      e.doc_type = static_cast<std::uint32_t>(doc_type);
+      for (std::uint64_t i = 0; i < n; ++i) {
+        if (!r.GetVarint(&v) || v >= tag_names_.size()) return bad("bad tag id");
+        e.tags.push_back(static_cast<std::uint32_t>(v));
+      }
+      std::uint64_t bits = 0;
+      if (!r.GetVarint(&bits)) return bad("truncated attributes");
+      if ((bits & 1) != 0) {
+        if (!r.GetVarint(&v)) return bad("truncated date");
+        e.created_at = unzigzag(v);
+      }
+      if ((bits & 2) != 0) {
+        if (!r.GetVarint(&v)) return bad("truncated date");
+        e.updated_at = unzigzag(v);
+      }
+    }
+  }
   // The keyword index occupies the remainder.
   return keywords_.ParseFrom(r.remaining());
 }
@@ -366,11 +512,14 @@ Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) const
   const std::filesystem::path final_dir = root / SnapshotName(seq);
   if (std::filesystem::exists(final_dir)) {
     // Nothing new since the last one, unless that one was written under another analyzer
-    // scheme (LoadLatestSnapshot skips it): then this state replaces it, or every restart
-    // would rebuild again.
+    // scheme or tables format (LoadLatestSnapshot skips it): then this state replaces it, or
+    // every restart would rebuild again.
     Result<std::string> old_manifest = ReadFile(final_dir / "MANIFEST.json");
     const nlohmann::json old = old_manifest ? nlohmann::json::parse(*old_manifest, nullptr, false) : nlohmann::json();
-    if (old.is_object() && old.value("analyzer", std::string()) == analyzer_.SchemeId()) return Status();
+    if (old.is_object() && old.value("analyzer", std::string()) == analyzer_.SchemeId() &&
+        old.value("format", std::uint64_t{0}) == kTablesFormat) {
+      return Status();
+    }
     std::filesystem::remove_all(final_dir, ec);
     if (ec) return Status::Unavailable("replacing " + final_dir.string() + ": " + ec.message());
   }
@@ -382,7 +531,7 @@ Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) const
 
   TIDE_RETURN_IF_ERROR(vectors_->Save(tmp_dir / "vectors.hnsw"));
   TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir / "tables.bin", tables));
-  nlohmann::json manifest = {{"format", 1},
+  nlohmann::json manifest = {{"format", kTablesFormat},
                              {"seq", seq},
                              {"chunks", chunks},
                              {"model_id", options_.model_id},

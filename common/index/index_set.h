@@ -25,6 +25,20 @@ class Store;
 
 namespace tide::index {
 
+// Conditions on document metadata a search adds to its container scope (DESIGN §5's
+// filters). An empty field does not constrain; all given fields must hold.
+struct MetadataFilter {
+  std::vector<std::string> doc_types;  // metadata.doc_type is one of these
+  std::vector<std::string> tags;       // metadata.tags holds at least one of these
+  // Inclusive bounds in ms since the epoch; a chunk without the date fails any bound on it.
+  std::optional<std::int64_t> created_min, created_max;
+  std::optional<std::int64_t> updated_min, updated_max;
+
+  bool empty() const {
+    return doc_types.empty() && tags.empty() && !created_min && !created_max && !updated_min && !updated_max;
+  }
+};
+
 // Everything search needs in memory, derived from the store: the vector index, the keyword
 // index and the chunk -> container table used for permission filtering.
 //
@@ -72,10 +86,14 @@ class IndexSet {
   // Ordinals of the named containers that exist; unknown names are skipped (a request may
   // name a container that has no data yet).
   ContainerSet ResolveContainers(const std::vector<std::string>& container_ids) const;
+  // `filter` (may be null) narrows the scope further, inside the retrieval: the vector
+  // search returns the top-k among chunks that pass it, scanning them exactly when few do.
   Result<std::vector<VectorHit>> SearchVector(std::span<const float> query, std::size_t k,
-                                              const ContainerSet& scope) const;
+                                              const ContainerSet& scope,
+                                              const MetadataFilter* filter = nullptr) const;
   std::vector<KeywordHit> SearchKeyword(Field field, const std::vector<std::string>& terms,
-                                        std::size_t k, const ContainerSet& scope) const;
+                                        std::size_t k, const ContainerSet& scope,
+                                        const MetadataFilter* filter = nullptr) const;
   std::size_t CountChunks(const ContainerSet& scope) const;
   // Live chunks of each named container that has any (callers pass only permitted names).
   std::map<std::string, std::size_t> ChunksPerContainer(const std::vector<std::string>& container_ids) const;
@@ -94,8 +112,16 @@ class IndexSet {
   struct ChunkEntry {
     std::uint32_t container;
     std::uint32_t position;  // index into container_labels_[container]
+    // Filter attributes: interned doc_type (0: none) and tags, dates (storage::kNoDate: none).
+    std::uint32_t doc_type = 0;
+    std::vector<std::uint32_t> tags{};
+    std::int64_t created_at = storage::kNoDate;
+    std::int64_t updated_at = storage::kNoDate;
   };
   class ScopeFilter;
+  struct CompiledFilter;
+  // REQUIRES: mu_ held (shared).
+  CompiledFilter Compile(const MetadataFilter& filter) const;
 
   explicit IndexSet(const Options& options);
   // REQUIRES: mu_ held exclusively.
@@ -120,6 +146,11 @@ class IndexSet {
   std::vector<std::string> container_names_;               // GUARDED_BY(mu_) ordinal -> id
   std::unordered_map<std::string, std::uint32_t> container_ordinals_;  // GUARDED_BY(mu_)
   std::vector<std::vector<std::uint64_t>> container_labels_;          // GUARDED_BY(mu_)
+  // Interned filter values; id 0 of doc types is "none".
+  std::vector<std::string> doc_type_names_{""};                         // GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::uint32_t> doc_type_ids_;        // GUARDED_BY(mu_)
+  std::vector<std::string> tag_names_;                                  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::uint32_t> tag_ids_;             // GUARDED_BY(mu_)
 };
 
 }  // namespace tide::index

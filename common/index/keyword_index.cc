@@ -5,6 +5,7 @@
 #include <map>
 
 #include "common/coding.h"
+#include "common/index/vector_index.h"
 
 namespace tide::index {
 namespace {
@@ -70,7 +71,7 @@ void KeywordIndex::Compact() {
 
 std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std::string>& query_terms,
                                              std::size_t k, const ContainerSet& scope,
-                                             const Bm25& params) const {
+                                             const Bm25& params, const LabelFilter* filter) const {
   std::vector<KeywordHit> hits;
   if (k == 0 || scope.empty()) return hits;
   const int f = static_cast<int>(field);
@@ -107,6 +108,7 @@ std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std:
     const double df = static_cast<double>(matches.size());
     const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
     for (const auto& [p, info] : matches) {
+      if (filter != nullptr && !filter->Allowed(p->label)) continue;
       const double tf = p->tf;
       const double norm = params.k1 * (1.0 - params.b + params.b * info->length[f] / avg_length);
       Acc& a = acc[p->label];

@@ -12,6 +12,8 @@
 
 namespace tide::index {
 
+class LabelFilter;
+
 enum class Field : std::uint8_t { kTitle = 0, kBody = 1 };
 inline constexpr int kNumFields = 2;
 
@@ -45,10 +47,11 @@ class KeywordIndex {
   // Returns false if `label` is not live.
   bool Remove(std::uint64_t label);
 
-  // Top-k chunks by BM25 on one field among containers in `scope`, best first.
+  // Top-k chunks by BM25 on one field among containers in `scope`, best first. `filter`
+  // (may be null) narrows which chunks may be returned; statistics stay those of the scope.
   std::vector<KeywordHit> Search(Field field, const std::vector<std::string>& query_terms,
                                  std::size_t k, const ContainerSet& scope,
-                                 const Bm25& params) const;
+                                 const Bm25& params, const LabelFilter* filter = nullptr) const;
 
   std::size_t size() const { return chunks_.size(); }
   std::size_t dead_postings() const { return dead_postings_; }

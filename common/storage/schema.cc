@@ -161,10 +161,15 @@ Result<DocRecord> DecodeDoc(std::string_view value) {
 }
 
 std::string EncodeChunk(const ChunkRecord& c) {
-  return Pack(json{{"c", c.container_id}, {"d", c.doc_id},      {"o", c.ordinal},
-                   {"t", c.title},        {"h", c.heading},     {"b", c.char_begin},
-                   {"e", c.char_end},     {"p", c.page},        {"x", c.text},
-                   {"k", c.keywords}});
+  json j{{"c", c.container_id}, {"d", c.doc_id},  {"o", c.ordinal}, {"t", c.title},
+         {"h", c.heading},      {"b", c.char_begin}, {"e", c.char_end}, {"p", c.page},
+         {"x", c.text},         {"k", c.keywords}};
+  // Filter attributes only when present: most documents have few of them.
+  if (!c.doc_type.empty()) j["dt"] = c.doc_type;
+  if (!c.tags.empty()) j["tg"] = c.tags;
+  if (c.created_at != kNoDate) j["ca"] = c.created_at;
+  if (c.updated_at != kNoDate) j["ua"] = c.updated_at;
+  return Pack(j);
 }
 
 Result<ChunkRecord> DecodeChunk(std::string_view value) {
@@ -181,6 +186,10 @@ Result<ChunkRecord> DecodeChunk(std::string_view value) {
   Read(*j, "e", &c.char_end);
   Read(*j, "p", &c.page);
   Read(*j, "k", &c.keywords);  // absent in chunks written before it existed
+  Read(*j, "dt", &c.doc_type);
+  Read(*j, "tg", &c.tags);
+  Read(*j, "ca", &c.created_at);
+  Read(*j, "ua", &c.updated_at);
   return c;
 }
 

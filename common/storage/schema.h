@@ -14,6 +14,7 @@
 // never reused, so a chunk's label names exactly one immutable text and vector: an updated
 // document gets new labels, and a follower can apply the change log in order without races.
 
+#include <climits>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -77,6 +78,8 @@ struct DocRecord {
 std::string EncodeDoc(const DocRecord& doc);
 Result<DocRecord> DecodeDoc(std::string_view value);
 
+inline constexpr std::int64_t kNoDate = INT64_MIN;
+
 struct ChunkRecord {
   std::string container_id;
   std::string doc_id;
@@ -88,6 +91,12 @@ struct ChunkRecord {
   std::int32_t page = -1;
   std::string text;
   std::string keywords;                 // the document's metadata tags/keywords, space-joined
+  // Filter attributes, copied from the document's metadata: doc_type, tags, and created_at /
+  // updated_at in ms since the epoch (kNoDate when absent).
+  std::string doc_type{};
+  std::vector<std::string> tags{};
+  std::int64_t created_at = kNoDate;
+  std::int64_t updated_at = kNoDate;
 };
 std::string EncodeChunk(const ChunkRecord& chunk);
 Result<ChunkRecord> DecodeChunk(std::string_view value);

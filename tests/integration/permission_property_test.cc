@@ -147,6 +147,13 @@ TEST_F(PermissionPropertyTest, NothingOfTheOtherContainerEverLeaks) {
       body["group_by"] = pick(groups);
       body["search_type"] = pick(types);
       if (rng() % 3 == 0) body["threshold"] = 0.0;
+      // Metadata filters narrow the scope; they must never widen it.
+      switch (rng() % 6) {
+        case 0: body["filter"] = {{"tags", {"휴가"}}}; break;
+        case 1: body["filter"] = {{"tags", theirs}}; break;  // the other side's canary tags
+        case 2: body["filter"] = {{"created_at", {{"gte", "2020-01-01"}}}}; break;
+        default: break;
+      }
     }
     if (i % 10 == 0) {
       // Counts: only the permitted container's.
@@ -183,7 +190,9 @@ TEST_F(PermissionPropertyTest, NothingOfTheOtherContainerEverLeaks) {
     for (const json& h : hits) ASSERT_EQ(h["container_id"], mine);
   }
   EXPECT_EQ(responses, 3000);
-  EXPECT_GT(with_hits, 2000);  // the property was tested on real answers, not empty ones
+  // The property was tested on real answers, not empty ones (a third of the searches carry a
+  // filter that empties them on purpose: the other side's tags, a date no document has).
+  EXPECT_GT(with_hits, 1500);
   EXPECT_GT(cached, 500);       // and on answers from the result cache
 
   // The red-only key can never reach blue, however it asks.

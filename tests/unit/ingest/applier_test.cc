@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "common/date_util.h"
 #include "common/embedding/hash_embedder.h"
 #include "common/index/index_set.h"
 #include "common/storage/store.h"
@@ -508,6 +512,81 @@ TEST_F(ApplierTest, CatchUpRebuildsTheVectorGraphWhenTombstonesPileUp) {
   ASSERT_TRUE(hits.ok());
   EXPECT_EQ(hits->size(), 4u);
   ExpectFsckClean();
+}
+
+TEST_F(ApplierTest, MetadataFiltersActInsideEveryRetrieverAndSurviveSnapshots) {
+  // Small ef so that a 50% filter walks the graph instead of scanning (see SearchVector's cost rule).
+  index::IndexSet::Options io = IndexOptions();
+  io.vector.ef_search = 1;
+  io.vector.filtered_ef_search = 1;
+  io.exact_scan_threshold = 0;
+  auto set = index::IndexSet::Create(io);
+  ASSERT_TRUE(set.ok());
+  indexes_ = std::move(*set);
+  std::vector<Event> docs;
+  for (int i = 0; i < 400; ++i) {
+    Event e = Upsert("d" + std::to_string(i), 1, "휴가 규정 문서 번호 " + std::to_string(i) + " 입니다.");
+    nlohmann::json md = {{"doc_type", i % 2 == 0 ? "manual" : "faq"},
+                         {"tags", i % 10 == 0 ? nlohmann::json{"연차", "인사"} : nlohmann::json("일반")},
+                         {"created_at", "2025-01-" + std::string(i % 31 < 9 ? "0" : "") + std::to_string(i % 31 + 1)}};
+    if (i == 7) md.erase("created_at");
+    e.metadata_json = md.dump();
+    docs.push_back(std::move(e));
+  }
+  Apply(std::move(docs));
+  auto scope = indexes_->ResolveContainers({"scalc"});
+  std::vector<float> query;
+  ASSERT_TRUE(embedder_.Embed({"휴가 규정 문서"}, &query).ok());
+  auto doc_of = [&](std::uint64_t label) {
+    auto v = store_->Get(Cf::kChunks, storage::EncodeU64(label));
+    EXPECT_TRUE(v.ok() && v->has_value());
+    return *storage::DecodeChunk(**v);
+  };
+  auto check = [&](const index::IndexSet& indexes, const index::MetadataFilter& f, std::size_t expect_vector,
+                   const std::function<bool(const storage::ChunkRecord&)>& holds) {
+    auto hits = indexes.SearchVector(query, 10, scope, &f);
+    ASSERT_TRUE(hits.ok());
+    EXPECT_EQ(hits->size(), expect_vector);
+    for (const auto& h : *hits) EXPECT_TRUE(holds(doc_of(h.label))) << doc_of(h.label).doc_id;
+    auto words = indexes.SearchKeyword(index::Field::kBody, indexes.analyzer().Terms("휴가 규정"), 500, scope, &f);
+    EXPECT_FALSE(words.empty());
+    for (const auto& h : words) EXPECT_TRUE(holds(doc_of(h.label))) << doc_of(h.label).doc_id;
+  };
+  // 50% pass: the filtered graph walk.
+  index::MetadataFilter manual;
+  manual.doc_types = {"manual"};
+  check(*indexes_, manual, 10, [](const storage::ChunkRecord& c) { return c.doc_type == "manual"; });
+  // 10% pass, by tag (any of the given tags).
+  index::MetadataFilter tagged;
+  tagged.tags = {"인사", "없는태그"};
+  check(*indexes_, tagged, 10, [](const storage::ChunkRecord& c) {
+    return std::find(c.tags.begin(), c.tags.end(), "인사") != c.tags.end();
+  });
+  // A date range of one day plus a doc type: few pass, so they are scanned exactly and fewer
+  // than k come back. The chunk without created_at never passes a date bound.
+  index::MetadataFilter day;
+  day.doc_types = {"faq"};
+  day.created_min = *ParseDateMillis("2025-01-08");
+  day.created_max = *ParseDateMillis("2025-01-08T23:59:59Z");
+  std::size_t expected = 0;
+  for (int i = 0; i < 400; ++i) expected += (i % 2 == 1 && i % 31 == 7 && i != 7) ? 1 : 0;
+  ASSERT_GT(expected, 0u);
+  check(*indexes_, day, expected, [](const storage::ChunkRecord& c) {
+    return c.doc_type == "faq" && c.created_at == *ParseDateMillis("2025-01-08");
+  });
+  // An unknown value matches nothing.
+  index::MetadataFilter unknown;
+  unknown.doc_types = {"slides"};
+  auto none = indexes_->SearchVector(query, 10, scope, &unknown);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  // A snapshot keeps the attributes.
+  ASSERT_TRUE(indexes_->SaveSnapshot(dir_.path() / "snapshots", 1).ok());
+  auto loaded = index::IndexSet::LoadLatestSnapshot(dir_.path() / "snapshots", io);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  check(**loaded, day, expected, [](const storage::ChunkRecord& c) {
+    return c.doc_type == "faq" && c.created_at == *ParseDateMillis("2025-01-08");
+  });
 }
 
 }  // namespace

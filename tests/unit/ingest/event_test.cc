@@ -118,6 +118,10 @@ TEST(EventTest, RejectsBadEventsWithAReason) {
       {"chunk.delete without version", R"({"schema_version":1,"type":"chunk.delete","container_id":"c","doc_id":"d","ordinal":0})", "version"},
       {"half an offset", R"({"schema_version":1,"type":"chunk.upsert","container_id":"c","doc_id":"d","version":1,"ordinal":0,"text":"x","char_begin":3})", "char_end"},
       {"offsets reversed", R"({"schema_version":1,"type":"chunk.upsert","container_id":"c","doc_id":"d","version":1,"ordinal":0,"text":"x","char_begin":9,"char_end":3})", "after"},
+      {"metadata date", R"({"schema_version":1,"type":"document.upsert","container_id":"c","doc_id":"d","version":1,"text":"x","metadata":{"created_at":"yesterday"}})", "created_at"},
+      {"metadata impossible date", R"({"schema_version":1,"type":"document.upsert","container_id":"c","doc_id":"d","version":1,"text":"x","metadata":{"updated_at":"2025-02-30"}})", "updated_at"},
+      {"metadata doc_type", R"({"schema_version":1,"type":"document.upsert","container_id":"c","doc_id":"d","version":1,"text":"x","metadata":{"doc_type":3}})", "doc_type"},
+      {"metadata tags", R"({"schema_version":1,"type":"document.upsert","container_id":"c","doc_id":"d","version":1,"text":"x","metadata":{"tags":["a",1]}})", "tags"},
       {"invalid utf8", "{\"schema_version\":1,\"x\":\"\xff\"}", "UTF-8"},
   };
   for (const BadCase& c : cases) {

@@ -78,6 +78,14 @@ TEST_F(SearchApiTest, EveryMalformedRequestGetsA4xxThatSaysWhatIsWrong) {
       {"bad fusion", R"({"query":"x",)" + scope + R"(,"fusion":"borda"})", 400, "'fusion'"},
       {"bad threshold", R"({"query":"x",)" + scope + R"(,"threshold":7})", 400, "'threshold'"},
       {"unknown field", R"({"query":"x",)" + scope + R"(,"size":3})", 400, "unknown field 'size'"},
+      {"filter not object", R"({"query":"x",)" + scope + R"(,"filter":["a"]})", 400, "'filter'"},
+      {"unknown filter", R"({"query":"x",)" + scope + R"(,"filter":{"author":"kim"}})", 400, "unknown filter 'author'"},
+      {"doc_type number", R"({"query":"x",)" + scope + R"(,"filter":{"doc_type":3}})", 400, "filter.doc_type"},
+      {"empty tags", R"({"query":"x",)" + scope + R"(,"filter":{"tags":[]}})", 400, "filter.tags"},
+      {"bad date", R"({"query":"x",)" + scope + R"(,"filter":{"created_at":{"gte":"last week"}}})", 400,
+       "filter.created_at.gte"},
+      {"bad range op", R"({"query":"x",)" + scope + R"(,"filter":{"updated_at":{"after":"2025-01-01"}}})", 400,
+       "filter.updated_at.after"},
   };
   for (const BadRequest& c : cases) {
     http::HttpResponse r = Post(c.body);
