@@ -32,7 +32,8 @@
 //     --help_events events.jsonl --chunks 100000 --queries 1000 --tsv results.tsv
 // Other flags: --ef 16,32,... (unfiltered sweep), --filtered_ef 64,256, --budget_seconds S
 // (stop a slow cell after S s), --min_seconds S (time a fast cell for at least S s),
-// --build_hnswlib, --build_threads N, --seed N.
+// --build_hnswlib, --build_threads N, --seed N, --cache_dir DIR and --cache_salt S (keep
+// built indexes in DIR and load them on a rerun with the same vectors, parameters and salt).
 // Markdown tables go to stdout, progress to stderr, one row per measurement to --tsv.
 
 #include <algorithm>
@@ -186,6 +187,8 @@ struct Cell {
   double qps = 0;
   std::size_t queries = 0;       // queries whose answers were scored
   std::size_t out_of_scope = 0;  // returned labels the filter forbids
+  std::vector<char> short_answer;  // per answered query: fewer than min(k, permitted) labels
+  std::size_t short_answers = 0;   // among the scored queries (see Rescore)
 };
 
 struct World {
@@ -207,7 +210,9 @@ void Rescore(Cell* cell, std::size_t n) {
   cell->queries = n;
   cell->recall = 0;
   cell->min_recall = 1;
+  cell->short_answers = 0;
   for (std::size_t q = 0; q < n; ++q) {
+    cell->short_answers += q < cell->short_answer.size() ? cell->short_answer[q] : 0;
     cell->recall += cell->per_query[q] / static_cast<double>(n);
     cell->min_recall = std::min(cell->min_recall, cell->per_query[q]);
   }
@@ -254,6 +259,7 @@ Cell Measure(const World& w, const Args& args, const std::vector<std::vector<Nei
       got.push_back({label, InnerProduct(w.Query(q), w.vectors.data() + (label - 1) * kDim, kDim)});
     }
     cell.per_query.push_back(AnnRecallAtK(got, truth[q], kK));
+    cell.short_answer.push_back(answers[q].size() < std::min(kK, truth[q].size()) ? 1 : 0);
   }
   Rescore(&cell, done);
   return cell;
@@ -742,7 +748,9 @@ int Main(int argc, char** argv) {
     // The two halves of the query set separately: whole sentences vs 2-9 word fragments.
     double klue = 0, fragments = 0;
     const std::size_t nk = w.corpus.klue_queries;
-    for (std::size_t q = 0; q < a->cell.per_query.size(); ++q) (q < nk ? klue : fragments) += a->cell.per_query[q];
+    for (std::size_t q = 0; q < a->cell.per_query.size(); ++q) {
+      (w.corpus.query_is_klue[q] ? klue : fragments) += a->cell.per_query[q];
+    }
     std::printf(" %.2fx | %s / %s |\n", a->cell.qps / b->cell.qps,
                 Fixed(nk == 0 ? 0 : klue / static_cast<double>(nk), 4).c_str(),
                 Fixed(w.nq() == nk ? 0 : fragments / static_cast<double>(w.nq() - nk), 4).c_str());
@@ -750,16 +758,17 @@ int Main(int argc, char** argv) {
   std::printf(
       "\n**Filtered** (permitted = whole containers; recall@10 against an exact scan of the permitted "
       "chunks, mean and worst query; q/s on one thread; slow cells stop after %.0f s, and every row of a "
-      "setting is scored on the queries all of them answered, which `queries` counts):\n\n",
+      "setting is scored on the queries all of them answered, which `queries` counts; `short answers`: "
+      "queries answered with fewer than 10 results):\n\n",
       args.budget_seconds);
-  std::printf("| permitted | system | ef | recall@10 | worst | q/s | queries | out of scope |\n");
-  std::printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| permitted | system | ef | recall@10 | worst | q/s | queries | short answers | out of scope |\n");
+  std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const Row& r : rows) {
     if (r.setting == "all") continue;
-    std::printf("| %s (%zu) | %s | %s | %s | %s | %s | %zu | %zu |\n", r.setting.c_str(), r.permitted,
+    std::printf("| %s (%zu) | %s | %s | %s | %s | %s | %zu | %zu | %zu |\n", r.setting.c_str(), r.permitted,
                 r.system.c_str(), r.ef.c_str(), Fixed(r.cell.recall, 4).c_str(),
                 Fixed(r.cell.min_recall, 2).c_str(), Rate(r.cell.qps).c_str(), r.cell.queries,
-                r.cell.out_of_scope);
+                r.cell.short_answers, r.cell.out_of_scope);
   }
   {
     std::printf("\n**tide IndexSet vs hnswlib's own filtered search** (q/s ratio, hnswlib at its best-recall ef):\n\n");

@@ -238,9 +238,8 @@ Result<Corpus> MakeCorpus(const CorpusOptions& options) {
   // fragments of corpus sentences: 3-10 consecutive words with one of them dropped, as a user
   // half-remembering a passage would type.
   const std::size_t n_klue = std::min({klue_queries.size(), options.queries / 2, std::size_t{1000}});
-  for (std::size_t i = 0; i < n_klue; ++i) corpus.queries.push_back(klue_queries[i]);
-  corpus.klue_queries = n_klue;
-  while (corpus.queries.size() < options.queries) {
+  std::vector<std::string> fragments;
+  while (n_klue + fragments.size() < options.queries) {
     const Document& d = docs[uniform(docs.size())];
     const std::vector<std::string> words = SplitWords(d.sentences[uniform(d.sentences.size())]);
     if (words.size() < 3) continue;
@@ -253,8 +252,19 @@ Result<Corpus> MakeCorpus(const CorpusOptions& options) {
       if (!q.empty()) q += ' ';
       q += words[i];
     }
-    corpus.queries.push_back(std::move(q));
+    fragments.push_back(std::move(q));
   }
+  for (std::size_t i = 0; i < std::max(n_klue, fragments.size()); ++i) {
+    if (i < n_klue) {
+      corpus.queries.push_back(klue_queries[i]);
+      corpus.query_is_klue.push_back(true);
+    }
+    if (i < fragments.size()) {
+      corpus.queries.push_back(std::move(fragments[i]));
+      corpus.query_is_klue.push_back(false);
+    }
+  }
+  corpus.klue_queries = n_klue;
   return corpus;
 }
 

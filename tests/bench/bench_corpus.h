@@ -45,8 +45,11 @@ struct Corpus {
   std::vector<std::string> texts;              // chunk i has label i + 1
   std::vector<std::uint32_t> container_of;     // container ordinal of chunk i
   std::vector<std::size_t> container_size;     // chunks per container ordinal
+  // KLUE hypotheses and corpus fragments, alternating (while both last), so any prefix of
+  // the list, which is what a time-boxed measurement uses, holds both kinds.
   std::vector<std::string> queries;
-  std::size_t klue_queries = 0;  // queries[0, klue_queries) are KLUE hypotheses
+  std::vector<bool> query_is_klue;  // by query
+  std::size_t klue_queries = 0;
   std::size_t source_sentences = 0;
   std::size_t source_documents = 0;
   std::size_t text_bytes = 0;

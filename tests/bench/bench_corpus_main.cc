@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   }
   for (std::size_t i = 0; i < corpus->queries.size(); ++i) {
     queries << nlohmann::json{{"_id", "q" + std::to_string(i)},
-                              {"kind", i < corpus->klue_queries ? "klue" : "fragment"},
+                              {"kind", corpus->query_is_klue[i] ? "klue" : "fragment"},
                               {"text", corpus->queries[i]}}
                    .dump()
             << '\n';
