@@ -11,6 +11,7 @@ int RunImportHelp(int argc, const char* const* argv);
 int RunFsck(int argc, const char* const* argv);
 int RunChecksum(int argc, const char* const* argv);
 int RunReplay(int argc, const char* const* argv);
+int RunRebuild(int argc, const char* const* argv);
 int RunDlq(int argc, const char* const* argv);
 
 }  // namespace tide::ctl

@@ -15,6 +15,7 @@ constexpr const char* kUsage =
     "  fsck          check the store's invariants and that the indexes match it\n"
     "  checksum      a digest of the store's logical content (to compare stores, or before/after a replay)\n"
     "  replay        move the worker's stored offsets back (to an offset, a timestamp, the beginning)\n"
+    "  rebuild       build a fresh store from the topic into a new directory, beside the serving one\n"
     "  dlq           list the dead-letter topic, or send its events back to their topic after a fix\n"
     "  import-help   convert the LibreOffice Korean help into document.upsert events\n";
 
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   if (command == "fsck") return tide::ctl::RunFsck(sub_argc, sub_argv);
   if (command == "checksum") return tide::ctl::RunChecksum(sub_argc, sub_argv);
   if (command == "replay") return tide::ctl::RunReplay(sub_argc, sub_argv);
+  if (command == "rebuild") return tide::ctl::RunRebuild(sub_argc, sub_argv);
   if (command == "dlq") return tide::ctl::RunDlq(sub_argc, sub_argv);
   if (command == "import-help") return tide::ctl::RunImportHelp(sub_argc, sub_argv);
   std::cerr << "tidectl: unknown command '" << command << "'\n\n" << kUsage;
