@@ -74,14 +74,6 @@ double SecondsSince(Clock::time_point start) {
   std::exit(1);
 }
 
-std::size_t DirectoryBytes(const std::filesystem::path& dir) {
-  std::size_t bytes = 0;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (entry.is_regular_file()) bytes += entry.file_size();
-  }
-  return bytes;
-}
-
 // Resident set size of this process, from /proc/self/statm (0 where unavailable).
 std::size_t ResidentBytes() {
   std::ifstream in("/proc/self/statm");
@@ -143,6 +135,14 @@ class TideEngine : public Engine {
 };
 
 #ifdef TIDE_BENCH_HAVE_XAPIAN
+std::size_t DirectoryBytes(const std::filesystem::path& dir) {
+  std::size_t bytes = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file()) bytes += entry.file_size();
+  }
+  return bytes;
+}
+
 class XapianEngine : public Engine {
  public:
   explicit XapianEngine(const std::filesystem::path& dir) : dir_(dir) {}
