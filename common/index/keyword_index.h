@@ -53,21 +53,26 @@ class KeywordIndex {
                                  std::size_t k, const ContainerSet& scope,
                                  const Bm25& params, const LabelFilter* filter = nullptr) const;
 
-  std::size_t size() const { return chunks_.size(); }
+  std::size_t size() const { return slot_of_.size(); }
   std::size_t dead_postings() const { return dead_postings_; }
 
   void AppendTo(std::string* out) const;
   Status ParseFrom(std::string_view in);
 
  private:
+  // Chunks live in dense slots, numbered in the order they were added, so that a search
+  // reaches a posting's chunk by index rather than by hash lookup. Posting lists are sorted
+  // by slot (adds append increasing slots; compaction renumbers in order).
   struct Posting {
-    std::uint64_t label;
+    std::uint32_t slot;
     std::uint32_t tf;
   };
-  struct ChunkInfo {
+  struct Slot {
+    std::uint64_t label;
     std::uint32_t container;
     std::uint32_t postings;  // how many posting entries this chunk owns, for lazy removal
     std::array<std::uint32_t, kNumFields> length;
+    bool live;
   };
   struct ContainerStats {
     std::uint64_t chunks = 0;
@@ -75,10 +80,14 @@ class KeywordIndex {
   };
 
   static std::string TermKey(Field field, std::string_view term);
+  std::uint32_t AddSlot(std::uint64_t label, std::uint32_t container, std::uint32_t postings,
+                        const std::array<std::uint32_t, kNumFields>& length);
+  // Drops the postings of removed chunks and renumbers the slots densely.
   void Compact();
 
   std::unordered_map<std::string, std::vector<Posting>> postings_;  // TermKey -> postings
-  std::unordered_map<std::uint64_t, ChunkInfo> chunks_;              // live chunks only
+  std::vector<Slot> slots_;                                          // live and removed
+  std::unordered_map<std::uint64_t, std::uint32_t> slot_of_;         // live labels only
   std::vector<ContainerStats> containers_;                           // by container ordinal
   std::size_t live_postings_ = 0;
   std::size_t dead_postings_ = 0;
