@@ -50,13 +50,8 @@ struct Event {
 class CrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    broker_ = std::make_unique<Process>(
-        std::vector<std::string>{kBin + "/ingest/tidectl", "dev-broker", "--partitions", "4", "--bootstrap-file",
-                                 (dir_.path() / "bootstrap").string()},
-        dir_.path() / "broker.log");
-    ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(dir_.path() / "bootstrap"); }, seconds(20)));
-    brokers_ = *ReadFile(dir_.path() / "bootstrap");
-    brokers_.erase(brokers_.find_last_not_of("\n ") + 1);
+    broker_ = testutil::StartDevBroker(kBin + "/ingest/tidectl", dir_.path(), 4, &brokers_);
+    ASSERT_FALSE(brokers_.empty()) << broker_->Log();
   }
 
   void StartWorker() {

@@ -86,15 +86,8 @@ std::vector<std::string> EventStream(int docs) {
 class OperatorsE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    broker_ = std::make_unique<Process>(
-        std::vector<std::string>{kTidectl, "dev-broker", "--partitions", "2", "--bootstrap-file",
-                                 (dir_.path() / "bootstrap").string()},
-        dir_.path() / "broker.log");
-    ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(dir_.path() / "bootstrap"); }, seconds(20)))
-        << broker_->Log();
-    std::string b = *ReadFile(dir_.path() / "bootstrap");
-    while (!b.empty() && (b.back() == '\n' || b.back() == ' ')) b.pop_back();
-    brokers_ = b;
+    broker_ = testutil::StartDevBroker(kTidectl, dir_.path(), 2, &brokers_);
+    ASSERT_FALSE(brokers_.empty()) << broker_->Log();
   }
 
   void TearDown() override {

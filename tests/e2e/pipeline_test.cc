@@ -27,11 +27,6 @@ const std::string kKey = "e2e-key-for-every-container";
 const std::string kBetaKey = "e2e-key-for-container-beta";
 const std::string kSource = TIDE_SOURCE_DIR;
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 json Doc(const std::string& container, const std::string& doc_id, int version, const std::string& title,
          const std::string& text) {
   return {{"schema_version", 1}, {"type", "document.upsert"}, {"container_id", container},
@@ -42,13 +37,8 @@ json Doc(const std::string& container, const std::string& doc_id, int version, c
 class PipelineE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    broker_ = std::make_unique<Process>(
-        std::vector<std::string>{kBin + "/ingest/tidectl", "dev-broker", "--partitions", "3", "--bootstrap-file",
-                                 (dir_.path() / "bootstrap").string()},
-        dir_.path() / "broker.log");
-    ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(dir_.path() / "bootstrap"); }, seconds(20)))
-        << broker_->Log();
-    brokers_ = Trim(*ReadFile(dir_.path() / "bootstrap"));
+    broker_ = testutil::StartDevBroker(kBin + "/ingest/tidectl", dir_.path(), 3, &brokers_);
+    ASSERT_FALSE(brokers_.empty()) << broker_->Log();
     StartIngest();
     // Two keys: one for everything, one confined to container beta.
     std::ofstream(dir_.path() / "keys.json") << json{{"keys",

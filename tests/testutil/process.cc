@@ -102,4 +102,19 @@ CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::mill
   return result;
 }
 
+std::unique_ptr<Process> StartDevBroker(const std::string& tidectl, const std::filesystem::path& dir, int partitions,
+                                        std::string* brokers) {
+  const std::filesystem::path bootstrap = dir / "bootstrap";
+  auto broker = std::make_unique<Process>(
+      std::vector<std::string>{tidectl, "dev-broker", "--partitions", std::to_string(partitions), "--bootstrap-file",
+                               bootstrap.string()},
+      dir / "broker.log");
+  brokers->clear();
+  if (!WaitFor([&] { return std::filesystem::exists(bootstrap); }, std::chrono::seconds(20))) return broker;
+  std::ifstream in(bootstrap);
+  std::getline(in, *brokers);
+  while (!brokers->empty() && (brokers->back() == ' ' || brokers->back() == '\r')) brokers->pop_back();
+  return broker;
+}
+
 }  // namespace tide::testutil

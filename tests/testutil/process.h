@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,5 +44,11 @@ struct CommandResult {
   std::string output;
 };
 CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
+
+// Starts `tidectl dev-broker` (librdkafka's mock cluster on loopback) with its log and
+// bootstrap file in `dir`, and waits up to 20 s for it to say where it listens. *brokers is
+// the bootstrap servers, or empty if it did not come up (its log says why).
+std::unique_ptr<Process> StartDevBroker(const std::string& tidectl, const std::filesystem::path& dir, int partitions,
+                                        std::string* brokers);
 
 }  // namespace tide::testutil
