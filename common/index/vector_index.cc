@@ -207,11 +207,17 @@ Result<std::vector<VectorHit>> VectorIndex::ExactSearch(std::span<const float> q
   const hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
   auto dist = impl_->space.get_dist_func();
   void* param = impl_->space.get_dist_func_param();
-  hits.reserve(labels.size());
+  // Resolve the labels first, then read the vectors in internal-id (memory) order: the
+  // labels come grouped by container, which scatters them over the index's memory.
+  std::vector<std::pair<hnswlib::tableint, std::uint64_t>> ids;
+  ids.reserve(labels.size());
   for (std::uint64_t label : labels) {
-    std::optional<hnswlib::tableint> id = impl_->LiveId(label);
-    if (!id) continue;
-    hits.push_back({label, 1.0f - dist(query.data(), h.getDataByInternalId(*id), param)});
+    if (std::optional<hnswlib::tableint> id = impl_->LiveId(label)) ids.emplace_back(*id, label);
+  }
+  std::sort(ids.begin(), ids.end());
+  hits.reserve(ids.size());
+  for (const auto& [id, label] : ids) {
+    hits.push_back({label, 1.0f - dist(query.data(), h.getDataByInternalId(id), param)});
   }
   auto better = [](const VectorHit& a, const VectorHit& b) {
     return a.score != b.score ? a.score > b.score : a.label < b.label;
