@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Every benchmark, one after the other, each replacing its own section of docs/benchmarks.md
+# (machine, date, command, tables, reading; plots in docs/bench/):
+#
+#   tests/bench/run.sh [--quick | --full] [--only NAME[,NAME...]]
+#
+#   ann       tests/bench/ann_bench.sh       TideSearch's vector retriever vs bare hnswlib and FAISS
+#   keyword   tests/bench/keyword_bench.sh   BM25 vs Xapian (CJK n-grams) and SQLite FTS5 (trigram)
+#   quality   tests/bench/run_quality.sh     recall/MRR on klue-nli-retrieval through the HTTP API
+#   ingest    tests/bench/ingest_bench.sh    Kafka -> searchable: chunks/s, stages, freshness
+#   serving   tests/bench/serving_bench.sh   HTTP latency/throughput per mode, start-to-ready, memory
+#
+# --quick (default): 100k-chunk corpora, meant to finish in under 15 minutes on 2 cores once
+# the binaries are built (the ANN benchmark caches its built indexes in build/bench-cache/; a
+# cold cache adds a few minutes). --full: 1M chunks (an hour or more, several GiB of RAM).
+# Benchmarks are not tests and are not part of .ci/run. Needs `deploy/setup.sh --bench`
+# (FAISS, Xapian, SQLite, wrk, matplotlib); a missing peer is reported and skipped by its
+# benchmark, not faked.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+mode=--quick
+only=ann,keyword,quality,ingest,serving
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick|--full) mode=$1 ;;
+    --only) only=$2; shift ;;
+    --only=*) only=${1#--only=} ;;
+    *) echo "usage: tests/bench/run.sh [--quick | --full] [--only ann,keyword,quality,ingest,serving]" >&2
+       exit 2 ;;
+  esac
+  shift
+done
+
+# Each script builds what it needs (ninja, two jobs) before it measures anything.
+declare -A script=([ann]=ann_bench.sh [keyword]=keyword_bench.sh [quality]=run_quality.sh
+                   [ingest]=ingest_bench.sh [serving]=serving_bench.sh)
+start=$(date +%s)
+failed=()
+IFS=, read -r -a names <<<"$only"
+for name in "${names[@]}"; do
+  s=${script[$name]:-}
+  if [ -z "$s" ]; then
+    echo "run.sh: unknown benchmark '$name'" >&2
+    exit 2
+  fi
+  # run_quality.sh has one size: the KLUE set.
+  args=()
+  [ "$name" != quality ] && args+=("$mode")
+  echo "=== $name: tests/bench/$s ${args[*]}"
+  t0=$(date +%s)
+  if "$repo/tests/bench/$s" "${args[@]}"; then
+    echo "=== $name: done in $(( $(date +%s) - t0 )) s"
+  else
+    echo "=== $name: FAILED after $(( $(date +%s) - t0 )) s" >&2
+    failed+=("$name")
+  fi
+done
+echo "run.sh: ${#names[@]} benchmarks in $(( $(date +%s) - start )) s; docs/benchmarks.md updated"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "run.sh: failed: ${failed[*]}" >&2
+  exit 1
+fi
