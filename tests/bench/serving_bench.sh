@@ -244,7 +244,8 @@ labels = {
     "keyword_general": "keyword, general", "keyword_rag": "keyword, rag",
     "hybrid_one": f"hybrid, general, one container ({one}, {100 * float(one_share):.1f} % of chunks)",
     "context": "`/v1/context` (k 5, 6,000 chars)",
-    "hybrid_cached": "hybrid, general, **result and embedding caches on** (the 300 queries repeat)"}
+    "hybrid_cached": "hybrid, general, **result and embedding caches on**, as shipped (hits only when one "
+                     "of the 300 queries comes round again within the run)"}
 def pct(r, p):
     return dict((q, v) for q, v in r["cdf"])[p] / 1000
 def ok(b): return "yes" if b else "**no**"
