@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/utf8.h"
+
 namespace tide::ingest {
 namespace {
 
@@ -11,7 +13,7 @@ std::vector<std::size_t> CodePointOffsets(std::string_view s) {
   std::vector<std::size_t> cp;
   cp.reserve(s.size() + 1);
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xc0) != 0x80) cp.push_back(i);
+    if (!utf8::IsContinuation(s[i])) cp.push_back(i);
   }
   cp.push_back(s.size());
   return cp;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/date_util.h"
+#include "common/utf8.h"
 
 namespace tide::ingest {
 namespace {
@@ -12,19 +13,6 @@ using nlohmann::json;
 Status Invalid(std::string m) { return Status::InvalidArgument(std::move(m)); }
 
 
-bool ValidUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (std::size_t j = 1; j < n; ++j) {
-      if ((static_cast<unsigned char>(s[i + j]) & 0xc0) != 0x80) return false;
-    }
-    i += n;
-  }
-  return true;
-}
 
 Result<std::string> OptionalString(const json& j, const char* field, std::size_t max_bytes) {
   auto it = j.find(field);
@@ -41,7 +29,7 @@ Result<std::string> OptionalString(const json& j, const char* field, std::size_t
 Result<Event> DecodeAcl(const json& j, const std::optional<std::string>& key, Event e) {
   auto principal = j.find("principal");
   if (principal == j.end() || !principal->is_string() || principal->get<std::string>().empty() ||
-      principal->get<std::string>().size() > 256 || !ValidUtf8(principal->get<std::string>())) {
+      principal->get<std::string>().size() > 256 || !utf8::IsValid(principal->get<std::string>())) {
     return Invalid("'principal' (a string of 1..256 bytes) is required");
   }
   e.principal = principal->get<std::string>();
@@ -179,7 +167,7 @@ bool IsValidContainerId(std::string_view id) {
 }
 
 bool IsValidDocId(std::string_view id) {
-  if (id.empty() || id.size() > 512 || !ValidUtf8(id)) return false;
+  if (id.empty() || id.size() > 512 || !utf8::IsValid(id)) return false;
   for (char c : id) {
     auto u = static_cast<unsigned char>(c);
     if (u < 0x21 || u == 0x7f || c == '\\') return false;
@@ -216,7 +204,7 @@ Result<Event> DecodeEvent(const std::optional<std::string>& key,
     return Invalid("event is " + std::to_string(value->size()) + " bytes, limit " +
                    std::to_string(limits.max_event_bytes));
   }
-  if (!ValidUtf8(*value)) return Invalid("event is not valid UTF-8");
+  if (!utf8::IsValid(*value)) return Invalid("event is not valid UTF-8");
   json j = json::parse(*value, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Invalid("event is not valid JSON");
   if (!j.is_object()) return Invalid("event must be a JSON object");

@@ -5,21 +5,16 @@
 #include <set>
 
 #include "common/storage/store.h"
+#include "common/utf8.h"
 
 namespace tide::query {
 namespace {
-
-std::size_t CodePoints(std::string_view s) {
-  std::size_t n = 0;
-  for (char c : s) n += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
-  return n;
-}
 
 // The longest prefix of `s` with at most `max` code points, cut at a space when one is near.
 std::string CutTo(std::string_view s, std::size_t max) {
   std::size_t cp = 0, end = 0, last_space = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xc0) == 0x80) continue;
+    if (utf8::IsContinuation(s[i])) continue;
     if (cp == max) {
       end = i;
       break;
@@ -90,12 +85,7 @@ Result<ContextResponse> BuildContext(const Searcher& searcher, const Follower& f
       for (const storage::ChunkRecord& c : passage) {
         // Chunks overlap by the chunker's overlap: append only what the previous one lacked.
         if (!text.empty() && c.char_begin < end) {
-          std::size_t skip = end - c.char_begin, i = 0;
-          for (std::size_t cp = 0; i < c.text.size() && cp < skip; ++i) {
-            if ((static_cast<unsigned char>(c.text[i]) & 0xc0) != 0x80) ++cp;
-          }
-          while (i < c.text.size() && (static_cast<unsigned char>(c.text[i]) & 0xc0) == 0x80) ++i;
-          text += c.text.substr(i);
+          text += c.text.substr(utf8::Forward(c.text, 0, end - c.char_begin));
         } else {
           if (!text.empty()) text += "\n";
           text += c.text;
@@ -116,15 +106,15 @@ Result<ContextResponse> BuildContext(const Searcher& searcher, const Follower& f
       if (!cite.heading.empty()) header += " — " + cite.heading;
       std::string block = header + "\n" + text + "\n\n";
       const std::size_t room = request.max_chars - out.chars;
-      if (CodePoints(block) > room) {
-        if (room < CodePoints(header) + 40) {  // not enough left for a useful passage
+      if (utf8::CodePoints(block) > room) {
+        if (room < utf8::CodePoints(header) + 40) {  // not enough left for a useful passage
           out.truncated = true;
           break;
         }
         block = CutTo(block, room - 1);  // the "…" takes the last code point
         out.truncated = true;
       }
-      out.chars += CodePoints(block);
+      out.chars += utf8::CodePoints(block);
       out.context += block;
       out.citations.push_back(std::move(cite));
     }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/utf8.h"
+
 namespace tide::query {
 namespace {
 
@@ -14,26 +16,6 @@ bool MatchAt(std::string_view text, std::size_t pos, std::string_view word) {
     if (Lower(text[pos + i]) != word[i]) return false;
   }
   return true;
-}
-
-bool IsContinuation(char c) { return (static_cast<unsigned char>(c) & 0xc0) == 0x80; }
-
-// Moves a byte position back/forward by up to n code points.
-std::size_t Back(std::string_view s, std::size_t pos, std::size_t n) {
-  while (n > 0 && pos > 0) {
-    --pos;
-    while (pos > 0 && IsContinuation(s[pos])) --pos;
-    --n;
-  }
-  return pos;
-}
-std::size_t Forward(std::string_view s, std::size_t pos, std::size_t n) {
-  while (n > 0 && pos < s.size()) {
-    ++pos;
-    while (pos < s.size() && IsContinuation(s[pos])) ++pos;
-    --n;
-  }
-  return pos;
 }
 
 void AppendEscaped(std::string* out, std::string_view s) {
@@ -71,8 +53,8 @@ std::string MakeSnippet(std::string_view text, const std::vector<std::string>& w
       }
     }
   }
-  std::size_t begin = first == std::string_view::npos ? 0 : Back(text, first, max_chars / 5);
-  std::size_t end = Forward(text, begin, max_chars);
+  std::size_t begin = first == std::string_view::npos ? 0 : utf8::Back(text, first, max_chars / 5);
+  std::size_t end = utf8::Forward(text, begin, max_chars);
   std::string out;
   if (begin > 0) out += "…";
   for (std::size_t pos = begin; pos < end;) {
@@ -89,7 +71,7 @@ std::string MakeSnippet(std::string_view text, const std::vector<std::string>& w
       out += "</em>";
       pos += matched;
     } else {
-      std::size_t next = Forward(text, pos, 1);
+      std::size_t next = utf8::Forward(text, pos, 1);
       AppendEscaped(&out, text.substr(pos, next - pos));
       pos = next;
     }

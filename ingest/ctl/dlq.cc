@@ -23,6 +23,7 @@
 #include <librdkafka/rdkafkacpp.h>
 #include <nlohmann/json.hpp>
 
+#include "common/utf8.h"
 #include "ingest/config.h"
 #include "ingest/ctl/commands.h"
 
@@ -48,23 +49,19 @@ nlohmann::json OrNull(const std::optional<std::string>& s) {
 // Valid UTF-8 is printed as is; anything else (the reason it was dead-lettered, perhaps)
 // with its bytes escaped as \xNN.
 std::string Printable(const std::string& bytes) {
-  try {
-    (void)nlohmann::json(bytes).dump();
-    return bytes;
-  } catch (const nlohmann::json::exception&) {
-    std::string out;
-    static const char* kHex = "0123456789abcdef";
-    for (unsigned char c : bytes) {
-      if (c < 0x80) {
-        out.push_back(static_cast<char>(c));
-      } else {
-        out += "\\x";
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 15]);
-      }
+  if (utf8::IsValid(bytes)) return bytes;
+  std::string out;
+  static const char* kHex = "0123456789abcdef";
+  for (unsigned char c : bytes) {
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
     }
-    return out;
   }
+  return out;
 }
 
 class DeliveryFailures : public RdKafka::DeliveryReportCb {
@@ -212,7 +209,8 @@ int RunDlq(int argc, const char* const* argv) {
           {"value", value ? nlohmann::json(Printable(shown)) : nlohmann::json(nullptr)},
           {"value_bytes", value ? value->size() : 0},
           {"value_truncated", cut}};
-      std::cout << line.dump() << '\n';
+      // `replace`: IsValid checks structure only, and a dead letter may hold anything.
+      std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
       continue;
     }
     const std::string target = source_topic.value_or(kafka.topic);

@@ -2,21 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include "common/utf8.h"
+
 namespace tide::ingest {
 namespace {
-
-std::size_t CodePoints(std::string_view s) {
-  std::size_t n = 0;
-  for (char c : s) n += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
-  return n;
-}
 
 // The code point slice [b, e) of s.
 std::string Slice(std::string_view s, std::size_t b, std::size_t e) {
   std::string out;
   std::size_t cp = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    bool start = (static_cast<unsigned char>(s[i]) & 0xc0) != 0x80;
+    bool start = !utf8::IsContinuation(s[i]);
     if (start && i > 0) ++cp;
     if (cp >= b && cp < e) out += s[i];
   }
@@ -29,7 +25,7 @@ TEST(ChunkerTest, ShortTextIsOneChunkWithExactOffsets) {
   ASSERT_EQ(chunks.size(), 1u);
   EXPECT_EQ(chunks[0].text, text);
   EXPECT_EQ(chunks[0].char_begin, 0u);
-  EXPECT_EQ(chunks[0].char_end, CodePoints(text));
+  EXPECT_EQ(chunks[0].char_end, utf8::CodePoints(text));
   EXPECT_EQ(chunks[0].heading, "");
 }
 
@@ -54,7 +50,7 @@ TEST(ChunkerTest, LongTextSplitsAtSentencesWithinTheLimitAndOverlaps) {
   auto chunks = ChunkText(text, o);
   ASSERT_GT(chunks.size(), 5u);
   for (std::size_t i = 0; i < chunks.size(); ++i) {
-    EXPECT_LE(CodePoints(chunks[i].text), 120u);
+    EXPECT_LE(utf8::CodePoints(chunks[i].text), 120u);
     EXPECT_EQ(Slice(text, chunks[i].char_begin, chunks[i].char_end), chunks[i].text);
     EXPECT_EQ(chunks[i].text.back(), '.') << "chunk " << i << " does not end at a sentence";
     if (i > 0) {
@@ -62,7 +58,7 @@ TEST(ChunkerTest, LongTextSplitsAtSentencesWithinTheLimitAndOverlaps) {
       EXPECT_GT(chunks[i].char_begin, chunks[i - 1].char_begin);
     }
   }
-  EXPECT_EQ(chunks.back().char_end, CodePoints(text) - 1);  // the trailing space is trimmed
+  EXPECT_EQ(chunks.back().char_end, utf8::CodePoints(text) - 1);  // the trailing space is trimmed
 }
 
 TEST(ChunkerTest, AWordLongerThanTheLimitIsCut) {
