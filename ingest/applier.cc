@@ -39,11 +39,12 @@ MetadataFields FieldsOf(const std::string& metadata_json) {
   for (const char* field : {"tags", "keywords"}) {
     auto it = md.find(field);
     if (it == md.end()) continue;
+    const bool is_tags = std::string_view(field) == "tags";  // tags also feed the filter
     auto add = [&](const nlohmann::json& v) {
       if (!v.is_string()) return;
       if (!out.keywords.empty()) out.keywords += '\n';
       out.keywords += v.get<std::string>();
-      if (field[0] == 't') out.tags.push_back(v.get<std::string>());
+      if (is_tags) out.tags.push_back(v.get<std::string>());
     };
     if (it->is_array()) {
       for (const nlohmann::json& v : *it) add(v);
