@@ -1,0 +1,261 @@
+#include "query/search_request.h"
+
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "common/date_util.h"
+
+namespace tide::query {
+namespace {
+
+using nlohmann::json;
+
+// "filter": {"doc_type": "a" | ["a", ...], "tags": "t" | [...], "created_at": {"gte": d, "lt": d},
+// "updated_at": {...}}, dates as in common/date_util.h or epoch milliseconds. Returns what is
+// wrong, or "" if it parsed.
+std::string ParseFilter(const json& f, index::MetadataFilter* out) {
+  if (!f.is_object()) return "'filter' must be an object with doc_type, tags, created_at, updated_at";
+  auto strings = [](const json& v, const std::string& name, std::vector<std::string>* dst) -> std::string {
+    if (v.is_string()) {
+      dst->push_back(v.get<std::string>());
+      return "";
+    }
+    if (!v.is_array() || v.empty() || v.size() > 1024) {
+      return "'filter." + name + "' must be a string or a non-empty array of at most 1024 strings";
+    }
+    for (const json& x : v) {
+      if (!x.is_string()) return "'filter." + name + "' must hold only strings";
+      dst->push_back(x.get<std::string>());
+    }
+    return "";
+  };
+  auto range = [](const json& v, const std::string& name, std::optional<std::int64_t>* min,
+                  std::optional<std::int64_t>* max) -> std::string {
+    if (!v.is_object() || v.empty()) return "'filter." + name + "' must be an object with gte, gt, lte or lt";
+    for (const auto& [op, bound] : v.items()) {
+      std::optional<std::int64_t> ms;
+      if (bound.is_number_integer()) ms = bound.get<std::int64_t>();
+      if (bound.is_string()) ms = ParseDateMillis(bound.get<std::string>());
+      if (!ms) {
+        return "'filter." + name + "." + op +
+               "' must be a date (2025-03-01, 2025-03-01T09:30:00Z, 2025-03-01T09:30:00+09:00) or epoch milliseconds";
+      }
+      if (op == "gte") {
+        *min = *ms;
+      } else if (op == "gt") {
+        *min = *ms + 1;
+      } else if (op == "lte") {
+        *max = *ms;
+      } else if (op == "lt") {
+        *max = *ms - 1;
+      } else {
+        return "unknown operator 'filter." + name + "." + op + "' (gte, gt, lte, lt)";
+      }
+    }
+    return "";
+  };
+  for (const auto& [key, value] : f.items()) {
+    std::string reason;
+    if (key == "doc_type") {
+      reason = strings(value, key, &out->doc_types);
+    } else if (key == "tags") {
+      reason = strings(value, key, &out->tags);
+    } else if (key == "created_at") {
+      reason = range(value, key, &out->created_min, &out->created_max);
+    } else if (key == "updated_at") {
+      reason = range(value, key, &out->updated_min, &out->updated_max);
+    } else {
+      reason = "unknown filter '" + key + "' (doc_type, tags, created_at, updated_at)";
+    }
+    if (!reason.empty()) return reason;
+  }
+  return "";
+}
+
+}  // namespace
+
+std::optional<SearchRequest> ParseSearchRequest(const std::string& body, const SearchApi::Limits& limits,
+                                                http::HttpResponse* error, bool context_fields) {
+  auto bad = [&](std::string reason) {
+    *error = http::JsonError(400, "invalid_request", reason);
+    return std::nullopt;
+  };
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return bad("request body is not valid JSON");
+  if (!j.is_object()) return bad("request body must be a JSON object");
+  static const std::set<std::string> kKnown = {
+      "query",       "container_ids", "principal",           "k",         "mode",   "weights",
+      "search_type", "group_by",      "chunks_per_document", "threshold", "fusion", "filter"};
+  static const std::set<std::string> kContext = {"max_chars", "neighbors"};
+  for (const auto& [key, value] : j.items()) {
+    if (!kKnown.contains(key) && !(context_fields && kContext.contains(key))) {
+      return bad("unknown field '" + key + "'");
+    }
+  }
+  SearchRequest req;
+  auto query = j.find("query");
+  if (query == j.end() || !query->is_string()) return bad("'query' (string) is required");
+  req.query = query->get<std::string>();
+  if (req.query.find_first_not_of(" \t\r\n") == std::string::npos)
+    return bad("'query' must not be empty");
+  if (req.query.size() > limits.max_query_bytes) {
+    return bad("'query' is " + std::to_string(req.query.size()) + " bytes, limit " +
+               std::to_string(limits.max_query_bytes));
+  }
+  auto principal = j.find("principal");
+  if (principal != j.end() && !principal->is_null()) {
+    if (!principal->is_string() || principal->get<std::string>().empty())
+      return bad("'principal' must be a non-empty string");
+    req.principal = principal->get<std::string>();
+  }
+  auto containers = j.find("container_ids");
+  if ((containers == j.end() || containers->is_null()) && !req.principal) {
+    *error = http::JsonError(
+        403, "missing_scope",
+        "every search must be scoped: give 'container_ids' (a non-empty array) or 'principal'");
+    return std::nullopt;
+  }
+  if (containers != j.end() && !containers->is_null()) {
+    if (!containers->is_array()) return bad("'container_ids' must be an array of strings");
+    if (containers->empty()) {
+      *error = http::JsonError(403, "missing_scope",
+                               "'container_ids' is empty: nothing may be searched");
+      return std::nullopt;
+    }
+    if (containers->size() > limits.max_containers) {
+      return bad("'container_ids' has " + std::to_string(containers->size()) + " entries, limit " +
+                 std::to_string(limits.max_containers));
+    }
+    for (const json& c : *containers) {
+      if (!c.is_string() || c.get<std::string>().empty())
+        return bad("'container_ids' must hold non-empty strings");
+      req.container_ids.push_back(c.get<std::string>());
+    }
+  }
+  if (auto k = j.find("k"); k != j.end()) {
+    if (!k->is_number_integer()) return bad("'k' must be an integer");
+    const std::int64_t v = k->get<std::int64_t>();
+    if (v < 1 || static_cast<std::size_t>(v) > limits.max_k) {
+      return bad("'k' must be between 1 and " + std::to_string(limits.max_k));
+    }
+    req.k = static_cast<std::size_t>(v);
+  }
+  if (auto mode = j.find("mode"); mode != j.end()) {
+    const std::string m = mode->is_string() ? mode->get<std::string>() : "";
+    if (m == "hybrid") {
+      req.mode = SearchMode::kHybrid;
+    } else if (m == "vector") {
+      req.mode = SearchMode::kVector;
+    } else if (m == "keyword") {
+      req.mode = SearchMode::kKeyword;
+    } else {
+      return bad("'mode' must be one of hybrid, vector, keyword");
+    }
+  }
+  if (auto t = j.find("search_type"); t != j.end()) {
+    const std::string v = t->is_string() ? t->get<std::string>() : "";
+    if (v == "general") {
+      req.search_type = SearchType::kGeneral;
+    } else if (v == "rag") {
+      req.search_type = SearchType::kRag;
+    } else {
+      return bad("'search_type' must be one of general, rag");
+    }
+  }
+  if (auto g = j.find("group_by"); g != j.end()) {
+    const std::string v = g->is_string() ? g->get<std::string>() : "";
+    if (v == "chunk") {
+      req.group_by = GroupBy::kChunk;
+    } else if (v == "document") {
+      req.group_by = GroupBy::kDocument;
+    } else {
+      return bad("'group_by' must be one of chunk, document");
+    }
+  }
+  if (auto f = j.find("fusion"); f != j.end()) {
+    const std::string v = f->is_string() ? f->get<std::string>() : "";
+    if (v == "rrf") {
+      req.fusion = Fusion::kRrf;
+    } else if (v == "linear") {
+      req.fusion = Fusion::kLinear;
+    } else {
+      return bad("'fusion' must be one of rrf, linear");
+    }
+  }
+  if (auto c = j.find("chunks_per_document"); c != j.end()) {
+    if (!c->is_number_integer() || c->get<std::int64_t>() < 1 || c->get<std::int64_t>() > 20) {
+      return bad("'chunks_per_document' must be an integer between 1 and 20");
+    }
+    req.chunks_per_document = c->get<std::size_t>();
+  }
+  if (auto t = j.find("threshold"); t != j.end()) {
+    if (!t->is_number() || t->get<double>() < -1 || t->get<double>() > 1) {
+      return bad("'threshold' must be a number between -1 and 1 (vector similarity)");
+    }
+    req.threshold = t->get<float>();
+  }
+  if (auto w = j.find("weights"); w != j.end()) {
+    if (!w->is_object()) return bad("'weights' must be an object with vector, keyword, fulltext");
+    Weights weights{0, 0, 0};
+    for (const auto& [key, value] : w->items()) {
+      if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 100) {
+        return bad("weights." + key + " must be a number in [0, 100]");
+      }
+      const float v = value.get<float>();
+      if (key == "vector") {
+        weights.vector = v;
+      } else if (key == "keyword") {
+        weights.keyword = v;
+      } else if (key == "fulltext") {
+        weights.fulltext = v;
+      } else {
+        return bad("unknown weight '" + key + "' (vector, keyword, fulltext)");
+      }
+    }
+    if (weights.vector + weights.keyword + weights.fulltext <= 0)
+      return bad("at least one weight must be positive");
+    req.weights = weights;
+  }
+  if (auto f = j.find("filter"); f != j.end() && !f->is_null()) {
+    std::string reason = ParseFilter(*f, &req.filter);
+    if (!reason.empty()) return bad(std::move(reason));
+  }
+  return req;
+}
+
+std::string ResultCacheKey(const SearchRequest& r, std::uint64_t rules_generation) {
+  std::string key;
+  auto field = [&key](std::string_view v) {
+    key += std::to_string(v.size());
+    key += ':';
+    key.append(v);
+  };
+  field(std::to_string(rules_generation));
+  std::vector<std::string> scope = r.container_ids;
+  std::sort(scope.begin(), scope.end());
+  field(std::to_string(scope.size()));
+  for (const std::string& c : scope) field(c);
+  field(r.query);
+  field(std::to_string(r.k));
+  field(SearchModeName(r.mode));
+  field(SearchTypeName(r.search_type));
+  field(r.group_by == GroupBy::kDocument ? "document" : "chunk");
+  field(std::to_string(r.chunks_per_document));
+  field(r.weights ? std::to_string(r.weights->vector) + "," + std::to_string(r.weights->keyword) + "," +
+                        std::to_string(r.weights->fulltext)
+                  : "-");
+  field(r.threshold ? std::to_string(*r.threshold) : "-");
+  field(r.fusion ? FusionName(*r.fusion) : "-");
+  const index::MetadataFilter& f = r.filter;
+  for (const std::vector<std::string>* values : {&f.doc_types, &f.tags}) {
+    field(std::to_string(values->size()));
+    for (const std::string& v : *values) field(v);
+  }
+  for (const std::optional<std::int64_t>* bound : {&f.created_min, &f.created_max, &f.updated_min, &f.updated_max}) {
+    field(*bound ? std::to_string(**bound) : "-");
+  }
+  return key;
+}
+
+}  // namespace tide::query
