@@ -31,14 +31,8 @@ stop_demo() {
   done
 }
 
-# Polls a command until it succeeds or the deadline (seconds) passes.
-wait_until() {
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@"; do
-    if [ "$(date +%s)" -ge "$deadline" ]; then return 1; fi
-    sleep 0.2
-  done
-}
+# wait_until, write_api_key_file
+. "$repo/deploy/lib.sh"
 
 stop_at_end=0
 case "${1:-}" in
@@ -69,9 +63,7 @@ setsid "$bin/ingest/tide-ingest" --config "$repo/configs/ingest.conf" --data_dir
 echo $! >"$run/ingest.pid"
 
 # Every route but /healthz needs an API key: make a fresh one for this demo.
-api_key=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
-jq -n --arg key "$api_key" '{keys: [{name: "demo", key: $key, containers: ["*"]}]}' >"$run/api_keys.json"
-chmod 600 "$run/api_keys.json"
+api_key=$(write_api_key_file "$run/api_keys.json" demo)
 
 echo "demo: starting tide-query (log: $run/query.log)"
 setsid "$bin/query/tide-query" --config "$repo/configs/query.conf" --data_dir "$run/data" \

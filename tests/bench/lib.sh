@@ -1,6 +1,6 @@
 # Shared by the benchmark scripts in tests/bench/ (source it; it defines functions only).
 #
-#   wait_until SECONDS CMD...        polls CMD every 0.2 s until it succeeds or time runs out
+#   wait_until, write_api_key_file   from deploy/lib.sh
 #   bench_machine_line               "Measured <date> on N cores (<cpu>), X GiB RAM, commit `c`."
 #   replace_section HEADING FILE     puts FILE (which starts with HEADING, a "## " line) into
 #                                    docs/benchmarks.md in place of the old section of that
@@ -8,13 +8,7 @@
 #
 # Expects $repo (the repository root) to be set by the caller.
 
-wait_until() {
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@"; do
-    if [ "$(date +%s)" -ge "$deadline" ]; then return 1; fi
-    sleep 0.2
-  done
-}
+. "$repo/deploy/lib.sh"  # wait_until, write_api_key_file
 
 bench_machine_line() {
   local cpu mem commit dirty=""

@@ -83,9 +83,7 @@ pipeline_start_worker() {
 
 pipeline_start_query() {
   if [ ! -f "$run/api_keys.json" ]; then
-    api_key=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
-    ( umask 077
-      jq -n --arg key "$api_key" '{keys: [{name: "bench", key: $key, containers: ["*"]}]}' >"$run/api_keys.json" )
+    write_api_key_file "$run/api_keys.json" bench >/dev/null
   fi
   api_key=$(jq -r '.keys[0].key' "$run/api_keys.json")
   rm -f "$run/port"

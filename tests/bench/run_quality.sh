@@ -86,9 +86,7 @@ brokers=$(cat "$run/bootstrap")
   >"$run/ingest.log" 2>&1 &
 pids+=($!)
 
-api_key=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
-( umask 077
-  jq -n --arg key "$api_key" '{keys: [{name: "klue-bench", key: $key, containers: ["*"]}]}' >"$run/api_keys.json" )
+api_key=$(write_api_key_file "$run/api_keys.json" klue-bench)
 
 "$bin/query/tide-query" --config "$repo/configs/query.conf" --data_dir "$run/data" \
   --http.port 0 --http.port_file "$run/port" --auth.api_keys_file "$run/api_keys.json" \
