@@ -69,6 +69,8 @@ void AddSharedOptions(po::options_description& options, SharedConfig* c) {
       ("hnsw.filtered_ef_search",
        po::value(&c->hnsw.filtered_ef_search)->default_value(c->hnsw.filtered_ef_search),
        "HNSW candidate list size when a permission filter applies (every daemon search)")
+      ("hnsw.insert_threads", po::value(&c->hnsw.insert_threads)->default_value(c->hnsw.insert_threads),
+       "threads inserting each batch of vectors into the graph; 0: one per core")
       ("log.level", po::value(&c->logging.level)->default_value(c->logging.level),
        "trace, debug, info, warn, error")
       ("log.file", po::value(&c->logging.file)->default_value(c->logging.file), "log file; empty: stderr");

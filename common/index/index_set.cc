@@ -139,10 +139,16 @@ std::uint32_t IndexSet::InternContainer(const std::string& container_id) {
 }
 
 Status IndexSet::ApplyUpsert(std::uint64_t label, const storage::ChunkRecord& chunk,
-                             std::span<const float> vector) {
+                             std::span<const float> vector, VectorBatch* batch) {
   if (chunks_.contains(label)) return Status();  // already applied (snapshot overlap)
-  Status s = vectors_->Add(label, vector);
-  if (!s.ok() && s.code() != Status::Code::kAlreadyExists) return s;
+  if (vector.size() != static_cast<std::size_t>(vectors_->dim())) {
+    return Status::InvalidArgument("chunk " + std::to_string(label) + " has a vector of dimension " +
+                                   std::to_string(vector.size()) + ", index has " +
+                                   std::to_string(vectors_->dim()));
+  }
+  // A label already in the graph (snapshot overlap) is left there by AddBatch.
+  batch->labels.push_back(label);
+  batch->vectors.insert(batch->vectors.end(), vector.begin(), vector.end());
   std::uint32_t container = InternContainer(chunk.container_id);
   KeywordIndex::FieldTerms terms;
   // The keyword retriever's field: what names the chunk rather than what it says — the
@@ -167,6 +173,14 @@ Status IndexSet::ApplyUpsert(std::uint64_t label, const storage::ChunkRecord& ch
   chunks_.emplace(label, std::move(entry));
   labels.push_back(label);
   return Status();
+}
+
+Status IndexSet::FlushVectors(VectorBatch* batch) {
+  if (batch->labels.empty()) return Status();
+  Status s = vectors_->AddBatch(batch->labels, batch->vectors);
+  batch->labels.clear();
+  batch->vectors.clear();
+  return s;
 }
 
 Status IndexSet::ApplyDelete(std::uint64_t label) {
@@ -224,16 +238,20 @@ Result<std::size_t> IndexSet::CatchUp(const storage::Store& store, std::size_t m
       }
       ops.push_back(std::move(op));
     }
+    VectorBatch batch;
     for (std::size_t i = 0; i < ops.size(); i += options_.apply_step) {
       std::unique_lock lock(mu_);
       for (std::size_t j = i; j < std::min(ops.size(), i + options_.apply_step); ++j) {
         const PreparedOp& op = ops[j];
         if (op.op == storage::ChangeRecord::Op::kDelete) {
+          // In order: the delete may be of a label this step just added.
+          TIDE_RETURN_IF_ERROR(FlushVectors(&batch));
           TIDE_RETURN_IF_ERROR(ApplyDelete(op.label));
         } else if (op.chunk) {
-          TIDE_RETURN_IF_ERROR(ApplyUpsert(op.label, *op.chunk, op.vector));
+          TIDE_RETURN_IF_ERROR(ApplyUpsert(op.label, *op.chunk, op.vector, &batch));
         }
       }
+      TIDE_RETURN_IF_ERROR(FlushVectors(&batch));
     }
     {
       std::unique_lock lock(mu_);

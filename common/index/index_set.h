@@ -123,10 +123,19 @@ class IndexSet {
   // REQUIRES: mu_ held (shared).
   CompiledFilter Compile(const MetadataFilter& filter) const;
 
+  // Vectors of one apply step's upserts, inserted together (VectorIndex::AddBatch, several
+  // threads) before the step's next delete and at its end.
+  struct VectorBatch {
+    std::vector<std::uint64_t> labels;
+    std::vector<float> vectors;
+  };
+
   explicit IndexSet(const Options& options);
-  // REQUIRES: mu_ held exclusively.
+  // REQUIRES: mu_ held exclusively (until `batch` is flushed: the tables already list the
+  // chunk, so no search may run before its vector is in the graph).
   Status ApplyUpsert(std::uint64_t label, const storage::ChunkRecord& chunk,
-                     std::span<const float> vector);
+                     std::span<const float> vector, VectorBatch* batch);
+  Status FlushVectors(VectorBatch* batch);
   Status ApplyDelete(std::uint64_t label);
   std::uint32_t InternContainer(const std::string& container_id);
   std::string EncodeTables() const;

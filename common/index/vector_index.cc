@@ -1,13 +1,16 @@
 #include "common/index/vector_index.h"
 
 #include <algorithm>
-#include <optional>
+#include <atomic>
+#include <exception>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
-
-#include <hnswlib/hnswlib.h>
+#include <thread>
 
 #include "common/file_util.h"
+#include "common/index/hnswlib.h"
 
 namespace tide::index {
 namespace {
@@ -24,7 +27,9 @@ class FilterAdaptor : public hnswlib::BaseFilterFunctor {
 }  // namespace
 
 struct VectorIndex::Impl {
-  explicit Impl(const Options& o) : options(o), space(static_cast<std::size_t>(o.dim)) {}
+  explicit Impl(const Options& o) : options(o), space(static_cast<std::size_t>(o.dim)) {
+    if (options.insert_threads == 0) options.insert_threads = std::max(1u, std::thread::hardware_concurrency());
+  }
 
   Options options;
   // `space` is declared before `hnsw`: the index keeps a pointer into it, so it must be
@@ -101,6 +106,65 @@ Status VectorIndex::Add(std::uint64_t label, std::span<const float> vector) {
   return Status();
 }
 
+namespace {
+
+// Runs insert(i) for every i in [0, n) on `threads` threads (the caller's among them) and
+// returns the first failure. hnswlib reports errors by throwing.
+Status ParallelInsert(std::size_t n, std::size_t threads, const std::function<void(std::size_t)>& insert) {
+  std::atomic<std::size_t> next{0};
+  std::mutex error_mu;
+  std::string error;
+  auto run = [&] {
+    for (std::size_t i = next++; i < n; i = next++) {
+      try {
+        insert(i);
+      } catch (const std::exception& e) {
+        std::lock_guard lock(error_mu);
+        if (error.empty()) error = e.what();
+        next = n;  // the others stop at their next item
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (std::size_t t = 1; t < std::min(threads, n); ++t) helpers.emplace_back(run);
+  run();
+  for (std::thread& t : helpers) t.join();
+  if (!error.empty()) return Status::Internal(error);
+  return Status();
+}
+
+}  // namespace
+
+Status VectorIndex::AddBatch(std::span<const std::uint64_t> labels, std::span<const float> vectors) {
+  const std::size_t dim = static_cast<std::size_t>(impl_->options.dim);
+  if (vectors.size() != labels.size() * dim) {
+    return Status::InvalidArgument(std::to_string(vectors.size()) + " floats for " +
+                                   std::to_string(labels.size()) + " vectors of dimension " + std::to_string(dim));
+  }
+  std::unique_lock lock(impl_->mu);
+  hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
+  std::vector<std::size_t> todo;
+  todo.reserve(labels.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (!impl_->LiveId(labels[i])) todo.push_back(i);
+  }
+  // Room for every insert up front: a resize cannot run beside inserts.
+  const std::size_t deleted = h.getDeletedCount();
+  const std::size_t fresh = todo.size() > deleted ? todo.size() - deleted : 0;
+  const std::size_t needed = h.getCurrentElementCount() + fresh;
+  try {
+    if (needed > h.getMaxElements()) h.resizeIndex(std::max(needed, h.getMaxElements() * 2));
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("growing the vector index: ") + e.what());
+  }
+  Status s = ParallelInsert(todo.size(), impl_->options.insert_threads, [&](std::size_t j) {
+    const std::size_t i = todo[j];
+    h.addPoint(vectors.data() + i * dim, labels[i], /*replace_deleted=*/true);
+  });
+  if (!s.ok()) return Status::Internal("adding vectors: " + s.message());
+  return Status();
+}
+
 Status VectorIndex::Remove(std::uint64_t label) {
   std::unique_lock lock(impl_->mu);
   if (!impl_->LiveId(label)) return Status::NotFound("label " + std::to_string(label));
@@ -129,7 +193,9 @@ Status VectorIndex::Rebuild() {
       if (!old.isMarkedDeleted(id)) ids.emplace_back(label, id);
     }
     std::sort(ids.begin(), ids.end());
-    for (const auto& [label, id] : ids) fresh->addPoint(old.getDataByInternalId(id), label);
+    TIDE_RETURN_IF_ERROR(ParallelInsert(ids.size(), impl_->options.insert_threads, [&](std::size_t i) {
+      fresh->addPoint(old.getDataByInternalId(ids[i].second), ids[i].first);
+    }));
     fresh->setEf(impl_->options.ef_search);
   } catch (const std::exception& e) {
     return Status::Internal(std::string("rebuilding hnsw index: ") + e.what());

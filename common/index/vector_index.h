@@ -28,7 +28,7 @@ class LabelFilter {
 // L2-normalised float vectors, keyed by chunk label.
 //
 // Thread safety: Search(), ExactSearch() and Save() may run concurrently with each other;
-// Add() and Remove() are exclusive. hnswlib takes no locks on its search path, so this class
+// Add(), AddBatch() and Remove() are exclusive. hnswlib takes no locks on its search path, so this class
 // owns the reader/writer discipline, not its callers.
 // Deleted labels leave tombstones whose slots the next Add() reuses.
 class VectorIndex {
@@ -45,6 +45,10 @@ class VectorIndex {
     // (tests/integration/filtered_vector_search_test.cc).
     std::size_t filtered_ef_search = 256;
     std::size_t seed = 100;
+    // Threads inserting one AddBatch() (and a Rebuild()) at once, 0 for one per core;
+    // hnswlib's inserts lock per node. Above 1 the graph depends on the threads'
+    // interleaving: as good, but not reproducible run to run.
+    std::size_t insert_threads = 1;
   };
 
   static Result<std::unique_ptr<VectorIndex>> Create(const Options& options);
@@ -57,6 +61,9 @@ class VectorIndex {
 
   // Inserts `label`; AlreadyExists if it is live. Reuses a deleted slot when there is one.
   Status Add(std::uint64_t label, std::span<const float> vector);
+  // Inserts each labels[i] with vectors[i * dim, (i + 1) * dim), Options::insert_threads at a
+  // time. Labels already live are left as they are. REQUIRES: the labels are distinct.
+  Status AddBatch(std::span<const std::uint64_t> labels, std::span<const float> vectors);
   // Tombstones `label`; NotFound if it is not live.
   Status Remove(std::uint64_t label);
 

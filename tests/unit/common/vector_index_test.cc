@@ -117,6 +117,55 @@ TEST(VectorIndexTest, RebuildDropsTombstonesAndKeepsEveryLiveVector) {
   EXPECT_EQ((*index)->size(), 151u);
 }
 
+TEST(VectorIndexTest, AddBatchOnSeveralThreadsGrowsReusesTombstonesAndSkipsLiveLabels) {
+  VectorIndex::Options o;
+  o.dim = 16;
+  o.initial_capacity = 16;  // the batch must grow the index before its threads start
+  o.insert_threads = 4;
+  auto index = VectorIndex::Create(o);
+  ASSERT_TRUE(index.ok());
+  std::mt19937 rng(7);
+  std::vector<std::uint64_t> labels;
+  std::vector<float> flat;
+  std::vector<std::vector<float>> data;
+  for (std::uint64_t i = 1; i <= 1000; ++i) {
+    data.push_back(RandomUnit(rng, 16));
+    labels.push_back(i);
+    flat.insert(flat.end(), data.back().begin(), data.back().end());
+  }
+  ASSERT_TRUE((*index)->AddBatch(labels, flat).ok());
+  EXPECT_EQ((*index)->size(), 1000u);
+  for (std::uint64_t i = 1; i <= 1000; i += 37) {
+    auto hits = (*index)->Search(data[i - 1], 1, nullptr, 64);
+    ASSERT_TRUE(hits.ok());
+    ASSERT_EQ(hits->size(), 1u);
+    EXPECT_EQ((*hits)[0].label, i);
+  }
+  // Tombstones are reused; a label that is already live keeps its vector.
+  for (std::uint64_t i = 1; i <= 100; ++i) ASSERT_TRUE((*index)->Remove(i).ok());
+  std::vector<std::uint64_t> more;
+  std::vector<float> more_flat;
+  for (std::uint64_t i = 2001; i <= 2100; ++i) {
+    more.push_back(i);
+    std::vector<float> v = RandomUnit(rng, 16);
+    more_flat.insert(more_flat.end(), v.begin(), v.end());
+  }
+  more.push_back(500);  // live: left as it is
+  more_flat.insert(more_flat.end(), data[0].begin(), data[0].end());
+  ASSERT_TRUE((*index)->AddBatch(more, more_flat).ok());
+  EXPECT_EQ((*index)->deleted(), 0u);
+  EXPECT_EQ((*index)->size(), 1000u);
+  auto hits = (*index)->Search(data[499], 1, nullptr, 64);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].label, 500u);
+  EXPECT_NEAR((*hits)[0].score, 1.0f, 1e-4);
+  // A batch whose floats do not match its labels is refused whole.
+  EXPECT_EQ((*index)->AddBatch(std::vector<std::uint64_t>{3001, 3002}, data[0]).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ((*index)->size(), 1000u);
+}
+
 TEST(VectorIndexTest, ExactSearchRanksOnlyTheGivenLabels) {
   VectorIndex::Options o;
   o.dim = 8;
