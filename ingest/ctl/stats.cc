@@ -38,7 +38,7 @@ Result<nlohmann::json> CollectStats(const storage::Store& store) {
     return true;
   });
   TIDE_RETURN_IF_ERROR(s);
-  std::uint64_t docs = 0, deleted = 0, chunks = 0;
+  std::uint64_t docs = 0, deleted = 0, chunks = 0, text_bytes = 0;
   std::map<std::string, std::uint64_t> per_container;
   TIDE_RETURN_IF_ERROR(store.Scan(Cf::kDocs, "", "", [&](std::string_view key, std::string_view value) {
     Result<storage::DocRecord> doc = storage::DecodeDoc(value);
@@ -52,8 +52,9 @@ Result<nlohmann::json> CollectStats(const storage::Store& store) {
     if (storage::SplitDocKey(key, &container, &doc_id).ok()) ++per_container[container];
     return true;
   }));
-  TIDE_RETURN_IF_ERROR(store.Scan(Cf::kChunks, "", "", [&](std::string_view, std::string_view) {
+  TIDE_RETURN_IF_ERROR(store.Scan(Cf::kChunks, "", "", [&](std::string_view, std::string_view value) {
     ++chunks;
+    if (Result<storage::ChunkRecord> chunk = storage::DecodeChunk(value)) text_bytes += chunk->text.size();
     return true;
   }));
   out["counters"] = counters;
@@ -61,6 +62,7 @@ Result<nlohmann::json> CollectStats(const storage::Store& store) {
   out["documents"] = docs;
   out["deleted_documents"] = deleted;
   out["chunks"] = chunks;
+  out["chunk_text_bytes"] = text_bytes;  // UTF-8 bytes of the chunk texts (the raw text size)
   out["documents_per_container"] = per_container;
   return out;
 }

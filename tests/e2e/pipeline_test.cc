@@ -251,9 +251,11 @@ TEST_F(PipelineE2eTest, KillNineAndRestartNeitherLosesNorReappliesEvents) {
   StartIngest({"--batch.max_events", "20"});
   constexpr int kDocs = 1500;
   std::vector<json> events;
+  std::uint64_t body_bytes = 0;
   for (int i = 0; i < kDocs; ++i) {
-    events.push_back(Doc(i % 2 ? "alpha" : "beta", "doc-" + std::to_string(i), 1, "문서 " + std::to_string(i),
-                         "본문 " + std::to_string(i) + " 번째 문서의 내용입니다."));
+    const std::string body = "본문 " + std::to_string(i) + " 번째 문서의 내용입니다.";
+    body_bytes += body.size();
+    events.push_back(Doc(i % 2 ? "alpha" : "beta", "doc-" + std::to_string(i), 1, "문서 " + std::to_string(i), body));
   }
   Publish(events);
   // Kill -9 while the worker is mid-stream, then restart it.
@@ -275,6 +277,7 @@ TEST_F(PipelineE2eTest, KillNineAndRestartNeitherLosesNorReappliesEvents) {
   EXPECT_EQ(Counter(stats, "duplicate"), 0u);
   EXPECT_EQ(stats["documents"], kDocs);
   EXPECT_EQ(stats["chunks"], kDocs);
+  EXPECT_EQ(stats["chunk_text_bytes"], body_bytes);  // each short body is one chunk
   std::uint64_t next = 0;
   for (const auto& [tp, offset] : stats["offsets"].items()) next += offset.get<std::uint64_t>();
   EXPECT_EQ(next, static_cast<std::uint64_t>(kDocs));
