@@ -2,9 +2,10 @@
 // on the same vectors, the same graph parameters and the same queries.
 //
 // What it measures (k = 10; searches on one thread, so the q/s figures are per core):
-//   * build time: TideSearch's IndexSet fed by CatchUp from a RocksDB store (the query
-//     daemon's path; one thread), FAISS's add (--build_threads, default 1), and with
-//     --build_hnswlib a from-scratch single-threaded hnswlib build;
+//   * build time: TideSearch's IndexSet fed by CatchUp from a RocksDB store (the daemons'
+//     path; VectorIndex::Options::insert_threads = --build_threads, default 1), FAISS's add
+//     (--build_threads OpenMP threads), and with --build_hnswlib a from-scratch
+//     single-threaded hnswlib build;
 //   * unfiltered recall@10 against an exact scan, and queries/s, over an ef_search sweep:
 //       tide     tide::index::VectorIndex::Search (hnswlib underneath, behind our facade)
 //       hnswlib  HierarchicalNSW<float> + InnerProductSpace, searchKnn after setEf
@@ -49,7 +50,6 @@
 #include <thread>
 #include <vector>
 
-#include <hnswlib/hnswlib.h>
 #include <spdlog/spdlog.h>
 
 #ifdef TIDE_BENCH_HAVE_FAISS
@@ -60,6 +60,7 @@
 #endif
 
 #include "common/embedding/hash_embedder.h"
+#include "common/index/hnswlib.h"
 #include "common/index/index_set.h"
 #include "common/index/vector_index.h"
 #include "common/storage/schema.h"
@@ -101,7 +102,7 @@ struct Args {
   double min_seconds = 0.5;     // time fast cells over repeated passes at least this long
   double budget_seconds = 3.0;  // stop slow cells after this long (at least one block)
   bool build_hnswlib = false;  // build bare hnswlib from scratch too (for its build time)
-  std::size_t build_threads = 1;  // FAISS's OpenMP threads while adding
+  std::size_t build_threads = 1;  // tide's insert threads and FAISS's OpenMP threads while adding
   std::string cache_dir;          // keep built indexes here and reuse them (see CacheKey)
   std::string cache_salt;
   std::string tsv;
@@ -457,20 +458,25 @@ int Main(int argc, char** argv) {
   std::vector<Build> builds;
 
   // --- builds ------------------------------------------------------------------------------
-  // TideSearch: the query daemon's path, a RocksDB store replayed into an IndexSet by CatchUp
-  // (VectorIndex::Add underneath, one thread, one insert at a time, plus the store reads).
+  // TideSearch: the daemons' path, a RocksDB store replayed into an IndexSet by CatchUp
+  // (VectorIndex::AddBatch underneath on --build_threads threads, plus the store reads).
   index::VectorIndex::Options vopt;
   vopt.dim = kDim;
   vopt.m = kM;
   vopt.ef_construction = kEfConstruction;
   vopt.seed = kSeed;
   vopt.initial_capacity = w.n();
+  vopt.insert_threads = args.build_threads;
+  const std::string tide_threads =
+      std::to_string(args.build_threads) + (args.build_threads == 1 ? " thread" : " threads");
   // With --cache_dir, built indexes are kept under a key of the vectors and the parameters
   // (plus --cache_salt: the scripts pass a hash of common/index/ and the hnswlib headers), so
   // a rerun loads them: the tide side through IndexSet::LoadLatestSnapshot (what the query
   // daemon does at start), FAISS through read_index. The build times shown are then those of
   // the run that built them, and say so.
   const std::string key = CacheKey(w, args.cache_salt);
+  // A multi-threaded build's graph depends on its thread count.
+  const std::string tide_key = key + "-t" + std::to_string(args.build_threads);
   const std::filesystem::path cache = args.cache_dir;
   testutil::TempDir dir;
   index::IndexSet::Options iopt;
@@ -479,14 +485,14 @@ int Main(int argc, char** argv) {
   std::unique_ptr<index::IndexSet> set;
   std::filesystem::path snapshots = dir.path() / "snapshots";
   if (!cache.empty()) {
-    snapshots = cache / ("tide-" + key);
+    snapshots = cache / ("tide-" + tide_key);
     double built = 0;
-    if (ReadSeconds(cache / ("tide-" + key + ".seconds"), &built)) {
+    if (ReadSeconds(cache / ("tide-" + tide_key + ".seconds"), &built)) {
       t = Clock::now();
       Result<std::unique_ptr<index::IndexSet>> loaded = index::IndexSet::LoadLatestSnapshot(snapshots, iopt);
       if (loaded.ok() && (*loaded)->size() == w.n()) {
         set = std::move(*loaded);
-        builds.push_back({"tide IndexSet::CatchUp (1 thread; cached: snapshot loaded in " +
+        builds.push_back({"tide IndexSet::CatchUp (" + tide_threads + "; cached: snapshot loaded in " +
                               Fixed(SecondsSince(t), 1) + " s)",
                           built});
       }
@@ -511,11 +517,11 @@ int Main(int argc, char** argv) {
       if (*applied == 0) break;
     }
     if (set->size() != w.n()) Die("IndexSet holds " + std::to_string(set->size()) + " chunks");
-    builds.push_back({"tide IndexSet::CatchUp (1 thread)", SecondsSince(t)});
+    builds.push_back({"tide IndexSet::CatchUp (" + tide_threads + ")", SecondsSince(t)});
     std::fprintf(stderr, "[build] store written in %.1f s; IndexSet CatchUp %.1f s\n", write_seconds,
                  builds.back().seconds);
     Check(set->SaveSnapshot(snapshots, 1), "SaveSnapshot");
-    if (!cache.empty()) WriteSeconds(cache / ("tide-" + key + ".seconds"), builds.back().seconds);
+    if (!cache.empty()) WriteSeconds(cache / ("tide-" + tide_key + ".seconds"), builds.back().seconds);
   }
 
   // The IndexSet's graph, from its snapshot file (hnswlib's own format): loaded once as a
@@ -532,12 +538,13 @@ int Main(int argc, char** argv) {
   double hnswlib_built = 0;
   if (args.build_hnswlib && !cache.empty() &&
       ReadSeconds(cache / ("hnswlib-" + key + ".seconds"), &hnswlib_built)) {
-    // Built in an earlier run; the graph it makes is the snapshot's (see below).
-    builds.push_back({"hnswlib addPoint (1 thread; cached: the same graph as tide's is loaded)", hnswlib_built});
+    // Built in an earlier run; searches run on the snapshot's graph (see below).
+    builds.push_back({"hnswlib addPoint (1 thread; cached: tide's graph is loaded for the searches)", hnswlib_built});
     hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space, graph.string());
   } else if (args.build_hnswlib) {
     // A fresh single-threaded build with the same seed and insertion order, for its build
-    // time (it makes the same graph: hnswlib's single-threaded build is deterministic).
+    // time (with one tide insert thread it makes the same graph: hnswlib's single-threaded
+    // build is deterministic).
     t = Clock::now();
     hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space, w.n(), kM, kEfConstruction, kSeed);
     for (std::size_t i = 0; i < w.n(); ++i) hnsw->addPoint(w.vectors.data() + i * kDim, i + 1);

@@ -10,6 +10,9 @@
 #   ingest    tests/bench/ingest_bench.sh    Kafka -> searchable: chunks/s, stages, freshness
 #   serving   tests/bench/serving_bench.sh   HTTP latency/throughput per mode, start-to-ready, memory
 #
+# When both ingest and serving run, serving measures the store the ingest benchmark built
+# (ingest_bench.sh --handoff, serving_bench.sh --from) instead of ingesting the corpus again.
+#
 # --quick (default): 100k-chunk corpora, meant to finish in under 15 minutes on 2 cores once
 # the binaries are built (the ANN benchmark caches its built indexes in build/bench-cache/; a
 # cold cache adds a few minutes). --full: 1M chunks (an hour or more, several GiB of RAM).
@@ -36,6 +39,13 @@ declare -A script=([ann]=ann_bench.sh [keyword]=keyword_bench.sh [quality]=run_q
                    [ingest]=ingest_bench.sh [serving]=serving_bench.sh)
 start=$(date +%s)
 failed=()
+handoff=""
+cleanup() { if [ -n "$handoff" ]; then rm -rf "$handoff"; fi; }
+trap cleanup EXIT
+if [[ ",$only," == *,ingest,* && ",$only," == *,serving,* ]]; then
+  mkdir -p "$repo/build"
+  handoff=$(mktemp -d "$repo/build/bench-handoff.XXXXXX")
+fi
 IFS=, read -r -a names <<<"$only"
 for name in "${names[@]}"; do
   s=${script[$name]:-}
@@ -46,6 +56,11 @@ for name in "${names[@]}"; do
   # run_quality.sh has one size: the KLUE set.
   args=()
   [ "$name" != quality ] && args+=("$mode")
+  if [ -n "$handoff" ]; then
+    [ "$name" = ingest ] && args+=(--handoff "$handoff/store")
+    # Only when ingest ran first and left its store; otherwise serving ingests its own.
+    [ "$name" = serving ] && [ -d "$handoff/store/data" ] && args+=(--from "$handoff/store")
+  fi
   echo "=== $name: tests/bench/$s ${args[*]}"
   t0=$(date +%s)
   if "$repo/tests/bench/$s" "${args[@]}"; then

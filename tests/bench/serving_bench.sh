@@ -16,8 +16,12 @@
 #      docs/bench/serving_latency.png when matplotlib is there).
 #
 #   tests/bench/serving_bench.sh [--quick | --full] [--chunks N] [--duration S] [--no-build] [--keep]
+#                                [--from DIR]
 #
 # --quick (default): 100,000 chunks, 6 s per wrk run; --full: 1,000,000 chunks, 15 s per run.
+# --from DIR skips steps 2's corpus and ingest and serves the store `ingest_bench.sh --handoff
+# DIR` left (its corpus plus the freshness probes and background load it ingested; the sizes
+# in the section are read from that store).
 # wrk runs on the same 2 cores as the daemon, so throughput figures include its cost.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,7 +33,8 @@ duration=6
 connections=8
 build=1
 command_line="tests/bench/serving_bench.sh${*:+ $*}"
-usage="usage: tests/bench/serving_bench.sh [--quick | --full] [--chunks N] [--duration S] [--no-build] [--keep]"
+from=""
+usage="usage: tests/bench/serving_bench.sh [--quick | --full] [--chunks N] [--duration S] [--no-build] [--keep] [--from DIR]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) chunks=100000; duration=6 ;;
@@ -38,6 +43,7 @@ while [ $# -gt 0 ]; do
     --duration) duration=$2; shift ;;
     --no-build) build=0 ;;
     --keep) keep=1 ;;
+    --from) from=$2; shift ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
   shift
@@ -56,30 +62,45 @@ trap pipeline_cleanup EXIT
 trap 'exit 130' INT TERM
 pipeline_copy_binaries ingest/tidectl ingest/tide-ingest query/tide-query
 
-echo "serving_bench: making a corpus of $chunks chunks in $run"
-pipeline_corpus "$chunks"
-docs=$(jq '.documents' "$run/corpus.json")
+if [ -n "$from" ]; then
+  for f in data corpus.json queries.json; do
+    [ -e "$from/$f" ] || { echo "serving_bench: $from/$f is missing (made by ingest_bench.sh --handoff)" >&2; exit 1; }
+  done
+  ls "$from"/data/snapshots/snap-* >/dev/null 2>&1 || { echo "serving_bench: no snapshot in $from/data" >&2; exit 1; }
+  mv "$from/data" "$from/corpus.json" "$from/queries.json" "$run/"
+  echo "serving_bench: serving the store ingest_bench.sh handed off"
+  stats=$("$bin/ingest/tidectl" stats --data_dir "$run/data")
+  docs=$(jq '.documents' <<<"$stats")
+  stored_chunks=$(jq '.chunks' <<<"$stats")
+  change_seq=$(jq '.change_seq' <<<"$stats")
+  worker_rss=""; worker_hwm=""; ingest_ms=""
+else
+  echo "serving_bench: making a corpus of $chunks chunks in $run"
+  pipeline_corpus "$chunks"
+  docs=$(jq '.documents' "$run/corpus.json")
 
-pipeline_start_broker
-echo "serving_bench: ingesting $docs documents"
-t0=$(now_ms)
-pipeline_start_worker
-pipeline_publish_paced "$run/events.jsonl" || { echo "publishing stalled"; tail -n 20 "$run/ingest.log"; exit 1; }
-worker_done() { [ "$(metric "$worker_metrics" tide_ingest_events_consumed_total)" -ge "$docs" ]; }
-wait_until $(( 900 + chunks / 50 )) worker_done || { echo "ingest did not finish"; tail -n 20 "$run/ingest.log"; exit 1; }
-ingest_ms=$(( $(now_ms) - t0 ))
-change_seq=$(metric "$worker_metrics" tide_ingest_applied_change_seq)
-worker_rss=$(proc_status_kb "$worker_pid" VmRSS); worker_hwm=$(proc_status_kb "$worker_pid" VmHWM)
-pipeline_stop "$worker_pid"  # writes the final snapshot
-pipeline_stop "${pids[0]}"   # the broker: nothing more to publish
-grep -q 'snapshot written' "$run/ingest.log" || { echo "no snapshot written"; tail -n 20 "$run/ingest.log"; exit 1; }
-stats=$("$bin/ingest/tidectl" stats --data_dir "$run/data")
-stored_chunks=$(jq '.chunks' <<<"$stats")
-if [ "$stored_chunks" -ne "$chunks" ] || [ "$(jq '.documents' <<<"$stats")" -ne "$docs" ]; then
-  echo "serving_bench: expected $docs documents and $chunks chunks in the store: $stats" >&2
-  exit 1
+  pipeline_start_broker
+  echo "serving_bench: ingesting $docs documents"
+  t0=$(now_ms)
+  pipeline_start_worker
+  pipeline_publish_paced "$run/events.jsonl" || { echo "publishing stalled"; tail -n 20 "$run/ingest.log"; exit 1; }
+  worker_done() { [ "$(metric "$worker_metrics" tide_ingest_events_consumed_total)" -ge "$docs" ]; }
+  wait_until $(( 900 + chunks / 50 )) worker_done || { echo "ingest did not finish"; tail -n 20 "$run/ingest.log"; exit 1; }
+  ingest_ms=$(( $(now_ms) - t0 ))
+  change_seq=$(metric "$worker_metrics" tide_ingest_applied_change_seq)
+  worker_rss=$(proc_status_kb "$worker_pid" VmRSS); worker_hwm=$(proc_status_kb "$worker_pid" VmHWM)
+  pipeline_stop "$worker_pid"  # writes the final snapshot
+  pipeline_stop "${pids[0]}"   # the broker: nothing more to publish
+  grep -q 'snapshot written' "$run/ingest.log" || { echo "no snapshot written"; tail -n 20 "$run/ingest.log"; exit 1; }
+  stats=$("$bin/ingest/tidectl" stats --data_dir "$run/data")
+  stored_chunks=$(jq '.chunks' <<<"$stats")
+  if [ "$stored_chunks" -ne "$chunks" ] || [ "$(jq '.documents' <<<"$stats")" -ne "$docs" ]; then
+    echo "serving_bench: expected $docs documents and $chunks chunks in the store: $stats" >&2
+    exit 1
+  fi
 fi
-text_bytes=$(jq '.chunk_text_bytes' "$run/corpus.json")
+# The raw text size is the store's own (with --from it holds more than the corpus file says).
+text_bytes=$(jq '.chunk_text_bytes' <<<"$stats")
 snapshot_bytes=$(du -sb "$run/data/snapshots" | cut -f1)
 store_bytes=$(du -sb "$run/data/store" | cut -f1)
 
@@ -250,7 +271,9 @@ def pct(r, p):
     return dict((q, v) for q, v in r["cdf"])[p] / 1000
 def ok(b): return "yes" if b else "**no**"
 p = print
-p(f"Corpus: {chunks:,} chunks in {int(docs):,} documents over 24 containers (the ingest benchmark's generator), "
+origin = ("the store the ingest benchmark above left: its corpus, freshness probes and background load"
+          if not ingest_ms else "the ingest benchmark's generator")
+p(f"Corpus: {chunks:,} chunks in {int(docs):,} documents over 24 containers ({origin}), "
   f"`hash` embedder at 384 dimensions, `configs/query.conf` as shipped (1 I/O thread, 2 worker threads, "
   f"`filtered_ef_search` 256). Every request is scoped: to all 24 containers unless the row says otherwise "
   f"(so the vector retriever walks HNSW with a filter that permits everything). k = 10, `group_by: chunk`. "
@@ -288,12 +311,16 @@ p("| process | VmRSS | VmHWM | ÷ raw (RSS) |")
 p("|---|---|---|---|")
 p(f"| tide-query, just ready | {mib(q_ready_rss):.0f} MiB | | {int(q_ready_rss) * 1024 / raw:.2f}× |")
 p(f"| tide-query, after the load runs | {mib(q_rss):.0f} MiB | {mib(q_hwm):.0f} MiB | {int(q_rss) * 1024 / raw:.2f}× |")
-p(f"| tide-ingest, after the ingest | {mib(w_rss):.0f} MiB | {mib(w_hwm):.0f} MiB | {int(w_rss) * 1024 / raw:.2f}× |")
-p(f"| both | {mib(int(q_rss) + int(w_rss)):.0f} MiB | | {(int(q_rss) + int(w_rss)) * 1024 / raw:.2f}× |")
+if w_rss:
+    p(f"| tide-ingest, after the ingest | {mib(w_rss):.0f} MiB | {mib(w_hwm):.0f} MiB | {int(w_rss) * 1024 / raw:.2f}× |")
+    p(f"| both | {mib(int(q_rss) + int(w_rss)):.0f} MiB | | {(int(q_rss) + int(w_rss)) * 1024 / raw:.2f}× |")
+else:
+    p("| tide-ingest | see the ingest section (this run served its store) | | |")
 p()
 p(f"On disk: store {int(store_bytes) / 2**20:.0f} MiB, index snapshots {int(snap_bytes) / 2**20:.0f} MiB. "
-  f"The worker took {int(ingest_ms) / 1000:.0f} s to ingest the corpus (alone, tide-query not running). "
-  f"tide-query used {float(query_cpu):.0f} CPU-seconds during the timed runs.")
+  + (f"The worker took {int(ingest_ms) / 1000:.0f} s to ingest the corpus (alone, tide-query not running). "
+     if ingest_ms else "")
+  + f"tide-query used {float(query_cpu):.0f} CPU-seconds during the timed runs.")
 if have_plot == "1":
     p()
     p("![latency CDF, one client](bench/serving_latency.png)")
