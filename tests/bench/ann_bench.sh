@@ -47,19 +47,20 @@ echo "ann_bench.sh: $mode run, ${args[*]}" >&2
 OMP_WAIT_POLICY=PASSIVE "$bin/tests/bench/ann_bench" --klue "$data" ${help_events:+--help_events "$help_events"} \
   "${args[@]}" --tsv "$run/results.tsv" >"$run/tables.md"
 
+bench_suffix "$mode"
 plots=""
 find_matplotlib
 if [ -n "$py" ]; then
   mkdir -p "$repo/docs/bench"
-  "$py" "$repo/tests/bench/plot_ann.py" "$run/results.tsv" "$repo/docs/bench/ann_unfiltered.png" \
-    "$repo/docs/bench/ann_filtered.png" "$mode"
+  "$py" "$repo/tests/bench/plot_ann.py" "$run/results.tsv" "$repo/docs/bench/ann_unfiltered$plot_suffix.png" \
+    "$repo/docs/bench/ann_filtered$plot_suffix.png" "$mode"
   plots=1
 else
   echo "ann_bench.sh: python3 matplotlib not found; no plots" >&2
 fi
 total_s=$(( $(date +%s) - script_start ))
 
-heading="## Vector search (ANN) vs hnswlib and FAISS"
+heading="## Vector search (ANN) vs hnswlib and FAISS$heading_suffix"
 {
   echo "$heading"
   echo
@@ -72,8 +73,8 @@ heading="## Vector search (ANN) vs hnswlib and FAISS"
   cat "$run/tables.md"
   echo
   if [ -n "$plots" ]; then
-    echo "![recall vs q/s, unfiltered](bench/ann_unfiltered.png)"
-    echo "![filtered search: q/s and recall per share of permitted chunks](bench/ann_filtered.png)"
+    echo "![recall vs q/s, unfiltered](bench/ann_unfiltered$plot_suffix.png)"
+    echo "![filtered search: q/s and recall per share of permitted chunks](bench/ann_filtered$plot_suffix.png)"
     echo
   fi
   cat "$repo/tests/bench/ann_reading.md"

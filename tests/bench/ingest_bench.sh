@@ -32,14 +32,15 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${TIDE_BUILD_DIR:-$repo/build}
 chunks=100000
 probes=50
+mode=quick
 build=1
 command_line="tests/bench/ingest_bench.sh${*:+ $*}"
 handoff=""
 usage="usage: tests/bench/ingest_bench.sh [--quick | --full] [--chunks N] [--probes N] [--no-build] [--keep] [--handoff DIR]"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) chunks=100000; probes=50 ;;
-    --full) chunks=1000000; probes=200 ;;
+    --quick) chunks=100000; probes=50; mode=quick ;;
+    --full) chunks=1000000; probes=200; mode=full ;;
     --chunks) chunks=$2; shift ;;
     --probes) probes=$2; shift ;;
     --no-build) build=0 ;;
@@ -53,6 +54,9 @@ for tool in jq curl python3; do
   command -v "$tool" >/dev/null || { echo "ingest_bench: $tool is needed" >&2; exit 1; }
 done
 
+bench_suffix "$mode"
+heading="## Ingest: Kafka to searchable$heading_suffix"
+png="ingest_freshness$plot_suffix.png"
 script_start=$(date +%s)
 if [ "$build" -eq 1 ]; then
   flock /tmp/tide-build.lock ninja -C "$bin" -j2 tidectl tide-ingest tide-query index_build_bench freshness_probe
@@ -170,7 +174,7 @@ PY
 have_plot=0
 mkdir -p "$repo/docs/bench"
 if python3 -c 'import matplotlib' 2>/dev/null; then
-  python3 - "$run" "$repo/docs/bench/ingest_freshness.png" <<'PY' && have_plot=1
+  python3 - "$run" "$repo/docs/bench/$png" <<'PY' && have_plot=$png
 import sys
 import matplotlib
 matplotlib.use("Agg")
@@ -268,13 +272,13 @@ p(f"Freshness: each probe is one `document.upsert` produced with acks=all; the t
   f"until `fetch.wait.max.ms` (librdkafka's default 500 ms) even when data arrives, where a real broker "
   f"answers at once; the rows with `--kafka.property fetch.wait.max.ms=10` on the worker show the "
   f"pipeline without that artefact.")
-if have_plot == "1":
+if have_plot != "0":
     p()
-    p("![freshness histogram](bench/ingest_freshness.png)")
+    p(f"![freshness histogram](bench/{have_plot})")
 PY
 
 {
-  echo "## Ingest: Kafka to searchable"
+  echo "$heading"
   echo
   bench_machine_line
   echo "Command (from the repository root): \`$command_line\` (whole script: ${total_s} s)."
@@ -283,9 +287,9 @@ PY
   echo
   if [ -f "$repo/tests/bench/ingest_reading.md" ]; then cat "$repo/tests/bench/ingest_reading.md"; echo; fi
 } >"$section"
-replace_section "## Ingest: Kafka to searchable" "$section"
+replace_section "$heading" "$section"
 cat "$run/body.md"
-echo "ingest_bench: wrote docs/benchmarks.md (section \"## Ingest: Kafka to searchable\") in ${total_s} s"
+echo "ingest_bench: wrote docs/benchmarks.md (section \"$heading\") in ${total_s} s"
 if [ -n "$handoff" ]; then
   mkdir -p "$handoff"
   mv "$run/data" "$run/corpus.json" "$run/queries.json" "$handoff/"

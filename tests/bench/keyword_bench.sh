@@ -39,7 +39,8 @@ echo "keyword_bench.sh: $mode run, ${args[*]}" >&2
   "${args[@]}" >"$run/tables.md"
 total_s=$(( $(date +%s) - script_start ))
 
-heading="## Keyword search vs Xapian and SQLite FTS5"
+bench_suffix "$mode"
+heading="## Keyword search vs Xapian and SQLite FTS5$heading_suffix"
 {
   echo "$heading"
   echo

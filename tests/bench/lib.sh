@@ -2,6 +2,9 @@
 #
 #   wait_until, write_api_key_file   from deploy/lib.sh
 #   bench_machine_line               "Measured <date> on N cores (<cpu>), X GiB RAM, commit `c`."
+#   bench_suffix MODE                sets $heading_suffix and $plot_suffix: empty for quick, and
+#                                    ", 1M chunks (--full)" / "_full" for full, so the full run's
+#                                    sections and plots sit beside the quick run's
 #   replace_section HEADING FILE     puts FILE (which starts with HEADING, a "## " line) into
 #                                    docs/benchmarks.md in place of the old section of that
 #                                    heading, or appends it; other sections are kept
@@ -19,6 +22,16 @@ bench_machine_line() {
     dirty=" plus uncommitted changes in the working tree"
   fi
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores ($cpu), $mem RAM, commit \`$commit\`$dirty."
+}
+
+bench_suffix() {
+  if [ "$1" = full ]; then
+    heading_suffix=", 1M chunks (--full)"
+    plot_suffix=_full
+  else
+    heading_suffix=""
+    plot_suffix=""
+  fi
 }
 
 replace_section() {

@@ -30,6 +30,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${TIDE_BUILD_DIR:-$repo/build}
 chunks=100000
 duration=6
+mode=quick
 connections=8
 build=1
 command_line="tests/bench/serving_bench.sh${*:+ $*}"
@@ -37,8 +38,8 @@ from=""
 usage="usage: tests/bench/serving_bench.sh [--quick | --full] [--chunks N] [--duration S] [--no-build] [--keep] [--from DIR]"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) chunks=100000; duration=6 ;;
-    --full) chunks=1000000; duration=15 ;;
+    --quick) chunks=100000; duration=6; mode=quick ;;
+    --full) chunks=1000000; duration=15; mode=full ;;
     --chunks) chunks=$2; shift ;;
     --duration) duration=$2; shift ;;
     --no-build) build=0 ;;
@@ -52,6 +53,9 @@ for tool in jq curl python3 wrk; do
   command -v "$tool" >/dev/null || { echo "serving_bench: $tool is needed" >&2; exit 1; }
 done
 
+bench_suffix "$mode"
+heading="## Serving over HTTP$heading_suffix"
+png="serving_latency$plot_suffix.png"
 script_start=$(date +%s)
 if [ "$build" -eq 1 ]; then
   flock /tmp/tide-build.lock ninja -C "$bin" -j2 tidectl tide-ingest tide-query
@@ -226,7 +230,7 @@ total_s=$(( $(date +%s) - script_start ))
 have_plot=0
 mkdir -p "$repo/docs/bench"
 if python3 -c 'import matplotlib' 2>/dev/null; then
-  python3 - "$run/results.jsonl" "$repo/docs/bench/serving_latency.png" "$stored_chunks" <<'PY' && have_plot=1
+  python3 - "$run/results.jsonl" "$repo/docs/bench/$png" "$stored_chunks" <<'PY' && have_plot=$png
 import json, sys
 import matplotlib
 matplotlib.use("Agg")
@@ -321,14 +325,14 @@ p(f"On disk: store {int(store_bytes) / 2**20:.0f} MiB, index snapshots {int(snap
   + (f"The worker took {int(ingest_ms) / 1000:.0f} s to ingest the corpus (alone, tide-query not running). "
      if ingest_ms else "")
   + f"tide-query used {float(query_cpu):.0f} CPU-seconds during the timed runs.")
-if have_plot == "1":
+if have_plot != "0":
     p()
-    p("![latency CDF, one client](bench/serving_latency.png)")
+    p(f"![latency CDF, one client](bench/{have_plot})")
 PY
 
 section="$run/section.md"
 {
-  echo "## Serving over HTTP"
+  echo "$heading"
   echo
   bench_machine_line
   echo "Command (from the repository root): \`$command_line\` (whole script: ${total_s} s)."
@@ -337,7 +341,7 @@ section="$run/section.md"
   echo
   if [ -f "$repo/tests/bench/serving_reading.md" ]; then cat "$repo/tests/bench/serving_reading.md"; echo; fi
 } >"$section"
-replace_section "## Serving over HTTP" "$section"
+replace_section "$heading" "$section"
 cat "$run/body.md"
-echo "serving_bench: wrote docs/benchmarks.md (section \"## Serving over HTTP\") in ${total_s} s"
+echo "serving_bench: wrote docs/benchmarks.md (section \"$heading\") in ${total_s} s"
 ok=1
