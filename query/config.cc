@@ -38,6 +38,10 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
        "idle or slow connections are closed after this")
       ("follow.interval_ms", po::value(&follow_ms)->default_value(follow_ms),
        "how often the daemon catches up with the worker's store")
+      ("follow.snapshot_jump_ratio",
+       po::value(&c.snapshot_jump_ratio)->default_value(c.snapshot_jump_ratio),
+       "load the worker's newer snapshot instead of replaying when it is ahead by more than this "
+       "fraction of the indexed chunks (0: always replay)")
       ("follow.secondary_dir", po::value(&c.secondary_dir)->default_value(""),
        "private directory of the RocksDB secondary (default: <data_dir>/query-secondary-<pid>)")
       ("search.rrf_k", po::value(&c.search.rrf_k)->default_value(c.search.rrf_k), "Reciprocal Rank Fusion k")
@@ -66,6 +70,7 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   }
   if (follow_ms < 1) return Status::InvalidArgument("follow.interval_ms must be positive");
   if (c.search.rrf_k <= 0) return Status::InvalidArgument("search.rrf_k must be positive");
+  if (c.snapshot_jump_ratio < 0) return Status::InvalidArgument("follow.snapshot_jump_ratio must not be negative");
   c.http.port = static_cast<std::uint16_t>(port);
   c.http.read_timeout = std::chrono::milliseconds(read_timeout_ms);
   c.follow_interval = std::chrono::milliseconds(follow_ms);
@@ -106,6 +111,7 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
   follow.data_dir = config.shared.data_dir;
   follow.secondary_dir = config.secondary_dir;
   follow.interval = config.follow_interval;
+  follow.snapshot_jump_ratio = config.snapshot_jump_ratio;
   follow.index.model_id = (*embedder)->model_id();
   follow.index.vector = config.shared.hnsw;
   follow.index.vector.dim = (*embedder)->dimension();

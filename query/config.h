@@ -18,6 +18,7 @@ struct Config {
   std::string port_file;             // if set, the bound port is written here (port 0 in tests)
   std::string secondary_dir;         // default: <data_dir>/query-secondary-<pid>
   std::chrono::milliseconds follow_interval{100};
+  double snapshot_jump_ratio = 0.05;  // Follower::Options::snapshot_jump_ratio
   Searcher::Options search;
   QueryRulesFiles rules;
   std::filesystem::path api_keys_file;

@@ -1,7 +1,10 @@
 #include "query/follower.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
+#include "common/storage/schema.h"
 #include "common/storage/store.h"
 
 namespace tide::query {
@@ -43,6 +46,14 @@ Watermark Follower::watermark() const {
   std::shared_ptr<const index::IndexSet> set = indexes();
   if (!set) return {};
   return Watermark{set->applied_seq(), set->applied_offsets()};
+}
+
+void Follower::Refresh() {
+  {
+    std::lock_guard lock(mu_);
+    refresh_ = true;
+  }
+  cv_.notify_all();
 }
 
 bool Follower::WaitForSeqForTest(std::uint64_t seq, std::chrono::milliseconds timeout) const {
@@ -101,6 +112,7 @@ Status Follower::Step() {
   if (Result<std::uint64_t> next = store->GetCounter(storage::kMetaNextChangeSeq); next && *next > 0) {
     store_seq_.store(*next - 1, std::memory_order_relaxed);
   }
+  TIDE_RETURN_IF_ERROR(MaybeJumpToSnapshot(*store, &indexes));
   for (;;) {
     Result<std::size_t> applied = indexes->CatchUp(*store, 256);
     if (!applied) return applied.status();
@@ -113,6 +125,51 @@ Status Follower::Step() {
     reason_.clear();
     ready_.store(true, std::memory_order_release);
   }
+  cv_.notify_all();
+  return Status();
+}
+
+Status Follower::MaybeJumpToSnapshot(const storage::Store& store,
+                                     std::shared_ptr<index::IndexSet>* indexes) {
+  if (options_.snapshot_jump_ratio <= 0) return Status();
+  const std::filesystem::path root = options_.data_dir / "snapshots";
+  const std::uint64_t applied = (*indexes)->applied_seq();
+  const std::optional<std::uint64_t> newest = index::IndexSet::LatestSnapshotSeq(root);
+  if (!newest || *newest <= applied) return Status();
+  // How much replaying would insert: the entries of the changes the snapshot covers beyond
+  // ours (counted until past the threshold).
+  const auto threshold = std::max<std::size_t>(
+      options_.snapshot_jump_min,
+      static_cast<std::size_t>(options_.snapshot_jump_ratio * static_cast<double>((*indexes)->size())));
+  std::size_t entries = 0;
+  TIDE_RETURN_IF_ERROR(store.Scan(storage::Cf::kChanges, storage::EncodeU64(applied + 1), "",
+                                  [&](std::string_view key, std::string_view value) {
+                                    Result<std::uint64_t> seq = storage::DecodeU64(key);
+                                    if (!seq || *seq > *newest) return false;
+                                    if (Result<storage::ChangeRecord> c = storage::DecodeChange(value)) {
+                                      entries += c->entries.size();
+                                    }
+                                    return entries <= threshold;
+                                  }));
+  if (entries <= threshold) return Status();
+  const auto start = std::chrono::steady_clock::now();
+  Result<std::unique_ptr<index::IndexSet>> loaded = index::IndexSet::LoadLatestSnapshot(root, options_.index);
+  if (!loaded) {
+    spdlog::warn("follower: could not load snapshot seq={} ({}); replaying instead", *newest,
+                 loaded.status().ToString());
+    return Status();
+  }
+  // Only the newest was checked; an older one may be all that loaded (the newest being pruned).
+  if ((*loaded)->applied_seq() <= applied) return Status();
+  spdlog::info("follower: loaded snapshot seq={} chunks={} instead of replaying {}+ entries after seq={} "
+               "seconds={:.2f}", (*loaded)->applied_seq(), (*loaded)->size(), entries, applied,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  *indexes = std::move(*loaded);
+  {
+    std::lock_guard lock(mu_);
+    indexes_ = *indexes;
+  }
+  snapshot_jumps_.fetch_add(1, std::memory_order_relaxed);
   cv_.notify_all();
   return Status();
 }
@@ -131,7 +188,8 @@ void Follower::Loop() {
       spdlog::warn("follower: {} (retrying)", s.ToString());
     }
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, options_.interval, [this] { return stop_.load(); });
+    cv_.wait_for(lock, options_.interval, [this] { return stop_.load() || refresh_; });
+    refresh_ = false;
   }
 }
 

@@ -143,6 +143,9 @@ SearchApi::SearchApi(const Follower* follower, const Searcher* searcher,
         const double applied = static_cast<double>(follower->watermark().seq);
         return std::max(0.0, static_cast<double>(follower->store_seq()) - applied);
       });
+  metrics_->AddCallbackGauge("tide_query_snapshot_jumps",
+                             "Newer worker snapshots loaded instead of replaying the change log, since start.",
+                             {}, [follower] { return static_cast<double>(follower->snapshot_jumps()); });
   metrics_->AddCallbackGauge("tide_query_ready", "1 when the index is loaded and caught up.", {},
                              [follower] { return follower->ready() ? 1.0 : 0.0; });
 }

@@ -569,6 +569,16 @@ Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) const
   return Status();
 }
 
+std::optional<std::uint64_t> IndexSet::LatestSnapshotSeq(const std::filesystem::path& root) {
+  for (const std::filesystem::path& dir : ListSnapshots(root)) {
+    const std::string digits = dir.filename().string().substr(std::string_view(kSnapshotPrefix).size());
+    if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos) {
+      return std::stoull(digits);
+    }
+  }
+  return std::nullopt;
+}
+
 Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesystem::path& root,
                                                               const Options& options) {
   std::vector<std::filesystem::path> all = ListSnapshots(root);

@@ -67,6 +67,9 @@ class IndexSet {
   };
 
   static Result<std::unique_ptr<IndexSet>> Create(const Options& options);
+  // The change sequence the newest snapshot under `root` covers (from its name, without
+  // reading it), or nullopt if there is none.
+  static std::optional<std::uint64_t> LatestSnapshotSeq(const std::filesystem::path& root);
   // Loads the newest complete snapshot under `root`; NotFound if there is none.
   static Result<std::unique_ptr<IndexSet>> LoadLatestSnapshot(const std::filesystem::path& root,
                                                              const Options& options);
