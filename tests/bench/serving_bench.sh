@@ -72,7 +72,7 @@ if [ -n "$from" ]; then
   done
   ls "$from"/data/snapshots/snap-* >/dev/null 2>&1 || { echo "serving_bench: no snapshot in $from/data" >&2; exit 1; }
   mv "$from/data" "$from/corpus.json" "$from/queries.json" "$run/"
-  echo "serving_bench: serving the store ingest_bench.sh handed off"
+  echo "serving_bench: serving the store handed over in $from"
   stats=$("$bin/ingest/tidectl" stats --data_dir "$run/data")
   docs=$(jq '.documents' <<<"$stats")
   stored_chunks=$(jq '.chunks' <<<"$stats")
@@ -259,6 +259,7 @@ import json, sys
 (run, chunks, docs, text_bytes, ingest_ms, ready1, ready2, w_rss, w_hwm, q_ready_rss, q_rss, q_hwm,
  snap_bytes, store_bytes, duration, conns, one, one_share, query_cpu, have_plot) = sys.argv[1:]
 chunks, text_bytes = int(chunks), int(text_bytes)
+corpus_chunks = json.load(open(f"{run}/corpus.json"))["chunks"]
 raw = chunks * 384 * 4 + text_bytes
 mib = lambda kb: int(kb) / 1024
 results = [json.loads(l) for l in open(f"{run}/results.jsonl")]
@@ -275,12 +276,17 @@ def pct(r, p):
     return dict((q, v) for q, v in r["cdf"])[p] / 1000
 def ok(b): return "yes" if b else "**no**"
 p = print
-origin = ("the store the ingest benchmark above left: its corpus, freshness probes and background load"
-          if not ingest_ms else "the ingest benchmark's generator")
+origin = ("the ingest benchmark's generator" if ingest_ms else
+          "a store built earlier and handed over with `--from`"
+          + ("" if corpus_chunks == chunks else
+             ": the ingest benchmark's, with its freshness probes and background load"))
 p(f"Corpus: {chunks:,} chunks in {int(docs):,} documents over 24 containers ({origin}), "
   f"`hash` embedder at 384 dimensions, `configs/query.conf` as shipped (1 I/O thread, 2 worker threads, "
-  f"`filtered_ef_search` 256). Every request is scoped: to all 24 containers unless the row says otherwise "
-  f"(so the vector retriever walks HNSW with a filter that permits everything). k = 10, `group_by: chunk`. "
+  f"`filtered_ef_search` 256). Every request is scoped: to the corpus's 24 containers unless the row says otherwise "
+  + (f"(so the vector retriever walks HNSW with a filter that permits everything). " if corpus_chunks == chunks else
+     f"({corpus_chunks:,} of the {chunks:,} chunks: the filter of the HNSW walk and of the BM25 postings rejects "
+     f"the ingest benchmark's load and probe containers). ")
+  + f"k = 10, `group_by: chunk`. "
   f"300 Korean queries (150 KLUE sentences, 150 LibreOffice help headings) rotate as bodies. "
   f"wrk {duration} s per run; one client is `-t1 -c1`, concurrent is `-t2 -c{conns}`; wrk shares the 2 cores. "
   + ("Rows run with `--cache.results 0 --cache.query_embeddings 0` (the rotating queries would otherwise be "
@@ -319,7 +325,7 @@ if w_rss:
     p(f"| tide-ingest, after the ingest | {mib(w_rss):.0f} MiB | {mib(w_hwm):.0f} MiB | {int(w_rss) * 1024 / raw:.2f}× |")
     p(f"| both | {mib(int(q_rss) + int(w_rss)):.0f} MiB | | {(int(q_rss) + int(w_rss)) * 1024 / raw:.2f}× |")
 else:
-    p("| tide-ingest | see the ingest section (this run served its store) | | |")
+    p("| tide-ingest | not measured here (the store was handed over with `--from`) | | |")
 p()
 p(f"On disk: store {int(store_bytes) / 2**20:.0f} MiB, index snapshots {int(snap_bytes) / 2**20:.0f} MiB. "
   + (f"The worker took {int(ingest_ms) / 1000:.0f} s to ingest the corpus (alone, tide-query not running). "
