@@ -3,7 +3,8 @@
 # `trap pipeline_cleanup EXIT` itself; every process started here is recorded in $pids and
 # stopped there, newest first.
 #
-#   pipeline_copy_binaries            copies the binaries into $run/bin and points $bin there
+#   pipeline_copy_binaries            copies the binaries into $run/bin and configs/ into
+#                                     $run/configs, and points $bin and $configs there
 #   pipeline_corpus CHUNKS            events.jsonl, load.jsonl, queries.json, corpus.json in $run
 #   pipeline_start_broker             sets $brokers
 #   pipeline_start_worker [ARGS...]   sets $worker_pid, $worker_metrics (URL)
@@ -41,7 +42,8 @@ pipeline_cleanup() {
 }
 
 # Other builds may relink the binaries while a long benchmark runs (and a newer build may not
-# read an older snapshot): run private copies.
+# read an older snapshot), and a config key added meanwhile would be refused by them: run
+# private copies of both.
 pipeline_copy_binaries() {
   local b
   for b in "$@"; do
@@ -50,6 +52,8 @@ pipeline_copy_binaries() {
     cp "$bin/$b" "$run/bin/$b"
   done
   bin=$run/bin
+  cp -r "$repo/configs" "$run/configs"
+  configs=$run/configs
 }
 
 pipeline_corpus() {
@@ -71,7 +75,7 @@ pipeline_start_broker() {
 
 pipeline_start_worker() {
   rm -f "$run/ingest_metrics_port"
-  "$bin/ingest/tide-ingest" --config "$repo/configs/ingest.conf" --data_dir "$run/data" \
+  "$bin/ingest/tide-ingest" --config "${configs:-$repo/configs}/ingest.conf" --data_dir "$run/data" \
     --kafka.brokers "$brokers" --metrics.port 0 --metrics.port_file "$run/ingest_metrics_port" "$@" \
     >>"$run/ingest.log" 2>&1 &
   worker_pid=$!
@@ -87,7 +91,7 @@ pipeline_start_query() {
   fi
   api_key=$(jq -r '.keys[0].key' "$run/api_keys.json")
   rm -f "$run/port"
-  "$bin/query/tide-query" --config "$repo/configs/query.conf" --data_dir "$run/data" \
+  "$bin/query/tide-query" --config "${configs:-$repo/configs}/query.conf" --data_dir "$run/data" \
     --http.port 0 --http.port_file "$run/port" --auth.api_keys_file "$run/api_keys.json" "$@" \
     >>"$run/query.log" 2>&1 &
   query_pid=$!
