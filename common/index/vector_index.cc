@@ -24,6 +24,31 @@ class FilterAdaptor : public hnswlib::BaseFilterFunctor {
   const LabelFilter* filter_;
 };
 
+// Runs insert(i) for every i in [0, n) on `threads` threads (the caller's among them) and
+// returns the first failure. hnswlib reports errors by throwing.
+Status ParallelInsert(std::size_t n, std::size_t threads, const std::function<void(std::size_t)>& insert) {
+  std::atomic<std::size_t> next{0};
+  std::mutex error_mu;
+  std::string error;
+  auto run = [&] {
+    for (std::size_t i = next++; i < n; i = next++) {
+      try {
+        insert(i);
+      } catch (const std::exception& e) {
+        std::lock_guard lock(error_mu);
+        if (error.empty()) error = e.what();
+        next = n;  // the others stop at their next item
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (std::size_t t = 1; t < std::min(threads, n); ++t) helpers.emplace_back(run);
+  run();
+  for (std::thread& t : helpers) t.join();
+  if (!error.empty()) return Status::Internal(error);
+  return Status();
+}
+
 }  // namespace
 
 struct VectorIndex::Impl {
@@ -37,6 +62,10 @@ struct VectorIndex::Impl {
   hnswlib::InnerProductSpace space;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
   mutable std::shared_mutex mu;  // shared: searches and saves; exclusive: add, remove, resize
+
+  // REQUIRES: mu held exclusively. Inserts labels[i] with vectors[i * dim, ...) for each
+  // label not live, options.insert_threads at a time, growing the index first.
+  Status InsertLocked(std::span<const std::uint64_t> labels, std::span<const float> vectors);
 
   // REQUIRES: mu held. The live internal id of `label`, or nullopt.
   std::optional<hnswlib::tableint> LiveId(std::uint64_t label) const {
@@ -87,66 +116,13 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::Load(const std::filesystem::pa
   return std::unique_ptr<VectorIndex>(new VectorIndex(std::move(impl)));
 }
 
-Status VectorIndex::Add(std::uint64_t label, std::span<const float> vector) {
-  if (vector.size() != static_cast<std::size_t>(impl_->options.dim)) {
-    return Status::InvalidArgument("vector of dimension " + std::to_string(vector.size()) +
-                                   ", index has " + std::to_string(impl_->options.dim));
-  }
-  std::unique_lock lock(impl_->mu);
-  hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
-  if (impl_->LiveId(label)) return Status::AlreadyExists("label " + std::to_string(label));
-  try {
-    if (h.getDeletedCount() == 0 && h.getCurrentElementCount() >= h.getMaxElements()) {
-      h.resizeIndex(h.getMaxElements() * 2);
-    }
-    h.addPoint(vector.data(), label, /*replace_deleted=*/true);
-  } catch (const std::exception& e) {
-    return Status::Internal("adding label " + std::to_string(label) + ": " + e.what());
-  }
-  return Status();
-}
-
-namespace {
-
-// Runs insert(i) for every i in [0, n) on `threads` threads (the caller's among them) and
-// returns the first failure. hnswlib reports errors by throwing.
-Status ParallelInsert(std::size_t n, std::size_t threads, const std::function<void(std::size_t)>& insert) {
-  std::atomic<std::size_t> next{0};
-  std::mutex error_mu;
-  std::string error;
-  auto run = [&] {
-    for (std::size_t i = next++; i < n; i = next++) {
-      try {
-        insert(i);
-      } catch (const std::exception& e) {
-        std::lock_guard lock(error_mu);
-        if (error.empty()) error = e.what();
-        next = n;  // the others stop at their next item
-      }
-    }
-  };
-  std::vector<std::thread> helpers;
-  for (std::size_t t = 1; t < std::min(threads, n); ++t) helpers.emplace_back(run);
-  run();
-  for (std::thread& t : helpers) t.join();
-  if (!error.empty()) return Status::Internal(error);
-  return Status();
-}
-
-}  // namespace
-
-Status VectorIndex::AddBatch(std::span<const std::uint64_t> labels, std::span<const float> vectors) {
-  const std::size_t dim = static_cast<std::size_t>(impl_->options.dim);
-  if (vectors.size() != labels.size() * dim) {
-    return Status::InvalidArgument(std::to_string(vectors.size()) + " floats for " +
-                                   std::to_string(labels.size()) + " vectors of dimension " + std::to_string(dim));
-  }
-  std::unique_lock lock(impl_->mu);
-  hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
+Status VectorIndex::Impl::InsertLocked(std::span<const std::uint64_t> labels, std::span<const float> vectors) {
+  const std::size_t dim = static_cast<std::size_t>(options.dim);
+  hnswlib::HierarchicalNSW<float>& h = *hnsw;
   std::vector<std::size_t> todo;
   todo.reserve(labels.size());
   for (std::size_t i = 0; i < labels.size(); ++i) {
-    if (!impl_->LiveId(labels[i])) todo.push_back(i);
+    if (!LiveId(labels[i])) todo.push_back(i);
   }
   // Room for every insert up front: a resize cannot run beside inserts.
   const std::size_t deleted = h.getDeletedCount();
@@ -157,12 +133,32 @@ Status VectorIndex::AddBatch(std::span<const std::uint64_t> labels, std::span<co
   } catch (const std::exception& e) {
     return Status::Internal(std::string("growing the vector index: ") + e.what());
   }
-  Status s = ParallelInsert(todo.size(), impl_->options.insert_threads, [&](std::size_t j) {
+  Status s = ParallelInsert(todo.size(), options.insert_threads, [&](std::size_t j) {
     const std::size_t i = todo[j];
     h.addPoint(vectors.data() + i * dim, labels[i], /*replace_deleted=*/true);
   });
   if (!s.ok()) return Status::Internal("adding vectors: " + s.message());
   return Status();
+}
+
+Status VectorIndex::Add(std::uint64_t label, std::span<const float> vector) {
+  if (vector.size() != static_cast<std::size_t>(impl_->options.dim)) {
+    return Status::InvalidArgument("vector of dimension " + std::to_string(vector.size()) +
+                                   ", index has " + std::to_string(impl_->options.dim));
+  }
+  std::unique_lock lock(impl_->mu);
+  if (impl_->LiveId(label)) return Status::AlreadyExists("label " + std::to_string(label));
+  return impl_->InsertLocked(std::span(&label, 1), vector);
+}
+
+Status VectorIndex::AddBatch(std::span<const std::uint64_t> labels, std::span<const float> vectors) {
+  const std::size_t dim = static_cast<std::size_t>(impl_->options.dim);
+  if (vectors.size() != labels.size() * dim) {
+    return Status::InvalidArgument(std::to_string(vectors.size()) + " floats for " +
+                                   std::to_string(labels.size()) + " vectors of dimension " + std::to_string(dim));
+  }
+  std::unique_lock lock(impl_->mu);
+  return impl_->InsertLocked(labels, vectors);
 }
 
 Status VectorIndex::Remove(std::uint64_t label) {
