@@ -80,16 +80,16 @@ IndexSet::CompiledFilter IndexSet::Compile(const MetadataFilter& filter) const {
   CompiledFilter c;
   if (!filter.doc_types.empty()) {
     c.any_doc_type = false;
-    c.doc_types.assign(doc_type_names_.size(), false);
+    c.doc_types.assign(doc_types_.names.size(), false);
     for (const std::string& v : filter.doc_types) {
-      if (auto it = doc_type_ids_.find(v); it != doc_type_ids_.end()) c.doc_types[it->second] = true;
+      if (auto it = doc_types_.ids.find(v); it != doc_types_.ids.end()) c.doc_types[it->second] = true;
     }
   }
   if (!filter.tags.empty()) {
     c.any_tag = false;
-    c.tags.assign(tag_names_.size(), false);
+    c.tags.assign(tags_.names.size(), false);
     for (const std::string& v : filter.tags) {
-      if (auto it = tag_ids_.find(v); it != tag_ids_.end()) c.tags[it->second] = true;
+      if (auto it = tags_.ids.find(v); it != tags_.ids.end()) c.tags[it->second] = true;
     }
   }
   c.created = filter.created_min || filter.created_max;
@@ -128,6 +128,12 @@ Result<std::unique_ptr<IndexSet>> IndexSet::Create(const Options& options) {
   return set;
 }
 
+std::uint32_t IndexSet::NameTable::Intern(std::string_view name) {
+  auto [it, inserted] = ids.emplace(std::string(name), static_cast<std::uint32_t>(names.size()));
+  if (inserted) names.emplace_back(name);
+  return it->second;
+}
+
 std::uint32_t IndexSet::InternContainer(const std::string& container_id) {
   auto [it, inserted] =
       container_ordinals_.emplace(container_id, static_cast<std::uint32_t>(container_names_.size()));
@@ -158,16 +164,8 @@ Status IndexSet::ApplyUpsert(std::uint64_t label, const storage::ChunkRecord& ch
   keywords_.Add(label, container, terms);
   std::vector<std::uint64_t>& labels = container_labels_[container];
   ChunkEntry entry{container, static_cast<std::uint32_t>(labels.size())};
-  if (!chunk.doc_type.empty()) {
-    auto [it, inserted] = doc_type_ids_.emplace(chunk.doc_type, static_cast<std::uint32_t>(doc_type_names_.size()));
-    if (inserted) doc_type_names_.push_back(chunk.doc_type);
-    entry.doc_type = it->second;
-  }
-  for (const std::string& tag : chunk.tags) {
-    auto [it, inserted] = tag_ids_.emplace(tag, static_cast<std::uint32_t>(tag_names_.size()));
-    if (inserted) tag_names_.push_back(tag);
-    entry.tags.push_back(it->second);
-  }
+  if (!chunk.doc_type.empty()) entry.doc_type = doc_types_.Intern(chunk.doc_type);
+  for (const std::string& tag : chunk.tags) entry.tags.push_back(tags_.Intern(tag));
   entry.created_at = chunk.created_at;
   entry.updated_at = chunk.updated_at;
   chunks_.emplace(label, std::move(entry));
@@ -423,10 +421,12 @@ std::string IndexSet::EncodeTables() const {
   }
   // Filter attributes: the interned names, then per chunk in the order of the labels above:
   // doc type id, tag ids, and a flag varint saying which dates follow (zigzag varints).
-  PutVarint(&out, doc_type_names_.size() - 1);
-  for (std::size_t i = 1; i < doc_type_names_.size(); ++i) PutBytes(&out, doc_type_names_[i]);
-  PutVarint(&out, tag_names_.size());
-  for (const std::string& t : tag_names_) PutBytes(&out, t);
+  auto put_names = [&](const NameTable& table, std::size_t first) {
+    PutVarint(&out, table.names.size() - first);
+    for (std::size_t i = first; i < table.names.size(); ++i) PutBytes(&out, table.names[i]);
+  };
+  put_names(doc_types_, 1);  // not the implicit "none"
+  put_names(tags_, 0);
   auto zigzag = [](std::int64_t v) {
     return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
   };
@@ -471,30 +471,30 @@ Status IndexSet::DecodeTables(std::string_view in) {
       container_labels_[ordinal].push_back(label);
     }
   }
-  std::uint64_t ndoc_types = 0, ntags = 0;
-  if (!r.GetVarint(&ndoc_types)) return bad("truncated doc types");
-  for (std::uint64_t i = 0; i < ndoc_types; ++i) {
-    std::string_view name;
-    if (!r.GetBytes(&name)) return bad("truncated doc types");
-    doc_type_ids_.emplace(std::string(name), static_cast<std::uint32_t>(doc_type_names_.size()));
-    doc_type_names_.emplace_back(name);
-  }
-  if (!r.GetVarint(&ntags)) return bad("truncated tags");
-  for (std::uint64_t i = 0; i < ntags; ++i) {
-    std::string_view name;
-    if (!r.GetBytes(&name)) return bad("truncated tags");
-    tag_ids_.emplace(std::string(name), static_cast<std::uint32_t>(tag_names_.size()));
-    tag_names_.emplace_back(name);
-  }
+  // Ids are positions in the file's lists, so a name may appear once.
+  auto get_names = [&](NameTable* table, const char* truncated) -> Status {
+    std::uint64_t n = 0;
+    if (!r.GetVarint(&n)) return bad(truncated);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::string_view name;
+      if (!r.GetBytes(&name)) return bad(truncated);
+      const std::size_t before = table->names.size();
+      table->Intern(name);
+      if (table->names.size() == before) return bad("duplicate filter value");
+    }
+    return Status();
+  };
+  TIDE_RETURN_IF_ERROR(get_names(&doc_types_, "truncated doc types"));
+  TIDE_RETURN_IF_ERROR(get_names(&tags_, "truncated tags"));
   auto unzigzag = [](std::uint64_t v) { return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1); };
   for (const std::vector<std::uint64_t>& labels : container_labels_) {
     for (std::uint64_t label : labels) {
       ChunkEntry& e = chunks_.at(label);
       std::uint64_t doc_type = 0, n = 0, v = 0;
-      if (!r.GetVarint(&doc_type) || doc_type >= doc_type_names_.size() || !r.GetVarint(&n)) return bad("truncated attributes");
+      if (!r.GetVarint(&doc_type) || doc_type >= doc_types_.names.size() || !r.GetVarint(&n)) return bad("truncated attributes");
       e.doc_type = static_cast<std::uint32_t>(doc_type);
       for (std::uint64_t i = 0; i < n; ++i) {
-        if (!r.GetVarint(&v) || v >= tag_names_.size()) return bad("bad tag id");
+        if (!r.GetVarint(&v) || v >= tags_.names.size()) return bad("bad tag id");
         e.tags.push_back(static_cast<std::uint32_t>(v));
       }
       std::uint64_t bits = 0;

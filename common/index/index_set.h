@@ -123,6 +123,12 @@ class IndexSet {
   };
   class ScopeFilter;
   struct CompiledFilter;
+  // Filter values interned to dense ids.
+  struct NameTable {
+    std::vector<std::string> names;                         // id -> name
+    std::unordered_map<std::string, std::uint32_t> ids;     // name -> id
+    std::uint32_t Intern(std::string_view name);
+  };
   // REQUIRES: mu_ held (shared).
   CompiledFilter Compile(const MetadataFilter& filter) const;
 
@@ -158,11 +164,9 @@ class IndexSet {
   std::vector<std::string> container_names_;               // GUARDED_BY(mu_) ordinal -> id
   std::unordered_map<std::string, std::uint32_t> container_ordinals_;  // GUARDED_BY(mu_)
   std::vector<std::vector<std::uint64_t>> container_labels_;          // GUARDED_BY(mu_)
-  // Interned filter values; id 0 of doc types is "none".
-  std::vector<std::string> doc_type_names_{""};                         // GUARDED_BY(mu_)
-  std::unordered_map<std::string, std::uint32_t> doc_type_ids_;        // GUARDED_BY(mu_)
-  std::vector<std::string> tag_names_;                                  // GUARDED_BY(mu_)
-  std::unordered_map<std::string, std::uint32_t> tag_ids_;             // GUARDED_BY(mu_)
+  // Interned filter values; id 0 of doc types is "none" (never looked up by name).
+  NameTable doc_types_{{""}, {}};                                       // GUARDED_BY(mu_)
+  NameTable tags_;                                                      // GUARDED_BY(mu_)
 };
 
 }  // namespace tide::index
