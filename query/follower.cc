@@ -134,6 +134,9 @@ Status Follower::MaybeJumpToSnapshot(const storage::Store& store,
   if (options_.snapshot_jump_ratio <= 0) return Status();
   const std::filesystem::path root = options_.data_dir / "snapshots";
   const std::uint64_t applied = (*indexes)->applied_seq();
+  // Caught up with the store (the usual case): no snapshot can be ahead, and the snapshot
+  // directory is not listed every round.
+  if (store_seq_.load(std::memory_order_relaxed) <= applied) return Status();
   const std::optional<std::uint64_t> newest = index::IndexSet::LatestSnapshotSeq(root);
   if (!newest || *newest <= applied) return Status();
   // How much replaying would insert: the entries of the changes the snapshot covers beyond
