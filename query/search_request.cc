@@ -11,6 +11,25 @@ namespace {
 
 using nlohmann::json;
 
+// j[field], when present, must be one of the names in `choices`; sets *out (a T or an
+// optional<T>) to its value. Returns what is wrong, or "".
+template <typename T, typename Out>
+std::string ParseChoice(const json& j, const char* field,
+                        std::initializer_list<std::pair<const char*, T>> choices, Out* out) {
+  auto it = j.find(field);
+  if (it == j.end()) return "";
+  const std::string v = it->is_string() ? it->get<std::string>() : "";
+  std::string names;
+  for (const auto& [name, value] : choices) {
+    if (v == name) {
+      *out = value;
+      return "";
+    }
+    names += names.empty() ? name : std::string(", ") + name;
+  }
+  return "'" + std::string(field) + "' must be one of " + names;
+}
+
 // "filter": {"doc_type": "a" | ["a", ...], "tags": "t" | [...], "created_at": {"gte": d, "lt": d},
 // "updated_at": {...}}, dates as in common/date_util.h or epoch milliseconds. Returns what is
 // wrong, or "" if it parsed.
@@ -141,47 +160,26 @@ std::optional<SearchRequest> ParseSearchRequest(const std::string& body, const S
     }
     req.k = static_cast<std::size_t>(v);
   }
-  if (auto mode = j.find("mode"); mode != j.end()) {
-    const std::string m = mode->is_string() ? mode->get<std::string>() : "";
-    if (m == "hybrid") {
-      req.mode = SearchMode::kHybrid;
-    } else if (m == "vector") {
-      req.mode = SearchMode::kVector;
-    } else if (m == "keyword") {
-      req.mode = SearchMode::kKeyword;
-    } else {
-      return bad("'mode' must be one of hybrid, vector, keyword");
-    }
+  if (std::string e = ParseChoice<SearchMode>(j, "mode", {{"hybrid", SearchMode::kHybrid},
+                                                          {"vector", SearchMode::kVector},
+                                                          {"keyword", SearchMode::kKeyword}}, &req.mode);
+      !e.empty()) {
+    return bad(e);
   }
-  if (auto t = j.find("search_type"); t != j.end()) {
-    const std::string v = t->is_string() ? t->get<std::string>() : "";
-    if (v == "general") {
-      req.search_type = SearchType::kGeneral;
-    } else if (v == "rag") {
-      req.search_type = SearchType::kRag;
-    } else {
-      return bad("'search_type' must be one of general, rag");
-    }
+  if (std::string e = ParseChoice<SearchType>(j, "search_type", {{"general", SearchType::kGeneral},
+                                                                 {"rag", SearchType::kRag}}, &req.search_type);
+      !e.empty()) {
+    return bad(e);
   }
-  if (auto g = j.find("group_by"); g != j.end()) {
-    const std::string v = g->is_string() ? g->get<std::string>() : "";
-    if (v == "chunk") {
-      req.group_by = GroupBy::kChunk;
-    } else if (v == "document") {
-      req.group_by = GroupBy::kDocument;
-    } else {
-      return bad("'group_by' must be one of chunk, document");
-    }
+  if (std::string e = ParseChoice<GroupBy>(j, "group_by", {{"chunk", GroupBy::kChunk},
+                                                           {"document", GroupBy::kDocument}}, &req.group_by);
+      !e.empty()) {
+    return bad(e);
   }
-  if (auto f = j.find("fusion"); f != j.end()) {
-    const std::string v = f->is_string() ? f->get<std::string>() : "";
-    if (v == "rrf") {
-      req.fusion = Fusion::kRrf;
-    } else if (v == "linear") {
-      req.fusion = Fusion::kLinear;
-    } else {
-      return bad("'fusion' must be one of rrf, linear");
-    }
+  if (std::string e = ParseChoice<Fusion>(j, "fusion", {{"rrf", Fusion::kRrf}, {"linear", Fusion::kLinear}},
+                                          &req.fusion);
+      !e.empty()) {
+    return bad(e);
   }
   if (auto c = j.find("chunks_per_document"); c != j.end()) {
     if (!c->is_number_integer() || c->get<std::int64_t>() < 1 || c->get<std::int64_t>() > 20) {
