@@ -1,10 +1,10 @@
 #include "common/index/keyword_index.h"
 
 #include <algorithm>
-#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <mutex>
 
 #include "common/coding.h"
 #include "common/index/vector_index.h"
@@ -12,9 +12,33 @@
 namespace tide::index {
 namespace {
 
-constexpr std::uint64_t kFormat = 1;
+// 1: postings name chunk labels. 2: postings name chunk positions in the file's chunk
+// table, delta-coded (no label lookups on load).
+constexpr std::uint64_t kFormatLabels = 1;
+constexpr std::uint64_t kFormat = 2;
+
+// Whether `threshold` (a k-th best score) is beyond `bound` (the most a chunk could reach).
+// The margin covers float rounding in the summed scores, so pruning never changes the top k.
+bool Beyond(double threshold, double bound) { return threshold > bound * (1.0 + 1e-4) + 1e-6; }
 
 }  // namespace
+
+// Per-container document frequencies of one long posting list. Adds keep them current;
+// removals are subtracted lazily by the first search that reads the term afterwards, from
+// KeywordIndex::removed_, which is why searches (running concurrently) take `mu`.
+struct KeywordIndex::DocFrequencies {
+  std::mutex mu;
+  std::vector<std::uint32_t> by_container;  // indexed by container ordinal
+  std::size_t settled = 0;                  // entries of removed_ already subtracted
+
+  std::uint32_t& CountOf(std::uint32_t container) {
+    if (container >= by_container.size()) by_container.resize(container + 1, 0);
+    return by_container[container];
+  }
+};
+
+KeywordIndex::KeywordIndex() = default;
+KeywordIndex::~KeywordIndex() = default;
 
 std::string KeywordIndex::TermKey(Field field, std::string_view term) {
   std::string key;
@@ -26,8 +50,11 @@ std::string KeywordIndex::TermKey(Field field, std::string_view term) {
 
 std::uint32_t KeywordIndex::AddSlot(std::uint64_t label, std::uint32_t container, std::uint32_t postings,
                                     const std::array<std::uint32_t, kNumFields>& length) {
-  const auto slot = static_cast<std::uint32_t>(slots_.size());
-  slots_.push_back({label, container, postings, length, true});
+  const auto slot = static_cast<std::uint32_t>(slot_label_.size());
+  slot_label_.push_back(label);
+  slot_container_.push_back(container);
+  slot_postings_.push_back(postings);
+  for (int f = 0; f < kNumFields; ++f) slot_length_[f].push_back(length[f]);
   slot_of_.emplace(label, slot);
   if (container >= containers_.size()) containers_.resize(container + 1);
   ContainerStats& stats = containers_[container];
@@ -35,6 +62,34 @@ std::uint32_t KeywordIndex::AddSlot(std::uint64_t label, std::uint32_t container
   for (int f = 0; f < kNumFields; ++f) stats.total_length[f] += length[f];
   live_postings_ += postings;
   return slot;
+}
+
+void KeywordIndex::AppendPosting(Term* term, std::uint32_t slot, std::uint32_t tf) {
+  term->postings.push_back({slot, tf});
+  term->max_tf = std::max(term->max_tf, tf);
+  if (term->df != nullptr) {
+    ++term->df->CountOf(slot_container_[slot]);
+  } else if (Countable(*term)) {
+    CountContainers(term);
+  }
+}
+
+bool KeywordIndex::Countable(const Term& term) const {
+  return term.postings.size() >= std::max(kCountedListLength, containers_.size());
+}
+
+void KeywordIndex::CountContainers(Term* term) {
+  if (term->df == nullptr) {
+    term->df = std::make_unique<DocFrequencies>();
+    ++counted_terms_;
+  }
+  DocFrequencies& df = *term->df;
+  df.by_container.clear();
+  for (const Posting& p : term->postings) {
+    const std::uint32_t c = slot_container_[p.slot];
+    if (c != kRemoved) ++df.CountOf(c);
+  }
+  df.settled = removed_.size();
 }
 
 void KeywordIndex::Add(std::uint64_t label, std::uint32_t container, const FieldTerms& terms) {
@@ -48,20 +103,24 @@ void KeywordIndex::Add(std::uint64_t label, std::uint32_t container, const Field
   }
   const std::uint32_t slot = AddSlot(label, container, postings, length);
   for (int f = 0; f < kNumFields; ++f) {
-    for (const auto& [term, count] : tf[f]) postings_[TermKey(static_cast<Field>(f), term)].push_back({slot, count});
+    for (const auto& [term, count] : tf[f]) {
+      AppendPosting(&terms_[TermKey(static_cast<Field>(f), term)], slot, count);
+    }
   }
 }
 
 bool KeywordIndex::Remove(std::uint64_t label) {
   auto it = slot_of_.find(label);
   if (it == slot_of_.end()) return false;
-  Slot& slot = slots_[it->second];
-  ContainerStats& stats = containers_[slot.container];
+  const std::uint32_t slot = it->second;
+  const std::uint32_t container = slot_container_[slot];
+  ContainerStats& stats = containers_[container];
   --stats.chunks;
-  for (int f = 0; f < kNumFields; ++f) stats.total_length[f] -= slot.length[f];
-  live_postings_ -= slot.postings;
-  dead_postings_ += slot.postings;
-  slot.live = false;
+  for (int f = 0; f < kNumFields; ++f) stats.total_length[f] -= slot_length_[f][slot];
+  live_postings_ -= slot_postings_[slot];
+  dead_postings_ += slot_postings_[slot];
+  slot_container_[slot] = kRemoved;
+  removed_.emplace_back(slot, container);
   slot_of_.erase(it);
   if (dead_postings_ > 1024 && dead_postings_ > live_postings_) Compact();
   return true;
@@ -69,29 +128,87 @@ bool KeywordIndex::Remove(std::uint64_t label) {
 
 void KeywordIndex::Compact() {
   // Old slot -> new slot, in order, so that posting lists stay sorted.
-  std::vector<std::uint32_t> renumber(slots_.size(), UINT32_MAX);
-  std::vector<Slot> live;
-  live.reserve(slot_of_.size());
-  for (std::size_t s = 0; s < slots_.size(); ++s) {
-    if (!slots_[s].live) continue;
-    renumber[s] = static_cast<std::uint32_t>(live.size());
-    live.push_back(slots_[s]);
+  std::vector<std::uint32_t> renumber(slot_label_.size(), kRemoved);
+  std::uint32_t next = 0;
+  for (std::size_t s = 0; s < slot_label_.size(); ++s) {
+    if (slot_container_[s] == kRemoved) continue;
+    renumber[s] = next;
+    slot_label_[next] = slot_label_[s];
+    slot_container_[next] = slot_container_[s];
+    slot_postings_[next] = slot_postings_[s];
+    for (int f = 0; f < kNumFields; ++f) slot_length_[f][next] = slot_length_[f][s];
+    ++next;
   }
-  for (auto it = postings_.begin(); it != postings_.end();) {
-    std::vector<Posting>& list = it->second;
-    std::erase_if(list, [&](const Posting& p) { return renumber[p.slot] == UINT32_MAX; });
-    if (list.empty()) {
-      it = postings_.erase(it);
+  slot_label_.resize(next);
+  slot_container_.resize(next);
+  slot_postings_.resize(next);
+  for (int f = 0; f < kNumFields; ++f) slot_length_[f].resize(next);
+  removed_.clear();
+  counted_terms_ = 0;
+  for (auto it = terms_.begin(); it != terms_.end();) {
+    Term& term = it->second;
+    std::erase_if(term.postings, [&](const Posting& p) { return renumber[p.slot] == kRemoved; });
+    if (term.postings.empty()) {
+      it = terms_.erase(it);
       continue;
     }
-    for (Posting& p : list) p.slot = renumber[p.slot];
-    list.shrink_to_fit();
+    term.max_tf = 0;
+    for (Posting& p : term.postings) {
+      p.slot = renumber[p.slot];
+      term.max_tf = std::max(term.max_tf, p.tf);
+    }
+    term.postings.shrink_to_fit();
+    term.df.reset();
+    if (Countable(term)) CountContainers(&term);
     ++it;
   }
-  slots_ = std::move(live);
-  for (std::size_t s = 0; s < slots_.size(); ++s) slot_of_[slots_[s].label] = static_cast<std::uint32_t>(s);
+  for (std::size_t s = 0; s < slot_label_.size(); ++s) slot_of_[slot_label_[s]] = static_cast<std::uint32_t>(s);
   dead_postings_ = 0;
 }
+
+std::size_t KeywordIndex::ScopedDocFrequency(const Term& term, const ContainerSet& scope) const {
+  std::size_t df = 0;
+  if (term.df == nullptr) {
+    for (const Posting& p : term.postings) df += scope.Contains(slot_container_[p.slot]) ? 1 : 0;
+    return df;
+  }
+  DocFrequencies& counts = *term.df;
+  std::lock_guard lock(counts.mu);
+  // Removals since this term was last read: each is in the list or not (binary search).
+  for (; counts.settled < removed_.size(); ++counts.settled) {
+    const auto [slot, container] = removed_[counts.settled];
+    auto at = std::lower_bound(term.postings.begin(), term.postings.end(), slot,
+                               [](const Posting& p, std::uint32_t s) { return p.slot < s; });
+    if (at != term.postings.end() && at->slot == slot) --counts.CountOf(container);
+  }
+  const std::vector<std::uint32_t>& by_container = counts.by_container;
+  if (scope.ordinals().size() < by_container.size()) {
+    for (std::uint32_t c : scope.ordinals()) df += c < by_container.size() ? by_container[c] : 0;
+  } else {
+    for (std::uint32_t c = 0; c < by_container.size(); ++c) df += scope.Contains(c) ? by_container[c] : 0;
+  }
+  return df;
+}
+
+namespace {
+
+// First index at or after `from` whose slot is not below `slot`: exponential then binary
+// search, so probing a long list for a few sorted slots costs O(log gap) each.
+template <typename List>
+std::size_t Gallop(const List& list, std::size_t from, std::uint32_t slot) {
+  if (from >= list.size() || list[from].slot >= slot) return from;
+  std::size_t step = 1;
+  while (from + step < list.size() && list[from + step].slot < slot) {
+    from += step;
+    step *= 2;
+  }
+  auto first = list.begin() + static_cast<std::ptrdiff_t>(from + 1);
+  auto last = list.begin() + static_cast<std::ptrdiff_t>(std::min(from + step + 1, list.size()));
+  auto it = std::lower_bound(first, last, slot, [](const auto& p, std::uint32_t s) { return p.slot < s; });
+  return static_cast<std::size_t>(it - list.begin());
+}
+
+}  // namespace
 
 std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std::string>& query_terms,
                                              std::size_t k, const ContainerSet& scope,
@@ -108,48 +225,129 @@ std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std:
   }
   if (n == 0) return hits;
   const double avg_length = std::max(total_length / n, 1.0);
-  auto permitted = [&](const Slot& s) { return s.live && scope.Contains(s.container); };
+  const double k1_base = params.k1 * (1.0 - params.b);
+  const double k1_len = params.k1 * params.b / avg_length;
 
   // Query term frequency: a term repeated in the query counts more, as in Lucene.
   std::map<std::string_view, int> qtf;
   for (const std::string& t : query_terms) ++qtf[t];
   struct QueryTerm {
-    std::string_view term;
-    const std::vector<Posting>* list;
+    std::string_view text;
+    const Term* term;
+    double weight;  // qtf * idf * (k1 + 1)
+    double bound;   // the most this term can add to one chunk's score
   };
   std::vector<QueryTerm> found;
+  for (const auto& [text, count] : qtf) {
+    auto it = terms_.find(TermKey(field, text));
+    if (it == terms_.end()) continue;
+    // Document frequency within the scope: the statistics never see other containers.
+    const auto df = static_cast<double>(ScopedDocFrequency(it->second, scope));
+    if (df == 0) continue;
+    const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+    const double weight = count * idf * (params.k1 + 1.0);
+    // tf / (tf + k1_base + k1_len * length) grows with tf, and length >= tf.
+    const double tf = it->second.max_tf;
+    found.push_back({text, &it->second, weight, weight * tf / (tf + k1_base + k1_len * tf)});
+  }
+  std::sort(found.begin(), found.end(), [](const QueryTerm& a, const QueryTerm& b) {
+    return a.bound != b.bound ? a.bound > b.bound : a.term->postings.size() < b.term->postings.size();
+  });
+  // remaining[i]: the most terms i.. can still add to a chunk.
+  std::vector<double> remaining(found.size() + 1, 0.0);
+  for (std::size_t i = found.size(); i-- > 0;) remaining[i] = remaining[i + 1] + found[i].bound;
 
   // Per-thread score accumulator over slots, reset through the list of touched slots, so a
   // search costs what its postings cost and not the size of the index.
   thread_local std::vector<float> scores;
   thread_local std::vector<std::uint32_t> touched;
-  if (scores.size() < slots_.size()) scores.resize(slots_.size(), 0.0f);
+  thread_local std::vector<std::pair<float, std::uint32_t>> kth_buffer;
+  if (scores.size() < slot_label_.size()) scores.resize(slot_label_.size(), 0.0f);
   touched.clear();
-  for (const auto& [term, count] : qtf) {
-    auto it = postings_.find(TermKey(field, term));
-    if (it == postings_.end()) continue;
-    const std::vector<Posting>& list = it->second;
-    // Document frequency within the scope: the statistics never see other containers.
-    std::size_t df = 0;
-    for (const Posting& p : list) df += permitted(slots_[p.slot]) ? 1 : 0;
-    if (df == 0) continue;
-    found.push_back({term, &list});
-    const double idf = std::log(1.0 + (n - static_cast<double>(df) + 0.5) / (static_cast<double>(df) + 0.5));
-    const double weight = count * idf * (params.k1 + 1.0);
-    const double k1_base = params.k1 * (1.0 - params.b);
-    const double k1_len = params.k1 * params.b / avg_length;
-    for (const Posting& p : list) {
-      const Slot& s = slots_[p.slot];
-      if (!permitted(s)) continue;
-      if (filter != nullptr && !filter->Allowed(s.label)) continue;
-      const double tf = p.tf;
-      if (scores[p.slot] == 0.0f) touched.push_back(p.slot);
-      scores[p.slot] += static_cast<float>(weight * tf / (tf + k1_base + k1_len * s.length[f]));
+  const std::uint32_t* container_of = slot_container_.data();
+  const std::uint32_t* length_of = slot_length_[f].data();
+  auto contribution = [&](const QueryTerm& q, const Posting& p) {
+    const double tf = p.tf;
+    return static_cast<float>(q.weight * tf / (tf + k1_base + k1_len * length_of[p.slot]));
+  };
+  // The k best candidates by the score so far (first k entries of kth_buffer).
+  // REQUIRES: touched.size() >= k.
+  auto select_best = [&]() {
+    kth_buffer.clear();
+    for (std::uint32_t slot : touched) kth_buffer.emplace_back(scores[slot], slot);
+    std::nth_element(kth_buffer.begin(), kth_buffer.begin() + static_cast<std::ptrdiff_t>(k - 1),
+                     kth_buffer.end(), std::greater<>());
+  };
+  // A lower bound for the final k-th best score: the lowest full score (terms `next`.. found
+  // by binary search) among the k best candidates so far. Far tighter than their partial
+  // scores, so the switch to probing comes early.
+  auto full_kth_best = [&](std::size_t next) {
+    select_best();
+    double lowest = INFINITY;
+    for (std::size_t j = 0; j < k; ++j) {
+      const std::uint32_t slot = kth_buffer[j].second;
+      double score = kth_buffer[j].first;
+      for (std::size_t t = next; t < found.size(); ++t) {
+        const std::vector<Posting>& list = found[t].term->postings;
+        auto it = std::lower_bound(list.begin(), list.end(), slot,
+                                   [](const Posting& p, std::uint32_t s) { return p.slot < s; });
+        if (it != list.end() && it->slot == slot) score += contribution(found[t], *it);
+      }
+      lowest = std::min(lowest, score);
+    }
+    return lowest;
+  };
+  // Drops candidates that cannot reach the k-th best score even with every remaining term.
+  auto prune = [&](double threshold, double still_to_add) {
+    std::erase_if(touched, [&](std::uint32_t slot) {
+      if (!Beyond(threshold, scores[slot] + still_to_add)) return false;
+      scores[slot] = 0.0f;
+      return true;
+    });
+  };
+
+  // Phase 1 scores every permitted posting. Once the k-th best score beats what the
+  // remaining terms could add to a chunk not yet seen, phase 2 only probes the remaining
+  // lists for the candidates (kept sorted by slot).
+  bool probing = false;
+  double threshold = 0;  // never above the final k-th best score
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    const QueryTerm& q = found[i];
+    const std::vector<Posting>& list = q.term->postings;
+    // The check costs a pass over the candidates: worth it when the list is not shorter.
+    if (!probing && touched.size() >= k && list.size() * 2 >= touched.size()) {
+      threshold = std::max(threshold, full_kth_best(i));
+      if (Beyond(threshold, remaining[i])) {
+        probing = true;
+        prune(threshold, remaining[i]);
+        std::sort(touched.begin(), touched.end());
+      }
+    }
+    if (!probing) {
+      for (const Posting& p : list) {
+        if (!scope.Contains(container_of[p.slot])) continue;
+        if (filter != nullptr && !filter->Allowed(slot_label_[p.slot])) continue;
+        if (scores[p.slot] == 0.0f) touched.push_back(p.slot);
+        scores[p.slot] += contribution(q, p);
+      }
+      continue;
+    }
+    std::size_t at = 0;
+    for (std::uint32_t slot : touched) {
+      at = Gallop(list, at, slot);
+      if (at == list.size()) break;
+      if (list[at].slot == slot) scores[slot] += contribution(q, list[at]);
+    }
+    if (touched.size() > k) {
+      select_best();
+      threshold = std::max<double>(threshold, kth_buffer[k - 1].first);
+      prune(threshold, remaining[i + 1]);
     }
   }
+
   hits.reserve(touched.size());
   for (std::uint32_t slot : touched) {
-    hits.push_back({slots_[slot].label, scores[slot], {}});
+    hits.push_back({slot_label_[slot], scores[slot], {}});
     scores[slot] = 0.0f;
   }
   auto better = [](const KeywordHit& a, const KeywordHit& b) {
@@ -161,13 +359,16 @@ std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std:
   } else {
     std::sort(hits.begin(), hits.end(), better);
   }
-  // Matched terms only for the hits returned: a binary search in each term's sorted list.
+  // Matched terms only for the hits returned: a binary search in each term's sorted list,
+  // in query-term order.
+  std::sort(found.begin(), found.end(), [](const QueryTerm& a, const QueryTerm& b) { return a.text < b.text; });
   for (KeywordHit& h : hits) {
     const std::uint32_t slot = slot_of_.at(h.label);
     for (const QueryTerm& q : found) {
-      auto it = std::lower_bound(q.list->begin(), q.list->end(), slot,
+      const std::vector<Posting>& list = q.term->postings;
+      auto it = std::lower_bound(list.begin(), list.end(), slot,
                                  [](const Posting& p, std::uint32_t s) { return p.slot < s; });
-      if (it != q.list->end() && it->slot == slot) h.matched_terms.emplace_back(q.term);
+      if (it != list.end() && it->slot == slot) h.matched_terms.emplace_back(q.text);
     }
   }
   return hits;
@@ -176,26 +377,32 @@ std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std:
 void KeywordIndex::AppendTo(std::string* out) const {
   PutVarint(out, kFormat);
   PutVarint(out, slot_of_.size());
-  for (const Slot& s : slots_) {
-    if (!s.live) continue;
-    PutVarint(out, s.label);
-    PutVarint(out, s.container);
-    PutVarint(out, s.postings);
-    for (std::uint32_t len : s.length) PutVarint(out, len);
+  // Only live chunks and postings are written: a loaded index starts compacted, and a
+  // posting names its chunk by position in this table.
+  std::vector<std::uint32_t> position(slot_label_.size(), kRemoved);
+  std::uint32_t next = 0;
+  for (std::size_t s = 0; s < slot_label_.size(); ++s) {
+    if (slot_container_[s] == kRemoved) continue;
+    position[s] = next++;
+    PutVarint(out, slot_label_[s]);
+    PutVarint(out, slot_container_[s]);
+    PutVarint(out, slot_postings_[s]);
+    for (int f = 0; f < kNumFields; ++f) PutVarint(out, slot_length_[f][s]);
   }
-  // Only live postings are written: a loaded index starts compacted. Postings name labels.
   std::size_t terms = 0;
   std::string body;
-  for (const auto& [key, list] : postings_) {
+  for (const auto& [key, term] : terms_) {
     std::size_t live = 0;
-    for (const Posting& p : list) live += slots_[p.slot].live ? 1 : 0;
+    for (const Posting& p : term.postings) live += position[p.slot] != kRemoved ? 1 : 0;
     if (live == 0) continue;
     ++terms;
     PutBytes(&body, key);
     PutVarint(&body, live);
-    for (const Posting& p : list) {
-      if (!slots_[p.slot].live) continue;
-      PutVarint(&body, slots_[p.slot].label);
+    std::uint32_t previous = 0;
+    for (const Posting& p : term.postings) {
+      if (position[p.slot] == kRemoved) continue;
+      PutVarint(&body, position[p.slot] - previous);  // increasing: the first is itself
+      previous = position[p.slot];
       PutVarint(&body, p.tf);
     }
   }
@@ -207,19 +414,24 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
   Reader r(in);
   auto bad = [](const char* what) { return Status::Corruption(std::string("keyword index: ") + what); };
   std::uint64_t format = 0, nchunks = 0;
-  if (!r.GetVarint(&format) || format != kFormat) return bad("unknown format");
+  if (!r.GetVarint(&format) || (format != kFormat && format != kFormatLabels)) return bad("unknown format");
   if (!r.GetVarint(&nchunks)) return bad("truncated chunk table");
-  postings_.clear();
-  slots_.clear();
+  terms_.clear();
+  slot_label_.clear();
+  slot_container_.clear();
+  slot_postings_.clear();
+  for (auto& lengths : slot_length_) lengths.clear();
   slot_of_.clear();
   containers_.clear();
-  live_postings_ = dead_postings_ = 0;
+  removed_.clear();
+  live_postings_ = dead_postings_ = counted_terms_ = 0;
   for (std::uint64_t i = 0; i < nchunks; ++i) {
     std::uint64_t label = 0, container = 0, postings = 0;
     std::array<std::uint32_t, kNumFields> length{};
     if (!r.GetVarint(&label) || !r.GetVarint(&container) || !r.GetVarint(&postings)) {
       return bad("truncated chunk");
     }
+    if (container >= kRemoved) return bad("container ordinal out of range");
     for (std::uint32_t& len : length) {
       std::uint64_t v = 0;
       if (!r.GetVarint(&v)) return bad("truncated chunk lengths");
@@ -230,23 +442,37 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
   }
   std::uint64_t nterms = 0;
   if (!r.GetVarint(&nterms)) return bad("truncated term count");
+  terms_.reserve(nterms);
+  auto by_slot = [](const Posting& a, const Posting& b) { return a.slot < b.slot; };
   for (std::uint64_t i = 0; i < nterms; ++i) {
     std::string_view key;
     std::uint64_t count = 0;
     if (!r.GetBytes(&key) || !r.GetVarint(&count)) return bad("truncated term");
-    std::vector<Posting>& list = postings_[std::string(key)];
-    list.reserve(count);
+    if (count > nchunks) return bad("more postings than chunks");
+    Term& term = terms_[std::string(key)];
+    term.postings.reserve(count);
+    std::uint64_t position = 0;
     for (std::uint64_t j = 0; j < count; ++j) {
-      std::uint64_t label = 0, tf = 0;
-      if (!r.GetVarint(&label) || !r.GetVarint(&tf)) return bad("truncated postings");
-      auto slot = slot_of_.find(label);
-      if (slot == slot_of_.end()) return bad("posting of an unknown chunk");
-      list.push_back({slot->second, static_cast<std::uint32_t>(tf)});
+      std::uint64_t ref = 0, tf = 0;
+      if (!r.GetVarint(&ref) || !r.GetVarint(&tf)) return bad("truncated postings");
+      std::uint32_t slot = 0;
+      if (format == kFormatLabels) {
+        auto found = slot_of_.find(ref);
+        if (found == slot_of_.end()) return bad("posting of an unknown chunk");
+        slot = found->second;
+      } else {
+        if (j > 0 && ref == 0) return bad("postings out of order");
+        if (ref >= nchunks || (position += ref) >= nchunks) return bad("posting of an unknown chunk");
+        slot = static_cast<std::uint32_t>(position);
+      }
+      term.postings.push_back({slot, static_cast<std::uint32_t>(tf)});
+      term.max_tf = std::max(term.max_tf, static_cast<std::uint32_t>(tf));
     }
-    // Files written before slots existed list postings in another order.
-    if (!std::is_sorted(list.begin(), list.end(), [](const Posting& a, const Posting& b) { return a.slot < b.slot; })) {
-      std::sort(list.begin(), list.end(), [](const Posting& a, const Posting& b) { return a.slot < b.slot; });
+    // Format 1 files written before slots existed list postings in another order.
+    if (!std::is_sorted(term.postings.begin(), term.postings.end(), by_slot)) {
+      std::sort(term.postings.begin(), term.postings.end(), by_slot);
     }
+    if (Countable(term)) CountContainers(&term);
   }
   if (!r.empty()) return bad("trailing bytes");
   return Status();

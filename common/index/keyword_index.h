@@ -1,7 +1,9 @@
 #pragma once
 
 #include <array>
+#include <climits>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -30,7 +32,13 @@ struct KeywordHit {
 // reveal nothing about other containers. Removal is lazy: postings of removed labels are
 // skipped at search time and dropped when they outnumber the live ones.
 //
-// Thread safety: none; IndexSet serialises writers against readers.
+// Search is term-at-a-time with max-score pruning: terms are scored in order of their best
+// possible contribution, and once the k-th best score so far beats what every remaining
+// term could still add, the remaining (long, common) posting lists are only probed for the
+// chunks already found. The top k is the same as an exhaustive scoring's.
+//
+// Thread safety: Add and Remove need exclusive access (IndexSet serialises writers against
+// readers); any number of Search calls may run at once.
 class KeywordIndex {
  public:
   struct Bm25 {
@@ -39,7 +47,10 @@ class KeywordIndex {
   };
   using FieldTerms = std::array<std::vector<std::string>, kNumFields>;
 
-  KeywordIndex() = default;
+  KeywordIndex();
+  ~KeywordIndex();
+  KeywordIndex(const KeywordIndex&) = delete;
+  KeywordIndex& operator=(const KeywordIndex&) = delete;
 
   // Terms as the Analyzer emits them, duplicates included (they are term frequency).
   // REQUIRES: `label` is not live.
@@ -55,42 +66,65 @@ class KeywordIndex {
 
   std::size_t size() const { return slot_of_.size(); }
   std::size_t dead_postings() const { return dead_postings_; }
+  // Posting lists long enough to keep per-container document frequencies (see Term).
+  std::size_t counted_terms() const { return counted_terms_; }
 
   void AppendTo(std::string* out) const;
   Status ParseFrom(std::string_view in);
 
+  // A posting list reaching this length, and at least as long as there are containers, gets
+  // per-container document frequencies, so that a search does not count its scope's share by
+  // reading the whole list (the counters then cost at most half what the list does).
+  static constexpr std::size_t kCountedListLength = 4096;
+
  private:
   // Chunks live in dense slots, numbered in the order they were added, so that a search
   // reaches a posting's chunk by index rather than by hash lookup. Posting lists are sorted
-  // by slot (adds append increasing slots; compaction renumbers in order).
+  // by slot (adds append increasing slots; compaction renumbers in order). Slot data is kept
+  // column-wise: a search reads only the container and one field's length of each posting.
   struct Posting {
     std::uint32_t slot;
     std::uint32_t tf;
   };
-  struct Slot {
-    std::uint64_t label;
-    std::uint32_t container;
-    std::uint32_t postings;  // how many posting entries this chunk owns, for lazy removal
-    std::array<std::uint32_t, kNumFields> length;
-    bool live;
+  struct DocFrequencies;
+  struct Term {
+    std::vector<Posting> postings;
+    std::uint32_t max_tf = 0;  // an upper bound (removals do not lower it)
+    // Live postings per container ordinal for long lists (see kCountedListLength), else null.
+    std::unique_ptr<DocFrequencies> df;
   };
   struct ContainerStats {
     std::uint64_t chunks = 0;
     std::array<std::uint64_t, kNumFields> total_length{};
   };
+  // slot_container_ of a removed chunk.
+  static constexpr std::uint32_t kRemoved = UINT32_MAX;
 
   static std::string TermKey(Field field, std::string_view term);
   std::uint32_t AddSlot(std::uint64_t label, std::uint32_t container, std::uint32_t postings,
                         const std::array<std::uint32_t, kNumFields>& length);
+  void AppendPosting(Term* term, std::uint32_t slot, std::uint32_t tf);
+  bool Countable(const Term& term) const;
+  // Builds `term`'s per-container counts from its live postings.
+  void CountContainers(Term* term);
+  // Live postings of `term` in the containers of `scope`.
+  std::size_t ScopedDocFrequency(const Term& term, const ContainerSet& scope) const;
   // Drops the postings of removed chunks and renumbers the slots densely.
   void Compact();
 
-  std::unordered_map<std::string, std::vector<Posting>> postings_;  // TermKey -> postings
-  std::vector<Slot> slots_;                                          // live and removed
-  std::unordered_map<std::uint64_t, std::uint32_t> slot_of_;         // live labels only
-  std::vector<ContainerStats> containers_;                           // by container ordinal
+  std::unordered_map<std::string, Term> terms_;               // TermKey -> postings
+  std::vector<std::uint64_t> slot_label_;                     // live and removed slots
+  std::vector<std::uint32_t> slot_container_;                 // kRemoved once removed
+  std::vector<std::uint32_t> slot_postings_;                  // entries owned, for lazy removal
+  std::array<std::vector<std::uint32_t>, kNumFields> slot_length_;
+  std::unordered_map<std::uint64_t, std::uint32_t> slot_of_;  // live labels only
+  std::vector<ContainerStats> containers_;                    // by container ordinal
+  // Slots removed since the last compaction, with the container each was in. Counted
+  // terms subtract them lazily (DocFrequencies::settled), only when a search reads them.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> removed_;
   std::size_t live_postings_ = 0;
   std::size_t dead_postings_ = 0;
+  std::size_t counted_terms_ = 0;
 };
 
 }  // namespace tide::index

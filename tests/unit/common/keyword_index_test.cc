@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+
 namespace tide::index {
 namespace {
 
@@ -81,6 +87,136 @@ TEST(KeywordIndexTest, SerialisationRoundTrips) {
   ASSERT_EQ(b.size(), 1u);
   EXPECT_FLOAT_EQ(a[0].score, b[0].score);
   EXPECT_FALSE(back.ParseFrom(bytes.substr(0, bytes.size() / 2)).ok());
+}
+
+// Exhaustive BM25 over the live chunks of `scope`, written independently of the index, as
+// the reference for the pruned search.
+struct Reference {
+  struct Chunk {
+    std::uint32_t container;
+    std::vector<std::string> terms;
+  };
+  std::map<std::uint64_t, Chunk> live;
+
+  std::map<std::uint64_t, double> Scores(const std::vector<std::string>& query,
+                                         const std::set<std::uint32_t>& scope) const {
+    const KeywordIndex::Bm25 bm25;
+    double n = 0, total = 0;
+    std::map<std::string, double> df;
+    for (const auto& [label, c] : live) {
+      if (!scope.contains(c.container)) continue;
+      n += 1;
+      total += static_cast<double>(c.terms.size());
+      for (const std::string& t : std::set<std::string>(c.terms.begin(), c.terms.end())) df[t] += 1;
+    }
+    const double avg = std::max(total / n, 1.0);
+    std::map<std::string, int> qtf;
+    for (const std::string& t : query) ++qtf[t];
+    std::map<std::uint64_t, double> scores;
+    for (const auto& [label, c] : live) {
+      if (!scope.contains(c.container)) continue;
+      double score = 0;
+      for (const auto& [t, count] : qtf) {
+        const double tf = static_cast<double>(std::count(c.terms.begin(), c.terms.end(), t));
+        if (tf == 0) continue;
+        const double idf = std::log(1.0 + (n - df[t] + 0.5) / (df[t] + 0.5));
+        const double len = static_cast<double>(c.terms.size());
+        score += count * idf * (bm25.k1 + 1) * tf / (tf + bm25.k1 * (1 - bm25.b + bm25.b * len / avg));
+      }
+      if (score > 0) scores[label] = score;
+    }
+    return scores;
+  }
+};
+
+// Every hit carries its exhaustive score, and the k-th best exhaustive score is reached:
+// the pruned top k is a true top k (ties may pick either chunk).
+void ExpectTopK(const KeywordIndex& index, const Reference& ref, const std::vector<std::string>& query,
+                std::size_t k, const std::set<std::uint32_t>& scope_set) {
+  ContainerSet scope;
+  for (std::uint32_t c : scope_set) scope.Add(c);
+  const std::map<std::uint64_t, double> expected = ref.Scores(query, scope_set);
+  std::vector<double> best;
+  for (const auto& [label, score] : expected) best.push_back(score);
+  std::sort(best.rbegin(), best.rend());
+  const std::vector<KeywordHit> hits = index.Search(Field::kBody, query, k, scope, {});
+  ASSERT_EQ(hits.size(), std::min(k, best.size()));
+  for (std::size_t i = 0; i < hits.size(); ++i) {
+    auto it = expected.find(hits[i].label);
+    ASSERT_NE(it, expected.end()) << "chunk " << hits[i].label << " is outside the scope or unmatched";
+    EXPECT_NEAR(hits[i].score, it->second, 1e-4 * it->second);
+    EXPECT_NEAR(hits[i].score, best[i], 1e-4 * best[i]) << "rank " << i;
+  }
+}
+
+TEST(KeywordIndexTest, PrunedSearchMatchesExhaustiveBm25) {
+  // Zipf-distributed vocabulary: the commonest terms get lists past kCountedListLength (per-
+  // container document frequencies), the rare ones decide the top k, so the search prunes.
+  std::mt19937_64 rng(7);
+  std::vector<double> weights;
+  for (int r = 1; r <= 400; ++r) weights.push_back(1.0 / r);
+  std::discrete_distribution<int> word(weights.begin(), weights.end());
+  std::uniform_int_distribution<int> length(3, 30);
+  KeywordIndex index;
+  Reference ref;
+  const std::uint64_t chunks = 3 * KeywordIndex::kCountedListLength;
+  for (std::uint64_t label = 1; label <= chunks; ++label) {
+    Reference::Chunk chunk{static_cast<std::uint32_t>(label % 7 == 0 ? 1 : label % 3), {}};
+    for (int i = length(rng); i > 0; --i) chunk.terms.push_back("w" + std::to_string(word(rng)));
+    index.Add(label, chunk.container, Body(chunk.terms));
+    ref.live.emplace(label, std::move(chunk));
+  }
+  ASSERT_GT(index.counted_terms(), 0u);
+  const std::vector<std::vector<std::string>> queries = {
+      {"w0", "w1", "w2", "w250", "w399"}, {"w3", "w3", "w120"}, {"w0", "w5", "w9", "w30", "w31", "w77"},
+      {"w1"}, {"w2", "w398"}};
+  auto check_all = [&](const char* stage) {
+    SCOPED_TRACE(stage);
+    for (const auto& q : queries) {
+      ExpectTopK(index, ref, q, 10, {0, 1, 2});
+      ExpectTopK(index, ref, q, 10, {1});
+      ExpectTopK(index, ref, q, 100, {0, 2});
+    }
+  };
+  check_all("built");
+  // Removals short of compaction: counted terms subtract them when next read.
+  for (std::uint64_t label = 2; label <= chunks; label += 5) {
+    ASSERT_TRUE(index.Remove(label));
+    ref.live.erase(label);
+  }
+  ASSERT_GT(index.dead_postings(), 0u);
+  check_all("after removals");
+  // More removals than live postings: compaction renumbers slots and recounts.
+  for (std::uint64_t label = 1; label <= chunks; ++label) {
+    if (label % 5 == 2 || label % 4 == 0) continue;
+    ASSERT_TRUE(index.Remove(label));
+    ref.live.erase(label);
+  }
+  ASSERT_EQ(index.size(), ref.live.size());
+  check_all("after compaction");
+  std::string bytes;
+  index.AppendTo(&bytes);
+  KeywordIndex back;
+  ASSERT_TRUE(back.ParseFrom(bytes).ok());
+  for (const auto& q : queries) ExpectTopK(back, ref, q, 10, {0, 1, 2});
+}
+
+TEST(KeywordIndexTest, CorruptPostingsAreRefused) {
+  KeywordIndex index;
+  index.Add(1, 0, Body({"a"}));
+  index.Add(2, 0, Body({"a"}));
+  std::string bytes;
+  index.AppendTo(&bytes);
+  // One term, two postings: the file ends with (delta 0, tf 1), (delta 1, tf 1).
+  ASSERT_EQ(bytes.substr(bytes.size() - 4), std::string("\x00\x01\x01\x01", 4));
+  KeywordIndex back;
+  ASSERT_TRUE(back.ParseFrom(bytes).ok());
+  std::string repeated = bytes;
+  repeated[repeated.size() - 2] = '\x00';  // the first chunk again
+  EXPECT_EQ(back.ParseFrom(repeated).message(), "keyword index: postings out of order");
+  std::string beyond = bytes;
+  beyond[beyond.size() - 2] = '\x05';  // past the two-chunk table
+  EXPECT_EQ(back.ParseFrom(beyond).message(), "keyword index: posting of an unknown chunk");
 }
 
 }  // namespace
