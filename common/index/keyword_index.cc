@@ -60,6 +60,7 @@ std::uint32_t KeywordIndex::AddSlot(std::uint64_t label, std::uint32_t container
   ContainerStats& stats = containers_[container];
   ++stats.chunks;
   for (int f = 0; f < kNumFields; ++f) stats.total_length[f] += length[f];
+  stats.slots.push_back(slot);
   live_postings_ += postings;
   return slot;
 }
@@ -141,6 +142,8 @@ void KeywordIndex::Compact() {
   }
   slot_label_.resize(next);
   slot_container_.resize(next);
+  for (ContainerStats& stats : containers_) stats.slots.clear();
+  for (std::uint32_t slot = 0; slot < next; ++slot) containers_[slot_container_[slot]].slots.push_back(slot);
   slot_postings_.resize(next);
   for (int f = 0; f < kNumFields; ++f) slot_length_[f].resize(next);
   removed_.clear();
@@ -210,139 +213,91 @@ std::size_t Gallop(const List& list, std::size_t from, std::uint32_t slot) {
 
 }  // namespace
 
+// One search's state, shared by the two strategies.
+struct KeywordIndex::Query {
+  struct Word {  // a distinct query term the index holds
+    std::string_view text;
+    const Term* term;
+    int count;          // how often the query repeats it: it counts more, as in Lucene
+    double weight = 0;  // count * idf * (k1 + 1), once the scope's df is known
+    double bound = 0;   // the most it can add to one chunk's score
+  };
+  int field;
+  std::size_t k;
+  const ContainerSet* scope;
+  const LabelFilter* filter;
+  double k1_plus_1, k1_base, k1_len;  // k1 + 1, k1 (1 - b), k1 b / average length
+  double n;                           // live chunks in the scope
+  std::vector<Word> words;            // the strategies drop those with df 0
+  const std::uint32_t* length_of;     // the field's length by slot
+  std::vector<float>* scores;         // by slot, all 0 between searches
+  std::vector<std::uint32_t>* touched;
+
+  void SetStatistics(Word* w, double df) const {
+    const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+    w->weight = w->count * idf * k1_plus_1;
+    // tf / (tf + k1_base + k1_len * length) grows with tf, and length >= tf.
+    const double tf = w->term->max_tf;
+    w->bound = w->weight * tf / (tf + k1_base + k1_len * tf);
+  }
+  float Contribution(const Word& w, const Posting& p) const {
+    const double tf = p.tf;
+    return static_cast<float>(w.weight * tf / (tf + k1_base + k1_len * length_of[p.slot]));
+  }
+};
+
 std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std::string>& query_terms,
                                              std::size_t k, const ContainerSet& scope,
                                              const Bm25& params, const LabelFilter* filter) const {
   std::vector<KeywordHit> hits;
   if (k == 0 || scope.empty()) return hits;
-  const int f = static_cast<int>(field);
-  double n = 0;
+  Query q;
+  q.field = static_cast<int>(field);
+  q.k = k;
+  q.scope = &scope;
+  q.filter = filter;
   double total_length = 0;
+  q.n = 0;
+  std::size_t scope_slots = 0;
   for (std::uint32_t c : scope.ordinals()) {
     if (c >= containers_.size()) continue;
-    n += static_cast<double>(containers_[c].chunks);
-    total_length += static_cast<double>(containers_[c].total_length[f]);
+    q.n += static_cast<double>(containers_[c].chunks);
+    total_length += static_cast<double>(containers_[c].total_length[q.field]);
+    scope_slots += containers_[c].slots.size();
   }
-  if (n == 0) return hits;
-  const double avg_length = std::max(total_length / n, 1.0);
-  const double k1_base = params.k1 * (1.0 - params.b);
-  const double k1_len = params.k1 * params.b / avg_length;
-
-  // Query term frequency: a term repeated in the query counts more, as in Lucene.
+  if (q.n == 0) return hits;
+  q.k1_plus_1 = params.k1 + 1.0;
+  q.k1_base = params.k1 * (1.0 - params.b);
+  q.k1_len = params.k1 * params.b / std::max(total_length / q.n, 1.0);
   std::map<std::string_view, int> qtf;
   for (const std::string& t : query_terms) ++qtf[t];
-  struct QueryTerm {
-    std::string_view text;
-    const Term* term;
-    double weight;  // qtf * idf * (k1 + 1)
-    double bound;   // the most this term can add to one chunk's score
-  };
-  std::vector<QueryTerm> found;
+  std::size_t postings = 0;
   for (const auto& [text, count] : qtf) {
     auto it = terms_.find(TermKey(field, text));
     if (it == terms_.end()) continue;
-    // Document frequency within the scope: the statistics never see other containers.
-    const auto df = static_cast<double>(ScopedDocFrequency(it->second, scope));
-    if (df == 0) continue;
-    const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
-    const double weight = count * idf * (params.k1 + 1.0);
-    // tf / (tf + k1_base + k1_len * length) grows with tf, and length >= tf.
-    const double tf = it->second.max_tf;
-    found.push_back({text, &it->second, weight, weight * tf / (tf + k1_base + k1_len * tf)});
+    q.words.push_back({text, &it->second, count});
+    postings += it->second.postings.size();
   }
-  std::sort(found.begin(), found.end(), [](const QueryTerm& a, const QueryTerm& b) {
-    return a.bound != b.bound ? a.bound > b.bound : a.term->postings.size() < b.term->postings.size();
-  });
-  // remaining[i]: the most terms i.. can still add to a chunk.
-  std::vector<double> remaining(found.size() + 1, 0.0);
-  for (std::size_t i = found.size(); i-- > 0;) remaining[i] = remaining[i + 1] + found[i].bound;
+  if (q.words.empty()) return hits;
 
   // Per-thread score accumulator over slots, reset through the list of touched slots, so a
-  // search costs what its postings cost and not the size of the index.
+  // search costs what it reads and not the size of the index.
   thread_local std::vector<float> scores;
   thread_local std::vector<std::uint32_t> touched;
-  thread_local std::vector<std::pair<float, std::uint32_t>> kth_buffer;
   if (scores.size() < slot_label_.size()) scores.resize(slot_label_.size(), 0.0f);
   touched.clear();
-  const std::uint32_t* container_of = slot_container_.data();
-  const std::uint32_t* length_of = slot_length_[f].data();
-  auto contribution = [&](const QueryTerm& q, const Posting& p) {
-    const double tf = p.tf;
-    return static_cast<float>(q.weight * tf / (tf + k1_base + k1_len * length_of[p.slot]));
-  };
-  // The k best candidates by the score so far (first k entries of kth_buffer).
-  // REQUIRES: touched.size() >= k.
-  auto select_best = [&]() {
-    kth_buffer.clear();
-    for (std::uint32_t slot : touched) kth_buffer.emplace_back(scores[slot], slot);
-    std::nth_element(kth_buffer.begin(), kth_buffer.begin() + static_cast<std::ptrdiff_t>(k - 1),
-                     kth_buffer.end(), std::greater<>());
-  };
-  // A lower bound for the final k-th best score: the lowest full score (terms `next`.. found
-  // by binary search) among the k best candidates so far. Far tighter than their partial
-  // scores, so the switch to probing comes early.
-  auto full_kth_best = [&](std::size_t next) {
-    select_best();
-    double lowest = INFINITY;
-    for (std::size_t j = 0; j < k; ++j) {
-      const std::uint32_t slot = kth_buffer[j].second;
-      double score = kth_buffer[j].first;
-      for (std::size_t t = next; t < found.size(); ++t) {
-        const std::vector<Posting>& list = found[t].term->postings;
-        auto it = std::lower_bound(list.begin(), list.end(), slot,
-                                   [](const Posting& p, std::uint32_t s) { return p.slot < s; });
-        if (it != list.end() && it->slot == slot) score += contribution(found[t], *it);
-      }
-      lowest = std::min(lowest, score);
-    }
-    return lowest;
-  };
-  // Drops candidates that cannot reach the k-th best score even with every remaining term.
-  auto prune = [&](double threshold, double still_to_add) {
-    std::erase_if(touched, [&](std::uint32_t slot) {
-      if (!Beyond(threshold, scores[slot] + still_to_add)) return false;
-      scores[slot] = 0.0f;
-      return true;
-    });
-  };
-
-  // Phase 1 scores every permitted posting. Once the k-th best score beats what the
-  // remaining terms could add to a chunk not yet seen, phase 2 only probes the remaining
-  // lists for the candidates (kept sorted by slot).
-  bool probing = false;
-  double threshold = 0;  // never above the final k-th best score
-  for (std::size_t i = 0; i < found.size(); ++i) {
-    const QueryTerm& q = found[i];
-    const std::vector<Posting>& list = q.term->postings;
-    // The check costs a pass over the candidates: worth it when the list is not shorter.
-    if (!probing && touched.size() >= k && list.size() * 2 >= touched.size()) {
-      threshold = std::max(threshold, full_kth_best(i));
-      if (Beyond(threshold, remaining[i])) {
-        probing = true;
-        prune(threshold, remaining[i]);
-        std::sort(touched.begin(), touched.end());
-      }
-    }
-    if (!probing) {
-      for (const Posting& p : list) {
-        if (!scope.Contains(container_of[p.slot])) continue;
-        if (filter != nullptr && !filter->Allowed(slot_label_[p.slot])) continue;
-        if (scores[p.slot] == 0.0f) touched.push_back(p.slot);
-        scores[p.slot] += contribution(q, p);
-      }
-      continue;
-    }
-    std::size_t at = 0;
-    for (std::uint32_t slot : touched) {
-      at = Gallop(list, at, slot);
-      if (at == list.size()) break;
-      if (list[at].slot == slot) scores[slot] += contribution(q, list[at]);
-    }
-    if (touched.size() > k) {
-      select_best();
-      threshold = std::max<double>(threshold, kth_buffer[k - 1].first);
-      prune(threshold, remaining[i + 1]);
-    }
+  q.scores = &scores;
+  q.touched = &touched;
+  q.length_of = slot_length_[q.field].data();
+  // Looking every scope chunk up in every list pays when that is far less work than the
+  // postings: keyword_bench at 1M chunks (one field, top 10) measured the lookups ahead at a
+  // scope of 0.1 % of the chunks (335 against 242 q/s) and behind at 1 % (156 against 216),
+  // where max-score pruning reads only part of the lists.
+  constexpr std::size_t kLookupCost = 32;
+  if (scope_slots * q.words.size() * kLookupCost < postings) {
+    ScoreScopeChunks(&q);
+  } else {
+    ScoreByPostings(&q);
   }
 
   hits.reserve(touched.size());
@@ -361,17 +316,147 @@ std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std:
   }
   // Matched terms only for the hits returned: a binary search in each term's sorted list,
   // in query-term order.
-  std::sort(found.begin(), found.end(), [](const QueryTerm& a, const QueryTerm& b) { return a.text < b.text; });
+  std::sort(q.words.begin(), q.words.end(), [](const Query::Word& a, const Query::Word& b) { return a.text < b.text; });
   for (KeywordHit& h : hits) {
     const std::uint32_t slot = slot_of_.at(h.label);
-    for (const QueryTerm& q : found) {
-      const std::vector<Posting>& list = q.term->postings;
+    for (const Query::Word& w : q.words) {
+      const std::vector<Posting>& list = w.term->postings;
       auto it = std::lower_bound(list.begin(), list.end(), slot,
                                  [](const Posting& p, std::uint32_t s) { return p.slot < s; });
-      if (it != list.end() && it->slot == slot) h.matched_terms.emplace_back(q.text);
+      if (it != list.end() && it->slot == slot) h.matched_terms.emplace_back(w.text);
     }
   }
   return hits;
+}
+
+void KeywordIndex::ScoreScopeChunks(Query* q) const {
+  // The scope's live chunks, ascending: each is looked up in every list, which also counts
+  // the scope's document frequency exactly.
+  std::vector<std::uint32_t>& candidates = *q->touched;
+  for (std::uint32_t c : q->scope->ordinals()) {
+    if (c >= containers_.size()) continue;
+    for (std::uint32_t slot : containers_[c].slots) {
+      if (slot_container_[slot] == c) candidates.push_back(slot);
+    }
+  }
+  std::sort(candidates.begin(), candidates.end());
+  std::vector<float>& scores = *q->scores;
+  thread_local std::vector<const Posting*> matches;
+  for (Query::Word& w : q->words) {
+    const std::vector<Posting>& list = w.term->postings;
+    matches.clear();
+    std::size_t at = 0;
+    for (std::uint32_t slot : candidates) {
+      at = Gallop(list, at, slot);
+      if (at == list.size()) break;
+      if (list[at].slot == slot) matches.push_back(&list[at]);
+    }
+    if (matches.empty()) continue;  // weight stays 0: not in the scope
+    q->SetStatistics(&w, static_cast<double>(matches.size()));
+    for (const Posting* p : matches) {
+      // The filter narrows what may be returned, not the statistics.
+      if (q->filter != nullptr && !q->filter->Allowed(slot_label_[p->slot])) continue;
+      scores[p->slot] += q->Contribution(w, *p);
+    }
+  }
+  std::erase_if(q->words, [](const Query::Word& w) { return w.weight == 0; });
+  std::erase_if(candidates, [&](std::uint32_t slot) { return scores[slot] == 0.0f; });
+}
+
+void KeywordIndex::ScoreByPostings(Query* q) const {
+  // Document frequency within the scope: the statistics never see other containers.
+  for (Query::Word& w : q->words) {
+    const auto df = static_cast<double>(ScopedDocFrequency(*w.term, *q->scope));
+    if (df > 0) q->SetStatistics(&w, df);  // else weight stays 0
+  }
+  std::erase_if(q->words, [](const Query::Word& w) { return w.weight == 0; });
+  std::vector<Query::Word>& words = q->words;
+  std::sort(words.begin(), words.end(), [](const Query::Word& a, const Query::Word& b) {
+    return a.bound != b.bound ? a.bound > b.bound : a.term->postings.size() < b.term->postings.size();
+  });
+  // remaining[i]: the most words i.. can still add to a chunk.
+  std::vector<double> remaining(words.size() + 1, 0.0);
+  for (std::size_t i = words.size(); i-- > 0;) remaining[i] = remaining[i + 1] + words[i].bound;
+
+  const std::size_t k = q->k;
+  std::vector<float>& scores = *q->scores;
+  std::vector<std::uint32_t>& touched = *q->touched;
+  thread_local std::vector<std::pair<float, std::uint32_t>> best;
+  // The k best candidates by the score so far (the first k entries of `best`).
+  // REQUIRES: touched.size() >= k.
+  auto select_best = [&]() {
+    best.clear();
+    for (std::uint32_t slot : touched) best.emplace_back(scores[slot], slot);
+    std::nth_element(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(k - 1), best.end(),
+                     std::greater<>());
+  };
+  // A lower bound for the final k-th best score: the lowest full score (words `next`.. found
+  // by binary search) among the k best candidates so far. Far tighter than their partial
+  // scores, so the switch to probing comes early.
+  auto full_kth_best = [&](std::size_t next) {
+    select_best();
+    double lowest = INFINITY;
+    for (std::size_t j = 0; j < k; ++j) {
+      const std::uint32_t slot = best[j].second;
+      double score = best[j].first;
+      for (std::size_t t = next; t < words.size(); ++t) {
+        const std::vector<Posting>& list = words[t].term->postings;
+        auto it = std::lower_bound(list.begin(), list.end(), slot,
+                                   [](const Posting& p, std::uint32_t s) { return p.slot < s; });
+        if (it != list.end() && it->slot == slot) score += q->Contribution(words[t], *it);
+      }
+      lowest = std::min(lowest, score);
+    }
+    return lowest;
+  };
+  // Drops candidates that cannot reach the k-th best score even with every remaining word.
+  auto prune = [&](double threshold, double still_to_add) {
+    std::erase_if(touched, [&](std::uint32_t slot) {
+      if (!Beyond(threshold, scores[slot] + still_to_add)) return false;
+      scores[slot] = 0.0f;
+      return true;
+    });
+  };
+
+  // Phase 1 scores every permitted posting. Once the k-th best score beats what the
+  // remaining words could add to a chunk not yet seen, phase 2 only probes the remaining
+  // lists for the candidates (kept sorted by slot).
+  const std::uint32_t* container_of = slot_container_.data();
+  bool probing = false;
+  double threshold = 0;  // never above the final k-th best score
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const Query::Word& w = words[i];
+    const std::vector<Posting>& list = w.term->postings;
+    // The check costs a pass over the candidates: worth it when the list is not shorter.
+    if (!probing && touched.size() >= k && list.size() * 2 >= touched.size()) {
+      threshold = std::max(threshold, full_kth_best(i));
+      if (Beyond(threshold, remaining[i])) {
+        probing = true;
+        prune(threshold, remaining[i]);
+        std::sort(touched.begin(), touched.end());
+      }
+    }
+    if (!probing) {
+      for (const Posting& p : list) {
+        if (!q->scope->Contains(container_of[p.slot])) continue;
+        if (q->filter != nullptr && !q->filter->Allowed(slot_label_[p.slot])) continue;
+        if (scores[p.slot] == 0.0f) touched.push_back(p.slot);
+        scores[p.slot] += q->Contribution(w, p);
+      }
+      continue;
+    }
+    std::size_t at = 0;
+    for (std::uint32_t slot : touched) {
+      at = Gallop(list, at, slot);
+      if (at == list.size()) break;
+      if (list[at].slot == slot) scores[slot] += q->Contribution(w, list[at]);
+    }
+    if (touched.size() > k) {
+      select_best();
+      threshold = std::max<double>(threshold, best[k - 1].first);
+      prune(threshold, remaining[i + 1]);
+    }
+  }
 }
 
 void KeywordIndex::AppendTo(std::string* out) const {

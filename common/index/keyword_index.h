@@ -33,9 +33,11 @@ struct KeywordHit {
 // skipped at search time and dropped when they outnumber the live ones.
 //
 // Search is term-at-a-time with max-score pruning: terms are scored in order of their best
-// possible contribution, and once the k-th best score so far beats what every remaining
-// term could still add, the remaining (long, common) posting lists are only probed for the
-// chunks already found. The top k is the same as an exhaustive scoring's.
+// possible contribution, and once the k-th best full score of the leading candidates beats
+// what every remaining term could still add, the remaining (long, common) posting lists are
+// only probed for the chunks already found. A scope with few chunks is searched the other
+// way round: each of its chunks is looked up in every query term's list. Either way the top
+// k is the same as an exhaustive scoring's.
 //
 // Thread safety: Add and Remove need exclusive access (IndexSet serialises writers against
 // readers); any number of Search calls may run at once.
@@ -96,7 +98,9 @@ class KeywordIndex {
   struct ContainerStats {
     std::uint64_t chunks = 0;
     std::array<std::uint64_t, kNumFields> total_length{};
+    std::vector<std::uint32_t> slots;  // ascending, removed ones included until compaction
   };
+  struct Query;  // one search's terms, statistics and score accumulator (keyword_index.cc)
   // slot_container_ of a removed chunk.
   static constexpr std::uint32_t kRemoved = UINT32_MAX;
 
@@ -109,6 +113,9 @@ class KeywordIndex {
   void CountContainers(Term* term);
   // Live postings of `term` in the containers of `scope`.
   std::size_t ScopedDocFrequency(const Term& term, const ContainerSet& scope) const;
+  // The two search strategies; each leaves the scored slots in Query::touched.
+  void ScoreByPostings(Query* query) const;
+  void ScoreScopeChunks(Query* query) const;
   // Drops the postings of removed chunks and renumbers the slots densely.
   void Compact();
 

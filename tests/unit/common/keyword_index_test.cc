@@ -161,7 +161,10 @@ TEST(KeywordIndexTest, PrunedSearchMatchesExhaustiveBm25) {
   Reference ref;
   const std::uint64_t chunks = 3 * KeywordIndex::kCountedListLength;
   for (std::uint64_t label = 1; label <= chunks; ++label) {
-    Reference::Chunk chunk{static_cast<std::uint32_t>(label % 7 == 0 ? 1 : label % 3), {}};
+    // Container 3 is small (20 chunks): searches scoped to it look its chunks up in the
+    // lists instead of reading the lists.
+    const std::uint32_t container = label % 601 == 0 ? 3 : label % 7 == 0 ? 1 : label % 3;
+    Reference::Chunk chunk{container, {}};
     for (int i = length(rng); i > 0; --i) chunk.terms.push_back("w" + std::to_string(word(rng)));
     index.Add(label, chunk.container, Body(chunk.terms));
     ref.live.emplace(label, std::move(chunk));
@@ -176,6 +179,8 @@ TEST(KeywordIndexTest, PrunedSearchMatchesExhaustiveBm25) {
       ExpectTopK(index, ref, q, 10, {0, 1, 2});
       ExpectTopK(index, ref, q, 10, {1});
       ExpectTopK(index, ref, q, 100, {0, 2});
+      ExpectTopK(index, ref, q, 10, {3});
+      ExpectTopK(index, ref, q, 10, {1, 3});
     }
   };
   check_all("built");
@@ -198,7 +203,10 @@ TEST(KeywordIndexTest, PrunedSearchMatchesExhaustiveBm25) {
   index.AppendTo(&bytes);
   KeywordIndex back;
   ASSERT_TRUE(back.ParseFrom(bytes).ok());
-  for (const auto& q : queries) ExpectTopK(back, ref, q, 10, {0, 1, 2});
+  for (const auto& q : queries) {
+    ExpectTopK(back, ref, q, 10, {0, 1, 2});
+    ExpectTopK(back, ref, q, 10, {3});
+  }
 }
 
 TEST(KeywordIndexTest, CorruptPostingsAreRefused) {
