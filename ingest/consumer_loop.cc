@@ -245,7 +245,11 @@ Result<std::unique_ptr<ConsumerLoop>> ConsumerLoop::Create(const KafkaConfig& co
                // Only reached when the store has no offset and the group none either; a
                // store offset out of retention resets here too: never silently to latest.
                {"auto.offset.reset", "earliest"},
-               {"enable.partition.eof", "false"}});
+               {"enable.partition.eof", "false"},
+               // How long an idle fetch waits (librdkafka: 500 ms). A real broker answers as
+               // soon as data arrives, so this only paces an idle worker's fetches; the dev
+               // broker holds every fetch this long, so there it adds to freshness.
+               {"fetch.wait.max.ms", "100"}});
   if (!conf) return conf.status();
   std::string err;
   if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(impl.get()), err) !=

@@ -205,7 +205,11 @@ TEST_F(PipelineE2eTest, PublishedDocumentBecomesSearchableOnlyInItsContainer) {
   const auto metrics_port = static_cast<std::uint16_t>(std::stoi(*ReadFile(dir_.path() / "metrics-port")));
   auto metrics = testutil::HttpRequestLoopback(metrics_port, "GET", "/metrics");
   EXPECT_EQ(metrics.status, 200);
-  EXPECT_NE(metrics.body.find("tide_ingest_events_total{outcome=\"applied\"} 5"), std::string::npos) << metrics.body;
+  // The worker counts a batch after committing it, so the daemon may show its documents first.
+  EXPECT_TRUE(WaitFor([&] {
+    metrics = testutil::HttpRequestLoopback(metrics_port, "GET", "/metrics");
+    return metrics.body.find("tide_ingest_events_total{outcome=\"applied\"} 5") != std::string::npos;
+  }, seconds(15))) << metrics.body;
   // Lag is reported per partition (refreshed every second) and is back to zero.
   auto lag_is_zero = [&] {
     metrics = testutil::HttpRequestLoopback(metrics_port, "GET", "/metrics");
