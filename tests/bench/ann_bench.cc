@@ -33,8 +33,9 @@
 //     --help_events events.jsonl --chunks 100000 --queries 1000 --tsv results.tsv
 // Other flags: --ef 16,32,... (unfiltered sweep), --filtered_ef 64,256, --budget_seconds S
 // (stop a slow cell after S s), --min_seconds S (time a fast cell for at least S s),
-// --build_hnswlib, --build_threads N, --seed N, --cache_dir DIR and --cache_salt S (keep
-// built indexes in DIR and load them on a rerun with the same vectors, parameters and salt).
+// --build_hnswlib, --build_threads N, --seed N, --cache_dir DIR, --cache_salt S and
+// --peer_cache_salt S (keep built indexes in DIR and load them on a rerun with the same
+// vectors, parameters and salt: S for TideSearch's, the peer salt for hnswlib's and FAISS's).
 // Markdown tables go to stdout, progress to stderr, one row per measurement to --tsv.
 
 #include <algorithm>
@@ -105,6 +106,7 @@ struct Args {
   std::size_t build_threads = 1;  // tide's insert threads and FAISS's OpenMP threads while adding
   std::string cache_dir;          // keep built indexes here and reuse them (see CacheKey)
   std::string cache_salt;
+  std::string peer_cache_salt;
   std::string tsv;
 };
 
@@ -138,6 +140,7 @@ Args ParseArgs(int argc, char** argv) {
     else if (key == "--tsv") a.tsv = value();
     else if (key == "--cache_dir") a.cache_dir = value();
     else if (key == "--cache_salt") a.cache_salt = value();
+    else if (key == "--peer_cache_salt") a.peer_cache_salt = value();
     else Die("unknown argument " + key + " (see the comment at the top of ann_bench.cc)");
   }
   return a;
@@ -470,13 +473,14 @@ int Main(int argc, char** argv) {
   const std::string tide_threads =
       std::to_string(args.build_threads) + (args.build_threads == 1 ? " thread" : " threads");
   // With --cache_dir, built indexes are kept under a key of the vectors and the parameters
-  // (plus --cache_salt: the scripts pass a hash of common/index/ and the hnswlib headers), so
+  // (plus --cache_salt: the scripts pass a hash of common/index/ and the hnswlib headers; the
+  // peers' builds use --peer_cache_salt, a hash of the peer libraries' versions), so
   // a rerun loads them: the tide side through IndexSet::LoadLatestSnapshot (what the query
   // daemon does at start), FAISS through read_index. The build times shown are then those of
   // the run that built them, and say so.
-  const std::string key = CacheKey(w, args.cache_salt);
   // A multi-threaded build's graph depends on its thread count.
-  const std::string tide_key = key + "-t" + std::to_string(args.build_threads);
+  const std::string tide_key = CacheKey(w, args.cache_salt) + "-t" + std::to_string(args.build_threads);
+  const std::string peer_key = CacheKey(w, args.peer_cache_salt);
   const std::filesystem::path cache = args.cache_dir;
   testutil::TempDir dir;
   index::IndexSet::Options iopt;
@@ -537,7 +541,7 @@ int Main(int argc, char** argv) {
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
   double hnswlib_built = 0;
   if (args.build_hnswlib && !cache.empty() &&
-      ReadSeconds(cache / ("hnswlib-" + key + ".seconds"), &hnswlib_built)) {
+      ReadSeconds(cache / ("hnswlib-" + peer_key + ".seconds"), &hnswlib_built)) {
     // Built in an earlier run; searches run on the snapshot's graph (see below).
     builds.push_back({"hnswlib addPoint (1 thread; cached: tide's graph is loaded for the searches)", hnswlib_built});
     hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space, graph.string());
@@ -550,16 +554,16 @@ int Main(int argc, char** argv) {
     for (std::size_t i = 0; i < w.n(); ++i) hnsw->addPoint(w.vectors.data() + i * kDim, i + 1);
     builds.push_back({"hnswlib addPoint (1 thread)", SecondsSince(t)});
     std::fprintf(stderr, "[build] hnswlib %.1f s\n", builds.back().seconds);
-    if (!cache.empty()) WriteSeconds(cache / ("hnswlib-" + key + ".seconds"), builds.back().seconds);
+    if (!cache.empty()) WriteSeconds(cache / ("hnswlib-" + peer_key + ".seconds"), builds.back().seconds);
   } else {
     hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space, graph.string());
   }
 
 #ifdef TIDE_BENCH_HAVE_FAISS
   std::unique_ptr<faiss::IndexHNSWFlat> faiss_owner;
-  const std::filesystem::path faiss_file = cache / ("faiss-" + key + ".index");
+  const std::filesystem::path faiss_file = cache / ("faiss-" + peer_key + ".index");
   double faiss_built = 0;
-  if (!cache.empty() && ReadSeconds(cache / ("faiss-" + key + ".seconds"), &faiss_built) &&
+  if (!cache.empty() && ReadSeconds(cache / ("faiss-" + peer_key + ".seconds"), &faiss_built) &&
       std::filesystem::exists(faiss_file)) {
     t = Clock::now();
     faiss_owner.reset(dynamic_cast<faiss::IndexHNSWFlat*>(faiss::read_index(faiss_file.c_str())));
@@ -580,7 +584,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "[build] faiss %.1f s\n", builds.back().seconds);
     if (!cache.empty()) {
       faiss::write_index(faiss_owner.get(), faiss_file.c_str());
-      WriteSeconds(cache / ("faiss-" + key + ".seconds"), builds.back().seconds);
+      WriteSeconds(cache / ("faiss-" + peer_key + ".seconds"), builds.back().seconds);
     }
   }
   faiss::IndexHNSWFlat& faiss_index = *faiss_owner;

@@ -36,9 +36,13 @@ case "$mode" in
   full) args=(--chunks 1000000 --queries 1000 --budget_seconds 5 --min_seconds 1 --build_threads 2 --build_hnswlib) ;;
 esac
 if [ "$use_cache" -eq 1 ]; then
+  # TideSearch's graph depends on our index code and hnswlib; the peers' only on their own
+  # versions (the vectors and graph parameters are in the key already).
   salt=$(cat "$repo"/common/index/*.h "$repo"/common/index/*.cc "$bin"/third_party/hnswlib/usr/include/hnswlib/*.h \
          | sha256sum | cut -c1-16)
-  args+=(--cache_dir "$bin/bench-cache" --cache_salt "$salt")
+  peer_salt=$( (cat "$bin"/third_party/hnswlib/usr/include/hnswlib/*.h; dpkg-query -W libfaiss-dev 2>/dev/null || true) \
+              | sha256sum | cut -c1-16)
+  args+=(--cache_dir "$bin/bench-cache" --cache_salt "$salt" --peer_cache_salt "$peer_salt")
 fi
 run=$(mktemp -d "${TMPDIR:-/tmp}/ann-bench.XXXXXX")
 trap 'rm -rf "$run"' EXIT
