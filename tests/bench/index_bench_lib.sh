@@ -6,8 +6,6 @@
 #                             `tidectl import-help` events (build/bench-data/help_events.jsonl,
 #                             made once), or to "" with a warning when the help is not unpacked
 #                             (deploy/fetch_corpus.sh): the corpus is then KLUE sentences only
-#   find_matplotlib           sets $py to a python3 that can import matplotlib (the Debian
-#                             one when a pyenv shim shadows it), or to "" if there is none
 #
 # Expects $repo and $bin (the build directory) to be set by the caller.
 
@@ -41,13 +39,3 @@ prepare_help_events() {
   mv "$help_events.tmp" "$help_events"
 }
 
-find_matplotlib() {
-  py=""
-  local p
-  for p in python3 /usr/bin/python3; do
-    if command -v "$p" >/dev/null && "$p" -c 'import matplotlib' 2>/dev/null; then
-      py=$p
-      return 0
-    fi
-  done
-}

@@ -163,8 +163,9 @@ PY
 
 have_plot=0
 mkdir -p "$repo/docs/bench"
-if python3 -c 'import matplotlib' 2>/dev/null; then
-  python3 - "$run" "$repo/docs/bench/$png" <<'PY' && have_plot=$png
+find_matplotlib
+if [ -n "$py" ]; then
+  "$py" - "$run" "$repo/docs/bench/$png" <<'PY' && have_plot=$png
 import sys
 import matplotlib
 matplotlib.use("Agg")

@@ -8,6 +8,8 @@
 #   replace_section HEADING FILE     puts FILE (which starts with HEADING, a "## " line) into
 #                                    docs/benchmarks.md in place of the old section of that
 #                                    heading, or appends it; other sections are kept
+#   find_matplotlib                  sets $py to a python3 that can import matplotlib (the Debian
+#                                    one when a pyenv shim shadows it), or to "" if there is none
 #
 # Expects $repo (the repository root) to be set by the caller.
 
@@ -58,4 +60,15 @@ replace_section() {
       }' "$doc" >"$tmp"
     mv "$tmp" "$doc"
   ) 9>"${TMPDIR:-/tmp}/tide-benchmarks-md.lock"
+}
+
+find_matplotlib() {
+  py=""
+  local p
+  for p in python3 /usr/bin/python3; do
+    if command -v "$p" >/dev/null && "$p" -c 'import matplotlib' 2>/dev/null; then
+      py=$p
+      return 0
+    fi
+  done
 }

@@ -229,8 +229,9 @@ total_s=$(( $(date +%s) - script_start ))
 # --- the section -----------------------------------------------------------------------------
 have_plot=0
 mkdir -p "$repo/docs/bench"
-if python3 -c 'import matplotlib' 2>/dev/null; then
-  python3 - "$run/results.jsonl" "$repo/docs/bench/$png" "$stored_chunks" <<'PY' && have_plot=$png
+find_matplotlib
+if [ -n "$py" ]; then
+  "$py" - "$run/results.jsonl" "$repo/docs/bench/$png" "$stored_chunks" <<'PY' && have_plot=$png
 import json, sys
 import matplotlib
 matplotlib.use("Agg")
