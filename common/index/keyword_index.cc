@@ -21,6 +21,31 @@ constexpr std::uint64_t kFormat = 2;
 // The margin covers float rounding in the summed scores, so pruning never changes the top k.
 bool Beyond(double threshold, double bound) { return threshold > bound * (1.0 + 1e-4) + 1e-6; }
 
+// Posting lists are sorted by slot (a template because KeywordIndex::Posting is private).
+constexpr auto BySlot = [](const auto& p, std::uint32_t s) { return p.slot < s; };
+
+// The posting of `slot` in `list`, or null.
+template <typename List>
+const typename List::value_type* FindSlot(const List& list, std::uint32_t slot) {
+  auto it = std::lower_bound(list.begin(), list.end(), slot, BySlot);
+  return it != list.end() && it->slot == slot ? &*it : nullptr;
+}
+
+// First index at or after `from` whose slot is not below `slot`: exponential then binary
+// search, so probing a long list for a few sorted slots costs O(log gap) each.
+template <typename List>
+std::size_t Gallop(const List& list, std::size_t from, std::uint32_t slot) {
+  if (from >= list.size() || list[from].slot >= slot) return from;
+  std::size_t step = 1;
+  while (from + step < list.size() && list[from + step].slot < slot) {
+    from += step;
+    step *= 2;
+  }
+  auto first = list.begin() + static_cast<std::ptrdiff_t>(from + 1);
+  auto last = list.begin() + static_cast<std::ptrdiff_t>(std::min(from + step + 1, list.size()));
+  return static_cast<std::size_t>(std::lower_bound(first, last, slot, BySlot) - list.begin());
+}
+
 }  // namespace
 
 // Per-container document frequencies of one long posting list. Adds keep them current;
@@ -80,10 +105,7 @@ bool KeywordIndex::Countable(const Term& term) const {
 }
 
 void KeywordIndex::CountContainers(Term* term) {
-  if (term->df == nullptr) {
-    term->df = std::make_unique<DocFrequencies>();
-    ++counted_terms_;
-  }
+  if (term->df == nullptr) term->df = std::make_unique<DocFrequencies>();
   DocFrequencies& df = *term->df;
   df.by_container.clear();
   for (const Posting& p : term->postings) {
@@ -142,12 +164,11 @@ void KeywordIndex::Compact() {
   }
   slot_label_.resize(next);
   slot_container_.resize(next);
-  for (ContainerStats& stats : containers_) stats.slots.clear();
-  for (std::uint32_t slot = 0; slot < next; ++slot) containers_[slot_container_[slot]].slots.push_back(slot);
   slot_postings_.resize(next);
   for (int f = 0; f < kNumFields; ++f) slot_length_[f].resize(next);
+  for (ContainerStats& stats : containers_) stats.slots.clear();
+  for (std::uint32_t slot = 0; slot < next; ++slot) containers_[slot_container_[slot]].slots.push_back(slot);
   removed_.clear();
-  counted_terms_ = 0;
   for (auto it = terms_.begin(); it != terms_.end();) {
     Term& term = it->second;
     std::erase_if(term.postings, [&](const Posting& p) { return renumber[p.slot] == kRemoved; });
@@ -161,12 +182,20 @@ void KeywordIndex::Compact() {
       term.max_tf = std::max(term.max_tf, p.tf);
     }
     term.postings.shrink_to_fit();
-    term.df.reset();
-    if (Countable(term)) CountContainers(&term);
+    if (Countable(term)) {
+      CountContainers(&term);
+    } else {
+      term.df.reset();
+    }
     ++it;
   }
   for (std::size_t s = 0; s < slot_label_.size(); ++s) slot_of_[slot_label_[s]] = static_cast<std::uint32_t>(s);
   dead_postings_ = 0;
+}
+
+std::size_t KeywordIndex::counted_terms() const {
+  return static_cast<std::size_t>(
+      std::count_if(terms_.begin(), terms_.end(), [](const auto& entry) { return entry.second.df != nullptr; }));
 }
 
 std::size_t KeywordIndex::ScopedDocFrequency(const Term& term, const ContainerSet& scope) const {
@@ -180,9 +209,7 @@ std::size_t KeywordIndex::ScopedDocFrequency(const Term& term, const ContainerSe
   // Removals since this term was last read: each is in the list or not (binary search).
   for (; counts.settled < removed_.size(); ++counts.settled) {
     const auto [slot, container] = removed_[counts.settled];
-    auto at = std::lower_bound(term.postings.begin(), term.postings.end(), slot,
-                               [](const Posting& p, std::uint32_t s) { return p.slot < s; });
-    if (at != term.postings.end() && at->slot == slot) --counts.CountOf(container);
+    if (FindSlot(term.postings, slot) != nullptr) --counts.CountOf(container);
   }
   const std::vector<std::uint32_t>& by_container = counts.by_container;
   if (scope.ordinals().size() < by_container.size()) {
@@ -192,26 +219,6 @@ std::size_t KeywordIndex::ScopedDocFrequency(const Term& term, const ContainerSe
   }
   return df;
 }
-
-namespace {
-
-// First index at or after `from` whose slot is not below `slot`: exponential then binary
-// search, so probing a long list for a few sorted slots costs O(log gap) each.
-template <typename List>
-std::size_t Gallop(const List& list, std::size_t from, std::uint32_t slot) {
-  if (from >= list.size() || list[from].slot >= slot) return from;
-  std::size_t step = 1;
-  while (from + step < list.size() && list[from + step].slot < slot) {
-    from += step;
-    step *= 2;
-  }
-  auto first = list.begin() + static_cast<std::ptrdiff_t>(from + 1);
-  auto last = list.begin() + static_cast<std::ptrdiff_t>(std::min(from + step + 1, list.size()));
-  auto it = std::lower_bound(first, last, slot, [](const auto& p, std::uint32_t s) { return p.slot < s; });
-  return static_cast<std::size_t>(it - list.begin());
-}
-
-}  // namespace
 
 // One search's state, shared by the two strategies.
 struct KeywordIndex::Query {
@@ -320,10 +327,7 @@ std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std:
   for (KeywordHit& h : hits) {
     const std::uint32_t slot = slot_of_.at(h.label);
     for (const Query::Word& w : q.words) {
-      const std::vector<Posting>& list = w.term->postings;
-      auto it = std::lower_bound(list.begin(), list.end(), slot,
-                                 [](const Posting& p, std::uint32_t s) { return p.slot < s; });
-      if (it != list.end() && it->slot == slot) h.matched_terms.emplace_back(w.text);
+      if (FindSlot(w.term->postings, slot) != nullptr) h.matched_terms.emplace_back(w.text);
     }
   }
   return hits;
@@ -400,10 +404,7 @@ void KeywordIndex::ScoreByPostings(Query* q) const {
       const std::uint32_t slot = best[j].second;
       double score = best[j].first;
       for (std::size_t t = next; t < words.size(); ++t) {
-        const std::vector<Posting>& list = words[t].term->postings;
-        auto it = std::lower_bound(list.begin(), list.end(), slot,
-                                   [](const Posting& p, std::uint32_t s) { return p.slot < s; });
-        if (it != list.end() && it->slot == slot) score += q->Contribution(words[t], *it);
+        if (const Posting* p = FindSlot(words[t].term->postings, slot)) score += q->Contribution(words[t], *p);
       }
       lowest = std::min(lowest, score);
     }
@@ -509,7 +510,7 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
   slot_of_.clear();
   containers_.clear();
   removed_.clear();
-  live_postings_ = dead_postings_ = counted_terms_ = 0;
+  live_postings_ = dead_postings_ = 0;
   for (std::uint64_t i = 0; i < nchunks; ++i) {
     std::uint64_t label = 0, container = 0, postings = 0;
     std::array<std::uint32_t, kNumFields> length{};
@@ -534,7 +535,9 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
     std::uint64_t count = 0;
     if (!r.GetBytes(&key) || !r.GetVarint(&count)) return bad("truncated term");
     if (count > nchunks) return bad("more postings than chunks");
-    Term& term = terms_[std::string(key)];
+    auto [entry, inserted] = terms_.try_emplace(std::string(key));
+    if (!inserted) return bad("duplicate term");
+    Term& term = entry->second;
     term.postings.reserve(count);
     std::uint64_t position = 0;
     for (std::uint64_t j = 0; j < count; ++j) {
@@ -553,8 +556,9 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
       term.postings.push_back({slot, static_cast<std::uint32_t>(tf)});
       term.max_tf = std::max(term.max_tf, static_cast<std::uint32_t>(tf));
     }
-    // Format 1 files written before slots existed list postings in another order.
-    if (!std::is_sorted(term.postings.begin(), term.postings.end(), by_slot)) {
+    // Format 1 files written before slots existed list postings in another order; format 2
+    // positions are checked increasing above.
+    if (format == kFormatLabels && !std::is_sorted(term.postings.begin(), term.postings.end(), by_slot)) {
       std::sort(term.postings.begin(), term.postings.end(), by_slot);
     }
     if (Countable(term)) CountContainers(&term);

@@ -69,7 +69,7 @@ class KeywordIndex {
   std::size_t size() const { return slot_of_.size(); }
   std::size_t dead_postings() const { return dead_postings_; }
   // Posting lists long enough to keep per-container document frequencies (see Term).
-  std::size_t counted_terms() const { return counted_terms_; }
+  std::size_t counted_terms() const;
 
   void AppendTo(std::string* out) const;
   Status ParseFrom(std::string_view in);
@@ -131,7 +131,6 @@ class KeywordIndex {
   std::vector<std::pair<std::uint32_t, std::uint32_t>> removed_;
   std::size_t live_postings_ = 0;
   std::size_t dead_postings_ = 0;
-  std::size_t counted_terms_ = 0;
 };
 
 }  // namespace tide::index

@@ -225,6 +225,17 @@ TEST(KeywordIndexTest, CorruptPostingsAreRefused) {
   std::string beyond = bytes;
   beyond[beyond.size() - 2] = '\x05';  // past the two-chunk table
   EXPECT_EQ(back.ParseFrom(beyond).message(), "keyword index: posting of an unknown chunk");
+
+  // A term listed twice would merge two posting lists: refused.
+  KeywordIndex one;
+  one.Add(1, 0, Body({"a"}));
+  std::string single;
+  one.AppendTo(&single);
+  // ... V terms (1), then the term: B "1a", V 1 posting, (V delta 0, V tf 1).
+  const std::string term = std::string("\x02" "1a" "\x01\x00\x01", 6);
+  ASSERT_EQ(single.substr(single.size() - 7), "\x01" + term);
+  const std::string twice = single.substr(0, single.size() - 7) + "\x02" + term + term;
+  EXPECT_EQ(back.ParseFrom(twice).message(), "keyword index: duplicate term");
 }
 
 }  // namespace
