@@ -99,6 +99,9 @@ class Engine {
   virtual std::pair<std::size_t, std::string> Size() = 0;
 };
 
+// The `tide-scoped` mode's scope: the even container ordinals.
+bool InHalfScope(std::uint32_t container) { return container % 2 == 0; }
+
 class TideEngine : public Engine {
  public:
   void Build(const std::vector<std::string>& texts,
@@ -109,7 +112,7 @@ class TideEngine : public Engine {
       terms[static_cast<int>(index::Field::kBody)] = analyzer_.Terms(texts[i]);
       index_.Add(i + 1, containers[i], terms);
       all_.Add(containers[i]);
-      if (containers[i] % 2 == 0) even_.Add(containers[i]);
+      if (InHalfScope(containers[i])) even_.Add(containers[i]);
     }
     // The container nearest 1 % of the chunks: a request that may read one team's space.
     std::map<std::uint32_t, std::size_t> sizes;
@@ -458,7 +461,9 @@ int Main(int argc, char** argv) {
   const Corpus& corpus = *made;
   std::fprintf(stderr, "[corpus] %s in %.1f s\n", corpus.Describe().c_str(), SecondsSince(t));
   std::size_t even_chunks = 0;
-  for (std::size_t c = 0; c < corpus.container_size.size(); c += 2) even_chunks += corpus.container_size[c];
+  for (std::size_t c = 0; c < corpus.container_size.size(); ++c) {
+    if (InHalfScope(static_cast<std::uint32_t>(c))) even_chunks += corpus.container_size[c];
+  }
   std::printf("\n**Speed** on %s. One thread; top %zu; slow systems stop after %.0f s of queries "
               "(`queries` says how many ran). `tide` searches every container; `tide-scoped` is "
               "scoped to the even container ordinals (%.0f%% of the chunks), as a request that may "
