@@ -1,0 +1,282 @@
+// IndexSet's snapshots: the tables codec (container tables, filter attributes, keyword
+// index) and the snapshot directories that hold it beside the vector graph. The format is
+// described in docs/storage-format.md.
+#include "common/index/index_set.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <future>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/coding.h"
+#include "common/file_util.h"
+
+namespace tide::index {
+namespace {
+
+// 2: chunk filter attributes (doc_type, tags, dates) after the container tables.
+constexpr std::uint64_t kTablesFormat = 2;
+constexpr const char* kSnapshotPrefix = "snap-";
+
+std::string SnapshotName(std::uint64_t seq) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%s%020" PRIu64, kSnapshotPrefix, seq);
+  return buf;
+}
+
+// Snapshot directories under root, newest first.
+std::vector<std::filesystem::path> ListSnapshots(const std::filesystem::path& root) {
+  std::vector<std::filesystem::path> dirs;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+    std::string name = entry.path().filename().string();
+    if (entry.is_directory() && name.rfind(kSnapshotPrefix, 0) == 0) dirs.push_back(entry.path());
+  }
+  std::sort(dirs.begin(), dirs.end(), std::greater<>());
+  return dirs;
+}
+
+}  // namespace
+
+std::string IndexSet::EncodeTables() const {
+  std::string out;
+  PutVarint(&out, kTablesFormat);
+  PutVarint(&out, applied_seq_);
+  PutVarint(&out, applied_offsets_.size());
+  for (const auto& [tp, offset] : applied_offsets_) {
+    PutBytes(&out, tp);
+    PutVarint(&out, static_cast<std::uint64_t>(offset));
+  }
+  PutVarint(&out, container_names_.size());
+  for (std::size_t c = 0; c < container_names_.size(); ++c) {
+    PutBytes(&out, container_names_[c]);
+    PutVarint(&out, container_labels_[c].size());
+    for (std::uint64_t label : container_labels_[c]) PutVarint(&out, label);
+  }
+  // Filter attributes: the interned names, then per chunk in the order of the labels above:
+  // doc type id, tag ids, and a flag varint saying which dates follow (zigzag varints).
+  auto put_names = [&](const NameTable& table, std::size_t first) {
+    PutVarint(&out, table.names.size() - first);
+    for (std::size_t i = first; i < table.names.size(); ++i) PutBytes(&out, table.names[i]);
+  };
+  put_names(doc_types_, 1);  // not the implicit "none"
+  put_names(tags_, 0);
+  auto zigzag = [](std::int64_t v) {
+    return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+  };
+  for (const std::vector<std::uint64_t>& labels : container_labels_) {
+    for (std::uint64_t label : labels) {
+      const ChunkEntry& e = chunks_.at(label);
+      PutVarint(&out, e.doc_type);
+      PutVarint(&out, e.tags.size());
+      for (std::uint32_t t : e.tags) PutVarint(&out, t);
+      const bool created = e.created_at != storage::kNoDate, updated = e.updated_at != storage::kNoDate;
+      PutVarint(&out, (created ? 1u : 0u) | (updated ? 2u : 0u));
+      if (created) PutVarint(&out, zigzag(e.created_at));
+      if (updated) PutVarint(&out, zigzag(e.updated_at));
+    }
+  }
+  keywords_.AppendTo(&out);
+  return out;
+}
+
+Status IndexSet::DecodeTables(std::string_view in) {
+  Reader r(in);
+  auto bad = [](const char* what) { return Status::Corruption(std::string("index tables: ") + what); };
+  std::uint64_t format = 0, noffsets = 0, ncontainers = 0;
+  if (!r.GetVarint(&format) || format != kTablesFormat) return bad("unknown format");
+  if (!r.GetVarint(&applied_seq_) || !r.GetVarint(&noffsets)) return bad("truncated header");
+  for (std::uint64_t i = 0; i < noffsets; ++i) {
+    std::string_view tp;
+    std::uint64_t offset = 0;
+    if (!r.GetBytes(&tp) || !r.GetVarint(&offset)) return bad("truncated offsets");
+    applied_offsets_[std::string(tp)] = static_cast<std::int64_t>(offset);
+  }
+  if (!r.GetVarint(&ncontainers)) return bad("truncated containers");
+  for (std::uint64_t c = 0; c < ncontainers; ++c) {
+    std::string_view name;
+    std::uint64_t n = 0;
+    if (!r.GetBytes(&name) || !r.GetVarint(&n)) return bad("truncated container");
+    std::uint32_t ordinal = InternContainer(std::string(name));
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::uint64_t label = 0;
+      if (!r.GetVarint(&label)) return bad("truncated labels");
+      chunks_.emplace(label, ChunkEntry{ordinal, static_cast<std::uint32_t>(i)});
+      container_labels_[ordinal].push_back(label);
+    }
+  }
+  // Ids are positions in the file's lists, so a name may appear once.
+  auto get_names = [&](NameTable* table, const char* truncated) -> Status {
+    std::uint64_t n = 0;
+    if (!r.GetVarint(&n)) return bad(truncated);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::string_view name;
+      if (!r.GetBytes(&name)) return bad(truncated);
+      const std::size_t before = table->names.size();
+      table->Intern(name);
+      if (table->names.size() == before) return bad("duplicate filter value");
+    }
+    return Status();
+  };
+  TIDE_RETURN_IF_ERROR(get_names(&doc_types_, "truncated doc types"));
+  TIDE_RETURN_IF_ERROR(get_names(&tags_, "truncated tags"));
+  auto unzigzag = [](std::uint64_t v) { return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1); };
+  for (const std::vector<std::uint64_t>& labels : container_labels_) {
+    for (std::uint64_t label : labels) {
+      ChunkEntry& e = chunks_.at(label);
+      std::uint64_t doc_type = 0, n = 0, v = 0;
+      if (!r.GetVarint(&doc_type) || doc_type >= doc_types_.names.size() || !r.GetVarint(&n)) return bad("truncated attributes");
+      e.doc_type = static_cast<std::uint32_t>(doc_type);
+      for (std::uint64_t i = 0; i < n; ++i) {
+        if (!r.GetVarint(&v) || v >= tags_.names.size()) return bad("bad tag id");
+        e.tags.push_back(static_cast<std::uint32_t>(v));
+      }
+      std::uint64_t bits = 0;
+      if (!r.GetVarint(&bits)) return bad("truncated attributes");
+      if ((bits & 1) != 0) {
+        if (!r.GetVarint(&v)) return bad("truncated date");
+        e.created_at = unzigzag(v);
+      }
+      if ((bits & 2) != 0) {
+        if (!r.GetVarint(&v)) return bad("truncated date");
+        e.updated_at = unzigzag(v);
+      }
+    }
+  }
+  // The keyword index occupies the remainder.
+  return keywords_.ParseFrom(r.remaining());
+}
+
+Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) const {
+  std::lock_guard apply_lock(apply_mu_);  // no change is half-applied while we write
+  std::string tables;
+  std::uint64_t seq = 0;
+  std::size_t chunks = 0;
+  {
+    std::shared_lock lock(mu_);
+    seq = applied_seq_;
+    chunks = chunks_.size();
+    tables = EncodeTables();
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  if (ec) return Status::Unavailable("creating " + root.string() + ": " + ec.message());
+  const std::filesystem::path final_dir = root / SnapshotName(seq);
+  if (std::filesystem::exists(final_dir)) {
+    // Nothing new since the last one, unless that one was written under another analyzer
+    // scheme or tables format (LoadLatestSnapshot skips it): then this state replaces it, or
+    // every restart would rebuild again.
+    Result<std::string> old_manifest = ReadFile(final_dir / "MANIFEST.json");
+    const nlohmann::json old = old_manifest ? nlohmann::json::parse(*old_manifest, nullptr, false) : nlohmann::json();
+    if (old.is_object() && old.value("analyzer", std::string()) == analyzer_.SchemeId() &&
+        old.value("format", std::uint64_t{0}) == kTablesFormat) {
+      return Status();
+    }
+    std::filesystem::remove_all(final_dir, ec);
+    if (ec) return Status::Unavailable("replacing " + final_dir.string() + ": " + ec.message());
+  }
+  const std::filesystem::path tmp_dir =
+      root / (".tmp-" + SnapshotName(seq) + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(tmp_dir, ec);
+  std::filesystem::create_directories(tmp_dir, ec);
+  if (ec) return Status::Unavailable("creating " + tmp_dir.string() + ": " + ec.message());
+
+  TIDE_RETURN_IF_ERROR(vectors_->Save(tmp_dir / "vectors.hnsw"));
+  TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir / "tables.bin", tables));
+  nlohmann::json manifest = {{"format", kTablesFormat},
+                             {"seq", seq},
+                             {"chunks", chunks},
+                             {"model_id", options_.model_id},
+                             {"dimension", options_.vector.dim},
+                             {"analyzer", analyzer_.SchemeId()}};
+  TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir / "MANIFEST.json", manifest.dump(2)));
+  TIDE_RETURN_IF_ERROR(SyncPath(tmp_dir));
+  std::filesystem::rename(tmp_dir, final_dir, ec);
+  if (ec) return Status::Unavailable("renaming snapshot into place: " + ec.message());
+  TIDE_RETURN_IF_ERROR(SyncPath(root));
+  spdlog::info("snapshot written dir={} seq={} chunks={}", final_dir.string(), seq, chunks);
+
+  std::vector<std::filesystem::path> all = ListSnapshots(root);
+  for (std::size_t i = static_cast<std::size_t>(std::max(keep, 1)); i < all.size(); ++i) {
+    std::filesystem::remove_all(all[i], ec);
+  }
+  return Status();
+}
+
+std::optional<std::uint64_t> IndexSet::LatestSnapshotSeq(const std::filesystem::path& root) {
+  for (const std::filesystem::path& dir : ListSnapshots(root)) {
+    const std::string digits = dir.filename().string().substr(std::string_view(kSnapshotPrefix).size());
+    if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos) {
+      return std::stoull(digits);
+    }
+  }
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesystem::path& root,
+                                                              const Options& options) {
+  std::vector<std::filesystem::path> all = ListSnapshots(root);
+  if (all.empty()) return Status::NotFound("no snapshot under " + root.string());
+  Status last;
+  for (const std::filesystem::path& dir : all) {
+    Result<std::string> manifest_text = ReadFile(dir / "MANIFEST.json");
+    if (!manifest_text) {
+      last = manifest_text.status();
+      continue;  // being pruned by the writer, or torn: try an older one
+    }
+    nlohmann::json manifest = nlohmann::json::parse(*manifest_text, nullptr, /*allow_exceptions=*/false);
+    if (manifest.is_discarded() || !manifest.contains("model_id") || !manifest.contains("dimension")) {
+      last = Status::Corruption("unreadable manifest in " + dir.string());
+      continue;
+    }
+    const std::string model = manifest["model_id"].is_string() ? manifest["model_id"].get<std::string>() : "";
+    if (model != options.model_id || manifest["dimension"] != options.vector.dim) {
+      return Status::InvalidArgument("snapshot " + dir.string() + " was built with embedder '" + model +
+                                     "' (dimension " + manifest["dimension"].dump() +
+                                     "), but this process is configured for '" + options.model_id +
+                                     "' (dimension " + std::to_string(options.vector.dim) + ")");
+    }
+    std::unique_ptr<IndexSet> set(new IndexSet(options));
+    // Keyword postings hold the analyzer's terms. A snapshot from another term scheme (or one
+    // written before the manifest recorded it) would mix schemes with what this process
+    // indexes and queries, so it is skipped: with no loadable snapshot the caller rebuilds
+    // from the store, which is the source of truth.
+    const std::string scheme = manifest.value("analyzer", std::string());
+    if (scheme != set->analyzer_.SchemeId()) {
+      spdlog::warn("snapshot {} skipped: built with analyzer scheme '{}', this build uses '{}'",
+                   dir.string(), scheme.empty() ? "(unrecorded)" : scheme, set->analyzer_.SchemeId());
+      last = Status::InvalidArgument("snapshot " + dir.string() + " uses analyzer scheme '" + scheme +
+                                        "', not '" + set->analyzer_.SchemeId() + "'");
+      continue;
+    }
+    // The graph (mostly one large read) and the tables (decoding, CPU) load side by side.
+    const auto start = std::chrono::steady_clock::now();
+    std::future<Result<std::unique_ptr<VectorIndex>>> vectors_loading = std::async(
+        std::launch::async, [&]() { return VectorIndex::Load(dir / "vectors.hnsw", options.vector); });
+    Result<std::string> tables = ReadFile(dir / "tables.bin");
+    Status decoded = tables ? set->DecodeTables(*tables) : tables.status();
+    Result<std::unique_ptr<VectorIndex>> vectors = vectors_loading.get();
+    if (!vectors) {
+      last = vectors.status();
+      continue;
+    }
+    if (!decoded.ok()) {
+      last = decoded;
+      continue;
+    }
+    set->vectors_ = std::move(*vectors);
+    spdlog::info("snapshot loaded dir={} seq={} chunks={} seconds={:.2f}", dir.string(), set->applied_seq_,
+                 set->chunks_.size(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    return set;
+  }
+  return Status::NotFound("no loadable snapshot under " + root.string() + ": " + last.ToString());
+}
+
+}  // namespace tide::index
