@@ -232,6 +232,7 @@ struct KeywordIndex::Query {
   int field;
   std::size_t k;
   const ContainerSet* scope;
+  bool whole_index;  // every slot is live and in the scope: no container check per posting
   const LabelFilter* filter;
   double k1_plus_1, k1_base, k1_len;  // k1 + 1, k1 (1 - b), k1 b / average length
   double n;                           // live chunks in the scope
@@ -273,6 +274,8 @@ std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std:
     scope_slots += containers_[c].slots.size();
   }
   if (q.n == 0) return hits;
+  // Container slot lists hold removed slots until compaction, which is when removed_ empties.
+  q.whole_index = removed_.empty() && scope_slots == slot_label_.size();
   q.k1_plus_1 = params.k1 + 1.0;
   q.k1_base = params.k1 * (1.0 - params.b);
   q.k1_len = params.k1 * params.b / std::max(total_length / q.n, 1.0);
@@ -307,27 +310,34 @@ std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std:
     ScoreByPostings(&q);
   }
 
-  hits.reserve(touched.size());
+  // The top k by score, ties by label; each hit's slot is kept beside it for the matched terms.
+  thread_local std::vector<std::pair<float, std::uint32_t>> ranked;
+  ranked.clear();
   for (std::uint32_t slot : touched) {
-    hits.push_back({slot_label_[slot], scores[slot], {}});
+    ranked.emplace_back(scores[slot], slot);
     scores[slot] = 0.0f;
   }
-  auto better = [](const KeywordHit& a, const KeywordHit& b) {
-    return a.score != b.score ? a.score > b.score : a.label < b.label;
+  auto better = [&](const std::pair<float, std::uint32_t>& a, const std::pair<float, std::uint32_t>& b) {
+    return a.first != b.first ? a.first > b.first : slot_label_[a.second] < slot_label_[b.second];
   };
-  if (hits.size() > k) {
-    std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(k), hits.end(), better);
-    hits.resize(k);
-  } else {
-    std::sort(hits.begin(), hits.end(), better);
-  }
-  // Matched terms only for the hits returned: a binary search in each term's sorted list,
-  // in query-term order.
+  const auto top = static_cast<std::ptrdiff_t>(std::min(k, ranked.size()));
+  std::partial_sort(ranked.begin(), ranked.begin() + top, ranked.end(), better);
+  ranked.resize(static_cast<std::size_t>(top));
+  hits.reserve(ranked.size());
+  for (const auto& [score, slot] : ranked) hits.push_back({slot_label_[slot], score, {}});
+  // Matched terms only for the hits returned, in query-term order: each list is galloped
+  // through once for the hits' slots in ascending order.
+  std::vector<std::size_t> by_slot(hits.size());
+  for (std::size_t i = 0; i < by_slot.size(); ++i) by_slot[i] = i;
+  std::sort(by_slot.begin(), by_slot.end(), [&](std::size_t a, std::size_t b) { return ranked[a].second < ranked[b].second; });
   std::sort(q.words.begin(), q.words.end(), [](const Query::Word& a, const Query::Word& b) { return a.text < b.text; });
-  for (KeywordHit& h : hits) {
-    const std::uint32_t slot = slot_of_.at(h.label);
-    for (const Query::Word& w : q.words) {
-      if (FindSlot(w.term->postings, slot) != nullptr) h.matched_terms.emplace_back(w.text);
+  for (const Query::Word& w : q.words) {
+    const std::vector<Posting>& list = w.term->postings;
+    std::size_t at = 0;
+    for (std::size_t i : by_slot) {
+      at = Gallop(list, at, ranked[i].second);
+      if (at == list.size()) break;
+      if (list[at].slot == ranked[i].second) hits[i].matched_terms.emplace_back(w.text);
     }
   }
   return hits;
@@ -394,21 +404,35 @@ void KeywordIndex::ScoreByPostings(Query* q) const {
     std::nth_element(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(k - 1), best.end(),
                      std::greater<>());
   };
-  // A lower bound for the final k-th best score: the lowest full score (words `next`.. found
-  // by binary search) among the k best candidates so far. Far tighter than their partial
-  // scores, so the switch to probing comes early.
-  auto full_kth_best = [&](std::size_t next) {
+  // A lower bound for the final k-th best score: the k-th best exact score found so far. A
+  // candidate's exact score (its score so far plus words `next`.. found by binary search)
+  // never changes, so each is computed once, for the candidates leading when a check runs.
+  // Far tighter than partial scores, so the switch to probing comes early.
+  thread_local std::vector<float> exact;  // by slot; 0 until computed (scores are > 0)
+  thread_local std::vector<std::uint32_t> exact_slots;
+  if (exact.size() < scores.size()) exact.resize(scores.size(), 0.0f);
+  std::vector<double> known;  // min-heap of the k best exact scores
+  auto kth_exact = [&](std::size_t next) {
     select_best();
-    double lowest = INFINITY;
     for (std::size_t j = 0; j < k; ++j) {
       const std::uint32_t slot = best[j].second;
+      if (exact[slot] != 0.0f) continue;
       double score = best[j].first;
       for (std::size_t t = next; t < words.size(); ++t) {
         if (const Posting* p = FindSlot(words[t].term->postings, slot)) score += q->Contribution(words[t], *p);
       }
-      lowest = std::min(lowest, score);
+      exact[slot] = static_cast<float>(score);
+      exact_slots.push_back(slot);
+      if (known.size() < k) {
+        known.push_back(score);
+        std::push_heap(known.begin(), known.end(), std::greater<>());
+      } else if (score > known.front()) {
+        std::pop_heap(known.begin(), known.end(), std::greater<>());
+        known.back() = score;
+        std::push_heap(known.begin(), known.end(), std::greater<>());
+      }
     }
-    return lowest;
+    return known.size() == k ? known.front() : 0.0;
   };
   // Drops candidates that cannot reach the k-th best score even with every remaining word.
   auto prune = [&](double threshold, double still_to_add) {
@@ -430,7 +454,7 @@ void KeywordIndex::ScoreByPostings(Query* q) const {
     const std::vector<Posting>& list = w.term->postings;
     // The check costs a pass over the candidates: worth it when the list is not shorter.
     if (!probing && touched.size() >= k && list.size() * 2 >= touched.size()) {
-      threshold = std::max(threshold, full_kth_best(i));
+      threshold = std::max(threshold, kth_exact(i));
       if (Beyond(threshold, remaining[i])) {
         probing = true;
         prune(threshold, remaining[i]);
@@ -439,7 +463,7 @@ void KeywordIndex::ScoreByPostings(Query* q) const {
     }
     if (!probing) {
       for (const Posting& p : list) {
-        if (!q->scope->Contains(container_of[p.slot])) continue;
+        if (!q->whole_index && !q->scope->Contains(container_of[p.slot])) continue;
         if (q->filter != nullptr && !q->filter->Allowed(slot_label_[p.slot])) continue;
         if (scores[p.slot] == 0.0f) touched.push_back(p.slot);
         scores[p.slot] += q->Contribution(w, p);
@@ -458,6 +482,8 @@ void KeywordIndex::ScoreByPostings(Query* q) const {
       prune(threshold, remaining[i + 1]);
     }
   }
+  for (std::uint32_t slot : exact_slots) exact[slot] = 0.0f;
+  exact_slots.clear();
 }
 
 void KeywordIndex::AppendTo(std::string* out) const {

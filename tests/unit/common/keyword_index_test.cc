@@ -127,6 +127,16 @@ struct Reference {
     }
     return scores;
   }
+
+  // The distinct query terms chunk `label` holds, in text order.
+  std::vector<std::string> Matched(std::uint64_t label, const std::vector<std::string>& query) const {
+    const std::vector<std::string>& terms = live.at(label).terms;
+    std::vector<std::string> matched;
+    for (const std::string& t : std::set<std::string>(query.begin(), query.end())) {
+      if (std::find(terms.begin(), terms.end(), t) != terms.end()) matched.push_back(t);
+    }
+    return matched;
+  }
 };
 
 // Every hit carries its exhaustive score, and the k-th best exhaustive score is reached:
@@ -146,6 +156,7 @@ void ExpectTopK(const KeywordIndex& index, const Reference& ref, const std::vect
     ASSERT_NE(it, expected.end()) << "chunk " << hits[i].label << " is outside the scope or unmatched";
     EXPECT_NEAR(hits[i].score, it->second, 1e-4 * it->second);
     EXPECT_NEAR(hits[i].score, best[i], 1e-4 * best[i]) << "rank " << i;
+    EXPECT_EQ(hits[i].matched_terms, ref.Matched(hits[i].label, query)) << "rank " << i;
   }
 }
 
@@ -172,7 +183,9 @@ TEST(KeywordIndexTest, PrunedSearchMatchesExhaustiveBm25) {
   ASSERT_GT(index.counted_terms(), 0u);
   const std::vector<std::vector<std::string>> queries = {
       {"w0", "w1", "w2", "w250", "w399"}, {"w3", "w3", "w120"}, {"w0", "w5", "w9", "w30", "w31", "w77"},
-      {"w1"}, {"w2", "w398"}};
+      {"w1"}, {"w2", "w398"},
+      // Long, as a Korean sentence's stems and syllable n-grams make them: many common terms.
+      {"w0", "w1", "w2", "w4", "w6", "w8", "w11", "w15", "w20", "w44", "w90", "w150", "w210", "w333", "w2"}};
   auto check_all = [&](const char* stage) {
     SCOPED_TRACE(stage);
     for (const auto& q : queries) {
@@ -181,6 +194,9 @@ TEST(KeywordIndexTest, PrunedSearchMatchesExhaustiveBm25) {
       ExpectTopK(index, ref, q, 100, {0, 2});
       ExpectTopK(index, ref, q, 10, {3});
       ExpectTopK(index, ref, q, 10, {1, 3});
+      // Every container: no per-posting container check unless removals are pending.
+      ExpectTopK(index, ref, q, 10, {0, 1, 2, 3});
+      ExpectTopK(index, ref, q, 100, {0, 1, 2, 3});
     }
   };
   check_all("built");
