@@ -8,7 +8,9 @@
 //                  is Analyzer::Terms(query text) (the daemon's pipeline adds its rules on
 //                  top of that; none here). Speed only: `tide-scoped` searches the same
 //                  index scoped to the even container ordinals, `tide-one-container` scoped
-//                  to the container nearest 1% of the chunks (statistics of that scope).
+//                  to the container nearest 1% of the chunks (statistics of that scope);
+//                  `tide-top100` and `tide-scoped-top100` are the first two asking for 100
+//                  hits, what tide-query asks each BM25 retriever for before fusion.
 //   xapian-or      Xapian 1.4 TermGenerator with FLAG_CJK_NGRAM (Hangul unigrams and
 //                  bigrams, no stemmer), default BM25 weighting; query = OR of the terms the
 //                  same TermGenerator makes from the query text. DESIGN §6 found this the
@@ -103,6 +105,9 @@ class Engine {
 // The `tide-scoped` mode's scope: the even container ordinals.
 bool InHalfScope(std::uint32_t container) { return container % 2 == 0; }
 
+// What tide-query asks each retriever for before fusion (search.candidates).
+constexpr std::size_t kFusionCandidates = 100;
+
 class TideEngine : public Engine {
  public:
   void Build(const std::vector<std::string>& texts,
@@ -132,12 +137,18 @@ class TideEngine : public Engine {
   std::vector<std::size_t> Search(const std::string& query, std::size_t k) override {
     std::vector<std::size_t> out;
     for (const index::KeywordHit& h :
-         index_.Search(index::Field::kBody, analyzer_.Terms(query), k, *scope_, bm25_)) {
+         index_.Search(index::Field::kBody, analyzer_.Terms(query), fusion_k_ ? kFusionCandidates : k, *scope_,
+                       bm25_)) {
       out.push_back(h.label - 1);
     }
     return out;
   }
-  void SetQueryMode(std::size_t mode) override { scope_ = mode == 2 ? &one_ : mode == 1 ? &even_ : &all_; }
+  // Modes (Systems()): 0 every container, 1 the even ones, 2 one container; 3 and 4 are 0
+  // and 1 asking for the daemon's fusion candidates instead of k.
+  void SetQueryMode(std::size_t mode) override {
+    scope_ = mode == 2 ? &one_ : mode == 1 || mode == 4 ? &even_ : &all_;
+    fusion_k_ = mode >= 3;
+  }
   std::pair<std::size_t, std::string> Size() override {
     std::string snapshot;
     index_.AppendTo(&snapshot);
@@ -155,6 +166,7 @@ class TideEngine : public Engine {
   index::ContainerSet even_;  // the even container ordinals: a request scoped to part of it
   index::ContainerSet one_;   // the one container nearest 1 % of the chunks
   const index::ContainerSet* scope_ = &all_;
+  bool fusion_k_ = false;
   std::size_t rss_growth_ = 0;
 };
 
@@ -330,7 +342,7 @@ struct System {
 
 std::vector<System> Systems() {
   std::vector<System> s;
-  s.push_back({{"tide", "tide-scoped", "tide-one-container"}, 1, [](const std::filesystem::path&) { return std::make_unique<TideEngine>(); }});
+  s.push_back({{"tide", "tide-scoped", "tide-one-container", "tide-top100", "tide-scoped-top100"}, 1, [](const std::filesystem::path&) { return std::make_unique<TideEngine>(); }});
 #ifdef TIDE_BENCH_HAVE_XAPIAN
   s.push_back({{"xapian-or", "xapian-stock"}, 2, [](const std::filesystem::path& d) {
                  return std::make_unique<XapianEngine>(d / "xapian");
@@ -471,9 +483,11 @@ int Main(int argc, char** argv) {
               "(`queries` says how many ran). `tide` searches every container; `tide-scoped` is "
               "scoped to the even container ordinals (%.0f%% of the chunks), as a request that may "
               "read part of the index; `tide-one-container` to the one container nearest 1%% of the "
-              "chunks.\n\n",
+              "chunks; the `-top100` rows ask for the %zu hits tide-query fuses per retriever "
+              "(`search.candidates`).\n\n",
               corpus.Describe().c_str(), args.top_k, args.budget_seconds,
-              100.0 * static_cast<double>(even_chunks) / static_cast<double>(corpus.texts.size()));
+              100.0 * static_cast<double>(even_chunks) / static_cast<double>(corpus.texts.size()),
+              kFusionCandidates);
   std::printf("| system | build s | docs/s | index MB | size counted as | q/s | queries | mean hits |\n");
   std::printf("|---|---:|---:|---:|---|---:|---:|---:|\n");
   testutil::TempDir dir;

@@ -225,6 +225,46 @@ TEST(KeywordIndexTest, PrunedSearchMatchesExhaustiveBm25) {
   }
 }
 
+TEST(KeywordIndexTest, WidePostingsScoreExactly) {
+  // A tf or a field length past 16 bits does not fit a packed posting: such postings keep
+  // their exact tf aside and read the length from the chunk table, through compaction and
+  // a snapshot.
+  KeywordIndex index;
+  Reference ref;
+  auto add = [&](std::uint64_t label, std::vector<std::string> terms) {
+    index.Add(label, 0, Body(terms));
+    ref.live.emplace(label, Reference::Chunk{0, std::move(terms)});
+  };
+  // Fillers first, so that compaction moves the wide postings to new slots.
+  for (std::uint64_t label = 10; label < 1038; ++label) add(label, {"f", "w"});
+  std::vector<std::string> many_w(70000, "w");
+  many_w.push_back("x");
+  add(1, many_w);                              // tf 70000, length 70001
+  std::vector<std::string> long_chunk(66000, "z");
+  long_chunk.insert(long_chunk.end(), {"y", "y", "x"});
+  add(2, long_chunk);                          // small tfs of y and x, length 66003
+  add(3, {"w", "x", "y"});
+  add(4, {"y", "v"});
+  const std::vector<std::vector<std::string>> queries = {{"w", "x"}, {"y", "x", "z"}, {"w", "y", "v"}};
+  auto check = [&](const KeywordIndex& in, const char* stage) {
+    SCOPED_TRACE(stage);
+    for (const auto& q : queries) ExpectTopK(in, ref, q, 10, {0});
+  };
+  check(index, "built");
+  // Removing the fillers compacts the index once dead postings outnumber live ones.
+  for (std::uint64_t label = 10; label < 1038; ++label) {
+    ASSERT_TRUE(index.Remove(label));
+    ref.live.erase(label);
+  }
+  ASSERT_LT(index.dead_postings(), 2 * 1028u) << "no compaction ran";
+  check(index, "compacted");
+  std::string bytes;
+  index.AppendTo(&bytes);
+  KeywordIndex back;
+  ASSERT_TRUE(back.ParseFrom(bytes).ok());
+  check(back, "reloaded");
+}
+
 TEST(KeywordIndexTest, CorruptPostingsAreRefused) {
   KeywordIndex index;
   index.Add(1, 0, Body({"a"}));
