@@ -120,7 +120,14 @@ freshness() {  # RUN-NAME [--load ...]
   "$bin/tests/bench/freshness_probe" --brokers "$brokers" --port "$port" --api_key_file "$run/api_keys.json" \
     --probes "$probes" --gap_ms 50 --run "$name" "$@" >"$run/fresh_$name.txt" 2>"$run/fresh_$name.log" &
   pids+=($!)
-  wait "${pids[-1]}" || { cat "$run/fresh_$name.log"; exit 1; }
+  # Status 3: some probes never became visible within the probe's timeout. That is a
+  # measurement (the section reports them), not a failure of the benchmark.
+  local rc=0
+  wait "${pids[-1]}" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    cat "$run/fresh_$name.log"
+    [ "$rc" -eq 3 ] || exit 1
+  fi
 }
 freshness idle
 freshness load --load "$run/load.jsonl" --load_rate "$load_rate"
@@ -149,13 +156,15 @@ for line in open(f"{run}/worker_metrics.txt"):
 def stage(n):
     return m.get(f"tide_ingest_{n}_seconds_sum", 0.0)
 def pct(file, p, col=2):
-    xs = sorted(float(l.split()[col]) for l in open(file) if l.strip())
+    # A probe never seen ("lost" in the visible column) counts as slower than any other.
+    xs = sorted(float("inf") if l.split()[col] == "lost" else float(l.split()[col]) for l in open(file) if l.strip())
     return xs[min(len(xs) - 1, int(p * len(xs)))] if xs else float("nan")
 out = {"stages": {k: stage(k) for k in ["batch", "decode", "chunk", "embed", "store_write", "index"]},
        "batches": m.get("tide_ingest_batch_seconds_count", 0)}
 for run_name in ["idle", "load"]:
     f = f"{run}/fresh_{run_name}.txt"
     out[run_name] = {"n": sum(1 for l in open(f) if l.strip()),
+                     "lost": sum(1 for l in open(f) if l.split()[2:3] == ["lost"]),
                      "p50": pct(f, 0.5), "p90": pct(f, 0.9), "p99": pct(f, 0.99),
                      "max": pct(f, 1.0), "ack_p50": pct(f, 0.5, col=1)}
 print(json.dumps(out))
@@ -173,7 +182,7 @@ import matplotlib.pyplot as plt
 run, png = sys.argv[1], sys.argv[2]
 fig, ax = plt.subplots(figsize=(7, 3.5))
 for name, label in [("idle", "idle"), ("load", "under background load")]:
-    xs = [float(l.split()[2]) for l in open(f"{run}/fresh_{name}.txt") if l.strip()]
+    xs = [float(l.split()[2]) for l in open(f"{run}/fresh_{name}.txt") if l.strip() and l.split()[2] != "lost"]
     ax.hist(xs, bins=range(0, int(max(xs)) + 50, 25), alpha=0.5, label=f"{label} (n={len(xs)})")
 ax.axvline(1000, color="red", linestyle="--", label="DESIGN bar p99 1 s")
 ax.set_xlabel("publish -> visible in /v1/search (ms)")
@@ -229,7 +238,9 @@ p(f"| per CPU-second (robust to other load on the machine): tide-ingest / tide-i
   f"{w_cpu:,.0f} / {both_cpu:,.0f} / {hn_cpu:,.0f} chunks per CPU-s ({w_cpu / hn_cpu:.2f}× / {both_cpu / hn_cpu:.2f}×) | | |")
 for name, label in [("idle", "idle"), ("load", f"under a background load of {int(load_rate) * 4:,} chunks/s")]:
     f = n[name]
-    p(f"| freshness p50 / p90 / p99 / max, {label} ({f['n']} probes) | {f['p50']:.0f} / {f['p90']:.0f} / {f['p99']:.0f} / {f['max']:.0f} ms | p99 ≤ 1,000 ms | {ok(f['p99'] <= 1000)} |")
+    ms = lambda v: "lost" if v == float("inf") else f"{v:,.0f}"
+    lost = f", {f['lost']} never visible within 10 s (counted as lost)" if f["lost"] else ""
+    p(f"| freshness p50 / p90 / p99 / max, {label} ({f['n']} probes{lost}) | {ms(f['p50'])} / {ms(f['p90'])} / {ms(f['p99'])} / {ms(f['max'])} ms | p99 ≤ 1,000 ms | {ok(f['p99'] <= 1000)} |")
 p(f"| CPU used during the ingest: tide-ingest / tide-query | {float(worker_cpu):.1f} s / {float(query_cpu):.1f} s (of {2 * searchable_ms / 1000:.1f} core-seconds) | | |")
 p(f"| memory after the ingest, VmRSS (VmHWM): tide-ingest / tide-query | {int(w_rss) / 1024:.0f} ({int(w_hwm) / 1024:.0f}) / {int(q_rss) / 1024:.0f} ({int(q_hwm) / 1024:.0f}) MiB | | |")
 p()
