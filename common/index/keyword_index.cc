@@ -408,20 +408,20 @@ void KeywordIndex::ScoreByPostings(Query* q) const {
   // candidate's exact score (its score so far plus words `next`.. found by binary search)
   // never changes, so each is computed once, for the candidates leading when a check runs.
   // Far tighter than partial scores, so the switch to probing comes early.
-  thread_local std::vector<float> exact;  // by slot; 0 until computed (scores are > 0)
-  thread_local std::vector<std::uint32_t> exact_slots;
-  if (exact.size() < scores.size()) exact.resize(scores.size(), 0.0f);
+  thread_local std::vector<std::uint8_t> exact_known;  // by slot
+  thread_local std::vector<std::uint32_t> exact_slots;  // where exact_known is set, to reset
+  if (exact_known.size() < scores.size()) exact_known.resize(scores.size(), 0);
   std::vector<double> known;  // min-heap of the k best exact scores
   auto kth_exact = [&](std::size_t next) {
     select_best();
     for (std::size_t j = 0; j < k; ++j) {
       const std::uint32_t slot = best[j].second;
-      if (exact[slot] != 0.0f) continue;
+      if (exact_known[slot] != 0) continue;
       double score = best[j].first;
       for (std::size_t t = next; t < words.size(); ++t) {
         if (const Posting* p = FindSlot(words[t].term->postings, slot)) score += q->Contribution(words[t], *p);
       }
-      exact[slot] = static_cast<float>(score);
+      exact_known[slot] = 1;
       exact_slots.push_back(slot);
       if (known.size() < k) {
         known.push_back(score);
@@ -482,7 +482,7 @@ void KeywordIndex::ScoreByPostings(Query* q) const {
       prune(threshold, remaining[i + 1]);
     }
   }
-  for (std::uint32_t slot : exact_slots) exact[slot] = 0.0f;
+  for (std::uint32_t slot : exact_slots) exact_known[slot] = 0;
   exact_slots.clear();
 }
 

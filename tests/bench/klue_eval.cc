@@ -345,10 +345,9 @@ int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
 
   // The configurations. Rank fusion depends only on the ratios of the weights.
-  constexpr std::size_t kKeywordOnly = 1;
   std::vector<Config> main_configs = {
       {"main", "vector only (`mode: vector`)", {{"mode", "vector"}}},
-      {"main", "keyword only (title BM25, `weights {keyword:1}`)", {{"weights", {{"keyword", 1}}}}},  // kKeywordOnly
+      {"main", "keyword only (title BM25, `weights {keyword:1}`)", {{"weights", {{"keyword", 1}}}}},
       {"main", "fulltext only (body BM25, `weights {fulltext:1}`)", {{"weights", {{"fulltext", 1}}}}},
       {"main", "keyword + fulltext (`mode: keyword`)", {{"mode", "keyword"}}},
       {"main", "hybrid, intent's default weights (no `weights`)", json::object()},
@@ -375,8 +374,12 @@ int main(int argc, char** argv) {
 
   // When the keyword (title) retriever finds nothing (klue-nli-retrieval has no titles), a
   // keyword share of the lexical weight only re-slices vector:fulltext, so the grid skips it.
-  const bool titles_match =
-      main_results[kKeywordOnly].unscoped.recall_10 > 0 || main_results[kKeywordOnly].scoped.recall_10 > 0;
+  bool titles_match = false;
+  for (std::size_t i = 0; i < main_configs.size(); ++i) {
+    if (main_configs[i].extra == json{{"weights", {{"keyword", 1}}}}) {
+      titles_match = main_results[i].unscoped.recall_10 > 0 || main_results[i].scoped.recall_10 > 0;
+    }
+  }
   const std::vector<double> keyword_shares =
       titles_match ? std::vector<double>{0.0, 0.25, 0.5} : std::vector<double>{0.0};
   std::vector<Config> grid_configs;

@@ -225,10 +225,9 @@ TEST(KeywordIndexTest, PrunedSearchMatchesExhaustiveBm25) {
   }
 }
 
-TEST(KeywordIndexTest, WidePostingsScoreExactly) {
-  // A tf or a field length past 16 bits does not fit a packed posting: such postings keep
-  // their exact tf aside and read the length from the chunk table, through compaction and
-  // a snapshot.
+TEST(KeywordIndexTest, LargeTfAndLengthScoreExactly) {
+  // A tf or a field length past 16 bits (a chunk.upsert may carry up to 4 MiB of text) scores
+  // exactly, through compaction and a snapshot.
   KeywordIndex index;
   Reference ref;
   auto add = [&](std::uint64_t label, std::vector<std::string> terms) {
