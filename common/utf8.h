@@ -1,6 +1,9 @@
 #pragma once
 
+#include <unicode/utf8.h>
+
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 // UTF-8 by the byte, for code that counts or cuts text in code points (the chunker's offsets,
@@ -35,18 +38,19 @@ inline std::size_t Back(std::string_view s, std::size_t pos, std::size_t n) {
   return pos;
 }
 
-// Whether `s` is well-formed in structure: every lead byte is followed by the continuation
-// bytes it announces (sequences of 1 to 4 bytes).
+// Whether `s` is well-formed UTF-8 as Unicode defines it (ICU's U8_NEXT): no overlong
+// encodings, no UTF-8-encoded surrogates (U+D800..U+DFFF), nothing above U+10FFFF, no
+// truncated sequence. What JSON parsers and the rest of the world accept, so that text we call
+// valid here is never refused later as "not JSON".
 inline bool IsValid(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (std::size_t j = 1; j < n; ++j) {
-      if (!IsContinuation(s[i + j])) return false;
-    }
-    i += n;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(s.data());
+  const auto length = static_cast<int32_t>(s.size());
+  if (static_cast<std::size_t>(length) != s.size()) return false;  // over 2 GiB: not ours to check
+  int32_t i = 0;
+  while (i < length) {
+    UChar32 c;
+    U8_NEXT(bytes, i, length, c);
+    if (c < 0) return false;
   }
   return true;
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/date_util.h"
+#include "common/utf8.h"
 
 namespace tide::query {
 namespace {
@@ -100,6 +101,7 @@ std::optional<SearchRequest> ParseSearchRequest(const std::string& body, const S
     *error = http::JsonError(400, "invalid_request", reason);
     return std::nullopt;
   };
+  if (!utf8::IsValid(body)) return bad("request body is not valid UTF-8");
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return bad("request body is not valid JSON");
   if (!j.is_object()) return bad("request body must be a JSON object");

@@ -1,6 +1,7 @@
 #include "ingest/event.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace tide::ingest {
 namespace {
@@ -123,6 +124,15 @@ TEST(EventTest, RejectsBadEventsWithAReason) {
       {"metadata doc_type", R"({"schema_version":1,"type":"document.upsert","container_id":"c","doc_id":"d","version":1,"text":"x","metadata":{"doc_type":3}})", "doc_type"},
       {"metadata tags", R"({"schema_version":1,"type":"document.upsert","container_id":"c","doc_id":"d","version":1,"text":"x","metadata":{"tags":["a",1]}})", "tags"},
       {"invalid utf8", "{\"schema_version\":1,\"x\":\"\xff\"}", "UTF-8"},
+      // Issue 17.4: well-formed in shape but not UTF-8, as docs/events.md says: overlong
+      // encodings, encoded surrogates, past U+10FFFF, a sequence cut short at the end.
+      {"overlong slash", "{\"schema_version\":1,\"text\":\"\xc0\xaf\"}", "not valid UTF-8"},
+      {"overlong 3 bytes", "{\"schema_version\":1,\"text\":\"\xe0\x80\xaf\"}", "not valid UTF-8"},
+      {"overlong 4 bytes", "{\"schema_version\":1,\"text\":\"\xf0\x80\x80\xaf\"}", "not valid UTF-8"},
+      {"high surrogate", "{\"schema_version\":1,\"text\":\"\xed\xa0\x80\"}", "not valid UTF-8"},
+      {"low surrogate", "{\"schema_version\":1,\"text\":\"\xed\xbf\xbf\"}", "not valid UTF-8"},
+      {"past U+10FFFF", "{\"schema_version\":1,\"text\":\"\xf4\x90\x80\x80\"}", "not valid UTF-8"},
+      {"cut short", "{\"schema_version\":1,\"text\":\"\xed\x95", "not valid UTF-8"},
   };
   for (const BadCase& c : cases) {
     auto e = Decode(c.json);
@@ -130,6 +140,17 @@ TEST(EventTest, RejectsBadEventsWithAReason) {
     EXPECT_EQ(e.status().code(), Status::Code::kInvalidArgument) << c.name;
     EXPECT_NE(e.status().message().find(c.says), std::string::npos) << c.name << ": " << e.status().message();
   }
+}
+
+TEST(EventTest, AcceptsEveryWellFormedUtf8Boundary) {
+  // The edges of each encoding length, Hangul and a supplementary-plane emoji.
+  const std::string text = "\x7f \xc2\x80 \xdf\xbf \xe0\xa0\x80 \xed\x9f\xbf \xee\x80\x80 \xef\xbf\xbd "
+                           "\xf0\x90\x80\x80 \xf4\x8f\xbf\xbf 한국어 😀";
+  nlohmann::json j = {{"schema_version", 1}, {"type", "document.upsert"}, {"container_id", "c"},
+                      {"doc_id", "d"},       {"version", 1},               {"text", text}};
+  auto e = Decode(j.dump());
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  EXPECT_EQ(*e->text, text);
 }
 
 TEST(EventTest, EnforcesSizeLimitsAndKeyConsistency) {

@@ -56,6 +56,9 @@ TEST_F(SearchApiTest, EveryMalformedRequestGetsA4xxThatSaysWhatIsWrong) {
   const std::string scope = R"("container_ids":["a"])";
   const std::vector<BadRequest> cases = {
       {"not json", "{nope", 400, "not valid JSON"},
+      {"not utf-8", "{\"query\":\"\xff\"," + scope + "}", 400, "not valid UTF-8"},
+      {"overlong utf-8", "{\"query\":\"\xc0\xaf\"," + scope + "}", 400, "not valid UTF-8"},
+      {"surrogate", "{\"query\":\"\xed\xa0\x80\"," + scope + "}", 400, "not valid UTF-8"},
       {"array body", "[1,2]", 400, "JSON object"},
       {"no query", "{" + scope + "}", 400, "'query'"},
       {"query wrong type", R"({"query":7,)" + scope + "}", 400, "'query'"},
