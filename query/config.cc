@@ -1,4 +1,5 @@
 #include "query/config.h"
+#include "query/secondary_dir.h"
 
 #include <unistd.h>
 
@@ -89,6 +90,7 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   c.api_keys_file = resolve(api_keys_file);
   c.acl_file = resolve(acl_file);
   if (c.secondary_dir.empty()) {
+    c.default_secondary_dir = true;
     c.secondary_dir = (std::filesystem::path(c.shared.data_dir) / ("query-secondary-" + std::to_string(::getpid()))).string();
   }
   c.shared.logging.component = "query";
@@ -107,6 +109,10 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
     *embedder = std::make_unique<embedding::CachingEmbedder>(std::move(*embedder), config.embedding_cache_entries,
                                                              counter("hit"), counter("miss"));
   }
+  // Before the follower opens the store: abandoned secondaries of killed daemons go first.
+  Result<std::unique_ptr<SecondaryDir>> secondary =
+      SecondaryDir::Claim(config.secondary_dir, config.default_secondary_dir);
+  if (!secondary) return secondary.status();
   Follower::Options follow;
   follow.data_dir = config.shared.data_dir;
   follow.secondary_dir = config.secondary_dir;
@@ -141,8 +147,6 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   (*server)->Stop();
-  std::error_code ec;
-  std::filesystem::remove_all(config.secondary_dir, ec);
   return result;
 }
 

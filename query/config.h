@@ -17,6 +17,7 @@ struct Config {
   http::HttpServerOptions http;
   std::string port_file;             // if set, the bound port is written here (port 0 in tests)
   std::string secondary_dir;         // default: <data_dir>/query-secondary-<pid>
+  bool default_secondary_dir = false;  // secondary_dir was derived: abandoned siblings are removed
   std::chrono::milliseconds follow_interval{100};
   double snapshot_jump_ratio = 0.05;  // Follower::Options::snapshot_jump_ratio
   Searcher::Options search;
