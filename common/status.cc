@@ -13,6 +13,7 @@ const char* CodeName(Status::Code code) {
     case Status::Code::kPermissionDenied: return "PermissionDenied";
     case Status::Code::kUnavailable: return "Unavailable";
     case Status::Code::kCorruption: return "Corruption";
+    case Status::Code::kUnimplemented: return "Unimplemented";
     case Status::Code::kInternal: return "Internal";
   }
   return "Unknown";

@@ -19,6 +19,7 @@ class [[nodiscard]] Status {
     kPermissionDenied,
     kUnavailable,      // transient: retry later (embedder down, broker unreachable)
     kCorruption,       // stored data is not what we wrote
+    kUnimplemented,    // the peer (a broker, a provider) does not offer the operation
     kInternal,
   };
 
@@ -29,6 +30,7 @@ class [[nodiscard]] Status {
   static Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status Corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
+  static Status Unimplemented(std::string m) { return {Code::kUnimplemented, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }

@@ -6,8 +6,12 @@
 #   deploy/setup.sh            build + test + demo dependencies
 #   deploy/setup.sh --bench    also the benchmark peers (FAISS, Xapian, SQLite, wrk)
 #
-# Environment: TIDE_THIRD_PARTY (default: <repo>/build/third_party) is where hnswlib and the
-# demo corpus are unpacked.
+# Besides Debian packages it fetches, into the build tree: hnswlib 0.8.0 (Debian trixie) and
+# the jars of Apache Kafka's broker (Maven Central, pinned in deploy/kafka/pom.xml) for the
+# tests that run against a real broker.
+#
+# Environment: TIDE_THIRD_PARTY (default: <repo>/build/third_party) is where hnswlib, the
+# Kafka jars and the demo corpus are unpacked.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +31,8 @@ packages=(
   build-essential cmake ninja-build pkg-config ca-certificates curl jq
   libboost-dev libboost-program-options-dev
   librdkafka-dev librocksdb-dev libspdlog-dev libfmt-dev
-  nlohmann-json3-dev libicu-dev libgtest-dev libgmock-dev
+  nlohmann-json3-dev libicu-dev libssl-dev libgtest-dev libgmock-dev
+  openjdk-17-jre-headless maven
 )
 if [ "$with_bench" -eq 1 ]; then
   packages+=(libfaiss-dev libxapian-dev libsqlite3-dev wrk python3 python3-matplotlib)
@@ -54,7 +59,19 @@ hnsw_dir=$third_party/hnswlib
 if [ ! -f "$hnsw_dir/usr/include/hnswlib/hnswalg.h" ]; then
   apt_root=$third_party/apt-trixie
   mkdir -p "$apt_root/lists/partial" "$apt_root/archives/partial" "$apt_root/etc"
-  echo "deb http://deb.debian.org/debian trixie main" >"$apt_root/etc/sources.list"
+  # The Debian mirror this machine already uses for bookworm's main archive, from its own apt
+  # configuration (apt-get update has run above or before), never a host named here.
+  bookworm_mirror() {
+    apt-get indextargets --format '$(SITE) $(CODENAME) $(COMPONENT)' 2>/dev/null |
+      awk '$2 == "bookworm" && $3 == "main" { print $1; exit }'
+  }
+  mirror=$(bookworm_mirror)
+  if [ -z "$mirror" ]; then "${sudo_cmd[@]}" apt-get update -q && mirror=$(bookworm_mirror); fi
+  if [ -z "$mirror" ]; then
+    echo "setup: no Debian bookworm 'main' source in this machine's apt configuration to fetch hnswlib from" >&2
+    exit 1
+  fi
+  echo "deb $mirror trixie main" >"$apt_root/etc/sources.list"
   apt_opts=(-o "Dir::Etc::SourceList=$apt_root/etc/sources.list"
             -o "Dir::Etc::SourceParts=/dev/null"
             -o "Dir::State::Lists=$apt_root/lists"
@@ -72,3 +89,20 @@ if [ ! -f "$hnsw_dir/usr/include/hnswlib/hnswalg.h" ]; then
   dpkg -x "$deb" "$hnsw_dir"
 fi
 echo "setup: hnswlib headers in $hnsw_dir/usr/include"
+
+# Apache Kafka's broker for the real-broker tests: jars from Maven Central, resolved by Maven
+# (into its local repository, then copied here). Re-resolved when the pom changes.
+kafka_dir=$third_party/kafka
+pom=$repo/deploy/kafka/pom.xml
+pom_sum=$(sha256sum "$pom" | cut -d' ' -f1)
+if [ "$(cat "$kafka_dir/pom.sha256" 2>/dev/null)" != "$pom_sum" ]; then
+  echo "setup: resolving the Kafka broker's jars with Maven"
+  rm -rf "$kafka_dir" && mkdir -p "$kafka_dir"
+  if ! mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$kafka_dir/lib" >"$third_party/kafka-mvn.log" 2>&1; then
+    cat "$third_party/kafka-mvn.log" >&2
+    echo "setup: Maven could not resolve the Kafka broker's jars (log above)" >&2
+    exit 1
+  fi
+  echo "$pom_sum" >"$kafka_dir/pom.sha256"
+fi
+echo "setup: Kafka broker jars in $kafka_dir/lib ($(ls "$kafka_dir/lib" | wc -l) jars)"

@@ -1,5 +1,9 @@
 #include "ingest/config.h"
 
+#include <unistd.h>
+
+#include "common/digest.h"
+
 namespace tide::ingest {
 
 namespace po = boost::program_options;
@@ -15,6 +19,9 @@ Result<Config> ParseConfig(int argc, const char* const* argv, po::options_descri
   std::size_t max_batch = c.batch.max_batch;
   int max_wait_ms = static_cast<int>(c.batch.max_wait.count());
   int snapshot_interval_s = static_cast<int>(c.snapshot_interval.count());
+  int missing_topic_wait_s = static_cast<int>(c.preflight.missing_topic_wait.count());
+  int fatal_exit_delay_ms = static_cast<int>(c.fatal_exit_delay.count());
+  std::string group_instance_id = "auto";
   po::options_description options("tide-ingest options");
   AddSharedOptions(options, &c.shared);
   options.add_options()
@@ -23,6 +30,14 @@ Result<Config> ParseConfig(int argc, const char* const* argv, po::options_descri
       ("kafka.group_id", po::value(&c.kafka.group_id)->default_value(c.kafka.group_id), "consumer group")
       ("kafka.dead_letter_topic", po::value(&c.kafka.dead_letter_topic)->default_value(c.kafka.dead_letter_topic),
        "where rejected events go, with the reason in headers")
+      ("kafka.group_instance_id", po::value(&group_instance_id)->default_value(group_instance_id),
+       "static group membership id, unique per worker; 'auto': derived from the host and data_dir; "
+       "empty: dynamic membership")
+      ("kafka.missing_topic_wait_s", po::value(&missing_topic_wait_s)->default_value(missing_topic_wait_s),
+       "how long to wait at start for a missing topic before exiting; -1: forever")
+      ("kafka.dead_letter_max_bytes",
+       po::value(&c.dead_letters.max_message_bytes)->default_value(c.dead_letters.max_message_bytes),
+       "largest dead letter; 0: the dead-letter topic's max.message.bytes as the broker reports it")
       ("kafka.property", po::value(&c.kafka.properties)->composing(),
        "librdkafka property key=value (repeatable)")
       ("batch.max_events", po::value(&max_batch)->default_value(max_batch),
@@ -47,7 +62,9 @@ Result<Config> ParseConfig(int argc, const char* const* argv, po::options_descri
        "address of the /metrics endpoint")
       ("metrics.port", po::value(&c.metrics_port)->default_value(c.metrics_port),
        "port of the /metrics endpoint; 0: any free port, -1: disabled")
-      ("metrics.port_file", po::value(&c.metrics_port_file)->default_value(""), "write the metrics port here");
+      ("metrics.port_file", po::value(&c.metrics_port_file)->default_value(""), "write the metrics port here")
+      ("fatal_exit_delay_ms", po::value(&fatal_exit_delay_ms)->default_value(fatal_exit_delay_ms),
+       "after an error that stops the worker, /readyz reports it this long before the process exits");
   options.add(extra);
   Result<po::variables_map> vm = ParseCommandLineAndConfig(argc, argv, options, usage);
   if (!vm) return vm.status();
@@ -57,11 +74,34 @@ Result<Config> ParseConfig(int argc, const char* const* argv, po::options_descri
   if (c.metrics_port < -1 || c.metrics_port > 65535) return Status::InvalidArgument("metrics.port must be in [-1, 65535]");
   if (c.snapshot_keep < 1) return Status::InvalidArgument("snapshot.keep must be at least 1");
   if (c.applier.chunker.max_chars < 16) return Status::InvalidArgument("chunker.max_chars must be at least 16");
+  if (fatal_exit_delay_ms < 0) return Status::InvalidArgument("fatal_exit_delay_ms must not be negative");
   c.batch.max_batch = max_batch;
+  c.preflight.missing_topic_wait = std::chrono::seconds(missing_topic_wait_s);
+  c.batch.missing_topic_grace = missing_topic_wait_s < 0 ? std::chrono::milliseconds::max()
+                                                         : std::chrono::milliseconds(1000LL * missing_topic_wait_s);
+  c.fatal_exit_delay = std::chrono::milliseconds(fatal_exit_delay_ms);
+  c.kafka.group_instance_id =
+      group_instance_id == "auto" ? DefaultGroupInstanceId(c.shared.data_dir) : group_instance_id;
   c.batch.max_wait = std::chrono::milliseconds(max_wait_ms);
   c.snapshot_interval = std::chrono::seconds(snapshot_interval_s);
   c.shared.logging.component = "ingest";
   return c;
+}
+
+std::string DefaultGroupInstanceId(const std::string& data_dir) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::weakly_canonical(data_dir, ec);
+  if (ec) dir = std::filesystem::absolute(data_dir, ec);
+  std::string id = "tide-ingest-";
+  for (const char* p = host; *p; ++p) {
+    const char ch = *p;
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                    ch == '-' || ch == '.' || ch == '_';
+    id += ok ? ch : '_';
+  }
+  return id + "-" + Sha256Hex(dir.string()).substr(0, 12);
 }
 
 }  // namespace tide::ingest

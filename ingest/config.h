@@ -8,8 +8,10 @@
 #include "common/storage/store.h"
 #include "ingest/applier.h"
 #include "ingest/consumer_loop.h"
+#include "ingest/dead_letters.h"
 #include "ingest/event.h"
 #include "ingest/kafka_conf.h"
+#include "ingest/preflight.h"
 
 namespace tide::ingest {
 
@@ -17,6 +19,8 @@ namespace tide::ingest {
 struct Config {
   SharedConfig shared;
   KafkaConfig kafka;
+  PreflightOptions preflight;
+  DeadLetterProducer::Options dead_letters;
   ConsumerLoop::Options batch;
   Applier::Options applier;
   DecodeLimits limits;
@@ -27,7 +31,13 @@ struct Config {
   std::string metrics_address = "127.0.0.1";
   int metrics_port = 9464;
   std::string metrics_port_file;
+  // After an error that stops the worker, /readyz says why for this long before it exits.
+  std::chrono::milliseconds fatal_exit_delay{5000};
 };
+
+// The default group.instance.id: stable across restarts of the worker that owns `data_dir` on
+// this host, distinct for every other data directory ("tide-ingest-<host>-<12 hex digits>").
+std::string DefaultGroupInstanceId(const std::string& data_dir);
 
 // NotFound after --help (usage printed); InvalidArgument names the bad key or value.
 Result<Config> ParseConfig(int argc, const char* const* argv);

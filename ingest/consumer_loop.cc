@@ -7,6 +7,8 @@
 #include <librdkafka/rdkafkacpp.h>
 #include <spdlog/spdlog.h>
 
+#include "ingest/kafka_errors.h"
+
 namespace tide::ingest {
 namespace {
 
@@ -39,6 +41,8 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
   std::vector<KafkaMessage> pending;
   Status fatal;  // set inside callbacks, acted on by Run
   MetricsRegistry* metrics = nullptr;
+  Readiness* readiness = nullptr;
+  std::optional<Clock::time_point> topic_missing_since;  // the topic reported missing since then
   Clock::time_point last_lag_update;
   bool reseek = false;  // positions ran ahead of the store: seek back before consuming on
 
@@ -124,6 +128,7 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
       } else {
         c->assign(partitions);
       }
+      if (readiness) readiness->SetReady();
       return;
     }
     for (RdKafka::TopicPartition* tp : partitions) {
@@ -141,7 +146,11 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
     switch (event.type()) {
       case RdKafka::Event::EVENT_ERROR:
         if (event.fatal()) {
-          fatal = Status::Internal("kafka fatal error: " + event.str());
+          std::string why;
+          const RdKafka::ErrorCode cause = consumer ? consumer->fatal_error(why) : event.err();
+          if (fatal.ok()) fatal = KafkaErrorStatus(cause, "kafka fatal error: " + (why.empty() ? event.str() : why));
+        } else if (ClassifyKafkaError(event.err()) == KafkaErrorClass::kFatal) {
+          if (fatal.ok()) fatal = KafkaErrorStatus(event.err(), "kafka: " + event.str());
         } else {
           spdlog::warn("kafka error={} {}", RdKafka::err2str(event.err()), event.str());
         }
@@ -166,6 +175,38 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
       default:
         break;
     }
+  }
+
+  // An error consume() returned instead of a message: a fatal one stops the loop, a missing
+  // topic does once it has been missing for the grace period, the rest librdkafka retries.
+  void OnConsumeError(const RdKafka::Message& msg) {
+    if (msg.err() == RdKafka::ERR__FATAL) {
+      // librdkafka gave up on this consumer (e.g. fenced by another member with the same
+      // group.instance.id): the underlying error says why.
+      std::string why;
+      const RdKafka::ErrorCode cause = consumer->fatal_error(why);
+      if (fatal.ok()) fatal = KafkaErrorStatus(cause, "kafka consumer fatal error: " + why);
+      return;
+    }
+    switch (ClassifyKafkaError(msg.err())) {
+      case KafkaErrorClass::kFatal:
+        if (fatal.ok()) fatal = KafkaErrorStatus(msg.err(), "kafka consumer: " + msg.errstr());
+        return;
+      case KafkaErrorClass::kMissing: {
+        const auto now = Clock::now();
+        if (!topic_missing_since) topic_missing_since = now;
+        if (now - *topic_missing_since >= options.missing_topic_grace) {
+          fatal = KafkaErrorStatus(msg.err(), "kafka consumer: " + msg.errstr() + " for " +
+                                                  std::to_string(options.missing_topic_grace.count()) + " ms");
+          return;
+        }
+        if (readiness) readiness->SetNotReady("kafka: " + msg.errstr());
+        break;
+      }
+      default:
+        break;
+    }
+    spdlog::warn("kafka consume error={} {}", RdKafka::err2str(msg.err()), msg.errstr());
   }
 
   // Applies and commits the pending batch; the batch stays pending if this fails.
@@ -223,6 +264,29 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
   }
 };
 
+std::vector<std::pair<std::string, std::string>> ConsumerDefaults(const KafkaConfig& config) {
+  std::vector<std::pair<std::string, std::string>> out = {
+      {"group.id", config.group_id},
+      {"partition.assignment.strategy", "cooperative-sticky"},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      // Only reached when the store has no offset and the group none either; a store offset
+      // out of retention resets here too: never silently to latest.
+      {"auto.offset.reset", "earliest"},
+      {"enable.partition.eof", "false"},
+      // How long an idle fetch waits (librdkafka: 500 ms). A real broker answers as soon as
+      // data arrives, so this only paces an idle worker's fetches; the dev broker holds every
+      // fetch this long, so there it adds to freshness.
+      {"fetch.wait.max.ms", "100"},
+      // The broker accepts 6 s .. 30 min by default (group.min/max.session.timeout.ms); the
+      // worker checks the broker's bounds before it joins.
+      {"session.timeout.ms", "10000"},
+      {"heartbeat.interval.ms", "2000"},
+  };
+  if (!config.group_instance_id.empty()) out.emplace_back("group.instance.id", config.group_instance_id);
+  return out;
+}
+
 ConsumerLoop::ConsumerLoop(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 ConsumerLoop::~ConsumerLoop() {
@@ -231,25 +295,14 @@ ConsumerLoop::~ConsumerLoop() {
 
 Result<std::unique_ptr<ConsumerLoop>> ConsumerLoop::Create(const KafkaConfig& config,
                                                            const Options& options, Handler* handler,
-                                                           MetricsRegistry* metrics) {
+                                                           MetricsRegistry* metrics, Readiness* readiness) {
   auto impl = std::make_unique<Impl>();
   impl->metrics = metrics;
+  impl->readiness = readiness;
   impl->config = config;
   impl->options = options;
   impl->handler = handler;
-  Result<std::unique_ptr<RdKafka::Conf>> conf = MakeKafkaConf(
-      config, {{"group.id", config.group_id},
-               {"partition.assignment.strategy", "cooperative-sticky"},
-               {"enable.auto.commit", "false"},
-               {"enable.auto.offset.store", "false"},
-               // Only reached when the store has no offset and the group none either; a
-               // store offset out of retention resets here too: never silently to latest.
-               {"auto.offset.reset", "earliest"},
-               {"enable.partition.eof", "false"},
-               // How long an idle fetch waits (librdkafka: 500 ms). A real broker answers as
-               // soon as data arrives, so this only paces an idle worker's fetches; the dev
-               // broker holds every fetch this long, so there it adds to freshness.
-               {"fetch.wait.max.ms", "100"}});
+  Result<std::unique_ptr<RdKafka::Conf>> conf = MakeKafkaConf(config, ConsumerDefaults(config));
   if (!conf) return conf.status();
   std::string err;
   if ((*conf)->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(impl.get()), err) !=
@@ -291,12 +344,16 @@ Status ConsumerLoop::Run(const std::atomic<bool>& stopping) {
       case RdKafka::ERR_NO_ERROR:
         if (s.pending.empty()) batch_deadline = Clock::now() + s.options.max_wait;
         s.pending.push_back(CopyMessage(*msg));
+        if (s.topic_missing_since) {
+          s.topic_missing_since.reset();
+          if (s.readiness) s.readiness->SetReady();
+        }
         break;
       case RdKafka::ERR__TIMED_OUT:
       case RdKafka::ERR__PARTITION_EOF:
         break;
       default:
-        spdlog::warn("kafka consume error={} {}", RdKafka::err2str(msg->err()), msg->errstr());
+        s.OnConsumeError(*msg);
         break;
     }
     const bool full = s.pending.size() >= s.options.max_batch;

@@ -2,8 +2,10 @@
 
 #include <map>
 #include <set>
+#include <thread>
 #include <tuple>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "common/embedding/embedder.h"
@@ -12,7 +14,10 @@
 #include "common/metrics.h"
 #include "common/index/index_set.h"
 #include "common/storage/store.h"
+#include "common/readiness.h"
 #include "ingest/dead_letters.h"
+#include "ingest/kafka_admin.h"
+#include "ingest/preflight.h"
 
 namespace tide::ingest {
 namespace {
@@ -109,7 +114,7 @@ class Worker : public ConsumerLoop::Handler {
       } else if (!delivered_dead_letters_.contains({m.topic, m.partition, m.offset})) {
         spdlog::debug("dead letter partition={} offset={} reason={}", m.partition, m.offset,
                       event.status().message());
-        TIDE_RETURN_IF_ERROR(dead_letters_->Send(m, event.status().message(), "invalid_event"));
+        dead_letters_->Send(m, event.status().message(), "invalid_event");
         sent.push_back({m.topic, m.partition, m.offset});
       }
       items.push_back(std::move(item));
@@ -137,7 +142,7 @@ class Worker : public ConsumerLoop::Handler {
     for (std::size_t i = 0; i < items.size(); ++i) {
       Result<BatchResult> one = applier_->ApplyBatch({items[i]});
       if (!one && one.status().code() == Status::Code::kInvalidArgument) {
-        TIDE_RETURN_IF_ERROR(dead_letters_->Send(batch[i], one.status().message(), "embedding_rejected"));
+        dead_letters_->Send(batch[i], one.status().message(), "embedding_rejected");
         TIDE_RETURN_IF_ERROR(dead_letters_->Flush(std::chrono::seconds(10)));
         items[i].event.reset();  // now it only moves the offset and counts as dead-lettered
         one = applier_->ApplyBatch({items[i]});
@@ -213,10 +218,45 @@ class Worker : public ConsumerLoop::Handler {
   std::uint64_t snapshot_seq_ = 0;
 };
 
-}  // namespace
+// The worker's /metrics, /healthz and /readyz, up from the start so an operator sees why a
+// worker is not consuming (loading, waiting for topics, a fatal error) while it says so.
+Result<std::unique_ptr<http::HttpServer>> StartStatusServer(const Config& config, MetricsRegistry* registry,
+                                                           Readiness* readiness) {
+  http::HttpServerOptions http_options;
+  http_options.address = config.metrics_address;
+  http_options.port = static_cast<std::uint16_t>(config.metrics_port);
+  http_options.worker_threads = 1;
+  Result<std::unique_ptr<http::HttpServer>> server =
+      http::HttpServer::Start(http_options, [registry, readiness](const http::HttpRequest& r) {
+        if (r.method == "GET" && r.path == "/metrics") {
+          http::HttpResponse res;
+          res.content_type = "text/plain; version=0.0.4";
+          res.body = registry->Render();
+          return res;
+        }
+        if (r.method == "GET" && r.path == "/healthz") {
+          return http::HttpResponse{200, "application/json", R"({"status":"ok"})", {}};
+        }
+        if (r.method == "GET" && r.path == "/readyz") {
+          if (std::optional<std::string> reason = readiness->NotReadyReason()) {
+            return http::HttpResponse{503, "application/json",
+                                      nlohmann::json{{"status", "not_ready"}, {"reason", *reason}}.dump(), {}};
+          }
+          return http::HttpResponse{200, "application/json", R"({"status":"ready"})", {}};
+        }
+        return http::JsonError(404, "not_found", "the worker serves GET /metrics, /healthz and /readyz");
+      });
+  if (!server) return server.status().WithContext("metrics endpoint");
+  if (!config.metrics_port_file.empty()) {
+    TIDE_RETURN_IF_ERROR(WriteFileAtomic(config.metrics_port_file, std::to_string((*server)->port()) + "\n"));
+  }
+  return server;
+}
 
-Status RunWorker(const Config& config, const std::atomic<bool>& stopping) {
+Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetrics* metrics, Readiness* readiness,
+                     const std::atomic<bool>& stopping) {
   const std::filesystem::path data_dir(config.shared.data_dir);
+  readiness->SetNotReady("opening the store and loading the indexes");
   Result<std::unique_ptr<storage::Store>> store = storage::Store::OpenPrimary(data_dir / "store", config.store);
   if (!store) return store.status();
   Result<std::unique_ptr<embedding::Embedder>> embedder = embedding::MakeEmbedder(config.shared.embedder);
@@ -241,46 +281,34 @@ Status RunWorker(const Config& config, const std::atomic<bool>& stopping) {
   spdlog::info("indexes ready chunks={} seq={} replayed_changes={}", (*indexes)->size(),
                (*indexes)->applied_seq(), *replayed);
 
-  Result<std::unique_ptr<DeadLetterProducer>> dead_letters = DeadLetterProducer::Create(config.kafka);
+  readiness->SetNotReady("checking the kafka cluster (topics, session timeout)");
+  Result<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Connect(config.kafka, std::chrono::seconds(10));
+  if (!admin) return admin.status();
+  TIDE_RETURN_IF_ERROR(RunPreflight(config.kafka, config.preflight, admin->get(), readiness, stopping));
+  if (stopping.load()) return Status();
+  Result<std::unique_ptr<DeadLetterProducer>> dead_letters =
+      DeadLetterProducer::Create(config.kafka, config.dead_letters, admin->get());
   if (!dead_letters) return dead_letters.status();
-  MetricsRegistry registry;
-  WorkerMetrics metrics(&registry);
+  admin->reset();
+  DeadLetterProducer* dlq = dead_letters->get();
+  registry->AddCallbackGauge("tide_ingest_dead_letter_max_bytes",
+                             "Largest dead letter sent whole (the dead-letter topic's limit).", {},
+                             [dlq] { return static_cast<double>(dlq->max_message_bytes()); });
   index::IndexSet* set = indexes->get();
-  registry.AddCallbackGauge("tide_ingest_indexed_chunks", "Chunks in the worker's indexes.", {},
-                            [set] { return static_cast<double>(set->size()); });
-  registry.AddCallbackGauge("tide_ingest_applied_change_seq", "Last change record applied to the indexes.", {},
-                            [set] { return static_cast<double>(set->applied_seq()); });
-  registry.AddCallbackGauge("tide_ingest_hnsw_tombstone_ratio", "Deleted HNSW slots not yet reused, over all slots.",
-                            {}, [set] {
-                              const double dead = static_cast<double>(set->vector_tombstones());
-                              const double all = dead + static_cast<double>(set->vector_size());
-                              return all > 0 ? dead / all : 0.0;
-                            });
-  std::unique_ptr<http::HttpServer> metrics_server;
-  if (config.metrics_port >= 0) {
-    http::HttpServerOptions http_options;
-    http_options.address = config.metrics_address;
-    http_options.port = static_cast<std::uint16_t>(config.metrics_port);
-    http_options.worker_threads = 1;
-    Result<std::unique_ptr<http::HttpServer>> server =
-        http::HttpServer::Start(http_options, [&registry](const http::HttpRequest& r) {
-          if (r.method == "GET" && r.path == "/metrics") {
-            http::HttpResponse res;
-            res.content_type = "text/plain; version=0.0.4";
-            res.body = registry.Render();
-            return res;
-          }
-          if (r.method == "GET" && r.path == "/healthz") return http::HttpResponse{200, "application/json", R"({"status":"ok"})", {}};
-          return http::JsonError(404, "not_found", "the worker serves GET /metrics and GET /healthz");
-        });
-    if (!server) return server.status().WithContext("metrics endpoint");
-    metrics_server = std::move(*server);
-    if (!config.metrics_port_file.empty()) {
-      TIDE_RETURN_IF_ERROR(WriteFileAtomic(config.metrics_port_file, std::to_string(metrics_server->port()) + "\n"));
-    }
-  }
-  Worker worker(config, store->get(), &applier, indexes->get(), dead_letters->get(), &metrics);
-  Result<std::unique_ptr<ConsumerLoop>> loop = ConsumerLoop::Create(config.kafka, config.batch, &worker, &registry);
+  registry->AddCallbackGauge("tide_ingest_indexed_chunks", "Chunks in the worker's indexes.", {},
+                             [set] { return static_cast<double>(set->size()); });
+  registry->AddCallbackGauge("tide_ingest_applied_change_seq", "Last change record applied to the indexes.", {},
+                             [set] { return static_cast<double>(set->applied_seq()); });
+  registry->AddCallbackGauge("tide_ingest_hnsw_tombstone_ratio",
+                             "Deleted HNSW slots not yet reused, over all slots.", {}, [set] {
+                               const double dead = static_cast<double>(set->vector_tombstones());
+                               const double all = dead + static_cast<double>(set->vector_size());
+                               return all > 0 ? dead / all : 0.0;
+                             });
+  readiness->SetNotReady("joining consumer group " + config.kafka.group_id);
+  Worker worker(config, store->get(), &applier, indexes->get(), dlq, metrics);
+  Result<std::unique_ptr<ConsumerLoop>> loop =
+      ConsumerLoop::Create(config.kafka, config.batch, &worker, registry, readiness);
   if (!loop) return loop.status();
   Status run = (*loop)->Run(stopping);
   loop->reset();
@@ -288,6 +316,35 @@ Status RunWorker(const Config& config, const std::atomic<bool>& stopping) {
   const IngestCounters& c = applier.counters();
   spdlog::info("ingest stopped applied={} stale={} duplicate={} dead_lettered={}", c.applied, c.stale,
                c.duplicate, c.dead_lettered);
+  return run;
+}
+
+}  // namespace
+
+Status RunWorker(const Config& config, const std::atomic<bool>& stopping) {
+  Readiness readiness("starting");
+  MetricsRegistry registry;
+  WorkerMetrics metrics(&registry);
+  registry.AddCallbackGauge("tide_ingest_ready", "1 when the worker consumes, 0 when not (see /readyz).", {},
+                            [&readiness] { return readiness.NotReadyReason() ? 0.0 : 1.0; });
+  std::unique_ptr<http::HttpServer> status_server;
+  if (config.metrics_port >= 0) {
+    Result<std::unique_ptr<http::HttpServer>> server = StartStatusServer(config, &registry, &readiness);
+    if (!server) return server.status();
+    status_server = std::move(*server);
+  }
+  Status run = RunWorkerLoop(config, &registry, &metrics, &readiness, stopping);
+  if (!run.ok()) {
+    // One clear line that says what to change, and /readyz saying it too until we exit, so a
+    // supervisor (and whoever looks at it) sees why.
+    registry.AddCounter("tide_ingest_fatal_errors_total", "Errors that stopped the worker.")->Inc();
+    readiness.SetNotReady("fatal: " + run.message());
+    spdlog::error("{} (exiting in {} ms)", run.ToString(), config.fatal_exit_delay.count());
+    const auto until = std::chrono::steady_clock::now() + config.fatal_exit_delay;
+    while (std::chrono::steady_clock::now() < until && !stopping.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
   return run;
 }
 

@@ -13,5 +13,6 @@ int RunChecksum(int argc, const char* const* argv);
 int RunReplay(int argc, const char* const* argv);
 int RunRebuild(int argc, const char* const* argv);
 int RunDlq(int argc, const char* const* argv);
+int RunTopics(int argc, const char* const* argv);
 
 }  // namespace tide::ctl

@@ -9,7 +9,9 @@
 // --redrive publishes the selected messages again, key and value unchanged, to the topic
 // they came from (header tide.source.topic), after the cause was fixed: a worker with a
 // larger limit, a new embedder, a corrected pipeline re-publishing is not needed. Versions
-// make the re-driven events safe to apply late. Nothing is removed from the dead-letter
+// make the re-driven events safe to apply late. A dead letter the worker had to cut to fit the
+// topic (header tide.truncated) is not the original and is never re-driven: it is counted and
+// named, and its source offset says where the original is. Nothing is removed from the dead-letter
 // topic (Kafka cannot delete single messages); a re-driven message is tagged with header
 // tide.redriven_from on its way back, and re-driving twice sends it twice (harmless for the
 // same reason).
@@ -152,7 +154,7 @@ int RunDlq(int argc, const char* const* argv) {
       }
     }
   }
-  std::size_t seen = 0, selected = 0, sent = 0;
+  std::size_t seen = 0, selected = 0, sent = 0, truncated = 0;
   if (!assignment.empty()) {
     e = consumer->assign(assignment);
     RdKafka::TopicPartition::destroy(assignment);
@@ -192,6 +194,7 @@ int RunDlq(int argc, const char* const* argv) {
     if (m->key() != nullptr) key = *m->key();
     std::optional<std::string> value;
     if (m->payload() != nullptr) value.emplace(static_cast<const char*>(m->payload()), m->len());
+    const bool worker_cut = Header(*m, "tide.truncated") == std::optional<std::string>("true");
     if (!redrive) {
       std::string shown = value ? *value : std::string();
       bool cut = max_value_bytes != 0 && shown.size() > max_value_bytes;
@@ -209,8 +212,21 @@ int RunDlq(int argc, const char* const* argv) {
           {"value", value ? nlohmann::json(Printable(shown)) : nlohmann::json(nullptr)},
           {"value_bytes", value ? value->size() : 0},
           {"value_truncated", cut}};
+      if (worker_cut) {
+        // The worker cut it to fit the topic; the original is at the source offset.
+        line["dead_letter_truncated"] = {{"original_value_bytes", OrNull(Header(*m, "tide.original.value_bytes"))},
+                                         {"original_value_sha256", OrNull(Header(*m, "tide.original.value_sha256"))}};
+      }
       // `replace`: IsValid checks structure only, and a dead letter may hold anything.
       std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+      continue;
+    }
+    if (worker_cut) {
+      ++truncated;
+      std::cerr << "tidectl dlq: not re-driving partition " << m->partition() << " offset " << m->offset()
+                << ": the worker cut it to fit the dead-letter topic; the original is at "
+                << source_topic.value_or("?") << "/" << Header(*m, "tide.source.partition").value_or("?") << "@"
+                << Header(*m, "tide.source.offset").value_or("?") << '\n';
       continue;
     }
     const std::string target = source_topic.value_or(kafka.topic);
@@ -241,7 +257,9 @@ int RunDlq(int argc, const char* const* argv) {
     }
   }
   std::cerr << "tidectl dlq: " << seen << " dead letters read, " << selected << " selected"
-            << (redrive ? ", " + std::to_string(sent) + " re-driven" : std::string()) << '\n';
+            << (redrive ? ", " + std::to_string(sent) + " re-driven" : std::string())
+            << (truncated ? ", " + std::to_string(truncated) + " cut by the worker and not re-driven" : std::string())
+            << '\n';
   return 0;
 }
 

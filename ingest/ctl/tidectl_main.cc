@@ -17,6 +17,7 @@ constexpr const char* kUsage =
     "  replay        move the worker's stored offsets back (to an offset, a timestamp, the beginning)\n"
     "  rebuild       build a fresh store from the topic into a new directory, beside the serving one\n"
     "  dlq           list the dead-letter topic, or send its events back to their topic after a fix\n"
+    "  topics        create or describe the worker's topics (partitions, retention, size limits)\n"
     "  import-help   convert the LibreOffice Korean help into document.upsert events\n";
 
 }  // namespace
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   if (command == "replay") return tide::ctl::RunReplay(sub_argc, sub_argv);
   if (command == "rebuild") return tide::ctl::RunRebuild(sub_argc, sub_argv);
   if (command == "dlq") return tide::ctl::RunDlq(sub_argc, sub_argv);
+  if (command == "topics") return tide::ctl::RunTopics(sub_argc, sub_argv);
   if (command == "import-help") return tide::ctl::RunImportHelp(sub_argc, sub_argv);
   std::cerr << "tidectl: unknown command '" << command << "'\n\n" << kUsage;
   return 2;

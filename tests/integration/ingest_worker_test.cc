@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/digest.h"
 #include "common/http/http_server.h"
 #include "common/storage/store.h"
 #include "ingest/config.h"
@@ -138,6 +139,94 @@ TEST_F(IngestWorkerTest, CleanRestartResumesFromTheStoredOffsetsExactlyOnce) {
   EXPECT_EQ(Counter("applied"), 111u);  // 100 + 10 updates + 1 tombstone
   EXPECT_EQ(Counter("stale"), 1u);
   EXPECT_EQ(Counter("duplicate"), 0u);  // nothing was read twice
+}
+
+// Issue 17.1: one bad event bigger than the dead-letter producer's limit used to stop every
+// partition (its dead letter was refused and the batch retried forever). Now its dead letter is
+// cut to fit, marked as such, and everything after it is applied.
+TEST_F(IngestWorkerTest, Issue17_AnOversizeBadEventIsDeadLetteredCutToFitAndIngestionGoesOn) {
+  config_.limits.max_event_bytes = 8 << 20;
+  config_.limits.max_text_bytes = 4 << 20;
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(kafka_.Produce("tide.documents", KeyOf(i), GoodEvent(i)));
+  // Over librdkafka's 1,000,000-byte message.max.bytes, and invalid ("version": "x")...
+  nlohmann::json bad_version = nlohmann::json::parse(GoodEvent(1000));
+  bad_version["version"] = "x";
+  bad_version["text"] = std::string(1100000, 'a');
+  const std::string bad1 = bad_version.dump();
+  // ...and a text one byte over limits.max_text_bytes.
+  nlohmann::json too_long = nlohmann::json::parse(GoodEvent(1001));
+  too_long["text"] = std::string((4 << 20) + 1, 'b');
+  const std::string bad2 = too_long.dump();
+  // On partitions of their own: the mock broker keeps only ~5 MiB per partition.
+  ASSERT_TRUE(kafka_.Produce("tide.documents", KeyOf(1000), bad1, 0));
+  ASSERT_TRUE(kafka_.Produce("tide.documents", KeyOf(1001), bad2, 1));
+  for (int i = 30; i < 60; ++i) ASSERT_TRUE(kafka_.Produce("tide.documents", KeyOf(i + 2000), GoodEvent(i + 2000)));
+
+  RunningWorker worker(config_);
+  ASSERT_TRUE(testutil::WaitFor([&] { return Counter("applied") + Counter("dead_lettered") >= 62; }, seconds(60)));
+  ASSERT_TRUE(worker.Stop().ok());
+  EXPECT_EQ(Counter("applied"), 60u);
+  EXPECT_EQ(Counter("dead_lettered"), 2u);
+
+  auto dead = kafka_.ReadAll("tide.documents.dlq", 2, seconds(30));
+  ASSERT_EQ(dead.size(), 2u);
+  std::map<std::string, testutil::MockKafka::Record> by_key;
+  for (auto& r : dead) by_key[*r.key] = r;
+  for (const auto& [key, original] : {std::pair{KeyOf(1000), bad1}, std::pair{KeyOf(1001), bad2}}) {
+    ASSERT_TRUE(by_key.contains(key)) << key;
+    const auto& r = by_key[key];
+    EXPECT_EQ(r.headers.at("tide.truncated"), "true");
+    EXPECT_EQ(r.headers.at("tide.original.value_bytes"), std::to_string(original.size()));
+    EXPECT_EQ(r.headers.at("tide.original.value_sha256"), Sha256Hex(original));
+    EXPECT_FALSE(r.headers.at("tide.reason").empty());
+    ASSERT_TRUE(r.value.has_value());
+    // What fits of the original: a prefix, under the producer's limit with its headers.
+    EXPECT_GT(r.value->size(), 900000u);
+    EXPECT_LT(r.value->size(), 1000000u);
+    EXPECT_EQ(original.compare(0, r.value->size(), *r.value), 0);
+  }
+  EXPECT_NE(by_key[KeyOf(1000)].headers.at("tide.reason").find("version"), std::string::npos);
+  EXPECT_NE(by_key[KeyOf(1001)].headers.at("tide.reason").find("limit"), std::string::npos);
+}
+
+// The same class with a small configured limit: a key over 1 KiB is cut too, every dead letter
+// fits, one that fits whole goes whole, and the cut is on a UTF-8 boundary.
+TEST_F(IngestWorkerTest, Issue17_DeadLettersFitAConfiguredLimitWithLongKeysAndUtf8Cut) {
+  config_.dead_letters.max_message_bytes = 4096;
+  const std::string long_key = "c0/" + std::string(3000, 'k');
+  const std::string korean_garbage = "{\"not\": \"an event\", \"text\": \"" + [] {
+    std::string s;
+    for (int i = 0; i < 2000; ++i) s += "한";  // 3 bytes each
+    return s;
+  }() + "\"}";
+  ASSERT_TRUE(kafka_.Produce("tide.documents", long_key, korean_garbage));
+  ASSERT_TRUE(kafka_.Produce("tide.documents", std::string("c0/small"), std::string("tiny and wrong")));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(kafka_.Produce("tide.documents", KeyOf(i), GoodEvent(i)));
+  RunningWorker worker(config_);
+  ASSERT_TRUE(testutil::WaitFor([&] { return Counter("applied") + Counter("dead_lettered") >= 12; }, seconds(60)));
+  ASSERT_TRUE(worker.Stop().ok());
+  EXPECT_EQ(Counter("applied"), 10u);
+  auto dead = kafka_.ReadAll("tide.documents.dlq", 2, seconds(30));
+  ASSERT_EQ(dead.size(), 2u);
+  for (const auto& r : dead) {
+    std::size_t size = (r.key ? r.key->size() : 0) + (r.value ? r.value->size() : 0);
+    for (const auto& [k, v] : r.headers) size += k.size() + v.size();
+    EXPECT_LE(size, 4096u);
+    if (r.value && *r.value == "tiny and wrong") {
+      EXPECT_FALSE(r.headers.contains("tide.truncated"));
+      continue;
+    }
+    EXPECT_EQ(r.headers.at("tide.truncated"), "true");
+    EXPECT_EQ(r.headers.at("tide.original.key_bytes"), std::to_string(long_key.size()));
+    EXPECT_EQ(r.headers.at("tide.original.key_sha256"), Sha256Hex(long_key));
+    EXPECT_EQ(r.key->size(), 1024u);
+    ASSERT_TRUE(r.value.has_value());
+    EXPECT_GT(r.value->size(), 0u);
+    EXPECT_EQ(korean_garbage.compare(0, r.value->size(), *r.value), 0);
+    // Cut between code points: the prefix is whole characters after the ASCII opening.
+    const std::size_t opening = korean_garbage.find("한");
+    EXPECT_EQ((r.value->size() - opening) % 3, 0u);
+  }
 }
 
 // An OpenAI-compatible provider that refuses any text containing "REJECT" (as providers do

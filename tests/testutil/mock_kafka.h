@@ -1,11 +1,12 @@
 #pragma once
 
 #include <chrono>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "tests/testutil/kafka_client.h"
 
 namespace tide::testutil {
 
@@ -13,13 +14,7 @@ namespace tide::testutil {
 // a producer and a reader for tests.
 class MockKafka {
  public:
-  struct Record {
-    std::optional<std::string> key;
-    std::optional<std::string> value;
-    std::map<std::string, std::string> headers;
-    std::int32_t partition = 0;
-    std::int64_t offset = 0;
-  };
+  using Record = KafkaTestClient::Record;
 
   MockKafka(const std::vector<std::string>& topics, int partitions);
   ~MockKafka();
@@ -27,16 +22,21 @@ class MockKafka {
   MockKafka& operator=(const MockKafka&) = delete;
 
   const std::string& bootstrap() const { return bootstrap_; }
-  // Produces and waits for delivery; false on failure.
+  // See KafkaTestClient. The mock keeps only about 5 MiB per partition (older records are
+  // dropped): tests of large events spread them over partitions.
   bool Produce(const std::string& topic, const std::optional<std::string>& key,
-               const std::optional<std::string>& value);
-  // Reads the topic from the beginning until `count` records arrived or the timeout passed.
-  std::vector<Record> ReadAll(const std::string& topic, std::size_t count, std::chrono::milliseconds timeout);
+               const std::optional<std::string>& value, std::int32_t partition = -1) {
+    return client_->Produce(topic, key, value, partition);
+  }
+  std::vector<Record> ReadAll(const std::string& topic, std::size_t count, std::chrono::milliseconds timeout) {
+    return client_->ReadAll(topic, count, timeout);
+  }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string bootstrap_;
+  std::unique_ptr<KafkaTestClient> client_;
 };
 
 }  // namespace tide::testutil
