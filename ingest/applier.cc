@@ -388,7 +388,7 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
   for (const PendingChunk& c : chunks) texts.push_back(EmbeddingText(c.record));
   std::vector<float> vectors;
   if (!texts.empty()) {
-    TIDE_RETURN_IF_ERROR(embedder_->Embed(texts, &vectors).WithContext("embedding"));
+    TIDE_RETURN_IF_ERROR(embedder_->Embed(texts, embedding::InputType::kPassage, &vectors).WithContext("embedding"));
     if (vectors.size() != texts.size() * static_cast<std::size_t>(embedder_->dimension())) {
       return Status::Internal("embedder returned " + std::to_string(vectors.size()) + " floats for " +
                               std::to_string(texts.size()) + " texts");

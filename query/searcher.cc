@@ -79,7 +79,7 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   if (w.vector > 0) {
     const std::string& text = response.query.embedding_text.empty() ? response.query.normalized
                                                                     : response.query.embedding_text;
-    if (Status embedded = embedder_->Embed({text}, &query_vector); !embedded.ok()) {
+    if (Status embedded = embedder_->Embed({text}, embedding::InputType::kQuery, &query_vector); !embedded.ok()) {
       // A remote embedder being down must not take search down: answer from the keyword
       // retrievers and say so. In vector mode there is nothing left to answer with.
       if (request.mode == SearchMode::kVector) return embedded.WithContext("embedding the query");

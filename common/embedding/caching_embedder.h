@@ -15,8 +15,8 @@ namespace tide::embedding {
 
 // Remembers the vectors of recent texts in front of another embedder (the query daemon puts
 // it in front of the query embedder: chat backends repeat questions, and a remote embedder
-// is the slowest step of a search). A text's vector depends only on the text and the model,
-// so entries never go stale; the cache is bounded by entry count (LRU).
+// is the slowest step of a search). A text's vector depends only on the text, its input type
+// and the model, so entries never go stale; the cache is bounded by entry count (LRU).
 // Thread-safe if the wrapped embedder is.
 class CachingEmbedder : public Embedder {
  public:
@@ -26,13 +26,13 @@ class CachingEmbedder : public Embedder {
   const std::string& model_id() const override { return inner_->model_id(); }
   int dimension() const override { return inner_->dimension(); }
   // Texts found in the cache are not sent; the rest go to the wrapped embedder in one call.
-  Status Embed(const std::vector<std::string>& texts, std::vector<float>* out) override;
+  Status Embed(const std::vector<std::string>& texts, InputType type, std::vector<float>* out) override;
 
   std::size_t size() const { return cache_.size(); }
 
  private:
   std::unique_ptr<Embedder> inner_;
-  LruCache<std::string, std::vector<float>> cache_;
+  LruCache<std::string, std::vector<float>> cache_;  // key: input type byte + text
   Counter* hits_;
   Counter* misses_;
 };

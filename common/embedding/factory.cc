@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include <nlohmann/json.hpp>
+
 #include "common/embedding/hash_embedder.h"
 #include "common/embedding/openai_embedder.h"
 #include "common/file_util.h"
@@ -31,16 +33,43 @@ Result<std::string> ReadApiKey(const EmbedderConfig& config) {
   return std::string(env == nullptr ? "" : env);
 }
 
+// Config files trim the spaces around a value, and a prefix usually ends with one: a value in
+// double quotes is read as a JSON string ("\"query: \"" -> "query: ").
+Result<std::string> Unquote(const std::string& value, const char* key) {
+  if (value.size() < 2 || value.front() != '"' || value.back() != '"') return value;
+  nlohmann::json j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_string()) return Status::InvalidArgument(std::string(key) + " " + value + " is not a valid quoted string");
+  return j.get<std::string>();
+}
+
 Result<std::unique_ptr<Embedder>> MakeOpenAi(const EmbedderConfig& config) {
   // OpenAiEmbedder::Create() validates the rest; a negative count must not wrap to size_t.
   if (config.batch_size < 1) {
     return Status::InvalidArgument("embedder.batch_size must be at least 1");
   }
+  if (config.max_batch_chars < 1) {
+    return Status::InvalidArgument("embedder.max_batch_chars must be at least 1");
+  }
   Result<std::string> key = ReadApiKey(config);
   if (!key) return key.status();
   OpenAiEmbedder::Options options;
+  options.provider = config.provider;
   options.base_url = config.base_url;
+  options.api_version = config.api_version;
   options.model = config.model;
+  Result<std::string> query_prefix = Unquote(config.query_prefix, "embedder.query_prefix");
+  if (!query_prefix) return query_prefix.status();
+  Result<std::string> passage_prefix = Unquote(config.passage_prefix, "embedder.passage_prefix");
+  if (!passage_prefix) return passage_prefix.status();
+  options.query_prefix = std::move(*query_prefix);
+  options.passage_prefix = std::move(*passage_prefix);
+  options.input_type_field = config.input_type_field;
+  options.query_input_type = config.query_input_type;
+  options.passage_input_type = config.passage_input_type;
+  options.ca_file = config.ca_file;
+  options.proxy = config.proxy;
+  options.max_batch_chars = static_cast<std::size_t>(config.max_batch_chars);
+  options.connect_timeout = std::chrono::milliseconds(config.connect_timeout_ms);
   options.dimension = config.dimension;
   options.send_dimensions = config.send_dimensions;
   options.api_key = std::move(*key);

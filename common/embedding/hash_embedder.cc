@@ -83,7 +83,7 @@ HashEmbedder::HashEmbedder(Options options)
   assert(dimension_ > 0);
 }
 
-Status HashEmbedder::Embed(const std::vector<std::string>& texts, std::vector<float>* out) {
+Status HashEmbedder::Embed(const std::vector<std::string>& texts, InputType /*type*/, std::vector<float>* out) {
   assert(out != nullptr);
   if (dimension_ <= 0) {
     return Status::InvalidArgument("hash embedder dimension must be positive, got " +

@@ -29,6 +29,8 @@ namespace tide::embedding {
 // L2-normalised. A text with no words ("", "!!!", only emoji) gets the all-zero vector, which
 // is NOT unit length; callers that need a direction must treat it as "no signal".
 //
+// Queries and passages are embedded alike (it has no notion of either).
+//
 // Thread-safe: Embed() touches no shared mutable state. Never fails.
 class HashEmbedder : public Embedder {
  public:
@@ -42,7 +44,7 @@ class HashEmbedder : public Embedder {
 
   const std::string& model_id() const override { return model_id_; }
   int dimension() const override { return dimension_; }
-  Status Embed(const std::vector<std::string>& texts, std::vector<float>* out) override;
+  Status Embed(const std::vector<std::string>& texts, InputType type, std::vector<float>* out) override;
 
  private:
   // Appends exactly dimension_ floats for `text`.

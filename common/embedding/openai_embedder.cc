@@ -12,20 +12,14 @@
 #include <thread>
 #include <utility>
 
+#include <numeric>
+
 #include <spdlog/spdlog.h>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
 namespace tide::embedding {
 namespace {
 
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
 using Json = nlohmann::json;
 
 constexpr int kMaxConcurrency = 64;
@@ -37,66 +31,14 @@ constexpr std::size_t kSnippetBytes = 300;
 // Sent when a single text is rejected, to tell a bad input from a bad configuration.
 constexpr std::string_view kProbeText = "probe";
 
-// Starts one async operation on a private io_context and runs it to completion. tcp_stream's
-// expiry only applies to asynchronous operations, hence async calls driven synchronously.
-template <typename Start>
-beast::error_code RunOp(net::io_context& ioc, Start start) {
-  beast::error_code result;
-  start([&result](beast::error_code ec, auto&&...) { result = ec; });
-  ioc.restart();
-  ioc.run();
-  return result;
-}
-
-bool IsPort(std::string_view s) {
-  int port = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), port);
-  return ec == std::errc() && end == s.data() + s.size() && port >= 1 && port <= 65535;
-}
-
-// Splits "http://host[:port][/path][?query]" into the parts a request needs.
-Status ParseBaseUrl(const std::string& url, std::string* host, std::string* port,
-                    std::string* host_header, std::string* target) {
-  constexpr std::string_view kScheme = "http://";
-  const std::string what = "embedder.base_url '" + url + "': ";
-  if (url.starts_with("https://")) {
-    return Status::InvalidArgument(what + "TLS endpoints need a local proxy (not supported yet)");
-  }
-  if (!url.starts_with(kScheme)) return Status::InvalidArgument(what + "must start with http://");
-  const std::string rest = url.substr(kScheme.size());
-  const std::size_t path_start = std::min(rest.find_first_of("/?"), rest.size());
-  const std::string authority = rest.substr(0, path_start);
-  std::string path = rest.substr(path_start);
-  std::string query;
-  if (std::size_t q = path.find('?'); q != std::string::npos) {
-    query = path.substr(q);
-    path.resize(q);
-  }
-  while (!path.empty() && path.back() == '/') path.pop_back();
-  if (authority.empty()) return Status::InvalidArgument(what + "no host");
-  if (authority.find('@') != std::string::npos) {
-    return Status::InvalidArgument(
-        what + "credentials do not belong in the URL; use embedder.api_key_env");
-  }
-  std::string port_part;
-  if (authority.front() == '[') {  // IPv6 literal
-    const std::size_t close = authority.find(']');
-    if (close == std::string::npos) return Status::InvalidArgument(what + "unclosed '['");
-    *host = authority.substr(1, close - 1);
-    const std::string after = authority.substr(close + 1);
-    if (!after.empty() && after.front() != ':') return Status::InvalidArgument(what + "bad port");
-    port_part = after.empty() ? "" : after.substr(1);
-  } else {
-    const std::size_t colon = authority.rfind(':');
-    *host = authority.substr(0, colon);
-    port_part = colon == std::string::npos ? "" : authority.substr(colon + 1);
-  }
-  if (host->empty()) return Status::InvalidArgument(what + "no host");
-  *port = port_part.empty() ? "80" : port_part;
-  if (!IsPort(*port)) return Status::InvalidArgument(what + "bad port '" + *port + "'");
-  *host_header = authority;
-  *target = path + "/embeddings" + query;
-  return Status();
+// How query or passage texts are presented, for model_id(): "" when nothing is.
+std::string Presentation(const std::string& prefix, const std::string& field, const std::string& value) {
+  std::vector<std::string> parts;
+  if (!prefix.empty()) parts.push_back("prefix=" + Json(prefix).dump());
+  if (!field.empty()) parts.push_back(field + "=" + value);
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : ",") + p;
+  return out;
 }
 
 // The start of a provider's body for an error message: one line, bounded, key redacted.
@@ -205,16 +147,25 @@ struct OpenAiEmbedder::Reply {
 };
 
 Result<std::unique_ptr<OpenAiEmbedder>> OpenAiEmbedder::Create(Options options) {
+  if (options.provider != "openai" && options.provider != "azure") {
+    return Status::InvalidArgument("embedder.provider must be openai or azure, got '" + options.provider + "'");
+  }
   if (options.model.empty()) return Status::InvalidArgument("embedder.model is required");
+  if (options.provider == "azure" && options.api_version.empty()) {
+    return Status::InvalidArgument("embedder.api_version is required for provider azure (e.g. 2024-10-21)");
+  }
   if (options.dimension <= 0) return Status::InvalidArgument("embedder.dimension must be positive");
   if (options.batch_size < 1) {
     return Status::InvalidArgument("embedder.batch_size must be at least 1");
   }
+  if (options.max_batch_chars < 1) {
+    return Status::InvalidArgument("embedder.max_batch_chars must be at least 1");
+  }
   if (options.concurrency < 1 || options.concurrency > kMaxConcurrency) {
     return Status::InvalidArgument("embedder.concurrency must be in [1, 64]");
   }
-  if (options.timeout.count() <= 0) {
-    return Status::InvalidArgument("embedder.timeout_ms must be positive");
+  if (options.timeout.count() <= 0 || options.connect_timeout.count() <= 0) {
+    return Status::InvalidArgument("embedder.timeout_ms and embedder.connect_timeout_ms must be positive");
   }
   if (options.max_attempts < 1) {
     return Status::InvalidArgument("embedder.max_attempts must be at least 1");
@@ -226,41 +177,93 @@ Result<std::unique_ptr<OpenAiEmbedder>> OpenAiEmbedder::Create(Options options) 
   if (options.initial_backoff.count() < 0 || options.max_backoff < options.initial_backoff) {
     return Status::InvalidArgument("embedder backoff must satisfy 0 <= initial <= max");
   }
+  if (!options.input_type_field.empty() &&
+      (options.query_input_type.empty() || options.passage_input_type.empty())) {
+    return Status::InvalidArgument("embedder.query_input_type and passage_input_type must be set with input_type_field");
+  }
+  TIDE_RETURN_IF_ERROR(http::ValidateUrl(options.base_url, "embedder.base_url"));
+  http::HttpClient::Options transport;
+  transport.ca_file = options.ca_file;
+  transport.proxy = options.proxy;
+  transport.timeout = options.timeout;
+  transport.connect_timeout = options.connect_timeout;
+  transport.max_response_bytes = kResponseOverheadBytes + options.batch_size * kResponseBytesPerFloat *
+                                                              static_cast<std::size_t>(options.dimension);
+  transport.user_agent = "tidesearch-embedder";
+  Result<std::unique_ptr<http::HttpClient>> client = http::HttpClient::Create(transport);
+  if (!client) return client.status();
   std::unique_ptr<OpenAiEmbedder> embedder(new OpenAiEmbedder(std::move(options)));
-  TIDE_RETURN_IF_ERROR(ParseBaseUrl(embedder->options_.base_url, &embedder->host_, &embedder->port_,
-                                    &embedder->host_header_, &embedder->target_));
+  embedder->client_ = std::move(*client);
   const Options& o = embedder->options_;
+  std::string base = o.base_url;
+  std::string query;
+  if (std::size_t q = base.find('?'); q != std::string::npos) {
+    query = base.substr(q + 1);
+    base.resize(q);
+  }
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  if (o.provider == "azure") {
+    query += (query.empty() ? "" : "&") + std::string("api-version=") + o.api_version;
+  }
+  embedder->url_ = base + "/embeddings" + (query.empty() ? "" : "?" + query);
+  embedder->headers_ = {"Content-Type: application/json", "Accept: application/json"};
+  if (!o.api_key.empty()) {
+    embedder->headers_.push_back(o.provider == "azure" ? "api-key: " + o.api_key : "Authorization: Bearer " + o.api_key);
+  }
   spdlog::info(
-      "embedder: OpenAI-compatible POST http://{}{} model={} dimension={} send_dimensions={} "
-      "batch_size={} concurrency={} timeout={}ms max_attempts={} api_key={}",
-      embedder->host_header_, embedder->target_, o.model, o.dimension, o.send_dimensions,
-      o.batch_size, o.concurrency, o.timeout.count(), o.max_attempts,
-      o.api_key.empty() ? "none" : "set");
+      "embedder: {} POST {} model={} dimension={} send_dimensions={} batch_size={} max_batch_chars={} "
+      "concurrency={} timeout={}ms max_attempts={} api_key={} ca_file={} proxy={} model_id={}",
+      o.provider, embedder->url_, o.model, o.dimension, o.send_dimensions, o.batch_size, o.max_batch_chars,
+      o.concurrency, o.timeout.count(), o.max_attempts, o.api_key.empty() ? "none" : "set",
+      o.ca_file.empty() ? "system" : o.ca_file, o.proxy.empty() ? "environment" : o.proxy, embedder->model_id_);
   return embedder;
 }
 
-OpenAiEmbedder::OpenAiEmbedder(Options options)
-    : options_(std::move(options)),
-      model_id_("openai:" + options_.model + ":d" + std::to_string(options_.dimension)) {}
+OpenAiEmbedder::OpenAiEmbedder(Options options) : options_(std::move(options)) {
+  model_id_ = "openai:" + options_.model + ":d" + std::to_string(options_.dimension);
+  const std::string query =
+      Presentation(options_.query_prefix, options_.input_type_field, options_.query_input_type);
+  const std::string passage =
+      Presentation(options_.passage_prefix, options_.input_type_field, options_.passage_input_type);
+  if (!query.empty() || !passage.empty()) model_id_ += ":query{" + query + "}:passage{" + passage + "}";
+}
 
-Status OpenAiEmbedder::Embed(const std::vector<std::string>& texts, std::vector<float>* out) {
+OpenAiEmbedder::~OpenAiEmbedder() = default;
+
+Status OpenAiEmbedder::Embed(const std::vector<std::string>& texts, InputType type, std::vector<float>* out) {
   assert(out != nullptr);
   if (texts.empty()) return Status();
-  const std::size_t batch = options_.batch_size;
-  const std::size_t batches = (texts.size() + batch - 1) / batch;
-  std::vector<std::vector<float>> parts(batches);
-  std::vector<Status> failures(batches);  // each written only by the thread that ran the batch
+  // Shortest first: each request holds texts of similar length, which pads least, and its
+  // size in characters is bounded.
+  std::vector<std::size_t> order(texts.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return texts[a].size() < texts[b].size(); });
+  std::vector<std::string> sorted;
+  sorted.reserve(texts.size());
+  for (std::size_t i : order) sorted.push_back(texts[i]);
+  std::vector<std::pair<std::size_t, std::size_t>> requests;  // [begin, end) of `sorted`
+  for (std::size_t begin = 0; begin < sorted.size();) {
+    std::size_t end = begin, chars = 0;
+    while (end < sorted.size() && end - begin < options_.batch_size &&
+           (end == begin || chars + sorted[end].size() <= options_.max_batch_chars)) {
+      chars += sorted[end].size();
+      ++end;
+    }
+    requests.emplace_back(begin, end);
+    begin = end;
+  }
+  std::vector<std::vector<float>> parts(requests.size());
+  std::vector<Status> failures(requests.size());  // each written only by the thread that ran it
   std::atomic<std::size_t> next{0};
   std::atomic<bool> abandon{false};
   auto work = [&] {
     while (!abandon.load()) {
-      const std::size_t b = next.fetch_add(1);
-      if (b >= batches) return;
-      const std::size_t begin = b * batch;
-      Status s =
-          EmbedRange(texts, begin, std::min(begin + batch, texts.size()), abandon, &parts[b]);
+      const std::size_t r = next.fetch_add(1);
+      if (r >= requests.size()) return;
+      Status s = EmbedRange(sorted, order, requests[r].first, requests[r].second, type, abandon, &parts[r]);
       if (!s.ok()) {
-        failures[b] = std::move(s);
+        failures[r] = std::move(s);
         abandon.store(true);
       }
     }
@@ -268,7 +271,7 @@ Status OpenAiEmbedder::Embed(const std::vector<std::string>& texts, std::vector<
   {
     // The calling thread is one of the workers; helpers are joined at the end of this scope.
     std::vector<std::jthread> helpers;
-    const std::size_t wanted = std::min<std::size_t>(options_.concurrency, batches) - 1;
+    const std::size_t wanted = std::min<std::size_t>(options_.concurrency, requests.size()) - 1;
     try {
       while (helpers.size() < wanted) helpers.emplace_back(work);
     } catch (const std::system_error& e) {
@@ -282,15 +285,23 @@ Status OpenAiEmbedder::Embed(const std::vector<std::string>& texts, std::vector<
     if (!s.ok()) return std::move(s);
   }
   assert(!abandon.load());
-  out->reserve(out->size() + texts.size() * static_cast<std::size_t>(options_.dimension));
-  for (const std::vector<float>& part : parts) out->insert(out->end(), part.begin(), part.end());
+  const auto dim = static_cast<std::size_t>(options_.dimension);
+  const std::size_t start = out->size();
+  out->resize(start + texts.size() * dim);
+  std::size_t at = 0;  // position in `sorted`
+  for (const std::vector<float>& part : parts) {
+    for (std::size_t k = 0; k + dim <= part.size(); k += dim, ++at) {
+      std::copy(part.begin() + static_cast<std::ptrdiff_t>(k), part.begin() + static_cast<std::ptrdiff_t>(k + dim),
+                out->begin() + static_cast<std::ptrdiff_t>(start + order[at] * dim));
+    }
+  }
   return Status();
 }
 
-Status OpenAiEmbedder::EmbedRange(const std::vector<std::string>& texts, std::size_t begin,
-                                  std::size_t end, const std::atomic<bool>& abandon,
-                                  std::vector<float>* out) const {
-  Reply reply = PostWithRetries(texts, begin, end, abandon);
+Status OpenAiEmbedder::EmbedRange(const std::vector<std::string>& texts, const std::vector<std::size_t>& order,
+                                  std::size_t begin, std::size_t end, InputType type,
+                                  const std::atomic<bool>& abandon, std::vector<float>* out) const {
+  Reply reply = PostWithRetries(texts, begin, end, type, abandon);
   switch (reply.kind) {
     case Reply::Kind::kOk:
       out->insert(out->end(), reply.vectors.begin(), reply.vectors.end());
@@ -308,17 +319,17 @@ Status OpenAiEmbedder::EmbedRange(const std::vector<std::string>& texts, std::si
     // also finds the batch size a provider with a lower limit than batch_size accepts.
     const std::size_t mid = begin + (end - begin) / 2;
     spdlog::debug("embedder: inputs [{}, {}) rejected, splitting: {}", begin, end, reply.error);
-    TIDE_RETURN_IF_ERROR(EmbedRange(texts, begin, mid, abandon, out));
-    return EmbedRange(texts, mid, end, abandon, out);
+    TIDE_RETURN_IF_ERROR(EmbedRange(texts, order, begin, mid, type, abandon, out));
+    return EmbedRange(texts, order, mid, end, type, abandon, out);
   }
   // One text rejected. A 400 also comes from configuration the provider dislikes (a model
   // without "dimensions" support, say), which would reject every text alike. Only when a
   // harmless text is accepted is this text the problem, and safe to give up on for good.
   const std::vector<std::string> probe{std::string(kProbeText)};
-  Reply check = PostWithRetries(probe, 0, 1, abandon);
+  Reply check = PostWithRetries(probe, 0, 1, type, abandon);
   if (check.kind == Reply::Kind::kAbandoned) return Status();
   if (check.kind == Reply::Kind::kOk) {
-    return Status::InvalidArgument("input " + std::to_string(begin) +
+    return Status::InvalidArgument("input " + std::to_string(order[begin]) +
                                    " can never be embedded: " + reply.error);
   }
   return Status::Unavailable(reply.error + "; a one-word probe fails too (" + check.error +
@@ -326,12 +337,12 @@ Status OpenAiEmbedder::EmbedRange(const std::vector<std::string>& texts, std::si
 }
 
 OpenAiEmbedder::Reply OpenAiEmbedder::PostWithRetries(const std::vector<std::string>& texts,
-                                                      std::size_t begin, std::size_t end,
+                                                      std::size_t begin, std::size_t end, InputType type,
                                                       const std::atomic<bool>& abandon) const {
   thread_local std::minstd_rand rng{std::random_device{}()};
   for (int attempt = 1;; ++attempt) {
     if (abandon.load()) return Reply::Error(Reply::Kind::kAbandoned, "");
-    Reply reply = Post(texts, begin, end);
+    Reply reply = Post(texts, begin, end, type);
     if (reply.kind != Reply::Kind::kTransient) return reply;
     if (attempt >= options_.max_attempts) {
       reply.error += " (gave up after " + std::to_string(attempt) + " attempts)";
@@ -350,74 +361,43 @@ OpenAiEmbedder::Reply OpenAiEmbedder::PostWithRetries(const std::vector<std::str
 }
 
 OpenAiEmbedder::Reply OpenAiEmbedder::Post(const std::vector<std::string>& texts, std::size_t begin,
-                                           std::size_t end) const {
+                                           std::size_t end, InputType type) const {
+  const bool query = type == InputType::kQuery;
+  const std::string& prefix = query ? options_.query_prefix : options_.passage_prefix;
   Json input = Json::array();
-  for (std::size_t i = begin; i < end; ++i) input.push_back(texts[i].empty() ? " " : texts[i]);
-  Json body = {{"model", options_.model}, {"input", std::move(input)}};
-  if (options_.send_dimensions) body["dimensions"] = options_.dimension;
-
-  bhttp::request<bhttp::string_body> req{bhttp::verb::post, target_, 11};
-  req.set(bhttp::field::host, host_header_);
-  req.set(bhttp::field::content_type, "application/json");
-  req.set(bhttp::field::accept, "application/json");
-  req.set(bhttp::field::user_agent, "tide-embedder");
-  if (!options_.api_key.empty()) req.set(bhttp::field::authorization, "Bearer " + options_.api_key);
-  req.keep_alive(false);
-  // Invalid UTF-8 becomes U+FFFD rather than an exception.
-  req.body() = body.dump(-1, ' ', false, Json::error_handler_t::replace);
-  req.prepare_payload();
-
-  const std::string where = "POST http://" + host_header_ + target_;
-  auto transient = [&where](const std::string& what) {
-    return Reply::Error(Reply::Kind::kTransient, where + ": " + what);
-  };
-  net::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  beast::error_code ec;
-  const tcp::resolver::results_type endpoints = tcp::resolver(ioc).resolve(host_, port_, ec);
-  if (ec) return transient("resolving " + host_ + ": " + ec.message());
-  stream.expires_after(options_.timeout);  // one deadline for connect, write and read
-  auto describe = [this](const beast::error_code& e) {
-    return e == beast::error::timeout
-               ? "timed out after " + std::to_string(options_.timeout.count()) + " ms"
-               : e.message();
-  };
-  ec = RunOp(ioc, [&](auto done) { stream.async_connect(endpoints, done); });
-  if (ec) return transient("connecting: " + describe(ec));
-  const beast::error_code write_ec =
-      RunOp(ioc, [&](auto done) { bhttp::async_write(stream, req, done); });
-  // A server may answer (413, say) and close before reading the whole request, so read even
-  // after a failed write; the write error is reported only if there is no answer.
-  bhttp::response_parser<bhttp::string_body> parser;
-  parser.body_limit(kResponseOverheadBytes + (end - begin) * kResponseBytesPerFloat *
-                                                 static_cast<std::size_t>(options_.dimension));
-  beast::flat_buffer buffer;
-  ec = RunOp(ioc, [&](auto done) { bhttp::async_read(stream, buffer, parser, done); });
-  if (ec) {
-    return transient(write_ec ? "sending: " + describe(write_ec) : "receiving: " + describe(ec));
+  for (std::size_t i = begin; i < end; ++i) {
+    const std::string text = prefix + texts[i];
+    input.push_back(text.empty() ? " " : text);
   }
-  stream.socket().shutdown(tcp::socket::shutdown_both, ec);  // best effort; the answer is in
-
-  const auto& res = parser.get();
-  const int code = res.result_int();
+  Json body = {{"input", std::move(input)}};
+  if (options_.provider != "azure") body["model"] = options_.model;
+  if (options_.send_dimensions) body["dimensions"] = options_.dimension;
+  if (!options_.input_type_field.empty()) {
+    body[options_.input_type_field] = query ? options_.query_input_type : options_.passage_input_type;
+  }
+  const std::string where = "POST " + url_;
+  // Invalid UTF-8 becomes U+FFFD rather than an exception.
+  Result<http::HttpClient::Response> posted =
+      client_->Post(url_, headers_, body.dump(-1, ' ', false, Json::error_handler_t::replace));
+  if (!posted) return Reply::Error(Reply::Kind::kTransient, where + ": " + posted.status().message());
+  const http::HttpClient::Response& res = *posted;
+  const int code = static_cast<int>(res.status);
   const std::string error =
-      where + ": HTTP " + std::to_string(code) + ": " + Snippet(res.body(), options_.api_key);
+      where + ": HTTP " + std::to_string(code) + ": " + Snippet(res.body, options_.api_key);
   if (code / 100 == 2) {
     Reply reply;
     const std::string problem =
-        ParseEmbeddings(res.body(), end - begin, options_.dimension, &reply.vectors);
+        ParseEmbeddings(res.body, end - begin, options_.dimension, &reply.vectors);
     if (problem.empty()) return reply;
     // Quote the body when its shape is wrong; for a bad vector it is just a list of floats.
     const bool quote = problem.starts_with("the response");
     return Reply::Error(Reply::Kind::kFailed,
                         where + ": malformed response: " + problem +
-                            (quote ? ": " + Snippet(res.body(), options_.api_key) : ""));
+                            (quote ? ": " + Snippet(res.body, options_.api_key) : ""));
   }
   if (code == 408 || code == 429 || code >= 500) {
     Reply reply = Reply::Error(Reply::Kind::kTransient, error);
-    if (auto it = res.find(bhttp::field::retry_after); it != res.end()) {
-      reply.retry_after = RetryAfter({it->value().data(), it->value().size()});
-    }
+    if (!res.retry_after.empty()) reply.retry_after = RetryAfter(res.retry_after);
     return reply;
   }
   if (code == 400 || code == 413 || code == 422) {
@@ -425,9 +405,9 @@ OpenAiEmbedder::Reply OpenAiEmbedder::Post(const std::vector<std::string>& texts
   }
   std::string hint;
   if (code == 401 || code == 403) {
-    hint = " (check the API key: embedder.api_key_env / api_key_file)";
+    hint = " (check the API key: embedder.api_key_env / api_key_file, and embedder.provider for its header)";
   }
-  if (code == 404) hint = " (check embedder.base_url and embedder.model)";
+  if (code == 404) hint = " (check embedder.base_url, embedder.model and, for azure, the deployment in the URL)";
   if (code / 100 == 3) hint = " (redirects are not followed: set embedder.base_url to the target)";
   return Reply::Error(Reply::Kind::kFailed, error + hint);
 }

@@ -165,7 +165,7 @@ std::vector<float> EmbedAll(const std::vector<std::string>& texts, unsigned thre
     const std::size_t end = std::min(texts.size(), begin + per);
     embedding::HashEmbedder embedder(embedding::HashEmbedder::Options{kDim});
     std::vector<float> part;
-    Check(embedder.Embed({texts.begin() + begin, texts.begin() + end}, &part), "embedding");
+    Check(embedder.Embed({texts.begin() + begin, texts.begin() + end}, embedding::InputType::kPassage, &part), "embedding");
     std::copy(part.begin(), part.end(), out.begin() + begin * kDim);
   });
   return out;

@@ -345,8 +345,8 @@ class FilteredVectorSearchTest : public ::testing::Test {
 
     embedding::HashEmbedder embedder(embedding::HashEmbedder::Options{kDim});
     w->model_id = embedder.model_id();
-    ASSERT_TRUE(embedder.Embed(w->texts, &w->vectors).ok());
-    ASSERT_TRUE(embedder.Embed(w->query_texts, &w->queries).ok());
+    ASSERT_TRUE(embedder.Embed(w->texts, embedding::InputType::kPassage, &w->vectors).ok());
+    ASSERT_TRUE(embedder.Embed(w->query_texts, embedding::InputType::kQuery, &w->queries).ok());
     std::printf("[ data ] %zu chunks, %zu queries, dim %d: generated and embedded in %.1f s\n",
                 kChunks, kQueries, kDim, SecondsSince(start));
 

@@ -8,6 +8,8 @@
 namespace tide {
 namespace {
 
+using embedding::InputType;
+
 TEST(LruCacheTest, ForgetsTheLeastRecentlyUsedEntry) {
   LruCache<std::string, int> cache(2);
   cache.Put("a", 1);
@@ -32,10 +34,10 @@ class CountingEmbedder : public embedding::Embedder {
  public:
   const std::string& model_id() const override { return inner_.model_id(); }
   int dimension() const override { return inner_.dimension(); }
-  Status Embed(const std::vector<std::string>& texts, std::vector<float>* out) override {
+  Status Embed(const std::vector<std::string>& texts, InputType type, std::vector<float>* out) override {
     embedded += texts.size();
     if (fail) return Status::Unavailable("provider down");
-    return inner_.Embed(texts, out);
+    return inner_.Embed(texts, type, out);
   }
   std::size_t embedded = 0;
   bool fail = false;
@@ -50,10 +52,10 @@ TEST(CachingEmbedderTest, SendsOnlyUnseenTextsAndReturnsTheSameVectors) {
   Counter hits, misses;
   embedding::CachingEmbedder cached(std::move(owned), 8, &hits, &misses);
   std::vector<float> first;
-  ASSERT_TRUE(cached.Embed({"연차 휴가", "피벗 테이블"}, &first).ok());
+  ASSERT_TRUE(cached.Embed({"연차 휴가", "피벗 테이블"}, InputType::kQuery, &first).ok());
   EXPECT_EQ(inner->embedded, 2u);
   std::vector<float> second = {42.0f};  // appended to, not replaced
-  ASSERT_TRUE(cached.Embed({"피벗 테이블", "새 질문", "연차 휴가"}, &second).ok());
+  ASSERT_TRUE(cached.Embed({"피벗 테이블", "새 질문", "연차 휴가"}, InputType::kQuery, &second).ok());
   EXPECT_EQ(inner->embedded, 3u);  // only "새 질문" was sent
   EXPECT_EQ(hits.value(), 2u);
   EXPECT_EQ(misses.value(), 3u);
@@ -64,12 +66,17 @@ TEST(CachingEmbedderTest, SendsOnlyUnseenTextsAndReturnsTheSameVectors) {
   // A provider error leaves the output untouched and caches nothing.
   inner->fail = true;
   std::vector<float> failed = {1.0f};
-  EXPECT_FALSE(cached.Embed({"연차 휴가", "또 다른 질문"}, &failed).ok());
+  EXPECT_FALSE(cached.Embed({"연차 휴가", "또 다른 질문"}, InputType::kQuery, &failed).ok());
   EXPECT_EQ(failed.size(), 1u);
   inner->fail = false;
   std::vector<float> again;
-  ASSERT_TRUE(cached.Embed({"또 다른 질문"}, &again).ok());
+  ASSERT_TRUE(cached.Embed({"또 다른 질문"}, InputType::kQuery, &again).ok());
   EXPECT_EQ(again.size(), 32u);
+  // The same text as a passage is another entry: models embed the two differently.
+  const std::size_t before = inner->embedded;
+  std::vector<float> passage;
+  ASSERT_TRUE(cached.Embed({"또 다른 질문"}, InputType::kPassage, &passage).ok());
+  EXPECT_EQ(inner->embedded, before + 1);
 }
 
 }  // namespace

@@ -13,7 +13,7 @@ namespace {
 
 std::vector<float> EmbedAll(HashEmbedder& embedder, const std::vector<std::string>& texts) {
   std::vector<float> out;
-  const Status status = embedder.Embed(texts, &out);
+  const Status status = embedder.Embed(texts, InputType::kQuery, &out);
   EXPECT_TRUE(status.ok()) << status.ToString();
   return out;
 }
@@ -40,10 +40,10 @@ TEST(HashEmbedderTest, ReportsDimensionAndModelId) {
 TEST(HashEmbedderTest, AppendsOneVectorOfDimensionFloatsPerText) {
   HashEmbedder embedder(HashEmbedder::Options{.dimension = 64});
   std::vector<float> out = {42.0f};
-  ASSERT_TRUE(embedder.Embed({"서울 맛집", "", "excel pivot"}, &out).ok());
+  ASSERT_TRUE(embedder.Embed({"서울 맛집", "", "excel pivot"}, InputType::kQuery, &out).ok());
   ASSERT_EQ(out.size(), 1u + 3u * 64u);
   EXPECT_EQ(out[0], 42.0f);
-  ASSERT_TRUE(embedder.Embed({}, &out).ok());
+  ASSERT_TRUE(embedder.Embed({}, InputType::kQuery, &out).ok());
   EXPECT_EQ(out.size(), 1u + 3u * 64u);
 }
 
@@ -124,7 +124,7 @@ TEST(HashEmbedderTest, ConcurrentEmbedsMatchSequentialOnes) {
     threads.emplace_back([&embedder, &texts, &result] {
       for (int i = 0; i < 20; ++i) {
         result.clear();
-        if (!embedder.Embed(texts, &result).ok()) return;
+        if (!embedder.Embed(texts, InputType::kQuery, &result).ok()) return;
       }
     });
   }

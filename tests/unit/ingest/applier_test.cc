@@ -507,7 +507,7 @@ TEST_F(ApplierTest, CatchUpRebuildsTheVectorGraphWhenTombstonesPileUp) {
   EXPECT_EQ(KeywordLabels("번호").size(), 4u);
   auto scope = indexes_->ResolveContainers({"scalc"});
   std::vector<float> query;
-  ASSERT_TRUE(embedder_.Embed({"제목 d7\n문서 번호 7"}, &query).ok());
+  ASSERT_TRUE(embedder_.Embed({"제목 d7\n문서 번호 7"}, embedding::InputType::kQuery, &query).ok());
   auto hits = indexes_->SearchVector(query, 10, scope);
   ASSERT_TRUE(hits.ok());
   EXPECT_EQ(hits->size(), 4u);
@@ -536,7 +536,7 @@ TEST_F(ApplierTest, MetadataFiltersActInsideEveryRetrieverAndSurviveSnapshots) {
   Apply(std::move(docs));
   auto scope = indexes_->ResolveContainers({"scalc"});
   std::vector<float> query;
-  ASSERT_TRUE(embedder_.Embed({"휴가 규정 문서"}, &query).ok());
+  ASSERT_TRUE(embedder_.Embed({"휴가 규정 문서"}, embedding::InputType::kQuery, &query).ok());
   auto doc_of = [&](std::uint64_t label) {
     auto v = store_->Get(Cf::kChunks, storage::EncodeU64(label));
     EXPECT_TRUE(v.ok() && v->has_value());
