@@ -1,6 +1,7 @@
 #include "query/query_pipeline.h"
 
 #include <algorithm>
+#include <set>
 
 #include "common/analysis/normalizer.h"
 
@@ -73,8 +74,21 @@ AnalyzedQuery AnalyzeQuery(std::string_view text, const QueryRules& rules, const
       // Synonyms widen the keyword queries only: the vector query stays what the user
       // wrote, so a loose synonym cannot pull the whole query toward another topic.
       q.synonyms.push_back(s);
-      AppendTerms(analyzer, s, &q.terms);
       q.highlight.push_back(s);
+    }
+  }
+  // The query's own terms weigh 1 each (repeats count); a synonym's terms weigh less, once
+  // each, and not at all where the query has the term itself (서식 -> format must not outvote 서식).
+  q.term_weights.assign(q.terms.size(), 1.0f);
+  const std::set<std::string> own(q.terms.begin(), q.terms.end());
+  std::set<std::string> added;
+  for (const std::string& s : q.synonyms) {
+    std::vector<std::string> terms;
+    AppendTerms(analyzer, s, &terms);
+    for (std::string& t : terms) {
+      if (own.contains(t) || !added.insert(t).second) continue;
+      q.terms.push_back(std::move(t));
+      q.term_weights.push_back(rules.synonym_weight);
     }
   }
   return q;

@@ -28,7 +28,10 @@ struct AnalyzedQuery {
   std::vector<QueryWord> words;
   std::vector<std::string> synonyms;    // keys added by synonym expansion
   std::vector<std::string> terms;       // keyword and full-text query terms (analyzer terms of
-                                        // the kept words and their synonyms)
+                                        // the kept words, then of their synonyms)
+  std::vector<float> term_weights;      // one per entry of `terms`: 1 for the query's own terms,
+                                        // rules.synonym_weight for a synonym's (each distinct
+                                        // term once, and none the query has itself)
   std::string embedding_text;           // what the vector retriever embeds: the kept words
   std::vector<std::string> highlight;   // words to mark in snippets
 };

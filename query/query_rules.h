@@ -60,6 +60,10 @@ struct QueryRules {
   std::map<std::string, FusionTable> profiles;
   std::set<std::string> stopwords;                            // normalised, particle-stripped
   std::map<std::string, std::vector<std::string>> synonyms;  // word -> what it also searches
+  // A synonym's terms weigh this much against the query's own terms (which weigh 1) in the
+  // keyword and full-text queries: an expansion widens the search, it does not outvote what
+  // the user wrote. "synonym_weight" in search_rules.json, in (0, 1].
+  float synonym_weight = 0.5f;
 
   IntentGuess Classify(std::string_view normalized_query, std::size_t word_count) const;
   // The profile's table first (type, then general), then the default tables, then fallback.

@@ -28,7 +28,7 @@ json WatermarkJson(const Watermark& w) { return json{{"seq", w.seq}, {"offsets",
 
 json ExplainJson(const RetrieverExplain& e) {
   if (e.rank == 0) return nullptr;
-  json j{{"rank", e.rank}, {"score", e.score}};
+  json j{{"rank", e.rank}, {"score", e.score}, {"normalized", e.normalized}};
   if (!e.matched_terms.empty()) j["matched_terms"] = e.matched_terms;
   return j;
 }
@@ -79,6 +79,7 @@ json AnalyzedJson(const AnalyzedQuery& q) {
           {"words", std::move(words)},
           {"synonyms", q.synonyms},
           {"terms", q.terms},
+          {"term_weights", q.term_weights},
           {"embedding_text", q.embedding_text}};
 }
 

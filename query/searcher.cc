@@ -1,23 +1,17 @@
 #include "query/searcher.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "common/embedding/embedder.h"
 #include "common/storage/store.h"
+#include "query/fusion.h"
 #include "query/snippet.h"
 
 namespace tide::query {
-namespace {
-
-struct Fused {
-  std::uint64_t label = 0;
-  double rrf = 0;
-  RetrieverExplain vector, keyword, fulltext;
-};
-
-}  // namespace
 
 const char* SearchModeName(SearchMode mode) {
   switch (mode) {
@@ -66,14 +60,8 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   const std::size_t wanted =
       request.group_by == GroupBy::kDocument ? request.k * request.chunks_per_document : request.k;
   const std::size_t candidates = std::max(options_.candidates, wanted);
-  std::unordered_map<std::uint64_t, Fused> fused;
-  auto add = [&](std::uint64_t label, std::size_t rank, float score, float weight,
-                 RetrieverExplain Fused::*slot, std::vector<std::string> terms) {
-    Fused& f = fused[label];
-    f.label = label;
-    f.rrf += weight / (options_.rrf_k + static_cast<double>(rank));
-    (f.*slot) = RetrieverExplain{rank, score, std::move(terms)};
-  };
+  std::array<RankedList, kRetrievers> lists;
+  std::array<std::vector<std::vector<std::string>>, kRetrievers> matched;  // keyword lists' matched terms
 
   std::vector<float> query_vector;
   if (w.vector > 0) {
@@ -94,90 +82,64 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     Result<std::vector<index::VectorHit>> hits =
         indexes->SearchVector(query_vector, candidates, scope, &request.filter);
     if (!hits) return hits.status();
-    std::size_t rank = 0;
+    RankedList& list = lists[static_cast<std::size_t>(Retriever::kVector)];
+    list.weight = w.vector;
     for (const index::VectorHit& h : *hits) {
       // Below the similarity threshold a vector candidate is noise, not evidence. Ranks count
       // only the candidates that pass, so fusion sees a clean list.
       if (h.score < response.threshold || h.score <= 0) continue;
-      add(h.label, ++rank, h.score, w.vector, &Fused::vector, {});
+      list.candidates.push_back({h.label, h.score, 1.0f});
     }
   }
   const std::vector<std::string>& terms = response.query.terms;
-  if (w.keyword > 0) {
-    std::vector<index::KeywordHit> hits =
-        indexes->SearchKeyword(index::Field::kTitle, terms, candidates, scope, &request.filter);
-    for (std::size_t i = 0; i < hits.size(); ++i) {
-      add(hits[i].label, i + 1, hits[i].score, w.keyword, &Fused::keyword,
-          std::move(hits[i].matched_terms));
-    }
+  const std::vector<float>& term_weights = response.query.term_weights;
+  // Distinct query terms, for the title list's coverage (synonyms' terms are not the query's).
+  std::set<std::string> own_terms;
+  for (std::size_t i = 0; i < terms.size(); ++i) {
+    if (i >= term_weights.size() || term_weights[i] >= 1.0f) own_terms.insert(terms[i]);
   }
-  if (w.fulltext > 0) {
+  auto keyword_list = [&](index::Field field, Retriever retriever, float weight) {
+    RankedList& list = lists[static_cast<std::size_t>(retriever)];
+    list.weight = weight;
     std::vector<index::KeywordHit> hits =
-        indexes->SearchKeyword(index::Field::kBody, terms, candidates, scope, &request.filter);
-    for (std::size_t i = 0; i < hits.size(); ++i) {
-      add(hits[i].label, i + 1, hits[i].score, w.fulltext, &Fused::fulltext,
-          std::move(hits[i].matched_terms));
+        indexes->SearchKeyword(field, terms, candidates, scope, &request.filter, &term_weights);
+    for (index::KeywordHit& h : hits) {
+      float credit = 1.0f;
+      if (retriever == Retriever::kKeyword) {
+        std::size_t own = 0;
+        for (const std::string& t : h.matched_terms) own += own_terms.contains(t) ? 1 : 0;
+        credit = TitleCoverage(own, own_terms.size(), h.field_length);
+      }
+      list.candidates.push_back({h.label, h.score, credit});
+      matched[static_cast<std::size_t>(retriever)].push_back(std::move(h.matched_terms));
     }
-  }
+  };
+  if (w.keyword > 0) keyword_list(index::Field::kTitle, Retriever::kKeyword, w.keyword);
+  if (w.fulltext > 0) keyword_list(index::Field::kBody, Retriever::kFulltext, w.fulltext);
 
-  std::vector<Fused> ranked;
-  ranked.reserve(fused.size());
-  for (auto& [label, f] : fused) ranked.push_back(std::move(f));
-  // The best possible fused score: first place (or the top score) in every retriever used.
-  double best = (w.vector + w.keyword + w.fulltext) / (options_.rrf_k + 1.0);
-  if (response.fusion == Fusion::kLinear) {
-    // Min-max normalise each retriever's scores over its own list; absent counts as 0.
-    struct Range {
-      float lo = 0, hi = 0;
-      bool any = false;
-    };
-    Range ranges[3];
-    RetrieverExplain Fused::*slots[3] = {&Fused::vector, &Fused::keyword, &Fused::fulltext};
-    const float weights[3] = {w.vector, w.keyword, w.fulltext};
-    for (const Fused& f : ranked) {
-      for (int r = 0; r < 3; ++r) {
-        const RetrieverExplain& e = f.*slots[r];
-        if (e.rank == 0) continue;
-        Range& range = ranges[r];
-        range.lo = range.any ? std::min(range.lo, e.score) : e.score;
-        range.hi = range.any ? std::max(range.hi, e.score) : e.score;
-        range.any = true;
-      }
-    }
-    // Min-max alone gives a list's best hit 1 however weak it is: a title sharing one syllable
-    // with the query (one "#x" term) would outvote a body that matches every word. So a title
-    // (keyword) hit's normalised score is also scaled by the share of distinct query terms it
-    // matched (the classic coordination factor). Not the body list: there it cost MRR@10 on
-    // klue-nli-retrieval (0.970 -> 0.967 offline), where BM25's own weighting does better.
-    std::vector<std::string> distinct = response.query.terms;
-    std::sort(distinct.begin(), distinct.end());
-    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-    auto coordination = [&](const RetrieverExplain& e) {
-      if (distinct.empty()) return 1.0;
-      std::vector<std::string> matched = e.matched_terms;
-      std::sort(matched.begin(), matched.end());
-      matched.erase(std::unique(matched.begin(), matched.end()), matched.end());
-      return static_cast<double>(matched.size()) / static_cast<double>(distinct.size());
-    };
-    for (Fused& f : ranked) {
-      f.rrf = 0;
-      for (int r = 0; r < 3; ++r) {
-        const RetrieverExplain& e = f.*slots[r];
-        if (e.rank == 0) continue;
-        const double span = ranges[r].hi - ranges[r].lo;
-        double value = span > 0 ? (e.score - ranges[r].lo) / span : 1.0;
-        if (r == 1) value *= coordination(e);
-        f.rrf += weights[r] * value;
-      }
-    }
-    best = w.vector + w.keyword + w.fulltext;
+  FusionOptions fusion_options;
+  fusion_options.method = response.fusion;
+  fusion_options.rrf_k = options_.rrf_k;
+  const std::vector<FusedCandidate> ranked = Fuse(lists, fusion_options);
+  // Each label's matched terms, by retriever, for the explanation.
+  std::array<std::unordered_map<std::uint64_t, const std::vector<std::string>*>, kRetrievers> terms_of;
+  for (std::size_t r = 0; r < kRetrievers; ++r) {
+    for (std::size_t i = 0; i < matched[r].size(); ++i) terms_of[r][lists[r].candidates[i].label] = &matched[r][i];
   }
-  std::sort(ranked.begin(), ranked.end(), [](const Fused& a, const Fused& b) {
-    return a.rrf != b.rrf ? a.rrf > b.rrf : a.label < b.label;
-  });
+  auto explain = [&](const FusedCandidate& f, Retriever retriever) {
+    const std::size_t r = static_cast<std::size_t>(retriever);
+    const ListPosition& p = f.lists[r];
+    RetrieverExplain e;
+    if (p.rank == 0) return e;
+    e.rank = p.rank;
+    e.score = p.score;
+    e.normalized = p.normalized;
+    if (auto it = terms_of[r].find(f.label); it != terms_of[r].end()) e.matched_terms = *it->second;
+    return e;
+  };
 
   std::map<std::pair<std::string, std::string>, std::size_t> doc_position;  // group_by document
-  for (const Fused& f : ranked) {
+  for (const FusedCandidate& f : ranked) {
     if (response.hits.size() >= request.k && request.group_by == GroupBy::kChunk) break;
     Result<std::optional<std::string>> value =
         store->Get(storage::Cf::kChunks, storage::EncodeU64(f.label));
@@ -201,10 +163,10 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     hit.ordinal = chunk->ordinal;
     hit.char_begin = chunk->char_begin;
     hit.char_end = chunk->char_end;
-    hit.score = best > 0 ? static_cast<float>(std::min(1.0, f.rrf / best)) : 0.0f;
-    hit.vector = f.vector;
-    hit.keyword = f.keyword;
-    hit.fulltext = f.fulltext;
+    hit.score = static_cast<float>(f.score);
+    hit.vector = explain(f, Retriever::kVector);
+    hit.keyword = explain(f, Retriever::kKeyword);
+    hit.fulltext = explain(f, Retriever::kFulltext);
     if (request.group_by == GroupBy::kChunk) {
       response.hits.push_back(std::move(hit));
       continue;

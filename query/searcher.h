@@ -39,8 +39,9 @@ struct SearchRequest {
 };
 
 struct RetrieverExplain {
-  std::size_t rank = 0;  // 1-based; 0: the retriever did not return this chunk
+  std::size_t rank = 0;  // 1-based, shared by equal scores; 0: the retriever did not return this chunk
   float score = 0;       // the retriever's raw score (cosine, or BM25)
+  double normalized = 0;  // what fusion took from it before the weight (query/fusion.h)
   std::vector<std::string> matched_terms;
 };
 

@@ -344,12 +344,15 @@ Result<std::vector<VectorHit>> IndexSet::SearchVector(std::span<const float> que
 
 std::vector<KeywordHit> IndexSet::SearchKeyword(Field field, const std::vector<std::string>& terms,
                                                 std::size_t k, const ContainerSet& scope,
-                                                const MetadataFilter* metadata) const {
+                                                const MetadataFilter* metadata,
+                                                const std::vector<float>* term_weights) const {
   std::shared_lock lock(mu_);
-  if (metadata == nullptr || metadata->empty()) return keywords_.Search(field, terms, k, scope, options_.bm25);
+  if (metadata == nullptr || metadata->empty()) {
+    return keywords_.Search(field, terms, k, scope, options_.bm25, nullptr, term_weights);
+  }
   const CompiledFilter compiled = Compile(*metadata);
   const ScopeFilter filter(*this, scope, &compiled);
-  return keywords_.Search(field, terms, k, scope, options_.bm25, &filter);
+  return keywords_.Search(field, terms, k, scope, options_.bm25, &filter, term_weights);
 }
 
 std::size_t IndexSet::size() const {

@@ -96,7 +96,8 @@ class IndexSet {
                                               const MetadataFilter* filter = nullptr) const;
   std::vector<KeywordHit> SearchKeyword(Field field, const std::vector<std::string>& terms,
                                         std::size_t k, const ContainerSet& scope,
-                                        const MetadataFilter* filter = nullptr) const;
+                                        const MetadataFilter* filter = nullptr,
+                                        const std::vector<float>* term_weights = nullptr) const;
   std::size_t CountChunks(const ContainerSet& scope) const;
   // Live chunks of each named container that has any (callers pass only permitted names).
   std::map<std::string, std::size_t> ChunksPerContainer(const std::vector<std::string>& container_ids) const;

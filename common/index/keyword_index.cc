@@ -225,7 +225,7 @@ struct KeywordIndex::Query {
   struct Word {  // a distinct query term the index holds
     std::string_view text;
     const Term* term;
-    int count;          // how often the query repeats it: it counts more, as in Lucene
+    double count;       // its query weight: how often the query repeats it (as in Lucene), times weights
     double weight = 0;  // count * idf * (k1 + 1), once the scope's df is known
     double bound = 0;   // the most it can add to one chunk's score
   };
@@ -256,7 +256,8 @@ struct KeywordIndex::Query {
 
 std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std::string>& query_terms,
                                              std::size_t k, const ContainerSet& scope,
-                                             const Bm25& params, const LabelFilter* filter) const {
+                                             const Bm25& params, const LabelFilter* filter,
+                                             const std::vector<float>* term_weights) const {
   std::vector<KeywordHit> hits;
   if (k == 0 || scope.empty()) return hits;
   Query q;
@@ -279,10 +280,13 @@ std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std:
   q.k1_plus_1 = params.k1 + 1.0;
   q.k1_base = params.k1 * (1.0 - params.b);
   q.k1_len = params.k1 * params.b / std::max(total_length / q.n, 1.0);
-  std::map<std::string_view, int> qtf;
-  for (const std::string& t : query_terms) ++qtf[t];
+  std::map<std::string_view, double> qtf;
+  for (std::size_t i = 0; i < query_terms.size(); ++i) {
+    qtf[query_terms[i]] += term_weights != nullptr && i < term_weights->size() ? (*term_weights)[i] : 1.0;
+  }
   std::size_t postings = 0;
   for (const auto& [text, count] : qtf) {
+    if (count <= 0) continue;
     auto it = terms_.find(TermKey(field, text));
     if (it == terms_.end()) continue;
     q.words.push_back({text, &it->second, count});
@@ -324,7 +328,7 @@ std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std:
   std::partial_sort(ranked.begin(), ranked.begin() + top, ranked.end(), better);
   ranked.resize(static_cast<std::size_t>(top));
   hits.reserve(ranked.size());
-  for (const auto& [score, slot] : ranked) hits.push_back({slot_label_[slot], score, {}});
+  for (const auto& [score, slot] : ranked) hits.push_back({slot_label_[slot], score, {}, slot_length_[q.field][slot]});
   // Matched terms only for the hits returned, in query-term order: each list is galloped
   // through once for the hits' slots in ascending order.
   std::vector<std::size_t> by_slot(hits.size());

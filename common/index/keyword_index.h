@@ -22,7 +22,8 @@ inline constexpr int kNumFields = 2;
 struct KeywordHit {
   std::uint64_t label;
   float score;                            // BM25, summed over matched query terms
-  std::vector<std::string> matched_terms; // query terms this chunk contains
+  std::vector<std::string> matched_terms; // distinct query terms this chunk contains
+  std::uint32_t field_length = 0;         // terms in the searched field of this chunk
 };
 
 // An in-memory BM25 inverted index over chunk fields, keyed by chunk label.
@@ -62,9 +63,13 @@ class KeywordIndex {
 
   // Top-k chunks by BM25 on one field among containers in `scope`, best first. `filter`
   // (may be null) narrows which chunks may be returned; statistics stay those of the scope.
+  // `term_weights` (may be null: 1 each) weighs each entry of `query_terms`; a distinct term
+  // weighs the sum of its entries (a repeated term counts more, as in Lucene), and its BM25
+  // contribution is multiplied by that.
   std::vector<KeywordHit> Search(Field field, const std::vector<std::string>& query_terms,
                                  std::size_t k, const ContainerSet& scope,
-                                 const Bm25& params, const LabelFilter* filter = nullptr) const;
+                                 const Bm25& params, const LabelFilter* filter = nullptr,
+                                 const std::vector<float>* term_weights = nullptr) const;
 
   std::size_t size() const { return slot_of_.size(); }
   std::size_t dead_postings() const { return dead_postings_; }

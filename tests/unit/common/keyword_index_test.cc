@@ -277,6 +277,32 @@ TEST(KeywordIndexTest, ScoresAreBitIdenticalAfterASnapshotRoundTrip) {
   EXPECT_GT(compared, 500);
 }
 
+TEST(KeywordIndexTest, TermWeightsScaleEachTermsContributionAndHitsCarryTheFieldLength) {
+  KeywordIndex index;
+  index.Add(1, 0, Body({"서식", "바꾸기", "셀"}));
+  index.Add(2, 0, Body({"format", "tools", "menu", "options"}));
+  index.Add(3, 0, Body({"차트", "만들기"}));
+  const std::vector<std::string> terms = {"서식", "format"};
+  const auto equal = index.Search(Field::kBody, terms, 10, Scope({0}), {});
+  const std::vector<float> weights = {1.0f, 0.5f};
+  const auto weighted = index.Search(Field::kBody, terms, 10, Scope({0}), {}, nullptr, &weights);
+  ASSERT_EQ(equal.size(), 2u);
+  ASSERT_EQ(weighted.size(), 2u);
+  std::map<std::uint64_t, float> before, after;
+  for (const auto& h : equal) before[h.label] = h.score;
+  for (const auto& h : weighted) after[h.label] = h.score;
+  EXPECT_FLOAT_EQ(after[1], before[1]);
+  EXPECT_NEAR(after[2], before[2] * 0.5f, 1e-6);
+  EXPECT_EQ(weighted[0].label, 1u);
+  EXPECT_EQ(weighted[0].field_length, 3u);
+  EXPECT_EQ(weighted[1].field_length, 4u);
+  // A repeated term counts twice; a weight of 0 drops the term.
+  const std::vector<std::string> twice = {"format", "format"};
+  EXPECT_NEAR(index.Search(Field::kBody, twice, 10, Scope({0}), {})[0].score, 2 * before[2], 1e-5);
+  const std::vector<float> zero = {0.0f, 0.0f};
+  EXPECT_TRUE(index.Search(Field::kBody, twice, 10, Scope({0}), {}, nullptr, &zero).empty());
+}
+
 TEST(KeywordIndexTest, LargeTfAndLengthScoreExactly) {
   // A tf or a field length past 16 bits (a chunk.upsert may carry up to 4 MiB of text) scores
   // exactly, through compaction and a snapshot.

@@ -1,6 +1,8 @@
 #include "query/query_pipeline.h"
 
+#include <algorithm>
 #include <fstream>
+#include <map>
 
 #include <gtest/gtest.h>
 
@@ -84,6 +86,31 @@ TEST(QueryPipelineTest, SynonymsExpandBothWaysAndOneWay) {
   EXPECT_NE(std::find(back.synonyms.begin(), back.synonyms.end(), "피벗"), back.synonyms.end());
   AnalyzedQuery one_way = AnalyzeQuery("피디에프", *rules, analyzer);
   EXPECT_TRUE(one_way.synonyms.empty());  // "pdf => 피디에프" does not go back
+}
+
+// Issue 12.5: "셀 서식 바꾸는 방법" ranked English "Tools" pages first because 서식 expands to
+// format at the weight of the query's own words. A synonym's terms now weigh
+// rules.synonym_weight, once each, and never replace a term the query has itself.
+TEST(QueryPipelineTest, SynonymTermsWeighLessThanTheQuerysOwn) {
+  auto rules = ShippedRules();
+  ASSERT_TRUE(rules);
+  analysis::Analyzer analyzer;
+  AnalyzedQuery q = AnalyzeQuery("셀 서식 바꾸는 방법", *rules, analyzer);
+  ASSERT_EQ(q.term_weights.size(), q.terms.size());
+  std::map<std::string, float> weight;
+  std::map<std::string, int> seen;
+  for (std::size_t i = 0; i < q.terms.size(); ++i) {
+    weight[q.terms[i]] += q.term_weights[i];
+    ++seen[q.terms[i]];
+  }
+  EXPECT_FLOAT_EQ(weight["서식"], 1.0f);
+  EXPECT_FLOAT_EQ(weight["format"], rules->synonym_weight);
+  EXPECT_FLOAT_EQ(weight["포맷"], rules->synonym_weight);
+  EXPECT_EQ(seen["format"], 1);
+  EXPECT_LT(rules->synonym_weight, 1.0f);
+  // Every own term comes first, with weight 1.
+  const auto first_synonym = std::find_if(q.term_weights.begin(), q.term_weights.end(), [](float w) { return w < 1; });
+  EXPECT_TRUE(std::all_of(first_synonym, q.term_weights.end(), [&](float w) { return w == rules->synonym_weight; }));
 }
 
 TEST(QueryRulesTest, FusionSettingsDependOnTheEmbedderProfile) {
