@@ -131,6 +131,17 @@ void MetricsRegistry::AddCallbackGauge(const std::string& name, const std::strin
   s->callback = std::move(fn);
 }
 
+void MetricsRegistry::FreezeCallbackGauges() {
+  std::lock_guard lock(mu_);
+  for (auto& [name, family] : families_) {
+    for (auto& series : family.series) {
+      if (!series->callback) continue;
+      const double value = series->callback();
+      series->callback = [value] { return value; };
+    }
+  }
+}
+
 std::string MetricsRegistry::Render() const {
   std::lock_guard lock(mu_);
   std::string out;

@@ -63,6 +63,10 @@ class MetricsRegistry {
   void AddCallbackGauge(const std::string& name, const std::string& help, const MetricLabels& labels,
                         std::function<double()> fn);
 
+  // Replaces every callback gauge by a constant holding its value now, for when the objects
+  // the callbacks read are about to go while the registry is still scraped.
+  void FreezeCallbackGauges();
+
   std::string Render() const;
 
  private:

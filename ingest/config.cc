@@ -63,6 +63,9 @@ Result<Config> ParseConfig(int argc, const char* const* argv, po::options_descri
       ("metrics.port", po::value(&c.metrics_port)->default_value(c.metrics_port),
        "port of the /metrics endpoint; 0: any free port, -1: disabled")
       ("metrics.port_file", po::value(&c.metrics_port_file)->default_value(""), "write the metrics port here")
+      ("embedding_cache.path", po::value(&c.embedding_cache_path)->default_value(""),
+       "directory of an on-disk cache of vectors by model and text, so re-ingests and rebuilds embed each "
+       "text once; empty: none")
       ("fatal_exit_delay_ms", po::value(&fatal_exit_delay_ms)->default_value(fatal_exit_delay_ms),
        "after an error that stops the worker, /readyz reports it this long before the process exits");
   options.add(extra);

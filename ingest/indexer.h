@@ -1,0 +1,72 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "common/index/index_set.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "common/storage/store.h"
+
+namespace tide::ingest {
+
+// The worker's in-memory indexes, brought up to the store and snapshotted on a thread of
+// their own, so that the consume thread goes on to the next batch (and the embedder to its
+// texts) while the previous batch's chunks go into the HNSW graph and the BM25 tables, and
+// while a snapshot is written.
+//
+// The store is the truth: a batch is durable, offsets included, before Notify(); the indexes
+// follow it through the change log (IndexSet::CatchUp), several batches at a time when they
+// fall behind. Snapshots are written every `snapshot_interval` when something changed.
+//
+// Thread-safe: Notify, WaitWhileBehind, fatal and Stop may be called from any thread.
+class Indexer {
+ public:
+  struct Options {
+    std::filesystem::path snapshot_dir;
+    std::chrono::seconds snapshot_interval{30};
+    int snapshot_keep = 2;
+    // The consume thread waits (WaitWhileBehind) while the indexes are this many change records
+    // behind the store: a bound on how much catching up a stop or a snapshot has to do.
+    std::uint64_t max_lag = 50000;
+  };
+
+  // `index_seconds` (may be null) observes each catch-up.
+  Indexer(const Options& options, const storage::Store* store, index::IndexSet* indexes, Histogram* index_seconds);
+  ~Indexer();  // Stop()s
+
+  // The store has changes up to `seq`.
+  void Notify(std::uint64_t seq);
+  // Blocks while the indexes are more than max_lag changes behind the newest Notify(); returns
+  // early with the error that stopped the indexer.
+  Status WaitWhileBehind();
+  // The error that stopped the indexer (OK while it runs).
+  Status fatal() const;
+  std::uint64_t lag() const;
+  // Catches up with everything notified, writes a final snapshot if anything changed, and
+  // joins the thread. Idempotent.
+  Status Stop();
+
+ private:
+  void Loop();
+  void SnapshotIfChanged();
+
+  const Options options_;
+  const storage::Store* store_;
+  index::IndexSet* indexes_;
+  Histogram* index_seconds_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::uint64_t target_seq_ = 0;  // GUARDED_BY(mu_)
+  std::uint64_t applied_seq_ = 0;  // GUARDED_BY(mu_): the indexes' seq after the last catch-up
+  bool stopping_ = false;          // GUARDED_BY(mu_)
+  Status fatal_;                   // GUARDED_BY(mu_)
+  std::uint64_t snapshot_seq_ = 0;  // loop thread only
+  std::thread thread_;
+};
+
+}  // namespace tide::ingest
