@@ -167,13 +167,13 @@ Status Applier::ApplyAcl(const Event& e, std::map<std::string, storage::AclRecor
   return Status();
 }
 
-std::string Applier::EmbeddingText(const storage::ChunkRecord& chunk) const {
+std::string Applier::EmbeddingText(const storage::ChunkRecord& chunk, const Options& options) {
   std::string text;
-  if (options_.embed_title && !chunk.title.empty()) {
+  if (options.embed_title && !chunk.title.empty()) {
     text += chunk.title;
     text += '\n';
   }
-  if (options_.embed_heading && !chunk.heading.empty()) {
+  if (options.embed_heading && !chunk.heading.empty()) {
     text += chunk.heading;
     text += '\n';
   }
@@ -385,7 +385,7 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
   // One embedder call for the whole batch: providers are far faster per text in bulk.
   std::vector<std::string> texts;
   texts.reserve(chunks.size());
-  for (const PendingChunk& c : chunks) texts.push_back(EmbeddingText(c.record));
+  for (const PendingChunk& c : chunks) texts.push_back(EmbeddingText(c.record, options_));
   std::vector<float> vectors;
   if (!texts.empty()) {
     TIDE_RETURN_IF_ERROR(embedder_->Embed(texts, embedding::InputType::kPassage, &vectors).WithContext("embedding"));

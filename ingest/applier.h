@@ -82,6 +82,10 @@ class Applier {
   // Next offset to read for a partition, from the store; nullopt if never consumed.
   Result<std::optional<std::int64_t>> StoredOffset(const std::string& topic, std::int32_t partition) const;
 
+  // What the embedder is given for a chunk: its title, heading path and text, one per line (as
+  // `options` says). Benchmarks use it to feed a model exactly what the worker feeds it.
+  static std::string EmbeddingText(const storage::ChunkRecord& chunk, const Options& options);
+
  private:
   struct PendingChunk {
     storage::ChunkRecord record;
@@ -92,7 +96,6 @@ class Applier {
   Result<storage::DocRecord> LoadDoc(const std::string& key,
                                      const std::map<std::string, storage::DocRecord>& overlay,
                                      bool* exists) const;
-  std::string EmbeddingText(const storage::ChunkRecord& chunk) const;
   // Versioned like documents: older is stale, the same again a duplicate.
   Status ApplyAcl(const Event& e, std::map<std::string, storage::AclRecord>* overlay, BatchResult* result) const;
 
