@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/digest.h"
-#include "common/metrics.h"
+#include "common/embedding/cache_fill.h"
 
 namespace tide::embedding {
 
@@ -52,37 +52,24 @@ Status DiskCacheEmbedder::Embed(const std::vector<std::string>& texts, InputType
   for (const std::string& t : texts) keys.push_back(Key(t, type));
   std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
   std::vector<std::string> values(texts.size());
-  std::vector<rocksdb::Status> found = db_->db->MultiGet(rocksdb::ReadOptions(), slices, &values);
-  std::vector<std::string> missing;
-  std::vector<std::size_t> missing_at;
+  std::vector<rocksdb::Status> read = db_->db->MultiGet(rocksdb::ReadOptions(), slices, &values);
+  std::vector<std::optional<std::vector<float>>> found(texts.size());
   for (std::size_t i = 0; i < texts.size(); ++i) {
-    if (!found[i].ok() || values[i].size() != bytes) {
-      missing.push_back(texts[i]);
-      missing_at.push_back(i);
-    }
+    if (!read[i].ok() || values[i].size() != bytes) continue;  // missing (or another dimension's)
+    found[i].emplace(dim);
+    std::memcpy(found[i]->data(), values[i].data(), bytes);
   }
-  if (hits_ != nullptr) hits_->Inc(texts.size() - missing.size());
-  if (misses_ != nullptr) misses_->Inc(missing.size());
-  std::vector<float> fresh;
-  if (!missing.empty()) {
-    TIDE_RETURN_IF_ERROR(inner_->Embed(missing, type, &fresh));
-    if (fresh.size() != missing.size() * dim) {
-      return Status::Internal("embedder returned " + std::to_string(fresh.size()) + " floats for " +
-                              std::to_string(missing.size()) + " texts");
-    }
-    rocksdb::WriteBatch batch;
-    for (std::size_t j = 0; j < missing.size(); ++j) {
-      std::string& v = values[missing_at[j]];
-      v.assign(reinterpret_cast<const char*>(fresh.data() + j * dim), bytes);
-      batch.Put(keys[missing_at[j]], v);
-    }
+  rocksdb::WriteBatch batch;
+  TIDE_RETURN_IF_ERROR(EmbedMissing(*inner_, texts, type, &found, hits_, misses_,
+                                    [&](std::size_t i, const std::vector<float>& v) {
+                                      batch.Put(keys[i], rocksdb::Slice(reinterpret_cast<const char*>(v.data()), bytes));
+                                    }));
+  if (batch.Count() > 0) {
     if (rocksdb::Status s = db_->db->Write(rocksdb::WriteOptions(), &batch); !s.ok()) {
       spdlog::warn("embedding cache: write failed, vectors not kept: {}", s.ToString());
     }
   }
-  const std::size_t start = out->size();
-  out->resize(start + texts.size() * dim);
-  for (std::size_t i = 0; i < texts.size(); ++i) std::memcpy(out->data() + start + i * dim, values[i].data(), bytes);
+  AppendFound(found, out);
   return Status();
 }
 
