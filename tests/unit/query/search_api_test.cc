@@ -20,7 +20,7 @@ class SearchApiTest : public ::testing::Test {
         rules_(std::move(*QueryRulesWatcher::Start({}, std::chrono::seconds(60)))),
         searcher_(&follower_, &embedder_, rules_.get(), {}),
         authorizer_({{"all", std::string(kKey), {"*"}}, {"hr-only", std::string(kHrKey), {"hr"}}},
-                    {{"alice", {"hr", "eng"}}, {"nobody", {}}}),
+                    {{"alice", {"hr", "eng"}}, {"bob", {"eng"}}, {"nobody", {}}}),
         api_(&follower_, &searcher_, &authorizer_, {}, &metrics_) {}
 
   static constexpr std::string_view kKey = "unit-test-key-all-containers";
@@ -119,9 +119,9 @@ TEST_F(SearchApiTest, DeniesByDefault) {
   const std::vector<Case> cases = {
       {R"({"query":"x","container_ids":["eng"]})", kHrKey, 403, "outside this API key's scope"},
       {R"({"query":"x","container_ids":["hr","eng"]})", kHrKey, 403, "'eng'"},
-      {R"({"query":"x","principal":"mallory"})", kKey, 403, "may not read any container"},
-      {R"({"query":"x","principal":"nobody"})", kKey, 403, "may not read any container"},
-      {R"({"query":"x","principal":"alice","container_ids":["ops"]})", kKey, 403, "may not read container 'ops'"},
+      {R"({"query":"x","principal":"mallory"})", kKey, 403, "may not read the requested containers"},
+      {R"({"query":"x","principal":"nobody"})", kKey, 403, "may not read the requested containers"},
+      {R"({"query":"x","principal":"alice","container_ids":["ops"]})", kKey, 403, "may not read the requested containers"},
       {R"({"query":"x","principal":""})", kKey, 400, "'principal'"},
   };
   for (const Case& c : cases) {
@@ -129,6 +129,21 @@ TEST_F(SearchApiTest, DeniesByDefault) {
     EXPECT_EQ(res.status, c.status) << c.body << ": " << res.body;
     EXPECT_NE(res.body.find(c.says), std::string::npos) << c.body << ": " << res.body;
   }
+  // Unknown, granted nothing, granted only outside the key's scope, granted other containers:
+  // one answer, byte for byte, so a caller learns nothing about who exists.
+  auto denial = [&](const std::string& principal, const std::string& containers, std::string_view key) {
+    std::string body = R"({"query":"x","principal":")" + principal + R"(")" + containers + "}";
+    std::string answer = Post(body, key).body;
+    std::size_t at = answer.find(principal);
+    if (at != std::string::npos) answer.replace(at, principal.size(), "<p>");
+    return answer;
+  };
+  const std::string unknown = denial("mallory", "", kHrKey);
+  EXPECT_NE(unknown.find("403"), std::string::npos) << unknown;
+  EXPECT_EQ(denial("nobody", "", kHrKey), unknown);
+  EXPECT_EQ(denial("bob", "", kHrKey), unknown);  // bob's only grant, eng, is outside hr-only
+  EXPECT_EQ(denial("mallory", R"(,"container_ids":["hr"])", kHrKey), unknown);
+  EXPECT_EQ(denial("bob", R"(,"container_ids":["hr"])", kHrKey), unknown);
   // Allowed scopes get past authorization (and find the daemon not ready yet).
   EXPECT_EQ(Post(R"({"query":"x","principal":"alice"})", kHrKey).status, 503);
   EXPECT_EQ(Post(R"({"query":"x","container_ids":["hr"]})", kHrKey).status, 503);
