@@ -2,8 +2,8 @@
 # functions only).
 #
 #   wait_until SECONDS CMD...          polls CMD every 0.2 s until it succeeds or time runs out
-#   write_api_key_file FILE NAME       writes a keys file (mode 600) with one fresh random key
-#                                      that may read every container, and prints the key
+#   write_api_key_file FILE NAME       writes a keys file (mode 600) with one fresh random admin
+#                                      key that may read every container, and prints the key
 
 wait_until() {
   local deadline=$(( $(date +%s) + $1 )); shift
@@ -17,6 +17,6 @@ write_api_key_file() {
   local file=$1 name=$2 key
   key=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
   ( umask 077
-    jq -n --arg key "$key" --arg name "$name" '{keys: [{name: $name, key: $key, containers: ["*"]}]}' >"$file" )
+    jq -n --arg key "$key" --arg name "$name" '{keys: [{name: $name, key: $key, containers: ["*"], role: "admin"}]}' >"$file" )
   echo "$key"
 }

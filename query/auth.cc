@@ -50,6 +50,12 @@ Result<std::unique_ptr<Authorizer>> Authorizer::Load(const std::filesystem::path
     for (const json& k : keys_json->at("keys")) {
       ApiKey key{k.at("name").get<std::string>(), k.at("key").get<std::string>(), {}};
       for (const json& c : k.at("containers")) key.containers.insert(c.get<std::string>());
+      const std::string role = k.value("role", "search");
+      if (role != "search" && role != "admin") {
+        return Status::InvalidArgument("API key '" + key.name + "': role must be \"search\" or \"admin\", got \"" +
+                                       role + "\"");
+      }
+      key.admin = role == "admin";
       if (key.key.size() < 16) {
         return Status::InvalidArgument("API key '" + key.name + "' is shorter than 16 characters");
       }

@@ -16,7 +16,12 @@ namespace tide::query {
 // Who may search what. API keys come from a JSON file (auth.api_keys_file):
 //
 //   {"keys": [{"name": "rag-backend", "key": "…", "containers": ["hr", "eng-wiki"]},
-//             {"name": "admin", "key": "…", "containers": ["*"]}]}
+//             {"name": "ops", "key": "…", "containers": ["*"], "role": "admin"}]}
+//
+// A key's role is "search" (the default: search, context, analyze, readiness and stats for its
+// own containers) or "admin" (also what describes the whole index: /metrics and the
+// index-wide block of /v1/stats). The role says nothing about containers: an admin key
+// searches only what its "containers" allow.
 //
 // and principals map to the containers they may read through an ACL file (auth.acl_file):
 //
@@ -31,6 +36,7 @@ class Authorizer {
     std::string name;
     std::string key;
     std::set<std::string> containers;  // "*": every container
+    bool admin = false;                // role "admin"
     bool all_containers() const { return containers.contains("*"); }
   };
 

@@ -189,6 +189,10 @@ http::HttpResponse SearchApi::Route(const http::HttpRequest& request, std::strin
     *route = "/metrics";
     if (request.method != "GET")
       return http::JsonError(405, "method_not_allowed", "use GET /metrics");
+    // Traffic and sizes of the whole index: not for a key confined to some containers.
+    if (!key->admin) {
+      return http::JsonError(403, "forbidden", "/metrics needs an API key with role \"admin\"");
+    }
     http::HttpResponse r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = metrics_->Render();
@@ -411,9 +415,9 @@ http::HttpResponse SearchApi::Stats(const http::HttpRequest& request, const Auth
   json body = {{"containers", std::move(containers)},
                {"chunks", total},
                {"watermark", WatermarkJson(follower_->watermark())}};
-  // Index-wide figures describe every container: only for a key that may read them all, and
-  // a request that did not narrow itself to some of them.
-  if (key.all_containers() && names.empty() && !principal) {
+  // Index-wide figures describe every container: only for an admin key, and a request that
+  // did not narrow itself to some containers.
+  if (key.admin && names.empty() && !principal) {
     body["index"] = {{"chunks", indexes->size()},
                      {"containers", indexes->ContainerIds().size()},
                      {"vector_tombstones", indexes->vector_tombstones()},

@@ -40,9 +40,9 @@ class PipelineE2eTest : public ::testing::Test {
     broker_ = testutil::StartDevBroker(kBin + "/ingest/tidectl", dir_.path(), 3, &brokers_);
     ASSERT_FALSE(brokers_.empty()) << broker_->Log();
     StartIngest();
-    // Two keys: one for everything, one confined to container beta.
+    // Two keys: an admin key for everything, one confined to container beta.
     std::ofstream(dir_.path() / "keys.json") << json{{"keys",
-                                                      {{{"name", "all"}, {"key", kKey}, {"containers", {"*"}}},
+                                                      {{{"name", "all"}, {"key", kKey}, {"containers", {"*"}}, {"role", "admin"}},
                                                        {{"name", "beta-only"}, {"key", kBetaKey}, {"containers", {"beta"}}}}}}
                                                     .dump();
     std::ofstream(dir_.path() / "acl.json") << R"({"principals": {"bob": ["beta"]}})";

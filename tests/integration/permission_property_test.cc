@@ -22,6 +22,7 @@ using nlohmann::json;
 
 constexpr const char* kKey = "property-test-key-all-containers";
 constexpr const char* kRedKey = "property-test-key-red-only-xx";
+constexpr const char* kAdminKey = "property-test-key-admin-red-only";
 
 // Canary words: unique, searchable, and never to be seen outside their container.
 const std::vector<std::string> kRedCanaries = {"홍당무암호", "redcanary77", "적색비밀"};
@@ -62,7 +63,8 @@ class PermissionPropertyTest : public ::testing::Test {
     rules_ = std::move(*QueryRulesWatcher::Start({}, std::chrono::seconds(60)));
     searcher_ = std::make_unique<Searcher>(follower_.get(), &embedder_, rules_.get(), Searcher::Options{});
     authorizer_ = std::make_unique<Authorizer>(
-        std::vector<Authorizer::ApiKey>{{"all", kKey, {"*"}}, {"red", kRedKey, {"red"}}},
+        std::vector<Authorizer::ApiKey>{
+            {"all", kKey, {"*"}}, {"red", kRedKey, {"red"}}, {"ops", kAdminKey, {"red"}, /*admin=*/true}},
         std::map<std::string, std::vector<std::string>>{{"rita", {"red"}}});
     api_ = std::make_unique<SearchApi>(follower_.get(), searcher_.get(), authorizer_.get(), SearchApi::Limits{},
                                        &metrics_, /*result_cache_entries=*/256);
@@ -198,6 +200,31 @@ TEST_F(PermissionPropertyTest, NothingOfTheOtherContainerEverLeaks) {
   // The red-only key can never reach blue, however it asks.
   EXPECT_EQ(Call("/v1/search", {{"query", "청색비밀"}, {"container_ids", {"blue"}}}, kRedKey).status, 403);
   EXPECT_EQ(Call("/v1/context", {{"query", "청색비밀"}, {"container_ids", {"red", "blue"}}}, kRedKey).status, 403);
+}
+
+// Issue 16: figures over the whole index go to admin keys only. A search key that may read
+// every container still sees the containers' own counts, never the index block.
+TEST_F(PermissionPropertyTest, IndexWideStatsNeedAnAdminKey) {
+  auto stats = [&](const std::string& key) {
+    http::HttpRequest r;
+    r.method = "GET";
+    r.path = r.target = "/v1/stats";
+    r.headers = {{"authorization", "Bearer " + key}};
+    http::HttpResponse res = api_->Handle(r);
+    EXPECT_EQ(res.status, 200) << res.body;
+    return json::parse(res.body);
+  };
+  const json all = stats(kKey);
+  EXPECT_EQ(all["containers"].size(), 2u) << all;
+  EXPECT_FALSE(all.contains("index")) << all;
+  const json admin = stats(kAdminKey);
+  ASSERT_TRUE(admin.contains("index")) << admin;
+  EXPECT_EQ(admin["index"]["containers"], 2);
+  EXPECT_EQ(admin["index"]["chunks"], all["chunks"]);
+  EXPECT_EQ(admin["containers"].size(), 1u) << admin;  // its own scope: red
+  // Narrowed to some containers, not even an admin key gets index-wide figures.
+  http::HttpResponse narrowed = Get("/v1/stats", "container_ids", "red", kAdminKey);
+  EXPECT_FALSE(json::parse(narrowed.body).contains("index")) << narrowed.body;
 }
 
 }  // namespace

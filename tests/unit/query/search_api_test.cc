@@ -1,5 +1,6 @@
 #include "query/search_api.h"
 
+#include <fstream>
 #include <map>
 
 #include <gtest/gtest.h>
@@ -19,12 +20,15 @@ class SearchApiTest : public ::testing::Test {
                                     index::IndexSet::Options{embedder_.model_id(), {}, {}, 4096, 64}}),
         rules_(std::move(*QueryRulesWatcher::Start({}, std::chrono::seconds(60)))),
         searcher_(&follower_, &embedder_, rules_.get(), {}),
-        authorizer_({{"all", std::string(kKey), {"*"}}, {"hr-only", std::string(kHrKey), {"hr"}}},
+        authorizer_({{"all", std::string(kKey), {"*"}},
+                     {"hr-only", std::string(kHrKey), {"hr"}},
+                     {"ops", std::string(kAdminKey), {"hr"}, /*admin=*/true}},
                     {{"alice", {"hr", "eng"}}, {"bob", {"eng"}}, {"nobody", {}}}),
         api_(&follower_, &searcher_, &authorizer_, {}, &metrics_) {}
 
   static constexpr std::string_view kKey = "unit-test-key-all-containers";
   static constexpr std::string_view kHrKey = "unit-test-key-hr-container";
+  static constexpr std::string_view kAdminKey = "unit-test-key-admin-role";
 
   http::HttpResponse Post(const std::string& body, std::string_view key = kKey) {
     http::HttpRequest r;
@@ -210,9 +214,50 @@ TEST_F(SearchApiTest, RoutesMethodsReadinessAndAnalyze) {
   EXPECT_EQ(j["language"], "ko");
   EXPECT_EQ(j["words"][0]["key"], "서울");
   r.path = "/metrics";
+  r.headers = {{"authorization", "Bearer " + std::string(kAdminKey)}};
   http::HttpResponse metrics = api_.Handle(r);
   EXPECT_NE(metrics.body.find("tide_query_requests_total{route=\"/v1/search\",status=\"405\"} 1"), std::string::npos)
       << metrics.body;
+}
+
+// Issue 16: /metrics describes every container's traffic, so it takes the admin role; a key
+// that may search everything is still only a search key.
+TEST_F(SearchApiTest, MetricsNeedAnAdminKey) {
+  http::HttpRequest r;
+  r.method = "GET";
+  r.path = "/metrics";
+  for (std::string_view key : {kKey, kHrKey}) {
+    r.headers = {{"authorization", "Bearer " + std::string(key)}};
+    http::HttpResponse res = api_.Handle(r);
+    EXPECT_EQ(res.status, 403) << key;
+    EXPECT_NE(res.body.find("role \\\"admin\\\""), std::string::npos) << res.body;
+    EXPECT_EQ(res.body.find("tide_query"), std::string::npos) << res.body;
+  }
+  r.headers = {{"authorization", "Bearer " + std::string(kAdminKey)}};
+  http::HttpResponse res = api_.Handle(r);
+  EXPECT_EQ(res.status, 200);
+  EXPECT_NE(res.body.find("tide_query_requests_total{route=\"/metrics\",status=\"403\"} 2"), std::string::npos)
+      << res.body;
+  // The admin role widens no search: this admin key is confined to hr.
+  EXPECT_EQ(Post(R"({"query":"x","container_ids":["eng"]})", kAdminKey).status, 403);
+}
+
+TEST(AuthorizerLoadTest, RolesAreSearchByDefaultOrAdminAndNothingElse) {
+  testutil::TempDir dir;
+  const auto file = dir.path() / "keys.json";
+  std::ofstream(file) << R"({"keys": [{"name": "rag", "key": "rag-key-0123456789", "containers": ["hr"]},
+                                      {"name": "ops", "key": "ops-key-0123456789", "containers": [], "role": "admin"}]})";
+  Result<std::unique_ptr<Authorizer>> auth = Authorizer::Load(file, "");
+  ASSERT_TRUE(auth.ok()) << auth.status().ToString();
+  ASSERT_NE((*auth)->Authenticate("Bearer rag-key-0123456789", ""), nullptr);
+  EXPECT_FALSE((*auth)->Authenticate("Bearer rag-key-0123456789", "")->admin);
+  ASSERT_NE((*auth)->Authenticate("Bearer ops-key-0123456789", ""), nullptr);
+  EXPECT_TRUE((*auth)->Authenticate("Bearer ops-key-0123456789", "")->admin);
+  std::ofstream(file) << R"({"keys": [{"name": "x", "key": "x-key-0123456789ab", "containers": ["*"], "role": "root"}]})";
+  auth = Authorizer::Load(file, "");
+  ASSERT_FALSE(auth.ok());
+  EXPECT_NE(auth.status().message().find("role must be \"search\" or \"admin\", got \"root\""), std::string::npos)
+      << auth.status().ToString();
 }
 
 }  // namespace
