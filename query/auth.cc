@@ -56,6 +56,15 @@ Result<std::unique_ptr<Authorizer>> Authorizer::Load(const std::filesystem::path
                                        role + "\"");
       }
       key.admin = role == "admin";
+      if (auto rl = k.find("rate_limit"); rl != k.end() && !rl->is_null()) {
+        const double rps = rl->at("requests_per_second").get<double>();
+        const double burst = rl->value("burst", rps);
+        if (!(rps > 0) || !(burst >= 1)) {
+          return Status::InvalidArgument("API key '" + key.name +
+                                         "': rate_limit needs requests_per_second > 0 and burst >= 1");
+        }
+        key.rate_limit = {rps, burst};
+      }
       if (key.key.size() < 16) {
         return Status::InvalidArgument("API key '" + key.name + "' is shorter than 16 characters");
       }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/rate_limiter.h"
 #include "common/status.h"
 
 namespace tide::query {
@@ -21,7 +22,9 @@ namespace tide::query {
 // A key's role is "search" (the default: search, context, analyze, readiness and stats for its
 // own containers) or "admin" (also what describes the whole index: /metrics and the
 // index-wide block of /v1/stats). The role says nothing about containers: an admin key
-// searches only what its "containers" allow.
+// searches only what its "containers" allow. "rate_limit": {"requests_per_second": 20,
+// "burst": 40} caps the key's requests (429 with Retry-After beyond it); burst defaults to
+// the rate.
 //
 // and principals map to the containers they may read through an ACL file (auth.acl_file):
 //
@@ -37,6 +40,7 @@ class Authorizer {
     std::string key;
     std::set<std::string> containers;  // "*": every container
     bool admin = false;                // role "admin"
+    RateLimiter::Limit rate_limit;     // "rate_limit": {"requests_per_second", "burst"}; none: unlimited
     bool all_containers() const { return containers.contains("*"); }
   };
 
@@ -66,5 +70,9 @@ class Authorizer {
   std::vector<ApiKey> keys_;
   std::map<std::string, std::vector<std::string>> acl_;  // principal -> containers
 };
+
+// The keys and ACL in force now (the daemon reloads them when the files change). The value
+// stays valid for as long as the caller holds it.
+using AuthorizerSource = std::function<std::shared_ptr<const Authorizer>()>;
 
 }  // namespace tide::query

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/file_util.h"
+#include "common/reloading.h"
 #include "common/embedding/caching_embedder.h"
 #include "common/embedding/embedder.h"
 
@@ -21,6 +22,7 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   int read_timeout_ms = static_cast<int>(c.http.read_timeout.count());
   int follow_ms = static_cast<int>(c.follow_interval.count());
   int reload_ms = static_cast<int>(c.rules_reload_interval.count());
+  int auth_reload_ms = static_cast<int>(c.auth_reload_interval.count());
   std::string rules_file, stopwords_file, synonyms_file, api_keys_file, acl_file;
   po::options_description options("tide-query options");
   AddSharedOptions(options, &c.shared);
@@ -56,6 +58,8 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
       ("auth.api_keys_file", po::value(&api_keys_file)->default_value(""),
        "JSON file of API keys and their container scopes (required)")
       ("auth.acl_file", po::value(&acl_file)->default_value(""), "JSON file mapping principals to containers")
+      ("auth.reload_ms", po::value(&auth_reload_ms)->default_value(auth_reload_ms),
+       "how often the API keys and ACL files are checked for changes")
       ("search.rules_reload_ms", po::value(&reload_ms)->default_value(reload_ms),
        "how often the rule files are checked for changes")
       ("cache.results", po::value(&c.result_cache_entries)->default_value(c.result_cache_entries),
@@ -77,6 +81,8 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   c.follow_interval = std::chrono::milliseconds(follow_ms);
   if (reload_ms < 1) return Status::InvalidArgument("search.rules_reload_ms must be positive");
   c.rules_reload_interval = std::chrono::milliseconds(reload_ms);
+  if (auth_reload_ms < 1) return Status::InvalidArgument("auth.reload_ms must be positive");
+  c.auth_reload_interval = std::chrono::milliseconds(auth_reload_ms);
   // Relative rule paths are relative to the config file's directory, so configs/query.conf
   // finds configs/search_rules.json from any working directory.
   std::filesystem::path base;
@@ -122,13 +128,30 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
   follow.index.vector = config.shared.hnsw;
   follow.index.vector.dim = (*embedder)->dimension();
   Follower follower(follow);
-  Result<std::unique_ptr<Authorizer>> authorizer = Authorizer::Load(config.api_keys_file, config.acl_file);
+  // Reloads of the API keys / ACL and of the query rules, counted by outcome.
+  auto reload_observer = [&metrics](const char* files) {
+    Counter* ok = metrics.AddCounter("tide_query_reloads_total", "Configuration files reloaded, by files and outcome.",
+                                     {{"files", files}, {"outcome", "ok"}});
+    Counter* failed = metrics.AddCounter("tide_query_reloads_total", "Configuration files reloaded, by files and outcome.",
+                                         {{"files", files}, {"outcome", "failed"}});
+    return [ok, failed](const Status& s) { (s.ok() ? ok : failed)->Inc(); };
+  };
+  Result<std::unique_ptr<Reloading<Authorizer>>> authorizer = Reloading<Authorizer>::Start(
+      "API keys and ACL", {config.api_keys_file, config.acl_file},
+      [&config]() -> Result<std::shared_ptr<const Authorizer>> {
+        Result<std::unique_ptr<Authorizer>> loaded = Authorizer::Load(config.api_keys_file, config.acl_file);
+        if (!loaded) return loaded.status();
+        return std::shared_ptr<const Authorizer>(std::move(*loaded));
+      },
+      config.auth_reload_interval, reload_observer("auth"));
   if (!authorizer) return authorizer.status();
   Result<std::unique_ptr<QueryRulesWatcher>> rules =
-      QueryRulesWatcher::Start(config.rules, config.rules_reload_interval);
+      QueryRulesWatcher::Start(config.rules, config.rules_reload_interval, reload_observer("rules"));
   if (!rules) return rules.status();
   Searcher searcher(&follower, embedder->get(), rules->get(), config.search);
-  SearchApi api(&follower, &searcher, authorizer->get(), config.limits, &metrics, config.result_cache_entries);
+  Reloading<Authorizer>* auth = authorizer->get();
+  SearchApi api(&follower, &searcher, [auth] { return auth->current(); }, config.limits, &metrics,
+                config.result_cache_entries);
   Result<std::unique_ptr<http::HttpServer>> server =
       http::HttpServer::Start(config.http, [&api](const http::HttpRequest& r) { return api.Handle(r); });
   if (!server) return server.status();

@@ -25,6 +25,7 @@ struct Config {
   std::filesystem::path api_keys_file;
   std::filesystem::path acl_file;
   std::chrono::milliseconds rules_reload_interval{2000};
+  std::chrono::milliseconds auth_reload_interval{2000};
   SearchApi::Limits limits;
   std::size_t result_cache_entries = 1024;     // /v1/search responses, per watermark
   std::size_t embedding_cache_entries = 4096;  // query texts -> vectors

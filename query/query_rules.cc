@@ -220,67 +220,14 @@ Result<std::shared_ptr<const QueryRules>> LoadQueryRules(const QueryRulesFiles& 
   return std::shared_ptr<const QueryRules>(std::move(rules));
 }
 
-QueryRulesWatcher::QueryRulesWatcher(const QueryRulesFiles& files, std::chrono::milliseconds interval,
-                                     std::shared_ptr<const QueryRules> initial)
-    : files_(files), interval_(interval), current_(std::move(initial)) {
-  mtime_ = NewestMtime();
-  thread_ = std::thread([this] { Loop(); });
-}
-
 Result<std::unique_ptr<QueryRulesWatcher>> QueryRulesWatcher::Start(const QueryRulesFiles& files,
-                                                                    std::chrono::milliseconds interval) {
-  Result<std::shared_ptr<const QueryRules>> rules = LoadQueryRules(files);
+                                                                    std::chrono::milliseconds interval,
+                                                                    std::function<void(const Status&)> observe) {
+  Result<std::unique_ptr<Reloading<QueryRules>>> rules =
+      Reloading<QueryRules>::Start("query rules", {files.rules, files.stopwords, files.synonyms},
+                                   [files] { return LoadQueryRules(files); }, interval, std::move(observe));
   if (!rules) return rules.status();
-  return std::unique_ptr<QueryRulesWatcher>(new QueryRulesWatcher(files, interval, std::move(*rules)));
-}
-
-QueryRulesWatcher::~QueryRulesWatcher() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-}
-
-std::shared_ptr<const QueryRules> QueryRulesWatcher::current() const {
-  std::lock_guard lock(mu_);
-  return current_;
-}
-
-std::filesystem::file_time_type QueryRulesWatcher::NewestMtime() const {
-  // Not file_time_type{}: libstdc++'s file clock counts from 2174, so zero is after every real time.
-  auto newest = std::filesystem::file_time_type::min();
-  for (const std::filesystem::path& p : {files_.rules, files_.stopwords, files_.synonyms}) {
-    std::error_code ec;
-    if (p.empty()) continue;
-    auto t = std::filesystem::last_write_time(p, ec);
-    if (!ec && t > newest) newest = t;
-  }
-  return newest;
-}
-
-void QueryRulesWatcher::Loop() {
-  std::unique_lock lock(mu_);
-  while (!cv_.wait_for(lock, interval_, [this] { return stop_; })) {
-    lock.unlock();
-    const auto mtime = NewestMtime();
-    if (mtime != mtime_) {
-      mtime_ = mtime;
-      Result<std::shared_ptr<const QueryRules>> rules = LoadQueryRules(files_);
-      if (rules) {
-        {
-          std::lock_guard swap(mu_);
-          current_ = std::move(*rules);
-        }
-        reloads_.fetch_add(1);
-        spdlog::info("query rules reloaded");
-      } else {
-        spdlog::error("query rules not reloaded, keeping the previous ones: {}", rules.status().message());
-      }
-    }
-    lock.lock();
-  }
+  return std::unique_ptr<QueryRulesWatcher>(new QueryRulesWatcher(std::move(*rules)));
 }
 
 }  // namespace tide::query

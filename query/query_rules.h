@@ -1,18 +1,16 @@
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
+#include "common/reloading.h"
 #include "common/status.h"
 #include "query/intent.h"
 
@@ -79,34 +77,24 @@ struct QueryRulesFiles {
 // Loads and validates the files; InvalidArgument names the file, line and problem.
 Result<std::shared_ptr<const QueryRules>> LoadQueryRules(const QueryRulesFiles& files);
 
-// Holds the current rules and reloads them when a file's modification time changes, checked
-// on its own thread every `interval`. A file that fails to load is logged and the previous
-// rules stay in force. Thread-safe.
+// Holds the current rules and reloads them when a file changes (modification time or size),
+// checked on its own thread every `interval`. A file that fails to load is logged and the
+// previous rules stay in force; `observe` (may be empty) hears each reload's outcome.
+// Thread-safe.
 class QueryRulesWatcher {
  public:
   // Fails if the files do not load at startup (a bad config is a startup error).
   static Result<std::unique_ptr<QueryRulesWatcher>> Start(const QueryRulesFiles& files,
-                                                          std::chrono::milliseconds interval);
-  ~QueryRulesWatcher();
+                                                          std::chrono::milliseconds interval,
+                                                          std::function<void(const Status&)> observe = {});
 
-  std::shared_ptr<const QueryRules> current() const;
-  std::uint64_t reloads() const { return reloads_.load(); }
+  std::shared_ptr<const QueryRules> current() const { return rules_->current(); }
+  std::uint64_t reloads() const { return rules_->reloads(); }
 
  private:
-  QueryRulesWatcher(const QueryRulesFiles& files, std::chrono::milliseconds interval,
-                    std::shared_ptr<const QueryRules> initial);
-  void Loop();
-  std::filesystem::file_time_type NewestMtime() const;
+  explicit QueryRulesWatcher(std::unique_ptr<Reloading<QueryRules>> rules) : rules_(std::move(rules)) {}
 
-  const QueryRulesFiles files_;
-  const std::chrono::milliseconds interval_;
-  std::atomic<std::uint64_t> reloads_{0};
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;                          // GUARDED_BY(mu_)
-  std::shared_ptr<const QueryRules> current_;  // GUARDED_BY(mu_)
-  std::filesystem::file_time_type mtime_;      // loop thread only
-  std::thread thread_;
+  std::unique_ptr<Reloading<QueryRules>> rules_;
 };
 
 }  // namespace tide::query

@@ -1,11 +1,13 @@
 #include "query/search_api.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <chrono>
-#include <nlohmann/json.hpp>
+#include <cstdint>
+#include <cstdio>
 #include <set>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "common/analysis/analyzer.h"
 #include "common/storage/store.h"
@@ -120,12 +122,18 @@ std::vector<std::string> SplitCommas(std::string_view s) {
 
 }  // namespace
 
-SearchApi::SearchApi(const Follower* follower, const Searcher* searcher,
-                     const Authorizer* authorizer, const Limits& limits, MetricsRegistry* metrics,
-                     std::size_t result_cache_entries)
+SearchApi::SearchApi(const Follower* follower, const Searcher* searcher, const Authorizer* authorizer,
+                     const Limits& limits, MetricsRegistry* metrics, std::size_t result_cache_entries)
+    : SearchApi(follower, searcher,
+                // Not owned: an empty owner with the pointer (shared_ptr's aliasing constructor).
+                [authorizer] { return std::shared_ptr<const Authorizer>(std::shared_ptr<void>(), authorizer); },
+                limits, metrics, result_cache_entries) {}
+
+SearchApi::SearchApi(const Follower* follower, const Searcher* searcher, AuthorizerSource authorizer,
+                     const Limits& limits, MetricsRegistry* metrics, std::size_t result_cache_entries)
     : follower_(follower),
       searcher_(searcher),
-      authorizer_(authorizer),
+      authorizer_(std::move(authorizer)),
       limits_(limits),
       metrics_(metrics),
       results_(result_cache_entries,
@@ -169,14 +177,26 @@ http::HttpResponse SearchApi::Route(const http::HttpRequest& request, std::strin
       return http::JsonError(405, "method_not_allowed", "use GET /healthz");
     return Json(200, {{"status", "ok"}});
   }
-  const Authorizer::ApiKey* key =
-      authorizer_->Authenticate(request.Header("authorization"), request.Header("x-api-key"));
+  // The keys and ACL in force when the request came; a reload meanwhile does not affect it.
+  const std::shared_ptr<const Authorizer> auth = authorizer_();
+  const Authorizer::ApiKey* key = auth->Authenticate(request.Header("authorization"), request.Header("x-api-key"));
   if (key == nullptr) {
     *route = "unauthenticated";
     http::HttpResponse r = http::JsonError(
         401, "unauthorized",
         "give a valid API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'");
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  if (const auto wait = limiter_.Acquire(key->name, key->rate_limit); wait > RateLimiter::Clock::duration::zero()) {
+    *route = "rate_limited";
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%g", key->rate_limit.per_second);
+    http::HttpResponse r = http::JsonError(429, "too_many_requests",
+                                           "API key '" + key->name + "' is over its rate limit of " + rate +
+                                               " requests per second; retry after the Retry-After seconds");
+    const auto seconds = std::chrono::ceil<std::chrono::seconds>(wait).count();
+    r.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(1, seconds)));
     return r;
   }
   if (request.path == "/readyz") {
@@ -208,18 +228,18 @@ http::HttpResponse SearchApi::Route(const http::HttpRequest& request, std::strin
     *route = "/v1/context";
     if (request.method != "POST")
       return http::JsonError(405, "method_not_allowed", "use POST /v1/context with a JSON body");
-    return Context(request, *key);
+    return Context(request, *auth, *key);
   }
   if (request.path == "/v1/stats") {
     *route = "/v1/stats";
     if (request.method != "GET") return http::JsonError(405, "method_not_allowed", "use GET /v1/stats");
-    return Stats(request, *key);
+    return Stats(request, *auth, *key);
   }
   if (request.path == "/v1/search") {
     *route = "/v1/search";
     if (request.method != "POST")
       return http::JsonError(405, "method_not_allowed", "use POST /v1/search with a JSON body");
-    return Search(request, *key);
+    return Search(request, *auth, *key);
   }
   return http::JsonError(404, "not_found", "no route " + request.method + " " + request.path);
 }
@@ -238,7 +258,7 @@ http::HttpResponse SearchApi::Analyze(const http::HttpRequest& request) const {
 }
 
 http::HttpResponse SearchApi::Context(const http::HttpRequest& request,
-                                      const Authorizer::ApiKey& key) const {
+                                      const Authorizer& auth, const Authorizer::ApiKey& key) const {
   const auto start = std::chrono::steady_clock::now();
   http::HttpResponse error;
   std::optional<SearchRequest> search =
@@ -265,7 +285,7 @@ http::HttpResponse SearchApi::Context(const http::HttpRequest& request,
     req.neighbors = n->get<std::size_t>();
   }
   Result<std::vector<std::string>> scope =
-      authorizer_->Scope(key, req.search.container_ids, req.search.principal, StoreAcl());
+      auth.Scope(key, req.search.container_ids, req.search.principal, StoreAcl());
   if (!scope) return ScopeError(scope.status());
   req.search.container_ids = std::move(*scope);
   Result<ContextResponse> result = BuildContext(*searcher_, *follower_, req);
@@ -317,13 +337,13 @@ http::HttpResponse SearchApi::Ready() const {
 }
 
 http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
-                                     const Authorizer::ApiKey& key) const {
+                                     const Authorizer& auth, const Authorizer::ApiKey& key) const {
   const auto start = std::chrono::steady_clock::now();
   http::HttpResponse error;
   std::optional<SearchRequest> req = ParseSearchRequest(request.body, limits_, &error);
   if (!req) return error;
   Result<std::vector<std::string>> scope =
-      authorizer_->Scope(key, req->container_ids, req->principal, StoreAcl());
+      auth.Scope(key, req->container_ids, req->principal, StoreAcl());
   if (!scope) return ScopeError(scope.status());
   req->container_ids = std::move(*scope);
   const std::string cache_key = ResultCacheKey(*req, searcher_->rules_generation());
@@ -377,7 +397,8 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
   return Json(200, body);
 }
 
-http::HttpResponse SearchApi::Stats(const http::HttpRequest& request, const Authorizer::ApiKey& key) const {
+http::HttpResponse SearchApi::Stats(const http::HttpRequest& request, const Authorizer& auth,
+                                    const Authorizer::ApiKey& key) const {
   std::vector<std::string> names;
   if (std::optional<std::string_view> ids = request.QueryParam("container_ids")) names = SplitCommas(*ids);
   std::optional<std::string> principal;
@@ -397,7 +418,7 @@ http::HttpResponse SearchApi::Stats(const http::HttpRequest& request, const Auth
       scope.assign(key.containers.begin(), key.containers.end());
     }
   } else {
-    Result<std::vector<std::string>> resolved = authorizer_->Scope(key, names, principal, StoreAcl());
+    Result<std::vector<std::string>> resolved = auth.Scope(key, names, principal, StoreAcl());
     if (!resolved) return ScopeError(resolved.status());
     scope = std::move(*resolved);
   }

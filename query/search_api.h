@@ -38,7 +38,11 @@ class SearchApi {
   };
 
   // `metrics` must outlive the API. `result_cache_entries` bounds the cache of /v1/search
-  // responses (0: no cache).
+  // responses (0: no cache). `authorizer` gives the keys and ACL in force; each request takes
+  // one and keeps it to its end, so a reload never changes the rules under a request.
+  SearchApi(const Follower* follower, const Searcher* searcher, AuthorizerSource authorizer, const Limits& limits,
+            MetricsRegistry* metrics, std::size_t result_cache_entries = 0);
+  // A fixed authorizer, which must outlive the API (tests and tools).
   SearchApi(const Follower* follower, const Searcher* searcher, const Authorizer* authorizer, const Limits& limits,
             MetricsRegistry* metrics, std::size_t result_cache_entries = 0);
 
@@ -46,21 +50,25 @@ class SearchApi {
 
  private:
   http::HttpResponse Route(const http::HttpRequest& request, std::string* route) const;
-  http::HttpResponse Search(const http::HttpRequest& request, const Authorizer::ApiKey& key) const;
+  http::HttpResponse Search(const http::HttpRequest& request, const Authorizer& auth,
+                            const Authorizer::ApiKey& key) const;
   http::HttpResponse Ready() const;
   http::HttpResponse Analyze(const http::HttpRequest& request) const;
-  http::HttpResponse Context(const http::HttpRequest& request, const Authorizer::ApiKey& key) const;
-  http::HttpResponse Stats(const http::HttpRequest& request, const Authorizer::ApiKey& key) const;
+  http::HttpResponse Context(const http::HttpRequest& request, const Authorizer& auth,
+                             const Authorizer::ApiKey& key) const;
+  http::HttpResponse Stats(const http::HttpRequest& request, const Authorizer& auth,
+                           const Authorizer::ApiKey& key) const;
   // Principals from acl.* events, read from the followed store.
   Authorizer::AclLookup StoreAcl() const;
 
   const Follower* follower_;
   const Searcher* searcher_;
-  const Authorizer* authorizer_;
+  const AuthorizerSource authorizer_;
   const Limits limits_;
   MetricsRegistry* metrics_;
   std::array<Histogram*, 3> latency_;  // by SearchMode
   mutable ResultCache results_;
+  mutable RateLimiter limiter_;  // by key name: survives reloads of the keys file
 };
 
 }  // namespace tide::query

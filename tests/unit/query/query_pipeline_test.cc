@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
+#include "tests/testutil/process.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace tide::query {
@@ -165,16 +169,51 @@ TEST(QueryRulesTest, WatcherReloadsChangedFilesAndKeepsGoodRulesOnBadEdits) {
   auto watcher = QueryRulesWatcher::Start({{}, stop, {}}, std::chrono::milliseconds(5));
   ASSERT_TRUE(watcher.ok());
   EXPECT_TRUE((*watcher)->current()->stopwords.contains("alpha"));
-  // Make the modification time differ even on coarse-grained file systems.
-  std::ofstream(stop) << "beta\n";
-  std::filesystem::last_write_time(stop, std::filesystem::last_write_time(stop) + std::chrono::seconds(2));
+  // Replaced whole (as an editor or a config tool does), so the watcher never reads half of it.
+  // The same size as before: the modification time alone must give the change away.
+  std::ofstream(dir.path() / "stop.new") << "gamma\n";
+  std::filesystem::last_write_time(dir.path() / "stop.new",
+                                   std::filesystem::last_write_time(stop) + std::chrono::seconds(2));
+  std::filesystem::rename(dir.path() / "stop.new", stop);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while ((*watcher)->reloads() == 0 && std::chrono::steady_clock::now() < deadline) {
+  while (!(*watcher)->current()->stopwords.contains("gamma") && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::yield();
   }
-  ASSERT_EQ((*watcher)->reloads(), 1u);
-  EXPECT_TRUE((*watcher)->current()->stopwords.contains("beta"));
+  EXPECT_TRUE((*watcher)->current()->stopwords.contains("gamma"));
   EXPECT_FALSE((*watcher)->current()->stopwords.contains("alpha"));
+  EXPECT_EQ((*watcher)->reloads(), 1u);
+  // A bad edit is refused, the observer hears why, and the rules in force stay.
+  std::ofstream(dir.path() / "stop.new") << "gamma\n";  // unchanged content, new time
+  std::filesystem::last_write_time(dir.path() / "stop.new",
+                                   std::filesystem::last_write_time(stop) + std::chrono::seconds(2));
+  std::filesystem::rename(dir.path() / "stop.new", stop);
+  while ((*watcher)->reloads() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  ASSERT_EQ((*watcher)->reloads(), 2u);
+}
+
+TEST(QueryRulesTest, WatcherKeepsTheRulesInForceWhenAnEditFailsAndSaysWhy) {
+  testutil::TempDir dir;
+  const auto rules = dir.path() / "rules.json";
+  std::ofstream(rules) << R"({"synonym_weight": 0.25})";
+  std::mutex mu;
+  std::vector<Status> outcomes;
+  auto watcher = QueryRulesWatcher::Start({rules, {}, {}}, std::chrono::milliseconds(5), [&](const Status& s) {
+    std::lock_guard lock(mu);
+    outcomes.push_back(s);
+  });
+  ASSERT_TRUE(watcher.ok()) << watcher.status().ToString();
+  EXPECT_FLOAT_EQ((*watcher)->current()->synonym_weight, 0.25f);
+  std::ofstream(dir.path() / "rules.new") << R"({"synonym_weight": 7})";
+  std::filesystem::rename(dir.path() / "rules.new", rules);
+  ASSERT_TRUE(testutil::WaitFor([&] {
+    std::lock_guard lock(mu);
+    return !outcomes.empty();
+  }, std::chrono::seconds(10)));
+  std::lock_guard lock(mu);
+  EXPECT_FALSE(outcomes[0].ok());
+  EXPECT_NE(outcomes[0].message().find("synonym_weight"), std::string::npos) << outcomes[0].ToString();
+  EXPECT_FLOAT_EQ((*watcher)->current()->synonym_weight, 0.25f);
+  EXPECT_EQ((*watcher)->reloads(), 0u);
 }
 
 }  // namespace

@@ -22,13 +22,15 @@ class SearchApiTest : public ::testing::Test {
         searcher_(&follower_, &embedder_, rules_.get(), {}),
         authorizer_({{"all", std::string(kKey), {"*"}},
                      {"hr-only", std::string(kHrKey), {"hr"}},
-                     {"ops", std::string(kAdminKey), {"hr"}, /*admin=*/true}},
+                     {"ops", std::string(kAdminKey), {"hr"}, /*admin=*/true},
+                     {"slow", std::string(kLimitedKey), {"hr"}, false, {/*per_second=*/0.5, /*burst=*/2}}},
                     {{"alice", {"hr", "eng"}}, {"bob", {"eng"}}, {"nobody", {}}}),
         api_(&follower_, &searcher_, &authorizer_, {}, &metrics_) {}
 
   static constexpr std::string_view kKey = "unit-test-key-all-containers";
   static constexpr std::string_view kHrKey = "unit-test-key-hr-container";
   static constexpr std::string_view kAdminKey = "unit-test-key-admin-role";
+  static constexpr std::string_view kLimitedKey = "unit-test-key-rate-limited";
 
   http::HttpResponse Post(const std::string& body, std::string_view key = kKey) {
     http::HttpRequest r;
@@ -242,6 +244,31 @@ TEST_F(SearchApiTest, MetricsNeedAnAdminKey) {
   EXPECT_EQ(Post(R"({"query":"x","container_ids":["eng"]})", kAdminKey).status, 403);
 }
 
+// Issue 16: a key over its rate limit gets 429 with Retry-After, on every route but /healthz;
+// other keys go on.
+TEST_F(SearchApiTest, AKeyOverItsRateLimitGets429WithRetryAfter) {
+  const std::string body = R"({"query":"x","container_ids":["hr"]})";
+  EXPECT_EQ(Post(body, kLimitedKey).status, 503);  // the burst of 2: past the limiter (not ready)
+  EXPECT_EQ(Post(body, kLimitedKey).status, 503);
+  http::HttpResponse limited = Post(body, kLimitedKey);
+  EXPECT_EQ(limited.status, 429);
+  nlohmann::json j = nlohmann::json::parse(limited.body);
+  EXPECT_EQ(j["error"]["type"], "too_many_requests");
+  EXPECT_NE(j["error"]["reason"].get<std::string>().find("'slow' is over its rate limit of 0.5 requests per second"),
+            std::string::npos) << limited.body;
+  std::string retry_after;
+  for (const auto& [name, value] : limited.headers) {
+    if (name == "Retry-After") retry_after = value;
+  }
+  EXPECT_EQ(retry_after, "2");  // one token at 0.5 per second
+  EXPECT_EQ(Post(body, kHrKey).status, 503);  // another key is not held back
+  http::HttpRequest health;
+  health.method = "GET";
+  health.path = "/healthz";
+  health.headers = {{"authorization", "Bearer " + std::string(kLimitedKey)}};
+  EXPECT_EQ(api_.Handle(health).status, 200);
+}
+
 TEST(AuthorizerLoadTest, RolesAreSearchByDefaultOrAdminAndNothingElse) {
   testutil::TempDir dir;
   const auto file = dir.path() / "keys.json";
@@ -253,6 +280,16 @@ TEST(AuthorizerLoadTest, RolesAreSearchByDefaultOrAdminAndNothingElse) {
   EXPECT_FALSE((*auth)->Authenticate("Bearer rag-key-0123456789", "")->admin);
   ASSERT_NE((*auth)->Authenticate("Bearer ops-key-0123456789", ""), nullptr);
   EXPECT_TRUE((*auth)->Authenticate("Bearer ops-key-0123456789", "")->admin);
+  EXPECT_EQ((*auth)->Authenticate("Bearer rag-key-0123456789", "")->rate_limit.per_second, 0);  // unlimited
+  std::ofstream(file) << R"({"keys": [{"name": "r", "key": "r-key-0123456789ab", "containers": ["*"],
+                                       "rate_limit": {"requests_per_second": 20}}]})";
+  auth = Authorizer::Load(file, "");
+  ASSERT_TRUE(auth.ok()) << auth.status().ToString();
+  EXPECT_EQ((*auth)->Authenticate("Bearer r-key-0123456789ab", "")->rate_limit.per_second, 20);
+  EXPECT_EQ((*auth)->Authenticate("Bearer r-key-0123456789ab", "")->rate_limit.burst, 20);  // defaults to the rate
+  std::ofstream(file) << R"({"keys": [{"name": "r", "key": "r-key-0123456789ab", "containers": ["*"],
+                                       "rate_limit": {"requests_per_second": 0}}]})";
+  EXPECT_FALSE(Authorizer::Load(file, "").ok());
   std::ofstream(file) << R"({"keys": [{"name": "x", "key": "x-key-0123456789ab", "containers": ["*"], "role": "root"}]})";
   auth = Authorizer::Load(file, "");
   ASSERT_FALSE(auth.ok());
