@@ -40,7 +40,7 @@ class Authorizer {
     std::string key;
     std::set<std::string> containers;  // "*": every container
     bool admin = false;                // role "admin"
-    RateLimiter::Limit rate_limit;     // "rate_limit": {"requests_per_second", "burst"}; none: unlimited
+    RateLimiter::Limit rate_limit{};   // "rate_limit": {"requests_per_second", "burst"}; none: unlimited
     bool all_containers() const { return containers.contains("*"); }
   };
 
