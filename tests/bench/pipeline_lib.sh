@@ -130,6 +130,20 @@ metric() {
 
 proc_status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 
+# CPU seconds (user + system) a running process has used so far.
+proc_cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+# CPU seconds of this shell's reaped children (the curl, awk and jq of its polling), into the
+# variable named by $1. Not through $(...): a subshell's `times` starts from zero.
+shell_children_cpu_s() {
+  local f
+  f=$(mktemp)
+  times >"$f"
+  printf -v "$1" '%s' "$(awk 'NR == 2 {
+    split($1, u, "m"); split($2, s, "m"); sub(/s$/, "", u[2]); sub(/s$/, "", s[2])
+    printf "%.2f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$f")"
+  rm -f "$f"
+}
+
 proc_cpu_s() {
   # Fields 14 and 15 of /proc/PID/stat (after the parenthesised command name).
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' "/proc/$1/stat"
