@@ -20,6 +20,20 @@ done
 # for the converter's test on real pages, so it runs instead of skipping.
 TIDE_HELP_ROOT=$("$repo/deploy/fetch_corpus.sh" | tail -n 1)
 export TIDE_HELP_ROOT
+# The shared Korean sets (../shared/data beside the clone, or TIDE_SHARED_DATA) for the tests
+# that measure against real data; without them those tests skip, and say so below.
+if [ -z "${TIDE_SHARED_DATA:-}" ] && [ -d "$repo/../shared/data" ]; then
+  TIDE_SHARED_DATA=$(cd "$repo/../shared/data" && pwd)
+  export TIDE_SHARED_DATA
+fi
+echo "test.sh: shared data: ${TIDE_SHARED_DATA:-none (no ../shared/data beside this clone; set TIDE_SHARED_DATA)}"
 cd "$build_dir"
 # e2e tests start real processes; keep them sequential on a 2-core machine.
-ctest --output-on-failure --timeout 600 "${ctest_args[@]}"
+status=0
+ctest --output-on-failure --timeout 600 "${ctest_args[@]}" || status=$?
+# ctest names skipped tests but not why: print each skip's reason from the full log.
+if grep -q "Skipped$" Testing/Temporary/LastTest.log 2>/dev/null; then
+  echo "test.sh: skipped tests and why:"
+  grep -A1 ": Skipped$" Testing/Temporary/LastTest.log | grep -v -- "^--$" | sed 's/^/  /'
+fi
+exit "$status"
