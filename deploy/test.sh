@@ -32,8 +32,8 @@ cd "$build_dir"
 status=0
 ctest --output-on-failure --timeout 600 "${ctest_args[@]}" || status=$?
 # ctest names skipped tests but not why: print each skip's reason from the full log.
-if grep -q "Skipped$" Testing/Temporary/LastTest.log 2>/dev/null; then
+if grep -q ": Skipped$" Testing/Temporary/LastTest.log 2>/dev/null; then
   echo "test.sh: skipped tests and why:"
-  grep -A1 ": Skipped$" Testing/Temporary/LastTest.log | grep -v -- "^--$" | sed 's/^/  /'
+  { grep -A1 ": Skipped$" Testing/Temporary/LastTest.log | grep -v -- "^--$" | sed 's/^/  /'; } || true
 fi
 exit "$status"
