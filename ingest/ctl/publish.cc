@@ -3,9 +3,13 @@
 // Lines that are not events are sent as they are (unkeyed): the worker dead-letters them,
 // which is how operators and tests exercise the dead-letter path.
 
+#include <unistd.h>
+
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include <boost/program_options.hpp>
 #include <librdkafka/rdkafkacpp.h>
@@ -13,6 +17,7 @@
 
 #include "common/config_util.h"
 #include "ingest/ctl/commands.h"
+#include "ingest/ctl/progress.h"
 #include "ingest/event.h"
 #include "ingest/kafka_conf.h"
 
@@ -98,6 +103,16 @@ int RunPublish(int argc, const char* const* argv) {
     return 1;
   }
   long sent = 0;
+  // Progress on stderr (stdout keeps the one result line scripts read). The fraction is of the
+  // input file's bytes; stdin has no known size.
+  std::optional<std::uint64_t> total_bytes;
+  if (!file.empty() && file != "-") {
+    std::error_code ec;
+    if (const auto size = std::filesystem::file_size(file, ec); !ec) total_bytes = size;
+  }
+  Progress progress(std::cerr, {.command = "publish", .what = "events", .total = total_bytes,
+                                .tty = Progress::IsTerminal(STDERR_FILENO)});
+  std::uint64_t bytes_read = 0;
   auto produce = [&](const std::optional<std::string>& key, const std::string* value) -> bool {
     for (;;) {
       RdKafka::ErrorCode e = producer->produce(
@@ -129,8 +144,10 @@ int RunPublish(int argc, const char* const* argv) {
     std::istream& in = file == "-" ? std::cin : in_file;
     std::string line;
     while (std::getline(in, line)) {
+      bytes_read += line.size() + 1;
       if (line.empty()) continue;
       if (!produce(KeyOf(line), &line)) return 1;
+      progress.Update(bytes_read, static_cast<std::uint64_t>(sent));
     }
   }
   for (const std::string& key : tombstones) {
@@ -142,6 +159,7 @@ int RunPublish(int argc, const char* const* argv) {
               << (counter.last_error.empty() ? "" : ": " + counter.last_error) << '\n';
     return 1;
   }
+  progress.Finish(static_cast<std::uint64_t>(sent));
   std::cout << "published " << sent << " events to " << kafka.topic << std::endl;
   return 0;
 }
