@@ -23,6 +23,7 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   int follow_ms = static_cast<int>(c.follow_interval.count());
   int reload_ms = static_cast<int>(c.rules_reload_interval.count());
   int auth_reload_ms = static_cast<int>(c.auth_reload_interval.count());
+  long max_lag_ms = static_cast<long>(c.max_lag.count());
   std::string rules_file, stopwords_file, synonyms_file, api_keys_file, acl_file;
   po::options_description options("tide-query options");
   AddSharedOptions(options, &c.shared);
@@ -45,6 +46,9 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
        po::value(&c.snapshot_jump_ratio)->default_value(c.snapshot_jump_ratio),
        "load the worker's newer snapshot instead of replaying when it is ahead by more than this "
        "fraction of the indexed chunks (0: always replay)")
+      ("follow.max_lag_ms", po::value(&max_lag_ms)->default_value(max_lag_ms),
+       "/readyz says not ready while the index has not caught up with the worker for longer than "
+       "this (0: never for lag)")
       ("follow.secondary_dir", po::value(&c.secondary_dir)->default_value(""),
        "private directory of the RocksDB secondary (default: <data_dir>/query-secondary-<pid>)")
       ("search.rrf_k", po::value(&c.search.rrf_k)->default_value(c.search.rrf_k), "Reciprocal Rank Fusion k")
@@ -75,6 +79,8 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   }
   if (follow_ms < 1) return Status::InvalidArgument("follow.interval_ms must be positive");
   if (c.search.rrf_k <= 0) return Status::InvalidArgument("search.rrf_k must be positive");
+  if (max_lag_ms < 0) return Status::InvalidArgument("follow.max_lag_ms must not be negative");
+  c.max_lag = std::chrono::milliseconds(max_lag_ms);
   if (c.snapshot_jump_ratio < 0) return Status::InvalidArgument("follow.snapshot_jump_ratio must not be negative");
   c.http.port = static_cast<std::uint16_t>(port);
   c.http.read_timeout = std::chrono::milliseconds(read_timeout_ms);
@@ -124,6 +130,7 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
   follow.secondary_dir = config.secondary_dir;
   follow.interval = config.follow_interval;
   follow.snapshot_jump_ratio = config.snapshot_jump_ratio;
+  follow.max_lag = config.max_lag;
   follow.index.model_id = (*embedder)->model_id();
   follow.index.vector = config.shared.hnsw;
   follow.index.vector.dim = (*embedder)->dimension();

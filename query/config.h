@@ -20,6 +20,7 @@ struct Config {
   bool default_secondary_dir = false;  // secondary_dir was derived: abandoned siblings are removed
   std::chrono::milliseconds follow_interval{100};
   double snapshot_jump_ratio = 0.05;  // Follower::Options::snapshot_jump_ratio
+  std::chrono::milliseconds max_lag{30000};  // Follower::Options::max_lag
   Searcher::Options search;
   QueryRulesFiles rules;
   std::filesystem::path api_keys_file;

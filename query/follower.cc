@@ -10,6 +10,7 @@
 namespace tide::query {
 
 Follower::Follower(const Options& options) : options_(options) {
+  caught_up_at_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -23,8 +24,29 @@ Follower::~Follower() {
 }
 
 std::string Follower::not_ready_reason() const {
-  std::lock_guard lock(mu_);
-  return ready() ? std::string() : reason_;
+  {
+    std::lock_guard lock(mu_);
+    if (!ready()) return reason_;
+  }
+  if (options_.max_lag.count() <= 0) return {};
+  const Lag l = lag();
+  if (l.changes == 0 || l.behind_for <= options_.max_lag) return {};
+  return "behind the worker by " + std::to_string(l.changes) + " change records, not caught up for " +
+         std::to_string(l.behind_for.count()) + " ms (follow.max_lag_ms=" +
+         std::to_string(options_.max_lag.count()) + ")";
+}
+
+Follower::Lag Follower::lag() const {
+  std::shared_ptr<const index::IndexSet> set = indexes();
+  const std::uint64_t store_seq = store_seq_.load(std::memory_order_relaxed);
+  const std::uint64_t applied = set ? set->applied_seq() : 0;
+  Lag l;
+  if (applied >= store_seq) return l;
+  l.changes = store_seq - applied;
+  const auto since = std::chrono::steady_clock::time_point(
+      std::chrono::steady_clock::duration(caught_up_at_.load(std::memory_order_relaxed)));
+  l.behind_for = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since);
+  return l;
 }
 
 Status Follower::fatal() const {
@@ -118,6 +140,9 @@ Status Follower::Step() {
     if (!applied) return applied.status();
     if (*applied > 0) cv_.notify_all();
     if (*applied < 256 || stop_) break;
+  }
+  if (indexes->applied_seq() >= store_seq_.load(std::memory_order_relaxed)) {
+    caught_up_at_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
   }
   if (!ready()) {
     spdlog::info("query daemon ready chunks={} seq={}", indexes->size(), indexes->applied_seq());

@@ -46,6 +46,16 @@ class Follower {
     // it (~10 µs). 0 never jumps. Memory holds both index sets while the new one loads.
     double snapshot_jump_ratio = 0.05;
     std::size_t snapshot_jump_min = 1000;
+    // Not ready while the indexes have not caught up with the worker's store for longer than
+    // this (a daemon far behind answers with stale results; a load balancer should prefer
+    // another). 0: lag never makes the daemon not ready. Ready again once caught up.
+    std::chrono::milliseconds max_lag{0};
+  };
+
+  // How far the indexes are behind the worker's store.
+  struct Lag {
+    std::uint64_t changes = 0;               // change records written but not yet applied
+    std::chrono::milliseconds behind_for{0};  // since the indexes were last caught up; 0 if now
   };
 
   explicit Follower(const Options& options);
@@ -54,10 +64,13 @@ class Follower {
   Follower& operator=(const Follower&) = delete;
 
   // Ready once the store is open, a snapshot (or nothing) is loaded and the change log has
-  // been replayed to its end at least once.
+  // been replayed to its end at least once. Searches are served from then on; see
+  // not_ready_reason() for what /readyz reports.
   bool ready() const { return ready_.load(std::memory_order_acquire); }
-  // Why not ready (for /readyz); empty when ready.
+  // Why /readyz should say not ready: still loading, or (Options::max_lag) behind the worker
+  // for too long. Empty when ready.
   std::string not_ready_reason() const;
+  Lag lag() const;
   // A fatal condition (e.g. the store was built with another embedder); the daemon exits.
   Status fatal() const;
 
@@ -87,6 +100,8 @@ class Follower {
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> store_seq_{0};
   std::atomic<std::uint64_t> snapshot_jumps_{0};
+  // When the indexes last covered store_seq_ (steady_clock ticks).
+  std::atomic<std::chrono::steady_clock::rep> caught_up_at_{0};
   bool refresh_ = false;                           // GUARDED_BY(mu_)
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;

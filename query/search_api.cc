@@ -330,10 +330,15 @@ Authorizer::AclLookup SearchApi::StoreAcl() const {
 }
 
 http::HttpResponse SearchApi::Ready() const {
-  if (!follower_->ready()) {
-    return Json(503, {{"ready", false}, {"reason", follower_->not_ready_reason()}});
+  const std::string reason = follower_->not_ready_reason();
+  const Follower::Lag lag = follower_->lag();
+  const json lag_json = {{"changes", lag.changes}, {"behind_ms", lag.behind_for.count()}};
+  if (!reason.empty()) {
+    json body = {{"ready", false}, {"reason", reason}};
+    if (follower_->ready()) body["lag"] = lag_json;  // serving, but too far behind
+    return Json(503, body);
   }
-  return Json(200, {{"ready", true}, {"watermark", WatermarkJson(follower_->watermark())}});
+  return Json(200, {{"ready", true}, {"watermark", WatermarkJson(follower_->watermark())}, {"lag", lag_json}});
 }
 
 http::HttpResponse SearchApi::Search(const http::HttpRequest& request,

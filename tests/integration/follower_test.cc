@@ -137,5 +137,49 @@ TEST_F(FollowerTest, RatioZeroAlwaysReplays) {
   EXPECT_EQ(follower.indexes()->size(), 320u);
 }
 
+// /readyz's lag rule: a daemon that has not caught up for longer than max_lag says so, with the
+// number of change records it is behind, and is ready again once it has caught up.
+TEST_F(FollowerTest, BehindForLongerThanMaxLagIsNotReadyUntilCaughtUp) {
+  Apply(0, 10);
+  Follower::Options o;
+  o.data_dir = dir_.path();
+  o.secondary_dir = dir_.path() / "secondary";
+  o.interval = std::chrono::hours(1);
+  o.index = index_options_;
+  o.snapshot_jump_ratio = 0;  // replay the gap, which takes long enough to be seen
+  o.max_lag = std::chrono::milliseconds(1);
+  Follower follower(o);
+  ASSERT_TRUE(follower.WaitForSeqForTest(1, seconds(30)));
+  EXPECT_EQ(follower.not_ready_reason(), "");
+  EXPECT_EQ(follower.lag().changes, 0u);
+
+  // 40 changes of 200 chunks: the follower learns the store's sequence, then inserts 8,000
+  // chunks into its graph while this thread watches.
+  std::uint64_t seq = 0;
+  for (int i = 0; i < 40; ++i) seq = Apply(10 + i * 200, 200);
+  follower.Refresh();
+  std::string seen;
+  const auto deadline = std::chrono::steady_clock::now() + seconds(60);
+  while (seen.empty() && std::chrono::steady_clock::now() < deadline) {
+    if (follower.indexes()->applied_seq() >= seq) break;  // caught up before it was seen
+    std::string reason = follower.not_ready_reason();
+    if (reason.find("behind the worker by") != std::string::npos) {
+      seen = reason;
+      EXPECT_GT(follower.lag().changes, 0u);
+      EXPECT_TRUE(follower.ready());  // still serving meanwhile
+    }
+  }
+  EXPECT_NE(seen, "") << "the follower never reported its lag while replaying 8,000 chunks";
+  EXPECT_NE(seen.find("follow.max_lag_ms=1"), std::string::npos) << seen;
+  ASSERT_TRUE(follower.WaitForSeqForTest(seq, seconds(60)));
+  // WaitForSeq wakes as the last batch applies; the round's end marks it caught up.
+  const auto until = std::chrono::steady_clock::now() + seconds(30);
+  while (!follower.not_ready_reason().empty() && std::chrono::steady_clock::now() < until) {
+  }
+  EXPECT_EQ(follower.not_ready_reason(), "");
+  EXPECT_EQ(follower.lag().changes, 0u);
+  EXPECT_EQ(follower.lag().behind_for.count(), 0);
+}
+
 }  // namespace
 }  // namespace tide::query
