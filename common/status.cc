@@ -15,6 +15,7 @@ const char* CodeName(Status::Code code) {
     case Status::Code::kCorruption: return "Corruption";
     case Status::Code::kUnimplemented: return "Unimplemented";
     case Status::Code::kInternal: return "Internal";
+    case Status::Code::kDeadlineExceeded: return "DeadlineExceeded";
   }
   return "Unknown";
 }

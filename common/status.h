@@ -21,6 +21,7 @@ class [[nodiscard]] Status {
     kCorruption,       // stored data is not what we wrote
     kUnimplemented,    // the peer (a broker, a provider) does not offer the operation
     kInternal,
+    kDeadlineExceeded,  // the caller's deadline came first; with more time it may succeed
   };
 
   Status() = default;
@@ -32,6 +33,7 @@ class [[nodiscard]] Status {
   static Status Corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
   static Status Unimplemented(std::string m) { return {Code::kUnimplemented, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
+  static Status DeadlineExceeded(std::string m) { return {Code::kDeadlineExceeded, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -24,6 +24,8 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   int reload_ms = static_cast<int>(c.rules_reload_interval.count());
   int auth_reload_ms = static_cast<int>(c.auth_reload_interval.count());
   long max_lag_ms = static_cast<long>(c.max_lag.count());
+  long timeout_ms = static_cast<long>(c.limits.default_timeout.count());
+  long max_timeout_ms = static_cast<long>(c.limits.max_timeout.count());
   std::string rules_file, stopwords_file, synonyms_file, api_keys_file, acl_file;
   po::options_description options("tide-query options");
   AddSharedOptions(options, &c.shared);
@@ -55,6 +57,10 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
       ("search.candidates", po::value(&c.search.candidates)->default_value(c.search.candidates),
        "candidates per retriever before fusion")
       ("search.max_k", po::value(&c.limits.max_k)->default_value(c.limits.max_k), "largest k a request may ask")
+      ("search.timeout_ms", po::value(&timeout_ms)->default_value(timeout_ms),
+       "a search's deadline unless the request gives timeout_ms")
+      ("search.max_timeout_ms", po::value(&max_timeout_ms)->default_value(max_timeout_ms),
+       "the largest timeout_ms a request may give")
       ("search.rules_file", po::value(&rules_file)->default_value(""),
        "intent rules, fusion weights and thresholds (JSON); empty: built-in defaults")
       ("search.stopwords_file", po::value(&stopwords_file)->default_value(""), "query stopwords, one per line")
@@ -79,6 +85,11 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   }
   if (follow_ms < 1) return Status::InvalidArgument("follow.interval_ms must be positive");
   if (c.search.rrf_k <= 0) return Status::InvalidArgument("search.rrf_k must be positive");
+  if (timeout_ms < 1 || max_timeout_ms < timeout_ms) {
+    return Status::InvalidArgument("search.timeout_ms must be positive and at most search.max_timeout_ms");
+  }
+  c.limits.default_timeout = std::chrono::milliseconds(timeout_ms);
+  c.limits.max_timeout = std::chrono::milliseconds(max_timeout_ms);
   if (max_lag_ms < 0) return Status::InvalidArgument("follow.max_lag_ms must not be negative");
   c.max_lag = std::chrono::milliseconds(max_lag_ms);
   if (c.snapshot_jump_ratio < 0) return Status::InvalidArgument("follow.snapshot_jump_ratio must not be negative");

@@ -155,8 +155,10 @@ SearchApi::SearchApi(const Follower* follower, const Searcher* searcher, Authori
   metrics_->AddCallbackGauge("tide_query_snapshot_jumps",
                              "Newer worker snapshots loaded instead of replaying the change log, since start.",
                              {}, [follower] { return static_cast<double>(follower->snapshot_jumps()); });
-  metrics_->AddCallbackGauge("tide_query_ready", "1 when the index is loaded and caught up.", {},
-                             [follower] { return follower->ready() ? 1.0 : 0.0; });
+  metrics_->AddCallbackGauge("tide_query_ready", "1 when /readyz answers 200: loaded, and not behind for longer than follow.max_lag_ms.", {},
+                             [follower] { return follower->not_ready_reason().empty() ? 1.0 : 0.0; });
+  timed_out_ = metrics_->AddCounter("tide_query_timed_out_total",
+                                    "Searches and contexts cut short by their deadline (timeout_ms).");
 }
 
 http::HttpResponse SearchApi::Handle(const http::HttpRequest& request) const {
@@ -288,8 +290,10 @@ http::HttpResponse SearchApi::Context(const http::HttpRequest& request,
       auth.Scope(key, req.search.container_ids, req.search.principal, StoreAcl());
   if (!scope) return ScopeError(scope.status());
   req.search.container_ids = std::move(*scope);
+  req.search.deadline = start + req.search.timeout.value_or(limits_.default_timeout);
   Result<ContextResponse> result = BuildContext(*searcher_, *follower_, req);
   if (!result) return FailureResponse(result.status(), "context assembly");
+  if (result->search.timed_out) timed_out_->Inc();
   json citations = json::array();
   for (const Citation& c : result->citations) {
     citations.push_back({{"number", c.number},
@@ -312,6 +316,7 @@ http::HttpResponse SearchApi::Context(const http::HttpRequest& request,
                {"citations", std::move(citations)},
                {"query", AnalyzedJson(result->search.query)},
                {"degraded", result->search.degraded},
+               {"timed_out", result->search.timed_out},
                {"watermark", WatermarkJson(result->search.watermark)}};
   return Json(200, body);
 }
@@ -351,6 +356,7 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
       auth.Scope(key, req->container_ids, req->principal, StoreAcl());
   if (!scope) return ScopeError(scope.status());
   req->container_ids = std::move(*scope);
+  req->deadline = start + req->timeout.value_or(limits_.default_timeout);
   const std::string cache_key = ResultCacheKey(*req, searcher_->rules_generation());
   if (std::optional<json> cached = results_.Get(cache_key, follower_->watermark().seq)) {
     const double took_ms =
@@ -387,15 +393,19 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
       {"weights", {{"vector", w.vector}, {"keyword", w.keyword}, {"fulltext", w.fulltext}}},
       {"threshold", result->threshold},
       {"degraded", result->degraded},
+      {"timed_out", result->timed_out},
       {"hits", std::move(hits)},
       {"watermark", WatermarkJson(result->watermark)}};
+  if (result->timed_out) timed_out_->Inc();
   if (result->degraded) {
     body["degraded_reason"] = result->degraded_reason;
     metrics_
         ->AddCounter("tide_query_degraded_total", "Searches answered without the vector retriever.")
         ->Inc();
-  } else {
-    // A degraded answer is not kept: the next request may have the vector retriever back.
+  }
+  // A degraded or cut answer is not kept: the next request may have the vector retriever back,
+  // or the time to finish.
+  if (!result->degraded && !result->timed_out) {
     results_.Put(cache_key, result->watermark.seq, body);
   }
   body["cached"] = false;

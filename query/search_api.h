@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 
 #include "common/metrics.h"
 #include "query/auth.h"
@@ -35,6 +36,9 @@ class SearchApi {
     std::size_t max_query_bytes = 4096;
     std::size_t max_k = 1000;
     std::size_t max_containers = 1024;
+    // A search's deadline: the request's timeout_ms (at most max_timeout), else this.
+    std::chrono::milliseconds default_timeout{10000};
+    std::chrono::milliseconds max_timeout{60000};
   };
 
   // `metrics` must outlive the API. `result_cache_entries` bounds the cache of /v1/search
@@ -67,6 +71,7 @@ class SearchApi {
   const Limits limits_;
   MetricsRegistry* metrics_;
   std::array<Histogram*, 3> latency_;  // by SearchMode
+  Counter* timed_out_;
   mutable ResultCache results_;
   mutable RateLimiter limiter_;  // by key name: survives reloads of the keys file
 };

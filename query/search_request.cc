@@ -107,7 +107,8 @@ std::optional<SearchRequest> ParseSearchRequest(const std::string& body, const S
   if (!j.is_object()) return bad("request body must be a JSON object");
   static const std::set<std::string> kKnown = {
       "query",       "container_ids", "principal",           "k",         "mode",   "weights",
-      "search_type", "group_by",      "chunks_per_document", "threshold", "fusion", "filter"};
+      "search_type", "group_by",      "chunks_per_document", "threshold", "fusion", "filter",
+      "timeout_ms"};
   static const std::set<std::string> kContext = {"max_chars", "neighbors"};
   for (const auto& [key, value] : j.items()) {
     if (!kKnown.contains(key) && !(context_fields && kContext.contains(key))) {
@@ -182,6 +183,14 @@ std::optional<SearchRequest> ParseSearchRequest(const std::string& body, const S
                                           &req.fusion);
       !e.empty()) {
     return bad(e);
+  }
+  if (auto t = j.find("timeout_ms"); t != j.end()) {
+    const auto max = limits.max_timeout.count();
+    if (!t->is_number_integer() || t->get<std::int64_t>() < 1 || t->get<std::int64_t>() > max) {
+      return bad("'timeout_ms' must be an integer between 1 and " + std::to_string(max) +
+                 " (search.max_timeout_ms)");
+    }
+    req.timeout = std::chrono::milliseconds(t->get<std::int64_t>());
   }
   if (auto c = j.find("chunks_per_document"); c != j.end()) {
     if (!c->is_number_integer() || c->get<std::int64_t>() < 1 || c->get<std::int64_t>() > 20) {

@@ -18,7 +18,8 @@ std::optional<SearchRequest> ParseSearchRequest(const std::string& body, const S
 
 // Everything a /v1/search response depends on besides the index state: the resolved scope
 // (sorted, so equal scopes share entries), every request field including the filter, and the
-// rules generation. Fields are length-prefixed so no two requests map to one key.
+// rules generation. timeout_ms is left out: only answers that were not cut short are cached,
+// and those do not depend on it. Fields are length-prefixed so no two requests map to one key.
 std::string ResultCacheKey(const SearchRequest& request, std::uint64_t rules_generation);
 
 }  // namespace tide::query

@@ -63,6 +63,13 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   std::array<RankedList, kRetrievers> lists;
   std::array<std::vector<std::vector<std::string>>, kRetrievers> matched;  // keyword lists' matched terms
 
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point deadline = request.deadline;
+  auto out_of_time = [&] {
+    if (deadline == Clock::time_point::max() || Clock::now() < deadline) return false;
+    response.timed_out = true;
+    return true;
+  };
   std::vector<float> query_vector;
   if (w.vector > 0) {
     // A semantic model reads the whole question: its "how", "why" and "which" are meaning, not
@@ -70,7 +77,22 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     // docs/decisions/0009). The lexical hash embedder gets the kept words, as BM25 does.
     const bool whole_query = profile_ == "semantic" || response.query.embedding_text.empty();
     const std::string& text = whole_query ? response.query.normalized : response.query.embedding_text;
-    if (Status embedded = embedder_->Embed({text}, embedding::InputType::kQuery, &query_vector); !embedded.ok()) {
+    // 80% of the time left, so the keyword retrievers can still answer after a slow embedder.
+    Clock::time_point embed_by = deadline;
+    if (deadline != Clock::time_point::max()) {
+      const Clock::time_point now = Clock::now();
+      embed_by = deadline > now ? now + (deadline - now) * 4 / 5 : now;
+    }
+    Status embedded = embedder_->EmbedBefore({text}, embedding::InputType::kQuery, embed_by, &query_vector);
+    if (embedded.code() == Status::Code::kDeadlineExceeded) {
+      response.timed_out = true;  // cut for the deadline, whatever the provider said
+      if (request.mode == SearchMode::kVector) {
+        response.degraded = true;
+        response.degraded_reason = "query embedding failed: " + embedded.message();
+        return response;  // nothing else to answer with: no hits, in time
+      }
+    }
+    if (!embedded.ok()) {
       // A remote embedder being down must not take search down: answer from the keyword
       // retrievers and say so. In vector mode there is nothing left to answer with.
       if (request.mode == SearchMode::kVector) return embedded.WithContext("embedding the query");
@@ -81,7 +103,7 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
       response.weights = w;
     }
   }
-  if (w.vector > 0) {
+  if (w.vector > 0 && !out_of_time()) {
     Result<std::vector<index::VectorHit>> hits =
         indexes->SearchVector(query_vector, candidates, scope, &request.filter);
     if (!hits) return hits.status();
@@ -117,8 +139,8 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
       matched[static_cast<std::size_t>(retriever)].push_back(std::move(h.matched_terms));
     }
   };
-  if (w.keyword > 0) keyword_list(index::Field::kTitle, Retriever::kKeyword, w.keyword);
-  if (w.fulltext > 0) keyword_list(index::Field::kBody, Retriever::kFulltext, w.fulltext);
+  if (w.keyword > 0 && !out_of_time()) keyword_list(index::Field::kTitle, Retriever::kKeyword, w.keyword);
+  if (w.fulltext > 0 && !out_of_time()) keyword_list(index::Field::kBody, Retriever::kFulltext, w.fulltext);
 
   FusionOptions fusion_options;
   fusion_options.method = response.fusion;
@@ -144,6 +166,7 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   std::map<std::pair<std::string, std::string>, std::size_t> doc_position;  // group_by document
   for (const FusedCandidate& f : ranked) {
     if (response.hits.size() >= request.k && request.group_by == GroupBy::kChunk) break;
+    if (out_of_time()) break;  // what was read in time is the answer
     Result<std::optional<std::string>> value =
         store->Get(storage::Cf::kChunks, storage::EncodeU64(f.label));
     if (!value) return value.status();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,6 +37,12 @@ struct SearchRequest {
   std::optional<float> threshold;          // overrides the intent's vector similarity threshold
   std::optional<Fusion> fusion;            // overrides the fusion method of the intent's settings
   index::MetadataFilter filter;            // narrows the scope further (doc_type, tags, dates)
+  // The request's own timeout_ms (else search.timeout_ms); the API turns it into `deadline`.
+  std::optional<std::chrono::milliseconds> timeout;
+  // When the answer is due. The query embedding may use the first 80% of the time left; the
+  // rest is kept for the keyword retrievers, so a slow embedder still leaves an answer. A
+  // stage that would start after the deadline is skipped and the response says timed_out.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 struct RetrieverExplain {
@@ -67,6 +74,9 @@ struct SearchResponse {
   float threshold = 0;    // vector similarity below which vector candidates were dropped
   bool degraded = false;  // the embedder failed: answered by the keyword retrievers alone
   std::string degraded_reason;
+  // Part of the work was cut for the request's deadline (the query embedding, a retriever, or
+  // reading hits): the hits are what was found in time, possibly none.
+  bool timed_out = false;
   std::vector<SearchHit> hits;
   Watermark watermark;
 };

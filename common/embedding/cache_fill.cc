@@ -5,6 +5,7 @@
 namespace tide::embedding {
 
 Status EmbedMissing(Embedder& inner, const std::vector<std::string>& texts, InputType type,
+                    Embedder::Deadline deadline,
                     std::vector<std::optional<std::vector<float>>>* found, Counter* hits, Counter* misses,
                     const std::function<void(std::size_t, const std::vector<float>&)>& keep) {
   const auto dim = static_cast<std::size_t>(inner.dimension());
@@ -19,7 +20,7 @@ Status EmbedMissing(Embedder& inner, const std::vector<std::string>& texts, Inpu
   if (misses != nullptr) misses->Inc(missing.size());
   if (missing.empty()) return Status();
   std::vector<float> fresh;
-  TIDE_RETURN_IF_ERROR(inner.Embed(missing, type, &fresh));
+  TIDE_RETURN_IF_ERROR(inner.EmbedBefore(missing, type, deadline, &fresh));
   if (fresh.size() != missing.size() * dim) {
     return Status::Internal("embedder returned " + std::to_string(fresh.size()) + " floats for " +
                             std::to_string(missing.size()) + " texts");

@@ -18,7 +18,9 @@ namespace tide::embedding {
 // vector or nothing. The texts with nothing go to `inner` in one call; each fresh vector is
 // put in `found` and handed to `keep(i, vector)` (to store it). `hits` / `misses` (may be null)
 // count the texts. On error `found` is left as it was and nothing is kept.
+// `deadline` is passed to inner.EmbedBefore().
 Status EmbedMissing(Embedder& inner, const std::vector<std::string>& texts, InputType type,
+                    Embedder::Deadline deadline,
                     std::vector<std::optional<std::vector<float>>>* found, Counter* hits, Counter* misses,
                     const std::function<void(std::size_t, const std::vector<float>&)>& keep);
 

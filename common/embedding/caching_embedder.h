@@ -27,6 +27,9 @@ class CachingEmbedder : public Embedder {
   int dimension() const override { return inner_->dimension(); }
   // Texts found in the cache are not sent; the rest go to the wrapped embedder in one call.
   Status Embed(const std::vector<std::string>& texts, InputType type, std::vector<float>* out) override;
+  // The texts not in the cache go to the inner embedder with the deadline.
+  Status EmbedBefore(const std::vector<std::string>& texts, InputType type, Deadline deadline,
+                     std::vector<float>* out) override;
 
   std::size_t size() const { return cache_.size(); }
 

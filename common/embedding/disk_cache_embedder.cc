@@ -60,7 +60,7 @@ Status DiskCacheEmbedder::Embed(const std::vector<std::string>& texts, InputType
     std::memcpy(found[i]->data(), values[i].data(), bytes);
   }
   rocksdb::WriteBatch batch;
-  TIDE_RETURN_IF_ERROR(EmbedMissing(*inner_, texts, type, &found, hits_, misses_,
+  TIDE_RETURN_IF_ERROR(EmbedMissing(*inner_, texts, type, Deadline::max(), &found, hits_, misses_,
                                     [&](std::size_t i, const std::vector<float>& v) {
                                       batch.Put(keys[i], rocksdb::Slice(reinterpret_cast<const char*>(v.data()), bytes));
                                     }));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,16 @@ class Embedder {
   // embedded (do not retry).
   // REQUIRES: out != nullptr.
   virtual Status Embed(const std::vector<std::string>& texts, InputType type, std::vector<float>* out) = 0;
+
+  using Deadline = std::chrono::steady_clock::time_point;
+  // Embed() that gives up at `deadline` (DeadlineExceeded): no request, retry or backoff
+  // runs past it. A search embeds its query with the search's deadline. Embedders whose calls
+  // are local and short ignore the deadline (this default).
+  virtual Status EmbedBefore(const std::vector<std::string>& texts, InputType type, Deadline deadline,
+                             std::vector<float>* out) {
+    (void)deadline;
+    return Embed(texts, type, out);
+  }
 };
 
 }  // namespace tide::embedding

@@ -132,6 +132,7 @@ struct OpenAiEmbedder::Reply {
     kRejected,   // 400, 413, 422: the provider refuses this input
     kFailed,     // retrying soon will not help, but the event is not to blame
     kAbandoned,  // another batch of the same call failed first
+    kDeadline,   // the caller's deadline (EmbedBefore) cut the request or its retries
   };
   static Reply Error(Kind kind, std::string error) {
     Reply reply;
@@ -231,6 +232,11 @@ OpenAiEmbedder::OpenAiEmbedder(Options options) : options_(std::move(options)) {
 OpenAiEmbedder::~OpenAiEmbedder() = default;
 
 Status OpenAiEmbedder::Embed(const std::vector<std::string>& texts, InputType type, std::vector<float>* out) {
+  return EmbedBefore(texts, type, Deadline::max(), out);
+}
+
+Status OpenAiEmbedder::EmbedBefore(const std::vector<std::string>& texts, InputType type, Deadline deadline,
+                                   std::vector<float>* out) {
   assert(out != nullptr);
   if (texts.empty()) return Status();
   // Shortest first: each request holds texts of similar length, which pads least, and its
@@ -261,7 +267,8 @@ Status OpenAiEmbedder::Embed(const std::vector<std::string>& texts, InputType ty
     while (!abandon.load()) {
       const std::size_t r = next.fetch_add(1);
       if (r >= requests.size()) return;
-      Status s = EmbedRange(sorted, order, requests[r].first, requests[r].second, type, abandon, &parts[r]);
+      Status s = EmbedRange(sorted, order, requests[r].first, requests[r].second, type, abandon, deadline,
+                            &parts[r]);
       if (!s.ok()) {
         failures[r] = std::move(s);
         abandon.store(true);
@@ -300,8 +307,9 @@ Status OpenAiEmbedder::Embed(const std::vector<std::string>& texts, InputType ty
 
 Status OpenAiEmbedder::EmbedRange(const std::vector<std::string>& texts, const std::vector<std::size_t>& order,
                                   std::size_t begin, std::size_t end, InputType type,
-                                  const std::atomic<bool>& abandon, std::vector<float>* out) const {
-  Reply reply = PostWithRetries(texts, begin, end, type, abandon);
+                                  const std::atomic<bool>& abandon, Deadline deadline,
+                                  std::vector<float>* out) const {
+  Reply reply = PostWithRetries(texts, begin, end, type, abandon, deadline);
   switch (reply.kind) {
     case Reply::Kind::kOk:
       out->insert(out->end(), reply.vectors.begin(), reply.vectors.end());
@@ -311,6 +319,8 @@ Status OpenAiEmbedder::EmbedRange(const std::vector<std::string>& texts, const s
     case Reply::Kind::kTransient:
     case Reply::Kind::kFailed:
       return Status::Unavailable(std::move(reply.error));
+    case Reply::Kind::kDeadline:
+      return Status::DeadlineExceeded(std::move(reply.error));
     case Reply::Kind::kRejected:
       break;
   }
@@ -319,15 +329,16 @@ Status OpenAiEmbedder::EmbedRange(const std::vector<std::string>& texts, const s
     // also finds the batch size a provider with a lower limit than batch_size accepts.
     const std::size_t mid = begin + (end - begin) / 2;
     spdlog::debug("embedder: inputs [{}, {}) rejected, splitting: {}", begin, end, reply.error);
-    TIDE_RETURN_IF_ERROR(EmbedRange(texts, order, begin, mid, type, abandon, out));
-    return EmbedRange(texts, order, mid, end, type, abandon, out);
+    TIDE_RETURN_IF_ERROR(EmbedRange(texts, order, begin, mid, type, abandon, deadline, out));
+    return EmbedRange(texts, order, mid, end, type, abandon, deadline, out);
   }
   // One text rejected. A 400 also comes from configuration the provider dislikes (a model
   // without "dimensions" support, say), which would reject every text alike. Only when a
   // harmless text is accepted is this text the problem, and safe to give up on for good.
   const std::vector<std::string> probe{std::string(kProbeText)};
-  Reply check = PostWithRetries(probe, 0, 1, type, abandon);
+  Reply check = PostWithRetries(probe, 0, 1, type, abandon, deadline);
   if (check.kind == Reply::Kind::kAbandoned) return Status();
+  if (check.kind == Reply::Kind::kDeadline) return Status::DeadlineExceeded(check.error);
   if (check.kind == Reply::Kind::kOk) {
     return Status::InvalidArgument("input " + std::to_string(order[begin]) +
                                    " can never be embedded: " + reply.error);
@@ -338,11 +349,12 @@ Status OpenAiEmbedder::EmbedRange(const std::vector<std::string>& texts, const s
 
 OpenAiEmbedder::Reply OpenAiEmbedder::PostWithRetries(const std::vector<std::string>& texts,
                                                       std::size_t begin, std::size_t end, InputType type,
-                                                      const std::atomic<bool>& abandon) const {
+                                                      const std::atomic<bool>& abandon,
+                                                      Deadline deadline) const {
   thread_local std::minstd_rand rng{std::random_device{}()};
   for (int attempt = 1;; ++attempt) {
     if (abandon.load()) return Reply::Error(Reply::Kind::kAbandoned, "");
-    Reply reply = Post(texts, begin, end, type);
+    Reply reply = Post(texts, begin, end, type, deadline);
     if (reply.kind != Reply::Kind::kTransient) return reply;
     if (attempt >= options_.max_attempts) {
       reply.error += " (gave up after " + std::to_string(attempt) + " attempts)";
@@ -354,6 +366,11 @@ OpenAiEmbedder::Reply OpenAiEmbedder::PostWithRetries(const std::vector<std::str
     delay += std::chrono::milliseconds(
         std::uniform_int_distribution<std::int64_t>(0, delay.count() / 2)(rng));
     delay = std::min(std::max(delay, reply.retry_after), options_.max_backoff);
+    if (std::chrono::steady_clock::now() + delay >= deadline) {
+      reply.error += " (no retry: the caller's deadline comes first)";
+      reply.kind = Reply::Kind::kDeadline;
+      return reply;
+    }
     spdlog::debug("embedder: attempt {} of {} failed, retrying in {} ms: {}", attempt,
                   options_.max_attempts, delay.count(), reply.error);
     std::this_thread::sleep_for(delay);
@@ -361,7 +378,16 @@ OpenAiEmbedder::Reply OpenAiEmbedder::PostWithRetries(const std::vector<std::str
 }
 
 OpenAiEmbedder::Reply OpenAiEmbedder::Post(const std::vector<std::string>& texts, std::size_t begin,
-                                           std::size_t end, InputType type) const {
+                                           std::size_t end, InputType type, Deadline deadline) const {
+  std::chrono::milliseconds timeout(0);  // the client's own
+  if (deadline != Deadline::max()) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return Reply::Error(Reply::Kind::kDeadline, "POST " + url_ + ": the caller's deadline passed before the request");
+    }
+    // Passed only when shorter than the client's own: then running out of it is the deadline.
+    if (left < options_.timeout) timeout = left;
+  }
   const bool query = type == InputType::kQuery;
   const std::string& prefix = query ? options_.query_prefix : options_.passage_prefix;
   Json input = Json::array();
@@ -378,8 +404,11 @@ OpenAiEmbedder::Reply OpenAiEmbedder::Post(const std::vector<std::string>& texts
   const std::string where = "POST " + url_;
   // Invalid UTF-8 becomes U+FFFD rather than an exception.
   Result<http::HttpClient::Response> posted =
-      client_->Post(url_, headers_, body.dump(-1, ' ', false, Json::error_handler_t::replace));
-  if (!posted) return Reply::Error(Reply::Kind::kTransient, where + ": " + posted.status().message());
+      client_->Post(url_, headers_, body.dump(-1, ' ', false, Json::error_handler_t::replace), timeout);
+  if (!posted) {
+    const bool cut = posted.status().code() == Status::Code::kDeadlineExceeded;
+    return Reply::Error(cut ? Reply::Kind::kDeadline : Reply::Kind::kTransient, where + ": " + posted.status().message());
+  }
   const http::HttpClient::Response& res = *posted;
   const int code = static_cast<int>(res.status);
   const std::string error =

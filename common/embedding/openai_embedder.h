@@ -47,6 +47,7 @@ namespace tide::embedding {
 //     probe request: if the probe is accepted the text is at fault (InvalidArgument: it can
 //     never be embedded), otherwise the configuration is (e.g. send_dimensions with a model
 //     that has no "dimensions" parameter), which is Unavailable.
+//   * EmbedBefore() whose deadline cut a request, or came before a retry: DeadlineExceeded.
 // Empty texts are sent as a single space: several providers reject "".
 //
 // Transport: libcurl (http::HttpClient): HTTPS verified against the system CAs or `ca_file`,
@@ -100,6 +101,10 @@ class OpenAiEmbedder : public Embedder {
   const std::string& model_id() const override { return model_id_; }
   int dimension() const override { return options_.dimension; }
   Status Embed(const std::vector<std::string>& texts, InputType type, std::vector<float>* out) override;
+  // Each request's timeout is cut to what is left before `deadline`; no retry starts, and no
+  // backoff sleeps, past it.
+  Status EmbedBefore(const std::vector<std::string>& texts, InputType type, Deadline deadline,
+                     std::vector<float>* out) override;
 
  private:
   struct Reply;
@@ -111,12 +116,13 @@ class OpenAiEmbedder : public Embedder {
   // early (returning OK with *out incomplete) once `abandon` is set.
   Status EmbedRange(const std::vector<std::string>& texts, const std::vector<std::size_t>& order,
                     std::size_t begin, std::size_t end, InputType type, const std::atomic<bool>& abandon,
-                    std::vector<float>* out) const;
+                    Deadline deadline, std::vector<float>* out) const;
   // One request with retries for transient failures.
   Reply PostWithRetries(const std::vector<std::string>& texts, std::size_t begin, std::size_t end, InputType type,
-                        const std::atomic<bool>& abandon) const;
+                        const std::atomic<bool>& abandon, Deadline deadline) const;
   // One request, no retries.
-  Reply Post(const std::vector<std::string>& texts, std::size_t begin, std::size_t end, InputType type) const;
+  Reply Post(const std::vector<std::string>& texts, std::size_t begin, std::size_t end, InputType type,
+             Deadline deadline) const;
 
   Options options_;
   std::string model_id_;

@@ -139,7 +139,9 @@ void HttpClient::Return(void* handle) const {
 }
 
 Result<HttpClient::Response> HttpClient::Post(const std::string& url, const std::vector<std::string>& headers,
-                                              const std::string& body) const {
+                                              const std::string& body, std::chrono::milliseconds timeout) const {
+  const bool callers_deadline = timeout.count() > 0;
+  if (!callers_deadline) timeout = options_.timeout;
   auto* curl = static_cast<CURL*>(Borrow());
   if (curl == nullptr) return Status::Unavailable("curl_easy_init failed");
   // Options are set afresh on every request; a reset keeps the live connection.
@@ -159,8 +161,9 @@ Result<HttpClient::Response> HttpClient::Post(const std::string& url, const std:
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");  // whatever libcurl can decode
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::min(options_.connect_timeout, timeout).count()));
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -189,7 +192,8 @@ Result<HttpClient::Response> HttpClient::Post(const std::string& url, const std:
     std::string what = error[0] != '\0' ? std::string(error) : std::string(curl_easy_strerror(rc));
     while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
     if (rc == CURLE_OPERATION_TIMEDOUT) {
-      what = "timed out after " + std::to_string(options_.timeout.count()) + " ms (" + what + ")";
+      what = "timed out after " + std::to_string(timeout.count()) + " ms (" + what + ")";
+      if (callers_deadline) return Status::DeadlineExceeded(what);
     }
     return Status::Unavailable(what + Hint(rc));
   }

@@ -48,8 +48,12 @@ class HttpClient {
   // POSTs `body` to `url` with `headers` ("Name: value" each). Any HTTP status is a Response;
   // a request that got no response (DNS, connect, TLS handshake or verification, timeout,
   // response too large) is Unavailable with libcurl's description and, for TLS, what to check.
+  // `timeout` (when positive) replaces Options::timeout for this request: a caller with a
+  // deadline passes what is left of it, and a request that runs out of it is DeadlineExceeded
+  // (not Unavailable).
   Result<Response> Post(const std::string& url, const std::vector<std::string>& headers,
-                        const std::string& body) const;
+                        const std::string& body,
+                        std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const;
 
  private:
   explicit HttpClient(Options options) : options_(std::move(options)) {}
