@@ -70,6 +70,10 @@ class IndexSet {
   // The change sequence the newest snapshot under `root` covers (from its name, without
   // reading it), or nullopt if there is none.
   static std::optional<std::uint64_t> LatestSnapshotSeq(const std::filesystem::path& root);
+  // Every snapshot directory under `root` with the change sequence it covers, newest first.
+  // A writer may prune any of them at any time.
+  static std::vector<std::pair<std::uint64_t, std::filesystem::path>> ListSnapshotDirs(
+      const std::filesystem::path& root);
   // Loads the newest complete snapshot under `root`; NotFound if there is none.
   static Result<std::unique_ptr<IndexSet>> LoadLatestSnapshot(const std::filesystem::path& root,
                                                              const Options& options);

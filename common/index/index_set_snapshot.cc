@@ -209,14 +209,22 @@ Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) const
   return Status();
 }
 
-std::optional<std::uint64_t> IndexSet::LatestSnapshotSeq(const std::filesystem::path& root) {
+std::vector<std::pair<std::uint64_t, std::filesystem::path>> IndexSet::ListSnapshotDirs(
+    const std::filesystem::path& root) {
+  std::vector<std::pair<std::uint64_t, std::filesystem::path>> out;
   for (const std::filesystem::path& dir : ListSnapshots(root)) {
     const std::string digits = dir.filename().string().substr(std::string_view(kSnapshotPrefix).size());
-    if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos) {
-      return std::stoull(digits);
+    if (!digits.empty() && digits.size() <= 20 && digits.find_first_not_of("0123456789") == std::string::npos) {
+      out.emplace_back(std::stoull(digits), dir);
     }
   }
-  return std::nullopt;
+  return out;
+}
+
+std::optional<std::uint64_t> IndexSet::LatestSnapshotSeq(const std::filesystem::path& root) {
+  const auto all = ListSnapshotDirs(root);
+  if (all.empty()) return std::nullopt;
+  return all.front().first;
 }
 
 Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesystem::path& root,

@@ -55,6 +55,11 @@ void WriteBatch::Delete(Cf cf, std::string_view key) {
   impl_->ops.push_back({cf, true, std::string(key), {}});
 }
 
+void WriteBatch::Clear() {
+  impl_->ops.clear();
+  impl_->bytes = 0;
+}
+
 std::size_t WriteBatch::count() const { return impl_->ops.size(); }
 std::size_t WriteBatch::bytes() const { return impl_->bytes; }
 
@@ -180,6 +185,13 @@ Status Store::Scan(Cf cf, std::string_view start, std::string_view prefix,
 Status Store::TryCatchUpWithPrimary() {
   if (!impl_->secondary) return Status();
   return FromRocks(impl_->db->TryCatchUpWithPrimary(), "catching up with primary");
+}
+
+Status Store::Flush() {
+  if (impl_->secondary) return Status::InvalidArgument("a secondary store cannot flush");
+  rocksdb::FlushOptions options;
+  options.wait = true;
+  return FromRocks(impl_->db->Flush(options, impl_->handles), "flushing the store");
 }
 
 Result<std::uint64_t> Store::GetCounter(std::string_view meta_key) const {

@@ -23,6 +23,8 @@ class WriteBatch {
 
   void Put(Cf cf, std::string_view key, std::string_view value);
   void Delete(Cf cf, std::string_view key);
+  // Empties the batch for reuse.
+  void Clear();
   std::size_t count() const;
   std::size_t bytes() const;
 
@@ -64,6 +66,9 @@ class Store {
               const std::function<bool(std::string_view, std::string_view)>& fn) const;
   // Secondary only: replays what the primary wrote since the last call.
   Status TryCatchUpWithPrimary();
+  // Primary only: writes every memtable to table files and waits, so the store's files hold
+  // everything without replaying the WAL (a backup copy that is about to be closed).
+  Status Flush();
   // Counter from meta (0 if absent).
   Result<std::uint64_t> GetCounter(std::string_view meta_key) const;
 

@@ -14,5 +14,7 @@ int RunReplay(int argc, const char* const* argv);
 int RunRebuild(int argc, const char* const* argv);
 int RunDlq(int argc, const char* const* argv);
 int RunTopics(int argc, const char* const* argv);
+int RunBackup(int argc, const char* const* argv);
+int RunRestore(int argc, const char* const* argv);
 
 }  // namespace tide::ctl

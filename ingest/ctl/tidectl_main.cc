@@ -18,6 +18,8 @@ constexpr const char* kUsage =
     "  rebuild       build a fresh store from the topic into a new directory, beside the serving one\n"
     "  dlq           list the dead-letter topic, or send its events back to their topic after a fix\n"
     "  topics        create or describe the worker's topics (partitions, retention, size limits)\n"
+    "  backup        copy the store, its newest snapshot and offsets while the worker runs (or --verify one)\n"
+    "  restore       a backup into a new data directory, checked; the worker then resumes from its offsets\n"
     "  import-help   convert the LibreOffice Korean help into document.upsert events\n";
 
 }  // namespace
@@ -40,6 +42,8 @@ int main(int argc, char** argv) {
   if (command == "rebuild") return tide::ctl::RunRebuild(sub_argc, sub_argv);
   if (command == "dlq") return tide::ctl::RunDlq(sub_argc, sub_argv);
   if (command == "topics") return tide::ctl::RunTopics(sub_argc, sub_argv);
+  if (command == "backup") return tide::ctl::RunBackup(sub_argc, sub_argv);
+  if (command == "restore") return tide::ctl::RunRestore(sub_argc, sub_argv);
   if (command == "import-help") return tide::ctl::RunImportHelp(sub_argc, sub_argv);
   std::cerr << "tidectl: unknown command '" << command << "'\n\n" << kUsage;
   return 2;
