@@ -27,6 +27,8 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   long timeout_ms = static_cast<long>(c.limits.default_timeout.count());
   long max_timeout_ms = static_cast<long>(c.limits.max_timeout.count());
   std::string rules_file, stopwords_file, synonyms_file, api_keys_file, acl_file;
+  std::string tls_cert, tls_key, tls_client_ca;
+  int tls_reload_ms = static_cast<int>(c.http.tls.reload_interval.count());
   po::options_description options("tide-query options");
   AddSharedOptions(options, &c.shared);
   options.add_options()
@@ -42,6 +44,13 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
        "requests handled at once; beyond, 503 with Retry-After")
       ("http.read_timeout_ms", po::value(&read_timeout_ms)->default_value(read_timeout_ms),
        "idle or slow connections are closed after this")
+      ("tls.cert_file", po::value(&tls_cert)->default_value(""),
+       "PEM certificate chain: serve HTTPS instead of HTTP (with tls.key_file)")
+      ("tls.key_file", po::value(&tls_key)->default_value(""), "PEM private key of tls.cert_file")
+      ("tls.client_ca_file", po::value(&tls_client_ca)->default_value(""),
+       "PEM CAs: every client must present a certificate one of them signed (mutual TLS)")
+      ("tls.reload_ms", po::value(&tls_reload_ms)->default_value(tls_reload_ms),
+       "how often the TLS files are checked and, when changed, loaded for new connections")
       ("follow.interval_ms", po::value(&follow_ms)->default_value(follow_ms),
        "how often the daemon catches up with the worker's store")
       ("follow.snapshot_jump_ratio",
@@ -110,6 +119,17 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
     return path.is_absolute() || base.empty() ? path : base / path;
   };
   c.rules = {resolve(rules_file), resolve(stopwords_file), resolve(synonyms_file)};
+  if (tls_cert.empty() != tls_key.empty()) {
+    return Status::InvalidArgument("tls.cert_file and tls.key_file go together: give both, or neither for plain HTTP");
+  }
+  if (!tls_client_ca.empty() && tls_cert.empty()) {
+    return Status::InvalidArgument("tls.client_ca_file needs tls.cert_file and tls.key_file");
+  }
+  if (tls_reload_ms < 1) return Status::InvalidArgument("tls.reload_ms must be positive");
+  c.http.tls.cert_file = resolve(tls_cert);
+  c.http.tls.key_file = resolve(tls_key);
+  c.http.tls.client_ca_file = resolve(tls_client_ca);
+  c.http.tls.reload_interval = std::chrono::milliseconds(tls_reload_ms);
   c.api_keys_file = resolve(api_keys_file);
   c.acl_file = resolve(acl_file);
   if (c.secondary_dir.empty()) {
@@ -170,9 +190,16 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
   Reloading<Authorizer>* auth = authorizer->get();
   SearchApi api(&follower, &searcher, [auth] { return auth->current(); }, config.limits, &metrics,
                 config.result_cache_entries);
+  http::HttpServerOptions http_options = config.http;
+  http_options.tls.on_reload = reload_observer("tls");
   Result<std::unique_ptr<http::HttpServer>> server =
-      http::HttpServer::Start(config.http, [&api](const http::HttpRequest& r) { return api.Handle(r); });
+      http::HttpServer::Start(http_options, [&api](const http::HttpRequest& r) { return api.Handle(r); });
   if (!server) return server.status();
+  if ((*server)->tls()) {
+    http::HttpServer* raw = server->get();
+    metrics.AddCallbackGauge("tide_query_tls_handshake_failures", "TLS handshakes that failed since start.", {},
+                             [raw] { return static_cast<double>(raw->tls_handshake_failures()); });
+  }
   if (!config.port_file.empty()) {
     TIDE_RETURN_IF_ERROR(WriteFileAtomic(config.port_file, std::to_string((*server)->port()) + "\n"));
   }

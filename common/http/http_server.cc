@@ -14,14 +14,20 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
+
+#include "common/reloading.h"
 
 namespace tide::http {
 namespace {
@@ -32,6 +38,61 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using BeastRequest = bhttp::request<bhttp::string_body>;
 using BeastResponse = bhttp::response<bhttp::string_body>;
+namespace ssl = net::ssl;
+
+// One loaded certificate set. Sessions hold it while they live; a reload makes a new one.
+struct TlsContext {
+  mutable ssl::context ctx{ssl::context::tls_server};
+};
+
+// OpenSSL's reasons for the last failure, first to last ("bad base64 decode; PEM lib"), for
+// messages that say what to fix.
+std::string OpenSslReason(const beast::error_code& ec) {
+  std::string reason;
+  while (const unsigned long err = ERR_get_error()) {
+    const char* text = ERR_reason_error_string(err);
+    if (text == nullptr || reason.find(text) != std::string::npos) continue;
+    if (!reason.empty()) reason += "; ";
+    reason += text;
+  }
+  return reason.empty() ? ec.message() : reason;
+}
+
+Result<std::shared_ptr<const TlsContext>> LoadTls(const HttpTlsOptions& o) {
+  auto tls = std::make_shared<TlsContext>();
+  ssl::context& ctx = tls->ctx;
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                  ssl::context::single_dh_use);
+  beast::error_code ec;
+  ctx.use_certificate_chain_file(o.cert_file.string(), ec);
+  if (ec) return Status::InvalidArgument("TLS certificate " + o.cert_file.string() + ": " + OpenSslReason(ec));
+  ctx.use_private_key_file(o.key_file.string(), ssl::context::pem, ec);
+  if (ec) {
+    const std::string reason = OpenSslReason(ec);
+    if (reason.find("key values mismatch") != std::string::npos) {
+      return Status::InvalidArgument("TLS key " + o.key_file.string() + " does not match the certificate " +
+                                     o.cert_file.string());
+    }
+    return Status::InvalidArgument("TLS key " + o.key_file.string() + ": " + reason +
+                                   (reason == "PEM lib" ? " (not a readable PEM private key)" : ""));
+  }
+  if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
+    ERR_clear_error();
+    return Status::InvalidArgument("TLS key " + o.key_file.string() + " does not match the certificate " +
+                                   o.cert_file.string());
+  }
+  if (!o.client_ca_file.empty()) {
+    ctx.load_verify_file(o.client_ca_file.string(), ec);
+    if (ec) return Status::InvalidArgument("TLS client CA " + o.client_ca_file.string() + ": " + OpenSslReason(ec));
+    // Tell clients which CAs we accept, so one with several certificates picks the right one.
+    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.client_ca_file.c_str())) {
+      SSL_CTX_set_client_CA_list(ctx.native_handle(), names);
+    }
+    ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  }
+  return std::shared_ptr<const TlsContext>(std::move(tls));
+}
 
 // After answering a request we could not parse, the client may still be sending
 // the rest of it. Closing with unread input makes the kernel send RST, which can
@@ -161,6 +222,7 @@ struct ServerContext {
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> handling{0};    // admitted, handler not yet returned
   std::atomic<std::size_t> unanswered{0};  // fully read, answer not yet written
+  std::atomic<std::uint64_t> tls_handshake_failures{0};
   std::mutex mu;                           // pairs with `answered`; guards no data
   std::condition_variable answered;        // Stop() waits here for unanswered == 0
 
@@ -174,13 +236,22 @@ struct ServerContext {
   }
 };
 
-// One connection. Lives on its own strand, so none of its members need locks:
-// everything below runs on that strand except Handle(), which runs on the
-// worker pool and touches only `ctx_` and `strand_`.
-class Session : public std::enable_shared_from_this<Session> {
+// One connection, plain (beast::tcp_stream) or TLS (beast::ssl_stream over it).
+// Lives on its own strand, so none of its members need locks: everything below
+// runs on that strand except Handle(), which runs on the worker pool and touches
+// only `ctx_` and `strand_`.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  using std::enable_shared_from_this<Session<Stream>>::shared_from_this;
+
  public:
   Session(tcp::socket&& socket, ServerContext& ctx)
+    requires(!kTls)
       : strand_(socket.get_executor()), stream_(std::move(socket)), ctx_(ctx) {}
+  Session(tcp::socket&& socket, ServerContext& ctx, std::shared_ptr<const TlsContext> tls)
+    requires(kTls)
+      : strand_(socket.get_executor()), stream_(std::move(socket), tls->ctx), ctx_(ctx), tls_(std::move(tls)) {}
 
   ~Session() {
     if (handling_) ctx_.handling.fetch_sub(1);
@@ -188,15 +259,36 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Run() {
-    net::dispatch(strand_, beast::bind_front_handler(&Session::DoRead, shared_from_this()));
+    if constexpr (kTls) {
+      net::dispatch(strand_, beast::bind_front_handler(&Session::DoHandshake, shared_from_this()));
+    } else {
+      net::dispatch(strand_, beast::bind_front_handler(&Session::DoRead, shared_from_this()));
+    }
   }
 
  private:
+  auto& Lowest() { return beast::get_lowest_layer(stream_); }
+
+  void DoHandshake() {
+    Lowest().expires_after(ctx_.options.read_timeout);
+    stream_.async_handshake(ssl::stream_base::server,
+                            beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
+  }
+
+  void OnHandshake(beast::error_code ec) {
+    if (ec) {
+      ctx_.tls_handshake_failures.fetch_add(1);
+      ERR_clear_error();
+      return Drop(ec, "tls handshake");
+    }
+    DoRead();
+  }
+
   void DoRead() {
     parser_.emplace();
     parser_->body_limit(ctx_.options.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(ctx_.options.max_header_bytes));
-    stream_.expires_after(ctx_.options.read_timeout);
+    Lowest().expires_after(ctx_.options.read_timeout);
     bhttp::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
@@ -275,7 +367,7 @@ class Session : public std::enable_shared_from_this<Session> {
       ctx_.handling.fetch_sub(1);
     }
     res_ = ToBeastResponse(std::move(res), version_, keep_alive_ && !ctx_.stopping.load());
-    stream_.expires_after(ctx_.options.write_timeout);
+    Lowest().expires_after(ctx_.options.write_timeout);
     bhttp::async_write(stream_, res_,
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
   }
@@ -291,19 +383,20 @@ class Session : public std::enable_shared_from_this<Session> {
     DoRead();
   }
 
+  // Drains the raw socket (under TLS too: the bytes are discarded unread).
   void Linger() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return;
     buffer_.clear();
     // One deadline for the whole drain: every read below waits on the same expiry.
-    stream_.expires_after(
+    Lowest().expires_after(
         std::min<std::chrono::milliseconds>(ctx_.options.read_timeout, kMaxLinger));
     DoDrain();
   }
 
   void DoDrain() {
-    stream_.async_read_some(buffer_.prepare(kDrainChunk),
+    Lowest().async_read_some(buffer_.prepare(kDrainChunk),
                             beast::bind_front_handler(&Session::OnDrain, shared_from_this()));
   }
 
@@ -312,9 +405,15 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    // The socket closes when the last handler holding this session is gone.
+    if constexpr (kTls) {
+      // close_notify, then the socket closes when this session is gone.
+      Lowest().expires_after(ctx_.options.write_timeout);
+      stream_.async_shutdown([self = shared_from_this()](beast::error_code) {});
+    } else {
+      beast::error_code ec;
+      Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+      // The socket closes when the last handler holding this session is gone.
+    }
   }
 
   void Drop(beast::error_code ec, const char* what) {
@@ -322,8 +421,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   const net::any_io_executor strand_;  // copied once: Handle() must not touch stream_
-  beast::tcp_stream stream_;
+  Stream stream_;
   ServerContext& ctx_;
+  std::shared_ptr<const TlsContext> tls_;  // TLS: the certificate set this connection uses
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   BeastResponse res_;  // must outlive async_write
@@ -378,6 +478,7 @@ struct HttpServer::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::optional<net::steady_timer> accept_retry;  // on the acceptor's strand
   std::optional<net::thread_pool> workers;
+  std::unique_ptr<Reloading<TlsContext>> tls;  // null: plain HTTP
   std::vector<std::jthread> io_threads;
   std::mutex stop_mu;    // serialises Stop()
   bool stopped = false;  // guarded by stop_mu
@@ -399,7 +500,12 @@ struct HttpServer::Impl {
     }
     if (!ctx.stopping.load()) {
       try {
-        std::make_shared<Session>(std::move(socket), ctx)->Run();
+        if (tls) {
+          std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(std::move(socket), ctx, tls->current())
+              ->Run();
+        } else {
+          std::make_shared<Session<beast::tcp_stream>>(std::move(socket), ctx)->Run();
+        }
       } catch (const std::exception& e) {
         spdlog::error("http session setup failed what={}", e.what());
       }
@@ -465,6 +571,10 @@ HttpServer::~HttpServer() { Stop(); }
 
 std::uint16_t HttpServer::port() const { return impl_->port; }
 
+bool HttpServer::tls() const { return impl_->tls != nullptr; }
+
+std::uint64_t HttpServer::tls_handshake_failures() const { return impl_->ctx.tls_handshake_failures.load(); }
+
 void HttpServer::Stop() { impl_->Stop(); }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
@@ -495,6 +605,16 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   auto impl = std::make_unique<Impl>();
   impl->ctx.options = options;
   impl->ctx.handler = std::move(handler);
+  if (!options.tls.cert_file.empty()) {
+    if (options.tls.key_file.empty()) return Status::InvalidArgument("http server: TLS needs a key file too");
+    const HttpTlsOptions tls = options.tls;
+    if (tls.reload_interval.count() <= 0) return Status::InvalidArgument("http server: TLS reload interval must be positive");
+    Result<std::unique_ptr<Reloading<TlsContext>>> loaded = Reloading<TlsContext>::Start(
+        "TLS certificate", {tls.cert_file, tls.key_file, tls.client_ca_file}, [tls] { return LoadTls(tls); },
+        tls.reload_interval, tls.on_reload);
+    if (!loaded) return loaded.status().WithContext("http server");
+    impl->tls = std::move(*loaded);
+  }
   try {
     impl->ioc.emplace(options.io_threads);
     impl->acceptor.emplace(net::make_strand(*impl->ioc));
@@ -533,8 +653,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
     if (impl->ioc) impl->ioc->stop();
     return Status::Internal(fmt::format("http server: starting on {}: {}", where, e.what()));
   }
-  spdlog::info("http listening address={} port={} io_threads={} worker_threads={}", options.address,
-               impl->port, options.io_threads, options.worker_threads);
+  spdlog::info("http listening address={} port={} io_threads={} worker_threads={} tls={}{}", options.address,
+               impl->port, options.io_threads, options.worker_threads, impl->tls ? "on" : "off",
+               options.tls.client_ca_file.empty() ? "" : " client_certificates=required");
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 

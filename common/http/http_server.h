@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -51,6 +52,22 @@ HttpResponse JsonError(int status, std::string_view type, std::string_view reaso
 // "internal_error" and the server keeps serving.
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
+// HTTPS: the server speaks TLS (1.2 or newer) on its port instead of plain HTTP.
+struct HttpTlsOptions {
+  std::filesystem::path cert_file;  // PEM certificate chain, leaf first; empty: plain HTTP
+  std::filesystem::path key_file;   // PEM private key of the leaf certificate
+  // PEM CA certificates. When set, every client must present a certificate one of them
+  // signed (mutual TLS); a client without one fails the handshake.
+  std::filesystem::path client_ca_file;
+  // The files are checked this often and, when changed, loaded for new connections (a
+  // renewed certificate needs no restart); connections already open keep theirs. A set that
+  // fails to load (a key that does not match, a half-written file) is logged and the previous
+  // one stays in force. Must be positive.
+  std::chrono::milliseconds reload_interval{60000};
+  // Hears every reload's outcome (for metrics); may be empty. Called on the watcher's thread.
+  std::function<void(const Status&)> on_reload;
+};
+
 struct HttpServerOptions {
   std::string address = "127.0.0.1";        // an IP literal, v4 or v6
   std::uint16_t port = 0;                   // 0: the kernel picks; HttpServer::port() tells which
@@ -67,19 +84,24 @@ struct HttpServerOptions {
   std::size_t max_in_flight = 64;
   // How long Stop() waits for admitted requests to be answered.
   std::chrono::milliseconds shutdown_grace{10000};
+  HttpTlsOptions tls;  // cert_file empty: plain HTTP
 };
 
 // An HTTP/1.1 server: keep-alive, one request in flight per connection, no
-// pipelining, no TLS. It knows sockets, not search: every request that parses
-// goes to the handler, whatever its method or path.
+// pipelining; plain or over TLS (HttpTlsOptions). It knows sockets, not search:
+// every request that parses goes to the handler, whatever its method or path.
+// A TLS handshake must finish within read_timeout; one that fails (a client that
+// distrusts the certificate, speaks plain HTTP, or has no client certificate
+// under mutual TLS) closes the connection and counts in tls_handshake_failures().
 //
 // Thread safety: port() and Stop() may be called from any thread except the
 // server's own (a handler must not call Stop(): it would wait for itself).
 class HttpServer {
  public:
   // Binds, listens and starts the threads. Returns InvalidArgument for bad
-  // options and Unavailable (with the address and the OS error) if the address
-  // cannot be bound.
+  // options or TLS files that do not load (naming the file and OpenSSL's reason)
+  // and Unavailable (with the address and the OS error) if the address cannot
+  // be bound.
   static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
                                                    Handler handler);
   ~HttpServer();  // Stop()
@@ -87,6 +109,8 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   std::uint16_t port() const;  // the bound port, also after Stop()
+  bool tls() const;
+  std::uint64_t tls_handshake_failures() const;
 
   // Graceful and idempotent: stops accepting, answers requests that arrive on
   // open connections with 503 "shutting_down", waits up to shutdown_grace for

@@ -46,8 +46,9 @@ void AddExtension(X509* cert, X509* issuer, int nid, const char* value) {
   X509_EXTENSION_free(ext);
 }
 
+// `usage`: the extended key usage of a leaf ("serverAuth" or "clientAuth").
 X509* NewCert(EVP_PKEY* key, const std::string& common_name, X509* issuer, EVP_PKEY* issuer_key, long serial,
-              bool ca) {
+              bool ca, const char* usage = "serverAuth") {
   X509* cert = X509_new();
   X509_set_version(cert, 2);
   ASN1_INTEGER_set(X509_get_serialNumber(cert), serial);
@@ -66,7 +67,7 @@ X509* NewCert(EVP_PKEY* key, const std::string& common_name, X509* issuer, EVP_P
   } else {
     AddExtension(cert, self_or_issuer, NID_basic_constraints, "critical,CA:FALSE");
     AddExtension(cert, self_or_issuer, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
-    AddExtension(cert, self_or_issuer, NID_ext_key_usage, "serverAuth");
+    AddExtension(cert, self_or_issuer, NID_ext_key_usage, usage);
     AddExtension(cert, self_or_issuer, NID_authority_key_identifier, "keyid");
   }
   Check(X509_sign(cert, issuer_key ? issuer_key : key, EVP_sha256()) > 0, "X509_sign");
@@ -88,10 +89,17 @@ TestPki MakeTestPki(const std::filesystem::path& dir, const std::string& name) {
   X509* ca = NewCert(ca_key, name + " test CA", nullptr, nullptr, 1, true);
   EVP_PKEY* server_key = NewKey();
   X509* server = NewCert(server_key, "localhost", ca, ca_key, 2, false);
-  TestPki pki{dir / (name + "-ca.pem"), dir / (name + "-server.pem"), dir / (name + "-server-key.pem")};
+  EVP_PKEY* client_key = NewKey();
+  X509* client = NewCert(client_key, name + " client", ca, ca_key, 3, false, "clientAuth");
+  TestPki pki{dir / (name + "-ca.pem"), dir / (name + "-server.pem"), dir / (name + "-server-key.pem"),
+              dir / (name + "-client.pem"), dir / (name + "-client-key.pem")};
   WritePem(pki.ca_cert, ca, nullptr);
   WritePem(pki.server_cert, server, nullptr);
   WritePem(pki.server_key, nullptr, server_key);
+  WritePem(pki.client_cert, client, nullptr);
+  WritePem(pki.client_key, nullptr, client_key);
+  X509_free(client);
+  EVP_PKEY_free(client_key);
   X509_free(server);
   EVP_PKEY_free(server_key);
   X509_free(ca);

@@ -14,13 +14,17 @@
 namespace tide::testutil {
 
 // Certificates for TLS tests, made with OpenSSL at run time, so nothing in the repository
-// expires: a CA, and a server certificate it signed for 127.0.0.1 and localhost.
+// expires: a CA, a server certificate it signed for 127.0.0.1 and localhost, and a client
+// certificate it signed (for mutual TLS).
 struct TestPki {
   std::filesystem::path ca_cert;      // PEM
   std::filesystem::path server_cert;  // PEM
   std::filesystem::path server_key;   // PEM
+  std::filesystem::path client_cert;  // PEM
+  std::filesystem::path client_key;   // PEM
 };
-// Writes <name>-ca.pem, <name>-server.pem and <name>-server-key.pem under `dir`.
+// Writes <name>-ca.pem, <name>-server.pem, <name>-server-key.pem, <name>-client.pem and
+// <name>-client-key.pem under `dir`.
 TestPki MakeTestPki(const std::filesystem::path& dir, const std::string& name);
 
 // An HTTPS/1.1 server on 127.0.0.1 (a free port) for client tests: TLS with the PKI's server
