@@ -44,6 +44,9 @@ Result<Config> ParseConfig(int argc, const char* const* argv, po::options_descri
        "events applied per RocksDB write batch, at most")
       ("batch.max_wait_ms", po::value(&max_wait_ms)->default_value(max_wait_ms),
        "how long a batch waits to fill after its first event")
+      ("batch.max_attempts", po::value(&c.max_apply_attempts)->default_value(c.max_apply_attempts),
+       "a batch failing with a persistent internal error is retried this often, then applied event by "
+       "event, dead-lettering the events that still fail")
       ("chunker.max_chars", po::value(&c.applier.chunker.max_chars)->default_value(c.applier.chunker.max_chars),
        "chunk size in characters")
       ("chunker.overlap_chars",
@@ -73,6 +76,7 @@ Result<Config> ParseConfig(int argc, const char* const* argv, po::options_descri
   if (!vm) return vm.status();
   if (max_batch == 0) return Status::InvalidArgument("batch.max_events must be positive");
   if (max_wait_ms < 0) return Status::InvalidArgument("batch.max_wait_ms must not be negative");
+  if (c.max_apply_attempts < 1) return Status::InvalidArgument("batch.max_attempts must be at least 1");
   if (snapshot_interval_s <= 0) return Status::InvalidArgument("snapshot.interval_s must be positive");
   if (c.metrics_port < -1 || c.metrics_port > 65535) return Status::InvalidArgument("metrics.port must be in [-1, 65535]");
   if (c.snapshot_keep < 1) return Status::InvalidArgument("snapshot.keep must be at least 1");

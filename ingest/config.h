@@ -22,6 +22,10 @@ struct Config {
   PreflightOptions preflight;
   DeadLetterProducer::Options dead_letters;
   ConsumerLoop::Options batch;
+  // A batch that fails with an error that is neither transient (Unavailable: retried for ever)
+  // nor the input's (InvalidArgument) is retried this many times, then applied event by event;
+  // an event that still fails is dead-lettered ("apply_failed") and the partition goes on.
+  int max_apply_attempts = 5;
   Applier::Options applier;
   DecodeLimits limits;
   storage::Store::Options store;

@@ -42,6 +42,7 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
   Status fatal;  // set inside callbacks, acted on by Run
   MetricsRegistry* metrics = nullptr;
   Readiness* readiness = nullptr;
+  Gauge* paused_gauge = nullptr;  // 1 while a batch is being retried
   std::optional<Clock::time_point> topic_missing_since;  // the topic reported missing since then
   Clock::time_point last_lag_update;
   bool reseek = false;  // positions ran ahead of the store: seek back before consuming on
@@ -232,13 +233,21 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
   Status FlushWithRetry(const std::atomic<bool>& stopping) {
     std::chrono::milliseconds backoff{100};
     bool paused = false;
+    std::optional<std::string> readiness_before;
     std::vector<RdKafka::TopicPartition*> assignment;
-    for (;;) {
+    for (int attempt = 1;; ++attempt) {
       Status s = Flush();
       if (s.ok() || s.code() != Status::Code::kUnavailable || !fatal.ok()) {
         if (paused) {
           consumer->resume(assignment);
           RdKafka::TopicPartition::destroy(assignment);
+        }
+        if (attempt > 1) {
+          if (paused_gauge) paused_gauge->Set(0);
+          if (readiness) {
+            readiness_before ? readiness->SetNotReady(*readiness_before) : readiness->SetReady();
+          }
+          if (s.ok()) spdlog::info("batch applied after {} attempts; consuming again", attempt);
         }
         return fatal.ok() ? s : fatal;
       }
@@ -252,7 +261,17 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
         consumer->pause(assignment);
         paused = true;
       }
-      spdlog::warn("batch not applied, retrying in {} ms: {}", backoff.count(), s.ToString());
+      // Paused: nothing is consumed or lost meanwhile. /readyz says why, so an operator (or
+      // an orchestrator) sees a full disk or a down embedder without reading logs.
+      if (attempt == 1) {
+        if (paused_gauge) paused_gauge->Set(1);
+        if (readiness) readiness_before = readiness->NotReadyReason();
+      }
+      if (readiness) readiness->SetNotReady("paused, retrying a batch: " + s.message());
+      // A full disk is loud; a transient embedder or broker hiccup is a warning.
+      const bool disk = s.message().find("disk full") != std::string::npos;
+      spdlog::log(disk ? spdlog::level::err : spdlog::level::warn,
+                  "batch not applied, consumption paused, retrying in {} ms: {}", backoff.count(), s.ToString());
       const auto until = Clock::now() + backoff;
       while (Clock::now() < until && !stopping.load()) {
         // consume() serves callbacks; paused partitions deliver nothing.
@@ -299,6 +318,10 @@ Result<std::unique_ptr<ConsumerLoop>> ConsumerLoop::Create(const KafkaConfig& co
   auto impl = std::make_unique<Impl>();
   impl->metrics = metrics;
   impl->readiness = readiness;
+  if (metrics) {
+    impl->paused_gauge = metrics->AddGauge(
+        "tide_ingest_paused", "1 while consumption is paused to retry a batch that could not be applied.");
+  }
   impl->config = config;
   impl->options = options;
   impl->handler = handler;

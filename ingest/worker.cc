@@ -138,6 +138,24 @@ class Worker : public ConsumerLoop::Handler {
       spdlog::warn("batch rejected ({}); applying its events one by one", result.status().message());
       return ApplyOneByOne(batch, std::move(items));
     }
+    if (!result && result.status().code() != Status::Code::kUnavailable) {
+      // Neither transient nor the input's fault as far as the code knows (a corrupt stored
+      // record, a bug): retried a few times, then isolated event by event so that one event
+      // cannot stop its partition for ever.
+      const MessageId first{batch.front().topic, batch.front().partition, batch.front().offset};
+      if (failing_batch_ != first) {
+        failing_batch_ = first;
+        failed_attempts_ = 0;
+      }
+      if (++failed_attempts_ < config_.max_apply_attempts) {
+        spdlog::error("batch failed (attempt {} of {}): {}", failed_attempts_, config_.max_apply_attempts,
+                      result.status().ToString());
+        return Status::Unavailable(result.status().ToString());  // retried with backoff
+      }
+      spdlog::error("batch failed {} times ({}); applying its events one by one, dead-lettering those that fail",
+                    failed_attempts_, result.status().ToString());
+      return ApplyOneByOne(batch, std::move(items));
+    }
     if (!result) return result.status();
     return Finish(*result);
   }
@@ -145,8 +163,18 @@ class Worker : public ConsumerLoop::Handler {
   Status ApplyOneByOne(const std::vector<KafkaMessage>& batch, std::vector<BatchItem> items) {
     for (std::size_t i = 0; i < items.size(); ++i) {
       Result<BatchResult> one = applier_->ApplyBatch({items[i]});
-      if (!one && one.status().code() == Status::Code::kInvalidArgument) {
-        dead_letters_->Send(batch[i], one.status().message(), "embedding_rejected");
+      if (!one && one.status().code() != Status::Code::kUnavailable) {
+        const bool rejected = one.status().code() == Status::Code::kInvalidArgument;
+        if (!rejected) {
+          spdlog::error("event dead-lettered after {} failed attempts topic={} partition={} offset={}: {}",
+                        config_.max_apply_attempts, batch[i].topic, batch[i].partition, batch[i].offset,
+                        one.status().ToString());
+        }
+        dead_letters_->Send(batch[i],
+                            rejected ? one.status().message()
+                                     : "could not be applied after " + std::to_string(config_.max_apply_attempts) +
+                                           " attempts: " + one.status().ToString(),
+                            rejected ? "embedding_rejected" : "apply_failed");
         TIDE_RETURN_IF_ERROR(dead_letters_->Flush(std::chrono::seconds(10)));
         items[i].event.reset();  // now it only moves the offset and counts as dead-lettered
         one = applier_->ApplyBatch({items[i]});
@@ -161,6 +189,7 @@ class Worker : public ConsumerLoop::Handler {
   Status Finish(const BatchResult& r) {
     const BatchResult* result = &r;
     delivered_dead_letters_.clear();
+    failed_attempts_ = 0;
     metrics_->applied->Inc(result->applied);
     metrics_->stale->Inc(result->stale);
     metrics_->duplicate->Inc(result->duplicate);
@@ -197,6 +226,9 @@ class Worker : public ConsumerLoop::Handler {
   // Dead letters of the batch in hand already acknowledged by the broker, so a retried batch
   // does not send them again. Cleared once the batch is durable.
   std::set<MessageId> delivered_dead_letters_;
+  // The batch (by its first message) failing with a persistent error, and how often it has.
+  MessageId failing_batch_;
+  int failed_attempts_ = 0;
   Clock::time_point last_report_ = Clock::now();
 };
 

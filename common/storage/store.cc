@@ -1,5 +1,7 @@
 #include "common/storage/store.h"
 
+#include <atomic>
+#include <mutex>
 #include <vector>
 
 #include <rocksdb/db.h>
@@ -21,6 +23,10 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut() || s.IsIncomplete()) {
     return Status::Unavailable(std::move(m));
   }
+  // A full disk or a failing device: retrying later may succeed (Store::Write resumes the
+  // database first), and it is not the data's fault.
+  if (s.IsNoSpace()) return Status::Unavailable("disk full: " + m);
+  if (s.IsIOError()) return Status::Unavailable(std::move(m));
   if (s.IsInvalidArgument()) return Status::InvalidArgument(std::move(m));
   return Status::Internal(std::move(m));
 }
@@ -69,6 +75,10 @@ struct Store::Impl {
   // Handles are destroyed before the DB (see ~Store), in the order the schema lists them.
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   std::unique_ptr<rocksdb::DB> db;
+  // A write failed with an I/O error: RocksDB refuses writes until Resume() succeeds.
+  std::atomic<bool> resume_needed{false};
+  std::mutex write_error_mu;
+  Status write_error;  // GUARDED_BY(write_error_mu): the error that made resume_needed
 
   rocksdb::ColumnFamilyHandle* handle(Cf cf) const { return handles[static_cast<int>(cf)]; }
 };
@@ -164,9 +174,27 @@ Status Store::Write(WriteBatch* batch) {
                                      : wb.Put(impl_->handle(op.cf), ToSlice(op.key), ToSlice(op.value));
     if (!s.ok()) return FromRocks(s, "building write batch");
   }
+  if (impl_->resume_needed.load()) {
+    // After an I/O error (ENOSPC) RocksDB stays read-only until resumed; Resume() flushes
+    // what it could not and fails again (or is Busy recovering by itself) while the cause
+    // remains. The caller hears the original error, which says what to fix.
+    if (rocksdb::Status resumed = impl_->db->Resume(); !resumed.ok()) {
+      std::lock_guard lock(impl_->write_error_mu);
+      return Status::Unavailable(impl_->write_error.message() + " (the store stays read-only until it can resume: " +
+                                 resumed.ToString() + ")");
+    }
+    impl_->resume_needed = false;
+  }
   rocksdb::WriteOptions wo;
   wo.sync = impl_->options.sync_writes;
-  return FromRocks(impl_->db->Write(wo, &wb), "writing batch");
+  const rocksdb::Status written = impl_->db->Write(wo, &wb);
+  Status result = FromRocks(written, "writing batch");
+  if (written.IsIOError() || written.IsNoSpace()) {
+    std::lock_guard lock(impl_->write_error_mu);
+    impl_->write_error = result;
+    impl_->resume_needed = true;
+  }
+  return result;
 }
 
 Status Store::Scan(Cf cf, std::string_view start, std::string_view prefix,

@@ -1,7 +1,13 @@
 // The real worker (RunWorker: consumer group, applier, dead letters, snapshots) in-process
 // against librdkafka's mock cluster on loopback.
 
+#include <sys/mount.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -12,6 +18,8 @@
 #include "common/storage/store.h"
 #include "ingest/config.h"
 #include "ingest/worker.h"
+#include "common/file_util.h"
+#include "tests/testutil/http_client.h"
 #include "tests/testutil/mock_kafka.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/temp_dir.h"
@@ -298,6 +306,89 @@ TEST_F(IngestWorkerTest, AnEmbedderOutageDeadLettersNothingAndIngestionResumesBy
   ASSERT_TRUE(testutil::WaitFor([&] { return Counter("applied") >= 40; }, seconds(60)));
   ASSERT_TRUE(worker.Stop().ok());
   EXPECT_EQ(Counter("applied"), 40u);
+  EXPECT_EQ(Counter("dead_lettered"), 0u);
+  EXPECT_EQ(Counter("duplicate"), 0u);
+}
+
+// A persistent error that is neither transient nor the event's own (here: the stored record of
+// the document it updates has rotted) stops nothing: the batch is retried batch.max_attempts
+// times, then applied event by event, and the one event that still fails is dead-lettered
+// with the reason; every other event of its partition is applied.
+TEST_F(IngestWorkerTest, APersistentlyFailingEventIsDeadLetteredAfterItsAttemptsAndThePartitionGoesOn) {
+  {
+    auto store = storage::Store::OpenPrimary(dir_.path() / "data" / "store", {.sync_writes = false});
+    ASSERT_TRUE(store.ok());
+    storage::WriteBatch rot;
+    rot.Put(storage::Cf::kDocs, storage::DocKey("c1", "doc-7"), std::string("\x09not a doc record"));
+    ASSERT_TRUE((*store)->Write(&rot).ok());
+  }
+  config_.max_apply_attempts = 3;
+  constexpr int kEvents = 30;
+  for (int i = 0; i < kEvents; ++i) ASSERT_TRUE(kafka_.Produce("tide.documents", KeyOf(i), GoodEvent(i)));
+  RunningWorker worker(config_);
+  ASSERT_TRUE(testutil::WaitFor([&] { return Counter("applied") + Counter("dead_lettered") >= kEvents; },
+                                seconds(60)));
+  EXPECT_EQ(Counter("applied"), static_cast<std::uint64_t>(kEvents - 1));
+  EXPECT_EQ(Counter("dead_lettered"), 1u);
+  ASSERT_TRUE(worker.Stop().ok());
+  auto dead = kafka_.ReadAll("tide.documents.dlq", 1, seconds(30));
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].headers.at("tide.error_class"), "apply_failed");
+  const std::string& reason = dead[0].headers.at("tide.reason");
+  EXPECT_NE(reason.find("could not be applied after 3 attempts"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("Corruption"), std::string::npos) << reason;
+  ASSERT_TRUE(dead[0].value.has_value());
+  EXPECT_EQ(*dead[0].value, GoodEvent(7));
+}
+
+// A real full disk: the data directory on a 3 MiB tmpfs and 2,000 events of ~1.8 KB. The
+// worker does not exit and loses nothing: RocksDB's write fails with ENOSPC, consumption
+// pauses (the batch is retried with backoff), /readyz says "disk full"; once the file system
+// has room again (here: remounted larger), the store is resumed and every event is applied
+// exactly once.
+TEST_F(IngestWorkerTest, ADiskFullPausesIngestionUntilThereIsRoomAndLosesNothing) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a size-limited tmpfs as the data directory";
+  const std::filesystem::path mnt = dir_.path() / "data";
+  std::filesystem::create_directories(mnt);
+  ASSERT_EQ(::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=3m"), 0) << std::strerror(errno);
+  struct Unmount {
+    std::filesystem::path path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  config_.metrics_port_file = (dir_.path() / "metrics-port").string();
+  constexpr int kEvents = 2000;
+  std::string text;
+  while (text.size() < 1800) text += "디스크가 가득 차도 이벤트는 사라지지 않는다. ";
+  for (int i = 0; i < kEvents; ++i) {
+    nlohmann::json e = {{"schema_version", 1}, {"type", "document.upsert"}, {"container_id", "full"},
+                        {"doc_id", "doc-" + std::to_string(i)}, {"version", 1}, {"text", text + std::to_string(i)}};
+    ASSERT_TRUE(kafka_.Produce("tide.documents", "full/doc-" + std::to_string(i), e.dump()));
+  }
+  RunningWorker worker(config_);
+  ASSERT_TRUE(testutil::WaitFor([&] { return std::filesystem::exists(dir_.path() / "metrics-port"); }, seconds(30)));
+  const auto port = static_cast<std::uint16_t>(std::stoi(*ReadFile(dir_.path() / "metrics-port")));
+  testutil::HttpResult ready;
+  ASSERT_TRUE(testutil::WaitFor(
+      [&] {
+        ready = testutil::HttpRequestLoopback(port, "GET", "/readyz", "", "");
+        return ready.body.find("disk full") != std::string::npos;
+      },
+      seconds(120)))
+      << "the worker never reported a full disk; last /readyz: " << ready.status << " " << ready.body;
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_NE(testutil::HttpRequestLoopback(port, "GET", "/metrics", "", "").body.find("tide_ingest_paused 1"),
+            std::string::npos);
+  const std::uint64_t applied_while_full = Counter("applied");
+  EXPECT_LT(applied_while_full, static_cast<std::uint64_t>(kEvents));
+
+  // Room again: the worker resumes by itself.
+  ASSERT_EQ(::mount("tmpfs", mnt.c_str(), "tmpfs", MS_REMOUNT, "size=256m"), 0) << std::strerror(errno);
+  ASSERT_TRUE(testutil::WaitFor([&] { return Counter("applied") >= kEvents; }, seconds(120)))
+      << "applied " << Counter("applied") << " of " << kEvents;
+  ASSERT_TRUE(testutil::WaitFor(
+      [&] { return testutil::HttpRequestLoopback(port, "GET", "/readyz", "", "").status == 200; }, seconds(30)));
+  ASSERT_TRUE(worker.Stop().ok());
+  EXPECT_EQ(Counter("applied"), static_cast<std::uint64_t>(kEvents));
   EXPECT_EQ(Counter("dead_lettered"), 0u);
   EXPECT_EQ(Counter("duplicate"), 0u);
 }
