@@ -17,6 +17,13 @@
 namespace tide::query {
 namespace {
 
+// 405 with the Allow header RFC 9110 requires, naming the one method the route takes.
+http::HttpResponse MethodNotAllowed(const char* allow, const std::string& reason) {
+  http::HttpResponse r = http::JsonError(405, "method_not_allowed", reason);
+  r.headers.emplace_back("Allow", allow);
+  return r;
+}
+
 using nlohmann::json;
 
 http::HttpResponse Json(int status, const json& body) {
@@ -176,7 +183,7 @@ http::HttpResponse SearchApi::Route(const http::HttpRequest& request, std::strin
   if (request.path == "/healthz") {
     *route = "/healthz";
     if (request.method != "GET")
-      return http::JsonError(405, "method_not_allowed", "use GET /healthz");
+      return MethodNotAllowed("GET", "use GET /healthz");
     return Json(200, {{"status", "ok"}});
   }
   // The keys and ACL in force when the request came; a reload meanwhile does not affect it.
@@ -204,13 +211,13 @@ http::HttpResponse SearchApi::Route(const http::HttpRequest& request, std::strin
   if (request.path == "/readyz") {
     *route = "/readyz";
     if (request.method != "GET")
-      return http::JsonError(405, "method_not_allowed", "use GET /readyz");
+      return MethodNotAllowed("GET", "use GET /readyz");
     return Ready();
   }
   if (request.path == "/metrics") {
     *route = "/metrics";
     if (request.method != "GET")
-      return http::JsonError(405, "method_not_allowed", "use GET /metrics");
+      return MethodNotAllowed("GET", "use GET /metrics");
     // Traffic and sizes of the whole index: not for a key confined to some containers.
     if (!key->admin) {
       return http::JsonError(403, "forbidden", "/metrics needs an API key with role \"admin\"");
@@ -223,24 +230,24 @@ http::HttpResponse SearchApi::Route(const http::HttpRequest& request, std::strin
   if (request.path == "/v1/analyze") {
     *route = "/v1/analyze";
     if (request.method != "GET")
-      return http::JsonError(405, "method_not_allowed", "use GET /v1/analyze?text=...");
+      return MethodNotAllowed("GET", "use GET /v1/analyze?text=...");
     return Analyze(request);
   }
   if (request.path == "/v1/context") {
     *route = "/v1/context";
     if (request.method != "POST")
-      return http::JsonError(405, "method_not_allowed", "use POST /v1/context with a JSON body");
+      return MethodNotAllowed("POST", "use POST /v1/context with a JSON body");
     return Context(request, *auth, *key);
   }
   if (request.path == "/v1/stats") {
     *route = "/v1/stats";
-    if (request.method != "GET") return http::JsonError(405, "method_not_allowed", "use GET /v1/stats");
+    if (request.method != "GET") return MethodNotAllowed("GET", "use GET /v1/stats");
     return Stats(request, *auth, *key);
   }
   if (request.path == "/v1/search") {
     *route = "/v1/search";
     if (request.method != "POST")
-      return http::JsonError(405, "method_not_allowed", "use POST /v1/search with a JSON body");
+      return MethodNotAllowed("POST", "use POST /v1/search with a JSON body");
     return Search(request, *auth, *key);
   }
   return http::JsonError(404, "not_found", "no route " + request.method + " " + request.path);
@@ -248,7 +255,7 @@ http::HttpResponse SearchApi::Route(const http::HttpRequest& request, std::strin
 
 http::HttpResponse SearchApi::Analyze(const http::HttpRequest& request) const {
   std::optional<std::string_view> text = request.QueryParam("text");
-  if (!text || text->find_first_not_of(" \t\r\n") == std::string_view::npos) {
+  if (!text || text->find_first_not_of(" \t\n\v\f\r") == std::string_view::npos) {
     return http::JsonError(400, "invalid_request", "give the text to analyze as ?text=...");
   }
   if (text->size() > limits_.max_query_bytes) {

@@ -1,5 +1,6 @@
 #include "query/search_request.h"
 
+#include <limits>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -31,6 +32,8 @@ std::string ParseChoice(const json& j, const char* field,
   return "'" + std::string(field) + "' must be one of " + names;
 }
 
+constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
+
 // "filter": {"doc_type": "a" | ["a", ...], "tags": "t" | [...], "created_at": {"gte": d, "lt": d},
 // "updated_at": {...}}, dates as in common/date_util.h or epoch milliseconds. Returns what is
 // wrong, or "" if it parsed.
@@ -55,20 +58,27 @@ std::string ParseFilter(const json& f, index::MetadataFilter* out) {
     if (!v.is_object() || v.empty()) return "'filter." + name + "' must be an object with gte, gt, lte or lt";
     for (const auto& [op, bound] : v.items()) {
       std::optional<std::int64_t> ms;
-      if (bound.is_number_integer()) ms = bound.get<std::int64_t>();
+      // An unsigned value above int64's range is not a date.
+      if (bound.is_number_integer() && !(bound.is_number_unsigned() && bound.get<std::uint64_t>() >
+                                                                         static_cast<std::uint64_t>(kInt64Max))) {
+        ms = bound.get<std::int64_t>();
+      }
       if (bound.is_string()) ms = ParseDateMillis(bound.get<std::string>());
       if (!ms) {
         return "'filter." + name + "." + op +
                "' must be a date (2025-03-01, 2025-03-01T09:30:00Z, 2025-03-01T09:30:00+09:00) or epoch milliseconds";
       }
+      // gt / lt at the ends of the int64 range saturate instead of overflowing.
+      constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+      constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
       if (op == "gte") {
         *min = *ms;
       } else if (op == "gt") {
-        *min = *ms + 1;
+        *min = *ms == kMax ? kMax : *ms + 1;
       } else if (op == "lte") {
         *max = *ms;
       } else if (op == "lt") {
-        *max = *ms - 1;
+        *max = *ms == kMin ? kMin : *ms - 1;
       } else {
         return "unknown operator 'filter." + name + "." + op + "' (gte, gt, lte, lt)";
       }
@@ -105,6 +115,11 @@ std::optional<SearchRequest> ParseSearchRequest(const std::string& body, const S
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return bad("request body is not valid JSON");
   if (!j.is_object()) return bad("request body must be a JSON object");
+  // An optional field given as null is the same as leaving it out (clients often send every
+  // field of their request type); `query` stays required.
+  for (auto it = j.begin(); it != j.end();) {
+    it = it.value().is_null() && it.key() != "query" ? j.erase(it) : std::next(it);
+  }
   static const std::set<std::string> kKnown = {
       "query",       "container_ids", "principal",           "k",         "mode",   "weights",
       "search_type", "group_by",      "chunks_per_document", "threshold", "fusion", "filter",
@@ -119,7 +134,7 @@ std::optional<SearchRequest> ParseSearchRequest(const std::string& body, const S
   auto query = j.find("query");
   if (query == j.end() || !query->is_string()) return bad("'query' (string) is required");
   req.query = query->get<std::string>();
-  if (req.query.find_first_not_of(" \t\r\n") == std::string::npos)
+  if (req.query.find_first_not_of(" \t\n\v\f\r") == std::string::npos)
     return bad("'query' must not be empty");
   if (req.query.size() > limits.max_query_bytes) {
     return bad("'query' is " + std::to_string(req.query.size()) + " bytes, limit " +
@@ -211,7 +226,9 @@ std::optional<SearchRequest> ParseSearchRequest(const std::string& body, const S
       if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 100) {
         return bad("weights." + key + " must be a number in [0, 100]");
       }
-      const float v = value.get<float>();
+      // A positive weight stays positive as a float (5e-324 is a valid JSON number above 0).
+      const double d = value.get<double>();
+      const float v = d > 0 ? std::max(static_cast<float>(d), std::numeric_limits<float>::denorm_min()) : 0.0f;
       if (key == "vector") {
         weights.vector = v;
       } else if (key == "keyword") {

@@ -84,6 +84,7 @@ TEST_F(SearchApiTest, EveryMalformedRequestGetsA4xxThatSaysWhatIsWrong) {
       {"bad weights", R"({"query":"x",)" + scope + R"(,"weights":{"vector":-1}})", 400, "weights.vector"},
       {"unknown weight", R"({"query":"x",)" + scope + R"(,"weights":{"bm25":1}})", 400, "unknown weight"},
       {"zero weights", R"({"query":"x",)" + scope + R"(,"weights":{"vector":0}})", 400, "positive"},
+      {"form feed query", R"({"query":"\f\u000b",)" + scope + "}", 400, "'query' must not be empty"},
       {"bad fusion", R"({"query":"x",)" + scope + R"(,"fusion":"borda"})", 400, "'fusion' must be one of rrf, linear"},
       {"bad threshold", R"({"query":"x",)" + scope + R"(,"threshold":7})", 400, "'threshold'"},
       {"zero timeout", R"({"query":"x",)" + scope + R"(,"timeout_ms":0})", 400,
@@ -109,6 +110,13 @@ TEST_F(SearchApiTest, EveryMalformedRequestGetsA4xxThatSaysWhatIsWrong) {
     EXPECT_NE(j["error"]["reason"].get<std::string>().find(c.says), std::string::npos)
         << c.name << ": " << j["error"]["reason"];
   }
+}
+
+// Schemathesis found a positive weight below float's range (5e-324) read as 0 and refused as
+// "at least one weight must be positive": every weight above 0 counts as above 0.
+TEST_F(SearchApiTest, ATinyPositiveWeightIsStillPositive) {
+  http::HttpResponse r = Post(R"({"query":"x","container_ids":["a"],"weights":{"fulltext":5e-324}})");
+  EXPECT_NE(r.status, 400) << r.body;
 }
 
 TEST_F(SearchApiTest, DeniesByDefault) {
@@ -205,7 +213,14 @@ TEST_F(SearchApiTest, RoutesMethodsReadinessAndAnalyze) {
   r.path = "/nope";
   EXPECT_EQ(api_.Handle(r).status, 404);
   r.path = "/v1/search";
-  EXPECT_EQ(api_.Handle(r).status, 405);
+  http::HttpResponse wrong_method = api_.Handle(r);
+  EXPECT_EQ(wrong_method.status, 405);
+  // RFC 9110: a 405 names the methods the path takes (schemathesis found it missing).
+  EXPECT_EQ(wrong_method.headers, (std::vector<std::pair<std::string, std::string>>{{"Allow", "POST"}}));
+  r.method = "POST";
+  r.path = "/readyz";
+  EXPECT_EQ(api_.Handle(r).headers, (std::vector<std::pair<std::string, std::string>>{{"Allow", "GET"}}));
+  r.method = "GET";
   r.path = "/healthz";
   EXPECT_EQ(api_.Handle(r).status, 200);
   r.path = "/readyz";
