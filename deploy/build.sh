@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Configures and builds TideSearch with CMake + Ninja. Assumes deploy/setup.sh has run.
 #
-#   deploy/build.sh [--sanitize] [--no-tests] [target...]
+#   deploy/build.sh [--sanitize | --tsan] [--no-tests] [target...]
 #
-# Builds into build/ (or build-asan/ with --sanitize). Warnings are errors when CI is set.
+# Builds into build/ (or build-asan/ with --sanitize: AddressSanitizer + UBSan; build-tsan/
+# with --tsan: ThreadSanitizer). Warnings are errors when CI is set.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=$repo/build
@@ -12,6 +13,7 @@ targets=()
 for arg in "$@"; do
   case "$arg" in
     --sanitize) build_dir=$repo/build-asan; cmake_args+=(-DTIDE_SANITIZE=ON) ;;
+    --tsan) build_dir=$repo/build-tsan; cmake_args+=(-DTIDE_TSAN=ON) ;;
     --no-tests) cmake_args+=(-DTIDE_BUILD_TESTS=OFF) ;;
     -*) echo "build.sh: unknown option '$arg'" >&2; exit 2 ;;
     *) targets+=("$arg") ;;

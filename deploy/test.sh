@@ -2,7 +2,10 @@
 # From a fresh clone on Debian 12: installs what is needed, builds, and runs every CTest
 # test (unit, integration, e2e). Extra arguments go to ctest, e.g. `deploy/test.sh -L unit`.
 #
-#   deploy/test.sh [--sanitize] [ctest args...]
+#   deploy/test.sh [--sanitize | --tsan] [ctest args...]
+#
+# --sanitize builds the unit and integration tests with ASan + UBSan (build-asan/), --tsan with
+# ThreadSanitizer (build-tsan/); pick the tests with ctest's -L / -R (.ci/run does).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=$repo/build
@@ -10,7 +13,8 @@ build_args=()
 ctest_args=()
 for arg in "$@"; do
   case "$arg" in
-    --sanitize) build_args+=(--sanitize); build_dir=$repo/build-asan ;;
+    --sanitize) build_args+=(--sanitize unit_common unit_ingest unit_query integration_tests); build_dir=$repo/build-asan ;;
+    --tsan) build_args+=(--tsan unit_common unit_query integration_tests); build_dir=$repo/build-tsan ;;
     *) ctest_args+=("$arg") ;;
   esac
 done
