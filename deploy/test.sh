@@ -14,7 +14,9 @@ ctest_args=()
 for arg in "$@"; do
   case "$arg" in
     --sanitize) build_args+=(--sanitize unit_common unit_ingest unit_query integration_tests); build_dir=$repo/build-asan ;;
-    --tsan) build_args+=(--tsan unit_common unit_query integration_tests); build_dir=$repo/build-tsan ;;
+    --tsan)
+      build_args+=(--tsan unit_common unit_query integration_tests); build_dir=$repo/build-tsan
+      export TSAN_OPTIONS="suppressions=$repo/tests/tsan.supp second_deadlock_stack=1" ;;
     *) ctest_args+=("$arg") ;;
   esac
 done
