@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -38,39 +39,59 @@ class SwitchableProvider {
   std::atomic<int> delay_ms_{0};
 };
 
-TEST(DegradedSearchTest, EmbedderOutageFallsBackToKeywordRetrieversAndSaysSo) {
-  testutil::TempDir dir;
-  SwitchableProvider provider;
-  auto server = http::HttpServer::Start({}, [&](const http::HttpRequest& r) { return provider.Handle(r); });
-  ASSERT_TRUE(server.ok());
-  embedding::OpenAiEmbedder::Options eo;
-  eo.base_url = "http://127.0.0.1:" + std::to_string((*server)->port()) + "/v1";
-  eo.model = "fake";
-  eo.dimension = 8;
-  eo.max_attempts = 1;
-  auto embedder = embedding::OpenAiEmbedder::Create(eo);
-  ASSERT_TRUE(embedder.ok()) << embedder.status().ToString();
-
-  {
-    auto store = storage::Store::OpenPrimary(dir.path() / "store", {.sync_writes = false});
-    ASSERT_TRUE(store.ok());
-    ingest::Applier applier(store->get(), embedder->get(), {});
-    ASSERT_TRUE(applier.Init().ok());
-    ingest::Event e;
-    e.container_id = "hr";
-    e.doc_id = "leave";
-    e.version = 1;
-    e.title = "휴가 규정";
-    e.text = "연차 휴가는 입사 후 1년이 지나면 15일이 주어집니다.";
-    ASSERT_TRUE(applier.ApplyBatch({{"t", 0, 0, e}}).ok());
+// One document indexed through the fake provider; Start() gives a searcher that embeds its
+// queries through it with the given embedder options.
+class DegradedSearchTest : public ::testing::Test {
+ protected:
+  void Start(embedding::OpenAiEmbedder::Options eo) {
+    auto server = http::HttpServer::Start({}, [this](const http::HttpRequest& r) { return provider_.Handle(r); });
+    ASSERT_TRUE(server.ok());
+    server_ = std::move(*server);
+    eo.base_url = "http://127.0.0.1:" + std::to_string(server_->port()) + "/v1";
+    eo.model = "fake";
+    eo.dimension = 8;
+    auto embedder = embedding::OpenAiEmbedder::Create(eo);
+    ASSERT_TRUE(embedder.ok()) << embedder.status().ToString();
+    embedder_ = std::move(*embedder);
+    {
+      auto store = storage::Store::OpenPrimary(dir_.path() / "store", {.sync_writes = false});
+      ASSERT_TRUE(store.ok());
+      ingest::Applier applier(store->get(), embedder_.get(), {});
+      ASSERT_TRUE(applier.Init().ok());
+      ingest::Event e;
+      e.container_id = "hr";
+      e.doc_id = "leave";
+      e.version = 1;
+      e.title = "휴가 규정";
+      e.text = "연차 휴가는 입사 후 1년이 지나면 15일이 주어집니다.";
+      ASSERT_TRUE(applier.ApplyBatch({{"t", 0, 0, e}}).ok());
+    }
+    follower_ = std::make_unique<Follower>(
+        Follower::Options{dir_.path(), dir_.path() / "secondary", std::chrono::milliseconds(10),
+                          index::IndexSet::Options{embedder_->model_id(), {.dim = 8}, {}, 4096, 64}});
+    auto rules = QueryRulesWatcher::Start({}, std::chrono::seconds(60));
+    ASSERT_TRUE(rules.ok());
+    rules_ = std::move(*rules);
+    searcher_ = std::make_unique<Searcher>(follower_.get(), embedder_.get(), rules_.get(), Searcher::Options{});
+    ASSERT_TRUE(follower_->WaitForSeqForTest(1, std::chrono::seconds(30)));
   }
 
-  Follower follower(Follower::Options{dir.path(), dir.path() / "secondary", std::chrono::milliseconds(10),
-                                      index::IndexSet::Options{(*embedder)->model_id(), {.dim = 8}, {}, 4096, 64}});
-  auto rules = QueryRulesWatcher::Start({}, std::chrono::seconds(60));
-  ASSERT_TRUE(rules.ok());
-  Searcher searcher(&follower, embedder->get(), rules->get(), {});
-  ASSERT_TRUE(follower.WaitForSeqForTest(1, std::chrono::seconds(30)));
+  testutil::TempDir dir_;
+  SwitchableProvider provider_;
+  std::unique_ptr<http::HttpServer> server_;
+  std::unique_ptr<embedding::Embedder> embedder_;
+  std::unique_ptr<Follower> follower_;
+  std::unique_ptr<QueryRulesWatcher> rules_;
+  std::unique_ptr<Searcher> searcher_;
+};
+
+TEST_F(DegradedSearchTest, EmbedderOutageFallsBackToKeywordRetrieversAndSaysSo) {
+  embedding::OpenAiEmbedder::Options eo;
+  eo.max_attempts = 1;
+  Start(eo);
+  if (HasFatalFailure()) return;
+  Searcher& searcher = *searcher_;
+  SwitchableProvider& provider = provider_;
 
   SearchRequest req;
   req.query = "연차 휴가";
@@ -100,38 +121,14 @@ TEST(DegradedSearchTest, EmbedderOutageFallsBackToKeywordRetrieversAndSaysSo) {
 // A slow provider and a search deadline: the query embedding gets 80% of the time left (its
 // request timeout is cut to that, with no retry past it), and the keyword retrievers answer
 // in time, flagged timed_out and degraded. Vector mode answers in time with no hits.
-TEST(DegradedSearchTest, ASlowEmbedderIsCutAtTheSearchDeadlineAndKeywordsStillAnswer) {
-  testutil::TempDir dir;
-  SwitchableProvider provider;
-  auto server = http::HttpServer::Start({}, [&](const http::HttpRequest& r) { return provider.Handle(r); });
-  ASSERT_TRUE(server.ok());
+TEST_F(DegradedSearchTest, ASlowEmbedderIsCutAtTheSearchDeadlineAndKeywordsStillAnswer) {
   embedding::OpenAiEmbedder::Options eo;
-  eo.base_url = "http://127.0.0.1:" + std::to_string((*server)->port()) + "/v1";
-  eo.model = "fake";
-  eo.dimension = 8;
   eo.timeout = std::chrono::seconds(20);  // the provider's own limits are far off
   eo.max_attempts = 5;
-  auto embedder = embedding::OpenAiEmbedder::Create(eo);
-  ASSERT_TRUE(embedder.ok()) << embedder.status().ToString();
-  {
-    auto store = storage::Store::OpenPrimary(dir.path() / "store", {.sync_writes = false});
-    ASSERT_TRUE(store.ok());
-    ingest::Applier applier(store->get(), embedder->get(), {});
-    ASSERT_TRUE(applier.Init().ok());
-    ingest::Event e;
-    e.container_id = "hr";
-    e.doc_id = "leave";
-    e.version = 1;
-    e.title = "휴가 규정";
-    e.text = "연차 휴가는 입사 후 1년이 지나면 15일이 주어집니다.";
-    ASSERT_TRUE(applier.ApplyBatch({{"t", 0, 0, e}}).ok());
-  }
-  Follower follower(Follower::Options{dir.path(), dir.path() / "secondary", std::chrono::milliseconds(10),
-                                      index::IndexSet::Options{(*embedder)->model_id(), {.dim = 8}, {}, 4096, 64}});
-  auto rules = QueryRulesWatcher::Start({}, std::chrono::seconds(60));
-  ASSERT_TRUE(rules.ok());
-  Searcher searcher(&follower, embedder->get(), rules->get(), {});
-  ASSERT_TRUE(follower.WaitForSeqForTest(1, std::chrono::seconds(30)));
+  Start(eo);
+  if (HasFatalFailure()) return;
+  Searcher& searcher = *searcher_;
+  SwitchableProvider& provider = provider_;
 
   provider.delay_ms_ = 4000;
   SearchRequest req;
