@@ -33,6 +33,7 @@ std::string ParseChoice(const json& j, const char* field,
 }
 
 constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t kInt64Min = std::numeric_limits<std::int64_t>::min();
 
 // "filter": {"doc_type": "a" | ["a", ...], "tags": "t" | [...], "created_at": {"gte": d, "lt": d},
 // "updated_at": {...}}, dates as in common/date_util.h or epoch milliseconds. Returns what is
@@ -69,16 +70,14 @@ std::string ParseFilter(const json& f, index::MetadataFilter* out) {
                "' must be a date (2025-03-01, 2025-03-01T09:30:00Z, 2025-03-01T09:30:00+09:00) or epoch milliseconds";
       }
       // gt / lt at the ends of the int64 range saturate instead of overflowing.
-      constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
-      constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
       if (op == "gte") {
         *min = *ms;
       } else if (op == "gt") {
-        *min = *ms == kMax ? kMax : *ms + 1;
+        *min = *ms == kInt64Max ? kInt64Max : *ms + 1;
       } else if (op == "lte") {
         *max = *ms;
       } else if (op == "lt") {
-        *max = *ms == kMin ? kMin : *ms - 1;
+        *max = *ms == kInt64Min ? kInt64Min : *ms - 1;
       } else {
         return "unknown operator 'filter." + name + "." + op + "' (gte, gt, lte, lt)";
       }
