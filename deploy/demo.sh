@@ -159,6 +159,8 @@ demo: tide-query is serving on 127.0.0.1:$port. Try:
     -d '{"query": "피벗 테이블 만들기", "container_ids": ["scalc"], "k": 3}' | jq .
   curl -s -G http://127.0.0.1:$port/v1/analyze -H "Authorization: Bearer \$TIDE_API_KEY" \\
     --data-urlencode 'text=매크로 보안 설정은 어떻게 하나요?' | jq .
+Or open the search console in a browser (it asks for the key above):
+  http://127.0.0.1:$port/console
 Stop everything with: deploy/demo.sh down
 MSG
 fi

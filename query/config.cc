@@ -62,6 +62,8 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
        "this (0: never for lag)")
       ("follow.secondary_dir", po::value(&c.secondary_dir)->default_value(""),
        "private directory of the RocksDB secondary (default: <data_dir>/query-secondary-<pid>)")
+      ("console.enabled", po::value(&c.limits.console)->default_value(c.limits.console),
+       "serve the search console at /console")
       ("search.rrf_k", po::value(&c.search.rrf_k)->default_value(c.search.rrf_k), "Reciprocal Rank Fusion k")
       ("search.candidates", po::value(&c.search.candidates)->default_value(c.search.candidates),
        "candidates per retriever before fusion")

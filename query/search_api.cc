@@ -11,6 +11,7 @@
 
 #include "common/analysis/analyzer.h"
 #include "common/storage/store.h"
+#include "query/console.h"
 #include "query/context_builder.h"
 #include "query/search_request.h"
 
@@ -21,6 +22,24 @@ namespace {
 http::HttpResponse MethodNotAllowed(const char* allow, const std::string& reason) {
   http::HttpResponse r = http::JsonError(405, "method_not_allowed", reason);
   r.headers.emplace_back("Allow", allow);
+  return r;
+}
+
+// A file of the search console. The page may load only its own script and style sheet and talk
+// only to this daemon; no other site may frame it (clickjacking) or learn where it came from.
+http::HttpResponse ConsoleFile(const http::HttpRequest& request) {
+  if (request.method != "GET") return MethodNotAllowed("GET", "use GET " + request.path);
+  const ConsoleAsset* asset = FindConsoleAsset(request.path);
+  if (asset == nullptr) return http::JsonError(404, "not_found", "no console file " + request.path);
+  http::HttpResponse r;
+  r.content_type = std::string(asset->content_type);
+  r.body = std::string(asset->body);
+  r.headers = {{"Content-Security-Policy",
+                "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+               {"X-Content-Type-Options", "nosniff"},
+               {"Referrer-Policy", "no-referrer"},
+               {"Cache-Control", "no-cache"}};
   return r;
 }
 
@@ -185,6 +204,11 @@ http::HttpResponse SearchApi::Route(const http::HttpRequest& request, std::strin
     if (request.method != "GET")
       return MethodNotAllowed("GET", "use GET /healthz");
     return Json(200, {{"status", "ok"}});
+  }
+  // Static files with no data in them; every call the page makes carries a key.
+  if (limits_.console && (request.path == "/console" || request.path.starts_with("/console/"))) {
+    *route = "/console";
+    return ConsoleFile(request);
   }
   // The keys and ACL in force when the request came; a reload meanwhile does not affect it.
   const std::shared_ptr<const Authorizer> auth = authorizer_();

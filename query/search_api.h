@@ -19,6 +19,8 @@ namespace tide::query {
 // containers the key and the request's scope (container_ids or principal) allow.
 //
 //   GET  /healthz     liveness, unauthenticated
+//   GET  /console     the search console, a page for people (static, unauthenticated; it asks
+//                     for a key and every call it makes needs one)
 //   GET  /readyz      200 once the index is loaded and caught up, else 503 with the reason
 //   GET  /metrics     Prometheus text format
 //   GET  /v1/analyze  the query pipeline's view of ?text=...
@@ -39,6 +41,8 @@ class SearchApi {
     // A search's deadline: the request's timeout_ms (at most max_timeout), else this.
     std::chrono::milliseconds default_timeout{10000};
     std::chrono::milliseconds max_timeout{60000};
+    // Serve the search console at /console (query/console.h); false: 404 like any unknown path.
+    bool console = true;
   };
 
   // `metrics` must outlive the API. `result_cache_entries` bounds the cache of /v1/search

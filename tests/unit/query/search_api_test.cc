@@ -263,6 +263,43 @@ TEST_F(SearchApiTest, MetricsNeedAnAdminKey) {
   EXPECT_EQ(Post(R"({"query":"x","container_ids":["eng"]})", kAdminKey).status, 403);
 }
 
+// Issue 16: the search console is three static files served without a key (they hold no
+// data), locked down by headers; anything else under /console is a 404, and it can be turned off.
+TEST_F(SearchApiTest, TheConsoleIsStaticLockedDownAndCanBeTurnedOff) {
+  http::HttpRequest r;
+  r.method = "GET";
+  for (const char* path : {"/console", "/console/", "/console/index.html"}) {
+    r.path = path;
+    http::HttpResponse page = api_.Handle(r);
+    ASSERT_EQ(page.status, 200) << path;
+    EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+    EXPECT_NE(page.body.find("<script src=\"/console/console.js\""), std::string::npos);
+    std::map<std::string, std::string> headers(page.headers.begin(), page.headers.end());
+    EXPECT_NE(headers["Content-Security-Policy"].find("script-src 'self'"), std::string::npos);
+    EXPECT_NE(headers["Content-Security-Policy"].find("frame-ancestors 'none'"), std::string::npos);
+    EXPECT_EQ(headers["X-Content-Type-Options"], "nosniff");
+  }
+  r.path = "/console/console.js";
+  http::HttpResponse script = api_.Handle(r);
+  EXPECT_EQ(script.status, 200);
+  EXPECT_EQ(script.content_type, "text/javascript; charset=utf-8");
+  EXPECT_NE(script.body.find("/v1/search"), std::string::npos);
+  r.path = "/console/console.css";
+  EXPECT_EQ(api_.Handle(r).content_type, "text/css; charset=utf-8");
+  r.path = "/console/../metrics";
+  EXPECT_EQ(api_.Handle(r).status, 404);
+  r.path = "/console";
+  r.method = "POST";
+  EXPECT_EQ(api_.Handle(r).status, 405);
+
+  SearchApi::Limits off;
+  off.console = false;
+  SearchApi without(&follower_, &searcher_, &authorizer_, off, &metrics_);
+  r.method = "GET";
+  r.headers = {{"authorization", "Bearer " + std::string(kKey)}};
+  EXPECT_EQ(without.Handle(r).status, 404);
+}
+
 // Issue 16: a key over its rate limit gets 429 with Retry-After, on every route but /healthz;
 // other keys go on.
 TEST_F(SearchApiTest, AKeyOverItsRateLimitGets429WithRetryAfter) {
