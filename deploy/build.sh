@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Configures and builds TideSearch with CMake + Ninja. Assumes deploy/setup.sh has run.
 #
-#   deploy/build.sh [--sanitize | --tsan] [--no-tests] [target...]
+#   deploy/build.sh [--sanitize | --tsan | --fuzz] [--no-tests] [target...]
 #
 # Builds into build/ (or build-asan/ with --sanitize: AddressSanitizer + UBSan; build-tsan/
-# with --tsan: ThreadSanitizer). Warnings are errors when CI is set.
+# with --tsan: ThreadSanitizer; build-fuzz/ with --fuzz: the libFuzzer targets, with clang++-14,
+# ASan and UBSan, no GoogleTest suites). Warnings are errors when CI is set.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=$repo/build
@@ -14,6 +15,10 @@ for arg in "$@"; do
   case "$arg" in
     --sanitize) build_dir=$repo/build-asan; cmake_args+=(-DTIDE_SANITIZE=ON) ;;
     --tsan) build_dir=$repo/build-tsan; cmake_args+=(-DTIDE_TSAN=ON) ;;
+    --fuzz)
+      build_dir=$repo/build-fuzz
+      cmake_args+=(-DTIDE_FUZZ=ON -DTIDE_BUILD_TESTS=OFF -DCMAKE_CXX_COMPILER=clang++-14)
+      targets+=(fuzzers) ;;
     --no-tests) cmake_args+=(-DTIDE_BUILD_TESTS=OFF) ;;
     -*) echo "build.sh: unknown option '$arg'" >&2; exit 2 ;;
     *) targets+=("$arg") ;;

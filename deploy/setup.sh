@@ -36,7 +36,7 @@ packages=(
   librdkafka-dev librocksdb-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libicu-dev libssl-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
   openjdk-17-jre-headless maven
-  chromium fonts-noto-cjk
+  chromium fonts-noto-cjk clang-14 libclang-rt-14-dev
 )
 if [ "$with_bench" -eq 1 ]; then
   packages+=(libfaiss-dev libxapian-dev libsqlite3-dev wrk python3 python3-matplotlib)

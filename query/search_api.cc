@@ -294,29 +294,9 @@ http::HttpResponse SearchApi::Context(const http::HttpRequest& request,
                                       const Authorizer& auth, const Authorizer::ApiKey& key) const {
   const auto start = std::chrono::steady_clock::now();
   http::HttpResponse error;
-  std::optional<SearchRequest> search =
-      ParseSearchRequest(request.body, limits_, &error, /*context_fields=*/true);
-  if (!search) return error;
-  ContextRequest req;
-  req.search = std::move(*search);
-  // ParseSearch accepted the body, so it is a JSON object.
-  const json j = json::parse(request.body);
-  if (!j.contains("k")) req.search.k = 5;  // documents
-  if (auto m = j.find("max_chars"); m != j.end()) {
-    if (!m->is_number_integer() || m->get<std::int64_t>() < 200 ||
-        m->get<std::int64_t>() > 200000) {
-      return http::JsonError(400, "invalid_request",
-                             "'max_chars' must be an integer between 200 and 200000");
-    }
-    req.max_chars = m->get<std::size_t>();
-  }
-  if (auto n = j.find("neighbors"); n != j.end()) {
-    if (!n->is_number_integer() || n->get<std::int64_t>() < 0 || n->get<std::int64_t>() > 3) {
-      return http::JsonError(400, "invalid_request",
-                             "'neighbors' must be an integer between 0 and 3");
-    }
-    req.neighbors = n->get<std::size_t>();
-  }
+  std::optional<ContextRequest> parsed = ParseContextRequest(request.body, limits_, &error);
+  if (!parsed) return error;
+  ContextRequest req = std::move(*parsed);
   Result<std::vector<std::string>> scope =
       auth.Scope(key, req.search.container_ids, req.search.principal, StoreAcl());
   if (!scope) return ScopeError(scope.status());

@@ -249,6 +249,32 @@ std::optional<SearchRequest> ParseSearchRequest(const std::string& body, const S
   return req;
 }
 
+std::optional<ContextRequest> ParseContextRequest(const std::string& body, const SearchApi::Limits& limits,
+                                                  http::HttpResponse* error) {
+  std::optional<SearchRequest> search = ParseSearchRequest(body, limits, error, /*context_fields=*/true);
+  if (!search) return std::nullopt;
+  ContextRequest req;
+  req.search = std::move(*search);
+  // ParseSearchRequest accepted the body, so it is a JSON object.
+  const nlohmann::json j = nlohmann::json::parse(body);
+  if (!j.contains("k")) req.search.k = 5;  // documents
+  if (auto m = j.find("max_chars"); m != j.end()) {
+    if (!m->is_number_integer() || m->get<std::int64_t>() < 200 || m->get<std::int64_t>() > 200000) {
+      *error = http::JsonError(400, "invalid_request", "'max_chars' must be an integer between 200 and 200000");
+      return std::nullopt;
+    }
+    req.max_chars = m->get<std::size_t>();
+  }
+  if (auto n = j.find("neighbors"); n != j.end()) {
+    if (!n->is_number_integer() || n->get<std::int64_t>() < 0 || n->get<std::int64_t>() > 3) {
+      *error = http::JsonError(400, "invalid_request", "'neighbors' must be an integer between 0 and 3");
+      return std::nullopt;
+    }
+    req.neighbors = n->get<std::size_t>();
+  }
+  return req;
+}
+
 std::string ResultCacheKey(const SearchRequest& r, std::uint64_t rules_generation) {
   std::string key;
   auto field = [&key](std::string_view v) {
