@@ -16,7 +16,8 @@ for arg in "$@"; do
     --sanitize) build_args+=(--sanitize unit_common unit_ingest unit_query integration_tests); build_dir=$repo/build-asan ;;
     --tsan)
       build_args+=(--tsan unit_common unit_query integration_tests); build_dir=$repo/build-tsan
-      export TSAN_OPTIONS="suppressions=$repo/tests/tsan.supp second_deadlock_stack=1" ;;
+      # TIDE_TSAN_OPTIONS adds options (e.g. detect_deadlocks=0, see .ci/run).
+      export TSAN_OPTIONS="suppressions=$repo/tests/tsan.supp second_deadlock_stack=1 ${TIDE_TSAN_OPTIONS:-}" ;;
     *) ctest_args+=("$arg") ;;
   esac
 done

@@ -11,3 +11,4 @@
 #endif
 #include <hnswlib/hnswlib.h>
 #pragma GCC diagnostic pop
+

@@ -10,6 +10,7 @@
 #include "common/config_util.h"
 #include "ingest/ctl/commands.h"
 #include "ingest/ctl/libreoffice_help.h"
+#include "ingest/ctl/progress.h"
 
 namespace tide::ctl {
 
@@ -50,8 +51,18 @@ int RunImportHelp(int argc, const char* const* argv) {
     }
   }
   std::ostream& out = output == "-" ? std::cout : file;
-  Result<ConvertStats> stats = ConvertHelpTree(help_root, version, keep, limit, out);
+  // Progress on stderr: pages considered of the pages the tree holds, events written.
+  std::optional<Progress> progress;
+  Result<ConvertStats> stats = ConvertHelpTree(
+      help_root, version, keep, limit, out, [&](std::size_t considered, std::size_t total, const ConvertStats& s) {
+        if (!progress) {
+          progress.emplace(std::cerr, Progress::Options{.command = "import-help", .what = "events", .total = total,
+                                                        .tty = Progress::IsTerminal(STDERR_FILENO)});
+        }
+        progress->Update(considered, s.events);
+      });
   out.flush();
+  if (progress && stats) progress->Finish(stats->events);
   if (!stats) {
     std::cerr << "tidectl import-help: " << stats.status().message() << '\n';
     return 1;

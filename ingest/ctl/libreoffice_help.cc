@@ -162,7 +162,7 @@ Result<HelpPage> ParseHelpPage(std::string_view html, std::string_view doc_id) {
 
 Result<ConvertStats> ConvertHelpTree(const fs::path& help_root, std::int64_t version,
                                      const std::vector<std::string>& modules, std::size_t limit,
-                                     std::ostream& out) {
+                                     std::ostream& out, const ConvertProgress& on_page) {
   const fs::path text_root = help_root / "text";
   std::error_code ec;
   if (!fs::is_directory(text_root, ec)) {
@@ -180,8 +180,11 @@ Result<ConvertStats> ConvertHelpTree(const fs::path& help_root, std::int64_t ver
   std::sort(doc_ids.begin(), doc_ids.end());
 
   ConvertStats stats;
+  std::size_t considered = 0;
   for (const std::string& doc_id : doc_ids) {
     if (limit != 0 && stats.events >= limit) break;
+    if (on_page) on_page(considered, doc_ids.size(), stats);
+    ++considered;
     const std::string module = doc_id.substr(0, doc_id.find('/'));
     if (!modules.empty() && std::find(modules.begin(), modules.end(), module) == modules.end()) {
       continue;
@@ -218,6 +221,7 @@ Result<ConvertStats> ConvertHelpTree(const fs::path& help_root, std::int64_t ver
     if (!out) return Status::Internal("writing help events failed after " + doc_id);
     ++stats.events;
   }
+  if (on_page) on_page(considered, doc_ids.size(), stats);
   return stats;
 }
 

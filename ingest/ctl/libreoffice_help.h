@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <string_view>
@@ -50,9 +51,11 @@ struct ConvertStats {
 // Bad pages are counted in `skipped` and logged at debug, never fatal. `modules` (empty =
 // all) keeps only pages of those modules; `limit` (0 = no limit) stops after that many
 // events. Returns NotFound if <help_root>/text is not a directory, Internal if the tree
-// cannot be listed or `out` fails.
+// cannot be listed or `out` fails. `on_page`, if set, is called before each page and once at
+// the end with the pages considered so far, the pages the tree holds and the counts so far.
+using ConvertProgress = std::function<void(std::size_t considered, std::size_t total, const ConvertStats&)>;
 Result<ConvertStats> ConvertHelpTree(const std::filesystem::path& help_root, std::int64_t version,
                                      const std::vector<std::string>& modules, std::size_t limit,
-                                     std::ostream& out);
+                                     std::ostream& out, const ConvertProgress& on_page = nullptr);
 
 }  // namespace tide::ctl

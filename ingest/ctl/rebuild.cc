@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -25,6 +26,7 @@
 #include "ingest/config.h"
 #include "ingest/ctl/broker.h"
 #include "ingest/ctl/commands.h"
+#include "ingest/ctl/progress.h"
 #include "ingest/fsck.h"
 #include "ingest/worker.h"
 
@@ -77,7 +79,7 @@ int RunRebuild(int argc, const char* const* argv) {
   extra.add_options()
       ("into", po::value(&into), "data directory of the new store (new or empty, or a rebuild to continue)")
       ("group", po::value(&group), "consumer group of the rebuild (default: <kafka.group_id>.rebuild)")
-      ("progress-interval", po::value(&progress_s)->default_value(progress_s), "seconds between progress lines");
+      ("progress-interval", po::value(&progress_s)->default_value(progress_s), "seconds between progress lines when stderr is not a terminal");
   Result<ingest::Config> parsed = ingest::ParseConfig(
       argc, argv, extra, "tidectl rebuild --config configs/ingest.conf --into DIR [--group G]");
   if (!parsed) {
@@ -132,12 +134,16 @@ int RunRebuild(int argc, const char* const* argv) {
     stop.RequestStop();
   });
   OffsetReader reader(into);
-  auto last_report = start;
+  Progress progress(std::cerr,
+                    {.command = "rebuild", .what = "events", .total = static_cast<std::uint64_t>(total),
+                     .tty = Progress::IsTerminal(STDERR_FILENO), .plain_every = std::chrono::seconds(progress_s)},
+                    start);
   bool caught_up = false;
+  std::int64_t done = 0;
   while (!stop.stopping().load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a polling interval, not a sync
     const std::map<std::int32_t, std::int64_t> offsets = reader.Read(topic, *partitions);
-    std::int64_t done = 0;
+    done = 0;
     caught_up = true;
     for (const auto& [p, m] : marks) {
       auto it = offsets.find(p);
@@ -145,19 +151,13 @@ int RunRebuild(int argc, const char* const* argv) {
       done += at - m.first;
       caught_up = caught_up && at >= m.second;
     }
-    const auto now = std::chrono::steady_clock::now();
-    const double seconds = std::chrono::duration<double>(now - start).count();
-    if (caught_up || now - last_report >= std::chrono::seconds(progress_s)) {
-      std::cerr << "tidectl rebuild: " << done << " / " << total << " events ("
-                << (total > 0 ? 100 * done / total : 100) << "%), " << static_cast<std::int64_t>(done / std::max(seconds, 1e-3))
-                << " events/s\n";
-      last_report = now;
-    }
+    progress.Update(static_cast<std::uint64_t>(done), static_cast<std::uint64_t>(done));
     if (caught_up) {
       stop.RequestStop();
       break;
     }
   }
+  progress.Finish(static_cast<std::uint64_t>(done));
   worker.join();
   if (!worker_status.ok()) {
     std::cerr << "tidectl rebuild: the worker failed: " << worker_status.ToString() << '\n';

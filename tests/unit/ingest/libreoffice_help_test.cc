@@ -290,6 +290,23 @@ TEST_F(ConvertHelpTreeTest, WritesOneSortedEventPerPageAndSkipsBrokenOnes) {
   EXPECT_NE(out.str().find("피벗 테이블"), std::string::npos);
 }
 
+// Issue 16: import-help's progress comes from these calls: pages considered out of the tree's
+// pages, rising to the total, with the events written so far.
+TEST_F(ConvertHelpTreeTest, ReportsProgressPageByPage) {
+  std::ostringstream out;
+  std::vector<std::pair<std::size_t, std::size_t>> calls;
+  std::size_t last_events = 0;
+  Result<ConvertStats> stats =
+      ConvertHelpTree(root(), 1, {}, 0, out, [&](std::size_t considered, std::size_t total, const ConvertStats& s) {
+        calls.emplace_back(considered, total);
+        EXPECT_GE(s.events, last_events);
+        last_events = s.events;
+      });
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(calls, (std::vector<std::pair<std::size_t, std::size_t>>{{0, 4}, {1, 4}, {2, 4}, {3, 4}, {4, 4}}));
+  EXPECT_EQ(last_events, 3u);
+}
+
 TEST_F(ConvertHelpTreeTest, HonoursLimitAndModules) {
   std::ostringstream limited;
   Result<ConvertStats> stats = ConvertHelpTree(root(), 1, {}, 2, limited);
