@@ -34,7 +34,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ca-certificates curl jq
   libboost-dev libboost-program-options-dev
   librdkafka-dev librocksdb-dev libspdlog-dev libfmt-dev
-  nlohmann-json3-dev libicu-dev libssl-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
+  nlohmann-json3-dev libicu-dev libgumbo-dev libssl-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
   openjdk-17-jre-headless maven
   chromium fonts-noto-cjk clang-14 libclang-rt-14-dev
 )

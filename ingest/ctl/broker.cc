@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <map>
 
 #include <librdkafka/rdkafkacpp.h>
 
@@ -94,6 +95,141 @@ Result<std::int64_t> Broker::TimestampAt(const std::string& topic, std::int32_t 
     return m->timestamp().timestamp;
   }
   return Status::Unavailable("no message at offset " + std::to_string(offset) + " within 10 s");
+}
+
+Status Broker::ReadToEnd(const std::string& topic, const std::function<void(const Record&)>& on_record,
+                         std::chrono::milliseconds idle) {
+  Result<std::vector<std::int32_t>> partitions = Partitions(topic);
+  if (!partitions) return partitions.status();
+  std::map<std::int32_t, std::int64_t> end;  // partition -> high watermark at the start
+  std::vector<RdKafka::TopicPartition*> assignment;
+  for (std::int32_t p : *partitions) {
+    Result<std::pair<std::int64_t, std::int64_t>> marks = Watermarks(topic, p);
+    if (!marks) {
+      RdKafka::TopicPartition::destroy(assignment);
+      return Status::Unavailable("partition " + std::to_string(p) + ": " + marks.status().message());
+    }
+    if (marks->second > marks->first) {
+      end[p] = marks->second;
+      assignment.push_back(RdKafka::TopicPartition::create(topic, p, marks->first));
+    }
+  }
+  if (assignment.empty()) return Status();
+  RdKafka::ErrorCode e = consumer_->assign(assignment);
+  RdKafka::TopicPartition::destroy(assignment);
+  if (e != RdKafka::ERR_NO_ERROR) return Status::Unavailable("assign: " + RdKafka::err2str(e));
+  constexpr int kPollMs = 500;
+  auto last_message = std::chrono::steady_clock::now();
+  while (!end.empty()) {
+    std::unique_ptr<RdKafka::Message> m(consumer_->consume(kPollMs));
+    if (m->err() == RdKafka::ERR__TIMED_OUT) {
+      if (std::chrono::steady_clock::now() - last_message > idle) {
+        return Status::DeadlineExceeded("no message from '" + topic + "' for " + std::to_string(idle.count()) +
+                                   " ms; stopped early");
+      }
+      continue;
+    }
+    last_message = std::chrono::steady_clock::now();
+    if (m->err() == RdKafka::ERR__PARTITION_EOF) {
+      end.erase(m->partition());
+      continue;
+    }
+    if (m->err() != RdKafka::ERR_NO_ERROR) return Status::Unavailable("fetch from '" + topic + "': " + m->errstr());
+    auto it = end.find(m->partition());
+    if (it == end.end()) continue;
+    if (m->offset() + 1 >= it->second) end.erase(it);
+    Record record;
+    record.partition = m->partition();
+    record.offset = m->offset();
+    if (m->key() != nullptr) record.key = *m->key();
+    if (m->payload() != nullptr) record.value.emplace(static_cast<const char*>(m->payload()), m->len());
+    if (const RdKafka::Headers* headers = m->headers(); headers != nullptr) {
+      for (const RdKafka::Headers::Header& h : headers->get_all()) {
+        record.headers.emplace_back(h.key(), h.value() == nullptr
+                                                 ? std::string()
+                                                 : std::string(static_cast<const char*>(h.value()), h.value_size()));
+      }
+    }
+    on_record(record);
+  }
+  return Status();
+}
+
+std::optional<std::string> Record::Header(std::string_view name) const {
+  for (auto it = headers.rbegin(); it != headers.rend(); ++it) {
+    if (it->first == name) return it->second;
+  }
+  return std::nullopt;
+}
+
+// Counts acknowledgements; called on the thread that polls the producer.
+class Publisher::Deliveries : public RdKafka::DeliveryReportCb {
+ public:
+  void dr_cb(RdKafka::Message& message) override {
+    if (message.err() == RdKafka::ERR_NO_ERROR) {
+      ++delivered;
+    } else {
+      ++failed;
+      last_error = message.errstr();
+    }
+  }
+  std::int64_t delivered = 0;
+  std::int64_t failed = 0;
+  std::string last_error;
+};
+
+Publisher::Publisher(std::unique_ptr<Deliveries> deliveries, std::unique_ptr<RdKafka::Producer> producer)
+    : deliveries_(std::move(deliveries)), producer_(std::move(producer)) {}
+
+Publisher::~Publisher() = default;
+
+Result<std::unique_ptr<Publisher>> Publisher::Connect(const ingest::KafkaConfig& kafka) {
+  auto deliveries = std::make_unique<Deliveries>();
+  Result<std::unique_ptr<RdKafka::Conf>> conf =
+      ingest::MakeKafkaConf(kafka, {{"acks", "all"}, {"enable.idempotence", "true"}, {"linger.ms", "20"}});
+  if (!conf) return conf.status();
+  std::string err;
+  if ((*conf)->set("dr_cb", deliveries.get(), err) != RdKafka::Conf::CONF_OK) return Status::InvalidArgument(err);
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf->get(), err));
+  if (!producer) return Status::Unavailable("creating a producer: " + err);
+  return std::unique_ptr<Publisher>(new Publisher(std::move(deliveries), std::move(producer)));
+}
+
+Status Publisher::Send(const std::string& topic, std::optional<std::string_view> key,
+                       std::optional<std::string_view> value,
+                       const std::vector<std::pair<std::string, std::string>>& headers) {
+  RdKafka::Headers* h = nullptr;
+  if (!headers.empty()) {
+    h = RdKafka::Headers::create();
+    for (const auto& [name, v] : headers) h->add(name, v);
+  }
+  for (;;) {
+    RdKafka::ErrorCode e = producer_->produce(
+        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+        value ? const_cast<char*>(value->data()) : nullptr, value ? value->size() : 0, key ? key->data() : nullptr,
+        key ? key->size() : 0, 0, h);
+    if (e == RdKafka::ERR__QUEUE_FULL) {
+      producer_->poll(100);  // backpressure: wait for deliveries to free the queue
+      continue;
+    }
+    if (e != RdKafka::ERR_NO_ERROR) {
+      delete h;  // librdkafka takes the headers only on success
+      return Status::Unavailable("produce to '" + topic + "': " + RdKafka::err2str(e));
+    }
+    ++sent_;
+    producer_->poll(0);
+    return Status();
+  }
+}
+
+Status Publisher::Flush(std::chrono::milliseconds timeout) {
+  producer_->flush(static_cast<int>(timeout.count()));
+  const std::int64_t unacknowledged = sent_ - deliveries_->delivered;
+  if (unacknowledged > 0 || deliveries_->failed > 0) {
+    return Status::Unavailable(std::to_string(deliveries_->delivered) + " of " + std::to_string(sent_) +
+                               " delivered" + (deliveries_->last_error.empty() ? "" : ": " + deliveries_->last_error));
+  }
+  return Status();
 }
 
 }  // namespace tide::ctl

@@ -22,27 +22,17 @@
 #include <optional>
 
 #include <boost/program_options.hpp>
-#include <librdkafka/rdkafkacpp.h>
 #include <nlohmann/json.hpp>
 
 #include "common/utf8.h"
 #include "ingest/config.h"
+#include "ingest/ctl/broker.h"
 #include "ingest/ctl/commands.h"
 
 namespace tide::ctl {
 namespace {
 
 namespace po = boost::program_options;
-
-constexpr int kTimeoutMs = 10000;
-
-std::optional<std::string> Header(RdKafka::Message& m, const std::string& name) {
-  const RdKafka::Headers* headers = m.headers();
-  if (headers == nullptr) return std::nullopt;
-  RdKafka::Headers::Header h = headers->get_last(name);
-  if (h.err() != RdKafka::ERR_NO_ERROR || h.value() == nullptr) return std::nullopt;
-  return std::string(static_cast<const char*>(h.value()), h.value_size());
-}
 
 nlohmann::json OrNull(const std::optional<std::string>& s) {
   return s ? nlohmann::json(*s) : nlohmann::json(nullptr);
@@ -66,14 +56,6 @@ std::string Printable(const std::string& bytes) {
   return out;
 }
 
-class DeliveryFailures : public RdKafka::DeliveryReportCb {
- public:
-  void dr_cb(RdKafka::Message& message) override {
-    if (message.err() != RdKafka::ERR_NO_ERROR) ++failed;
-  }
-  std::size_t failed = 0;
-};
-
 }  // namespace
 
 int RunDlq(int argc, const char* const* argv) {
@@ -96,163 +78,89 @@ int RunDlq(int argc, const char* const* argv) {
   const ingest::KafkaConfig& kafka = config->kafka;
   const std::string& dlq = kafka.dead_letter_topic;
 
-  ingest::KafkaConfig reader = kafka;
-  reader.group_id = kafka.group_id + ".tidectl-dlq";  // never joins: assign() only
-  Result<std::unique_ptr<RdKafka::Conf>> conf = ingest::MakeKafkaConf(
-      reader, {{"group.id", reader.group_id}, {"enable.auto.commit", "false"}, {"enable.partition.eof", "true"}});
-  if (!conf) {
-    std::cerr << "tidectl dlq: " << conf.status().message() << '\n';
-    return 2;
+  Result<std::unique_ptr<Broker>> broker = Broker::Connect(kafka);
+  if (!broker) {
+    std::cerr << "tidectl dlq: " << broker.status().message() << '\n';
+    return broker.status().code() == Status::Code::kInvalidArgument ? 2 : 1;
   }
-  std::string err;
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf->get(), err));
-  if (!consumer) {
-    std::cerr << "tidectl dlq: " << err << '\n';
-    return 1;
-  }
-  DeliveryFailures failures;
-  std::unique_ptr<RdKafka::Producer> producer;
+  std::unique_ptr<Publisher> publisher;
   if (redrive) {
-    Result<std::unique_ptr<RdKafka::Conf>> pconf =
-        ingest::MakeKafkaConf(kafka, {{"acks", "all"}, {"enable.idempotence", "true"}, {"linger.ms", "20"}});
-    if (!pconf || (*pconf)->set("dr_cb", &failures, err) != RdKafka::Conf::CONF_OK) {
-      std::cerr << "tidectl dlq: " << (pconf ? err : pconf.status().message()) << '\n';
-      return 2;
+    Result<std::unique_ptr<Publisher>> connected = Publisher::Connect(kafka);
+    if (!connected) {
+      std::cerr << "tidectl dlq: " << connected.status().message() << '\n';
+      return connected.status().code() == Status::Code::kInvalidArgument ? 2 : 1;
     }
-    producer.reset(RdKafka::Producer::create(pconf->get(), err));
-    if (!producer) {
-      std::cerr << "tidectl dlq: " << err << '\n';
-      return 1;
-    }
+    publisher = std::move(*connected);
   }
 
-  // Partitions and where each ends now: messages dead-lettered while we read are left for
-  // the next run, so the command always finishes.
-  std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(consumer.get(), dlq, nullptr, err));
-  RdKafka::Metadata* raw = nullptr;
-  RdKafka::ErrorCode e = handle ? consumer->metadata(false, handle.get(), &raw, kTimeoutMs) : RdKafka::ERR__FAIL;
-  std::unique_ptr<RdKafka::Metadata> md(raw);
-  if (e != RdKafka::ERR_NO_ERROR) {
-    std::cerr << "tidectl dlq: metadata of '" << dlq << "': " << (handle ? RdKafka::err2str(e) : err) << '\n';
-    return 1;
-  }
-  std::map<std::int32_t, std::int64_t> end;  // partition -> high watermark at start
-  std::vector<RdKafka::TopicPartition*> assignment;
-  for (const RdKafka::TopicMetadata* t : *md->topics()) {
-    if (t->topic() != dlq || t->err() != RdKafka::ERR_NO_ERROR) continue;
-    for (const RdKafka::PartitionMetadata* p : *t->partitions()) {
-      std::int64_t low = 0, high = 0;
-      e = consumer->query_watermark_offsets(dlq, p->id(), &low, &high, kTimeoutMs);
-      if (e != RdKafka::ERR_NO_ERROR) {
-        std::cerr << "tidectl dlq: watermarks of partition " << p->id() << ": " << RdKafka::err2str(e) << '\n';
-        RdKafka::TopicPartition::destroy(assignment);
-        return 1;
-      }
-      if (high > low) {
-        end[p->id()] = high;
-        assignment.push_back(RdKafka::TopicPartition::create(dlq, p->id(), low));
-      }
-    }
-  }
-  std::size_t seen = 0, selected = 0, sent = 0, truncated = 0;
-  if (!assignment.empty()) {
-    e = consumer->assign(assignment);
-    RdKafka::TopicPartition::destroy(assignment);
-    if (e != RdKafka::ERR_NO_ERROR) {
-      std::cerr << "tidectl dlq: assign: " << RdKafka::err2str(e) << '\n';
-      return 1;
-    }
-  }
-  int idle_polls = 0;
-  while (!end.empty()) {
-    std::unique_ptr<RdKafka::Message> m(consumer->consume(500));
-    if (m->err() == RdKafka::ERR__TIMED_OUT) {
-      if (++idle_polls * 500 > kTimeoutMs * 3) {
-        std::cerr << "tidectl dlq: no progress for 30 s; stopping early\n";
-        break;
-      }
-      continue;
-    }
-    idle_polls = 0;
-    if (m->err() == RdKafka::ERR__PARTITION_EOF) {
-      end.erase(m->partition());
-      continue;
-    }
-    if (m->err() != RdKafka::ERR_NO_ERROR) {
-      std::cerr << "tidectl dlq: " << m->errstr() << '\n';
-      return 1;
-    }
-    auto it = end.find(m->partition());
-    if (it == end.end()) continue;
-    if (m->offset() + 1 >= it->second) end.erase(it);
+  // Messages dead-lettered while we read are left for the next run, so the command finishes.
+  std::size_t seen = 0, selected = 0, truncated = 0;
+  Status failed;
+  Status read = (*broker)->ReadToEnd(dlq, [&](const Record& m) {
+    if (!failed.ok()) return;
     ++seen;
-    const std::optional<std::string> reason = Header(*m, "tide.reason");
-    if (!reason_contains.empty() && (!reason || reason->find(reason_contains) == std::string::npos)) continue;
+    const std::optional<std::string> reason = m.Header("tide.reason");
+    if (!reason_contains.empty() && (!reason || reason->find(reason_contains) == std::string::npos)) return;
     ++selected;
-    const std::optional<std::string> source_topic = Header(*m, "tide.source.topic");
-    std::optional<std::string> key;
-    if (m->key() != nullptr) key = *m->key();
-    std::optional<std::string> value;
-    if (m->payload() != nullptr) value.emplace(static_cast<const char*>(m->payload()), m->len());
-    const bool worker_cut = Header(*m, "tide.truncated") == std::optional<std::string>("true");
+    const std::optional<std::string> source_topic = m.Header("tide.source.topic");
+    const bool worker_cut = m.Header("tide.truncated") == std::optional<std::string>("true");
     if (!redrive) {
-      std::string shown = value ? *value : std::string();
-      bool cut = max_value_bytes != 0 && shown.size() > max_value_bytes;
+      std::string shown = m.value.value_or(std::string());
+      const bool cut = max_value_bytes != 0 && shown.size() > max_value_bytes;
       if (cut) shown.resize(max_value_bytes);
       nlohmann::json line = {
-          {"partition", m->partition()},
-          {"offset", m->offset()},
+          {"partition", m.partition},
+          {"offset", m.offset},
           {"reason", OrNull(reason)},
-          {"error_class", OrNull(Header(*m, "tide.error_class"))},
+          {"error_class", OrNull(m.Header("tide.error_class"))},
           {"source", {{"topic", OrNull(source_topic)},
-                      {"partition", OrNull(Header(*m, "tide.source.partition"))},
-                      {"offset", OrNull(Header(*m, "tide.source.offset"))}}},
-          {"dead_lettered_at_ms", OrNull(Header(*m, "tide.dead_lettered_at"))},
-          {"key", key ? nlohmann::json(Printable(*key)) : nlohmann::json(nullptr)},
-          {"value", value ? nlohmann::json(Printable(shown)) : nlohmann::json(nullptr)},
-          {"value_bytes", value ? value->size() : 0},
+                      {"partition", OrNull(m.Header("tide.source.partition"))},
+                      {"offset", OrNull(m.Header("tide.source.offset"))}}},
+          {"dead_lettered_at_ms", OrNull(m.Header("tide.dead_lettered_at"))},
+          {"key", m.key ? nlohmann::json(Printable(*m.key)) : nlohmann::json(nullptr)},
+          {"value", m.value ? nlohmann::json(Printable(shown)) : nlohmann::json(nullptr)},
+          {"value_bytes", m.value ? m.value->size() : 0},
           {"value_truncated", cut}};
       if (worker_cut) {
         // The worker cut it to fit the topic; the original is at the source offset.
-        line["dead_letter_truncated"] = {{"original_value_bytes", OrNull(Header(*m, "tide.original.value_bytes"))},
-                                         {"original_value_sha256", OrNull(Header(*m, "tide.original.value_sha256"))}};
+        line["dead_letter_truncated"] = {{"original_value_bytes", OrNull(m.Header("tide.original.value_bytes"))},
+                                         {"original_value_sha256", OrNull(m.Header("tide.original.value_sha256"))}};
       }
       // `replace`: IsValid checks structure only, and a dead letter may hold anything.
       std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
-      continue;
+      return;
     }
     if (worker_cut) {
       ++truncated;
-      std::cerr << "tidectl dlq: not re-driving partition " << m->partition() << " offset " << m->offset()
+      std::cerr << "tidectl dlq: not re-driving partition " << m.partition << " offset " << m.offset
                 << ": the worker cut it to fit the dead-letter topic; the original is at "
-                << source_topic.value_or("?") << "/" << Header(*m, "tide.source.partition").value_or("?") << "@"
-                << Header(*m, "tide.source.offset").value_or("?") << '\n';
-      continue;
+                << source_topic.value_or("?") << "/" << m.Header("tide.source.partition").value_or("?") << "@"
+                << m.Header("tide.source.offset").value_or("?") << '\n';
+      return;
     }
     const std::string target = source_topic.value_or(kafka.topic);
-    RdKafka::Headers* headers = RdKafka::Headers::create();
-    headers->add("tide.redriven_from", dlq + "/" + std::to_string(m->partition()) + "/" + std::to_string(m->offset()));
-    for (;;) {
-      e = producer->produce(target, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                            value ? const_cast<char*>(value->data()) : nullptr, value ? value->size() : 0,
-                            key ? key->data() : nullptr, key ? key->size() : 0, 0, headers);
-      if (e != RdKafka::ERR__QUEUE_FULL) break;
-      producer->poll(100);
+    failed = publisher->Send(
+        target, m.key, m.value,
+        {{"tide.redriven_from", dlq + "/" + std::to_string(m.partition) + "/" + std::to_string(m.offset)}});
+    if (failed.ok() && publisher->sent() % 1000 == 0) {
+      std::cerr << "tidectl dlq: re-driven " << publisher->sent() << " so far\n";
     }
-    if (e != RdKafka::ERR_NO_ERROR) {
-      delete headers;  // ownership passes to librdkafka only on success
-      std::cerr << "tidectl dlq: produce to '" << target << "': " << RdKafka::err2str(e) << '\n';
-      return 1;
-    }
-    ++sent;
-    if (sent % 1000 == 0) std::cerr << "tidectl dlq: re-driven " << sent << " so far\n";
+  });
+  if (!failed.ok()) {
+    std::cerr << "tidectl dlq: " << failed.message() << '\n';
+    return 1;
   }
-  consumer->close();
-  if (producer) {
-    producer->flush(30000);
-    if (producer->outq_len() > 0 || failures.failed > 0) {
-      std::cerr << "tidectl dlq: " << producer->outq_len() + static_cast<int>(failures.failed)
-                << " re-driven messages were not acknowledged; run it again\n";
+  if (read.code() == Status::Code::kDeadlineExceeded) {
+    std::cerr << "tidectl dlq: " << read.message() << '\n';  // what was read is reported below
+  } else if (!read.ok()) {
+    std::cerr << "tidectl dlq: " << read.message() << '\n';
+    return 1;
+  }
+  const std::size_t sent = publisher ? static_cast<std::size_t>(publisher->sent()) : 0;
+  if (publisher) {
+    if (Status flushed = publisher->Flush(); !flushed.ok()) {
+      std::cerr << "tidectl dlq: re-driven messages were not all acknowledged (" << flushed.message()
+                << "); run it again\n";
       return 1;
     }
   }

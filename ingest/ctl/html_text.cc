@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <initializer_list>
 #include <iterator>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -29,7 +29,7 @@ bool IsVoid(std::string_view tag) {
 // Elements whose whole subtree is chrome or interactive, never page content.
 bool IsChrome(std::string_view tag) {
   static constexpr std::string_view kChrome[] = {
-      "head",   "title", "noscript", "nav",    "aside",    "header",   "footer",
+      "head",   "title", "noscript", "nav",    "aside",    "header",   "footer", "script", "style",
       "button", "label", "form",     "select", "textarea", "template", "iframe",
       "object", "svg",   "canvas",   "audio",  "video"};
   return OneOf(tag, kChrome);
@@ -107,18 +107,17 @@ std::string TidyPre(std::string_view raw) {
   return out;
 }
 
-// HtmlToMarkdown's state over one token stream. It keeps its own element stack and closes
-// the elements HTML leaves implicit (<p>, <li>, <td>, <tr>), so that an unclosed tag doesn't
-// swallow what follows it.
-class MarkdownBuilder {
+// HtmlToMarkdown's state over one walk of the parsed document (HtmlDocument has already closed
+// what HTML leaves implicit, so every Enter has its Leave).
+class MarkdownBuilder : public HtmlVisitor {
  public:
   // `whole_document`: convert every visible element, not only the content root's subtree.
   MarkdownBuilder(const MarkdownOptions& options, bool whole_document)
       : options_(options), whole_document_(whole_document) {}
 
-  void StartTag(const HtmlToken& token);
-  void EndTag(std::string_view tag);
-  void Text(std::string_view text);
+  bool Enter(const HtmlElement& element) override;
+  void Leave(const HtmlElement& element) override;
+  void Text(std::string_view text) override;
   // Closes what is still open and returns the blocks joined by blank lines.
   std::string Finish();
   bool saw_content_root() const { return saw_content_root_; }
@@ -136,10 +135,6 @@ class MarkdownBuilder {
   void Open(const std::string& tag);
   void Close(const std::string& tag);
   void Pop();
-  // Pops up to and including the innermost element in `targets`, unless an element in
-  // `boundaries` (or the content root) comes first.
-  void CloseUpTo(std::initializer_list<std::string_view> targets,
-                 std::initializer_list<std::string_view> boundaries);
   bool InListItem() const;
   void Break();  // a block boundary outside tables
   void Flush();
@@ -163,10 +158,10 @@ class MarkdownBuilder {
   int list_depth_ = 0;
 };
 
-void MarkdownBuilder::StartTag(const HtmlToken& token) {
-  const std::string& tag = token.name;
+bool MarkdownBuilder::Enter(const HtmlElement& element) {
+  const std::string_view tag = element.tag();
   if (tag == "br") {
-    if (!Visible()) return;
+    if (!Visible()) return false;
     if (table_depth_ > 0) {
       AppendSpace(&cell_);
     } else if (pre_depth_ > 0) {
@@ -174,46 +169,32 @@ void MarkdownBuilder::StartTag(const HtmlToken& token) {
     } else {
       AppendSpace(&line_);
     }
-    return;
+    return false;
   }
-  if (IsBlock(tag) && !stack_.empty() && stack_.back().tag == "p") Pop();
-  if (tag == "li") CloseUpTo({"li"}, {"ul", "ol", "table"});
-  if (tag == "td" || tag == "th") CloseUpTo({"td", "th"}, {"tr", "table"});
-  if (tag == "tr") CloseUpTo({"tr"}, {"table"});
-  if (tag == "dt" || tag == "dd") CloseUpTo({"dt", "dd"}, {"dl"});
   if (IsVoid(tag)) {
     if (tag == "hr" && Visible() && table_depth_ == 0) Break();
-    return;
+    return false;
   }
 
   Element e;
-  e.tag = tag;
+  e.tag = std::string(tag);
   e.structural = Visible();
-  const std::string* id = token.Attribute("id");
-  const bool hidden = token.Attribute("hidden") != nullptr &&
-                      (id == nullptr || !options_.keep_hidden || !options_.keep_hidden(*id));
+  const std::optional<std::string_view> id = element.Attribute("id");
+  const bool hidden = element.Attribute("hidden").has_value() &&
+                      (!id || !options_.keep_hidden || !options_.keep_hidden(*id));
   e.suppresses = hidden || IsChrome(tag);
-  if (!whole_document_ && in_content_root_ == 0 && id != nullptr &&
-      *id == options_.content_root_id) {
+  if (!whole_document_ && in_content_root_ == 0 && id && *id == options_.content_root_id) {
     e.content_root = true;
     saw_content_root_ = true;
     ++in_content_root_;
   }
   if (e.suppresses) ++suppressing_;
-  if (e.structural && !e.suppresses) Open(tag);
+  if (e.structural && !e.suppresses) Open(e.tag);
   stack_.push_back(std::move(e));
-  if (token.self_closing) Pop();
+  return true;
 }
 
-void MarkdownBuilder::EndTag(std::string_view tag) {
-  for (std::size_t i = stack_.size(); i-- > 0;) {
-    if (stack_[i].tag == tag) {
-      while (stack_.size() > i) Pop();
-      return;
-    }
-    if (stack_[i].content_root) return;  // a stray end tag must not close the content root
-  }
-}
+void MarkdownBuilder::Leave(const HtmlElement&) { Pop(); }
 
 void MarkdownBuilder::Text(std::string_view text) {
   if (!Visible()) return;
@@ -249,20 +230,6 @@ void MarkdownBuilder::Pop() {
     Flush();
   }
   stack_.pop_back();
-}
-
-void MarkdownBuilder::CloseUpTo(std::initializer_list<std::string_view> targets,
-                                std::initializer_list<std::string_view> boundaries) {
-  auto in = [](std::initializer_list<std::string_view> set, std::string_view tag) {
-    return std::find(set.begin(), set.end(), tag) != set.end();
-  };
-  for (std::size_t i = stack_.size(); i-- > 0;) {
-    if (in(targets, stack_[i].tag)) {
-      while (stack_.size() > i) Pop();
-      return;
-    }
-    if (in(boundaries, stack_[i].tag) || stack_[i].content_root) return;
-  }
 }
 
 // Structure of an element that opens while visible. Inside a table everything collapses into
@@ -384,24 +351,10 @@ void MarkdownBuilder::EndRow() {
   row_.clear();
 }
 
-std::string Convert(std::string_view html, const MarkdownOptions& options, bool whole_document,
+std::string Convert(const HtmlDocument& document, const MarkdownOptions& options, bool whole_document,
                     bool* saw_content_root) {
   MarkdownBuilder builder(options, whole_document);
-  HtmlTokenizer tokenizer(html);
-  HtmlToken token;
-  while (tokenizer.Next(&token)) {
-    switch (token.kind) {
-      case HtmlToken::Kind::kStartTag:
-        builder.StartTag(token);
-        break;
-      case HtmlToken::Kind::kEndTag:
-        builder.EndTag(token.name);
-        break;
-      case HtmlToken::Kind::kText:
-        builder.Text(token.text);
-        break;
-    }
-  }
+  document.Walk(builder);
   std::string text = builder.Finish();
   *saw_content_root = builder.saw_content_root();
   return text;
@@ -409,13 +362,13 @@ std::string Convert(std::string_view html, const MarkdownOptions& options, bool 
 
 }  // namespace
 
-std::string HtmlToMarkdown(std::string_view html, const MarkdownOptions& options) {
+std::string HtmlToMarkdown(const HtmlDocument& document, const MarkdownOptions& options) {
   bool saw_root = false;
   if (!options.content_root_id.empty()) {
-    std::string text = Convert(html, options, /*whole_document=*/false, &saw_root);
+    std::string text = Convert(document, options, /*whole_document=*/false, &saw_root);
     if (saw_root) return text;
   }
-  return Convert(html, options, /*whole_document=*/true, &saw_root);
+  return Convert(document, options, /*whole_document=*/true, &saw_root);
 }
 
 std::string CollapseWhitespace(std::string_view text) {

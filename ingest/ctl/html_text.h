@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "ingest/ctl/html_tokenizer.h"
+#include "ingest/ctl/html_document.h"
 
 namespace tide::ctl {
 
@@ -26,9 +26,9 @@ struct MarkdownOptions {
 // joined by " | " (nested tables flattened into the cell); <pre> keeps its line breaks, minus
 // blank edges and common indentation; everywhere else whitespace, &nbsp; included, is
 // collapsed. Not visible, so dropped: <head>, scripts, styles, navigation chrome (header,
-// aside, nav, footer, noscript), forms and embedded media. Unclosed <p>, <li>, <td>, <tr>
-// are closed where HTML closes them implicitly. The result is empty if nothing is visible.
-std::string HtmlToMarkdown(std::string_view html, const MarkdownOptions& options);
+// aside, nav, footer, noscript), forms and embedded media. The result is empty if nothing is
+// visible.
+std::string HtmlToMarkdown(const HtmlDocument& document, const MarkdownOptions& options);
 
 // `text` with each run of whitespace (U+00A0 included) turned into one space, trimmed.
 std::string CollapseWhitespace(std::string_view text);

@@ -80,46 +80,53 @@ struct PageScan {
   std::vector<Switch> switches;
 };
 
-PageScan ScanPage(std::string_view html) {
-  PageScan scan;
-  bool saw_title = false;
-  bool in_title = false;
-  HtmlTokenizer tokenizer(html);
-  HtmlToken token;
-  while (tokenizer.Next(&token)) {
-    if (token.kind == HtmlToken::Kind::kText) {
-      if (in_title) scan.title.append(token.text);
-      continue;
+// Collects the title, the keywords and the variant switches in one walk.
+class PageScanner : public HtmlVisitor {
+ public:
+  bool Enter(const HtmlElement& element) override {
+    if (element.tag() == "title") {
+      in_title_ = !saw_title_;
+      saw_title_ = true;
     }
-    if (token.name == "title") {
-      in_title = token.kind == HtmlToken::Kind::kStartTag && !saw_title;
-      saw_title = true;
-    }
-    if (token.kind != HtmlToken::Kind::kStartTag) continue;
-    const std::string* itemprop = token.Attribute("itemprop");
-    const std::string* content = token.Attribute("content");
-    if (token.name == "meta" && itemprop != nullptr && *itemprop == "keywords" &&
-        content != nullptr) {
+    const std::optional<std::string_view> itemprop = element.Attribute("itemprop");
+    const std::optional<std::string_view> content = element.Attribute("content");
+    if (element.tag() == "meta" && itemprop == "keywords" && content) {
       std::string keyword = CollapseWhitespace(*content);
       if (!keyword.empty() &&
           std::find(scan.keywords.begin(), scan.keywords.end(), keyword) == scan.keywords.end()) {
         scan.keywords.push_back(std::move(keyword));
       }
     }
-    const std::string* id = token.Attribute("id");
-    if (token.Attribute("hidden") == nullptr || id == nullptr) continue;
+    const std::optional<std::string_view> id = element.Attribute("id");
+    if (!element.Attribute("hidden") || !id) return true;
     const std::string_view variant = VariantOf(*id);
-    if (variant.empty()) continue;
-    const std::string_view suffix = std::string_view(*id).substr(variant.size());
+    if (variant.empty()) return true;
+    const std::string_view suffix = id->substr(variant.size());
     auto s = std::find_if(scan.switches.begin(), scan.switches.end(),
                           [suffix](const Switch& x) { return x.suffix == suffix; });
-    if (s == scan.switches.end()) {
-      s = scan.switches.insert(scan.switches.end(), Switch{std::string(suffix), {}});
-    }
+    if (s == scan.switches.end()) s = scan.switches.insert(scan.switches.end(), Switch{std::string(suffix), {}});
     s->variants.push_back(variant);
+    return true;
   }
-  scan.title = CollapseWhitespace(scan.title);
-  return scan;
+  void Leave(const HtmlElement& element) override {
+    if (element.tag() == "title") in_title_ = false;
+  }
+  void Text(std::string_view text) override {
+    if (in_title_) scan.title.append(text);
+  }
+
+  PageScan scan;
+
+ private:
+  bool saw_title_ = false;
+  bool in_title_ = false;
+};
+
+PageScan ScanPage(const HtmlDocument& document) {
+  PageScanner scanner;
+  document.Walk(scanner);
+  scanner.scan.title = CollapseWhitespace(scanner.scan.title);
+  return std::move(scanner.scan);
 }
 
 }  // namespace
@@ -134,9 +141,9 @@ Result<HelpPage> ParseHelpPage(std::string_view html, std::string_view doc_id) {
   page.module = SanitizeUtf8(doc_id.substr(0, slash));
   page.doc_id = SanitizeUtf8(doc_id);
   // Sanitised once up front, so every string taken from the page is valid UTF-8.
-  const std::string clean = SanitizeUtf8(html);
+  const HtmlDocument document(SanitizeUtf8(html));
 
-  PageScan scan = ScanPage(clean);
+  PageScan scan = ScanPage(document);
   if (scan.title.empty()) {
     return Status::InvalidArgument("help page " + page.doc_id + " has no <title>");
   }
@@ -153,7 +160,7 @@ Result<HelpPage> ParseHelpPage(std::string_view html, std::string_view doc_id) {
   options.keep_hidden = [&shown](std::string_view id) {
     return std::find(shown.begin(), shown.end(), id) != shown.end();
   };
-  page.text = HtmlToMarkdown(clean, options);
+  page.text = HtmlToMarkdown(document, options);
   if (page.text.empty()) {
     return Status::InvalidArgument("help page " + page.doc_id + " has no visible content");
   }

@@ -5,41 +5,24 @@
 
 #include <unistd.h>
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
 
 #include <boost/program_options.hpp>
-#include <librdkafka/rdkafkacpp.h>
 #include <nlohmann/json.hpp>
 
 #include "common/config_util.h"
+#include "ingest/ctl/broker.h"
 #include "ingest/ctl/commands.h"
 #include "ingest/ctl/progress.h"
 #include "ingest/event.h"
-#include "ingest/kafka_conf.h"
 
 namespace tide::ctl {
 namespace {
 
 namespace po = boost::program_options;
-
-class DeliveryCounter : public RdKafka::DeliveryReportCb {
- public:
-  void dr_cb(RdKafka::Message& message) override {
-    if (message.err() == RdKafka::ERR_NO_ERROR) {
-      ++delivered;
-    } else {
-      ++failed;
-      last_error = message.errstr();
-    }
-  }
-  std::atomic<long> delivered{0};
-  std::atomic<long> failed{0};
-  std::string last_error;
-};
 
 // The key that keeps an entity's events ordered, chosen by the event's type:
 // "<container_id>/<doc_id>" for documents, "acl:<principal>" for ACL events, and
@@ -89,20 +72,11 @@ int RunPublish(int argc, const char* const* argv) {
     std::cerr << "tidectl publish: give --file and/or --tombstone\n";
     return 2;
   }
-  DeliveryCounter counter;
-  Result<std::unique_ptr<RdKafka::Conf>> conf =
-      ingest::MakeKafkaConf(kafka, {{"acks", "all"}, {"enable.idempotence", "true"}, {"linger.ms", "20"}});
-  std::string err;
-  if (!conf || (*conf)->set("dr_cb", &counter, err) != RdKafka::Conf::CONF_OK) {
-    std::cerr << "tidectl publish: " << (conf ? err : conf.status().message()) << '\n';
-    return 2;
+  Result<std::unique_ptr<Publisher>> publisher = Publisher::Connect(kafka);
+  if (!publisher) {
+    std::cerr << "tidectl publish: " << publisher.status().message() << '\n';
+    return publisher.status().code() == Status::Code::kInvalidArgument ? 2 : 1;
   }
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf->get(), err));
-  if (!producer) {
-    std::cerr << "tidectl publish: " << err << '\n';
-    return 1;
-  }
-  long sent = 0;
   // Progress on stderr (stdout keeps the one result line scripts read). The fraction is of the
   // input file's bytes; stdin has no known size.
   std::optional<std::uint64_t> total_bytes;
@@ -113,24 +87,12 @@ int RunPublish(int argc, const char* const* argv) {
   Progress progress(std::cerr, {.command = "publish", .what = "events", .total = total_bytes,
                                 .tty = Progress::IsTerminal(STDERR_FILENO)});
   std::uint64_t bytes_read = 0;
-  auto produce = [&](const std::optional<std::string>& key, const std::string* value) -> bool {
-    for (;;) {
-      RdKafka::ErrorCode e = producer->produce(
-          kafka.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-          value ? const_cast<char*>(value->data()) : nullptr, value ? value->size() : 0,
-          key ? key->data() : nullptr, key ? key->size() : 0, 0, nullptr);
-      if (e == RdKafka::ERR__QUEUE_FULL) {
-        producer->poll(100);  // backpressure: wait for deliveries to free the queue
-        continue;
-      }
-      if (e != RdKafka::ERR_NO_ERROR) {
-        std::cerr << "tidectl publish: produce: " << RdKafka::err2str(e) << '\n';
-        return false;
-      }
-      ++sent;
-      producer->poll(0);
-      return true;
+  auto produce = [&](std::optional<std::string_view> key, std::optional<std::string_view> value) -> bool {
+    if (Status sent = (*publisher)->Send(kafka.topic, key, value); !sent.ok()) {
+      std::cerr << "tidectl publish: " << sent.message() << '\n';
+      return false;
     }
+    return true;
   };
   if (!file.empty()) {
     std::ifstream in_file;
@@ -146,17 +108,16 @@ int RunPublish(int argc, const char* const* argv) {
     while (std::getline(in, line)) {
       bytes_read += line.size() + 1;
       if (line.empty()) continue;
-      if (!produce(KeyOf(line), &line)) return 1;
-      progress.Update(bytes_read, static_cast<std::uint64_t>(sent));
+      if (!produce(KeyOf(line), line)) return 1;
+      progress.Update(bytes_read, static_cast<std::uint64_t>((*publisher)->sent()));
     }
   }
   for (const std::string& key : tombstones) {
-    if (!produce(key, nullptr)) return 1;
+    if (!produce(key, std::nullopt)) return 1;
   }
-  producer->flush(30000);
-  if (counter.failed > 0 || counter.delivered != sent) {
-    std::cerr << "tidectl publish: " << counter.delivered << " of " << sent << " delivered"
-              << (counter.last_error.empty() ? "" : ": " + counter.last_error) << '\n';
+  const std::int64_t sent = (*publisher)->sent();
+  if (Status flushed = (*publisher)->Flush(); !flushed.ok()) {
+    std::cerr << "tidectl publish: " << flushed.message() << '\n';
     return 1;
   }
   progress.Finish(static_cast<std::uint64_t>(sent));

@@ -20,7 +20,6 @@
 #include <optional>
 
 #include <boost/program_options.hpp>
-#include <librdkafka/rdkafkacpp.h>
 #include <nlohmann/json.hpp>
 
 #include "common/storage/store.h"
