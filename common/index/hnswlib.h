@@ -11,4 +11,3 @@
 #endif
 #include <hnswlib/hnswlib.h>
 #pragma GCC diagnostic pop
-
