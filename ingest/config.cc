@@ -61,6 +61,8 @@ Result<Config> ParseConfig(int argc, const char* const* argv, po::options_descri
       ("snapshot.interval_s", po::value(&snapshot_interval_s)->default_value(snapshot_interval_s),
        "seconds between index snapshots (when something changed)")
       ("snapshot.keep", po::value(&c.snapshot_keep)->default_value(c.snapshot_keep), "snapshots kept on disk")
+      ("snapshot.trim_changes", po::value(&c.trim_changes)->default_value(c.trim_changes),
+       "after each snapshot, delete the change records every kept snapshot covers")
       ("metrics.address", po::value(&c.metrics_address)->default_value(c.metrics_address),
        "address of the /metrics endpoint")
       ("metrics.port", po::value(&c.metrics_port)->default_value(c.metrics_port),

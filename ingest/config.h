@@ -31,6 +31,7 @@ struct Config {
   storage::Store::Options store;
   std::chrono::seconds snapshot_interval{30};
   int snapshot_keep = 2;
+  bool trim_changes = true;  // Indexer::Options::trim_changes
   // GET /metrics (Prometheus) and /healthz; port 0 lets the kernel choose, -1 disables.
   std::string metrics_address = "127.0.0.1";
   int metrics_port = 9464;

@@ -1,5 +1,6 @@
 #include "ingest/fsck.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -129,6 +130,9 @@ Result<FsckReport> CheckStore(const storage::Store& store, const std::filesystem
     Problem(&r, std::to_string(r.chunks) + " chunks but " + std::to_string(r.vectors) + " vectors");
   }
 
+  // The log starts where the worker last trimmed it (or at 1) and has no gaps.
+  Result<std::uint64_t> first_seq = store.GetCounter(storage::kMetaFirstChangeSeq);
+  if (!first_seq) return first_seq.status();
   std::uint64_t expected_seq = 0;
   TIDE_RETURN_IF_ERROR(store.Scan(Cf::kChanges, "", "", [&](std::string_view key, std::string_view value) {
     ++r.changes;
@@ -136,6 +140,10 @@ Result<FsckReport> CheckStore(const storage::Store& store, const std::filesystem
     if (!seq || !storage::DecodeChange(value)) {
       Problem(&r, "undecodable change record");
       return true;
+    }
+    if (expected_seq == 0 && *seq != std::max<std::uint64_t>(*first_seq, 1)) {
+      Problem(&r, "the change log starts at seq " + std::to_string(*seq) + ", not at first_change_seq " +
+                      std::to_string(std::max<std::uint64_t>(*first_seq, 1)));
     }
     if (expected_seq != 0 && *seq != expected_seq) {
       Problem(&r, "change log gap before seq " + std::to_string(*seq));

@@ -6,7 +6,7 @@ namespace tide::ingest {
 
 using Clock = std::chrono::steady_clock;
 
-Indexer::Indexer(const Options& options, const storage::Store* store, index::IndexSet* indexes,
+Indexer::Indexer(const Options& options, storage::Store* store, index::IndexSet* indexes,
                  Histogram* index_seconds)
     : options_(options), store_(store), indexes_(indexes), index_seconds_(index_seconds) {
   applied_seq_ = target_seq_ = indexes_->applied_seq();
@@ -96,6 +96,27 @@ void Indexer::SnapshotIfChanged() {
     return;
   }
   snapshot_seq_ = indexes_->applied_seq();
+  if (options_.trim_changes) {
+    if (Status trimmed = TrimChanges(); !trimmed.ok()) {
+      spdlog::warn("trimming the change log failed, will retry after the next snapshot: {}", trimmed.ToString());
+    }
+  }
+}
+
+Status Indexer::TrimChanges() {
+  // Every kept snapshot covers the changes up to its sequence; the oldest bounds what a reader
+  // starting from any of them still needs.
+  const auto snapshots = index::IndexSet::ListSnapshotDirs(options_.snapshot_dir);
+  if (snapshots.empty()) return Status();
+  const std::uint64_t through = snapshots.back().first;
+  if (through <= trimmed_through_) return Status();
+  storage::WriteBatch wb;
+  wb.DeleteRange(storage::Cf::kChanges, storage::EncodeU64(0), storage::EncodeU64(through + 1));
+  wb.Put(storage::Cf::kMeta, storage::kMetaFirstChangeSeq, storage::EncodeU64(through + 1));
+  TIDE_RETURN_IF_ERROR(store_->Write(&wb));
+  spdlog::debug("change log trimmed through seq={}", through);
+  trimmed_through_ = through;
+  return Status();
 }
 
 }  // namespace tide::ingest

@@ -21,7 +21,10 @@ namespace tide::ingest {
 //
 // The store is the truth: a batch is durable, offsets included, before Notify(); the indexes
 // follow it through the change log (IndexSet::CatchUp), several batches at a time when they
-// fall behind. Snapshots are written every `snapshot_interval` when something changed.
+// fall behind. Snapshots are written every `snapshot_interval` when something changed; after
+// each, the change records every kept snapshot covers are trimmed from the store (with
+// `trim_changes`), so the change log holds only what a snapshot does not: a reader behind the
+// trim point loads a snapshot instead (query/follower.h).
 //
 // Thread-safe: Notify, WaitWhileBehind, fatal and Stop may be called from any thread.
 class Indexer {
@@ -33,10 +36,12 @@ class Indexer {
     // The consume thread waits (WaitWhileBehind) while the indexes are this many change records
     // behind the store: a bound on how much catching up a stop or a snapshot has to do.
     std::uint64_t max_lag = 50000;
+    // Delete the change records the oldest kept snapshot covers after each snapshot.
+    bool trim_changes = true;
   };
 
   // `index_seconds` (may be null) observes each catch-up.
-  Indexer(const Options& options, const storage::Store* store, index::IndexSet* indexes, Histogram* index_seconds);
+  Indexer(const Options& options, storage::Store* store, index::IndexSet* indexes, Histogram* index_seconds);
   ~Indexer();  // Stop()s
 
   // The store has changes up to `seq`.
@@ -54,9 +59,11 @@ class Indexer {
  private:
   void Loop();
   void SnapshotIfChanged();
+  // Deletes the change records up to the oldest kept snapshot's sequence.
+  Status TrimChanges();
 
   const Options options_;
-  const storage::Store* store_;
+  storage::Store* store_;
   index::IndexSet* indexes_;
   Histogram* index_seconds_;
   mutable std::mutex mu_;
@@ -66,6 +73,7 @@ class Indexer {
   bool stopping_ = false;          // GUARDED_BY(mu_)
   Status fatal_;                   // GUARDED_BY(mu_)
   std::uint64_t snapshot_seq_ = 0;  // loop thread only
+  std::uint64_t trimmed_through_ = 0;  // loop thread only: changes up to here are deleted
   std::thread thread_;
 };
 

@@ -292,6 +292,11 @@ Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetr
   index_options.model_id = (*embedder)->model_id();
   index_options.vector = config.shared.hnsw;
   index_options.vector.dim = (*embedder)->dimension();
+  // The store's lock is ours, so no other writer is saving a snapshot: what is unfinished was
+  // left by a worker that died while writing it.
+  Result<std::size_t> leftovers = index::IndexSet::RemoveUnfinishedSnapshots(data_dir / "snapshots");
+  if (!leftovers) return leftovers.status();
+  if (*leftovers > 0) spdlog::info("removed {} unfinished snapshot(s) of an interrupted worker", *leftovers);
   Result<std::unique_ptr<index::IndexSet>> indexes =
       index::IndexSet::LoadLatestSnapshot(data_dir / "snapshots", index_options);
   if (!indexes) {
@@ -319,6 +324,7 @@ Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetr
   indexer_options.snapshot_dir = data_dir / "snapshots";
   indexer_options.snapshot_interval = config.snapshot_interval;
   indexer_options.snapshot_keep = config.snapshot_keep;
+  indexer_options.trim_changes = config.trim_changes;
   Indexer indexer(indexer_options, store->get(), indexes->get(), metrics->index);
   registry->AddCallbackGauge("tide_ingest_dead_letter_max_bytes",
                              "Largest dead letter sent whole (the dead-letter topic's limit).", {},

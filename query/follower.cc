@@ -26,6 +26,7 @@ Follower::~Follower() {
 std::string Follower::not_ready_reason() const {
   {
     std::lock_guard lock(mu_);
+    if (!corruption_.ok()) return "the store's change log is corrupt: " + corruption_.message();
     if (!ready()) return reason_;
   }
   if (options_.max_lag.count() <= 0) return {};
@@ -47,6 +48,11 @@ Follower::Lag Follower::lag() const {
       std::chrono::steady_clock::duration(caught_up_at_.load(std::memory_order_relaxed)));
   l.behind_for = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since);
   return l;
+}
+
+Status Follower::corruption() const {
+  std::lock_guard lock(mu_);
+  return corruption_;
 }
 
 Status Follower::fatal() const {
@@ -156,43 +162,69 @@ Status Follower::Step() {
 
 Status Follower::MaybeJumpToSnapshot(const storage::Store& store,
                                      std::shared_ptr<index::IndexSet>* indexes) {
-  if (options_.snapshot_jump_ratio <= 0) return Status();
   const std::filesystem::path root = options_.data_dir / "snapshots";
   const std::uint64_t applied = (*indexes)->applied_seq();
   // Caught up with the store (the usual case): no snapshot can be ahead, and the snapshot
   // directory is not listed every round.
   if (store_seq_.load(std::memory_order_relaxed) <= applied) return Status();
+  // Behind the worker's trim point (a daemon stopped for long, or slower than the worker's
+  // snapshots): the changes it needs are gone, so a newer snapshot is the only way forward.
+  Result<std::uint64_t> first = store.GetCounter(storage::kMetaFirstChangeSeq);
+  if (!first) return first.status();
+  const bool trimmed = applied + 1 < *first;
+  if (!trimmed && options_.snapshot_jump_ratio <= 0) return Status();
   const std::optional<std::uint64_t> newest = index::IndexSet::LatestSnapshotSeq(root);
+  if (trimmed && (!newest || *newest + 1 < *first)) return RebuildFromStore(store, indexes);
   if (!newest || *newest <= applied) return Status();
   // How much replaying would insert: the entries of the changes the snapshot covers beyond
   // ours (counted until past the threshold).
-  const auto threshold = std::max<std::size_t>(
-      options_.snapshot_jump_min,
-      static_cast<std::size_t>(options_.snapshot_jump_ratio * static_cast<double>((*indexes)->size())));
   std::size_t entries = 0;
-  TIDE_RETURN_IF_ERROR(store.Scan(storage::Cf::kChanges, storage::EncodeU64(applied + 1), "",
-                                  [&](std::string_view key, std::string_view value) {
-                                    Result<std::uint64_t> seq = storage::DecodeU64(key);
-                                    if (!seq || *seq > *newest) return false;
-                                    if (Result<storage::ChangeRecord> c = storage::DecodeChange(value)) {
-                                      entries += c->entries.size();
-                                    }
-                                    return entries <= threshold;
-                                  }));
-  if (entries <= threshold) return Status();
+  if (!trimmed) {
+    const auto threshold = std::max<std::size_t>(
+        options_.snapshot_jump_min,
+        static_cast<std::size_t>(options_.snapshot_jump_ratio * static_cast<double>((*indexes)->size())));
+    TIDE_RETURN_IF_ERROR(store.Scan(storage::Cf::kChanges, storage::EncodeU64(applied + 1), "",
+                                    [&](std::string_view key, std::string_view value) {
+                                      Result<std::uint64_t> seq = storage::DecodeU64(key);
+                                      if (!seq || *seq > *newest) return false;
+                                      if (Result<storage::ChangeRecord> c = storage::DecodeChange(value)) {
+                                        entries += c->entries.size();
+                                      }
+                                      return entries <= threshold;
+                                    }));
+    if (entries <= threshold) return Status();
+  }
   const auto start = std::chrono::steady_clock::now();
   Result<std::unique_ptr<index::IndexSet>> loaded = index::IndexSet::LoadLatestSnapshot(root, options_.index);
   if (!loaded) {
-    spdlog::warn("follower: could not load snapshot seq={} ({}); replaying instead", *newest,
-                 loaded.status().ToString());
-    return Status();
+    spdlog::warn("follower: could not load snapshot seq={} ({}); {}", *newest, loaded.status().ToString(),
+                 trimmed ? "building from the store" : "replaying instead");
+    return trimmed ? RebuildFromStore(store, indexes) : Status();
   }
   // Only the newest was checked; an older one may be all that loaded (the newest being pruned).
   if ((*loaded)->applied_seq() <= applied) return Status();
-  spdlog::info("follower: loaded snapshot seq={} chunks={} instead of replaying {}+ entries after seq={} "
-               "seconds={:.2f}", (*loaded)->applied_seq(), (*loaded)->size(), entries, applied,
+  spdlog::info("follower: loaded snapshot seq={} chunks={} instead of replaying {} after seq={} seconds={:.2f}",
+               (*loaded)->applied_seq(), (*loaded)->size(),
+               trimmed ? "changes trimmed from the log" : std::to_string(entries) + "+ entries", applied,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   *indexes = std::move(*loaded);
+  {
+    std::lock_guard lock(mu_);
+    indexes_ = *indexes;
+  }
+  snapshot_jumps_.fetch_add(1, std::memory_order_relaxed);
+  cv_.notify_all();
+  return Status();
+}
+
+Status Follower::RebuildFromStore(const storage::Store& store, std::shared_ptr<index::IndexSet>* indexes) {
+  Result<std::unique_ptr<index::IndexSet>> fresh = index::IndexSet::Create(options_.index);
+  if (!fresh) return fresh.status();
+  Result<std::size_t> built = (*fresh)->CatchUp(store, 1);  // an empty set over a trimmed log: a full build
+  if (!built) return built.status();
+  spdlog::info("follower: no snapshot covers the start of the trimmed change log; built from the store "
+               "chunks={} seq={}", (*fresh)->size(), (*fresh)->applied_seq());
+  *indexes = std::move(*fresh);
   {
     std::lock_guard lock(mu_);
     indexes_ = *indexes;
@@ -213,7 +245,23 @@ void Follower::Loop() {
         cv_.notify_all();
         return;
       }
-      spdlog::warn("follower: {} (retrying)", s.ToString());
+      if (s.code() == Status::Code::kCorruption) {
+        std::lock_guard lock(mu_);
+        // Once per distinct problem: it is retried every round until the store changes.
+        if (corruption_.message() != s.message()) {
+          const std::shared_ptr<index::IndexSet> set = indexes_;
+          spdlog::error("follower: {}; the indexes stay at change {} and searches are answered from them; "
+                        "check the worker's store with `tidectl fsck` (tide_query_corruption is 1)",
+                        s.ToString(), set ? set->applied_seq() : 0);
+        }
+        corruption_ = s;
+      } else {
+        spdlog::warn("follower: {} (retrying)", s.ToString());
+      }
+    } else {
+      std::lock_guard lock(mu_);
+      if (!corruption_.ok()) spdlog::info("follower: past the corruption reported before ({})", corruption_.message());
+      corruption_ = Status();
     }
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, options_.interval, [this] { return stop_.load() || refresh_; });

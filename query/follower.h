@@ -67,9 +67,13 @@ class Follower {
   // been replayed to its end at least once. Searches are served from then on; see
   // not_ready_reason() for what /readyz reports.
   bool ready() const { return ready_.load(std::memory_order_acquire); }
-  // Why /readyz should say not ready: still loading, or (Options::max_lag) behind the worker
-  // for too long. Empty when ready.
+  // Why /readyz should say not ready: still loading, the store's change log is corrupt (the
+  // indexes cannot move past the bad record; searches are still answered from what they
+  // hold), or (Options::max_lag) behind the worker for too long. Empty when ready.
   std::string not_ready_reason() const;
+  // The corruption that stops the indexes from catching up, or OK. Cleared once a round
+  // gets past it (the worker's store was repaired or replaced).
+  Status corruption() const;
   Lag lag() const;
   // A fatal condition (e.g. the store was built with another embedder); the daemon exits.
   Status fatal() const;
@@ -93,7 +97,11 @@ class Follower {
   void Loop();
   Status Step();  // one round: open, load, catch up
   // Replaces *indexes by the newest snapshot when that beats replaying (Options above).
+  // Behind a trimmed change log, or ahead by enough that loading beats replaying.
   Status MaybeJumpToSnapshot(const storage::Store& store, std::shared_ptr<index::IndexSet>* indexes);
+  // Replaces *indexes by a set built from the store's chunks (no snapshot covers the start of
+  // the trimmed change log).
+  Status RebuildFromStore(const storage::Store& store, std::shared_ptr<index::IndexSet>* indexes);
 
   const Options options_;
   std::atomic<bool> ready_{false};
@@ -109,6 +117,7 @@ class Follower {
   std::shared_ptr<index::IndexSet> indexes_;       // GUARDED_BY(mu_)
   std::string reason_ = "starting";                // GUARDED_BY(mu_)
   Status fatal_;                                   // GUARDED_BY(mu_)
+  Status corruption_;                              // GUARDED_BY(mu_)
   std::thread thread_;
 };
 

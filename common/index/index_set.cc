@@ -169,20 +169,101 @@ Status IndexSet::ApplyDelete(std::uint64_t label) {
   return Status();
 }
 
+Result<std::size_t> IndexSet::BuildFromStore(const storage::Store& store) {
+  // REQUIRES: apply_mu_ held. The store does not move meanwhile: the worker builds before it
+  // consumes, and a follower's secondary changes only when it catches up, on this thread.
+  Result<std::uint64_t> next_seq = store.GetCounter(storage::kMetaNextChangeSeq);
+  if (!next_seq) return next_seq.status();
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t chunks = 0;
+  Status failed;
+  VectorBatch batch;
+  std::unique_lock lock(mu_);
+  TIDE_RETURN_IF_ERROR(store.Scan(storage::Cf::kChunks, "", "", [&](std::string_view key, std::string_view value) {
+    Result<std::uint64_t> label = storage::DecodeU64(key);
+    Result<storage::ChunkRecord> chunk = storage::DecodeChunk(value);
+    if (!label || !chunk) {
+      failed = Status::Corruption("chunk record " + (label ? std::to_string(*label) : std::string("?")) +
+                                  " does not decode");
+      return false;
+    }
+    Result<std::optional<std::string>> bytes = store.Get(storage::Cf::kVectors, key);
+    if (!bytes) {
+      failed = bytes.status();
+      return false;
+    }
+    if (!bytes->has_value()) {
+      failed = Status::Corruption("chunk " + std::to_string(*label) + " has no vector");
+      return false;
+    }
+    Result<std::vector<float>> vector = storage::DecodeVector(**bytes);
+    if (!vector) {
+      failed = vector.status().WithContext("vector " + std::to_string(*label));
+      return false;
+    }
+    failed = ApplyUpsert(*label, *chunk, *vector, &batch);
+    if (failed.ok() && batch.labels.size() >= 4096) failed = FlushVectors(&batch);
+    ++chunks;
+    return failed.ok();
+  }));
+  TIDE_RETURN_IF_ERROR(failed);
+  TIDE_RETURN_IF_ERROR(FlushVectors(&batch));
+  TIDE_RETURN_IF_ERROR(store.Scan(storage::Cf::kMeta, storage::kOffsetKeyPrefix, storage::kOffsetKeyPrefix,
+                                  [&](std::string_view key, std::string_view value) {
+                                    if (Result<std::uint64_t> offset = storage::DecodeU64(value)) {
+                                      applied_offsets_[std::string(key.substr(storage::kOffsetKeyPrefix.size()))] =
+                                          static_cast<std::int64_t>(*offset);
+                                    }
+                                    return true;
+                                  }));
+  applied_seq_ = *next_seq > 0 ? *next_seq - 1 : 0;
+  spdlog::info("indexes built from the store's chunks (the change log is trimmed and no snapshot covers it) "
+               "chunks={} seq={} seconds={:.2f}",
+               chunks, applied_seq_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return static_cast<std::size_t>(applied_seq_);
+}
+
 Result<std::size_t> IndexSet::CatchUp(const storage::Store& store, std::size_t max_changes) {
   std::lock_guard apply_lock(apply_mu_);
   std::uint64_t next = applied_seq() + 1;
   std::size_t applied = 0;
+  Result<std::uint64_t> first = store.GetCounter(storage::kMetaFirstChangeSeq);
+  if (!first) return first.status();
+  if (next < *first && next == 1 && size() == 0) {
+    // An empty set and a log without its beginning (the snapshots are gone): every chunk is
+    // in the store, so build from it instead.
+    return BuildFromStore(store);
+  }
+  if (next < *first) {
+    return Status::NotFound("changes " + std::to_string(next) + " to " + std::to_string(*first - 1) +
+                            " were trimmed from the log, which starts at change " + std::to_string(*first) +
+                            "; start from an index snapshot covering change " + std::to_string(*first - 1) +
+                            " or later");
+  }
   while (applied < max_changes) {
     std::optional<storage::ChangeRecord> change;
+    Status bad;  // the next record is there but unusable: the store is not what was written
     Status scan = store.Scan(storage::Cf::kChanges, storage::EncodeU64(next), "",
                              [&](std::string_view key, std::string_view value) {
                                Result<std::uint64_t> seq = storage::DecodeU64(key);
-                               Result<storage::ChangeRecord> rec = storage::DecodeChange(value);
-                               if (seq && rec && *seq == next) change = std::move(*rec);
+                               if (!seq) {
+                                 bad = Status::Corruption("a change log key after change " +
+                                                          std::to_string(next - 1) + " is not a sequence number");
+                               } else if (*seq != next) {
+                                 // Records are written in one batch with the counter, so
+                                 // they never skip a number.
+                                 bad = Status::Corruption("change record " + std::to_string(next) +
+                                                          " is missing; the next one is " + std::to_string(*seq));
+                               } else if (Result<storage::ChangeRecord> rec = storage::DecodeChange(value); !rec) {
+                                 bad = Status::Corruption("change record " + std::to_string(next) +
+                                                          " does not decode: " + rec.status().message());
+                               } else {
+                                 change = std::move(*rec);
+                               }
                                return false;
                              });
     TIDE_RETURN_IF_ERROR(scan);
+    TIDE_RETURN_IF_ERROR(bad);
     if (!change) break;
 
     std::vector<PreparedOp> ops;
@@ -198,9 +279,9 @@ Result<std::size_t> IndexSet::CatchUp(const storage::Store& store, std::size_t m
         // A chunk deleted by a later change is gone from the store; that change deletes it.
         if (chunk->has_value() && vec->has_value()) {
           Result<storage::ChunkRecord> rec = storage::DecodeChunk(**chunk);
-          if (!rec) return rec.status();
+          if (!rec) return rec.status().WithContext("chunk " + std::to_string(e.label) + " of change " + std::to_string(next));
           Result<std::vector<float>> v = storage::DecodeVector(**vec);
-          if (!v) return v.status();
+          if (!v) return v.status().WithContext("vector " + std::to_string(e.label) + " of change " + std::to_string(next));
           op.chunk = std::move(*rec);
           op.vector = std::move(*v);
         }

@@ -74,6 +74,9 @@ class IndexSet {
   // A writer may prune any of them at any time.
   static std::vector<std::pair<std::uint64_t, std::filesystem::path>> ListSnapshotDirs(
       const std::filesystem::path& root);
+  // Removes what an interrupted SaveSnapshot left under `root` (its ".tmp-*" directories) and
+  // returns how many. Only the snapshots' writer may call it, before it writes any.
+  static Result<std::size_t> RemoveUnfinishedSnapshots(const std::filesystem::path& root);
   // Loads the newest complete snapshot under `root`; NotFound if there is none.
   static Result<std::unique_ptr<IndexSet>> LoadLatestSnapshot(const std::filesystem::path& root,
                                                              const Options& options);
@@ -82,7 +85,12 @@ class IndexSet {
   Status SaveSnapshot(const std::filesystem::path& root, int keep) const;
 
   // Replays change records after applied_seq() from `store`, at most `max_changes` of them.
-  // Returns how many were applied.
+  // Returns how many were applied. Corruption when the next record is there but cannot be
+  // used (does not decode, a sequence number is skipped, its chunk or vector does not decode):
+  // applied_seq() then stays before it, and every call reports it again. When the changes
+  // after applied_seq() were trimmed (storage::kMetaFirstChangeSeq): an empty set is built
+  // from the store's chunks and vectors instead (the result is then the sequence it reached);
+  // a set that holds anything gets NotFound, and only a newer snapshot can bring it forward.
   Result<std::size_t> CatchUp(const storage::Store& store, std::size_t max_changes);
 
   std::uint64_t applied_seq() const;
@@ -150,6 +158,9 @@ class IndexSet {
   Status ApplyUpsert(std::uint64_t label, const storage::ChunkRecord& chunk,
                      std::span<const float> vector, VectorBatch* batch);
   Status FlushVectors(VectorBatch* batch);
+  // Every chunk of the store at once, applied_seq() = its newest change (CatchUp on an empty
+  // set whose log was trimmed). REQUIRES: apply_mu_ held, the set empty.
+  Result<std::size_t> BuildFromStore(const storage::Store& store);
   Status ApplyDelete(std::uint64_t label);
   std::uint32_t InternContainer(const std::string& container_id);
   std::string EncodeTables() const;

@@ -209,6 +209,21 @@ Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) const
   return Status();
 }
 
+Result<std::size_t> IndexSet::RemoveUnfinishedSnapshots(const std::filesystem::path& root) {
+  std::error_code ec;
+  std::size_t removed = 0;
+  if (!std::filesystem::is_directory(root, ec)) return removed;
+  for (std::filesystem::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->path().filename().string().starts_with(".tmp-")) continue;
+    std::error_code remove_ec;
+    std::filesystem::remove_all(it->path(), remove_ec);
+    if (remove_ec) return Status::Unavailable("removing " + it->path().string() + ": " + remove_ec.message());
+    ++removed;
+  }
+  if (ec) return Status::Unavailable("listing " + root.string() + ": " + ec.message());
+  return removed;
+}
+
 std::vector<std::pair<std::uint64_t, std::filesystem::path>> IndexSet::ListSnapshotDirs(
     const std::filesystem::path& root) {
   std::vector<std::pair<std::uint64_t, std::filesystem::path>> out;

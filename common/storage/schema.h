@@ -46,6 +46,9 @@ std::string DocKeyPrefix(std::string_view container_id);
 // meta keys
 inline constexpr std::string_view kMetaNextLabel = "next_label";
 inline constexpr std::string_view kMetaNextChangeSeq = "next_change_seq";
+// The first change record the log still holds: the worker trims the records every kept index
+// snapshot covers (ingest/indexer.h). Absent: nothing was trimmed (the log starts at 1).
+inline constexpr std::string_view kMetaFirstChangeSeq = "first_change_seq";
 inline constexpr std::string_view kMetaEmbedder = "embedder";
 std::string OffsetKey(std::string_view topic, std::int32_t partition);  // "offset/<topic>/<p>"
 inline constexpr std::string_view kOffsetKeyPrefix = "offset/";

@@ -38,11 +38,12 @@ rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.s
 struct WriteBatch::Impl {
   // Column family handles are owned by the Store; the batch records the Cf and the Store
   // resolves it at Write time, so a batch can be built without a Store at hand.
+  enum class Kind { kPut, kDelete, kDeleteRange };
   struct Op {
     Cf cf;
-    bool is_delete;
+    Kind kind;
     std::string key;
-    std::string value;
+    std::string value;  // kDeleteRange: the end key (exclusive)
   };
   std::vector<Op> ops;
   std::size_t bytes = 0;
@@ -53,12 +54,17 @@ WriteBatch::~WriteBatch() = default;
 
 void WriteBatch::Put(Cf cf, std::string_view key, std::string_view value) {
   impl_->bytes += key.size() + value.size();
-  impl_->ops.push_back({cf, false, std::string(key), std::string(value)});
+  impl_->ops.push_back({cf, Impl::Kind::kPut, std::string(key), std::string(value)});
 }
 
 void WriteBatch::Delete(Cf cf, std::string_view key) {
   impl_->bytes += key.size();
-  impl_->ops.push_back({cf, true, std::string(key), {}});
+  impl_->ops.push_back({cf, Impl::Kind::kDelete, std::string(key), {}});
+}
+
+void WriteBatch::DeleteRange(Cf cf, std::string_view begin, std::string_view end) {
+  impl_->bytes += begin.size() + end.size();
+  impl_->ops.push_back({cf, Impl::Kind::kDeleteRange, std::string(begin), std::string(end)});
 }
 
 void WriteBatch::Clear() {
@@ -170,8 +176,18 @@ Status Store::Write(WriteBatch* batch) {
   if (impl_->secondary) return Status::Internal("write to a secondary store");
   rocksdb::WriteBatch wb;
   for (const WriteBatch::Impl::Op& op : batch->impl_->ops) {
-    rocksdb::Status s = op.is_delete ? wb.Delete(impl_->handle(op.cf), ToSlice(op.key))
-                                     : wb.Put(impl_->handle(op.cf), ToSlice(op.key), ToSlice(op.value));
+    rocksdb::Status s;
+    switch (op.kind) {
+      case WriteBatch::Impl::Kind::kPut:
+        s = wb.Put(impl_->handle(op.cf), ToSlice(op.key), ToSlice(op.value));
+        break;
+      case WriteBatch::Impl::Kind::kDelete:
+        s = wb.Delete(impl_->handle(op.cf), ToSlice(op.key));
+        break;
+      case WriteBatch::Impl::Kind::kDeleteRange:
+        s = wb.DeleteRange(impl_->handle(op.cf), ToSlice(op.key), ToSlice(op.value));
+        break;
+    }
     if (!s.ok()) return FromRocks(s, "building write batch");
   }
   if (impl_->resume_needed.load()) {

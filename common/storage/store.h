@@ -23,6 +23,8 @@ class WriteBatch {
 
   void Put(Cf cf, std::string_view key, std::string_view value);
   void Delete(Cf cf, std::string_view key);
+  // Deletes every key in [begin, end) (one range tombstone, however many keys).
+  void DeleteRange(Cf cf, std::string_view begin, std::string_view end);
   // Empties the batch for reuse.
   void Clear();
   std::size_t count() const;

@@ -2,12 +2,14 @@
 // instead of inserting every chunk of the gap into its own graph; a little behind, it replays.
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "common/embedding/hash_embedder.h"
+#include "common/file_util.h"
 #include "common/index/index_set.h"
 #include "common/storage/store.h"
 #include "ingest/applier.h"
@@ -179,6 +181,111 @@ TEST_F(FollowerTest, BehindForLongerThanMaxLagIsNotReadyUntilCaughtUp) {
   EXPECT_EQ(follower.not_ready_reason(), "");
   EXPECT_EQ(follower.lag().changes, 0u);
   EXPECT_EQ(follower.lag().behind_for.count(), 0);
+}
+
+// Issue 14: a change record that does not decode is corruption, reported as such: /readyz says
+// so, tide_query_corruption's source is set, and the indexes stay at the record before it while
+// searches go on. Catch-up no longer stops silently there. Once the store holds a good record
+// at that sequence, the follower gets past it and the report clears.
+TEST_F(FollowerTest, Issue14_ACorruptChangeRecordIsReportedAndTheIndexesStayServing) {
+  ASSERT_EQ(Apply(0, 10), 1u);
+  {
+    storage::WriteBatch wb;
+    wb.Put(storage::Cf::kChanges, storage::EncodeU64(2), "\x01{not a change record");
+    wb.Put(storage::Cf::kMeta, storage::kMetaNextChangeSeq, storage::EncodeU64(3));
+    ASSERT_TRUE(store_->Write(&wb).ok());
+  }
+  std::unique_ptr<Follower> follower = StartFollower();
+  const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  while (follower->corruption().ok() && std::chrono::steady_clock::now() < deadline) {
+  }
+  ASSERT_FALSE(follower->corruption().ok()) << "a corrupt change record was not reported";
+  EXPECT_EQ(follower->corruption().code(), Status::Code::kCorruption);
+  EXPECT_NE(follower->corruption().message().find("change record 2 does not decode"), std::string::npos)
+      << follower->corruption().ToString();
+  EXPECT_NE(follower->not_ready_reason().find("change log is corrupt"), std::string::npos)
+      << follower->not_ready_reason();
+
+  // The worker writes change 2 again (its own counter never moved past it): a good record.
+  ASSERT_EQ(Apply(10, 5), 2u);
+  follower->Refresh();
+  ASSERT_TRUE(follower->WaitForSeqForTest(2, seconds(30))) << follower->not_ready_reason();
+  EXPECT_TRUE(follower->corruption().ok());
+  EXPECT_EQ(follower->not_ready_reason(), "");
+  EXPECT_EQ(follower->indexes()->size(), 15u);
+}
+
+// Issue 14: a worker killed while writing a snapshot leaves its temporary directory; the next
+// worker removes such leftovers before it loads, and complete snapshots stay loadable.
+TEST_F(FollowerTest, Issue14_UnfinishedSnapshotsAreRemovedAndCompleteOnesKept) {
+  Apply(0, 20);
+  WorkerSnapshot();
+  const std::filesystem::path root = dir_.path() / "snapshots";
+  std::filesystem::create_directories(root / ".tmp-snap-00000000000000000009-4242");
+  ASSERT_TRUE(WriteFileAtomic(root / ".tmp-snap-00000000000000000009-4242" / "vectors.hnsw", "half a graph").ok());
+  Result<std::size_t> removed = index::IndexSet::RemoveUnfinishedSnapshots(root);
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, 1u);
+  EXPECT_FALSE(std::filesystem::exists(root / ".tmp-snap-00000000000000000009-4242"));
+  EXPECT_EQ(index::IndexSet::ListSnapshotDirs(root).size(), 1u);
+  auto loaded = index::IndexSet::LoadLatestSnapshot(root, index_options_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->size(), 20u);
+  EXPECT_EQ(*index::IndexSet::RemoveUnfinishedSnapshots(dir_.path() / "nowhere"), 0u);
+}
+
+// Issue 14: the worker trims the change records its kept snapshots cover. A daemon behind that
+// point loads the newest snapshot even when it would otherwise replay (ratio 0); with every
+// snapshot gone, a process starting empty builds from the store's chunks. Both end equal to
+// the store.
+TEST_F(FollowerTest, Issue14_BehindATrimmedChangeLogLoadsASnapshotOrBuildsFromTheStore) {
+  Apply(0, 10);
+  Follower::Options o;
+  o.data_dir = dir_.path();
+  o.secondary_dir = dir_.path() / "secondary";
+  o.interval = std::chrono::hours(1);
+  o.index = index_options_;
+  o.snapshot_jump_ratio = 0;  // would always replay, but cannot: the changes are gone
+  Follower follower(o);
+  ASSERT_TRUE(follower.WaitForSeqForTest(1, seconds(30)));
+
+  // A set of this process that stays at change 1 (it holds 10 chunks).
+  auto partial = index::IndexSet::Create(index_options_);
+  ASSERT_TRUE(partial.ok());
+  ASSERT_TRUE((*partial)->CatchUp(*store_, 1).ok());
+  std::uint64_t seq = 0;
+  for (int i = 0; i < 5; ++i) seq = Apply(10 + i * 10, 10);
+  WorkerSnapshot();  // covers every change
+  {
+    // What Indexer::TrimChanges writes after it.
+    storage::WriteBatch wb;
+    wb.DeleteRange(storage::Cf::kChanges, storage::EncodeU64(0), storage::EncodeU64(seq + 1));
+    wb.Put(storage::Cf::kMeta, storage::kMetaFirstChangeSeq, storage::EncodeU64(seq + 1));
+    ASSERT_TRUE(store_->Write(&wb).ok());
+  }
+  const std::uint64_t after = Apply(60, 10);  // the log now holds only this change
+  follower.Refresh();
+  ASSERT_TRUE(follower.WaitForSeqForTest(after, seconds(30))) << follower.not_ready_reason();
+  EXPECT_EQ(follower.snapshot_jumps(), 1u);
+  EXPECT_EQ(follower.indexes()->size(), 70u);
+
+  // Without snapshots an empty set is built from the store, and replays what follows.
+  std::filesystem::remove_all(dir_.path() / "snapshots");
+  auto fresh = index::IndexSet::Create(index_options_);
+  ASSERT_TRUE(fresh.ok());
+  Result<std::size_t> built = (*fresh)->CatchUp(*store_, 1000);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  EXPECT_EQ((*fresh)->applied_seq(), after);
+  EXPECT_EQ((*fresh)->size(), 70u);
+  EXPECT_EQ((*fresh)->Labels(), follower.indexes()->Labels());
+  EXPECT_EQ((*fresh)->applied_offsets(), follower.indexes()->applied_offsets());
+  // A set that holds something cannot skip trimmed changes: it is told so, and stays usable.
+  Result<std::size_t> behind = (*partial)->CatchUp(*store_, 1000);
+  ASSERT_FALSE(behind.ok());
+  EXPECT_EQ(behind.status().code(), Status::Code::kNotFound);
+  EXPECT_NE(behind.status().message().find("were trimmed from the log"), std::string::npos) << behind.status().ToString();
+  EXPECT_EQ((*partial)->applied_seq(), 1u);
+  EXPECT_EQ((*partial)->size(), 10u);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include "common/digest.h"
 #include "common/http/http_server.h"
+#include "common/index/index_set.h"
 #include "common/storage/store.h"
 #include "ingest/config.h"
 #include "ingest/worker.h"
@@ -147,6 +148,24 @@ TEST_F(IngestWorkerTest, CleanRestartResumesFromTheStoredOffsetsExactlyOnce) {
   EXPECT_EQ(Counter("applied"), 111u);  // 100 + 10 updates + 1 tombstone
   EXPECT_EQ(Counter("stale"), 1u);
   EXPECT_EQ(Counter("duplicate"), 0u);  // nothing was read twice
+
+  // Issue 14: the change log keeps only what the oldest kept snapshot does not cover.
+  const auto snapshots = index::IndexSet::ListSnapshotDirs(dir_.path() / "data" / "snapshots");
+  ASSERT_FALSE(snapshots.empty());
+  auto store = storage::Store::OpenSecondary(dir_.path() / "data" / "store", dir_.path() / "secondary-log", {});
+  ASSERT_TRUE(store.ok());
+  Result<std::uint64_t> first = (*store)->GetCounter(storage::kMetaFirstChangeSeq);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(*first, snapshots.back().first + 1);
+  EXPECT_GT(*first, 1u);
+  std::uint64_t lowest = 0;
+  ASSERT_TRUE((*store)->Scan(storage::Cf::kChanges, "", "", [&](std::string_view key, std::string_view) {
+    lowest = *storage::DecodeU64(key);
+    return false;
+  }).ok());
+  if (lowest != 0) {
+    EXPECT_GE(lowest, *first);
+  }
 }
 
 // Issue 17.1: one bad event bigger than the dead-letter producer's limit used to stop every
