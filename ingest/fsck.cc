@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "common/index/replayer.h"
 #include "common/storage/store.h"
 
 namespace tide::ingest {
@@ -161,7 +162,7 @@ Result<FsckReport> CheckStore(const storage::Store& store, const std::filesystem
     Result<std::unique_ptr<index::IndexSet>> set = index::IndexSet::LoadLatestSnapshot(*snapshots, index_options);
     if (!set && set.status().code() == Status::Code::kNotFound) set = index::IndexSet::Create(index_options);
     if (!set) return set.status();
-    Result<std::size_t> replayed = (*set)->CatchUp(store, SIZE_MAX);
+    Result<std::size_t> replayed = index::CatchUp(**set, store, SIZE_MAX);
     if (!replayed) return replayed.status();
     std::vector<std::pair<std::uint64_t, std::string>> labels = (*set)->Labels();
     if (labels.size() != chunk_labels.size() || (*set)->vector_size() != chunk_labels.size() ||

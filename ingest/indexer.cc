@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/index/replayer.h"
+
 namespace tide::ingest {
 
 using Clock = std::chrono::steady_clock;
@@ -64,7 +66,7 @@ void Indexer::Loop() {
     }
     // Everything the store has now, notified or not (a stop catches up with all of it).
     const auto start = Clock::now();
-    Result<std::size_t> applied = indexes_->CatchUp(*store_, SIZE_MAX);
+    Result<std::size_t> applied = index::CatchUp(*indexes_, *store_, SIZE_MAX);
     if (!applied) {
       spdlog::error("indexing stopped: {}", applied.status().ToString());
       std::lock_guard lock(mu_);

@@ -14,6 +14,7 @@
 #include "common/http/http_server.h"
 #include "common/metrics.h"
 #include "common/index/index_set.h"
+#include "common/index/replayer.h"
 #include "common/storage/store.h"
 #include "common/readiness.h"
 #include "ingest/dead_letters.h"
@@ -305,7 +306,7 @@ Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetr
     if (!indexes) return indexes.status();
   }
   // Bring the in-memory indexes up to the store: after a crash, the snapshot is behind.
-  Result<std::size_t> replayed = (*indexes)->CatchUp(**store, SIZE_MAX);
+  Result<std::size_t> replayed = index::CatchUp(**indexes, **store, SIZE_MAX);
   if (!replayed) return replayed.status().WithContext("replaying the change log");
   spdlog::info("indexes ready chunks={} seq={} replayed_changes={}", (*indexes)->size(),
                (*indexes)->applied_seq(), *replayed);

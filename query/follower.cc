@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/index/replayer.h"
 #include "common/storage/schema.h"
 #include "common/storage/store.h"
 
@@ -142,7 +143,7 @@ Status Follower::Step() {
   }
   TIDE_RETURN_IF_ERROR(MaybeJumpToSnapshot(*store, &indexes));
   for (;;) {
-    Result<std::size_t> applied = indexes->CatchUp(*store, 256);
+    Result<std::size_t> applied = index::CatchUp(*indexes, *store, 256);
     if (!applied) return applied.status();
     if (*applied > 0) cv_.notify_all();
     if (*applied < 256 || stop_) break;
@@ -220,7 +221,7 @@ Status Follower::MaybeJumpToSnapshot(const storage::Store& store,
 Status Follower::RebuildFromStore(const storage::Store& store, std::shared_ptr<index::IndexSet>* indexes) {
   Result<std::unique_ptr<index::IndexSet>> fresh = index::IndexSet::Create(options_.index);
   if (!fresh) return fresh.status();
-  Result<std::size_t> built = (*fresh)->CatchUp(store, 1);  // an empty set over a trimmed log: a full build
+  Result<std::size_t> built = index::CatchUp(**fresh, store, 1);  // an empty set over a trimmed log: a full build
   if (!built) return built.status();
   spdlog::info("follower: no snapshot covers the start of the trimmed change log; built from the store "
                "chunks={} seq={}", (*fresh)->size(), (*fresh)->applied_seq());

@@ -13,41 +13,26 @@
 #include <vector>
 
 #include "common/analysis/analyzer.h"
+#include "common/index/chunk_table.h"
 #include "common/index/container_set.h"
 #include "common/index/keyword_index.h"
 #include "common/index/vector_index.h"
 #include "common/status.h"
 #include "common/storage/schema.h"
 
-namespace tide::storage {
-class Store;
-}
-
 namespace tide::index {
 
-// Conditions on document metadata a search adds to its container scope (DESIGN §5's
-// filters). An empty field does not constrain; all given fields must hold.
-struct MetadataFilter {
-  std::vector<std::string> doc_types;  // metadata.doc_type is one of these
-  std::vector<std::string> tags;       // metadata.tags holds at least one of these
-  // Inclusive bounds in ms since the epoch; a chunk without the date fails any bound on it.
-  std::optional<std::int64_t> created_min, created_max;
-  std::optional<std::int64_t> updated_min, updated_max;
-
-  bool empty() const {
-    return doc_types.empty() && tags.empty() && !created_min && !created_max && !updated_min && !updated_max;
-  }
-};
-
-// Everything search needs in memory, derived from the store: the vector index, the keyword
-// index and the chunk -> container table used for permission filtering.
+// Everything search needs in memory, derived from the store: three parts, each doing one
+// thing: the vector index (vector_index.h), the keyword index (keyword_index.h) and the chunk
+// table that scope and filter checks read (chunk_table.h).
 //
 // The store is the source of truth. An IndexSet is (a snapshot) + (the change log replayed
 // after it): applied_seq() says how far. The ingest worker and the query daemon each keep one
-// and bring it forward with CatchUp(); the worker also writes snapshots so the daemon starts
-// without rebuilding.
+// and bring it forward with the replayer (replayer.h), the only index code that reads the
+// store; the worker also writes snapshots so the daemon starts without rebuilding.
 //
-// Thread safety: searches and Save run concurrently; CatchUp/Apply take the writer lock in
+// Thread safety: searches and SaveSnapshot run concurrently; changes are applied under an
+// ApplyLock (one applier at a time, and never during a snapshot), taking the writer lock in
 // small steps so searches are never stalled for long.
 class IndexSet {
  public:
@@ -59,7 +44,8 @@ class IndexSet {
     // the graph: exact, and faster when the filter rejects most of the graph.
     std::size_t exact_scan_threshold = 4096;
     std::size_t apply_step = 64;  // changes applied per writer-lock hold
-    // CatchUp rebuilds the vector graph without its tombstones when they are more than this
+    // The vector graph is rebuilt without its tombstones (MaybeDropTombstones, after each
+    // catch-up) when they are more than this
     // fraction of its slots and at least rebuild_min_tombstones (adds reuse tombstones, so
     // they pile up only when deletes outrun adds, e.g. after a container.delete).
     double rebuild_tombstone_ratio = 0.3;
@@ -84,14 +70,32 @@ class IndexSet {
   // directory renamed into place) and removes all but the newest `keep` snapshots.
   Status SaveSnapshot(const std::filesystem::path& root, int keep) const;
 
-  // Replays change records after applied_seq() from `store`, at most `max_changes` of them.
-  // Returns how many were applied. Corruption when the next record is there but cannot be
-  // used (does not decode, a sequence number is skipped, its chunk or vector does not decode):
-  // applied_seq() then stays before it, and every call reports it again. When the changes
-  // after applied_seq() were trimmed (storage::kMetaFirstChangeSeq): an empty set is built
-  // from the store's chunks and vectors instead (the result is then the sequence it reached);
-  // a set that holds anything gets NotFound, and only a newer snapshot can bring it forward.
-  Result<std::size_t> CatchUp(const storage::Store& store, std::size_t max_changes);
+  // --- applying changes (the replayer, replayer.h) ---------------------------------------
+  // One chunk operation of a change, read from the store.
+  struct ChunkOp {
+    storage::ChangeRecord::Op op = storage::ChangeRecord::Op::kUpsert;
+    std::uint64_t label = 0;
+    std::optional<storage::ChunkRecord> chunk;  // upserts whose chunk is still stored
+    std::vector<float> vector;
+  };
+  // Held while changes are applied: one applier at a time, and no snapshot sees half a change.
+  class ApplyLock {
+   private:
+    friend class IndexSet;
+    explicit ApplyLock(std::mutex& mu) : lock_(mu) {}
+    std::unique_lock<std::mutex> lock_;
+  };
+  ApplyLock LockForApply() { return ApplyLock(apply_mu_); }
+  // Applies change `seq` (REQUIRES: applied_seq() + 1) and records that the source partitions
+  // reached `offsets`.
+  Status ApplyChange(const ApplyLock&, std::uint64_t seq, const std::map<std::string, std::int64_t>& offsets,
+                     const std::vector<ChunkOp>& ops);
+  // Adds chunks outside any change (a build from the store's chunks); applied_seq() does not
+  // move until MarkApplied.
+  Status AddChunks(const ApplyLock&, const std::vector<ChunkOp>& upserts);
+  void MarkApplied(const ApplyLock&, std::uint64_t seq, std::map<std::string, std::int64_t> offsets);
+  // Rebuilds the vector graph without its tombstones once they pass Options' thresholds.
+  Status MaybeDropTombstones(const ApplyLock&);
 
   std::uint64_t applied_seq() const;
   // Kafka offsets ("topic/partition" -> next offset) covered by applied_seq().
@@ -125,26 +129,6 @@ class IndexSet {
   const analysis::Analyzer& analyzer() const { return analyzer_; }
 
  private:
-  struct ChunkEntry {
-    std::uint32_t container;
-    std::uint32_t position;  // index into container_labels_[container]
-    // Filter attributes: interned doc_type (0: none) and tags, dates (storage::kNoDate: none).
-    std::uint32_t doc_type = 0;
-    std::vector<std::uint32_t> tags{};
-    std::int64_t created_at = storage::kNoDate;
-    std::int64_t updated_at = storage::kNoDate;
-  };
-  class ScopeFilter;
-  struct CompiledFilter;
-  // Filter values interned to dense ids.
-  struct NameTable {
-    std::vector<std::string> names;                         // id -> name
-    std::unordered_map<std::string, std::uint32_t> ids;     // name -> id
-    std::uint32_t Intern(std::string_view name);
-  };
-  // REQUIRES: mu_ held (shared).
-  CompiledFilter Compile(const MetadataFilter& filter) const;
-
   // Vectors of one apply step's upserts, inserted together (VectorIndex::AddBatch, several
   // threads) before the step's next delete and at its end.
   struct VectorBatch {
@@ -158,11 +142,7 @@ class IndexSet {
   Status ApplyUpsert(std::uint64_t label, const storage::ChunkRecord& chunk,
                      std::span<const float> vector, VectorBatch* batch);
   Status FlushVectors(VectorBatch* batch);
-  // Every chunk of the store at once, applied_seq() = its newest change (CatchUp on an empty
-  // set whose log was trimmed). REQUIRES: apply_mu_ held, the set empty.
-  Result<std::size_t> BuildFromStore(const storage::Store& store);
   Status ApplyDelete(std::uint64_t label);
-  std::uint32_t InternContainer(const std::string& container_id);
   std::string EncodeTables() const;
   Status DecodeTables(std::string_view in);
 
@@ -170,19 +150,13 @@ class IndexSet {
   const analysis::Analyzer analyzer_;
   std::unique_ptr<VectorIndex> vectors_;  // has its own lock; replaced only at construction
 
-  // Held for a whole CatchUp and a whole SaveSnapshot, so a snapshot never sees half a change.
+  // Held by an ApplyLock and for a whole SaveSnapshot, so a snapshot never sees half a change.
   mutable std::mutex apply_mu_;
   mutable std::shared_mutex mu_;
   std::uint64_t applied_seq_ = 0;                          // GUARDED_BY(mu_)
   std::map<std::string, std::int64_t> applied_offsets_;    // GUARDED_BY(mu_)
   KeywordIndex keywords_;                                  // GUARDED_BY(mu_)
-  std::unordered_map<std::uint64_t, ChunkEntry> chunks_;   // GUARDED_BY(mu_)
-  std::vector<std::string> container_names_;               // GUARDED_BY(mu_) ordinal -> id
-  std::unordered_map<std::string, std::uint32_t> container_ordinals_;  // GUARDED_BY(mu_)
-  std::vector<std::vector<std::uint64_t>> container_labels_;          // GUARDED_BY(mu_)
-  // Interned filter values; id 0 of doc types is "none" (never looked up by name).
-  NameTable doc_types_{{""}, {}};                                       // GUARDED_BY(mu_)
-  NameTable tags_;                                                      // GUARDED_BY(mu_)
+  ChunkTable table_;                                       // GUARDED_BY(mu_)
 };
 
 }  // namespace tide::index

@@ -53,35 +53,7 @@ std::string IndexSet::EncodeTables() const {
     PutBytes(&out, tp);
     PutVarint(&out, static_cast<std::uint64_t>(offset));
   }
-  PutVarint(&out, container_names_.size());
-  for (std::size_t c = 0; c < container_names_.size(); ++c) {
-    PutBytes(&out, container_names_[c]);
-    PutVarint(&out, container_labels_[c].size());
-    for (std::uint64_t label : container_labels_[c]) PutVarint(&out, label);
-  }
-  // Filter attributes: the interned names, then per chunk in the order of the labels above:
-  // doc type id, tag ids, and a flag varint saying which dates follow (zigzag varints).
-  auto put_names = [&](const NameTable& table, std::size_t first) {
-    PutVarint(&out, table.names.size() - first);
-    for (std::size_t i = first; i < table.names.size(); ++i) PutBytes(&out, table.names[i]);
-  };
-  put_names(doc_types_, 1);  // not the implicit "none"
-  put_names(tags_, 0);
-  auto zigzag = [](std::int64_t v) {
-    return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
-  };
-  for (const std::vector<std::uint64_t>& labels : container_labels_) {
-    for (std::uint64_t label : labels) {
-      const ChunkEntry& e = chunks_.at(label);
-      PutVarint(&out, e.doc_type);
-      PutVarint(&out, e.tags.size());
-      for (std::uint32_t t : e.tags) PutVarint(&out, t);
-      const bool created = e.created_at != storage::kNoDate, updated = e.updated_at != storage::kNoDate;
-      PutVarint(&out, (created ? 1u : 0u) | (updated ? 2u : 0u));
-      if (created) PutVarint(&out, zigzag(e.created_at));
-      if (updated) PutVarint(&out, zigzag(e.updated_at));
-    }
-  }
+  table_.EncodeTo(&out);
   keywords_.AppendTo(&out);
   return out;
 }
@@ -89,7 +61,7 @@ std::string IndexSet::EncodeTables() const {
 Status IndexSet::DecodeTables(std::string_view in) {
   Reader r(in);
   auto bad = [](const char* what) { return Status::Corruption(std::string("index tables: ") + what); };
-  std::uint64_t format = 0, noffsets = 0, ncontainers = 0;
+  std::uint64_t format = 0, noffsets = 0;
   if (!r.GetVarint(&format) || format != kTablesFormat) return bad("unknown format");
   if (!r.GetVarint(&applied_seq_) || !r.GetVarint(&noffsets)) return bad("truncated header");
   for (std::uint64_t i = 0; i < noffsets; ++i) {
@@ -98,57 +70,7 @@ Status IndexSet::DecodeTables(std::string_view in) {
     if (!r.GetBytes(&tp) || !r.GetVarint(&offset)) return bad("truncated offsets");
     applied_offsets_[std::string(tp)] = static_cast<std::int64_t>(offset);
   }
-  if (!r.GetVarint(&ncontainers)) return bad("truncated containers");
-  for (std::uint64_t c = 0; c < ncontainers; ++c) {
-    std::string_view name;
-    std::uint64_t n = 0;
-    if (!r.GetBytes(&name) || !r.GetVarint(&n)) return bad("truncated container");
-    std::uint32_t ordinal = InternContainer(std::string(name));
-    for (std::uint64_t i = 0; i < n; ++i) {
-      std::uint64_t label = 0;
-      if (!r.GetVarint(&label)) return bad("truncated labels");
-      chunks_.emplace(label, ChunkEntry{ordinal, static_cast<std::uint32_t>(i)});
-      container_labels_[ordinal].push_back(label);
-    }
-  }
-  // Ids are positions in the file's lists, so a name may appear once.
-  auto get_names = [&](NameTable* table, const char* truncated) -> Status {
-    std::uint64_t n = 0;
-    if (!r.GetVarint(&n)) return bad(truncated);
-    for (std::uint64_t i = 0; i < n; ++i) {
-      std::string_view name;
-      if (!r.GetBytes(&name)) return bad(truncated);
-      const std::size_t before = table->names.size();
-      table->Intern(name);
-      if (table->names.size() == before) return bad("duplicate filter value");
-    }
-    return Status();
-  };
-  TIDE_RETURN_IF_ERROR(get_names(&doc_types_, "truncated doc types"));
-  TIDE_RETURN_IF_ERROR(get_names(&tags_, "truncated tags"));
-  auto unzigzag = [](std::uint64_t v) { return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1); };
-  for (const std::vector<std::uint64_t>& labels : container_labels_) {
-    for (std::uint64_t label : labels) {
-      ChunkEntry& e = chunks_.at(label);
-      std::uint64_t doc_type = 0, n = 0, v = 0;
-      if (!r.GetVarint(&doc_type) || doc_type >= doc_types_.names.size() || !r.GetVarint(&n)) return bad("truncated attributes");
-      e.doc_type = static_cast<std::uint32_t>(doc_type);
-      for (std::uint64_t i = 0; i < n; ++i) {
-        if (!r.GetVarint(&v) || v >= tags_.names.size()) return bad("bad tag id");
-        e.tags.push_back(static_cast<std::uint32_t>(v));
-      }
-      std::uint64_t bits = 0;
-      if (!r.GetVarint(&bits)) return bad("truncated attributes");
-      if ((bits & 1) != 0) {
-        if (!r.GetVarint(&v)) return bad("truncated date");
-        e.created_at = unzigzag(v);
-      }
-      if ((bits & 2) != 0) {
-        if (!r.GetVarint(&v)) return bad("truncated date");
-        e.updated_at = unzigzag(v);
-      }
-    }
-  }
+  TIDE_RETURN_IF_ERROR(table_.DecodeFrom(&r));
   // The keyword index occupies the remainder.
   return keywords_.ParseFrom(r.remaining());
 }
@@ -161,7 +83,7 @@ Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) const
   {
     std::shared_lock lock(mu_);
     seq = applied_seq_;
-    chunks = chunks_.size();
+    chunks = table_.size();
     tables = EncodeTables();
   }
   std::error_code ec;
@@ -295,7 +217,7 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
     }
     set->vectors_ = std::move(*vectors);
     spdlog::info("snapshot loaded dir={} seq={} chunks={} seconds={:.2f}", dir.string(), set->applied_seq_,
-                 set->chunks_.size(),
+                 set->table_.size(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     return set;
   }

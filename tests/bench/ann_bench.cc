@@ -63,6 +63,7 @@
 #include "common/embedding/hash_embedder.h"
 #include "common/index/hnswlib.h"
 #include "common/index/index_set.h"
+#include "common/index/replayer.h"
 #include "common/index/vector_index.h"
 #include "common/storage/schema.h"
 #include "common/storage/store.h"
@@ -516,7 +517,7 @@ int Main(int argc, char** argv) {
     Check(created.status(), "creating the IndexSet");
     set = std::move(*created);
     for (;;) {
-      Result<std::size_t> applied = set->CatchUp(**store, 16);
+      Result<std::size_t> applied = index::CatchUp(*set, **store, 16);
       Check(applied.status(), "CatchUp");
       if (*applied == 0) break;
     }

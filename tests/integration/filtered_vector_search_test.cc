@@ -34,6 +34,7 @@
 
 #include "common/embedding/hash_embedder.h"
 #include "common/index/index_set.h"
+#include "common/index/replayer.h"
 #include "common/index/vector_index.h"
 #include "common/storage/schema.h"
 #include "common/storage/store.h"
@@ -375,7 +376,7 @@ class FilteredVectorSearchTest : public ::testing::Test {
     ASSERT_TRUE(set.ok()) << set.status().ToString();
     w->set = std::move(*set);
     for (;;) {
-      Result<std::size_t> applied = w->set->CatchUp(*w->store, 10);
+      Result<std::size_t> applied = index::CatchUp(*w->set, *w->store, 10);
       ASSERT_TRUE(applied.ok()) << applied.status().ToString();
       if (*applied == 0) break;
     }

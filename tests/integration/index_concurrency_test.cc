@@ -11,6 +11,7 @@
 
 #include "common/embedding/hash_embedder.h"
 #include "common/index/index_set.h"
+#include "common/index/replayer.h"
 #include "common/storage/store.h"
 #include "ingest/applier.h"
 #include "tests/testutil/temp_dir.h"
@@ -87,7 +88,7 @@ TEST(IndexConcurrencyTest, SearchesDuringCatchUpSeeOnlyTheirContainerAndNeverFai
   for (int r = 0; r < 2; ++r) readers.emplace_back(reader);
   std::size_t applied = 0;
   for (;;) {
-    auto step = set.CatchUp(**store, 1);  // one change at a time: as many interleavings as possible
+    auto step = index::CatchUp(set, **store, 1);  // one change at a time: as many interleavings as possible
     ASSERT_TRUE(step.ok()) << step.status().ToString();
     if (*step == 0) break;
     applied += *step;

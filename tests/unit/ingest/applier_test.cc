@@ -8,6 +8,7 @@
 #include "common/date_util.h"
 #include "common/embedding/hash_embedder.h"
 #include "common/index/index_set.h"
+#include "common/index/replayer.h"
 #include "common/storage/store.h"
 #include "ingest/fsck.h"
 #include "tests/testutil/temp_dir.h"
@@ -63,7 +64,7 @@ class ApplierTest : public ::testing::Test {
   BatchResult ApplyItems(const std::vector<BatchItem>& batch) {
     auto r = applier_->ApplyBatch(batch);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
-    auto caught = indexes_->CatchUp(*store_, SIZE_MAX);
+    auto caught = index::CatchUp(*indexes_, *store_, SIZE_MAX);
     EXPECT_TRUE(caught.ok());
     return r.ok() ? *r : BatchResult{};
   }
@@ -298,7 +299,7 @@ TEST_F(ApplierTest, SnapshotPlusChangeLogEqualsTheLiveIndexes) {
   auto loaded = index::IndexSet::LoadLatestSnapshot(dir_.path() / "snapshots", io);
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   EXPECT_EQ((*loaded)->size(), 2u);  // as of the snapshot
-  ASSERT_TRUE((*loaded)->CatchUp(*store_, SIZE_MAX).ok());
+  ASSERT_TRUE(index::CatchUp(**loaded, *store_, SIZE_MAX).ok());
   EXPECT_EQ((*loaded)->applied_seq(), indexes_->applied_seq());
   EXPECT_EQ((*loaded)->size(), indexes_->size());
   auto scope = (*loaded)->ResolveContainers({"scalc"});
