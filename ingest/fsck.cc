@@ -134,6 +134,7 @@ Result<FsckReport> CheckStore(const storage::Store& store, const std::filesystem
   // The log starts where the worker last trimmed it (or at 1) and has no gaps.
   Result<std::uint64_t> first_seq = store.GetCounter(storage::kMetaFirstChangeSeq);
   if (!first_seq) return first_seq.status();
+  const std::uint64_t log_start = std::max<std::uint64_t>(*first_seq, 1);
   std::uint64_t expected_seq = 0;
   TIDE_RETURN_IF_ERROR(store.Scan(Cf::kChanges, "", "", [&](std::string_view key, std::string_view value) {
     ++r.changes;
@@ -142,9 +143,9 @@ Result<FsckReport> CheckStore(const storage::Store& store, const std::filesystem
       Problem(&r, "undecodable change record");
       return true;
     }
-    if (expected_seq == 0 && *seq != std::max<std::uint64_t>(*first_seq, 1)) {
+    if (expected_seq == 0 && *seq != log_start) {
       Problem(&r, "the change log starts at seq " + std::to_string(*seq) + ", not at first_change_seq " +
-                      std::to_string(std::max<std::uint64_t>(*first_seq, 1)));
+                      std::to_string(log_start));
     }
     if (expected_seq != 0 && *seq != expected_seq) {
       Problem(&r, "change log gap before seq " + std::to_string(*seq));

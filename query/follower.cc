@@ -208,13 +208,7 @@ Status Follower::MaybeJumpToSnapshot(const storage::Store& store,
                (*loaded)->applied_seq(), (*loaded)->size(),
                trimmed ? "changes trimmed from the log" : std::to_string(entries) + "+ entries", applied,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  *indexes = std::move(*loaded);
-  {
-    std::lock_guard lock(mu_);
-    indexes_ = *indexes;
-  }
-  snapshot_jumps_.fetch_add(1, std::memory_order_relaxed);
-  cv_.notify_all();
+  Replace(std::move(*loaded), indexes);
   return Status();
 }
 
@@ -225,14 +219,18 @@ Status Follower::RebuildFromStore(const storage::Store& store, std::shared_ptr<i
   if (!built) return built.status();
   spdlog::info("follower: no snapshot covers the start of the trimmed change log; built from the store "
                "chunks={} seq={}", (*fresh)->size(), (*fresh)->applied_seq());
-  *indexes = std::move(*fresh);
+  Replace(std::move(*fresh), indexes);
+  return Status();
+}
+
+void Follower::Replace(std::unique_ptr<index::IndexSet> fresh, std::shared_ptr<index::IndexSet>* indexes) {
+  *indexes = std::move(fresh);
   {
     std::lock_guard lock(mu_);
     indexes_ = *indexes;
   }
   snapshot_jumps_.fetch_add(1, std::memory_order_relaxed);
   cv_.notify_all();
-  return Status();
 }
 
 void Follower::Loop() {

@@ -102,6 +102,9 @@ class Follower {
   // Replaces *indexes by a set built from the store's chunks (no snapshot covers the start of
   // the trimmed change log).
   Status RebuildFromStore(const storage::Store& store, std::shared_ptr<index::IndexSet>* indexes);
+  // Puts `fresh` in place of *indexes for the searches that start from now on (counted in
+  // snapshot_jumps()).
+  void Replace(std::unique_ptr<index::IndexSet> fresh, std::shared_ptr<index::IndexSet>* indexes);
 
   const Options options_;
   std::atomic<bool> ready_{false};

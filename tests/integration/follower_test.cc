@@ -67,12 +67,18 @@ class FollowerTest : public ::testing::Test {
     ASSERT_TRUE((*set)->SaveSnapshot(dir_.path() / "snapshots", 2).ok());
   }
 
-  std::unique_ptr<Follower> StartFollower() {
+  // A follower of this store that runs rounds only at start and on Refresh().
+  Follower::Options FollowerOptions() const {
     Follower::Options o;
     o.data_dir = dir_.path();
     o.secondary_dir = dir_.path() / "secondary";
-    o.interval = std::chrono::hours(1);  // rounds only at start and on Refresh()
+    o.interval = std::chrono::hours(1);
     o.index = index_options_;
+    return o;
+  }
+
+  std::unique_ptr<Follower> StartFollower() {
+    Follower::Options o = FollowerOptions();
     o.snapshot_jump_min = 50;
     return std::make_unique<Follower>(o);
   }
@@ -123,11 +129,7 @@ TEST_F(FollowerTest, FarBehindLoadsTheWorkersNewerSnapshotInsteadOfReplaying) {
 TEST_F(FollowerTest, RatioZeroAlwaysReplays) {
   Apply(0, 20);
   WorkerSnapshot();
-  Follower::Options o;
-  o.data_dir = dir_.path();
-  o.secondary_dir = dir_.path() / "secondary";
-  o.interval = std::chrono::hours(1);
-  o.index = index_options_;
+  Follower::Options o = FollowerOptions();
   o.snapshot_jump_ratio = 0;
   o.snapshot_jump_min = 1;
   Follower follower(o);
@@ -144,11 +146,7 @@ TEST_F(FollowerTest, RatioZeroAlwaysReplays) {
 // number of change records it is behind, and is ready again once it has caught up.
 TEST_F(FollowerTest, BehindForLongerThanMaxLagIsNotReadyUntilCaughtUp) {
   Apply(0, 10);
-  Follower::Options o;
-  o.data_dir = dir_.path();
-  o.secondary_dir = dir_.path() / "secondary";
-  o.interval = std::chrono::hours(1);
-  o.index = index_options_;
+  Follower::Options o = FollowerOptions();
   o.snapshot_jump_ratio = 0;  // replay the gap, which takes long enough to be seen
   o.max_lag = std::chrono::milliseconds(1);
   Follower follower(o);
@@ -246,11 +244,7 @@ TEST_F(FollowerTest, Issue14_UnfinishedSnapshotsAreRemovedAndCompleteOnesKept) {
 // the store.
 TEST_F(FollowerTest, Issue14_BehindATrimmedChangeLogLoadsASnapshotOrBuildsFromTheStore) {
   Apply(0, 10);
-  Follower::Options o;
-  o.data_dir = dir_.path();
-  o.secondary_dir = dir_.path() / "secondary";
-  o.interval = std::chrono::hours(1);
-  o.index = index_options_;
+  Follower::Options o = FollowerOptions();
   o.snapshot_jump_ratio = 0;  // would always replay, but cannot: the changes are gone
   Follower follower(o);
   ASSERT_TRUE(follower.WaitForSeqForTest(1, seconds(30)));
