@@ -98,6 +98,9 @@ void AddSharedOptions(po::options_description& options, SharedConfig* c) {
       ("hnsw.filtered_ef_search",
        po::value(&c->hnsw.filtered_ef_search)->default_value(c->hnsw.filtered_ef_search),
        "HNSW candidate list size when a permission filter applies (every daemon search)")
+      ("hnsw.segment_max_chunks",
+       po::value(&c->hnsw.segment_max_chunks)->default_value(c->hnsw.segment_max_chunks),
+       "chunks per vector graph: a full growing graph is sealed and a new one started; 0: one graph")
       ("hnsw.insert_threads", po::value(&c->hnsw.insert_threads)->default_value(c->hnsw.insert_threads),
        "threads inserting each batch of vectors into the graph; 0: one per core")
       ("log.level", po::value(&c->logging.level)->default_value(c->logging.level),

@@ -12,7 +12,7 @@ IndexSet::IndexSet(const Options& options) : options_(options) {}
 
 Result<std::unique_ptr<IndexSet>> IndexSet::Create(const Options& options) {
   std::unique_ptr<IndexSet> set(new IndexSet(options));
-  Result<std::unique_ptr<VectorIndex>> vectors = VectorIndex::Create(options.vector);
+  Result<std::unique_ptr<SegmentedVectorIndex>> vectors = SegmentedVectorIndex::Create(options.vector);
   if (!vectors) return vectors.status();
   set->vectors_ = std::move(*vectors);
   return set;
@@ -100,16 +100,15 @@ void IndexSet::MarkApplied(const ApplyLock&, std::uint64_t seq, std::map<std::st
 
 Status IndexSet::MaybeDropTombstones(const ApplyLock&) {
   const std::size_t tombstones = vectors_->deleted();
-  const std::size_t slots = tombstones + vectors_->size();
-  if (tombstones < options_.rebuild_min_tombstones ||
-      static_cast<double>(tombstones) <= options_.rebuild_tombstone_ratio * static_cast<double>(slots)) {
-    return Status();
-  }
+  if (tombstones < options_.rebuild_min_tombstones) return Status();
   const auto start = std::chrono::steady_clock::now();
-  TIDE_RETURN_IF_ERROR(vectors_->Rebuild());
-  spdlog::info("vector index rebuilt without tombstones live={} tombstones_dropped={} seconds={:.2f}",
-               vectors_->size(), tombstones,
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  Result<std::size_t> rebuilt = vectors_->DropTombstones(options_.rebuild_tombstone_ratio, options_.rebuild_min_tombstones);
+  if (!rebuilt) return rebuilt.status();
+  if (*rebuilt > 0) {
+    spdlog::info("vector graphs rebuilt without tombstones graphs={} live={} tombstones_dropped={} seconds={:.2f}",
+                 *rebuilt, vectors_->size(), tombstones - vectors_->deleted(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
   return Status();
 }
 
@@ -200,6 +199,8 @@ std::size_t IndexSet::size() const {
 }
 
 std::size_t IndexSet::vector_tombstones() const { return vectors_->deleted(); }
+
+std::size_t IndexSet::sealed_vector_segments() const { return vectors_->sealed_segments(); }
 
 std::vector<std::pair<std::uint64_t, std::string>> IndexSet::Labels() const {
   std::shared_lock lock(mu_);

@@ -17,14 +17,15 @@
 #include "common/index/container_set.h"
 #include "common/index/keyword_index.h"
 #include "common/index/vector_index.h"
+#include "common/index/vector_segments.h"
 #include "common/status.h"
 #include "common/storage/schema.h"
 
 namespace tide::index {
 
 // Everything search needs in memory, derived from the store: three parts, each doing one
-// thing: the vector index (vector_index.h), the keyword index (keyword_index.h) and the chunk
-// table that scope and filter checks read (chunk_table.h).
+// thing: the vector index (segments of HNSW graphs, vector_segments.h), the keyword index
+// (keyword_index.h) and the chunk table that scope and filter checks read (chunk_table.h).
 //
 // The store is the source of truth. An IndexSet is (a snapshot) + (the change log replayed
 // after it): applied_seq() says how far. The ingest worker and the query daemon each keep one
@@ -44,10 +45,10 @@ class IndexSet {
     // the graph: exact, and faster when the filter rejects most of the graph.
     std::size_t exact_scan_threshold = 4096;
     std::size_t apply_step = 64;  // changes applied per writer-lock hold
-    // The vector graph is rebuilt without its tombstones (MaybeDropTombstones, after each
-    // catch-up) when they are more than this
-    // fraction of its slots and at least rebuild_min_tombstones (adds reuse tombstones, so
-    // they pile up only when deletes outrun adds, e.g. after a container.delete).
+    // A vector graph (a segment) is rebuilt without its tombstones (MaybeDropTombstones, after
+    // each catch-up) when they are more than this fraction of its slots and at least
+    // rebuild_min_tombstones (adds reuse the growing graph's tombstones, so they pile up only
+    // when deletes outrun adds, e.g. after a container.delete, or in sealed graphs).
     double rebuild_tombstone_ratio = 0.3;
     std::size_t rebuild_min_tombstones = 1024;
   };
@@ -94,7 +95,7 @@ class IndexSet {
   // move until MarkApplied.
   Status AddChunks(const ApplyLock&, const std::vector<ChunkOp>& upserts);
   void MarkApplied(const ApplyLock&, std::uint64_t seq, std::map<std::string, std::int64_t> offsets);
-  // Rebuilds the vector graph without its tombstones once they pass Options' thresholds.
+  // Rebuilds each vector graph without its tombstones once they pass Options' thresholds.
   Status MaybeDropTombstones(const ApplyLock&);
 
   std::uint64_t applied_seq() const;
@@ -121,6 +122,7 @@ class IndexSet {
   std::vector<std::string> ContainerIds() const;
   std::size_t size() const;
   std::size_t vector_tombstones() const;
+  std::size_t sealed_vector_segments() const;
   // Every live label with its container id, sorted by label (for consistency checks).
   std::vector<std::pair<std::uint64_t, std::string>> Labels() const;
   // Live chunks in the vector and keyword indexes (equal to size() unless something is wrong).
@@ -148,7 +150,7 @@ class IndexSet {
 
   const Options options_;
   const analysis::Analyzer analyzer_;
-  std::unique_ptr<VectorIndex> vectors_;  // has its own lock; replaced only at construction
+  std::unique_ptr<SegmentedVectorIndex> vectors_;  // has its own locks; set at construction
 
   // Held by an ApplyLock and for a whole SaveSnapshot, so a snapshot never sees half a change.
   mutable std::mutex apply_mu_;

@@ -109,20 +109,24 @@ Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) const
   std::filesystem::create_directories(tmp_dir, ec);
   if (ec) return Status::Unavailable("creating " + tmp_dir.string() + ": " + ec.message());
 
-  TIDE_RETURN_IF_ERROR(vectors_->Save(tmp_dir / "vectors.hnsw"));
+  Result<nlohmann::json> segments = vectors_->Save(tmp_dir);
+  if (!segments) return segments.status();
   TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir / "tables.bin", tables));
   nlohmann::json manifest = {{"format", kTablesFormat},
                              {"seq", seq},
                              {"chunks", chunks},
                              {"model_id", options_.model_id},
                              {"dimension", options_.vector.dim},
-                             {"analyzer", analyzer_.SchemeId()}};
+                             {"analyzer", analyzer_.SchemeId()},
+                             {"segments", std::move(*segments)}};
   TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir / "MANIFEST.json", manifest.dump(2)));
   TIDE_RETURN_IF_ERROR(SyncPath(tmp_dir));
   std::filesystem::rename(tmp_dir, final_dir, ec);
   if (ec) return Status::Unavailable("renaming snapshot into place: " + ec.message());
   TIDE_RETURN_IF_ERROR(SyncPath(root));
-  spdlog::info("snapshot written dir={} seq={} chunks={}", final_dir.string(), seq, chunks);
+  vectors_->Published(final_dir);
+  spdlog::info("snapshot written dir={} seq={} chunks={} sealed_vector_segments={}", final_dir.string(), seq, chunks,
+               manifest["segments"]["sealed"].size());
 
   std::vector<std::filesystem::path> all = ListSnapshots(root);
   for (std::size_t i = static_cast<std::size_t>(std::max(keep, 1)); i < all.size(); ++i) {
@@ -202,11 +206,12 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
     }
     // The graph (mostly one large read) and the tables (decoding, CPU) load side by side.
     const auto start = std::chrono::steady_clock::now();
-    std::future<Result<std::unique_ptr<VectorIndex>>> vectors_loading = std::async(
-        std::launch::async, [&]() { return VectorIndex::Load(dir / "vectors.hnsw", options.vector); });
+    const nlohmann::json segments = manifest.contains("segments") ? manifest["segments"] : nlohmann::json();
+    std::future<Result<std::unique_ptr<SegmentedVectorIndex>>> vectors_loading =
+        std::async(std::launch::async, [&]() { return SegmentedVectorIndex::Load(dir, segments, options.vector); });
     Result<std::string> tables = ReadFile(dir / "tables.bin");
     Status decoded = tables ? set->DecodeTables(*tables) : tables.status();
-    Result<std::unique_ptr<VectorIndex>> vectors = vectors_loading.get();
+    Result<std::unique_ptr<SegmentedVectorIndex>> vectors = vectors_loading.get();
     if (!vectors) {
       last = vectors.status();
       continue;

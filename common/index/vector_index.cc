@@ -129,7 +129,10 @@ Status VectorIndex::Impl::InsertLocked(std::span<const std::uint64_t> labels, st
   const std::size_t fresh = todo.size() > deleted ? todo.size() - deleted : 0;
   const std::size_t needed = h.getCurrentElementCount() + fresh;
   try {
-    if (needed > h.getMaxElements()) h.resizeIndex(std::max(needed, h.getMaxElements() * 2));
+    if (needed > h.getMaxElements()) {
+      const std::size_t doubled = std::min(h.getMaxElements() * 2, std::max(options.segment_max_chunks, needed));
+      h.resizeIndex(std::max(needed, doubled));
+    }
   } catch (const std::exception& e) {
     return Status::Internal(std::string("growing the vector index: ") + e.what());
   }
@@ -260,11 +263,19 @@ Result<std::vector<VectorHit>> VectorIndex::Search(std::span<const float> query,
 Result<std::vector<VectorHit>> VectorIndex::ExactSearch(std::span<const float> query,
                                                         std::size_t k,
                                                         std::span<const std::uint64_t> labels) const {
+  std::vector<VectorHit> hits;
+  if (k == 0) return hits;
+  std::vector<std::uint64_t> missing;
+  TIDE_RETURN_IF_ERROR(ScoreLive(query, labels, &hits, &missing));
+  KeepBest(&hits, k);
+  return hits;
+}
+
+Status VectorIndex::ScoreLive(std::span<const float> query, std::span<const std::uint64_t> labels,
+                              std::vector<VectorHit>* hits, std::vector<std::uint64_t>* missing) const {
   if (query.size() != static_cast<std::size_t>(impl_->options.dim)) {
     return Status::InvalidArgument("query vector has the wrong dimension");
   }
-  std::vector<VectorHit> hits;
-  if (k == 0) return hits;
   std::shared_lock lock(impl_->mu);
   const hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
   auto dist = impl_->space.get_dist_func();
@@ -274,23 +285,72 @@ Result<std::vector<VectorHit>> VectorIndex::ExactSearch(std::span<const float> q
   std::vector<std::pair<hnswlib::tableint, std::uint64_t>> ids;
   ids.reserve(labels.size());
   for (std::uint64_t label : labels) {
-    if (std::optional<hnswlib::tableint> id = impl_->LiveId(label)) ids.emplace_back(*id, label);
+    if (std::optional<hnswlib::tableint> id = impl_->LiveId(label)) {
+      ids.emplace_back(*id, label);
+    } else {
+      missing->push_back(label);
+    }
   }
   std::sort(ids.begin(), ids.end());
-  hits.reserve(ids.size());
+  hits->reserve(hits->size() + ids.size());
   for (const auto& [id, label] : ids) {
-    hits.push_back({label, 1.0f - dist(query.data(), h.getDataByInternalId(id), param)});
+    hits->push_back({label, 1.0f - dist(query.data(), h.getDataByInternalId(id), param)});
   }
+  return Status();
+}
+
+void KeepBest(std::vector<VectorHit>* hits, std::size_t k) {
   auto better = [](const VectorHit& a, const VectorHit& b) {
     return a.score != b.score ? a.score > b.score : a.label < b.label;
   };
-  if (hits.size() > k) {
-    std::partial_sort(hits.begin(), hits.begin() + static_cast<std::ptrdiff_t>(k), hits.end(), better);
-    hits.resize(k);
+  if (hits->size() > k) {
+    std::partial_sort(hits->begin(), hits->begin() + static_cast<std::ptrdiff_t>(k), hits->end(), better);
+    hits->resize(k);
   } else {
-    std::sort(hits.begin(), hits.end(), better);
+    std::sort(hits->begin(), hits->end(), better);
   }
-  return hits;
+}
+
+bool VectorIndex::Contains(std::uint64_t label) const {
+  std::shared_lock lock(impl_->mu);
+  return impl_->LiveId(label).has_value();
+}
+
+std::vector<std::uint64_t> VectorIndex::DeletedLabels() const {
+  std::shared_lock lock(impl_->mu);
+  const hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
+  std::vector<std::uint64_t> out;
+  out.reserve(h.num_deleted_);
+  for (hnswlib::tableint id = 0; id < h.cur_element_count; ++id) {
+    if (h.isMarkedDeleted(id)) out.push_back(h.getExternalLabel(id));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Status VectorIndex::SetDeleted(std::span<const std::uint64_t> labels) {
+  std::unique_lock lock(impl_->mu);
+  hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
+  std::vector<hnswlib::tableint> wanted;
+  wanted.reserve(labels.size());
+  for (std::uint64_t label : labels) {
+    auto it = h.label_lookup_.find(label);
+    if (it == h.label_lookup_.end()) {
+      return Status::Corruption("tombstone for label " + std::to_string(label) + ", which the graph does not hold");
+    }
+    wanted.push_back(it->second);
+  }
+  std::sort(wanted.begin(), wanted.end());
+  try {
+    for (hnswlib::tableint id = 0; id < h.cur_element_count; ++id) {
+      const bool deleted = std::binary_search(wanted.begin(), wanted.end(), id);
+      if (deleted && !h.isMarkedDeleted(id)) h.markDeletedInternal(id);
+      if (!deleted && h.isMarkedDeleted(id)) h.unmarkDeletedInternal(id);
+    }
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("setting tombstones: ") + e.what());
+  }
+  return Status();
 }
 
 Status VectorIndex::Save(const std::filesystem::path& file) const {
@@ -323,6 +383,11 @@ std::size_t VectorIndex::size() const {
 std::size_t VectorIndex::deleted() const {
   std::shared_lock lock(impl_->mu);
   return impl_->hnsw->getDeletedCount();
+}
+
+std::size_t VectorIndex::slots() const {
+  std::shared_lock lock(impl_->mu);
+  return impl_->hnsw->getCurrentElementCount();
 }
 
 int VectorIndex::dim() const { return impl_->options.dim; }

@@ -49,6 +49,10 @@ class VectorIndex {
     // hnswlib's inserts lock per node. Above 1 the graph depends on the threads'
     // interleaving: as good, but not reproducible run to run.
     std::size_t insert_threads = 1;
+    // The most chunks one graph holds: the growing graph of a SegmentedVectorIndex is sealed
+    // when it is full and a new one started (vector_segments.h), and a graph grows by doubling
+    // only up to this. Smaller graphs insert faster; a search walks every graph.
+    std::size_t segment_max_chunks = std::size_t{1} << 18;
   };
 
   static Result<std::unique_ptr<VectorIndex>> Create(const Options& options);
@@ -76,6 +80,19 @@ class VectorIndex {
   Result<std::vector<VectorHit>> ExactSearch(std::span<const float> query, std::size_t k,
                                              std::span<const std::uint64_t> labels) const;
 
+  // Scores each label of `labels` that is live here against `query` into *hits (unsorted),
+  // and appends the others to *missing.
+  Status ScoreLive(std::span<const float> query, std::span<const std::uint64_t> labels,
+                   std::vector<VectorHit>* hits, std::vector<std::uint64_t>* missing) const;
+
+  // Whether `label` is live here.
+  bool Contains(std::uint64_t label) const;
+  // The tombstoned labels, ascending.
+  std::vector<std::uint64_t> DeletedLabels() const;
+  // Makes the tombstones exactly `labels` (live again are the others; every label must be in
+  // the graph, else Corruption). For a graph saved before some of its deletes were recorded.
+  Status SetDeleted(std::span<const std::uint64_t> labels);
+
   // Rebuilds the graph from the live vectors alone, dropping every tombstone: a graph that
   // is mostly tombstones walks through them and keeps their memory, and only Add() reuses
   // them. Searches go on against the old graph meanwhile; the new one replaces it at the end.
@@ -87,6 +104,7 @@ class VectorIndex {
 
   std::size_t size() const;     // live vectors
   std::size_t deleted() const;  // tombstones not yet reused
+  std::size_t slots() const;    // live + tombstones: what the graph holds
   int dim() const;
 
  private:
@@ -94,5 +112,9 @@ class VectorIndex {
   explicit VectorIndex(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Sorts *hits best first (score, then label) and keeps the first k.
+void KeepBest(std::vector<VectorHit>* hits, std::size_t k);
+
 
 }  // namespace tide::index

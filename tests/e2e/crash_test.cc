@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/file_util.h"
+#include "common/index/index_set.h"
 #include "common/storage/store.h"
 #include "tests/testutil/http_client.h"
 #include "tests/testutil/process.h"
@@ -64,7 +65,8 @@ class CrashTest : public ::testing::Test {
     std::vector<std::string> argv{kBin + "/ingest/tide-ingest", "--config", kSource + "/configs/ingest.conf",
                                  "--data_dir", (dir_.path() / "data").string(), "--kafka.brokers", brokers_,
                                  "--batch.max_events", "100", "--snapshot.interval_s", "1", "--store.sync", "false",
-                                 "--embedder.dimension", "64", "--metrics.port", "0", "--metrics.port_file",
+                                 "--embedder.dimension", "64", "--hnsw.segment_max_chunks", "500",
+                                 "--metrics.port", "0", "--metrics.port_file",
                                  (dir_.path() / "metrics-port").string()};
     argv.insert(argv.end(), extra.begin(), extra.end());
     worker_ = std::make_unique<Process>(argv, dir_.path() / "worker.log");
@@ -246,6 +248,13 @@ TEST_F(CrashTest, Issue3_TwentyKillNinesLoseNothingAndApplyNothingTwice) {
                                     "--embedder.dimension", "64"},
                                    seconds(120));
   EXPECT_EQ(fsck.exit_code, 0) << fsck.output;
+  // The rounds ran with vector segments of 500 chunks: the newest snapshot (which fsck just
+  // loaded and checked against the store) has sealed ones.
+  const auto snapshots = index::IndexSet::ListSnapshotDirs(dir_.path() / "data" / "snapshots");
+  ASSERT_FALSE(snapshots.empty());
+  Result<std::string> manifest = ReadFile(snapshots.front().second / "MANIFEST.json");
+  ASSERT_TRUE(manifest.ok());
+  EXPECT_GE(json::parse(*manifest)["segments"]["sealed"].size(), 1u) << *manifest;
 }
 
 // Issue 17.2: a worker restarted after kill -9 used to wait for the killed member's session

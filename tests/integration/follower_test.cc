@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "common/embedding/hash_embedder.h"
 #include "common/file_util.h"
@@ -24,13 +25,13 @@ using std::chrono::seconds;
 
 constexpr int kDim = 32;
 
-std::vector<ingest::BatchItem> Docs(int first, int count) {
+std::vector<ingest::BatchItem> Docs(int first, int count, std::int64_t version = 1) {
   std::vector<ingest::BatchItem> batch;
   for (int i = first; i < first + count; ++i) {
     ingest::Event e;
     e.container_id = i % 2 ? "alpha" : "beta";
     e.doc_id = "doc-" + std::to_string(i);
-    e.version = 1;
+    e.version = version;
     e.title = "문서 " + std::to_string(i);
     e.text = "본문 " + std::to_string(i) + " 번째 문서의 내용입니다.";
     batch.push_back({"t", 0, i, e});
@@ -51,8 +52,8 @@ class FollowerTest : public ::testing::Test {
   }
 
   // What the worker does: apply a batch, and write a snapshot of its own indexes.
-  std::uint64_t Apply(int first, int count) {
-    auto result = applier_->ApplyBatch(Docs(first, count));
+  std::uint64_t Apply(int first, int count, std::int64_t version = 1) {
+    auto result = applier_->ApplyBatch(Docs(first, count, version));
     EXPECT_TRUE(result.ok()) << result.status().ToString();
     return result.ok() ? result->change_seq : 0;
   }
@@ -286,6 +287,81 @@ TEST_F(FollowerTest, Issue14_BehindATrimmedChangeLogLoadsASnapshotOrBuildsFromTh
   EXPECT_NE(behind.status().message().find("were trimmed from the log"), std::string::npos) << behind.status().ToString();
   EXPECT_EQ((*partial)->applied_seq(), 1u);
   EXPECT_EQ((*partial)->size(), 10u);
+}
+
+// Issue 14 / decision 0011: the worker's vector graphs are segments. A full one is sealed,
+// written by the first snapshot after that, and hard-linked by every later one, so pruning an
+// old snapshot loses nothing; its tombstones are the snapshot's own. A daemon loading the
+// newest snapshot answers exactly as one graph built from the store does.
+TEST_F(FollowerTest, Issue14_SealedVectorSegmentsAreWrittenOnceSharedAndServedAsOneIndex) {
+  index_options_.vector.segment_max_chunks = 40;
+  auto worker = index::IndexSet::Create(index_options_);
+  ASSERT_TRUE(worker.ok());
+  const std::filesystem::path root = dir_.path() / "snapshots";
+  auto catch_up = [&](index::IndexSet& set) {
+    for (;;) {
+      auto applied = index::CatchUp(set, *store_, 1000);
+      ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+      if (*applied == 0) break;
+    }
+  };
+  auto newest_manifest = [&] {
+    Result<std::string> text = ReadFile(index::IndexSet::ListSnapshotDirs(root).front().second / "MANIFEST.json");
+    return text.ok() ? nlohmann::json::parse(*text) : nlohmann::json();
+  };
+  std::uint64_t seq = 0;
+  for (int round = 0; round < 5; ++round) {
+    seq = Apply(round * 30, 30);
+    catch_up(**worker);
+    ASSERT_TRUE((*worker)->SaveSnapshot(root, 1).ok());  // keeps only the newest
+  }
+  EXPECT_EQ((*worker)->sealed_vector_segments(), 3u);  // 150 chunks in graphs of 40
+  nlohmann::json manifest = newest_manifest();
+  ASSERT_EQ(manifest["segments"]["sealed"].size(), 3u);
+  // The third graph was sealed in the last round; the others came from pruned snapshots.
+  EXPECT_FALSE(manifest["segments"]["sealed"][0]["written"].get<bool>());
+  EXPECT_FALSE(manifest["segments"]["sealed"][1]["written"].get<bool>());
+  EXPECT_TRUE(manifest["segments"]["sealed"][2]["written"].get<bool>());
+  EXPECT_EQ(index::IndexSet::ListSnapshotDirs(root).size(), 1u);
+
+  // Updates tombstone chunks of the sealed graphs; a new snapshot links the graphs again and
+  // records the tombstones beside them.
+  seq = Apply(0, 50, /*version=*/2);
+  catch_up(**worker);
+  ASSERT_TRUE((*worker)->SaveSnapshot(root, 1).ok());
+  manifest = newest_manifest();
+  EXPECT_FALSE(manifest["segments"]["sealed"][0]["written"].get<bool>());
+  EXPECT_EQ(manifest["segments"]["sealed"][0]["live"].get<std::size_t>(), 0u) << manifest.dump();
+  const std::uint64_t tail = Apply(150, 5);  // replayed on top of the snapshot
+  ASSERT_GT(tail, seq);
+
+  auto follower = StartFollower();
+  ASSERT_TRUE(follower->WaitForSeqForTest(tail, seconds(30))) << follower->not_ready_reason();
+  std::shared_ptr<const index::IndexSet> served = follower->indexes();
+  index::IndexSet::Options whole = index_options_;
+  whole.vector.segment_max_chunks = 0;
+  auto reference = index::IndexSet::Create(whole);
+  ASSERT_TRUE(reference.ok());
+  catch_up(**reference);
+  EXPECT_EQ(served->Labels(), (*reference)->Labels());
+  EXPECT_EQ(served->size(), 155u);
+  EXPECT_EQ(served->vector_size(), 155u);
+  EXPECT_GE(served->sealed_vector_segments(), 3u);
+  const auto scope = served->ResolveContainers({"alpha", "beta"});
+  const auto reference_scope = (*reference)->ResolveContainers({"alpha", "beta"});
+  for (int i = 0; i < 155; i += 7) {
+    std::vector<float> query;
+    ASSERT_TRUE(embedder_.Embed({"본문 " + std::to_string(i) + " 번째 문서의 내용입니다."},
+                                embedding::InputType::kQuery, &query).ok());
+    auto got = served->SearchVector(query, 10, scope);
+    auto want = (*reference)->SearchVector(query, 10, reference_scope);
+    ASSERT_TRUE(got.ok() && want.ok());
+    ASSERT_EQ(got->size(), want->size());
+    for (std::size_t j = 0; j < got->size(); ++j) {
+      EXPECT_EQ((*got)[j].label, (*want)[j].label) << "query " << i << " rank " << j;
+      EXPECT_FLOAT_EQ((*got)[j].score, (*want)[j].score);
+    }
+  }
 }
 
 }  // namespace

@@ -1,0 +1,280 @@
+#include "common/index/vector_segments.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <limits>
+
+#include <spdlog/spdlog.h>
+
+#include "common/coding.h"
+#include "common/file_util.h"
+
+namespace tide::index {
+namespace {
+
+constexpr std::uint64_t kTombstonesFormat = 1;
+
+std::string SegmentFileName(std::uint64_t id) {
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "seg-%010" PRIu64 ".hnsw", id);
+  return buf;
+}
+
+std::size_t MaxChunks(const VectorIndex::Options& options) {
+  return options.segment_max_chunks == 0 ? std::numeric_limits<std::size_t>::max() : options.segment_max_chunks;
+}
+
+bool TooManyTombstones(const VectorIndex& graph, double ratio, std::size_t min_tombstones) {
+  const std::size_t tombstones = graph.deleted();
+  return tombstones >= min_tombstones &&
+         static_cast<double>(tombstones) > ratio * static_cast<double>(tombstones + graph.size());
+}
+
+}  // namespace
+
+SegmentedVectorIndex::~SegmentedVectorIndex() = default;
+
+Result<std::unique_ptr<SegmentedVectorIndex>> SegmentedVectorIndex::Create(const VectorIndex::Options& options) {
+  std::unique_ptr<SegmentedVectorIndex> index(new SegmentedVectorIndex(options));
+  Result<std::unique_ptr<VectorIndex>> growing = VectorIndex::Create(options);
+  if (!growing) return growing.status();
+  index->growing_.graph = std::move(*growing);
+  return index;
+}
+
+Status SegmentedVectorIndex::Seal() {
+  Result<std::unique_ptr<VectorIndex>> fresh = VectorIndex::Create(options_);
+  if (!fresh) return fresh.status();
+  std::unique_lock lock(mu_);
+  sealed_.push_back(Segment{next_id_++, std::move(growing_.graph), {}});
+  growing_.graph = std::move(*fresh);
+  spdlog::debug("vector segment sealed id={} chunks={}", sealed_.back().id, sealed_.back().graph->size());
+  return Status();
+}
+
+Status SegmentedVectorIndex::AddBatch(std::span<const std::uint64_t> labels, std::span<const float> vectors) {
+  const std::size_t dim = static_cast<std::size_t>(options_.dim);
+  if (vectors.size() != labels.size() * dim) {
+    return Status::InvalidArgument(std::to_string(vectors.size()) + " floats for " +
+                                   std::to_string(labels.size()) + " vectors of dimension " + std::to_string(dim));
+  }
+  // Labels live in a sealed graph stay there (the growing graph skips its own).
+  std::vector<std::uint64_t> kept_labels;
+  std::vector<float> kept_vectors;
+  if (!sealed_.empty()) {
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      bool live = false;
+      for (const Segment& segment : sealed_) live = live || segment.graph->Contains(labels[i]);
+      if (live) continue;
+      kept_labels.push_back(labels[i]);
+      kept_vectors.insert(kept_vectors.end(), vectors.begin() + i * dim, vectors.begin() + (i + 1) * dim);
+    }
+    labels = kept_labels;
+    vectors = kept_vectors;
+  }
+  const std::size_t max_chunks = MaxChunks(options_);
+  for (std::size_t begin = 0; begin < labels.size();) {
+    // An insert reuses the growing graph's tombstones before it takes a new slot.
+    const VectorIndex& growing = *growing_.graph;
+    const std::size_t slots = growing.slots();
+    const std::size_t room = (slots < max_chunks ? max_chunks - slots : 0) + growing.deleted();
+    if (room == 0) {  // full: slots >= max_chunks > 0
+      TIDE_RETURN_IF_ERROR(Seal());
+      continue;
+    }
+    const std::size_t n = std::min(room, labels.size() - begin);
+    TIDE_RETURN_IF_ERROR(growing_.graph->AddBatch(labels.subspan(begin, n), vectors.subspan(begin * dim, n * dim)));
+    begin += n;
+  }
+  return Status();
+}
+
+Status SegmentedVectorIndex::Remove(std::uint64_t label) {
+  if (growing_.graph->Contains(label)) return growing_.graph->Remove(label);
+  for (auto it = sealed_.rbegin(); it != sealed_.rend(); ++it) {
+    if (it->graph->Contains(label)) return it->graph->Remove(label);
+  }
+  return Status::NotFound("label " + std::to_string(label));
+}
+
+Result<std::vector<VectorHit>> SegmentedVectorIndex::Search(std::span<const float> query, std::size_t k,
+                                                            const LabelFilter* filter, std::size_t ef) const {
+  std::shared_lock lock(mu_);
+  if (sealed_.empty()) return growing_.graph->Search(query, k, filter, ef);
+  std::vector<VectorHit> hits;
+  auto search = [&](const VectorIndex& graph) -> Status {
+    if (graph.size() == 0) return Status();
+    Result<std::vector<VectorHit>> part = graph.Search(query, k, filter, ef);
+    if (!part) return part.status();
+    hits.insert(hits.end(), part->begin(), part->end());
+    return Status();
+  };
+  TIDE_RETURN_IF_ERROR(search(*growing_.graph));
+  for (const Segment& segment : sealed_) TIDE_RETURN_IF_ERROR(search(*segment.graph));
+  KeepBest(&hits, k);
+  return hits;
+}
+
+Result<std::vector<VectorHit>> SegmentedVectorIndex::ExactSearch(std::span<const float> query, std::size_t k,
+                                                                 std::span<const std::uint64_t> labels) const {
+  std::vector<VectorHit> hits;
+  if (k == 0) return hits;
+  std::shared_lock lock(mu_);
+  // Newest first: recent chunks are the likeliest to be asked for.
+  std::vector<std::uint64_t> missing, next;
+  TIDE_RETURN_IF_ERROR(growing_.graph->ScoreLive(query, labels, &hits, &missing));
+  for (auto it = sealed_.rbegin(); it != sealed_.rend() && !missing.empty(); ++it) {
+    next.clear();
+    TIDE_RETURN_IF_ERROR(it->graph->ScoreLive(query, missing, &hits, &next));
+    missing.swap(next);
+  }
+  KeepBest(&hits, k);
+  return hits;
+}
+
+Result<std::size_t> SegmentedVectorIndex::DropTombstones(double ratio, std::size_t min_tombstones) {
+  std::size_t changed = 0;
+  if (TooManyTombstones(*growing_.graph, ratio, min_tombstones)) {
+    TIDE_RETURN_IF_ERROR(growing_.graph->Rebuild());
+    ++changed;
+  }
+  for (std::size_t i = 0; i < sealed_.size();) {
+    Segment& segment = sealed_[i];
+    if (segment.graph->size() == 0) {
+      std::unique_lock lock(mu_);
+      sealed_.erase(sealed_.begin() + static_cast<std::ptrdiff_t>(i));
+      ++changed;
+      continue;
+    }
+    if (TooManyTombstones(*segment.graph, ratio, min_tombstones)) {
+      TIDE_RETURN_IF_ERROR(segment.graph->Rebuild());  // searches go on meanwhile
+      std::unique_lock lock(mu_);
+      segment.id = next_id_++;  // new content, so a new file
+      segment.file.clear();
+      ++changed;
+    }
+    ++i;
+  }
+  return changed;
+}
+
+Result<nlohmann::json> SegmentedVectorIndex::Save(const std::filesystem::path& dir) {
+  TIDE_RETURN_IF_ERROR(growing_.graph->Save(dir / "vectors.hnsw"));
+  nlohmann::json sealed = nlohmann::json::array();
+  std::string tombstones;
+  PutVarint(&tombstones, kTombstonesFormat);
+  PutVarint(&tombstones, sealed_.size());
+  for (const Segment& segment : sealed_) {
+    const std::string name = SegmentFileName(segment.id);
+    bool linked = false;
+    if (!segment.file.empty()) {
+      std::error_code ec;
+      std::filesystem::create_hard_link(segment.file, dir / name, ec);
+      linked = !ec;
+      if (ec) spdlog::warn("linking {} failed ({}); writing it again", segment.file.string(), ec.message());
+    }
+    if (!linked) TIDE_RETURN_IF_ERROR(segment.graph->Save(dir / name));
+    const std::vector<std::uint64_t> deleted = segment.graph->DeletedLabels();
+    PutVarint(&tombstones, segment.id);
+    PutVarint(&tombstones, deleted.size());
+    std::uint64_t previous = 0;
+    for (std::uint64_t label : deleted) {
+      PutVarint(&tombstones, label - previous);  // ascending: deltas
+      previous = label;
+    }
+    sealed.push_back({{"id", segment.id},
+                      {"file", name},
+                      {"slots", segment.graph->slots()},
+                      {"live", segment.graph->size()},
+                      {"written", !linked}});
+  }
+  TIDE_RETURN_IF_ERROR(WriteFileAtomic(dir / "tombstones.bin", tombstones));
+  return nlohmann::json{{"next_id", next_id_},
+                        {"max_chunks", options_.segment_max_chunks},
+                        {"growing", growing_.graph->size()},
+                        {"sealed", std::move(sealed)}};
+}
+
+void SegmentedVectorIndex::Published(const std::filesystem::path& dir) {
+  for (Segment& segment : sealed_) segment.file = dir / SegmentFileName(segment.id);
+}
+
+Result<std::unique_ptr<SegmentedVectorIndex>> SegmentedVectorIndex::Load(const std::filesystem::path& dir,
+                                                                         const nlohmann::json& segments,
+                                                                         const VectorIndex::Options& options) {
+  std::unique_ptr<SegmentedVectorIndex> index(new SegmentedVectorIndex(options));
+  Result<std::unique_ptr<VectorIndex>> growing = VectorIndex::Load(dir / "vectors.hnsw", options);
+  if (!growing) return growing.status();
+  index->growing_.graph = std::move(*growing);
+  if (segments.is_null()) return index;
+
+  auto bad = [&](const std::string& what) {
+    return Status::Corruption("vector segments of snapshot " + dir.string() + ": " + what);
+  };
+  if (!segments.is_object() || !segments.contains("next_id") || !segments["next_id"].is_number_unsigned() ||
+      !segments.contains("sealed") || !segments["sealed"].is_array()) {
+    return bad("the manifest's \"segments\" is malformed");
+  }
+  index->next_id_ = segments["next_id"].get<std::uint64_t>();
+  for (const nlohmann::json& entry : segments["sealed"]) {
+    if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_number_unsigned() ||
+        !entry.contains("slots") || !entry["slots"].is_number_unsigned()) {
+      return bad("a malformed entry");
+    }
+    const std::uint64_t id = entry["id"].get<std::uint64_t>();
+    if (id == 0 || id >= index->next_id_) return bad("segment id " + std::to_string(id) + " out of range");
+    // The file name is derived from the id, never taken from the manifest.
+    const std::filesystem::path file = dir / SegmentFileName(id);
+    Result<std::unique_ptr<VectorIndex>> graph = VectorIndex::Load(file, options);
+    if (!graph) return graph.status().code() == Status::Code::kNotFound ? bad(graph.status().message()) : graph.status();
+    if ((*graph)->slots() != entry["slots"].get<std::uint64_t>()) {
+      return bad(file.string() + " holds " + std::to_string((*graph)->slots()) + " vectors, the manifest says " +
+                 entry["slots"].dump());
+    }
+    index->sealed_.push_back(Segment{id, std::move(*graph), file});
+  }
+
+  Result<std::string> tombstones = ReadFile(dir / "tombstones.bin");
+  if (!tombstones) return bad("tombstones.bin: " + tombstones.status().message());
+  Reader r(*tombstones);
+  std::uint64_t format = 0, count = 0;
+  if (!r.GetVarint(&format) || format != kTombstonesFormat) return bad("tombstones.bin has an unknown format");
+  if (!r.GetVarint(&count) || count != index->sealed_.size()) return bad("tombstones.bin lists other segments");
+  for (Segment& segment : index->sealed_) {
+    std::uint64_t id = 0, n = 0;
+    if (!r.GetVarint(&id) || id != segment.id || !r.GetVarint(&n) || n > segment.graph->slots()) {
+      return bad("tombstones.bin does not match segment " + std::to_string(segment.id));
+    }
+    std::vector<std::uint64_t> labels(n);
+    std::uint64_t label = 0;
+    for (std::uint64_t& out : labels) {
+      std::uint64_t delta = 0;
+      if (!r.GetVarint(&delta)) return bad("tombstones.bin is truncated");
+      out = label += delta;
+    }
+    if (Status s = segment.graph->SetDeleted(labels); !s.ok()) return bad(s.message());
+  }
+  if (!r.remaining().empty()) return bad("tombstones.bin has trailing bytes");
+  return index;
+}
+
+std::size_t SegmentedVectorIndex::size() const {
+  std::shared_lock lock(mu_);
+  std::size_t n = growing_.graph->size();
+  for (const Segment& segment : sealed_) n += segment.graph->size();
+  return n;
+}
+
+std::size_t SegmentedVectorIndex::deleted() const {
+  std::shared_lock lock(mu_);
+  std::size_t n = growing_.graph->deleted();
+  for (const Segment& segment : sealed_) n += segment.graph->deleted();
+  return n;
+}
+
+std::size_t SegmentedVectorIndex::sealed_segments() const {
+  std::shared_lock lock(mu_);
+  return sealed_.size();
+}
+
+}  // namespace tide::index

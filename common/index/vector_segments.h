@@ -1,0 +1,98 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/index/vector_index.h"
+#include "common/status.h"
+
+namespace tide::index {
+
+// The vector retriever over segments (decision 0011): one *growing* graph that takes every
+// insert, and *sealed* graphs that take none. When the growing graph holds
+// Options::segment_max_chunks slots it is sealed as it is (no rebuild) and a new one starts,
+// so each vector is inserted once, into a graph no larger than a segment. A sealed graph
+// changes only by tombstones (deletes), and is rebuilt without them, alone, once they pass a
+// share of it (DropTombstones).
+//
+// A snapshot directory holds the growing graph as `vectors.hnsw` and each sealed one as
+// `seg-<id>.hnsw`: a sealed graph's file is written once, by the first snapshot after it was
+// sealed, and every later snapshot hard-links it (an immutable file in several directories,
+// removed with the last of them). Each snapshot lists the sealed graphs' tombstones as they
+// were at its sequence, since a linked file keeps those it had when first written.
+//
+// Thread safety: searches run concurrently with each other and with one writer (Add, Remove,
+// DropTombstones, Save: the caller serialises those).
+class SegmentedVectorIndex {
+ public:
+  static Result<std::unique_ptr<SegmentedVectorIndex>> Create(const VectorIndex::Options& options);
+  ~SegmentedVectorIndex();
+  SegmentedVectorIndex(const SegmentedVectorIndex&) = delete;
+  SegmentedVectorIndex& operator=(const SegmentedVectorIndex&) = delete;
+
+  // Inserts each labels[i] (vectors as VectorIndex::AddBatch) into the growing graph, sealing
+  // it first whenever the batch would overfill it. Labels live anywhere are left as they are.
+  Status AddBatch(std::span<const std::uint64_t> labels, std::span<const float> vectors);
+  // Tombstones `label` in whichever graph holds it live; NotFound if none does.
+  Status Remove(std::uint64_t label);
+
+  // The top k over every graph (each searched as VectorIndex::Search, then merged), best first.
+  Result<std::vector<VectorHit>> Search(std::span<const float> query, std::size_t k,
+                                        const LabelFilter* filter, std::size_t ef = 0) const;
+  // Exact top-k among `labels`, best first; each label is looked up until a graph holds it.
+  Result<std::vector<VectorHit>> ExactSearch(std::span<const float> query, std::size_t k,
+                                             std::span<const std::uint64_t> labels) const;
+
+  // Rebuilds, one at a time, every graph whose tombstones are more than `ratio` of its slots
+  // and at least `min_tombstones`, and drops sealed graphs with nothing live. Returns how many
+  // graphs it rebuilt or dropped.
+  Result<std::size_t> DropTombstones(double ratio, std::size_t min_tombstones);
+
+  // The snapshot's part: writes the growing graph to <dir>/vectors.hnsw, each sealed graph to
+  // <dir>/seg-<id>.hnsw (linked from the last snapshot that has it), the sealed graphs'
+  // tombstones to <dir>/tombstones.bin, and returns what the snapshot's manifest records of
+  // them ("segments"). After `dir` is renamed into place, Published(final dir) tells where
+  // the files now are.
+  Result<nlohmann::json> Save(const std::filesystem::path& dir);
+  void Published(const std::filesystem::path& dir);
+  // Loads what Save wrote under `dir`; `segments` is what it returned (null for snapshots
+  // written before segments: then vectors.hnsw is the whole index, loaded as the growing graph
+  // and sealed by the next insert if it is full).
+  static Result<std::unique_ptr<SegmentedVectorIndex>> Load(const std::filesystem::path& dir,
+                                                            const nlohmann::json& segments,
+                                                            const VectorIndex::Options& options);
+
+  std::size_t size() const;     // live vectors
+  std::size_t deleted() const;  // tombstones
+  std::size_t sealed_segments() const;
+  int dim() const { return options_.dim; }
+
+ private:
+  struct Segment {
+    std::uint64_t id = 0;  // sealed: names its file; 0 for the growing graph
+    std::unique_ptr<VectorIndex> graph;
+    std::filesystem::path file;  // a published file holding exactly this graph, or empty
+  };
+
+  explicit SegmentedVectorIndex(const VectorIndex::Options& options) : options_(options) {}
+  // Seals the growing graph and starts a new one. REQUIRES: the single writer.
+  Status Seal();
+
+  const VectorIndex::Options options_;
+  // Shared by searches; exclusive only while the list changes (a seal, a rebuilt or dropped
+  // sealed graph). The graphs have their own locks.
+  mutable std::shared_mutex mu_;
+  std::vector<Segment> sealed_;  // oldest first
+  Segment growing_;
+  std::uint64_t next_id_ = 1;
+};
+
+}  // namespace tide::index

@@ -1,0 +1,241 @@
+#include "common/index/vector_segments.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "common/file_util.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace tide::index {
+namespace {
+
+constexpr int kDim = 16;
+
+class VectorSegmentsTest : public ::testing::Test {
+ protected:
+  VectorSegmentsTest() {
+    options_.dim = kDim;
+    options_.initial_capacity = 16;
+    options_.segment_max_chunks = 128;
+    options_.ef_search = 200;  // small graphs searched this wide are exact
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal;
+    for (std::size_t i = 0; i < 1000; ++i) {
+      std::vector<float> v(kDim);
+      float norm = 0;
+      for (float& x : v) {
+        x = normal(rng);
+        norm += x * x;
+      }
+      for (float& x : v) x /= std::sqrt(norm);
+      vectors_.push_back(v);
+    }
+  }
+
+  // Adds labels [first, last] (vector i is vectors_[i - 1]) in batches of `batch`.
+  void Add(SegmentedVectorIndex& index, std::uint64_t first, std::uint64_t last, std::size_t batch = 50) {
+    for (std::uint64_t begin = first; begin <= last; begin += batch) {
+      std::vector<std::uint64_t> labels;
+      std::vector<float> flat;
+      for (std::uint64_t l = begin; l <= std::min<std::uint64_t>(last, begin + batch - 1); ++l) {
+        labels.push_back(l);
+        flat.insert(flat.end(), vectors_[l - 1].begin(), vectors_[l - 1].end());
+      }
+      ASSERT_TRUE(index.AddBatch(labels, flat).ok());
+    }
+  }
+
+  // The exact top k among `live` labels by inner product, as search orders it.
+  std::vector<std::uint64_t> BruteForce(const std::vector<float>& q, const std::vector<std::uint64_t>& live,
+                                        std::size_t k) const {
+    std::vector<VectorHit> all;
+    for (std::uint64_t l : live) {
+      float dot = 0;
+      for (int d = 0; d < kDim; ++d) dot += q[d] * vectors_[l - 1][d];
+      all.push_back({l, dot});
+    }
+    KeepBest(&all, k);
+    std::vector<std::uint64_t> out;
+    for (const VectorHit& h : all) out.push_back(h.label);
+    return out;
+  }
+
+  static std::vector<std::uint64_t> Labels(const Result<std::vector<VectorHit>>& hits) {
+    std::vector<std::uint64_t> out;
+    for (const VectorHit& h : *hits) out.push_back(h.label);
+    return out;
+  }
+
+  // Every query vector's top 10 from Search and ExactSearch equals the brute-force answer.
+  void ExpectExact(const SegmentedVectorIndex& index, const std::vector<std::uint64_t>& live) {
+    for (std::size_t q = 0; q < vectors_.size(); q += 97) {
+      const std::vector<std::uint64_t> want = BruteForce(vectors_[q], live, 10);
+      auto walked = index.Search(vectors_[q], 10, nullptr);
+      ASSERT_TRUE(walked.ok()) << walked.status().ToString();
+      EXPECT_EQ(Labels(walked), want) << "query " << q;
+      auto scanned = index.ExactSearch(vectors_[q], 10, live);
+      ASSERT_TRUE(scanned.ok());
+      EXPECT_EQ(Labels(scanned), want) << "query " << q;
+    }
+  }
+
+  static std::vector<std::uint64_t> Range(std::uint64_t first, std::uint64_t last) {
+    std::vector<std::uint64_t> out;
+    for (std::uint64_t l = first; l <= last; ++l) out.push_back(l);
+    return out;
+  }
+
+  VectorIndex::Options options_;
+  std::vector<std::vector<float>> vectors_;
+  testutil::TempDir dir_;
+};
+
+TEST_F(VectorSegmentsTest, SealsFullGraphsAndSearchesAcrossAll) {
+  auto index = SegmentedVectorIndex::Create(options_);
+  ASSERT_TRUE(index.ok());
+  Add(**index, 1, 1000);
+  EXPECT_EQ((*index)->size(), 1000u);
+  // 1000 chunks in graphs of at most 128: seven full ones sealed, 104 growing.
+  EXPECT_EQ((*index)->sealed_segments(), 7u);
+  ExpectExact(**index, Range(1, 1000));
+
+  // A label already live in a sealed graph is not inserted again.
+  std::vector<std::uint64_t> again = {5};
+  ASSERT_TRUE((*index)->AddBatch(again, vectors_[4]).ok());
+  EXPECT_EQ((*index)->size(), 1000u);
+
+  // Deletes reach whichever graph holds the label.
+  for (std::uint64_t l : {1u, 200u, 999u}) ASSERT_TRUE((*index)->Remove(l).ok());
+  EXPECT_EQ((*index)->Remove(200).code(), Status::Code::kNotFound);
+  EXPECT_EQ((*index)->deleted(), 3u);
+  std::vector<std::uint64_t> live = Range(1, 1000);
+  std::erase_if(live, [](std::uint64_t l) { return l == 1 || l == 200 || l == 999; });
+  ExpectExact(**index, live);
+}
+
+TEST_F(VectorSegmentsTest, SnapshotsWriteASealedGraphOnceAndKeepTheirOwnTombstones) {
+  auto index = SegmentedVectorIndex::Create(options_);
+  ASSERT_TRUE(index.ok());
+  Add(**index, 1, 300);  // two sealed graphs, 44 growing
+  const std::filesystem::path first = dir_.path() / "first", second = dir_.path() / "second";
+  std::filesystem::create_directories(first);
+  std::filesystem::create_directories(second);
+  auto saved = (*index)->Save(first);
+  ASSERT_TRUE(saved.ok()) << saved.status().ToString();
+  ASSERT_EQ((*saved)["sealed"].size(), 2u);
+  for (const auto& seg : (*saved)["sealed"]) {
+    EXPECT_TRUE(seg["written"].get<bool>());
+    EXPECT_LE(seg["slots"].get<std::size_t>(), 128u);
+  }
+  (*index)->Published(first);
+
+  // After the first snapshot: deletes in both sealed graphs, and a third one sealed.
+  ASSERT_TRUE((*index)->Remove(3).ok());
+  ASSERT_TRUE((*index)->Remove(130).ok());
+  Add(**index, 301, 400);
+  auto saved2 = (*index)->Save(second);
+  ASSERT_TRUE(saved2.ok());
+  ASSERT_EQ((*saved2)["sealed"].size(), 3u);
+  EXPECT_FALSE((*saved2)["sealed"][0]["written"].get<bool>());  // linked, not rewritten
+  EXPECT_FALSE((*saved2)["sealed"][1]["written"].get<bool>());
+  EXPECT_TRUE((*saved2)["sealed"][2]["written"].get<bool>());
+  const std::string name = (*saved2)["sealed"][0]["file"].get<std::string>();
+  struct stat a {}, b {};
+  ASSERT_EQ(::stat((first / name).c_str(), &a), 0);
+  ASSERT_EQ(::stat((second / name).c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino) << "the second snapshot links the first one's file";
+
+  // Each snapshot loads as it was at its own point, though they share the file.
+  auto old = SegmentedVectorIndex::Load(first, *saved, options_);
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ((*old)->size(), 300u);
+  EXPECT_EQ((*old)->deleted(), 0u);
+  ExpectExact(**old, Range(1, 300));
+  auto now = SegmentedVectorIndex::Load(second, *saved2, options_);
+  ASSERT_TRUE(now.ok()) << now.status().ToString();
+  EXPECT_EQ((*now)->size(), 398u);
+  EXPECT_EQ((*now)->sealed_segments(), 3u);
+  std::vector<std::uint64_t> live = Range(1, 400);
+  std::erase_if(live, [](std::uint64_t l) { return l == 3 || l == 130; });
+  ExpectExact(**now, live);
+
+  // A loaded index goes on where the saved one stopped: new ids, growing graph reused.
+  Add(**now, 401, 600);
+  EXPECT_EQ((*now)->size(), 598u);
+  const std::filesystem::path third = dir_.path() / "third";
+  std::filesystem::create_directories(third);
+  auto saved3 = (*now)->Save(third);
+  ASSERT_TRUE(saved3.ok());
+  EXPECT_GT((*saved3)["next_id"].get<std::uint64_t>(), (*saved2)["next_id"].get<std::uint64_t>());
+  EXPECT_FALSE((*saved3)["sealed"][2]["written"].get<bool>());
+}
+
+TEST_F(VectorSegmentsTest, RebuildsOrDropsASealedGraphOfTombstonesAlone) {
+  auto index = SegmentedVectorIndex::Create(options_);
+  ASSERT_TRUE(index.ok());
+  Add(**index, 1, 400);  // sealed: 1-128, 129-256, 257-384
+  for (std::uint64_t l = 1; l <= 128; ++l) ASSERT_TRUE((*index)->Remove(l).ok());    // all of one
+  for (std::uint64_t l = 129; l <= 228; ++l) ASSERT_TRUE((*index)->Remove(l).ok());  // most of another
+  for (std::uint64_t l = 257; l <= 260; ++l) ASSERT_TRUE((*index)->Remove(l).ok());  // a few
+  auto changed = (*index)->DropTombstones(0.3, 10);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(*changed, 2u);  // one dropped, one rebuilt; the third keeps its four tombstones
+  EXPECT_EQ((*index)->sealed_segments(), 2u);
+  EXPECT_EQ((*index)->deleted(), 4u);
+  std::vector<std::uint64_t> live = Range(229, 256), rest = Range(261, 400);
+  live.insert(live.end(), rest.begin(), rest.end());
+  EXPECT_EQ((*index)->size(), live.size());
+  ExpectExact(**index, live);
+  auto saved = (*index)->Save(dir_.path());
+  ASSERT_TRUE(saved.ok());
+  // The rebuilt graph has a new id (its file would differ from any written before).
+  EXPECT_GT((*saved)["sealed"][0]["id"].get<std::uint64_t>(), (*saved)["sealed"][1]["id"].get<std::uint64_t>());
+}
+
+TEST_F(VectorSegmentsTest, ADamagedSegmentIsCorruption) {
+  auto index = SegmentedVectorIndex::Create(options_);
+  ASSERT_TRUE(index.ok());
+  Add(**index, 1, 300);
+  auto saved = (*index)->Save(dir_.path());
+  ASSERT_TRUE(saved.ok());
+
+  nlohmann::json wrong_count = *saved;
+  wrong_count["sealed"][0]["slots"] = 127;
+  auto loaded = SegmentedVectorIndex::Load(dir_.path(), wrong_count, options_);
+  EXPECT_EQ(loaded.status().code(), Status::Code::kCorruption) << loaded.status().ToString();
+
+  ASSERT_TRUE(WriteFileAtomic(dir_.path() / "tombstones.bin", "\x01\x05").ok());
+  loaded = SegmentedVectorIndex::Load(dir_.path(), *saved, options_);
+  EXPECT_EQ(loaded.status().code(), Status::Code::kCorruption) << loaded.status().ToString();
+
+  std::filesystem::remove(dir_.path() / (*saved)["sealed"][1]["file"].get<std::string>());
+  loaded = SegmentedVectorIndex::Load(dir_.path(), *saved, options_);
+  EXPECT_EQ(loaded.status().code(), Status::Code::kCorruption) << loaded.status().ToString();
+  EXPECT_NE(loaded.status().message().find("seg-"), std::string::npos) << loaded.status().ToString();
+}
+
+TEST_F(VectorSegmentsTest, AGraphFromBeforeSegmentsIsSealedWhenFull) {
+  // A snapshot written before segments: one graph, larger than a segment, no "segments".
+  VectorIndex::Options whole = options_;
+  whole.segment_max_chunks = 0;
+  auto single = SegmentedVectorIndex::Create(whole);
+  ASSERT_TRUE(single.ok());
+  Add(**single, 1, 300);
+  EXPECT_EQ((*single)->sealed_segments(), 0u);
+  ASSERT_TRUE((*single)->Save(dir_.path()).ok());
+
+  auto loaded = SegmentedVectorIndex::Load(dir_.path(), nlohmann::json(), options_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->size(), 300u);
+  EXPECT_EQ((*loaded)->sealed_segments(), 0u);
+  Add(**loaded, 301, 310);
+  EXPECT_EQ((*loaded)->sealed_segments(), 1u);
+  ExpectExact(**loaded, Range(1, 310));
+}
+
+}  // namespace
+}  // namespace tide::index
