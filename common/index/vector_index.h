@@ -99,6 +99,29 @@ class VectorIndex {
   // REQUIRES: no concurrent Add() or Remove() (the caller is the single writer).
   Status Rebuild();
 
+  // --- physical replication (decision 0011) ----------------------------------------------
+  // A graph is followed by another process without inserting into it: the writer takes, after
+  // each round of inserts and deletes, the bytes those changed (every element added or put in
+  // a reused slot, and every link list and delete mark changed), and the follower copies them
+  // into its own graph, which was equal to the writer's before the round.
+  //
+  // Remembers the current link lists and labels (about 140 bytes per slot), so that
+  // TakeChanges() can find what changed. REQUIRES: the single writer; no Rebuild() while
+  // tracking (a rebuilt graph is not a change of the old one).
+  void StartTracking();
+  bool tracking() const;
+  // What changed since StartTracking() or the previous TakeChanges(), encoded for
+  // ApplyChanges(), and remembers the new state. Reads every slot's links: O(slots).
+  // REQUIRES: tracking(), the single writer.
+  std::string TakeChanges();
+  // Makes this graph equal to the writer's graph after its TakeChanges() returned `changes`,
+  // given it was equal to the writer's graph before. Corruption if it cannot have been (the
+  // element counts differ) or the bytes are malformed; the graph is then unchanged.
+  Status ApplyChanges(std::string_view changes);
+  // A hash of everything a search reads (links, vectors, labels, levels, delete marks, entry
+  // point): equal graphs hash equal. O(slots); for tests and checks.
+  std::uint64_t ContentHash() const;
+
   // Writes "<file>.tmp", fsyncs it and renames it over `file`.
   Status Save(const std::filesystem::path& file) const;
 
