@@ -9,6 +9,7 @@
 #   quality   tests/bench/run_quality.sh     recall/MRR on klue-nli-retrieval through the HTTP API
 #   ingest    tests/bench/ingest_bench.sh    Kafka -> searchable: chunks/s, stages, freshness
 #   serving   tests/bench/serving_bench.sh   HTTP latency/throughput per mode, start-to-ready, memory
+#   graph     tests/bench/graph_changes_bench.sh  replicating the growing vector graph vs inserting it twice
 #
 # When both ingest and serving run, serving measures the store the ingest benchmark built
 # (ingest_bench.sh --handoff, serving_bench.sh --from) instead of ingesting the corpus again.
@@ -22,13 +23,13 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 mode=--quick
-only=ann,keyword,quality,ingest,serving
+only=ann,keyword,quality,ingest,serving,graph
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick|--full) mode=$1 ;;
     --only) only=$2; shift ;;
     --only=*) only=${1#--only=} ;;
-    *) echo "usage: tests/bench/run.sh [--quick | --full] [--only ann,keyword,quality,ingest,serving]" >&2
+    *) echo "usage: tests/bench/run.sh [--quick | --full] [--only ann,keyword,quality,ingest,serving,graph]" >&2
        exit 2 ;;
   esac
   shift
@@ -36,7 +37,7 @@ done
 
 # Each script builds what it needs (ninja, two jobs) before it measures anything.
 declare -A script=([ann]=ann_bench.sh [keyword]=keyword_bench.sh [quality]=run_quality.sh
-                   [ingest]=ingest_bench.sh [serving]=serving_bench.sh)
+                   [ingest]=ingest_bench.sh [serving]=serving_bench.sh [graph]=graph_changes_bench.sh)
 start=$(date +%s)
 failed=()
 handoff=""
