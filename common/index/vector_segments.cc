@@ -13,6 +13,9 @@ namespace tide::index {
 namespace {
 
 constexpr std::uint64_t kTombstonesFormat = 1;
+constexpr std::uint64_t kRecordFormat = 1;
+// A record's pieces, in order.
+enum Piece : std::uint64_t { kGrowingChanges = 0, kSeal = 1 };
 
 std::string SegmentFileName(std::uint64_t id) {
   char buf[40];
@@ -45,6 +48,17 @@ Result<std::unique_ptr<SegmentedVectorIndex>> SegmentedVectorIndex::Create(const
 Status SegmentedVectorIndex::Seal() {
   Result<std::unique_ptr<VectorIndex>> fresh = VectorIndex::Create(options_);
   if (!fresh) return fresh.status();
+  if (tracking_) {
+    // The sealed graph's last changes, then the seal; the new graph is tracked from empty.
+    std::string piece;
+    PutVarint(&piece, kGrowingChanges);
+    PutBytes(&piece, growing_.graph->TakeChanges());
+    recorded_.push_back(std::move(piece));
+    piece.clear();
+    PutVarint(&piece, kSeal);
+    recorded_.push_back(std::move(piece));
+    (*fresh)->StartTracking();
+  }
   std::unique_lock lock(mu_);
   sealed_.push_back(Segment{next_id_++, std::move(growing_.graph), {}});
   growing_.graph = std::move(*fresh);
@@ -134,7 +148,7 @@ Result<std::vector<VectorHit>> SegmentedVectorIndex::ExactSearch(std::span<const
 
 Result<std::size_t> SegmentedVectorIndex::DropTombstones(double ratio, std::size_t min_tombstones) {
   std::size_t changed = 0;
-  if (TooManyTombstones(*growing_.graph, ratio, min_tombstones)) {
+  if (!tracking_ && TooManyTombstones(*growing_.graph, ratio, min_tombstones)) {
     TIDE_RETURN_IF_ERROR(growing_.graph->Rebuild());
     ++changed;
   }
@@ -156,6 +170,68 @@ Result<std::size_t> SegmentedVectorIndex::DropTombstones(double ratio, std::size
     ++i;
   }
   return changed;
+}
+
+void SegmentedVectorIndex::StartTracking() {
+  growing_.graph->StartTracking();
+  tracking_ = true;
+  recorded_.clear();
+}
+
+// A record: format, number of pieces, then each piece: kind, and for kGrowingChanges the
+// bytes of VectorIndex::TakeChanges (B: varint length + bytes).
+std::string SegmentedVectorIndex::TakeChanges() {
+  std::string piece;
+  PutVarint(&piece, kGrowingChanges);
+  PutBytes(&piece, growing_.graph->TakeChanges());
+  recorded_.push_back(std::move(piece));
+  std::string out;
+  PutVarint(&out, kRecordFormat);
+  PutVarint(&out, recorded_.size());
+  for (const std::string& p : recorded_) out += p;
+  recorded_.clear();
+  return out;
+}
+
+Status SegmentedVectorIndex::ApplyChanges(std::string_view record) {
+  auto bad = [](const std::string& what) { return Status::Corruption("vector graph record: " + what); };
+  Reader r(record);
+  std::uint64_t format = 0, pieces = 0;
+  if (!r.GetVarint(&format) || format != kRecordFormat) return bad("unknown format");
+  if (!r.GetVarint(&pieces) || pieces > record.size()) return bad("truncated");
+  // Parsed whole first: a malformed record changes nothing.
+  std::vector<std::pair<std::uint64_t, std::string_view>> parsed;
+  for (std::uint64_t i = 0; i < pieces; ++i) {
+    std::uint64_t kind = 0;
+    std::string_view bytes;
+    if (!r.GetVarint(&kind) || kind > kSeal || (kind == kGrowingChanges && !r.GetBytes(&bytes))) {
+      return bad("malformed piece " + std::to_string(i));
+    }
+    parsed.emplace_back(kind, bytes);
+  }
+  if (!r.empty()) return bad("trailing bytes");
+  for (const auto& [kind, bytes] : parsed) {
+    if (kind == kGrowingChanges) {
+      TIDE_RETURN_IF_ERROR(growing_.graph->ApplyChanges(bytes));
+    } else {
+      TIDE_RETURN_IF_ERROR(Seal());
+    }
+  }
+  return Status();
+}
+
+Status SegmentedVectorIndex::RemoveFromSealed(std::uint64_t label) {
+  for (auto it = sealed_.rbegin(); it != sealed_.rend(); ++it) {
+    if (it->graph->Contains(label)) return it->graph->Remove(label);
+  }
+  return Status::NotFound("label " + std::to_string(label) + " is in no sealed graph");
+}
+
+std::uint64_t SegmentedVectorIndex::ContentHash() const {
+  std::shared_lock lock(mu_);
+  std::uint64_t hash = 0;
+  for (const Segment& segment : sealed_) hash = hash * 1099511628211ull ^ segment.graph->ContentHash();
+  return hash * 1099511628211ull ^ growing_.graph->ContentHash();
 }
 
 Result<nlohmann::json> SegmentedVectorIndex::Save(const std::filesystem::path& dir) {

@@ -51,9 +51,32 @@ class SegmentedVectorIndex {
   Result<std::vector<VectorHit>> ExactSearch(std::span<const float> query, std::size_t k,
                                              std::span<const std::uint64_t> labels) const;
 
+  // --- replication (decision 0011) ------------------------------------------------------
+  // A follower keeps the writer's growing graph without inserting: the writer records every
+  // change to its growing graph and every seal; the follower applies the record to its own
+  // copy, which was equal before. Deletes of labels in sealed graphs are not recorded: each
+  // process applies them from the change log (RemoveFromSealed), after the record of the same
+  // changes.
+  //
+  // Writer: records from now on. REQUIRES: the single writer.
+  void StartTracking();
+  bool tracking() const { return tracking_; }
+  // Writer: everything recorded since StartTracking() or the previous TakeChanges().
+  std::string TakeChanges();
+  // Follower: applies a record of the writer's. REQUIRES: this index equal to the writer's
+  // before it (sealed graphs aside); the follower never inserts itself. Corruption if the record
+  // is malformed or does not follow this growing graph; the index may then be partly changed
+  // and must be replaced (from a snapshot).
+  Status ApplyChanges(std::string_view record);
+  // Tombstones `label` if a sealed graph holds it live; NotFound otherwise.
+  Status RemoveFromSealed(std::uint64_t label);
+  // VectorIndex::ContentHash over every graph, sealed ones first.
+  std::uint64_t ContentHash() const;
+
   // Rebuilds, one at a time, every graph whose tombstones are more than `ratio` of its slots
   // and at least `min_tombstones`, and drops sealed graphs with nothing live. Returns how many
-  // graphs it rebuilt or dropped.
+  // graphs it rebuilt or dropped. A tracked growing graph is not rebuilt (a rebuilt graph is
+  // not a change a follower could copy): its tombstones are reused by the next inserts.
   Result<std::size_t> DropTombstones(double ratio, std::size_t min_tombstones);
 
   // The snapshot's part: writes the growing graph to <dir>/vectors.hnsw, each sealed graph to
@@ -93,6 +116,8 @@ class SegmentedVectorIndex {
   std::vector<Segment> sealed_;  // oldest first
   Segment growing_;
   std::uint64_t next_id_ = 1;
+  bool tracking_ = false;
+  std::vector<std::string> recorded_;  // writer: pieces of the next TakeChanges() record
 };
 
 }  // namespace tide::index

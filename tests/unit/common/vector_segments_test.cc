@@ -237,5 +237,55 @@ TEST_F(VectorSegmentsTest, AGraphFromBeforeSegmentsIsSealedWhenFull) {
   ExpectExact(**loaded, Range(1, 310));
 }
 
+// Decision 0011: a follower keeps the writer's segments by applying its records (growing
+// graph changes and seals) and the sealed graphs' deletes, never inserting, and ends every
+// round with the same graphs.
+TEST_F(VectorSegmentsTest, AFollowerAppliesTheWritersRecordsAcrossSeals) {
+  options_.insert_threads = 2;
+  auto writer = SegmentedVectorIndex::Create(options_);
+  auto follower = SegmentedVectorIndex::Create(options_);
+  ASSERT_TRUE(writer.ok() && follower.ok());
+  (*writer)->StartTracking();
+  std::vector<std::uint64_t> live;
+  std::uint64_t next = 1;
+  for (int round = 0; round < 6; ++round) {
+    Add(**writer, next, next + 89, 30);  // 90 per round: a seal every round or two
+    for (std::uint64_t l = next; l < next + 90; ++l) live.push_back(l);
+    next += 90;
+    // Deletes in sealed graphs and in the growing one.
+    std::vector<std::uint64_t> removed;
+    for (std::size_t i = round; i < live.size(); i += 9) removed.push_back(live[i]);
+    for (std::uint64_t l : removed) ASSERT_TRUE((*writer)->Remove(l).ok());
+    std::erase_if(live, [&](std::uint64_t l) { return std::find(removed.begin(), removed.end(), l) != removed.end(); });
+
+    Status applied = (*follower)->ApplyChanges((*writer)->TakeChanges());
+    ASSERT_TRUE(applied.ok()) << "round " << round << ": " << applied.ToString();
+    for (std::uint64_t l : removed) {
+      Status s = (*follower)->RemoveFromSealed(l);
+      ASSERT_TRUE(s.ok() || s.code() == Status::Code::kNotFound) << s.ToString();
+    }
+    EXPECT_EQ((*follower)->sealed_segments(), (*writer)->sealed_segments()) << "round " << round;
+    EXPECT_EQ((*follower)->ContentHash(), (*writer)->ContentHash()) << "round " << round;
+    EXPECT_EQ((*follower)->size(), live.size());
+    EXPECT_EQ((*follower)->deleted(), (*writer)->deleted());
+  }
+  EXPECT_GE((*writer)->sealed_segments(), 3u);
+  ExpectExact(**follower, live);
+  // A tracked growing graph is not rebuilt (its tombstones wait for reuse); sealed ones are.
+  auto changed = (*writer)->DropTombstones(0.0, 1);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(*changed, (*writer)->sealed_segments());
+  EXPECT_GT((*writer)->deleted(), 0u);
+  // A damaged record is corruption and changes nothing.
+  const std::uint64_t before = (*follower)->ContentHash();
+  Add(**writer, next, next + 9);
+  const std::string record = (*writer)->TakeChanges();
+  for (std::size_t cut : {std::size_t{0}, std::size_t{1}, record.size() / 2, record.size() - 1}) {
+    EXPECT_EQ((*follower)->ApplyChanges(record.substr(0, cut)).code(), Status::Code::kCorruption) << cut;
+  }
+  EXPECT_EQ((*follower)->ContentHash(), before);
+  EXPECT_TRUE((*follower)->ApplyChanges(record).ok());
+}
+
 }  // namespace
 }  // namespace tide::index
