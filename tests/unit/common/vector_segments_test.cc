@@ -4,8 +4,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <random>
+#include <thread>
 
 #include "common/file_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -285,6 +287,38 @@ TEST_F(VectorSegmentsTest, AFollowerAppliesTheWritersRecordsAcrossSeals) {
   }
   EXPECT_EQ((*follower)->ContentHash(), before);
   EXPECT_TRUE((*follower)->ApplyChanges(record).ok());
+}
+
+// Searches run while the single writer inserts, seals, deletes and rebuilds (run under TSan in
+// CI): every answer is a sorted top-k of live-or-recently-live labels, never an error.
+TEST_F(VectorSegmentsTest, SearchesRunWhileTheWriterSealsAndRebuilds) {
+  options_.segment_max_chunks = 64;
+  auto index = SegmentedVectorIndex::Create(options_);
+  ASSERT_TRUE(index.ok());
+  Add(**index, 1, 64);
+  std::atomic<bool> done{false};
+  std::atomic<int> searches{0};
+  std::thread reader([&] {
+    std::vector<std::uint64_t> some = Range(1, 1000);
+    while (!done) {
+      auto walked = (*index)->Search(vectors_[searches % 1000], 5, nullptr);
+      auto scanned = (*index)->ExactSearch(vectors_[searches % 1000], 5, some);
+      if (!walked.ok() || !scanned.ok() || walked->empty() || scanned->empty()) ADD_FAILURE() << "search failed";
+      for (std::size_t i = 1; walked.ok() && i < walked->size(); ++i) {
+        if ((*walked)[i - 1].score < (*walked)[i].score) ADD_FAILURE() << "unsorted";
+      }
+      ++searches;
+    }
+  });
+  for (std::uint64_t first = 65; first < 1000; first += 50) {
+    Add(**index, first, std::min<std::uint64_t>(999, first + 49), 25);
+    for (std::uint64_t l = first - 60; l < first - 20; ++l) (void)(*index)->Remove(l);
+    ASSERT_TRUE((*index)->DropTombstones(0.3, 8).ok());
+  }
+  done = true;
+  reader.join();
+  EXPECT_GT(searches.load(), 0);
+  EXPECT_GT((*index)->sealed_segments(), 3u);
 }
 
 }  // namespace
