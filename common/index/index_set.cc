@@ -15,6 +15,7 @@ Result<std::unique_ptr<IndexSet>> IndexSet::Create(const Options& options) {
   Result<std::unique_ptr<SegmentedVectorIndex>> vectors = SegmentedVectorIndex::Create(options.vector);
   if (!vectors) return vectors.status();
   set->vectors_ = std::move(*vectors);
+  set->vectors_->set_unload_published(!options.keep_sealed_graphs);
   return set;
 }
 

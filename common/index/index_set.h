@@ -50,6 +50,9 @@ class IndexSet {
     // rebuild_min_tombstones (adds reuse the growing graph's tombstones, so they pile up only
     // when deletes outrun adds, e.g. after a container.delete, or in sealed graphs).
     double rebuild_tombstone_ratio = 0.3;
+    // false for a process that never searches (the worker): a sealed vector graph leaves
+    // memory once a snapshot holds its file (SegmentedVectorIndex::set_unload_published).
+    bool keep_sealed_graphs = true;
     std::size_t rebuild_min_tombstones = 1024;
   };
 

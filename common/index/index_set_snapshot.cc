@@ -221,6 +221,9 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
       continue;
     }
     set->vectors_ = std::move(*vectors);
+    // A worker keeps only the labels of the sealed graphs it loaded (their files are here).
+    set->vectors_->set_unload_published(!options.keep_sealed_graphs);
+    set->vectors_->Published(dir);
     spdlog::info("snapshot loaded dir={} seq={} chunks={} seconds={:.2f}", dir.string(), set->applied_seq_,
                  set->table_.size(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

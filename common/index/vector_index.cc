@@ -331,6 +331,16 @@ bool VectorIndex::Contains(std::uint64_t label) const {
   return impl_->LiveId(label).has_value();
 }
 
+std::vector<std::uint64_t> VectorIndex::AllLabels() const {
+  std::shared_lock lock(impl_->mu);
+  const hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
+  std::vector<std::uint64_t> out;
+  out.reserve(h.cur_element_count);
+  for (hnswlib::tableint id = 0; id < h.cur_element_count; ++id) out.push_back(h.getExternalLabel(id));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::vector<std::uint64_t> VectorIndex::DeletedLabels() const {
   std::shared_lock lock(impl_->mu);
   const hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;

@@ -87,6 +87,8 @@ class VectorIndex {
 
   // Whether `label` is live here.
   bool Contains(std::uint64_t label) const;
+  // Every label in the graph, live or tombstoned, ascending.
+  std::vector<std::uint64_t> AllLabels() const;
   // The tombstoned labels, ascending.
   std::vector<std::uint64_t> DeletedLabels() const;
   // Makes the tombstones exactly `labels` (live again are the others; every label must be in

@@ -1,5 +1,6 @@
 #include "common/index/vector_segments.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <limits>
@@ -27,15 +28,36 @@ std::size_t MaxChunks(const VectorIndex::Options& options) {
   return options.segment_max_chunks == 0 ? std::numeric_limits<std::size_t>::max() : options.segment_max_chunks;
 }
 
-bool TooManyTombstones(const VectorIndex& graph, double ratio, std::size_t min_tombstones) {
-  const std::size_t tombstones = graph.deleted();
-  return tombstones >= min_tombstones &&
-         static_cast<double>(tombstones) > ratio * static_cast<double>(tombstones + graph.size());
+bool TooManyTombstones(std::size_t tombstones, std::size_t live, double ratio, std::size_t min_tombstones) {
+  return tombstones >= min_tombstones && static_cast<double>(tombstones) > ratio * static_cast<double>(tombstones + live);
 }
 
 }  // namespace
 
 SegmentedVectorIndex::~SegmentedVectorIndex() = default;
+
+bool SegmentedVectorIndex::Segment::Contains(std::uint64_t label) const {
+  if (graph) return graph->Contains(label);
+  return std::binary_search(labels.begin(), labels.end(), label) &&
+         !std::binary_search(tombstones.begin(), tombstones.end(), label);
+}
+
+Status SegmentedVectorIndex::RemoveFrom(Segment& segment, std::uint64_t label) {
+  if (segment.graph) return segment.graph->Remove(label);
+  if (!segment.Contains(label)) return Status::NotFound("label " + std::to_string(label));
+  segment.tombstones.insert(std::upper_bound(segment.tombstones.begin(), segment.tombstones.end(), label), label);
+  return Status();
+}
+
+Status SegmentedVectorIndex::CheckSearchable() const {
+  for (const Segment& segment : sealed_) {
+    if (!segment.graph) {
+      return Status::Internal("sealed vector graph " + std::to_string(segment.id) +
+                                        " is not in memory (this process keeps only the growing graph)");
+    }
+  }
+  return Status();
+}
 
 Result<std::unique_ptr<SegmentedVectorIndex>> SegmentedVectorIndex::Create(const VectorIndex::Options& options) {
   std::unique_ptr<SegmentedVectorIndex> index(new SegmentedVectorIndex(options));
@@ -60,7 +82,10 @@ Status SegmentedVectorIndex::Seal() {
     (*fresh)->StartTracking();
   }
   std::unique_lock lock(mu_);
-  sealed_.push_back(Segment{next_id_++, std::move(growing_.graph), {}});
+  Segment sealed;
+  sealed.id = next_id_++;
+  sealed.graph = std::move(growing_.graph);
+  sealed_.push_back(std::move(sealed));
   growing_.graph = std::move(*fresh);
   spdlog::debug("vector segment sealed id={} chunks={}", sealed_.back().id, sealed_.back().graph->size());
   return Status();
@@ -78,7 +103,7 @@ Status SegmentedVectorIndex::AddBatch(std::span<const std::uint64_t> labels, std
   if (!sealed_.empty()) {
     for (std::size_t i = 0; i < labels.size(); ++i) {
       bool live = false;
-      for (const Segment& segment : sealed_) live = live || segment.graph->Contains(labels[i]);
+      for (const Segment& segment : sealed_) live = live || segment.Contains(labels[i]);
       if (live) continue;
       kept_labels.push_back(labels[i]);
       kept_vectors.insert(kept_vectors.end(), vectors.begin() + i * dim, vectors.begin() + (i + 1) * dim);
@@ -106,7 +131,7 @@ Status SegmentedVectorIndex::AddBatch(std::span<const std::uint64_t> labels, std
 Status SegmentedVectorIndex::Remove(std::uint64_t label) {
   if (growing_.graph->Contains(label)) return growing_.graph->Remove(label);
   for (auto it = sealed_.rbegin(); it != sealed_.rend(); ++it) {
-    if (it->graph->Contains(label)) return it->graph->Remove(label);
+    if (it->Contains(label)) return RemoveFrom(*it, label);
   }
   return Status::NotFound("label " + std::to_string(label));
 }
@@ -115,6 +140,7 @@ Result<std::vector<VectorHit>> SegmentedVectorIndex::Search(std::span<const floa
                                                             const LabelFilter* filter, std::size_t ef) const {
   std::shared_lock lock(mu_);
   if (sealed_.empty()) return growing_.graph->Search(query, k, filter, ef);
+  TIDE_RETURN_IF_ERROR(CheckSearchable());
   std::vector<VectorHit> hits;
   auto search = [&](const VectorIndex& graph) -> Status {
     if (graph.size() == 0) return Status();
@@ -134,6 +160,7 @@ Result<std::vector<VectorHit>> SegmentedVectorIndex::ExactSearch(std::span<const
   std::vector<VectorHit> hits;
   if (k == 0) return hits;
   std::shared_lock lock(mu_);
+  TIDE_RETURN_IF_ERROR(CheckSearchable());
   // Newest first: recent chunks are the likeliest to be asked for.
   std::vector<std::uint64_t> missing, next;
   TIDE_RETURN_IF_ERROR(growing_.graph->ScoreLive(query, labels, &hits, &missing));
@@ -148,21 +175,36 @@ Result<std::vector<VectorHit>> SegmentedVectorIndex::ExactSearch(std::span<const
 
 Result<std::size_t> SegmentedVectorIndex::DropTombstones(double ratio, std::size_t min_tombstones) {
   std::size_t changed = 0;
-  if (!tracking_ && TooManyTombstones(*growing_.graph, ratio, min_tombstones)) {
+  const VectorIndex& growing = *growing_.graph;
+  if (!tracking_ && TooManyTombstones(growing.deleted(), growing.size(), ratio, min_tombstones)) {
     TIDE_RETURN_IF_ERROR(growing_.graph->Rebuild());
     ++changed;
   }
   for (std::size_t i = 0; i < sealed_.size();) {
     Segment& segment = sealed_[i];
-    if (segment.graph->size() == 0) {
+    if (segment.live() == 0) {
       std::unique_lock lock(mu_);
       sealed_.erase(sealed_.begin() + static_cast<std::ptrdiff_t>(i));
       ++changed;
       continue;
     }
-    if (TooManyTombstones(*segment.graph, ratio, min_tombstones)) {
-      TIDE_RETURN_IF_ERROR(segment.graph->Rebuild());  // searches go on meanwhile
+    if (TooManyTombstones(segment.deleted(), segment.live(), ratio, min_tombstones)) {
+      std::unique_ptr<VectorIndex> reloaded;
+      if (segment.graph) {
+        TIDE_RETURN_IF_ERROR(segment.graph->Rebuild());  // searches go on meanwhile against the old one
+      } else {  // unloaded: read it back to rebuild it
+        Result<std::unique_ptr<VectorIndex>> loaded = VectorIndex::Load(segment.file, options_);
+        if (!loaded) return loaded.status().WithContext("reloading sealed vector graph " + std::to_string(segment.id));
+        TIDE_RETURN_IF_ERROR((*loaded)->SetDeleted(segment.tombstones));
+        TIDE_RETURN_IF_ERROR((*loaded)->Rebuild());
+        reloaded = std::move(*loaded);
+      }
       std::unique_lock lock(mu_);
+      if (reloaded) {
+        segment.graph = std::move(reloaded);
+        segment.labels.clear();
+        segment.tombstones.clear();
+      }
       segment.id = next_id_++;  // new content, so a new file
       segment.file.clear();
       ++changed;
@@ -222,7 +264,7 @@ Status SegmentedVectorIndex::ApplyChanges(std::string_view record) {
 
 Status SegmentedVectorIndex::RemoveFromSealed(std::uint64_t label) {
   for (auto it = sealed_.rbegin(); it != sealed_.rend(); ++it) {
-    if (it->graph->Contains(label)) return it->graph->Remove(label);
+    if (it->Contains(label)) return RemoveFrom(*it, label);
   }
   return Status::NotFound("label " + std::to_string(label) + " is in no sealed graph");
 }
@@ -230,7 +272,9 @@ Status SegmentedVectorIndex::RemoveFromSealed(std::uint64_t label) {
 std::uint64_t SegmentedVectorIndex::ContentHash() const {
   std::shared_lock lock(mu_);
   std::uint64_t hash = 0;
-  for (const Segment& segment : sealed_) hash = hash * 1099511628211ull ^ segment.graph->ContentHash();
+  for (const Segment& segment : sealed_) {
+    if (segment.graph) hash = hash * 1099511628211ull ^ segment.graph->ContentHash();
+  }
   return hash * 1099511628211ull ^ growing_.graph->ContentHash();
 }
 
@@ -249,8 +293,12 @@ Result<nlohmann::json> SegmentedVectorIndex::Save(const std::filesystem::path& d
       linked = !ec;
       if (ec) spdlog::warn("linking {} failed ({}); writing it again", segment.file.string(), ec.message());
     }
+    if (!linked && !segment.graph) {
+      return Status::Unavailable("sealed vector graph " + std::to_string(segment.id) + " is not in memory and " +
+                                 segment.file.string() + " cannot be linked");
+    }
     if (!linked) TIDE_RETURN_IF_ERROR(segment.graph->Save(dir / name));
-    const std::vector<std::uint64_t> deleted = segment.graph->DeletedLabels();
+    const std::vector<std::uint64_t> deleted = segment.DeletedLabels();
     PutVarint(&tombstones, segment.id);
     PutVarint(&tombstones, deleted.size());
     std::uint64_t previous = 0;
@@ -260,8 +308,8 @@ Result<nlohmann::json> SegmentedVectorIndex::Save(const std::filesystem::path& d
     }
     sealed.push_back({{"id", segment.id},
                       {"file", name},
-                      {"slots", segment.graph->slots()},
-                      {"live", segment.graph->size()},
+                      {"slots", segment.slots()},
+                      {"live", segment.live()},
                       {"written", !linked}});
   }
   TIDE_RETURN_IF_ERROR(WriteFileAtomic(dir / "tombstones.bin", tombstones));
@@ -272,7 +320,15 @@ Result<nlohmann::json> SegmentedVectorIndex::Save(const std::filesystem::path& d
 }
 
 void SegmentedVectorIndex::Published(const std::filesystem::path& dir) {
-  for (Segment& segment : sealed_) segment.file = dir / SegmentFileName(segment.id);
+  for (Segment& segment : sealed_) {
+    segment.file = dir / SegmentFileName(segment.id);
+    if (!unload_published_ || !segment.graph) continue;
+    std::vector<std::uint64_t> labels = segment.graph->AllLabels(), tombstones = segment.graph->DeletedLabels();
+    std::unique_lock lock(mu_);
+    segment.labels = std::move(labels);
+    segment.tombstones = std::move(tombstones);
+    segment.graph.reset();
+  }
 }
 
 Result<std::unique_ptr<SegmentedVectorIndex>> SegmentedVectorIndex::Load(const std::filesystem::path& dir,
@@ -307,7 +363,11 @@ Result<std::unique_ptr<SegmentedVectorIndex>> SegmentedVectorIndex::Load(const s
       return bad(file.string() + " holds " + std::to_string((*graph)->slots()) + " vectors, the manifest says " +
                  entry["slots"].dump());
     }
-    index->sealed_.push_back(Segment{id, std::move(*graph), file});
+    Segment segment;
+    segment.id = id;
+    segment.graph = std::move(*graph);
+    segment.file = file;
+    index->sealed_.push_back(std::move(segment));
   }
 
   Result<std::string> tombstones = ReadFile(dir / "tombstones.bin");
@@ -337,20 +397,26 @@ Result<std::unique_ptr<SegmentedVectorIndex>> SegmentedVectorIndex::Load(const s
 std::size_t SegmentedVectorIndex::size() const {
   std::shared_lock lock(mu_);
   std::size_t n = growing_.graph->size();
-  for (const Segment& segment : sealed_) n += segment.graph->size();
+  for (const Segment& segment : sealed_) n += segment.live();
   return n;
 }
 
 std::size_t SegmentedVectorIndex::deleted() const {
   std::shared_lock lock(mu_);
   std::size_t n = growing_.graph->deleted();
-  for (const Segment& segment : sealed_) n += segment.graph->deleted();
+  for (const Segment& segment : sealed_) n += segment.deleted();
   return n;
 }
 
 std::size_t SegmentedVectorIndex::sealed_segments() const {
   std::shared_lock lock(mu_);
   return sealed_.size();
+}
+
+std::size_t SegmentedVectorIndex::sealed_segments_in_memory() const {
+  std::shared_lock lock(mu_);
+  return static_cast<std::size_t>(std::count_if(sealed_.begin(), sealed_.end(),
+                                                [](const Segment& segment) { return segment.graph != nullptr; }));
 }
 
 }  // namespace tide::index

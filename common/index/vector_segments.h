@@ -34,6 +34,12 @@ namespace tide::index {
 class SegmentedVectorIndex {
  public:
   static Result<std::unique_ptr<SegmentedVectorIndex>> Create(const VectorIndex::Options& options);
+  // A process that never searches (the worker) keeps only the growing graph in memory: once a
+  // snapshot holds a sealed graph's file (Published), the graph leaves memory and only its
+  // labels and tombstones stay (8 bytes per slot and per tombstone). Deletes, Save and
+  // DropTombstones go on (the last loads the file again to rebuild it); a search is an
+  // Internal error (a bug: the worker does not search).
+  void set_unload_published(bool unload) { unload_published_ = unload; }
   ~SegmentedVectorIndex();
   SegmentedVectorIndex(const SegmentedVectorIndex&) = delete;
   SegmentedVectorIndex& operator=(const SegmentedVectorIndex&) = delete;
@@ -96,18 +102,31 @@ class SegmentedVectorIndex {
   std::size_t size() const;     // live vectors
   std::size_t deleted() const;  // tombstones
   std::size_t sealed_segments() const;
+  std::size_t sealed_segments_in_memory() const;
   int dim() const { return options_.dim; }
 
  private:
   struct Segment {
     std::uint64_t id = 0;  // sealed: names its file; 0 for the growing graph
-    std::unique_ptr<VectorIndex> graph;
+    std::unique_ptr<VectorIndex> graph;  // null once unloaded
     std::filesystem::path file;  // a published file holding exactly this graph, or empty
+    // Unloaded: every label of the graph (live or not) and the tombstones, both sorted.
+    std::vector<std::uint64_t> labels, tombstones;
+
+    bool Contains(std::uint64_t label) const;
+    std::size_t slots() const { return graph ? graph->slots() : labels.size(); }
+    std::size_t live() const { return graph ? graph->size() : labels.size() - tombstones.size(); }
+    std::size_t deleted() const { return graph ? graph->deleted() : tombstones.size(); }
+    std::vector<std::uint64_t> DeletedLabels() const { return graph ? graph->DeletedLabels() : tombstones; }
   };
 
   explicit SegmentedVectorIndex(const VectorIndex::Options& options) : options_(options) {}
   // Seals the growing graph and starts a new one. REQUIRES: the single writer.
   Status Seal();
+  // Tombstones `label` in `segment`; NotFound if it is not live there.
+  static Status RemoveFrom(Segment& segment, std::uint64_t label);
+  // Internal if a sealed graph is not in memory. REQUIRES: mu_ held.
+  Status CheckSearchable() const;
 
   const VectorIndex::Options options_;
   // Shared by searches; exclusive only while the list changes (a seal, a rebuilt or dropped
@@ -117,6 +136,7 @@ class SegmentedVectorIndex {
   Segment growing_;
   std::uint64_t next_id_ = 1;
   bool tracking_ = false;
+  bool unload_published_ = false;
   std::vector<std::string> recorded_;  // writer: pieces of the next TakeChanges() record
 };
 

@@ -321,5 +321,51 @@ TEST_F(VectorSegmentsTest, SearchesRunWhileTheWriterSealsAndRebuilds) {
   EXPECT_GT((*index)->sealed_segments(), 3u);
 }
 
+// The worker keeps only the growing graph: a published sealed graph leaves memory, and deletes,
+// later snapshots and rebuilds go on from its labels, tombstones and file.
+TEST_F(VectorSegmentsTest, AProcessThatDoesNotSearchUnloadsPublishedSealedGraphs) {
+  auto index = SegmentedVectorIndex::Create(options_);
+  ASSERT_TRUE(index.ok());
+  (*index)->set_unload_published(true);
+  Add(**index, 1, 300);  // sealed: 1-128, 129-256
+  const std::filesystem::path first = dir_.path() / "first", second = dir_.path() / "second";
+  std::filesystem::create_directories(first);
+  std::filesystem::create_directories(second);
+  ASSERT_TRUE((*index)->Save(first).ok());
+  EXPECT_EQ((*index)->sealed_segments_in_memory(), 2u);  // not published yet
+  (*index)->Published(first);
+  EXPECT_EQ((*index)->sealed_segments_in_memory(), 0u);
+  EXPECT_EQ((*index)->size(), 300u);
+  EXPECT_EQ((*index)->Search(vectors_[0], 5, nullptr).status().code(), Status::Code::kInternal);
+
+  // Deletes reach the unloaded graphs; their labels are not inserted again.
+  for (std::uint64_t l = 129; l <= 200; ++l) ASSERT_TRUE((*index)->Remove(l).ok());
+  ASSERT_TRUE((*index)->Remove(3).ok());
+  EXPECT_EQ((*index)->Remove(3).code(), Status::Code::kNotFound);
+  std::vector<std::uint64_t> again = {5};
+  ASSERT_TRUE((*index)->AddBatch(again, vectors_[4]).ok());
+  EXPECT_EQ((*index)->size(), 227u);
+  EXPECT_EQ((*index)->deleted(), 73u);
+  // 72 of 128 tombstoned: the second graph is read back and rebuilt; the first keeps its one.
+  auto changed = (*index)->DropTombstones(0.3, 10);
+  ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+  EXPECT_EQ(*changed, 1u);
+  EXPECT_EQ((*index)->sealed_segments_in_memory(), 1u);
+  auto saved = (*index)->Save(second);
+  ASSERT_TRUE(saved.ok()) << saved.status().ToString();
+  EXPECT_FALSE((*saved)["sealed"][0]["written"].get<bool>());  // linked
+  EXPECT_TRUE((*saved)["sealed"][1]["written"].get<bool>());   // rebuilt: a new file
+  (*index)->Published(second);
+  EXPECT_EQ((*index)->sealed_segments_in_memory(), 0u);
+
+  // A process that searches loads the snapshot whole and answers from it.
+  auto loaded = SegmentedVectorIndex::Load(second, *saved, options_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  std::vector<std::uint64_t> live = Range(1, 300);
+  std::erase_if(live, [](std::uint64_t l) { return l == 3 || (l >= 129 && l <= 200); });
+  EXPECT_EQ((*loaded)->size(), live.size());
+  ExpectExact(**loaded, live);
+}
+
 }  // namespace
 }  // namespace tide::index
