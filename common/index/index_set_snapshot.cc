@@ -208,7 +208,9 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
     const auto start = std::chrono::steady_clock::now();
     const nlohmann::json segments = manifest.contains("segments") ? manifest["segments"] : nlohmann::json();
     std::future<Result<std::unique_ptr<SegmentedVectorIndex>>> vectors_loading =
-        std::async(std::launch::async, [&]() { return SegmentedVectorIndex::Load(dir, segments, options.vector); });
+        std::async(std::launch::async, [&]() {
+          return SegmentedVectorIndex::Load(dir, segments, options.vector, options.keep_sealed_graphs);
+        });
     Result<std::string> tables = ReadFile(dir / "tables.bin");
     Status decoded = tables ? set->DecodeTables(*tables) : tables.status();
     Result<std::unique_ptr<SegmentedVectorIndex>> vectors = vectors_loading.get();
@@ -221,9 +223,7 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
       continue;
     }
     set->vectors_ = std::move(*vectors);
-    // A worker keeps only the labels of the sealed graphs it loaded (their files are here).
     set->vectors_->set_unload_published(!options.keep_sealed_graphs);
-    set->vectors_->Published(dir);
     spdlog::info("snapshot loaded dir={} seq={} chunks={} seconds={:.2f}", dir.string(), set->applied_seq_,
                  set->table_.size(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

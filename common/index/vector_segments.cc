@@ -14,6 +14,7 @@ namespace tide::index {
 namespace {
 
 constexpr std::uint64_t kTombstonesFormat = 1;
+constexpr std::uint64_t kLabelsFormat = 1;
 constexpr std::uint64_t kRecordFormat = 1;
 // A record's pieces, in order.
 enum Piece : std::uint64_t { kGrowingChanges = 0, kSeal = 1 };
@@ -22,6 +23,35 @@ std::string SegmentFileName(std::uint64_t id) {
   char buf[40];
   std::snprintf(buf, sizeof(buf), "seg-%010" PRIu64 ".hnsw", id);
   return buf;
+}
+
+std::string LabelsFileName(std::uint64_t id) {
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "seg-%010" PRIu64 ".labels", id);
+  return buf;
+}
+
+// Ascending labels: their number, then each minus the previous (the first minus 0).
+void PutSortedLabels(std::string* out, const std::vector<std::uint64_t>& labels) {
+  PutVarint(out, labels.size());
+  std::uint64_t previous = 0;
+  for (std::uint64_t label : labels) {
+    PutVarint(out, label - previous);
+    previous = label;
+  }
+}
+
+bool GetSortedLabels(Reader* r, std::uint64_t max, std::vector<std::uint64_t>* labels) {
+  std::uint64_t n = 0;
+  if (!r->GetVarint(&n) || n > max) return false;
+  labels->resize(n);
+  std::uint64_t label = 0;
+  for (std::uint64_t& out : *labels) {
+    std::uint64_t delta = 0;
+    if (!r->GetVarint(&delta)) return false;
+    out = label += delta;
+  }
+  return true;
 }
 
 std::size_t MaxChunks(const VectorIndex::Options& options) {
@@ -298,14 +328,22 @@ Result<nlohmann::json> SegmentedVectorIndex::Save(const std::filesystem::path& d
                                  segment.file.string() + " cannot be linked");
     }
     if (!linked) TIDE_RETURN_IF_ERROR(segment.graph->Save(dir / name));
-    const std::vector<std::uint64_t> deleted = segment.DeletedLabels();
-    PutVarint(&tombstones, segment.id);
-    PutVarint(&tombstones, deleted.size());
-    std::uint64_t previous = 0;
-    for (std::uint64_t label : deleted) {
-      PutVarint(&tombstones, label - previous);  // ascending: deltas
-      previous = label;
+    // Its labels, for a process that keeps only those (set_unload_published).
+    bool labels_linked = false;
+    if (linked) {
+      std::error_code ec;
+      std::filesystem::create_hard_link(segment.file.parent_path() / LabelsFileName(segment.id),
+                                        dir / LabelsFileName(segment.id), ec);
+      labels_linked = !ec;
     }
+    if (!labels_linked) {
+      std::string labels;
+      PutVarint(&labels, kLabelsFormat);
+      PutSortedLabels(&labels, segment.graph ? segment.graph->AllLabels() : segment.labels);
+      TIDE_RETURN_IF_ERROR(WriteFileAtomic(dir / LabelsFileName(segment.id), labels));
+    }
+    PutVarint(&tombstones, segment.id);
+    PutSortedLabels(&tombstones, segment.DeletedLabels());
     sealed.push_back({{"id", segment.id},
                       {"file", name},
                       {"slots", segment.slots()},
@@ -333,7 +371,8 @@ void SegmentedVectorIndex::Published(const std::filesystem::path& dir) {
 
 Result<std::unique_ptr<SegmentedVectorIndex>> SegmentedVectorIndex::Load(const std::filesystem::path& dir,
                                                                          const nlohmann::json& segments,
-                                                                         const VectorIndex::Options& options) {
+                                                                         const VectorIndex::Options& options,
+                                                                         bool load_sealed_graphs) {
   std::unique_ptr<SegmentedVectorIndex> index(new SegmentedVectorIndex(options));
   Result<std::unique_ptr<VectorIndex>> growing = VectorIndex::Load(dir / "vectors.hnsw", options);
   if (!growing) return growing.status();
@@ -357,16 +396,28 @@ Result<std::unique_ptr<SegmentedVectorIndex>> SegmentedVectorIndex::Load(const s
     if (id == 0 || id >= index->next_id_) return bad("segment id " + std::to_string(id) + " out of range");
     // The file name is derived from the id, never taken from the manifest.
     const std::filesystem::path file = dir / SegmentFileName(id);
-    Result<std::unique_ptr<VectorIndex>> graph = VectorIndex::Load(file, options);
-    if (!graph) return graph.status().code() == Status::Code::kNotFound ? bad(graph.status().message()) : graph.status();
-    if ((*graph)->slots() != entry["slots"].get<std::uint64_t>()) {
-      return bad(file.string() + " holds " + std::to_string((*graph)->slots()) + " vectors, the manifest says " +
-                 entry["slots"].dump());
-    }
+    const std::uint64_t slots = entry["slots"].get<std::uint64_t>();
     Segment segment;
     segment.id = id;
-    segment.graph = std::move(*graph);
     segment.file = file;
+    if (load_sealed_graphs) {
+      Result<std::unique_ptr<VectorIndex>> graph = VectorIndex::Load(file, options);
+      if (!graph) return graph.status().code() == Status::Code::kNotFound ? bad(graph.status().message()) : graph.status();
+      segment.graph = std::move(*graph);
+    } else {
+      Result<std::string> labels = ReadFile(dir / LabelsFileName(id));
+      if (!labels) return bad(labels.status().message());
+      Reader r(*labels);
+      std::uint64_t format = 0;
+      if (!r.GetVarint(&format) || format != kLabelsFormat || !GetSortedLabels(&r, slots, &segment.labels) ||
+          !r.empty()) {
+        return bad(LabelsFileName(id) + " is malformed");
+      }
+    }
+    if (segment.slots() != slots) {
+      return bad(file.string() + " holds " + std::to_string(segment.slots()) + " vectors, the manifest says " +
+                 entry["slots"].dump());
+    }
     index->sealed_.push_back(std::move(segment));
   }
 
@@ -377,18 +428,22 @@ Result<std::unique_ptr<SegmentedVectorIndex>> SegmentedVectorIndex::Load(const s
   if (!r.GetVarint(&format) || format != kTombstonesFormat) return bad("tombstones.bin has an unknown format");
   if (!r.GetVarint(&count) || count != index->sealed_.size()) return bad("tombstones.bin lists other segments");
   for (Segment& segment : index->sealed_) {
-    std::uint64_t id = 0, n = 0;
-    if (!r.GetVarint(&id) || id != segment.id || !r.GetVarint(&n) || n > segment.graph->slots()) {
+    std::uint64_t id = 0;
+    std::vector<std::uint64_t> labels;
+    if (!r.GetVarint(&id) || id != segment.id || !GetSortedLabels(&r, segment.slots(), &labels)) {
       return bad("tombstones.bin does not match segment " + std::to_string(segment.id));
     }
-    std::vector<std::uint64_t> labels(n);
-    std::uint64_t label = 0;
-    for (std::uint64_t& out : labels) {
-      std::uint64_t delta = 0;
-      if (!r.GetVarint(&delta)) return bad("tombstones.bin is truncated");
-      out = label += delta;
+    if (segment.graph) {
+      if (Status s = segment.graph->SetDeleted(labels); !s.ok()) return bad(s.message());
+    } else {
+      for (std::uint64_t label : labels) {
+        if (!std::binary_search(segment.labels.begin(), segment.labels.end(), label)) {
+          return bad("tombstone for label " + std::to_string(label) + ", which segment " + std::to_string(segment.id) +
+                     " does not hold");
+        }
+      }
+      segment.tombstones = std::move(labels);
     }
-    if (Status s = segment.graph->SetDeleted(labels); !s.ok()) return bad(s.message());
   }
   if (!r.remaining().empty()) return bad("tombstones.bin has trailing bytes");
   return index;

@@ -86,18 +86,21 @@ class SegmentedVectorIndex {
   Result<std::size_t> DropTombstones(double ratio, std::size_t min_tombstones);
 
   // The snapshot's part: writes the growing graph to <dir>/vectors.hnsw, each sealed graph to
-  // <dir>/seg-<id>.hnsw (linked from the last snapshot that has it), the sealed graphs'
-  // tombstones to <dir>/tombstones.bin, and returns what the snapshot's manifest records of
-  // them ("segments"). After `dir` is renamed into place, Published(final dir) tells where
-  // the files now are.
+  // <dir>/seg-<id>.hnsw and its labels to seg-<id>.labels (both linked from the last snapshot
+  // that has them), the sealed graphs' tombstones to <dir>/tombstones.bin, and returns what
+  // the snapshot's manifest records of them ("segments"). After `dir` is renamed into place,
+  // Published(final dir) tells where the files now are.
   Result<nlohmann::json> Save(const std::filesystem::path& dir);
   void Published(const std::filesystem::path& dir);
   // Loads what Save wrote under `dir`; `segments` is what it returned (null for snapshots
   // written before segments: then vectors.hnsw is the whole index, loaded as the growing graph
-  // and sealed by the next insert if it is full).
+  // and sealed by the next insert if it is full). Without `load_sealed_graphs` the sealed
+  // graphs stay on disk and only their labels (seg-<id>.labels) and tombstones are read, as
+  // set_unload_published leaves them: for a process that does not search.
   static Result<std::unique_ptr<SegmentedVectorIndex>> Load(const std::filesystem::path& dir,
                                                             const nlohmann::json& segments,
-                                                            const VectorIndex::Options& options);
+                                                            const VectorIndex::Options& options,
+                                                            bool load_sealed_graphs = true);
 
   std::size_t size() const;     // live vectors
   std::size_t deleted() const;  // tombstones

@@ -365,6 +365,25 @@ TEST_F(VectorSegmentsTest, AProcessThatDoesNotSearchUnloadsPublishedSealedGraphs
   std::erase_if(live, [](std::uint64_t l) { return l == 3 || (l >= 129 && l <= 200); });
   EXPECT_EQ((*loaded)->size(), live.size());
   ExpectExact(**loaded, live);
+
+  // A restarted worker reads only the sealed graphs' labels and tombstones, and goes on.
+  auto labels_only = SegmentedVectorIndex::Load(second, *saved, options_, /*load_sealed_graphs=*/false);
+  ASSERT_TRUE(labels_only.ok()) << labels_only.status().ToString();
+  EXPECT_EQ((*labels_only)->sealed_segments_in_memory(), 0u);
+  EXPECT_EQ((*labels_only)->size(), live.size());
+  EXPECT_EQ((*labels_only)->deleted(), (*loaded)->deleted());
+  EXPECT_EQ((*labels_only)->Remove(150).code(), Status::Code::kNotFound);  // a tombstone already
+  ASSERT_TRUE((*labels_only)->Remove(250).ok());
+  const std::filesystem::path third = dir_.path() / "third";
+  std::filesystem::create_directories(third);
+  auto saved3 = (*labels_only)->Save(third);
+  ASSERT_TRUE(saved3.ok()) << saved3.status().ToString();
+  EXPECT_FALSE((*saved3)["sealed"][0]["written"].get<bool>());
+  EXPECT_FALSE((*saved3)["sealed"][1]["written"].get<bool>());
+  auto reloaded = SegmentedVectorIndex::Load(third, *saved3, options_);
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status().ToString();
+  std::erase(live, 250u);
+  ExpectExact(**reloaded, live);
 }
 
 }  // namespace
