@@ -53,6 +53,14 @@ Status ParallelInsert(std::size_t n, std::size_t threads, const std::function<vo
   return Status();
 }
 
+// Slots allocated up front: options.initial_capacity, but never more than a segment holds (a
+// growing graph is sealed at segment_max_chunks, so room past it would only be memory).
+std::size_t InitialCapacity(const VectorIndex::Options& options) {
+  std::size_t capacity = std::max<std::size_t>(options.initial_capacity, 16);
+  if (options.segment_max_chunks > 0) capacity = std::min(capacity, std::max<std::size_t>(options.segment_max_chunks, 16));
+  return capacity;
+}
+
 }  // namespace
 
 struct VectorIndex::Impl {
@@ -97,7 +105,7 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::Create(const Options& options)
   auto impl = std::make_unique<Impl>(options);
   try {
     impl->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
-        &impl->space, std::max<std::size_t>(options.initial_capacity, 16), options.m,
+        &impl->space, InitialCapacity(options), options.m,
         options.ef_construction, options.seed, /*allow_replace_deleted=*/true);
     impl->hnsw->setEf(options.ef_search);
   } catch (const std::exception& e) {
@@ -197,7 +205,7 @@ Status VectorIndex::Rebuild() {
     hnswlib::HierarchicalNSW<float>& old = *impl_->hnsw;  // read only; hnswlib lacks const getters
     const std::size_t live = old.getCurrentElementCount() - old.getDeletedCount();
     fresh = std::make_unique<hnswlib::HierarchicalNSW<float>>(
-        &impl_->space, std::max<std::size_t>({live, impl_->options.initial_capacity, 16}), impl_->options.m,
+        &impl_->space, std::max(live, InitialCapacity(impl_->options)), impl_->options.m,
         impl_->options.ef_construction, impl_->options.seed, /*allow_replace_deleted=*/true);
     // In label order, so that a rebuild of the same content builds the same graph.
     std::vector<std::pair<std::uint64_t, hnswlib::tableint>> ids;

@@ -35,7 +35,9 @@ class VectorIndex {
  public:
   struct Options {
     int dim = 384;
-    std::size_t initial_capacity = 1024;  // grows by doubling (an exclusive resize)
+    // Slots allocated at creation (at most segment_max_chunks); grows by doubling (an
+    // exclusive resize).
+    std::size_t initial_capacity = 1024;
     std::size_t m = 16;
     std::size_t ef_construction = 200;
     std::size_t ef_search = 64;  // default per-query ef, raised to k

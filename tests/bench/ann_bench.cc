@@ -470,6 +470,9 @@ int Main(int argc, char** argv) {
   vopt.ef_construction = kEfConstruction;
   vopt.seed = kSeed;
   vopt.initial_capacity = w.n();
+  // One graph, not the production segments (hnsw.segment_max_chunks): the facade rows below
+  // load the snapshot's vectors.hnsw as bare hnswlib, which must then hold every vector.
+  vopt.segment_max_chunks = 0;
   vopt.insert_threads = args.build_threads;
   const std::string tide_threads =
       std::to_string(args.build_threads) + (args.build_threads == 1 ? " thread" : " threads");
