@@ -125,8 +125,10 @@ Status Follower::Step() {
     reason_ = "loading indexes";
   }
   if (!indexes) {
+    std::size_t corrupt = 0;
     Result<std::unique_ptr<index::IndexSet>> loaded =
-        index::IndexSet::LoadLatestSnapshot(options_.data_dir / "snapshots", options_.index);
+        index::IndexSet::LoadLatestSnapshot(options_.data_dir / "snapshots", options_.index, &corrupt);
+    corrupt_snapshots_.fetch_add(corrupt, std::memory_order_relaxed);
     if (!loaded && loaded.status().code() == Status::Code::kNotFound) {
       spdlog::info("no index snapshot yet; building from the change log");
       loaded = index::IndexSet::Create(options_.index);
@@ -196,7 +198,9 @@ Status Follower::MaybeJumpToSnapshot(const storage::Store& store,
     if (entries <= threshold) return Status();
   }
   const auto start = std::chrono::steady_clock::now();
-  Result<std::unique_ptr<index::IndexSet>> loaded = index::IndexSet::LoadLatestSnapshot(root, options_.index);
+  std::size_t corrupt = 0;
+  Result<std::unique_ptr<index::IndexSet>> loaded = index::IndexSet::LoadLatestSnapshot(root, options_.index, &corrupt);
+  corrupt_snapshots_.fetch_add(corrupt, std::memory_order_relaxed);
   if (!loaded) {
     spdlog::warn("follower: could not load snapshot seq={} ({}); {}", *newest, loaded.status().ToString(),
                  trimmed ? "building from the store" : "replaying instead");

@@ -87,6 +87,8 @@ class Follower {
 
   // Snapshots loaded to skip ahead since start (not counting the first load).
   std::uint64_t snapshot_jumps() const { return snapshot_jumps_.load(std::memory_order_relaxed); }
+  // Snapshots found damaged (and skipped for an older one, or for the change log) since start.
+  std::uint64_t corrupt_snapshots() const { return corrupt_snapshots_.load(std::memory_order_relaxed); }
 
   // Starts a follow round now instead of at the next interval.
   void Refresh();
@@ -111,6 +113,7 @@ class Follower {
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> store_seq_{0};
   std::atomic<std::uint64_t> snapshot_jumps_{0};
+  std::atomic<std::uint64_t> corrupt_snapshots_{0};
   // When the indexes last covered store_seq_ (steady_clock ticks).
   std::atomic<std::chrono::steady_clock::rep> caught_up_at_{0};
   bool refresh_ = false;                           // GUARDED_BY(mu_)

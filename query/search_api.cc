@@ -185,6 +185,10 @@ SearchApi::SearchApi(const Follower* follower, const Searcher* searcher, Authori
                              "1 while the worker's change log holds a record the daemon cannot use (see the error log "
                              "and /readyz); the indexes stay where they were.",
                              {}, [follower] { return follower->corruption().ok() ? 0.0 : 1.0; });
+  metrics_->AddCallbackGauge("tide_query_corrupt_snapshots",
+                             "Index snapshots found damaged since start (logged as errors; an older snapshot or the "
+                             "change log was used instead).",
+                             {}, [follower] { return static_cast<double>(follower->corrupt_snapshots()); });
   metrics_->AddCallbackGauge("tide_query_ready", "1 when /readyz answers 200: loaded, and not behind for longer than follow.max_lag_ms.", {},
                              [follower] { return follower->not_ready_reason().empty() ? 1.0 : 0.0; });
   timed_out_ = metrics_->AddCounter("tide_query_timed_out_total",

@@ -67,9 +67,13 @@ class IndexSet {
   // Removes what an interrupted SaveSnapshot left under `root` (its ".tmp-*" directories) and
   // returns how many. Only the snapshots' writer may call it, before it writes any.
   static Result<std::size_t> RemoveUnfinishedSnapshots(const std::filesystem::path& root);
-  // Loads the newest complete snapshot under `root`; NotFound if there is none.
+  // Loads the newest complete snapshot under `root`; NotFound if there is none. A snapshot
+  // whose files are damaged (Corruption: a graph, segment, tombstones or tables file that does
+  // not decode or does not match its manifest) is logged as an error and skipped for an older
+  // one; `corrupt` (may be null) is incremented for each.
   static Result<std::unique_ptr<IndexSet>> LoadLatestSnapshot(const std::filesystem::path& root,
-                                                             const Options& options);
+                                                             const Options& options,
+                                                             std::size_t* corrupt = nullptr);
   // Writes a snapshot of the current state to <root>/snap-<seq> (atomically: a temporary
   // directory renamed into place) and removes all but the newest `keep` snapshots.
   Status SaveSnapshot(const std::filesystem::path& root, int keep) const;

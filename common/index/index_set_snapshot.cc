@@ -169,7 +169,7 @@ std::optional<std::uint64_t> IndexSet::LatestSnapshotSeq(const std::filesystem::
 }
 
 Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesystem::path& root,
-                                                              const Options& options) {
+                                                              const Options& options, std::size_t* corrupt) {
   std::vector<std::filesystem::path> all = ListSnapshots(root);
   if (all.empty()) return Status::NotFound("no snapshot under " + root.string());
   Status last;
@@ -182,6 +182,8 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
     nlohmann::json manifest = nlohmann::json::parse(*manifest_text, nullptr, /*allow_exceptions=*/false);
     if (manifest.is_discarded() || !manifest.contains("model_id") || !manifest.contains("dimension")) {
       last = Status::Corruption("unreadable manifest in " + dir.string());
+      spdlog::error("snapshot {} is corrupt, trying an older one: {}", dir.string(), last.ToString());
+      if (corrupt != nullptr) ++*corrupt;
       continue;
     }
     const std::string model = manifest["model_id"].is_string() ? manifest["model_id"].get<std::string>() : "";
@@ -214,12 +216,14 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
     Result<std::string> tables = ReadFile(dir / "tables.bin");
     Status decoded = tables ? set->DecodeTables(*tables) : tables.status();
     Result<std::unique_ptr<SegmentedVectorIndex>> vectors = vectors_loading.get();
-    if (!vectors) {
-      last = vectors.status();
-      continue;
-    }
-    if (!decoded.ok()) {
-      last = decoded;
+    const Status failed = !vectors.ok() ? vectors.status() : decoded;
+    if (!failed.ok()) {
+      // Damaged, or pruned by the writer while it was read (then its manifest is gone too).
+      if (failed.code() == Status::Code::kCorruption && std::filesystem::exists(dir / "MANIFEST.json")) {
+        spdlog::error("snapshot {} is corrupt, trying an older one: {}", dir.string(), failed.ToString());
+        if (corrupt != nullptr) ++*corrupt;
+      }
+      last = failed;
       continue;
     }
     set->vectors_ = std::move(*vectors);

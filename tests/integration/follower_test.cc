@@ -364,5 +364,27 @@ TEST_F(FollowerTest, Issue14_SealedVectorSegmentsAreWrittenOnceSharedAndServedAs
   }
 }
 
+// Issue 14: a damaged snapshot file is reported as corruption (an error in the log, and
+// tide_query_corrupt_snapshots) and the daemon starts from the older snapshot and the change
+// log instead, ending equal to the store.
+TEST_F(FollowerTest, Issue14_ADamagedSnapshotIsReportedAndAnOlderOneUsed) {
+  index_options_.vector.segment_max_chunks = 40;
+  Apply(0, 100);
+  WorkerSnapshot();
+  const std::uint64_t seq = Apply(100, 60);
+  WorkerSnapshot();
+  const auto snapshots = index::IndexSet::ListSnapshotDirs(dir_.path() / "snapshots");
+  ASSERT_EQ(snapshots.size(), 2u);
+  ASSERT_TRUE(std::filesystem::exists(snapshots.front().second / "seg-0000000001.hnsw"));
+  ASSERT_TRUE(WriteFileAtomic(snapshots.front().second / "tombstones.bin", "\x01\x07garbage").ok());
+
+  Follower follower(FollowerOptions());
+  ASSERT_TRUE(follower.WaitForSeqForTest(seq, seconds(30))) << follower.not_ready_reason();
+  EXPECT_EQ(follower.corrupt_snapshots(), 1u);
+  EXPECT_EQ(follower.indexes()->size(), 160u);
+  EXPECT_EQ(follower.indexes()->vector_size(), 160u);
+  EXPECT_EQ(follower.indexes()->applied_seq(), seq);
+}
+
 }  // namespace
 }  // namespace tide::query
