@@ -476,6 +476,7 @@ http::HttpResponse SearchApi::Stats(const http::HttpRequest& request, const Auth
     body["index"] = {{"chunks", indexes->size()},
                      {"containers", indexes->ContainerIds().size()},
                      {"vector_tombstones", indexes->vector_tombstones()},
+                     {"sealed_vector_segments", indexes->sealed_vector_segments()},
                      {"result_cache_entries", results_.size()}};
   }
   return Json(200, body);

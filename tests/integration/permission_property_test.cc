@@ -221,6 +221,7 @@ TEST_F(PermissionPropertyTest, IndexWideStatsNeedAnAdminKey) {
   ASSERT_TRUE(admin.contains("index")) << admin;
   EXPECT_EQ(admin["index"]["containers"], 2);
   EXPECT_EQ(admin["index"]["chunks"], all["chunks"]);
+  EXPECT_EQ(admin["index"]["sealed_vector_segments"], 0);  // far below hnsw.segment_max_chunks
   EXPECT_EQ(admin["containers"].size(), 1u) << admin;  // its own scope: red
   // Narrowed to some containers, not even an admin key gets index-wide figures.
   http::HttpResponse narrowed = Get("/v1/stats", "container_ids", "red", kAdminKey);
