@@ -109,6 +109,9 @@ struct Args {
   std::string cache_salt;
   std::string peer_cache_salt;
   std::string tsv;
+  // > 0: only compare the IndexSet as one graph with the IndexSet in segments of this many
+  // chunks (SegmentsComparison), no peers.
+  std::size_t segment_max_chunks = 0;
 };
 
 std::vector<std::size_t> ParseList(const std::string& s) {
@@ -139,6 +142,7 @@ Args ParseArgs(int argc, char** argv) {
     else if (key == "--build_hnswlib") a.build_hnswlib = true;
     else if (key == "--build_threads") a.build_threads = std::stoul(value());
     else if (key == "--tsv") a.tsv = value();
+    else if (key == "--segment_max_chunks") a.segment_max_chunks = std::stoul(value());
     else if (key == "--cache_dir") a.cache_dir = value();
     else if (key == "--cache_salt") a.cache_salt = value();
     else if (key == "--peer_cache_salt") a.peer_cache_salt = value();
@@ -400,6 +404,90 @@ void WriteStore(const World& w, storage::Store* store) {
   }
 }
 
+// --segment_max_chunks: the same vectors in one IndexSet as one graph and in one whose vector
+// graphs are sealed every `segment_max_chunks` chunks (decision 0011), both built by CatchUp on
+// --build_threads threads; then IndexSet::SearchVector (the daemon's path: production ef,
+// exact scan of small scopes) over every container and over each filtered scope. Prints one
+// Markdown table.
+void SegmentsComparison(const World& w, const Args& args) {
+  testutil::TempDir dir;
+  storage::Store::Options sopt;
+  sopt.sync_writes = false;
+  Result<std::unique_ptr<storage::Store>> store = storage::Store::OpenPrimary(dir.path() / "store", sopt);
+  Check(store.status(), "opening the store");
+  WriteStore(w, store->get());
+  struct Built {
+    std::string name;
+    std::unique_ptr<index::IndexSet> set;
+    double seconds = 0;
+  };
+  std::vector<Built> sets;
+  for (std::size_t max_chunks : {std::size_t{0}, args.segment_max_chunks}) {
+    index::IndexSet::Options iopt;
+    iopt.model_id = embedding::HashEmbedder(embedding::HashEmbedder::Options{kDim}).model_id();
+    iopt.vector.dim = kDim;
+    iopt.vector.m = kM;
+    iopt.vector.ef_construction = kEfConstruction;
+    iopt.vector.seed = kSeed;
+    iopt.vector.insert_threads = args.build_threads;
+    iopt.vector.segment_max_chunks = max_chunks;
+    Result<std::unique_ptr<index::IndexSet>> created = index::IndexSet::Create(iopt);
+    Check(created.status(), "creating the IndexSet");
+    const Clock::time_point t = Clock::now();
+    for (;;) {
+      Result<std::size_t> applied = index::CatchUp(**created, **store, 16);
+      Check(applied.status(), "CatchUp");
+      if (*applied == 0) break;
+    }
+    const std::string name = max_chunks == 0 ? std::string("one graph")
+                                             : std::to_string((*created)->sealed_vector_segments()) + " sealed graphs of " +
+                                                   std::to_string(max_chunks) + " + the growing one";
+    sets.push_back({name, std::move(*created), SecondsSince(t)});
+    std::fprintf(stderr, "[build] %s in %.1f s\n", name.c_str(), sets.back().seconds);
+  }
+  std::printf("| scope (permitted chunks) |");
+  for (const Built& b : sets) std::printf(" %s: recall@10 | q/s |", b.name.c_str());
+  std::printf("\n|---|");
+  for (std::size_t i = 0; i < sets.size(); ++i) std::printf("---:|---:|");
+  std::printf("\n");
+  auto row = [&](const std::string& label, const std::vector<std::uint32_t>& containers,
+                 const std::vector<std::vector<Neighbor>>& truth, const std::vector<char>* allowed) {
+    std::vector<std::string> names;
+    for (std::uint32_t c : containers) names.push_back("c" + std::to_string(c));
+    std::vector<Cell> cells;
+    for (const Built& b : sets) {
+      const index::ContainerSet scope = b.set->ResolveContainers(names);
+      cells.push_back(Measure(w, args, truth, allowed, [&](std::size_t first, std::size_t count, auto* out) {
+        for (std::size_t q = first; q < first + count; ++q) {
+          Result<std::vector<index::VectorHit>> hits =
+              b.set->SearchVector({w.Query(q), static_cast<std::size_t>(kDim)}, kK, scope);
+          Check(hits.status(), "SearchVector");
+          for (const index::VectorHit& h : *hits) (*out)[q - first].push_back(h.label);
+        }
+      }, args.budget_seconds));
+    }
+    std::size_t common = w.nq();
+    for (const Cell& c : cells) common = std::min(common, c.per_query.size());
+    std::printf("| %s |", label.c_str());
+    for (Cell& c : cells) {
+      Rescore(&c, common);
+      std::printf(" %s | %s |", Fixed(c.recall, 4).c_str(), Rate(c.qps).c_str());
+    }
+    std::printf("\n");
+  };
+  std::vector<std::uint32_t> every(w.corpus.container_size.size());
+  for (std::uint32_t c = 0; c < every.size(); ++c) every[c] = c;
+  row("all (" + std::to_string(w.n()) + ")", every, w.truth, nullptr);
+  for (const Scope& s : w.scopes) {
+    row(Percent(s.fraction) + " (" + std::to_string(s.labels.size()) + ")", s.containers, s.truth, &s.allowed);
+  }
+  std::printf("\nBuilt by IndexSet CatchUp on %zu threads: ", args.build_threads);
+  for (std::size_t i = 0; i < sets.size(); ++i) {
+    std::printf("%s%s %.1f s", i ? ", " : "", sets[i].name.c_str(), sets[i].seconds);
+  }
+  std::printf(". Queries on one thread; recall against an exact scan of the permitted chunks.\n");
+}
+
 int Main(int argc, char** argv) {
   const Args args = ParseArgs(argc, argv);
   spdlog::set_level(spdlog::level::warn);  // the IndexSet logs its snapshots at info, on stdout
@@ -453,6 +541,11 @@ int Main(int argc, char** argv) {
   }
   std::fprintf(stderr, "[truth] exact top-%zu for %zu queries x %zu settings in %.1f s\n", kK, w.nq(),
                1 + w.scopes.size(), SecondsSince(t));
+
+  if (args.segment_max_chunks > 0) {
+    SegmentsComparison(w, args);
+    return 0;
+  }
 
   std::vector<Row> rows;
   struct Build {

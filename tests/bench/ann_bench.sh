@@ -8,7 +8,12 @@
 #   3. draws docs/bench/ann_unfiltered.png and docs/bench/ann_filtered.png;
 #   4. replaces the section "## Vector search (ANN) vs hnswlib and FAISS" of docs/benchmarks.md.
 #
-#   tests/bench/ann_bench.sh [--quick|--full] [--no-build] [--no-cache]
+#   tests/bench/ann_bench.sh [--quick|--full] [--no-build] [--no-cache] [--segments N]
+#
+# --segments N compares instead the daemon's vector search (IndexSet::SearchVector) over one
+# graph and over graphs sealed every N chunks (hnsw.segment_max_chunks, decision 0011), on the
+# same vectors and scopes, without peers, and replaces the section "## Vector search over
+# segments (decision 0011)".
 #
 # Built indexes are kept in build/bench-cache/ under a key of the vectors, the graph
 # parameters and a hash of common/index/ and the hnswlib headers, so a rerun on unchanged
@@ -21,7 +26,16 @@ bin=${TIDE_BUILD_DIR:-$repo/build}
 . "$repo/tests/bench/lib.sh"
 . "$repo/tests/bench/index_bench_lib.sh"
 command_line="tests/bench/ann_bench.sh${*:+ $*}"
-index_bench_args "$@"
+segments=0
+passed=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --segments) segments=$2; shift ;;
+    *) passed+=("$1") ;;
+  esac
+  shift
+done
+index_bench_args "${passed[@]}"
 data=${KLUE_DATA:-/work/shared/data/klue-nli-retrieval}
 
 script_start=$(date +%s)
@@ -46,6 +60,32 @@ if [ "$use_cache" -eq 1 ]; then
 fi
 run=$(mktemp -d "${TMPDIR:-/tmp}/ann-bench.XXXXXX")
 trap 'rm -rf "$run"' EXIT
+
+if [ "$segments" -gt 0 ]; then
+  OMP_WAIT_POLICY=PASSIVE "$bin/tests/bench/ann_bench" --klue "$data" ${help_events:+--help_events "$help_events"} \
+    "${args[@]}" --segment_max_chunks "$segments" >"$run/tables.md"
+  total_s=$(( $(date +%s) - script_start ))
+  bench_suffix "$mode"
+  heading="## Vector search over segments (decision 0011)$heading_suffix"
+  {
+    echo "$heading"
+    echo
+    bench_machine_line
+    echo "Command (from the repository root): \`$command_line\` ($mode mode; whole script: ${total_s} s)."
+    echo "The ANN benchmark's corpus, vectors, queries and scopes; both sides are \`IndexSet::SearchVector\`, the"
+    echo "daemon's vector retriever (ef_search 64 unfiltered, filtered_ef_search 256, small scopes scanned"
+    echo "exactly), once over one HNSW graph and once over graphs sealed every $segments chunks."
+    echo
+    cat "$run/tables.md"
+    if [ "$mode" = quick ] && [ "$segments" = 32768 ] && [ -f "$repo/tests/bench/ann_segments_reading.md" ]; then
+      echo
+      cat "$repo/tests/bench/ann_segments_reading.md"
+    fi
+  } >"$run/section.md"
+  replace_section "$heading" "$run/section.md"
+  cat "$run/tables.md"
+  exit 0
+fi
 
 echo "ann_bench.sh: $mode run, ${args[*]}" >&2
 OMP_WAIT_POLICY=PASSIVE "$bin/tests/bench/ann_bench" --klue "$data" ${help_events:+--help_events "$help_events"} \
