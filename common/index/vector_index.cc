@@ -56,9 +56,14 @@ Status ParallelInsert(std::size_t n, std::size_t threads, const std::function<vo
 // Slots allocated up front: options.initial_capacity, but never more than a segment holds (a
 // growing graph is sealed at segment_max_chunks, so room past it would only be memory).
 std::size_t InitialCapacity(const VectorIndex::Options& options) {
-  std::size_t capacity = std::max<std::size_t>(options.initial_capacity, 16);
-  if (options.segment_max_chunks > 0) capacity = std::min(capacity, std::max<std::size_t>(options.segment_max_chunks, 16));
-  return capacity;
+  return std::max<std::size_t>(std::min(options.initial_capacity, options.max_graph_slots()), 16);
+}
+
+// Makes room for `needed` slots: doubling, but past the segment limit only as far as needed.
+void Grow(hnswlib::HierarchicalNSW<float>& h, std::size_t needed, const VectorIndex::Options& options) {
+  if (needed <= h.getMaxElements()) return;
+  const std::size_t doubled = std::min(h.getMaxElements() * 2, std::max(options.max_graph_slots(), needed));
+  h.resizeIndex(std::max(needed, doubled));
 }
 
 }  // namespace
@@ -151,10 +156,7 @@ Status VectorIndex::Impl::InsertLocked(std::span<const std::uint64_t> labels, st
   const std::size_t fresh = todo.size() > deleted ? todo.size() - deleted : 0;
   const std::size_t needed = h.getCurrentElementCount() + fresh;
   try {
-    if (needed > h.getMaxElements()) {
-      const std::size_t doubled = std::min(h.getMaxElements() * 2, std::max(options.segment_max_chunks, needed));
-      h.resizeIndex(std::max(needed, doubled));
-    }
+    Grow(h, needed, options);
   } catch (const std::exception& e) {
     return Status::Internal(std::string("growing the vector index: ") + e.what());
   }
@@ -582,7 +584,7 @@ Status VectorIndex::ApplyChanges(std::string_view changes) {
   if (!r.empty()) return bad("trailing bytes");
 
   try {
-    if (after > h.max_elements_) h.resizeIndex(std::max<std::size_t>(after, h.max_elements_ * 2));
+    Grow(h, after, impl_->options);
   } catch (const std::exception& e) {
     return Status::Internal(std::string("growing the vector index: ") + e.what());
   }

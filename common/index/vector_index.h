@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <span>
 #include <vector>
@@ -55,6 +56,11 @@ class VectorIndex {
     // when it is full and a new one started (vector_segments.h), and a graph grows by doubling
     // only up to this. Smaller graphs insert faster; a search walks every graph.
     std::size_t segment_max_chunks = std::size_t{1} << 18;
+
+    // segment_max_chunks, with 0 (one graph) as no limit.
+    std::size_t max_graph_slots() const {
+      return segment_max_chunks == 0 ? std::numeric_limits<std::size_t>::max() : segment_max_chunks;
+    }
   };
 
   static Result<std::unique_ptr<VectorIndex>> Create(const Options& options);

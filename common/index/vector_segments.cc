@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
-#include <limits>
 
 #include <spdlog/spdlog.h>
 
@@ -52,10 +51,6 @@ bool GetSortedLabels(Reader* r, std::uint64_t max, std::vector<std::uint64_t>* l
     out = label += delta;
   }
   return true;
-}
-
-std::size_t MaxChunks(const VectorIndex::Options& options) {
-  return options.segment_max_chunks == 0 ? std::numeric_limits<std::size_t>::max() : options.segment_max_chunks;
 }
 
 bool TooManyTombstones(std::size_t tombstones, std::size_t live, double ratio, std::size_t min_tombstones) {
@@ -141,7 +136,7 @@ Status SegmentedVectorIndex::AddBatch(std::span<const std::uint64_t> labels, std
     labels = kept_labels;
     vectors = kept_vectors;
   }
-  const std::size_t max_chunks = MaxChunks(options_);
+  const std::size_t max_chunks = options_.max_graph_slots();
   for (std::size_t begin = 0; begin < labels.size();) {
     // An insert reuses the growing graph's tombstones before it takes a new slot.
     const VectorIndex& growing = *growing_.graph;
