@@ -3,18 +3,15 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
-#include <cstdlib>
-#include <cstring>
 #include <functional>
-#include <limits>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <thread>
 
-#include "common/coding.h"
 #include "common/file_util.h"
 #include "common/index/hnswlib.h"
+#include "common/index/vector_index_impl.h"
 
 namespace tide::index {
 namespace {
@@ -59,48 +56,15 @@ std::size_t InitialCapacity(const VectorIndex::Options& options) {
   return std::max<std::size_t>(std::min(options.initial_capacity, options.max_graph_slots()), 16);
 }
 
-// Makes room for `needed` slots: doubling, but past the segment limit only as far as needed.
-void Grow(hnswlib::HierarchicalNSW<float>& h, std::size_t needed, const VectorIndex::Options& options) {
+}  // namespace
+
+
+void VectorIndex::Impl::Grow(std::size_t needed) {
+  hnswlib::HierarchicalNSW<float>& h = *hnsw;
   if (needed <= h.getMaxElements()) return;
   const std::size_t doubled = std::min(h.getMaxElements() * 2, std::max(options.max_graph_slots(), needed));
   h.resizeIndex(std::max(needed, doubled));
 }
-
-}  // namespace
-
-struct VectorIndex::Impl {
-  explicit Impl(const Options& o) : options(o), space(static_cast<std::size_t>(o.dim)) {
-    if (options.insert_threads == 0) options.insert_threads = std::max(1u, std::thread::hardware_concurrency());
-  }
-
-  Options options;
-  // `space` is declared before `hnsw`: the index keeps a pointer into it, so it must be
-  // constructed first and destroyed last.
-  hnswlib::InnerProductSpace space;
-  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
-  mutable std::shared_mutex mu;  // shared: searches and saves; exclusive: add, remove, resize
-
-  // REQUIRES: mu held exclusively. Inserts labels[i] with vectors[i * dim, ...) for each
-  // label not live, options.insert_threads at a time, growing the index first.
-  Status InsertLocked(std::span<const std::uint64_t> labels, std::span<const float> vectors);
-
-  // What TakeChanges() compares the graph with (see StartTracking): per slot, its label, its
-  // level-0 links (with the delete mark) and its upper-level links.
-  struct Shadow {
-    std::size_t slots = 0;
-    std::vector<hnswlib::labeltype> labels;
-    std::vector<char> links0;  // slots x size_links_level0_
-    std::vector<std::string> upper;
-  };
-  std::unique_ptr<Shadow> shadow;  // set while tracking
-
-  // REQUIRES: mu held. The live internal id of `label`, or nullopt.
-  std::optional<hnswlib::tableint> LiveId(std::uint64_t label) const {
-    auto it = hnsw->label_lookup_.find(label);
-    if (it == hnsw->label_lookup_.end() || hnsw->isMarkedDeleted(it->second)) return std::nullopt;
-    return it->second;
-  }
-};
 
 VectorIndex::VectorIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 VectorIndex::~VectorIndex() = default;
@@ -156,7 +120,7 @@ Status VectorIndex::Impl::InsertLocked(std::span<const std::uint64_t> labels, st
   const std::size_t fresh = todo.size() > deleted ? todo.size() - deleted : 0;
   const std::size_t needed = h.getCurrentElementCount() + fresh;
   try {
-    Grow(h, needed, options);
+    Grow(needed);
   } catch (const std::exception& e) {
     return Status::Internal(std::string("growing the vector index: ") + e.what());
   }
@@ -423,235 +387,6 @@ std::size_t VectorIndex::deleted() const {
 std::size_t VectorIndex::slots() const {
   std::shared_lock lock(impl_->mu);
   return impl_->hnsw->getCurrentElementCount();
-}
-
-namespace {
-
-constexpr std::uint64_t kChangesFormat = 1;
-// hnswlib draws levels from an exponential distribution; anything near this is damage.
-constexpr std::uint64_t kMaxLevel = 64;
-
-std::size_t UpperBytes(const hnswlib::HierarchicalNSW<float>& h, int level) {
-  return level > 0 ? h.size_links_per_element_ * static_cast<std::size_t>(level) : 0;
-}
-
-std::string_view Upper(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint id) {
-  const int level = h.element_levels_[id];
-  return level > 0 ? std::string_view(h.linkLists_[id], UpperBytes(h, level)) : std::string_view();
-}
-
-std::string_view Links0(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint id) {
-  return std::string_view(reinterpret_cast<const char*>(h.get_linklist0(id)), h.size_links_level0_);
-}
-
-std::string_view Element0(const hnswlib::HierarchicalNSW<float>& h, hnswlib::tableint id) {
-  return std::string_view(h.data_level0_memory_ + id * h.size_data_per_element_, h.size_data_per_element_);
-}
-
-}  // namespace
-
-void VectorIndex::StartTracking() {
-  std::shared_lock lock(impl_->mu);
-  const hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
-  auto shadow = std::make_unique<Impl::Shadow>();
-  shadow->slots = h.cur_element_count;
-  shadow->labels.resize(shadow->slots);
-  shadow->links0.resize(shadow->slots * h.size_links_level0_);
-  shadow->upper.resize(shadow->slots);
-  for (hnswlib::tableint id = 0; id < shadow->slots; ++id) {
-    shadow->labels[id] = h.getExternalLabel(id);
-    std::memcpy(shadow->links0.data() + id * h.size_links_level0_, h.get_linklist0(id), h.size_links_level0_);
-    shadow->upper[id] = Upper(h, id);
-  }
-  impl_->shadow = std::move(shadow);
-}
-
-bool VectorIndex::tracking() const { return impl_->shadow != nullptr; }
-
-// The encoding (all integers LEB128 varints, B = varint length + bytes):
-//   format (1), slots before, slots after, max level, entry point,
-//   number of added elements, each: id, level, B level-0 element (links, vector, label),
-//                                   B upper-level links (level x size_links_per_element_)
-//   number of relinked elements, each: id, B level-0 links, B upper-level links
-// "Added" are the slots past `before` and the reused ones (another label); "relinked" are the
-// others whose links or delete mark changed.
-std::string VectorIndex::TakeChanges() {
-  std::shared_lock lock(impl_->mu);  // reads only; the caller is the single writer
-  const hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
-  Impl::Shadow& shadow = *impl_->shadow;
-  const std::size_t before = shadow.slots, after = h.cur_element_count;
-  std::vector<hnswlib::tableint> added, relinked;
-  for (hnswlib::tableint id = 0; id < before; ++id) {
-    if (h.getExternalLabel(id) != shadow.labels[id]) {
-      added.push_back(id);
-    } else if (std::memcmp(h.get_linklist0(id), shadow.links0.data() + id * h.size_links_level0_,
-                           h.size_links_level0_) != 0 ||
-               Upper(h, id) != shadow.upper[id]) {
-      relinked.push_back(id);
-    }
-  }
-  for (hnswlib::tableint id = static_cast<hnswlib::tableint>(before); id < after; ++id) added.push_back(id);
-
-  std::string out;
-  PutVarint(&out, kChangesFormat);
-  PutVarint(&out, before);
-  PutVarint(&out, after);
-  PutVarint(&out, static_cast<std::uint64_t>(h.maxlevel_));
-  PutVarint(&out, h.enterpoint_node_);
-  PutVarint(&out, added.size());
-  for (hnswlib::tableint id : added) {
-    PutVarint(&out, id);
-    PutVarint(&out, static_cast<std::uint64_t>(h.element_levels_[id]));
-    PutBytes(&out, Element0(h, id));
-    PutBytes(&out, Upper(h, id));
-  }
-  PutVarint(&out, relinked.size());
-  for (hnswlib::tableint id : relinked) {
-    PutVarint(&out, id);
-    PutBytes(&out, Links0(h, id));
-    PutBytes(&out, Upper(h, id));
-  }
-
-  shadow.slots = after;
-  shadow.labels.resize(after);
-  shadow.links0.resize(after * h.size_links_level0_);
-  shadow.upper.resize(after);
-  for (const auto* ids : {&added, &relinked}) {
-    for (hnswlib::tableint id : *ids) {
-      shadow.labels[id] = h.getExternalLabel(id);
-      std::memcpy(shadow.links0.data() + id * h.size_links_level0_, h.get_linklist0(id), h.size_links_level0_);
-      shadow.upper[id] = Upper(h, id);
-    }
-  }
-  return out;
-}
-
-Status VectorIndex::ApplyChanges(std::string_view changes) {
-  std::unique_lock lock(impl_->mu);
-  hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
-  auto bad = [](const std::string& what) { return Status::Corruption("graph changes: " + what); };
-
-  // Parse and check everything before touching the graph.
-  struct Entry {
-    std::uint64_t id = 0, level = 0;
-    std::string_view level0, upper;
-  };
-  Reader r(changes);
-  std::uint64_t format = 0, before = 0, after = 0, max_level = 0, entry_point = 0, n = 0;
-  if (!r.GetVarint(&format) || format != kChangesFormat) return bad("unknown format");
-  if (!r.GetVarint(&before) || !r.GetVarint(&after) || !r.GetVarint(&max_level) || !r.GetVarint(&entry_point)) {
-    return bad("truncated header");
-  }
-  if (before != h.cur_element_count) {
-    return bad("they follow a graph of " + std::to_string(before) + " slots, this one has " +
-               std::to_string(h.cur_element_count.load()));
-  }
-  if (after < before || after > std::numeric_limits<hnswlib::tableint>::max() || max_level > kMaxLevel ||
-      (after > 0 && entry_point >= after)) {
-    return bad("inconsistent header");
-  }
-  std::vector<Entry> added, relinked;
-  std::vector<bool> seen(after - before, false);
-  if (!r.GetVarint(&n) || n > after) return bad("truncated added elements");
-  for (std::uint64_t i = 0; i < n; ++i) {
-    Entry e;
-    if (!r.GetVarint(&e.id) || !r.GetVarint(&e.level) || !r.GetBytes(&e.level0) || !r.GetBytes(&e.upper)) {
-      return bad("truncated added element");
-    }
-    if (e.id >= after || e.level > kMaxLevel || e.level0.size() != h.size_data_per_element_ ||
-        e.upper.size() != UpperBytes(h, static_cast<int>(e.level))) {
-      return bad("malformed added element " + std::to_string(e.id));
-    }
-    if (e.id >= before) {
-      if (seen[e.id - before]) return bad("element " + std::to_string(e.id) + " added twice");
-      seen[e.id - before] = true;
-    } else if (static_cast<int>(e.level) != h.element_levels_[e.id]) {
-      return bad("reused slot " + std::to_string(e.id) + " changes level");
-    }
-    added.push_back(e);
-  }
-  if (std::find(seen.begin(), seen.end(), false) != seen.end()) return bad("a new slot is missing");
-  if (!r.GetVarint(&n) || n > before) return bad("truncated relinked elements");
-  for (std::uint64_t i = 0; i < n; ++i) {
-    Entry e;
-    if (!r.GetVarint(&e.id) || !r.GetBytes(&e.level0) || !r.GetBytes(&e.upper)) return bad("truncated relinked element");
-    if (e.id >= before || e.level0.size() != h.size_links_level0_ ||
-        e.upper.size() != UpperBytes(h, h.element_levels_[e.id])) {
-      return bad("malformed relinked element " + std::to_string(e.id));
-    }
-    relinked.push_back(e);
-  }
-  if (!r.empty()) return bad("trailing bytes");
-
-  try {
-    Grow(h, after, impl_->options);
-  } catch (const std::exception& e) {
-    return Status::Internal(std::string("growing the vector index: ") + e.what());
-  }
-  // Delete marks live in the level-0 links; hnswlib also counts them and, for reuse, lists them.
-  auto note_mark = [&](hnswlib::tableint id, bool was_deleted) {
-    const bool deleted = h.isMarkedDeleted(id);
-    if (deleted == was_deleted) return;
-    if (deleted) {
-      ++h.num_deleted_;
-      if (h.allow_replace_deleted_) h.deleted_elements.insert(id);
-    } else {
-      --h.num_deleted_;
-      h.deleted_elements.erase(id);
-    }
-  };
-  for (const Entry& e : added) {
-    const auto id = static_cast<hnswlib::tableint>(e.id);
-    const bool reused = e.id < before;
-    const bool was_deleted = reused && h.isMarkedDeleted(id);
-    if (reused) h.label_lookup_.erase(h.getExternalLabel(id));
-    std::memcpy(h.data_level0_memory_ + e.id * h.size_data_per_element_, e.level0.data(), e.level0.size());
-    if (!reused) {
-      h.element_levels_[id] = static_cast<int>(e.level);
-      if (e.level > 0) {
-        h.linkLists_[id] = static_cast<char*>(std::malloc(e.upper.size() + 1));
-        if (h.linkLists_[id] == nullptr) return Status::Internal("out of memory for upper-level links");
-      }
-    }
-    if (e.level > 0) std::memcpy(h.linkLists_[id], e.upper.data(), e.upper.size());
-    h.label_lookup_[h.getExternalLabel(id)] = id;
-    if (reused) {
-      note_mark(id, was_deleted);
-    } else if (h.isMarkedDeleted(id)) {
-      note_mark(id, false);
-    }
-  }
-  for (const Entry& e : relinked) {
-    const auto id = static_cast<hnswlib::tableint>(e.id);
-    const bool was_deleted = h.isMarkedDeleted(id);
-    std::memcpy(h.get_linklist0(id), e.level0.data(), e.level0.size());
-    if (!e.upper.empty()) std::memcpy(h.linkLists_[id], e.upper.data(), e.upper.size());
-    note_mark(id, was_deleted);
-  }
-  h.cur_element_count = after;
-  h.maxlevel_ = static_cast<int>(max_level);
-  h.enterpoint_node_ = static_cast<hnswlib::tableint>(entry_point);
-  return Status();
-}
-
-std::uint64_t VectorIndex::ContentHash() const {
-  std::shared_lock lock(impl_->mu);
-  const hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
-  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a
-  auto mix = [&](std::string_view bytes) {
-    for (char c : bytes) hash = (hash ^ static_cast<std::uint8_t>(c)) * 1099511628211ull;
-  };
-  auto mix_number = [&](std::uint64_t v) { mix(std::string_view(reinterpret_cast<const char*>(&v), sizeof(v))); };
-  mix_number(h.cur_element_count);
-  mix_number(static_cast<std::uint64_t>(h.maxlevel_));
-  mix_number(h.cur_element_count > 0 ? h.enterpoint_node_ : 0);
-  mix_number(h.num_deleted_);
-  for (hnswlib::tableint id = 0; id < h.cur_element_count; ++id) {
-    mix(Element0(h, id));
-    mix_number(static_cast<std::uint64_t>(h.element_levels_[id]));
-    mix(Upper(h, id));
-  }
-  return hash;
 }
 
 int VectorIndex::dim() const { return impl_->options.dim; }
