@@ -18,16 +18,21 @@ constexpr std::uint64_t kRecordFormat = 1;
 // A record's pieces, in order.
 enum Piece : std::uint64_t { kGrowingChanges = 0, kSeal = 1 };
 
-std::string SegmentFileName(std::uint64_t id) {
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "seg-%010" PRIu64 ".hnsw", id);
+// "seg-<id, 10 digits>.<extension>": a sealed graph's files.
+std::string SegmentFile(std::uint64_t id, const char* extension) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "seg-%010" PRIu64 ".%s", id, extension);
   return buf;
 }
+std::string SegmentFileName(std::uint64_t id) { return SegmentFile(id, "hnsw"); }
+std::string LabelsFileName(std::uint64_t id) { return SegmentFile(id, "labels"); }
 
-std::string LabelsFileName(std::uint64_t id) {
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "seg-%010" PRIu64 ".labels", id);
-  return buf;
+// Hard-links an earlier snapshot's file `from` as `to`; false, with a warning, if it cannot.
+bool LinkPublished(const std::filesystem::path& from, const std::filesystem::path& to) {
+  std::error_code ec;
+  std::filesystem::create_hard_link(from, to, ec);
+  if (ec) spdlog::warn("linking {} failed ({}); writing it again", from.string(), ec.message());
+  return !ec;
 }
 
 // Ascending labels: their number, then each minus the previous (the first minus 0).
@@ -311,31 +316,19 @@ Result<nlohmann::json> SegmentedVectorIndex::Save(const std::filesystem::path& d
   PutVarint(&tombstones, sealed_.size());
   for (const Segment& segment : sealed_) {
     const std::string name = SegmentFileName(segment.id);
-    bool linked = false;
-    if (!segment.file.empty()) {
-      std::error_code ec;
-      std::filesystem::create_hard_link(segment.file, dir / name, ec);
-      linked = !ec;
-      if (ec) spdlog::warn("linking {} failed ({}); writing it again", segment.file.string(), ec.message());
-    }
+    const bool linked = !segment.file.empty() && LinkPublished(segment.file, dir / name);
     if (!linked && !segment.graph) {
       return Status::Unavailable("sealed vector graph " + std::to_string(segment.id) + " is not in memory and " +
                                  segment.file.string() + " cannot be linked");
     }
     if (!linked) TIDE_RETURN_IF_ERROR(segment.graph->Save(dir / name));
     // Its labels, for a process that keeps only those (set_unload_published).
-    bool labels_linked = false;
-    if (linked) {
-      std::error_code ec;
-      std::filesystem::create_hard_link(segment.file.parent_path() / LabelsFileName(segment.id),
-                                        dir / LabelsFileName(segment.id), ec);
-      labels_linked = !ec;
-    }
-    if (!labels_linked) {
+    const std::string labels_name = LabelsFileName(segment.id);
+    if (!linked || !LinkPublished(segment.file.parent_path() / labels_name, dir / labels_name)) {
       std::string labels;
       PutVarint(&labels, kLabelsFormat);
       PutSortedLabels(&labels, segment.graph ? segment.graph->AllLabels() : segment.labels);
-      TIDE_RETURN_IF_ERROR(WriteFileAtomic(dir / LabelsFileName(segment.id), labels));
+      TIDE_RETURN_IF_ERROR(WriteFileAtomic(dir / labels_name, labels));
     }
     PutVarint(&tombstones, segment.id);
     PutSortedLabels(&tombstones, segment.DeletedLabels());
