@@ -125,10 +125,7 @@ Status Follower::Step() {
     reason_ = "loading indexes";
   }
   if (!indexes) {
-    std::size_t corrupt = 0;
-    Result<std::unique_ptr<index::IndexSet>> loaded =
-        index::IndexSet::LoadLatestSnapshot(options_.data_dir / "snapshots", options_.index, &corrupt);
-    corrupt_snapshots_.fetch_add(corrupt, std::memory_order_relaxed);
+    Result<std::unique_ptr<index::IndexSet>> loaded = LoadNewestSnapshot();
     if (!loaded && loaded.status().code() == Status::Code::kNotFound) {
       spdlog::info("no index snapshot yet; building from the change log");
       loaded = index::IndexSet::Create(options_.index);
@@ -198,9 +195,7 @@ Status Follower::MaybeJumpToSnapshot(const storage::Store& store,
     if (entries <= threshold) return Status();
   }
   const auto start = std::chrono::steady_clock::now();
-  std::size_t corrupt = 0;
-  Result<std::unique_ptr<index::IndexSet>> loaded = index::IndexSet::LoadLatestSnapshot(root, options_.index, &corrupt);
-  corrupt_snapshots_.fetch_add(corrupt, std::memory_order_relaxed);
+  Result<std::unique_ptr<index::IndexSet>> loaded = LoadNewestSnapshot();
   if (!loaded) {
     spdlog::warn("follower: could not load snapshot seq={} ({}); {}", *newest, loaded.status().ToString(),
                  trimmed ? "building from the store" : "replaying instead");
@@ -214,6 +209,14 @@ Status Follower::MaybeJumpToSnapshot(const storage::Store& store,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   Replace(std::move(*loaded), indexes);
   return Status();
+}
+
+Result<std::unique_ptr<index::IndexSet>> Follower::LoadNewestSnapshot() {
+  std::size_t corrupt = 0;
+  Result<std::unique_ptr<index::IndexSet>> loaded =
+      index::IndexSet::LoadLatestSnapshot(options_.data_dir / "snapshots", options_.index, &corrupt);
+  corrupt_snapshots_.fetch_add(corrupt, std::memory_order_relaxed);
+  return loaded;
 }
 
 Status Follower::RebuildFromStore(const storage::Store& store, std::shared_ptr<index::IndexSet>* indexes) {

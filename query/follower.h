@@ -104,6 +104,8 @@ class Follower {
   // Replaces *indexes by a set built from the store's chunks (no snapshot covers the start of
   // the trimmed change log).
   Status RebuildFromStore(const storage::Store& store, std::shared_ptr<index::IndexSet>* indexes);
+  // IndexSet::LoadLatestSnapshot of the worker's snapshots, counting the corrupt ones it skips.
+  Result<std::unique_ptr<index::IndexSet>> LoadNewestSnapshot();
   // Puts `fresh` in place of *indexes for the searches that start from now on (counted in
   // snapshot_jumps()).
   void Replace(std::unique_ptr<index::IndexSet> fresh, std::shared_ptr<index::IndexSet>* indexes);

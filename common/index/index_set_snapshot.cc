@@ -173,6 +173,10 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
   std::vector<std::filesystem::path> all = ListSnapshots(root);
   if (all.empty()) return Status::NotFound("no snapshot under " + root.string());
   Status last;
+  auto report_corrupt = [&](const std::filesystem::path& dir, const Status& status) {
+    spdlog::error("snapshot {} is corrupt, trying an older one: {}", dir.string(), status.ToString());
+    if (corrupt != nullptr) ++*corrupt;
+  };
   for (const std::filesystem::path& dir : all) {
     Result<std::string> manifest_text = ReadFile(dir / "MANIFEST.json");
     if (!manifest_text) {
@@ -182,8 +186,7 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
     nlohmann::json manifest = nlohmann::json::parse(*manifest_text, nullptr, /*allow_exceptions=*/false);
     if (manifest.is_discarded() || !manifest.contains("model_id") || !manifest.contains("dimension")) {
       last = Status::Corruption("unreadable manifest in " + dir.string());
-      spdlog::error("snapshot {} is corrupt, trying an older one: {}", dir.string(), last.ToString());
-      if (corrupt != nullptr) ++*corrupt;
+      report_corrupt(dir, last);
       continue;
     }
     const std::string model = manifest["model_id"].is_string() ? manifest["model_id"].get<std::string>() : "";
@@ -220,8 +223,7 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
     if (!failed.ok()) {
       // Damaged, or pruned by the writer while it was read (then its manifest is gone too).
       if (failed.code() == Status::Code::kCorruption && std::filesystem::exists(dir / "MANIFEST.json")) {
-        spdlog::error("snapshot {} is corrupt, trying an older one: {}", dir.string(), failed.ToString());
-        if (corrupt != nullptr) ++*corrupt;
+        report_corrupt(dir, failed);
       }
       last = failed;
       continue;
