@@ -4,11 +4,11 @@
 
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <random>
 
 #include "common/index/vector_index.h"
 #include "tests/testutil/temp_dir.h"
+#include "tests/testutil/vectors.h"
 
 namespace tide::index {
 namespace {
@@ -25,17 +25,10 @@ class GraphReplicationTest : public ::testing::Test {
     options_.insert_threads = 2;  // parallel inserts: the changes must not depend on the order
   }
 
+  // Label L's vector, the same wherever it is asked for.
   std::vector<float> Vector(std::uint64_t label) const {
     std::mt19937 rng(static_cast<unsigned>(label));
-    std::normal_distribution<float> normal;
-    std::vector<float> v(kDim);
-    float norm = 0;
-    for (float& x : v) {
-      x = normal(rng);
-      norm += x * x;
-    }
-    for (float& x : v) x /= std::sqrt(norm);
-    return v;
+    return testutil::RandomUnitVector(rng, kDim);
   }
 
   void Add(VectorIndex& index, std::uint64_t first, std::uint64_t count) {

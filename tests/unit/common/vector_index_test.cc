@@ -2,26 +2,16 @@
 
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <random>
 #include <set>
 
 #include "tests/testutil/temp_dir.h"
+#include "tests/testutil/vectors.h"
 
 namespace tide::index {
 namespace {
 
-std::vector<float> RandomUnit(std::mt19937& rng, int dim) {
-  std::normal_distribution<float> n;
-  std::vector<float> v(dim);
-  float norm = 0;
-  for (float& x : v) {
-    x = n(rng);
-    norm += x * x;
-  }
-  for (float& x : v) x /= std::sqrt(norm);
-  return v;
-}
+using testutil::RandomUnitVector;
 
 class OddLabels : public LabelFilter {
  public:
@@ -37,7 +27,7 @@ TEST(VectorIndexTest, SearchReturnsExactMatchFirstAndGrowsPastCapacity) {
   std::mt19937 rng(1);
   std::vector<std::vector<float>> data;
   for (std::uint64_t i = 0; i < 300; ++i) {
-    data.push_back(RandomUnit(rng, 16));
+    data.push_back(RandomUnitVector(rng, 16));
     ASSERT_TRUE((*index)->Add(i + 1, data.back()).ok());
   }
   EXPECT_EQ((*index)->size(), 300u);
@@ -56,9 +46,9 @@ TEST(VectorIndexTest, FilterActsInsideTheSearch) {
   auto index = VectorIndex::Create(o);
   ASSERT_TRUE(index.ok());
   std::mt19937 rng(2);
-  for (std::uint64_t i = 1; i <= 200; ++i) ASSERT_TRUE((*index)->Add(i, RandomUnit(rng, 8)).ok());
+  for (std::uint64_t i = 1; i <= 200; ++i) ASSERT_TRUE((*index)->Add(i, RandomUnitVector(rng, 8)).ok());
   OddLabels odd;
-  auto hits = (*index)->Search(RandomUnit(rng, 8), 10, &odd);
+  auto hits = (*index)->Search(RandomUnitVector(rng, 8), 10, &odd);
   ASSERT_TRUE(hits.ok());
   EXPECT_EQ(hits->size(), 10u);
   for (const VectorHit& h : *hits) EXPECT_EQ(h.label % 2, 1u);
@@ -70,9 +60,9 @@ TEST(VectorIndexTest, RemoveTombstonesAndAddReusesTheSlot) {
   auto index = VectorIndex::Create(o);
   ASSERT_TRUE(index.ok());
   std::mt19937 rng(3);
-  std::vector<float> target = RandomUnit(rng, 8);
+  std::vector<float> target = RandomUnitVector(rng, 8);
   ASSERT_TRUE((*index)->Add(1, target).ok());
-  for (std::uint64_t i = 2; i <= 20; ++i) ASSERT_TRUE((*index)->Add(i, RandomUnit(rng, 8)).ok());
+  for (std::uint64_t i = 2; i <= 20; ++i) ASSERT_TRUE((*index)->Add(i, RandomUnitVector(rng, 8)).ok());
   ASSERT_TRUE((*index)->Remove(1).ok());
   EXPECT_EQ((*index)->Remove(1).code(), Status::Code::kNotFound);
   EXPECT_EQ((*index)->deleted(), 1u);
@@ -92,7 +82,7 @@ TEST(VectorIndexTest, RebuildDropsTombstonesAndKeepsEveryLiveVector) {
   std::mt19937 rng(4);
   std::vector<std::vector<float>> data;
   for (std::uint64_t i = 1; i <= 600; ++i) {
-    data.push_back(RandomUnit(rng, 16));
+    data.push_back(RandomUnitVector(rng, 16));
     ASSERT_TRUE((*index)->Add(i, data.back()).ok());
   }
   for (std::uint64_t i = 1; i <= 600; ++i) {
@@ -129,7 +119,7 @@ TEST(VectorIndexTest, AddBatchOnSeveralThreadsGrowsReusesTombstonesAndSkipsLiveL
   std::vector<float> flat;
   std::vector<std::vector<float>> data;
   for (std::uint64_t i = 1; i <= 1000; ++i) {
-    data.push_back(RandomUnit(rng, 16));
+    data.push_back(RandomUnitVector(rng, 16));
     labels.push_back(i);
     flat.insert(flat.end(), data.back().begin(), data.back().end());
   }
@@ -147,7 +137,7 @@ TEST(VectorIndexTest, AddBatchOnSeveralThreadsGrowsReusesTombstonesAndSkipsLiveL
   std::vector<float> more_flat;
   for (std::uint64_t i = 2001; i <= 2100; ++i) {
     more.push_back(i);
-    std::vector<float> v = RandomUnit(rng, 16);
+    std::vector<float> v = RandomUnitVector(rng, 16);
     more_flat.insert(more_flat.end(), v.begin(), v.end());
   }
   more.push_back(500);  // live: left as it is
@@ -174,7 +164,7 @@ TEST(VectorIndexTest, ExactSearchRanksOnlyTheGivenLabels) {
   std::mt19937 rng(4);
   std::vector<std::vector<float>> data;
   for (std::uint64_t i = 1; i <= 50; ++i) {
-    data.push_back(RandomUnit(rng, 8));
+    data.push_back(RandomUnitVector(rng, 8));
     ASSERT_TRUE((*index)->Add(i, data.back()).ok());
   }
   std::vector<std::uint64_t> allowed = {3, 7, 11, 999};
@@ -194,8 +184,8 @@ TEST(VectorIndexTest, SaveAndLoadPreserveResultsAndCheckDimension) {
   auto index = VectorIndex::Create(o);
   ASSERT_TRUE(index.ok());
   std::mt19937 rng(5);
-  std::vector<float> q = RandomUnit(rng, 8);
-  for (std::uint64_t i = 1; i <= 100; ++i) ASSERT_TRUE((*index)->Add(i, RandomUnit(rng, 8)).ok());
+  std::vector<float> q = RandomUnitVector(rng, 8);
+  for (std::uint64_t i = 1; i <= 100; ++i) ASSERT_TRUE((*index)->Add(i, RandomUnitVector(rng, 8)).ok());
   ASSERT_TRUE((*index)->Remove(5).ok());
   const auto file = dir.path() / "v.hnsw";
   ASSERT_TRUE((*index)->Save(file).ok());

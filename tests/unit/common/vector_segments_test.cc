@@ -5,12 +5,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <random>
 #include <thread>
 
 #include "common/file_util.h"
 #include "tests/testutil/temp_dir.h"
+#include "tests/testutil/vectors.h"
 
 namespace tide::index {
 namespace {
@@ -25,17 +25,7 @@ class VectorSegmentsTest : public ::testing::Test {
     options_.segment_max_chunks = 128;
     options_.ef_search = 200;  // small graphs searched this wide are exact
     std::mt19937 rng(7);
-    std::normal_distribution<float> normal;
-    for (std::size_t i = 0; i < 1000; ++i) {
-      std::vector<float> v(kDim);
-      float norm = 0;
-      for (float& x : v) {
-        x = normal(rng);
-        norm += x * x;
-      }
-      for (float& x : v) x /= std::sqrt(norm);
-      vectors_.push_back(v);
-    }
+    for (std::size_t i = 0; i < 1000; ++i) vectors_.push_back(testutil::RandomUnitVector(rng, kDim));
   }
 
   // Adds labels [first, last] (vector i is vectors_[i - 1]) in batches of `batch`.
