@@ -163,6 +163,15 @@ Result<FsckReport> CheckStore(const storage::Store& store, const std::filesystem
     Result<std::unique_ptr<index::IndexSet>> set = index::IndexSet::LoadLatestSnapshot(*snapshots, index_options);
     if (!set && set.status().code() == Status::Code::kNotFound) set = index::IndexSet::Create(index_options);
     if (!set) return set.status();
+    // The worker's graph records after its snapshot, applied as a query daemon applies them
+    // (a record that does not decode, chain or apply is a problem); the rest replayed.
+    Result<std::uint64_t> generation = store.GetCounter(storage::kMetaGraphGeneration);
+    if (!generation) return generation.status();
+    if (*generation != 0 && (*set)->graph_generation() == *generation) {
+      if (Result<std::size_t> followed = index::FollowGraphRecords(**set, store, SIZE_MAX); !followed) {
+        Problem(&r, "vector graph records: " + followed.status().ToString());
+      }
+    }
     Result<std::size_t> replayed = index::CatchUp(**set, store, SIZE_MAX);
     if (!replayed) return replayed.status();
     std::vector<std::pair<std::uint64_t, std::string>> labels = (*set)->Labels();

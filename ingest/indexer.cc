@@ -8,6 +8,63 @@ namespace tide::ingest {
 
 using Clock = std::chrono::steady_clock;
 
+Result<std::unique_ptr<index::IndexSet>> OpenIndexes(const index::IndexSet::Options& options, storage::Store* store,
+                                                    const std::filesystem::path& snapshot_dir, int snapshot_keep) {
+  Result<std::unique_ptr<index::IndexSet>> indexes = index::IndexSet::LoadLatestSnapshot(snapshot_dir, options);
+  if (!indexes) {
+    if (indexes.status().code() != Status::Code::kNotFound) return indexes.status();
+    indexes = index::IndexSet::Create(options);
+    if (!indexes) return indexes.status();
+  }
+  Result<std::uint64_t> generation = store->GetCounter(storage::kMetaGraphGeneration);
+  if (!generation) return generation.status();
+  bool same_generation = *generation != 0 && (*indexes)->graph_generation() == *generation;
+  if (same_generation) {
+    Result<std::size_t> followed = index::FollowGraphRecords(**indexes, *store, SIZE_MAX);
+    if (!followed && followed.status().code() == Status::Code::kInvalidArgument) {
+      // Nothing applied: go on from the snapshot, inserting, in a new generation.
+      spdlog::warn("the worker's vector graph records do not follow its snapshot ({}); starting a new graph "
+                   "generation", followed.status().ToString());
+      same_generation = false;
+    } else if (!followed) {
+      // The graph may be partly changed: build it anew.
+      spdlog::error("the worker's own vector graph records do not apply to its snapshot ({}); building the "
+                    "indexes anew in a new graph generation",
+                    followed.status().ToString());
+      same_generation = false;
+      indexes = index::IndexSet::Create(options);
+      if (!indexes) return indexes.status();
+    } else if (*followed > 0) {
+      spdlog::info("vector graph records applied records={} seq={}", *followed, (*indexes)->applied_seq());
+    }
+  }
+  if (same_generation) {
+    const index::IndexSet::ApplyLock lock = (*indexes)->LockForApply();
+    (*indexes)->StartGraphRecords(lock, *generation);
+  }
+  // Bring the in-memory indexes up to the store: after a crash, the snapshot is behind.
+  Result<std::size_t> replayed = index::CatchUp(**indexes, *store, SIZE_MAX);
+  if (!replayed) return replayed.status().WithContext("replaying the change log");
+  spdlog::info("indexes ready chunks={} seq={} replayed_changes={}", (*indexes)->size(), (*indexes)->applied_seq(),
+               *replayed);
+  if (same_generation) return indexes;
+
+  const std::uint64_t next = *generation + 1;
+  storage::WriteBatch wb;
+  wb.DeleteRange(storage::Cf::kGraph, storage::EncodeU64(0), storage::EncodeU64(UINT64_MAX));
+  wb.Put(storage::Cf::kMeta, storage::kMetaGraphGeneration, storage::EncodeU64(next));
+  TIDE_RETURN_IF_ERROR(store->Write(&wb));
+  {
+    const index::IndexSet::ApplyLock lock = (*indexes)->LockForApply();
+    (*indexes)->StartGraphRecords(lock, next);
+  }
+  TIDE_RETURN_IF_ERROR((*indexes)->SaveSnapshot(snapshot_dir, snapshot_keep).WithContext(
+      "writing the first snapshot of vector graph generation " + std::to_string(next)));
+  spdlog::info("vector graph generation {} started at seq={} (query daemons load its snapshot)", next,
+               (*indexes)->applied_seq());
+  return indexes;
+}
+
 Indexer::Indexer(const Options& options, storage::Store* store, index::IndexSet* indexes,
                  Histogram* index_seconds)
     : options_(options), store_(store), indexes_(indexes), index_seconds_(index_seconds) {
@@ -55,12 +112,16 @@ Status Indexer::Stop() {
 
 void Indexer::Loop() {
   auto last_snapshot = Clock::now();
-  for (;;) {
+  // The first round does not wait: what the worker replayed at start still needs its record.
+  for (bool first = true;; first = false) {
     bool stop = false;
     {
       std::unique_lock lock(mu_);
       const auto snapshot_due = last_snapshot + options_.snapshot_interval;
-      cv_.wait_until(lock, snapshot_due, [&] { return stopping_ || target_seq_ > applied_seq_; });
+      // Unwritten graph records are retried within a second (a full disk may have room again).
+      const auto due = unwritten_records_.empty() ? snapshot_due
+                                                  : std::min(snapshot_due, Clock::now() + std::chrono::seconds(1));
+      if (!first) cv_.wait_until(lock, due, [&] { return stopping_ || target_seq_ > applied_seq_; });
       stop = stopping_;
       if (!fatal_.ok()) return;
     }
@@ -74,6 +135,9 @@ void Indexer::Loop() {
       cv_.notify_all();
       return;
     }
+    // Before any snapshot: a snapshot's sequence is where a record ends, so a reader that
+    // loads it finds the next record starting there.
+    const bool recorded = WriteGraphRecords();
     if (*applied > 0 && index_seconds_ != nullptr) {
       index_seconds_->Observe(std::chrono::duration<double>(Clock::now() - start).count());
     }
@@ -82,11 +146,14 @@ void Indexer::Loop() {
       applied_seq_ = indexes_->applied_seq();
     }
     cv_.notify_all();
-    if (stop || Clock::now() - last_snapshot >= options_.snapshot_interval) {
+    if (recorded && (stop || Clock::now() - last_snapshot >= options_.snapshot_interval)) {
       SnapshotIfChanged();
       last_snapshot = Clock::now();
     }
-    if (stop) return;
+    if (stop) {
+      if (!recorded) spdlog::error("stopping with vector graph records unwritten; the next start builds a new generation");
+      return;
+    }
   }
 }
 
@@ -105,6 +172,30 @@ void Indexer::SnapshotIfChanged() {
   }
 }
 
+bool Indexer::WriteGraphRecords() {
+  {
+    const index::IndexSet::ApplyLock lock = indexes_->LockForApply();
+    if (auto record = indexes_->TakeGraphRecord(lock)) unwritten_records_.push_back(std::move(*record));
+  }
+  if (unwritten_records_.empty()) return true;
+  // Taken is taken: a record not written would leave a gap no reader can cross, so it is kept
+  // and written, in order, with the next ones.
+  storage::WriteBatch wb;
+  std::size_t bytes = 0;
+  for (const auto& [through, record] : unwritten_records_) {
+    const std::string value = storage::EncodeGraphRecord(record);
+    bytes += value.size();
+    wb.Put(storage::Cf::kGraph, storage::EncodeU64(through), value);
+  }
+  if (Status s = store_->Write(&wb); !s.ok()) {
+    spdlog::warn("writing {} vector graph record(s) failed, will retry: {}", unwritten_records_.size(), s.ToString());
+    return false;
+  }
+  if (options_.graph_record_bytes != nullptr) options_.graph_record_bytes->Inc(bytes);
+  unwritten_records_.clear();
+  return true;
+}
+
 Status Indexer::TrimChanges() {
   // Every kept snapshot covers the changes up to its sequence; the oldest bounds what a reader
   // starting from any of them still needs.
@@ -114,6 +205,9 @@ Status Indexer::TrimChanges() {
   if (through <= trimmed_through_) return Status();
   storage::WriteBatch wb;
   wb.DeleteRange(storage::Cf::kChanges, storage::EncodeU64(0), storage::EncodeU64(through + 1));
+  // Graph records end where snapshots are taken, so those up to `through` cover only trimmed
+  // changes.
+  wb.DeleteRange(storage::Cf::kGraph, storage::EncodeU64(0), storage::EncodeU64(through + 1));
   wb.Put(storage::Cf::kMeta, storage::kMetaFirstChangeSeq, storage::EncodeU64(through + 1));
   TIDE_RETURN_IF_ERROR(store_->Write(&wb));
   spdlog::debug("change log trimmed through seq={}", through);

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <mutex>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "common/index/index_set.h"
 #include "common/metrics.h"
@@ -14,6 +16,17 @@
 
 namespace tide::ingest {
 
+// The worker's indexes at start: the newest snapshot under `snapshot_dir` (or nothing), brought
+// up to the store, recording their vector graph (decision 0011). A snapshot of the store's
+// graph generation goes on with the worker's own graph records after it, exactly as a query
+// daemon applies them (so what the daemons copied stays equal to this graph), and the changes
+// after the last record are inserted, to be recorded next. Otherwise (no snapshot, one of
+// another generation, records that do not follow it or do not apply) the indexes are built by
+// inserting, a new generation starts (the old records are deleted) and a snapshot is written
+// at once, where the new generation's records start.
+Result<std::unique_ptr<index::IndexSet>> OpenIndexes(const index::IndexSet::Options& options, storage::Store* store,
+                                                    const std::filesystem::path& snapshot_dir, int snapshot_keep);
+
 // The worker's in-memory indexes, brought up to the store and snapshotted on a thread of
 // their own, so that the consume thread goes on to the next batch (and the embedder to its
 // texts) while the previous batch's chunks go into the HNSW graph and the BM25 tables, and
@@ -21,7 +34,10 @@ namespace tide::ingest {
 //
 // The store is the truth: a batch is durable, offsets included, before Notify(); the indexes
 // follow it through the change log (IndexSet::CatchUp), several batches at a time when they
-// fall behind. Snapshots are written every `snapshot_interval` when something changed; after
+// fall behind. When the indexes record their vector graph (IndexSet::StartGraphRecords), each
+// catch-up round ends with the graph's record (storage::GraphRecord) written to the store, from
+// which the query daemons copy the graph instead of inserting every vector again (decision
+// 0011). Snapshots are written every `snapshot_interval` when something changed; after
 // each, the change records every kept snapshot covers are trimmed from the store (with
 // `trim_changes`), so the change log holds only what a snapshot does not: a reader behind the
 // trim point loads a snapshot instead (query/follower.h).
@@ -38,6 +54,7 @@ class Indexer {
     std::uint64_t max_lag = 50000;
     // Delete the change records the oldest kept snapshot covers after each snapshot.
     bool trim_changes = true;
+    Counter* graph_record_bytes = nullptr;  // if set, counts the bytes of graph records written
   };
 
   // `index_seconds` (may be null) observes each catch-up.
@@ -59,7 +76,11 @@ class Indexer {
  private:
   void Loop();
   void SnapshotIfChanged();
-  // Deletes the change records up to the oldest kept snapshot's sequence.
+  // Writes the vector graph's record of what was applied since the previous one (IndexSet::
+  // TakeGraphRecord), if the indexes record their graph, after any earlier ones a failed
+  // write left (a full disk). False while some are unwritten: no snapshot may be taken then.
+  bool WriteGraphRecords();
+  // Deletes the change records (and graph records) up to the oldest kept snapshot's sequence.
   Status TrimChanges();
 
   const Options options_;
@@ -74,6 +95,8 @@ class Indexer {
   Status fatal_;                   // GUARDED_BY(mu_)
   std::uint64_t snapshot_seq_ = 0;  // loop thread only
   std::uint64_t trimmed_through_ = 0;  // loop thread only: changes up to here are deleted
+  // Loop thread only: graph records taken but not yet written, oldest first.
+  std::vector<std::pair<std::uint64_t, storage::GraphRecord>> unwritten_records_;
   std::thread thread_;
 };
 

@@ -46,7 +46,9 @@ struct WorkerMetrics {
         write(r->AddHistogram("tide_ingest_store_write_seconds", "RocksDB write time per batch.", LatencyBuckets())),
         index(r->AddHistogram("tide_ingest_index_seconds", "HNSW and keyword index time per batch.",
                               LatencyBuckets())),
-        retries(r->AddCounter("tide_ingest_batch_failures_total", "Batches that failed and were retried.")) {}
+        retries(r->AddCounter("tide_ingest_batch_failures_total", "Batches that failed and were retried.")),
+        graph_record_bytes(r->AddCounter("tide_ingest_graph_record_bytes_total",
+                                         "Bytes of vector graph records written for the query daemons to copy.")) {}
   Counter* consumed;
   Counter* applied;
   Counter* stale;
@@ -60,6 +62,7 @@ struct WorkerMetrics {
   Histogram* write;
   Histogram* index;
   Counter* retries;
+  Counter* graph_record_bytes;
 };
 
 class Worker : public ConsumerLoop::Handler {
@@ -300,17 +303,8 @@ Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetr
   if (!leftovers) return leftovers.status();
   if (*leftovers > 0) spdlog::info("removed {} unfinished snapshot(s) of an interrupted worker", *leftovers);
   Result<std::unique_ptr<index::IndexSet>> indexes =
-      index::IndexSet::LoadLatestSnapshot(data_dir / "snapshots", index_options);
-  if (!indexes) {
-    if (indexes.status().code() != Status::Code::kNotFound) return indexes.status();
-    indexes = index::IndexSet::Create(index_options);
-    if (!indexes) return indexes.status();
-  }
-  // Bring the in-memory indexes up to the store: after a crash, the snapshot is behind.
-  Result<std::size_t> replayed = index::CatchUp(**indexes, **store, SIZE_MAX);
-  if (!replayed) return replayed.status().WithContext("replaying the change log");
-  spdlog::info("indexes ready chunks={} seq={} replayed_changes={}", (*indexes)->size(),
-               (*indexes)->applied_seq(), *replayed);
+      OpenIndexes(index_options, store->get(), data_dir / "snapshots", config.snapshot_keep);
+  if (!indexes) return indexes.status();
 
   readiness->SetNotReady("checking the kafka cluster (topics, session timeout)");
   Result<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Connect(config.kafka, std::chrono::seconds(10));
@@ -327,6 +321,7 @@ Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetr
   indexer_options.snapshot_interval = config.snapshot_interval;
   indexer_options.snapshot_keep = config.snapshot_keep;
   indexer_options.trim_changes = config.trim_changes;
+  indexer_options.graph_record_bytes = metrics->graph_record_bytes;
   Indexer indexer(indexer_options, store->get(), indexes->get(), metrics->index);
   registry->AddCallbackGauge("tide_ingest_dead_letter_max_bytes",
                              "Largest dead letter sent whole (the dead-letter topic's limit).", {},
@@ -334,6 +329,9 @@ Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetr
   index::IndexSet* set = indexes->get();
   registry->AddCallbackGauge("tide_ingest_indexed_chunks", "Chunks in the worker's indexes.", {},
                              [set] { return static_cast<double>(set->size()); });
+  registry->AddCallbackGauge("tide_ingest_graph_generation",
+                             "Generation of the vector graph records (a new one each time the graph is built anew).",
+                             {}, [set] { return static_cast<double>(set->graph_generation()); });
   registry->AddCallbackGauge("tide_ingest_applied_change_seq", "Last change record applied to the indexes.", {},
                              [set] { return static_cast<double>(set->applied_seq()); });
   registry->AddCallbackGauge("tide_ingest_hnsw_tombstone_ratio",

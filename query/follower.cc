@@ -127,10 +127,11 @@ Status Follower::Step() {
   if (!indexes) {
     Result<std::unique_ptr<index::IndexSet>> loaded = LoadNewestSnapshot();
     if (!loaded && loaded.status().code() == Status::Code::kNotFound) {
-      spdlog::info("no index snapshot yet; building from the change log");
+      spdlog::info("no index snapshot yet; starting from an empty index");
       loaded = index::IndexSet::Create(options_.index);
     }
     if (!loaded) return loaded.status();
+    if ((*loaded)->applied_seq() > 0) last_tried_snapshot_ = (*loaded)->applied_seq();
     indexes = std::move(*loaded);
     std::lock_guard lock(mu_);
     indexes_ = indexes;
@@ -140,12 +141,25 @@ Status Follower::Step() {
   if (Result<std::uint64_t> next = store->GetCounter(storage::kMetaNextChangeSeq); next && *next > 0) {
     store_seq_.store(*next - 1, std::memory_order_relaxed);
   }
-  TIDE_RETURN_IF_ERROR(MaybeJumpToSnapshot(*store, &indexes));
-  for (;;) {
-    Result<std::size_t> applied = index::CatchUp(*indexes, *store, 256);
-    if (!applied) return applied.status();
-    if (*applied > 0) cv_.notify_all();
-    if (*applied < 256 || stop_) break;
+  Result<std::uint64_t> generation = store->GetCounter(storage::kMetaGraphGeneration);
+  if (!generation) return generation.status();
+  if (*generation != 0) {
+    bool following = false;
+    TIDE_RETURN_IF_ERROR(FollowGraph(*store, *generation, &indexes, &following));
+    if (!following && !ready()) {
+      std::lock_guard lock(mu_);
+      reason_ = "waiting for the worker's index snapshot of vector graph generation " + std::to_string(*generation);
+      return Status();
+    }
+  } else {
+    // A worker that does not record its vector graph (an older one): insert the vectors here.
+    TIDE_RETURN_IF_ERROR(MaybeJumpToSnapshot(*store, 0, &indexes));
+    for (;;) {
+      Result<std::size_t> applied = index::CatchUp(*indexes, *store, 256);
+      if (!applied) return applied.status();
+      if (*applied > 0) cv_.notify_all();
+      if (*applied < 256 || stop_) break;
+    }
   }
   if (indexes->applied_seq() >= store_seq_.load(std::memory_order_relaxed)) {
     caught_up_at_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
@@ -160,7 +174,60 @@ Status Follower::Step() {
   return Status();
 }
 
-Status Follower::MaybeJumpToSnapshot(const storage::Store& store,
+Status Follower::FollowGraph(const storage::Store& store, std::uint64_t generation,
+                             std::shared_ptr<index::IndexSet>* indexes, bool* following) {
+  if ((*indexes)->graph_generation() != generation || !replace_cause_.ok()) {
+    TIDE_RETURN_IF_ERROR(LoadSnapshotOfGeneration(generation, indexes));
+    // No snapshot past it yet: a corrupt record stays reported.
+    if (!replace_cause_.ok()) return replace_cause_.code() == Status::Code::kCorruption ? replace_cause_ : Status();
+  } else {
+    TIDE_RETURN_IF_ERROR(MaybeJumpToSnapshot(store, generation, indexes));
+  }
+  if ((*indexes)->graph_generation() != generation) return Status();  // waiting for its snapshot
+  *following = true;
+  constexpr std::size_t kRecordsPerRound = 16;
+  for (;;) {
+    Result<std::size_t> applied = index::FollowGraphRecords(**indexes, store, kRecordsPerRound);
+    if (!applied && applied.status().code() == Status::Code::kInvalidArgument) {
+      // The records go on from elsewhere (the worker started them anew): wait for its snapshot.
+      spdlog::warn("follower: {}; waiting for the worker's next snapshot", applied.status().ToString());
+      replace_cause_ = Status::Unavailable(applied.status().message());
+      return Status();
+    }
+    if (!applied) {
+      if (applied.status().code() == Status::Code::kCorruption) {
+        // The vector graph may be partly changed: only a snapshot past the record replaces it.
+        replace_cause_ = applied.status();
+      }
+      return applied.status();
+    }
+    if (*applied > 0) cv_.notify_all();
+    if (*applied < kRecordsPerRound || stop_) break;
+  }
+  return Status();
+}
+
+Status Follower::LoadSnapshotOfGeneration(std::uint64_t generation, std::shared_ptr<index::IndexSet>* indexes) {
+  const std::optional<std::uint64_t> newest = index::IndexSet::LatestSnapshotSeq(options_.data_dir / "snapshots");
+  // One attempt per snapshot the worker writes (a load reads the whole index).
+  if (!newest || *newest == last_tried_snapshot_) return Status();
+  last_tried_snapshot_ = *newest;
+  Result<std::unique_ptr<index::IndexSet>> loaded = LoadNewestSnapshot();
+  if (!loaded) {
+    spdlog::warn("follower: could not load the worker's snapshot seq={}: {}", *newest, loaded.status().ToString());
+    return Status();
+  }
+  const bool replaces = (*indexes)->graph_generation() != generation || (*loaded)->applied_seq() > (*indexes)->applied_seq();
+  if ((*loaded)->graph_generation() != generation || !replaces) return Status();
+  spdlog::info("follower: loaded snapshot seq={} chunks={} of vector graph generation {}{}", (*loaded)->applied_seq(),
+               (*loaded)->size(), generation,
+               replace_cause_.ok() ? "" : " (replacing indexes that stopped at: " + replace_cause_.message() + ")");
+  replace_cause_ = Status();
+  Replace(std::move(*loaded), indexes);
+  return Status();
+}
+
+Status Follower::MaybeJumpToSnapshot(const storage::Store& store, std::uint64_t generation,
                                      std::shared_ptr<index::IndexSet>* indexes) {
   const std::filesystem::path root = options_.data_dir / "snapshots";
   const std::uint64_t applied = (*indexes)->applied_seq();
@@ -172,9 +239,14 @@ Status Follower::MaybeJumpToSnapshot(const storage::Store& store,
   Result<std::uint64_t> first = store.GetCounter(storage::kMetaFirstChangeSeq);
   if (!first) return first.status();
   const bool trimmed = applied + 1 < *first;
-  if (!trimmed && options_.snapshot_jump_ratio <= 0) return Status();
+  // Following graph records copies the worker's graph, which beats loading it whole: only a
+  // trimmed log makes a snapshot the way forward.
+  if (!trimmed && (generation != 0 || options_.snapshot_jump_ratio <= 0)) return Status();
   const std::optional<std::uint64_t> newest = index::IndexSet::LatestSnapshotSeq(root);
-  if (trimmed && (!newest || *newest + 1 < *first)) return RebuildFromStore(store, indexes);
+  if (trimmed && (!newest || *newest + 1 < *first)) {
+    // With graph records only a snapshot of the worker's graph will do: it writes one before it trims.
+    return generation == 0 ? RebuildFromStore(store, indexes) : Status();
+  }
   if (!newest || *newest <= applied) return Status();
   // How much replaying would insert: the entries of the changes the snapshot covers beyond
   // ours (counted until past the threshold).
@@ -199,10 +271,11 @@ Status Follower::MaybeJumpToSnapshot(const storage::Store& store,
   if (!loaded) {
     spdlog::warn("follower: could not load snapshot seq={} ({}); {}", *newest, loaded.status().ToString(),
                  trimmed ? "building from the store" : "replaying instead");
-    return trimmed ? RebuildFromStore(store, indexes) : Status();
+    return trimmed && generation == 0 ? RebuildFromStore(store, indexes) : Status();
   }
   // Only the newest was checked; an older one may be all that loaded (the newest being pruned).
   if ((*loaded)->applied_seq() <= applied) return Status();
+  if (generation != 0 && (*loaded)->graph_generation() != generation) return Status();
   spdlog::info("follower: loaded snapshot seq={} chunks={} instead of replaying {} after seq={} seconds={:.2f}",
                (*loaded)->applied_seq(), (*loaded)->size(),
                trimmed ? "changes trimmed from the log" : std::to_string(entries) + "+ entries", applied,

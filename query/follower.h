@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -26,10 +27,12 @@ struct Watermark {
 };
 
 // Follows the worker's store from another process: opens it as a RocksDB secondary (waiting
-// for the worker to create it), loads the newest index snapshot, then replays the change log
-// on a timer. Far behind (a bulk load, a long stop), it loads the worker's newer snapshot
-// instead of replaying, while searches go on against the indexes it has. The worker never
-// waits for it and either process may restart alone.
+// for the worker to create it), loads the newest index snapshot, then follows the worker's
+// vector graph records on a timer (index::FollowGraphRecords: the graph is copied, not built
+// again; decision 0011), or replays the change log inserting the vectors itself if the worker
+// does not record its graph. Behind a trimmed change log (or, replaying, far behind), it loads
+// the worker's newer snapshot, while searches go on against the indexes it has. The worker
+// never waits for it and either process may restart alone.
 //
 // Thread safety: all public methods may be called from any thread. The follow loop runs on
 // a thread this object owns and joins.
@@ -98,9 +101,20 @@ class Follower {
  private:
   void Loop();
   Status Step();  // one round: open, load, catch up
+  // Follows the worker's vector graph records (index::FollowGraphRecords) when the indexes are
+  // of the store's graph `generation`, after loading a snapshot of it if they are not (or a
+  // record did not apply). *following: whether the indexes are of that generation now; if not,
+  // they wait for the worker's snapshot of it (it writes one when it starts a generation).
+  Status FollowGraph(const storage::Store& store, std::uint64_t generation,
+                     std::shared_ptr<index::IndexSet>* indexes, bool* following);
+  // Replaces *indexes by the worker's newest snapshot if it is of `generation` and replaces
+  // them (another generation, or ahead); each snapshot is tried once.
+  Status LoadSnapshotOfGeneration(std::uint64_t generation, std::shared_ptr<index::IndexSet>* indexes);
   // Replaces *indexes by the newest snapshot when that beats replaying (Options above).
-  // Behind a trimmed change log, or ahead by enough that loading beats replaying.
-  Status MaybeJumpToSnapshot(const storage::Store& store, std::shared_ptr<index::IndexSet>* indexes);
+  // Behind a trimmed change log, or (without graph records, `generation` 0) ahead by enough
+  // that loading beats replaying.
+  Status MaybeJumpToSnapshot(const storage::Store& store, std::uint64_t generation,
+                             std::shared_ptr<index::IndexSet>* indexes);
   // Replaces *indexes by a set built from the store's chunks (no snapshot covers the start of
   // the trimmed change log).
   Status RebuildFromStore(const storage::Store& store, std::shared_ptr<index::IndexSet>* indexes);
@@ -126,6 +140,10 @@ class Follower {
   std::string reason_ = "starting";                // GUARDED_BY(mu_)
   Status fatal_;                                   // GUARDED_BY(mu_)
   Status corruption_;                              // GUARDED_BY(mu_)
+  // Loop thread only: why the indexes must be replaced by a snapshot (a graph record that did
+  // not follow or apply), or OK; the last snapshot LoadSnapshotOfGeneration tried.
+  Status replace_cause_;
+  std::optional<std::uint64_t> last_tried_snapshot_;
   std::thread thread_;
 };
 

@@ -22,14 +22,16 @@ Result<std::unique_ptr<IndexSet>> IndexSet::Create(const Options& options) {
 Status IndexSet::ApplyUpsert(std::uint64_t label, const storage::ChunkRecord& chunk,
                              std::span<const float> vector, VectorBatch* batch) {
   if (table_.contains(label)) return Status();  // already applied (snapshot overlap)
-  if (vector.size() != static_cast<std::size_t>(vectors_->dim())) {
-    return Status::InvalidArgument("chunk " + std::to_string(label) + " has a vector of dimension " +
-                                   std::to_string(vector.size()) + ", index has " +
-                                   std::to_string(vectors_->dim()));
+  if (batch != nullptr) {
+    if (vector.size() != static_cast<std::size_t>(vectors_->dim())) {
+      return Status::InvalidArgument("chunk " + std::to_string(label) + " has a vector of dimension " +
+                                     std::to_string(vector.size()) + ", index has " +
+                                     std::to_string(vectors_->dim()));
+    }
+    // A label already in the graph (snapshot overlap) is left there by AddBatch.
+    batch->labels.push_back(label);
+    batch->vectors.insert(batch->vectors.end(), vector.begin(), vector.end());
   }
-  // A label already in the graph (snapshot overlap) is left there by AddBatch.
-  batch->labels.push_back(label);
-  batch->vectors.insert(batch->vectors.end(), vector.begin(), vector.end());
   const std::uint32_t container = table_.Add(label, chunk);
   KeywordIndex::FieldTerms terms;
   // The keyword retriever's field: what names the chunk rather than what it says — the
@@ -48,16 +50,20 @@ Status IndexSet::FlushVectors(VectorBatch* batch) {
   return s;
 }
 
-Status IndexSet::ApplyDelete(std::uint64_t label) {
-  if (!table_.Remove(label)) return Status();  // never applied, or already deleted
-  keywords_.Remove(label);
-  Status s = vectors_->Remove(label);
+Status IndexSet::ApplyDelete(std::uint64_t label, Vectors vectors) {
+  if (table_.Remove(label)) keywords_.Remove(label);
+  // The vector goes even if the tables never listed the chunk: a graph record copied it (the
+  // writer inserted it before its chunk was deleted from the store), and the change that
+  // deletes it may be replayed without a record (a worker's start, after its last record).
+  // With a record, the growing graph already has the delete if the writer found the label
+  // there; labels are never reused, so one in a sealed graph is that one.
+  Status s = vectors == Vectors::kInsert ? vectors_->Remove(label) : vectors_->RemoveFromSealed(label);
   if (!s.ok() && s.code() != Status::Code::kNotFound) return s;
   return Status();
 }
 
 Status IndexSet::ApplyChange(const ApplyLock&, std::uint64_t seq, const std::map<std::string, std::int64_t>& offsets,
-                             const std::vector<ChunkOp>& ops) {
+                             const std::vector<ChunkOp>& ops, Vectors vectors) {
   if (seq != applied_seq() + 1) {
     return Status::Internal("change " + std::to_string(seq) + " applied after change " + std::to_string(applied_seq()));
   }
@@ -69,9 +75,10 @@ Status IndexSet::ApplyChange(const ApplyLock&, std::uint64_t seq, const std::map
       if (op.op == storage::ChangeRecord::Op::kDelete) {
         // In order: the delete may be of a label this step just added.
         TIDE_RETURN_IF_ERROR(FlushVectors(&batch));
-        TIDE_RETURN_IF_ERROR(ApplyDelete(op.label));
+        TIDE_RETURN_IF_ERROR(ApplyDelete(op.label, vectors));
       } else if (op.chunk) {
-        TIDE_RETURN_IF_ERROR(ApplyUpsert(op.label, *op.chunk, op.vector, &batch));
+        TIDE_RETURN_IF_ERROR(
+            ApplyUpsert(op.label, *op.chunk, op.vector, vectors == Vectors::kInsert ? &batch : nullptr));
       }
     }
     TIDE_RETURN_IF_ERROR(FlushVectors(&batch));
@@ -100,8 +107,9 @@ void IndexSet::MarkApplied(const ApplyLock&, std::uint64_t seq, std::map<std::st
 }
 
 Status IndexSet::MaybeDropTombstones(const ApplyLock&) {
+  // Not only past the thresholds: a sealed graph left with nothing live is dropped at once, so
+  // a daemon and the worker it copies drop the same ones at the same changes.
   const std::size_t tombstones = vectors_->deleted();
-  if (tombstones < options_.rebuild_min_tombstones) return Status();
   const auto start = std::chrono::steady_clock::now();
   Result<std::size_t> rebuilt = vectors_->DropTombstones(options_.rebuild_tombstone_ratio, options_.rebuild_min_tombstones);
   if (!rebuilt) return rebuilt.status();
@@ -111,6 +119,35 @@ Status IndexSet::MaybeDropTombstones(const ApplyLock&) {
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   return Status();
+}
+
+void IndexSet::StartGraphRecords(const ApplyLock&, std::uint64_t generation) {
+  vectors_->StartTracking();
+  graph_generation_.store(generation, std::memory_order_release);
+  graph_recorded_seq_ = applied_seq();
+}
+
+std::optional<std::pair<std::uint64_t, storage::GraphRecord>> IndexSet::TakeGraphRecord(const ApplyLock&) {
+  const std::uint64_t through = applied_seq();
+  if (!vectors_->tracking() || through == graph_recorded_seq_) return std::nullopt;
+  storage::GraphRecord record{graph_generation(), graph_recorded_seq_, vectors_->TakeChanges()};
+  graph_recorded_seq_ = through;
+  return std::make_pair(through, std::move(record));
+}
+
+Status IndexSet::ApplyGraphRecord(const ApplyLock&, const storage::GraphRecord& record) {
+  const std::uint64_t applied = applied_seq();
+  if (record.generation != graph_generation() || record.from_seq != applied) {
+    return Status::InvalidArgument("graph record of generation " + std::to_string(record.generation) +
+                                   " from change " + std::to_string(record.from_seq) +
+                                   " does not follow these indexes (generation " +
+                                   std::to_string(graph_generation()) + ", at change " + std::to_string(applied) +
+                                   ")");
+  }
+  vectors_->StartFollowing();
+  // Searches may meanwhile find the record's new vectors, whose chunks the tables do not list
+  // yet: scope checks deny labels the tables do not have (ChunkTable::Allowed).
+  return vectors_->ApplyChanges(record.changes);
 }
 
 std::uint64_t IndexSet::applied_seq() const {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -10,6 +11,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/analysis/analyzer.h"
@@ -84,7 +86,7 @@ class IndexSet {
     storage::ChangeRecord::Op op = storage::ChangeRecord::Op::kUpsert;
     std::uint64_t label = 0;
     std::optional<storage::ChunkRecord> chunk;  // upserts whose chunk is still stored
-    std::vector<float> vector;
+    std::vector<float> vector;  // empty when the vectors come from a graph record
   };
   // Held while changes are applied: one applier at a time, and no snapshot sees half a change.
   class ApplyLock {
@@ -94,16 +96,40 @@ class IndexSet {
     std::unique_lock<std::mutex> lock_;
   };
   ApplyLock LockForApply() { return ApplyLock(apply_mu_); }
+  // Where an applied change's vectors come from: inserted into the growing graph here, or
+  // already copied from the worker's graph record of it (ApplyGraphRecord): then only deletes
+  // of labels in sealed graphs touch the vector index.
+  enum class Vectors { kInsert, kFromGraphRecord };
   // Applies change `seq` (REQUIRES: applied_seq() + 1) and records that the source partitions
   // reached `offsets`.
   Status ApplyChange(const ApplyLock&, std::uint64_t seq, const std::map<std::string, std::int64_t>& offsets,
-                     const std::vector<ChunkOp>& ops);
+                     const std::vector<ChunkOp>& ops, Vectors vectors = Vectors::kInsert);
   // Adds chunks outside any change (a build from the store's chunks); applied_seq() does not
   // move until MarkApplied.
   Status AddChunks(const ApplyLock&, const std::vector<ChunkOp>& upserts);
   void MarkApplied(const ApplyLock&, std::uint64_t seq, std::map<std::string, std::int64_t> offsets);
-  // Rebuilds each vector graph without its tombstones once they pass Options' thresholds.
+  // Rebuilds each vector graph without its tombstones once they pass Options' thresholds, and
+  // drops every sealed graph with nothing live.
   Status MaybeDropTombstones(const ApplyLock&);
+
+  // --- the worker's graph records (decision 0011; storage::GraphRecord) ------------------
+  // The generation of graph records this set follows or writes; 0 for none (a set built
+  // here, or a snapshot of a worker that did not record its graph). Saved in snapshots.
+  std::uint64_t graph_generation() const { return graph_generation_.load(std::memory_order_acquire); }
+  // Writer: from now on (at applied_seq()) the growing graph's changes are recorded, as
+  // `generation`.
+  void StartGraphRecords(const ApplyLock&, std::uint64_t generation);
+  // Writer: the record of the changes applied since StartGraphRecords or the previous record,
+  // with the change it runs through (applied_seq(), its key in the store); nullopt when no
+  // change was applied since, or records were not started.
+  std::optional<std::pair<std::uint64_t, storage::GraphRecord>> TakeGraphRecord(const ApplyLock&);
+  // Follower: applies the writer's record; the change records it covers follow with
+  // Vectors::kFromGraphRecord. InvalidArgument if the record is not the next one for this set
+  // (another generation, or it does not start at applied_seq()); Corruption if its bytes do
+  // not apply (the vector index may then be partly changed: replace the set).
+  Status ApplyGraphRecord(const ApplyLock&, const storage::GraphRecord& record);
+  // VectorIndex::ContentHash over every graph (a follower equals its writer: tests, fsck).
+  std::uint64_t VectorContentHash() const { return vectors_->ContentHash(); }
 
   std::uint64_t applied_seq() const;
   // Kafka offsets ("topic/partition" -> next offset) covered by applied_seq().
@@ -147,11 +173,12 @@ class IndexSet {
 
   explicit IndexSet(const Options& options);
   // REQUIRES: mu_ held exclusively (until `batch` is flushed: the tables already list the
-  // chunk, so no search may run before its vector is in the graph).
+  // chunk, so no search may run before its vector is in the graph). A null `batch`: the vector
+  // is in the graph already (Vectors::kFromGraphRecord) and `vector` is not read.
   Status ApplyUpsert(std::uint64_t label, const storage::ChunkRecord& chunk,
                      std::span<const float> vector, VectorBatch* batch);
   Status FlushVectors(VectorBatch* batch);
-  Status ApplyDelete(std::uint64_t label);
+  Status ApplyDelete(std::uint64_t label, Vectors vectors);
   std::string EncodeTables() const;
   Status DecodeTables(std::string_view in);
 
@@ -164,6 +191,8 @@ class IndexSet {
   mutable std::shared_mutex mu_;
   std::uint64_t applied_seq_ = 0;                          // GUARDED_BY(mu_)
   std::map<std::string, std::int64_t> applied_offsets_;    // GUARDED_BY(mu_)
+  std::atomic<std::uint64_t> graph_generation_{0};         // written under apply_mu_
+  std::uint64_t graph_recorded_seq_ = 0;  // under apply_mu_: the writer's last record ran through here
   KeywordIndex keywords_;                                  // GUARDED_BY(mu_)
   ChunkTable table_;                                       // GUARDED_BY(mu_)
 };

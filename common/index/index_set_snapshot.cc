@@ -118,7 +118,8 @@ Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) const
                              {"model_id", options_.model_id},
                              {"dimension", options_.vector.dim},
                              {"analyzer", analyzer_.SchemeId()},
-                             {"segments", std::move(*segments)}};
+                             {"segments", std::move(*segments)},
+                             {"graph_generation", graph_generation()}};
   TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir / "MANIFEST.json", manifest.dump(2)));
   TIDE_RETURN_IF_ERROR(SyncPath(tmp_dir));
   std::filesystem::rename(tmp_dir, final_dir, ec);
@@ -230,6 +231,13 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
     }
     set->vectors_ = std::move(*vectors);
     set->vectors_->set_unload_published(!options.keep_sealed_graphs);
+    // The growing graph of a worker that records it: it changes from now on only by those
+    // records (or by this process's, as a worker going on with them).
+    const nlohmann::json& generation = manifest["graph_generation"];
+    if (generation.is_number_unsigned() && generation.get<std::uint64_t>() > 0) {
+      set->graph_generation_.store(generation.get<std::uint64_t>(), std::memory_order_release);
+      set->vectors_->StartFollowing();
+    }
     spdlog::info("snapshot loaded dir={} seq={} chunks={} seconds={:.2f}", dir.string(), set->applied_seq_,
                  set->table_.size(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

@@ -101,9 +101,11 @@ Result<std::optional<storage::ChangeRecord>> ReadChange(const storage::Store& st
   return change;
 }
 
-// The chunk operations of `change`, with the chunks and vectors they name read from the store.
+// The chunk operations of `change`, with the chunks (and unless `vectors` is kFromGraphRecord,
+// the vectors) they name read from the store.
 Result<std::vector<ChunkOp>> ReadOps(const storage::Store& store, std::uint64_t seq,
-                                     const storage::ChangeRecord& change) {
+                                     const storage::ChangeRecord& change, IndexSet::Vectors vectors) {
+  const bool read_vectors = vectors == IndexSet::Vectors::kInsert;
   std::vector<ChunkOp> ops;
   ops.reserve(change.entries.size());
   for (const storage::ChangeRecord::Entry& e : change.entries) {
@@ -112,16 +114,19 @@ Result<std::vector<ChunkOp>> ReadOps(const storage::Store& store, std::uint64_t 
       const std::string key = storage::EncodeU64(e.label);
       Result<std::optional<std::string>> chunk = store.Get(storage::Cf::kChunks, key);
       if (!chunk) return chunk.status();
-      Result<std::optional<std::string>> vec = store.Get(storage::Cf::kVectors, key);
+      Result<std::optional<std::string>> vec =
+          read_vectors ? store.Get(storage::Cf::kVectors, key) : std::optional<std::string>(std::string());
       if (!vec) return vec.status();
       // A chunk deleted by a later change is gone from the store; that change deletes it.
       if (chunk->has_value() && vec->has_value()) {
         Result<storage::ChunkRecord> rec = storage::DecodeChunk(**chunk);
         if (!rec) return rec.status().WithContext("chunk " + std::to_string(e.label) + " of change " + std::to_string(seq));
-        Result<std::vector<float>> v = storage::DecodeVector(**vec);
-        if (!v) return v.status().WithContext("vector " + std::to_string(e.label) + " of change " + std::to_string(seq));
         op.chunk = std::move(*rec);
-        op.vector = std::move(*v);
+        if (read_vectors) {
+          Result<std::vector<float>> v = storage::DecodeVector(**vec);
+          if (!v) return v.status().WithContext("vector " + std::to_string(e.label) + " of change " + std::to_string(seq));
+          op.vector = std::move(*v);
+        }
       }
     }
     ops.push_back(std::move(op));
@@ -152,10 +157,63 @@ Result<std::size_t> CatchUp(IndexSet& set, const storage::Store& store, std::siz
     Result<std::optional<storage::ChangeRecord>> change = ReadChange(store, next);
     if (!change) return change.status();
     if (!change->has_value()) break;
-    Result<std::vector<ChunkOp>> ops = ReadOps(store, next, **change);
+    Result<std::vector<ChunkOp>> ops = ReadOps(store, next, **change, IndexSet::Vectors::kInsert);
     if (!ops) return ops.status();
     TIDE_RETURN_IF_ERROR(set.ApplyChange(lock, next, (*change)->offsets, *ops));
     ++next;
+    ++applied;
+  }
+  TIDE_RETURN_IF_ERROR(set.MaybeDropTombstones(lock));
+  return applied;
+}
+
+Result<std::optional<std::pair<std::uint64_t, storage::GraphRecord>>> NextGraphRecord(const storage::Store& store,
+                                                                                      std::uint64_t after) {
+  std::optional<std::pair<std::uint64_t, storage::GraphRecord>> next;
+  Status bad;
+  TIDE_RETURN_IF_ERROR(store.Scan(storage::Cf::kGraph, storage::EncodeU64(after + 1), "",
+                                  [&](std::string_view key, std::string_view value) {
+                                    Result<std::uint64_t> seq = storage::DecodeU64(key);
+                                    Result<storage::GraphRecord> record = storage::DecodeGraphRecord(value);
+                                    if (!seq || !record) {
+                                      bad = Status::Corruption(
+                                          "the graph record after change " + std::to_string(after) +
+                                          " does not decode: " +
+                                          (seq ? record.status().message() : seq.status().message()));
+                                    } else {
+                                      next.emplace(*seq, std::move(*record));
+                                    }
+                                    return false;
+                                  }));
+  TIDE_RETURN_IF_ERROR(bad);
+  return next;
+}
+
+Result<std::size_t> FollowGraphRecords(IndexSet& set, const storage::Store& store, std::size_t max_records) {
+  const IndexSet::ApplyLock lock = set.LockForApply();
+  std::size_t applied = 0;
+  while (applied < max_records) {
+    const std::uint64_t at = set.applied_seq();
+    Result<std::optional<std::pair<std::uint64_t, storage::GraphRecord>>> next = NextGraphRecord(store, at);
+    if (!next) return next.status();
+    if (!next->has_value()) break;
+    const auto& [through, record] = **next;
+    if (record.from_seq >= through) {
+      return Status::Corruption("graph record through change " + std::to_string(through) + " starts at change " +
+                                std::to_string(record.from_seq));
+    }
+    TIDE_RETURN_IF_ERROR(set.ApplyGraphRecord(lock, record));
+    for (std::uint64_t seq = at + 1; seq <= through; ++seq) {
+      Result<std::optional<storage::ChangeRecord>> change = ReadChange(store, seq);
+      if (!change) return change.status();
+      if (!change->has_value()) {
+        return Status::Corruption("graph record through change " + std::to_string(through) +
+                                  " names change " + std::to_string(seq) + ", which the log does not have");
+      }
+      Result<std::vector<ChunkOp>> ops = ReadOps(store, seq, **change, IndexSet::Vectors::kFromGraphRecord);
+      if (!ops) return ops.status();
+      TIDE_RETURN_IF_ERROR(set.ApplyChange(lock, seq, (*change)->offsets, *ops, IndexSet::Vectors::kFromGraphRecord));
+    }
     ++applied;
   }
   TIDE_RETURN_IF_ERROR(set.MaybeDropTombstones(lock));

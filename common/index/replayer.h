@@ -1,6 +1,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <utility>
 
 #include "common/index/index_set.h"
 #include "common/status.h"
@@ -28,5 +31,23 @@ namespace tide::index {
 //
 // One caller at a time per set (it takes the set's ApplyLock); searches go on meanwhile.
 Result<std::size_t> CatchUp(IndexSet& set, const storage::Store& store, std::size_t max_changes);
+
+// Brings `set` forward by the worker's graph records (storage::GraphRecord, decision 0011)
+// instead of inserting vectors: for each record after set.applied_seq(), at most
+// `max_records`, the record's changes to the growing vector graph, then the change records it
+// covers (tables, postings, and deletes of labels in sealed graphs). Returns how many records
+// were applied; stops at the end of the records (the changes after the last one wait for the
+// next record).
+//  - InvalidArgument when the next record does not follow the set (another generation, or it
+//    starts after another change): only a snapshot of the store's generation helps.
+//  - Corruption when a record or a change it covers does not decode or apply; the set's
+//    vector index may be partly changed and the set should be replaced.
+// One caller at a time per set (it takes the set's ApplyLock); searches go on meanwhile.
+Result<std::size_t> FollowGraphRecords(IndexSet& set, const storage::Store& store, std::size_t max_records);
+
+// The first graph record after change `after`, with the change it runs through (its key), or
+// nullopt if there is none; Corruption if it does not decode.
+Result<std::optional<std::pair<std::uint64_t, storage::GraphRecord>>> NextGraphRecord(const storage::Store& store,
+                                                                                      std::uint64_t after);
 
 }  // namespace tide::index

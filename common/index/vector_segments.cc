@@ -206,7 +206,7 @@ Result<std::vector<VectorHit>> SegmentedVectorIndex::ExactSearch(std::span<const
 Result<std::size_t> SegmentedVectorIndex::DropTombstones(double ratio, std::size_t min_tombstones) {
   std::size_t changed = 0;
   const VectorIndex& growing = *growing_.graph;
-  if (!tracking_ && TooManyTombstones(growing.deleted(), growing.size(), ratio, min_tombstones)) {
+  if (!tracking_ && !following_ && TooManyTombstones(growing.deleted(), growing.size(), ratio, min_tombstones)) {
     TIDE_RETURN_IF_ERROR(growing_.graph->Rebuild());
     ++changed;
   }

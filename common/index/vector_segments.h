@@ -74,6 +74,9 @@ class SegmentedVectorIndex {
   // is malformed or does not follow this growing graph; the index may then be partly changed
   // and must be replaced (from a snapshot).
   Status ApplyChanges(std::string_view record);
+  // Follower: from now on the growing graph changes only by ApplyChanges (DropTombstones
+  // leaves it as it is, like a tracked one).
+  void StartFollowing() { following_ = true; }
   // Tombstones `label` if a sealed graph holds it live; NotFound otherwise.
   Status RemoveFromSealed(std::uint64_t label);
   // VectorIndex::ContentHash over every graph, sealed ones first.
@@ -82,7 +85,8 @@ class SegmentedVectorIndex {
   // Rebuilds, one at a time, every graph whose tombstones are more than `ratio` of its slots
   // and at least `min_tombstones`, and drops sealed graphs with nothing live. Returns how many
   // graphs it rebuilt or dropped. A tracked growing graph is not rebuilt (a rebuilt graph is
-  // not a change a follower could copy): its tombstones are reused by the next inserts.
+  // not a change a follower could copy), nor a followed one: its tombstones are reused by the
+  // next inserts.
   Result<std::size_t> DropTombstones(double ratio, std::size_t min_tombstones);
 
   // The snapshot's part: writes the growing graph to <dir>/vectors.hnsw, each sealed graph to
@@ -139,6 +143,7 @@ class SegmentedVectorIndex {
   Segment growing_;
   std::uint64_t next_id_ = 1;
   bool tracking_ = false;
+  bool following_ = false;
   bool unload_published_ = false;
   std::vector<std::string> recorded_;  // writer: pieces of the next TakeChanges() record
 };

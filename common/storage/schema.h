@@ -9,6 +9,8 @@
 //   changes  change seq (u64 big-endian)      -> ChangeRecord  (what one applied batch did)
 //   meta     text keys                        -> counters, consumed offsets, embedder identity
 //   acl      principal                        -> AclRecord (containers it may read)
+//   graph    change seq (u64 big-endian)      -> GraphRecord (the worker's vector graph changes
+//                                                up to that change: decision 0011)
 //
 // Every value starts with a one-byte format version. Labels are allocated from a counter and
 // never reused, so a chunk's label names exactly one immutable text and vector: an updated
@@ -26,8 +28,8 @@
 
 namespace tide::storage {
 
-enum class Cf : int { kDefault = 0, kDocs, kChunks, kVectors, kChanges, kMeta, kAcl };
-inline constexpr int kNumCfs = 7;
+enum class Cf : int { kDefault = 0, kDocs, kChunks, kVectors, kChanges, kMeta, kAcl, kGraph };
+inline constexpr int kNumCfs = 8;
 const char* CfName(Cf cf);
 
 inline constexpr std::uint8_t kFormatVersion = 1;
@@ -50,6 +52,9 @@ inline constexpr std::string_view kMetaNextChangeSeq = "next_change_seq";
 // snapshot covers (ingest/indexer.h). Absent: nothing was trimmed (the log starts at 1).
 inline constexpr std::string_view kMetaFirstChangeSeq = "first_change_seq";
 inline constexpr std::string_view kMetaEmbedder = "embedder";
+// The worker's current graph generation (GraphRecord): absent before the worker first
+// recorded its graph (a store of an older worker: followers then insert vectors themselves).
+inline constexpr std::string_view kMetaGraphGeneration = "graph_generation";
 std::string OffsetKey(std::string_view topic, std::int32_t partition);  // "offset/<topic>/<p>"
 inline constexpr std::string_view kOffsetKeyPrefix = "offset/";
 std::string CounterKey(std::string_view name);                          // "counter/<name>"
@@ -128,6 +133,19 @@ struct AclRecord {
 };
 std::string EncodeAcl(const AclRecord& acl);
 Result<AclRecord> DecodeAcl(std::string_view value);
+
+// What the worker's vector graph did while it applied the changes after `from_seq` up to the
+// record's key (SegmentedVectorIndex::TakeChanges): followers apply it instead of inserting
+// the vectors themselves, so every graph is built once. Records chain (each one's from_seq is
+// the previous one's key) within one `generation`; a worker that had to build its graph anew
+// starts a new generation, with a snapshot where it starts (ingest/indexer.h).
+struct GraphRecord {
+  std::uint64_t generation = 0;
+  std::uint64_t from_seq = 0;
+  std::string changes;  // SegmentedVectorIndex's record bytes
+};
+std::string EncodeGraphRecord(const GraphRecord& record);
+Result<GraphRecord> DecodeGraphRecord(std::string_view value);
 
 struct EmbedderIdentity {
   std::string model_id;

@@ -1,0 +1,278 @@
+// The query daemon copies the worker's vector graph instead of building its own (decision
+// 0011): the worker records what each catch-up round did to its growing graph, the daemon
+// applies the records, and both graphs stay equal (content hash) across seals, deletes in
+// sealed graphs, a worker restart that goes on from its own records, and a new generation.
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/embedding/hash_embedder.h"
+#include "common/index/index_set.h"
+#include "common/index/replayer.h"
+#include "common/storage/store.h"
+#include "ingest/applier.h"
+#include "ingest/fsck.h"
+#include "ingest/indexer.h"
+#include "query/follower.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace tide {
+namespace {
+
+using std::chrono::seconds;
+
+constexpr int kDim = 32;
+
+std::vector<ingest::BatchItem> Docs(int first, int count, std::int64_t version) {
+  std::vector<ingest::BatchItem> batch;
+  for (int i = first; i < first + count; ++i) {
+    ingest::Event e;
+    e.container_id = i % 2 ? "alpha" : "beta";
+    e.doc_id = "doc-" + std::to_string(i);
+    e.version = version;
+    e.title = "문서 " + std::to_string(i);
+    e.text = "본문 " + std::to_string(i) + " 번째 문서, 판 " + std::to_string(version) + "의 내용입니다.";
+    batch.push_back({"t", 0, i, e});
+  }
+  return batch;
+}
+
+class GraphRecordsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = storage::Store::OpenPrimary(dir_.path() / "store", {.sync_writes = false});
+    ASSERT_TRUE(store.ok());
+    store_ = std::move(*store);
+    applier_ = std::make_unique<ingest::Applier>(store_.get(), &embedder_, ingest::Applier::Options{});
+    ASSERT_TRUE(applier_->Init().ok());
+    options_.model_id = embedder_.model_id();
+    options_.vector.dim = kDim;
+    options_.vector.segment_max_chunks = 40;  // seals every 40 chunks
+    options_.keep_sealed_graphs = true;       // so the worker's hash covers its sealed graphs too
+  }
+
+  // The worker's start (ingest::OpenIndexes) and its indexer, writing records per round.
+  void StartWorker() {
+    auto indexes = ingest::OpenIndexes(options_, store_.get(), snapshots(), 2);
+    ASSERT_TRUE(indexes.ok()) << indexes.status().ToString();
+    worker_ = std::move(*indexes);
+    ingest::Indexer::Options o;
+    o.snapshot_dir = snapshots();
+    o.snapshot_interval = std::chrono::hours(1);  // snapshots only when a test asks (Stop)
+    indexer_ = std::make_unique<ingest::Indexer>(o, store_.get(), worker_.get(), nullptr);
+  }
+  // A worker killed -9: its indexes are gone and nothing written after the kill survives. The
+  // indexer's Stop writes a final snapshot, so the snapshots it wrote are removed again.
+  // `unindexed` runs after the worker's last record: what the store got that it never indexed.
+  void KillWorker(const std::function<void()>& unindexed = {}) {
+    const auto before = index::IndexSet::ListSnapshotDirs(snapshots());
+    indexer_.reset();
+    if (unindexed) unindexed();
+    worker_.reset();
+    for (const auto& [seq, dir] : index::IndexSet::ListSnapshotDirs(snapshots())) {
+      if (before.empty() || seq > before.front().first) std::filesystem::remove_all(dir);
+    }
+  }
+
+  // Applies a batch and lets the worker's indexer index and record it.
+  std::uint64_t Apply(int first, int count, std::int64_t version = 1) {
+    auto result = applier_->ApplyBatch(Docs(first, count, version));
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    if (!result.ok()) return 0;
+    indexer_->Notify(result->change_seq);
+    const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+    while (worker_->applied_seq() < result->change_seq && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+    EXPECT_EQ(worker_->applied_seq(), result->change_seq);
+    return result->change_seq;
+  }
+
+  // The newest graph record's change, polled until the indexer wrote one through `seq`.
+  bool WaitForRecord(std::uint64_t seq) {
+    const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::uint64_t last = 0;
+      EXPECT_TRUE(store_->Scan(storage::Cf::kGraph, "", "", [&](std::string_view key, std::string_view) {
+        last = *storage::DecodeU64(key);
+        return true;
+      }).ok());
+      if (last >= seq) return true;
+      std::this_thread::yield();
+    }
+    return false;
+  }
+
+  std::unique_ptr<query::Follower> StartFollower() {
+    query::Follower::Options o;
+    o.data_dir = dir_.path();
+    o.secondary_dir = dir_.path() / "secondary";
+    o.interval = std::chrono::milliseconds(20);
+    o.index = options_;
+    return std::make_unique<query::Follower>(o);
+  }
+
+  std::filesystem::path snapshots() const { return dir_.path() / "snapshots"; }
+
+  testutil::TempDir dir_;
+  embedding::HashEmbedder embedder_{embedding::HashEmbedder::Options{kDim}};
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<ingest::Applier> applier_;
+  index::IndexSet::Options options_;
+  std::unique_ptr<index::IndexSet> worker_;
+  std::unique_ptr<ingest::Indexer> indexer_;
+};
+
+TEST_F(GraphRecordsTest, Issue14_TheDaemonCopiesTheWorkersGraphAcrossSealsDeletesAndARestart) {
+  StartWorker();
+  EXPECT_EQ(worker_->graph_generation(), 1u);  // a first start begins generation 1 ...
+  EXPECT_EQ(index::IndexSet::ListSnapshotDirs(snapshots()).size(), 1u);  // ... with its snapshot
+
+  auto follower = StartFollower();
+  std::uint64_t seq = 0;
+  for (int round = 0; round < 4; ++round) seq = Apply(round * 25, 25);
+  seq = Apply(0, 30, /*version=*/2);  // replaces chunks of sealed graphs and of the growing one
+  ASSERT_TRUE(WaitForRecord(seq));
+  ASSERT_TRUE(follower->WaitForSeqForTest(seq, seconds(30))) << follower->not_ready_reason();
+  std::shared_ptr<const index::IndexSet> served = follower->indexes();
+  EXPECT_GE(served->sealed_vector_segments(), 2u);
+  EXPECT_EQ(served->VectorContentHash(), worker_->VectorContentHash());
+  EXPECT_EQ(served->Labels(), worker_->Labels());
+  EXPECT_EQ(served->vector_size(), 100u);
+  EXPECT_EQ(served->graph_generation(), 1u);
+
+  // A worker killed after its records but before a snapshot covers them: restarted, it applies
+  // its own records (it inserts nothing the daemon copied), then inserts and records the rest.
+  KillWorker();
+  StartWorker();
+  EXPECT_EQ(worker_->graph_generation(), 1u);
+  EXPECT_EQ(worker_->VectorContentHash(), served->VectorContentHash());
+  seq = Apply(100, 40);
+  seq = Apply(40, 20, /*version=*/3);
+  ASSERT_TRUE(WaitForRecord(seq));
+  ASSERT_TRUE(follower->WaitForSeqForTest(seq, seconds(30)));
+  EXPECT_EQ(follower->indexes()->VectorContentHash(), worker_->VectorContentHash());
+  EXPECT_EQ(follower->indexes()->vector_size(), 140u);
+  EXPECT_EQ(follower->snapshot_jumps(), 0u);  // followed records, never reloaded
+
+  const std::filesystem::path snapshot_root = snapshots();
+  auto report = ingest::CheckStore(*store_, &snapshot_root, options_);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->ok()) << report->problems.front();
+}
+
+TEST_F(GraphRecordsTest, Issue14_AChunkCopiedByARecordAndDeletedAfterItLeavesTheRestartedWorkersGraph) {
+  StartWorker();
+  auto follower = StartFollower();
+  const std::uint64_t recorded = Apply(0, 20);
+  ASSERT_TRUE(WaitForRecord(recorded));
+  // Replaced in the store, but the worker is killed before it indexes (and records) that.
+  KillWorker([&] { ASSERT_TRUE(applier_->ApplyBatch(Docs(0, 20, /*version=*/2)).ok()); });
+  // Restarted, the worker copies the 20 vectors from its record while their chunks are gone
+  // from the store, then replays the change that deletes them: they must leave its graph.
+  StartWorker();
+  EXPECT_EQ(worker_->size(), 20u);
+  EXPECT_EQ(worker_->vector_size(), 20u);
+  const std::uint64_t next = Apply(20, 5);
+  ASSERT_TRUE(WaitForRecord(next));
+  ASSERT_TRUE(follower->WaitForSeqForTest(next, seconds(30))) << follower->not_ready_reason();
+  EXPECT_EQ(follower->indexes()->vector_size(), 25u);
+  EXPECT_EQ(follower->indexes()->VectorContentHash(), worker_->VectorContentHash());
+}
+
+TEST_F(GraphRecordsTest, Issue14_AWorkerWithoutItsSnapshotsStartsANewGenerationAndTheDaemonLoadsIt) {
+  StartWorker();
+  auto follower = StartFollower();
+  std::uint64_t seq = Apply(0, 50);
+  ASSERT_TRUE(follower->WaitForSeqForTest(seq, seconds(30))) << follower->not_ready_reason();
+  ASSERT_TRUE(indexer_->Stop().ok());
+  KillWorker();
+  std::filesystem::remove_all(snapshots());
+
+  // Built by inserting every chunk again: a graph the daemon's copy cannot follow.
+  StartWorker();
+  EXPECT_EQ(worker_->graph_generation(), 2u);
+  seq = Apply(50, 10);
+  ASSERT_TRUE(WaitForRecord(seq));
+  ASSERT_TRUE(follower->WaitForSeqForTest(seq, seconds(30))) << follower->not_ready_reason();
+  EXPECT_EQ(follower->indexes()->graph_generation(), 2u);
+  EXPECT_EQ(follower->indexes()->VectorContentHash(), worker_->VectorContentHash());
+  EXPECT_EQ(follower->indexes()->size(), 60u);
+  EXPECT_GE(follower->snapshot_jumps(), 1u);
+}
+
+TEST_F(GraphRecordsTest, Issue14_WithGraphRecordsTheDaemonWaitsForTheWorkersSnapshot) {
+  // A store whose worker records its graph but whose snapshot is not there (yet): the daemon
+  // does not build a graph of its own; it is not ready and says why.
+  StartWorker();
+  const std::uint64_t seq = Apply(0, 10);
+  ASSERT_TRUE(WaitForRecord(seq));
+  KillWorker();
+  std::filesystem::rename(snapshots(), dir_.path() / "hidden");
+  auto follower = StartFollower();
+  const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  while (follower->not_ready_reason().find("generation") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_FALSE(follower->ready());
+  EXPECT_NE(follower->not_ready_reason().find("waiting for the worker's index snapshot of vector graph generation 1"),
+            std::string::npos)
+      << follower->not_ready_reason();
+  std::filesystem::rename(dir_.path() / "hidden", snapshots());
+  follower->Refresh();
+  ASSERT_TRUE(follower->WaitForSeqForTest(seq, seconds(30))) << follower->not_ready_reason();
+  EXPECT_EQ(follower->indexes()->size(), 10u);  // the snapshot at seq 0, then the record
+}
+
+TEST_F(GraphRecordsTest, Issue14_ACorruptGraphRecordIsReportedAndANewGenerationRepairsIt) {
+  StartWorker();
+  auto follower = StartFollower();
+  const std::uint64_t good = Apply(0, 20);
+  ASSERT_TRUE(WaitForRecord(good));
+  ASSERT_TRUE(follower->WaitForSeqForTest(good, seconds(30)));
+  const std::uint64_t bad = Apply(20, 20);
+  ASSERT_TRUE(WaitForRecord(bad));
+  KillWorker();
+  // The record's graph bytes damaged (its header still decodes).
+  storage::WriteBatch wb;
+  wb.Put(storage::Cf::kGraph, storage::EncodeU64(bad),
+         storage::EncodeGraphRecord({1, good, std::string("\x01\x05garbage", 9)}));
+  ASSERT_TRUE(store_->Write(&wb).ok());
+  follower->Refresh();
+  const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+  while (follower->corruption().ok() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_EQ(follower->corruption().code(), Status::Code::kCorruption) << follower->corruption().ToString();
+  EXPECT_NE(follower->corruption().message().find("vector graph record"), std::string::npos)
+      << follower->corruption().message();
+  EXPECT_EQ(follower->indexes()->applied_seq(), good);  // still serving what it had
+  EXPECT_EQ(follower->indexes()->size(), 20u);
+  EXPECT_NE(follower->not_ready_reason().find("corrupt"), std::string::npos);
+  const std::filesystem::path newest = snapshots();
+  auto report = ingest::CheckStore(*store_, &newest, options_);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  ASSERT_FALSE(report->ok());
+  EXPECT_NE(report->problems.front().find("vector graph records"), std::string::npos) << report->problems.front();
+
+  // The worker meets the same record at start: it builds its graph anew in generation 2, and
+  // the daemon replaces its indexes by that generation's snapshot.
+  StartWorker();
+  EXPECT_EQ(worker_->graph_generation(), 2u);
+  EXPECT_EQ(worker_->size(), 40u);
+  const std::uint64_t next = Apply(40, 5);
+  ASSERT_TRUE(WaitForRecord(next));
+  ASSERT_TRUE(follower->WaitForSeqForTest(next, seconds(30))) << follower->not_ready_reason();
+  EXPECT_TRUE(follower->corruption().ok()) << follower->corruption().ToString();
+  EXPECT_EQ(follower->indexes()->VectorContentHash(), worker_->VectorContentHash());
+  EXPECT_EQ(follower->indexes()->size(), 45u);
+}
+
+}  // namespace
+}  // namespace tide
