@@ -125,27 +125,39 @@ void Indexer::Loop() {
       stop = stopping_;
       if (!fatal_.ok()) return;
     }
-    // Everything the store has now, notified or not (a stop catches up with all of it).
+    // Everything the store has now, notified or not (a stop catches up with all of it), a
+    // change at a time, with a graph record at least every graph_record_interval: the daemons
+    // see a bulk load's changes as its records come, not at the end of the round.
     const auto start = Clock::now();
-    Result<std::size_t> applied = index::CatchUp(*indexes_, *store_, SIZE_MAX);
-    if (!applied) {
-      spdlog::error("indexing stopped: {}", applied.status().ToString());
-      std::lock_guard lock(mu_);
-      fatal_ = applied.status().WithContext("updating the worker's in-memory indexes");
+    auto last_record = start;
+    std::size_t applied_total = 0;
+    bool recorded = true;
+    for (bool done = false; !done;) {
+      Result<std::size_t> applied = index::CatchUp(*indexes_, *store_, 1);
+      if (!applied) {
+        spdlog::error("indexing stopped: {}", applied.status().ToString());
+        std::lock_guard lock(mu_);
+        fatal_ = applied.status().WithContext("updating the worker's in-memory indexes");
+        cv_.notify_all();
+        return;
+      }
+      applied_total += *applied;
+      done = *applied == 0;
+      // Before any snapshot: a snapshot's sequence is where a record ends, so a reader that
+      // loads it finds the next record starting there.
+      if (done || Clock::now() - last_record >= options_.graph_record_interval) {
+        recorded = WriteGraphRecords();
+        last_record = Clock::now();
+      }
+      {
+        std::lock_guard lock(mu_);
+        applied_seq_ = indexes_->applied_seq();
+      }
       cv_.notify_all();
-      return;
     }
-    // Before any snapshot: a snapshot's sequence is where a record ends, so a reader that
-    // loads it finds the next record starting there.
-    const bool recorded = WriteGraphRecords();
-    if (*applied > 0 && index_seconds_ != nullptr) {
+    if (applied_total > 0 && index_seconds_ != nullptr) {
       index_seconds_->Observe(std::chrono::duration<double>(Clock::now() - start).count());
     }
-    {
-      std::lock_guard lock(mu_);
-      applied_seq_ = indexes_->applied_seq();
-    }
-    cv_.notify_all();
     if (recorded && (stop || Clock::now() - last_snapshot >= options_.snapshot_interval)) {
       SnapshotIfChanged();
       last_snapshot = Clock::now();

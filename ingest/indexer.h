@@ -54,6 +54,10 @@ class Indexer {
     std::uint64_t max_lag = 50000;
     // Delete the change records the oldest kept snapshot covers after each snapshot.
     bool trim_changes = true;
+    // While catching up, a graph record is written at least this often (and at the end of
+    // each round): how long a bulk load's changes wait before the daemons can copy them.
+    // Each record scans the growing graph's slots (about 6 ms at 100k).
+    std::chrono::milliseconds graph_record_interval{100};
     Counter* graph_record_bytes = nullptr;  // if set, counts the bytes of graph records written
   };
 
