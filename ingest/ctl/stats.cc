@@ -30,6 +30,10 @@ Result<nlohmann::json> CollectStats(const storage::Store& store) {
       offsets[std::string(key.substr(storage::kOffsetKeyPrefix.size()))] = *v;
     } else if (key == storage::kMetaNextChangeSeq && v) {
       out["change_seq"] = *v - 1;
+    } else if (key == storage::kMetaFirstChangeSeq && v) {
+      out["first_change_seq"] = *v;
+    } else if (key == storage::kMetaGraphGeneration && v) {
+      out["graph_records"]["generation"] = *v;
     } else if (key == storage::kMetaEmbedder) {
       if (auto id = storage::DecodeEmbedderIdentity(value)) {
         out["embedder"] = {{"model_id", id->model_id}, {"dimension", id->dimension}};
@@ -57,6 +61,19 @@ Result<nlohmann::json> CollectStats(const storage::Store& store) {
     if (Result<storage::ChunkRecord> chunk = storage::DecodeChunk(value)) text_bytes += chunk->text.size();
     return true;
   }));
+  // The worker's vector graph records that the query daemons copy (decision 0011).
+  std::uint64_t records = 0, record_bytes = 0, last_record = 0;
+  TIDE_RETURN_IF_ERROR(store.Scan(Cf::kGraph, "", "", [&](std::string_view key, std::string_view value) {
+    ++records;
+    record_bytes += value.size();
+    if (Result<std::uint64_t> seq = storage::DecodeU64(key)) last_record = *seq;
+    return true;
+  }));
+  if (out.contains("graph_records") || records > 0) {
+    out["graph_records"]["records"] = records;
+    out["graph_records"]["bytes"] = record_bytes;
+    out["graph_records"]["through_change_seq"] = last_record;  // what the daemons can reach
+  }
   out["counters"] = counters;
   out["offsets"] = offsets;
   out["documents"] = docs;

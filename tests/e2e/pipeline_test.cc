@@ -284,6 +284,8 @@ TEST_F(PipelineE2eTest, KillNineAndRestartNeitherLosesNorReappliesEvents) {
   // Exactly once: every event applied once, none seen again as a duplicate.
   EXPECT_EQ(Counter(stats, "applied"), static_cast<std::uint64_t>(kDocs));
   EXPECT_EQ(Counter(stats, "duplicate"), 0u);
+  // The worker records its vector graph for the daemon to copy (decision 0011).
+  EXPECT_EQ(stats["graph_records"]["generation"], 1) << stats.dump();
   EXPECT_EQ(stats["documents"], kDocs);
   EXPECT_EQ(stats["chunks"], kDocs);
   EXPECT_EQ(stats["chunk_text_bytes"], body_bytes);  // each short body is one chunk
