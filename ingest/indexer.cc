@@ -10,12 +10,13 @@ using Clock = std::chrono::steady_clock;
 
 Result<std::unique_ptr<index::IndexSet>> OpenIndexes(const index::IndexSet::Options& options, storage::Store* store,
                                                     const std::filesystem::path& snapshot_dir, int snapshot_keep) {
-  Result<std::unique_ptr<index::IndexSet>> indexes = index::IndexSet::LoadLatestSnapshot(snapshot_dir, options);
-  if (!indexes) {
-    if (indexes.status().code() != Status::Code::kNotFound) return indexes.status();
-    indexes = index::IndexSet::Create(options);
-    if (!indexes) return indexes.status();
-  }
+  auto load = [&]() -> Result<std::unique_ptr<index::IndexSet>> {
+    Result<std::unique_ptr<index::IndexSet>> loaded = index::IndexSet::LoadLatestSnapshot(snapshot_dir, options);
+    if (!loaded && loaded.status().code() == Status::Code::kNotFound) return index::IndexSet::Create(options);
+    return loaded;
+  };
+  Result<std::unique_ptr<index::IndexSet>> indexes = load();
+  if (!indexes) return indexes.status();
   Result<std::uint64_t> generation = store->GetCounter(storage::kMetaGraphGeneration);
   if (!generation) return generation.status();
   bool same_generation = *generation != 0 && (*indexes)->graph_generation() == *generation;
@@ -26,14 +27,16 @@ Result<std::unique_ptr<index::IndexSet>> OpenIndexes(const index::IndexSet::Opti
       spdlog::warn("the worker's vector graph records do not follow its snapshot ({}); starting a new graph "
                    "generation", followed.status().ToString());
       same_generation = false;
-    } else if (!followed) {
-      // The graph may be partly changed: build it anew.
-      spdlog::error("the worker's own vector graph records do not apply to its snapshot ({}); building the "
-                    "indexes anew in a new graph generation",
+    } else if (!followed && followed.status().code() == Status::Code::kCorruption) {
+      // The graph may be partly changed: load the snapshot again and insert from there.
+      spdlog::error("the worker's own vector graph records do not apply to its snapshot ({}); inserting the "
+                    "changes after the snapshot in a new graph generation",
                     followed.status().ToString());
       same_generation = false;
-      indexes = index::IndexSet::Create(options);
+      indexes = load();
       if (!indexes) return indexes.status();
+    } else if (!followed) {
+      return followed.status().WithContext("applying the worker's own vector graph records");  // retried by a restart
     } else if (*followed > 0) {
       spdlog::info("vector graph records applied records={} seq={}", *followed, (*indexes)->applied_seq());
     }
@@ -163,7 +166,9 @@ void Indexer::Loop() {
       last_snapshot = Clock::now();
     }
     if (stop) {
-      if (!recorded) spdlog::error("stopping with vector graph records unwritten; the next start builds a new generation");
+      if (!recorded) {
+        spdlog::error("stopping with vector graph records unwritten; the next start inserts their changes again");
+      }
       return;
     }
   }

@@ -21,9 +21,10 @@ namespace tide::ingest {
 // graph generation goes on with the worker's own graph records after it, exactly as a query
 // daemon applies them (so what the daemons copied stays equal to this graph), and the changes
 // after the last record are inserted, to be recorded next. Otherwise (no snapshot, one of
-// another generation, records that do not follow it or do not apply) the indexes are built by
-// inserting, a new generation starts (the old records are deleted) and a snapshot is written
-// at once, where the new generation's records start.
+// another generation, records that do not follow it or do not apply) the changes after the
+// snapshot (or all of them) are inserted, a new generation starts (the old records are
+// deleted) and a snapshot is written at once, where the new generation's records start. An
+// error reading the records is returned (a restart tries again).
 Result<std::unique_ptr<index::IndexSet>> OpenIndexes(const index::IndexSet::Options& options, storage::Store* store,
                                                     const std::filesystem::path& snapshot_dir, int snapshot_keep);
 

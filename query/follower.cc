@@ -125,13 +125,13 @@ Status Follower::Step() {
     reason_ = "loading indexes";
   }
   if (!indexes) {
+    last_tried_snapshot_ = NewestSnapshotKey();
     Result<std::unique_ptr<index::IndexSet>> loaded = LoadNewestSnapshot();
     if (!loaded && loaded.status().code() == Status::Code::kNotFound) {
       spdlog::info("no index snapshot yet; starting from an empty index");
       loaded = index::IndexSet::Create(options_.index);
     }
     if (!loaded) return loaded.status();
-    if ((*loaded)->applied_seq() > 0) last_tried_snapshot_ = (*loaded)->applied_seq();
     indexes = std::move(*loaded);
     std::lock_guard lock(mu_);
     indexes_ = indexes;
@@ -146,7 +146,8 @@ Status Follower::Step() {
   if (*generation != 0) {
     bool following = false;
     TIDE_RETURN_IF_ERROR(FollowGraph(*store, *generation, &indexes, &following));
-    if (!following && !ready()) {
+    // Nothing loaded yet (indexes of another generation are served, stale, until its snapshot).
+    if (!following && !ready() && indexes->applied_seq() == 0) {
       std::lock_guard lock(mu_);
       reason_ = "waiting for the worker's index snapshot of vector graph generation " + std::to_string(*generation);
       return Status();
@@ -208,13 +209,15 @@ Status Follower::FollowGraph(const storage::Store& store, std::uint64_t generati
 }
 
 Status Follower::LoadSnapshotOfGeneration(std::uint64_t generation, std::shared_ptr<index::IndexSet>* indexes) {
-  const std::optional<std::uint64_t> newest = index::IndexSet::LatestSnapshotSeq(options_.data_dir / "snapshots");
-  // One attempt per snapshot the worker writes (a load reads the whole index).
-  if (!newest || *newest == last_tried_snapshot_) return Status();
-  last_tried_snapshot_ = *newest;
+  // One attempt per snapshot the worker writes (a load reads the whole index); a snapshot of
+  // a new generation may replace one at the same sequence.
+  const std::optional<std::pair<std::uint64_t, std::int64_t>> newest = NewestSnapshotKey();
+  if (!newest || newest == last_tried_snapshot_) return Status();
+  last_tried_snapshot_ = newest;
   Result<std::unique_ptr<index::IndexSet>> loaded = LoadNewestSnapshot();
   if (!loaded) {
-    spdlog::warn("follower: could not load the worker's snapshot seq={}: {}", *newest, loaded.status().ToString());
+    spdlog::warn("follower: could not load the worker's snapshot seq={}: {}", newest->first,
+                 loaded.status().ToString());
     return Status();
   }
   const bool replaces = (*indexes)->graph_generation() != generation || (*loaded)->applied_seq() > (*indexes)->applied_seq();
@@ -282,6 +285,14 @@ Status Follower::MaybeJumpToSnapshot(const storage::Store& store, std::uint64_t 
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   Replace(std::move(*loaded), indexes);
   return Status();
+}
+
+std::optional<std::pair<std::uint64_t, std::int64_t>> Follower::NewestSnapshotKey() const {
+  const auto dirs = index::IndexSet::ListSnapshotDirs(options_.data_dir / "snapshots");
+  if (dirs.empty()) return std::nullopt;
+  std::error_code ec;
+  const auto written = std::filesystem::last_write_time(dirs.front().second / "MANIFEST.json", ec);
+  return std::make_pair(dirs.front().first, ec ? std::int64_t{0} : static_cast<std::int64_t>(written.time_since_epoch().count()));
 }
 
 Result<std::unique_ptr<index::IndexSet>> Follower::LoadNewestSnapshot() {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "common/index/index_set.h"
 #include "common/status.h"
@@ -118,6 +119,9 @@ class Follower {
   // Replaces *indexes by a set built from the store's chunks (no snapshot covers the start of
   // the trimmed change log).
   Status RebuildFromStore(const storage::Store& store, std::shared_ptr<index::IndexSet>* indexes);
+  // The worker's newest snapshot: its sequence and when its manifest was written (a snapshot
+  // of a new generation may replace one at the same sequence), or nullopt if there is none.
+  std::optional<std::pair<std::uint64_t, std::int64_t>> NewestSnapshotKey() const;
   // IndexSet::LoadLatestSnapshot of the worker's snapshots, counting the corrupt ones it skips.
   Result<std::unique_ptr<index::IndexSet>> LoadNewestSnapshot();
   // Puts `fresh` in place of *indexes for the searches that start from now on (counted in
@@ -143,7 +147,7 @@ class Follower {
   // Loop thread only: why the indexes must be replaced by a snapshot (a graph record that did
   // not follow or apply), or OK; the last snapshot LoadSnapshotOfGeneration tried.
   Status replace_cause_;
-  std::optional<std::uint64_t> last_tried_snapshot_;
+  std::optional<std::pair<std::uint64_t, std::int64_t>> last_tried_snapshot_;
   std::thread thread_;
 };
 

@@ -108,7 +108,8 @@ void IndexSet::MarkApplied(const ApplyLock&, std::uint64_t seq, std::map<std::st
 
 Status IndexSet::MaybeDropTombstones(const ApplyLock&) {
   // Not only past the thresholds: a sealed graph left with nothing live is dropped at once, so
-  // a daemon and the worker it copies drop the same ones at the same changes.
+  // a daemon and the worker it copies hold the same sealed graphs once both have caught up
+  // (rebuilds past the thresholds happen at each process's own points and may differ).
   const std::size_t tombstones = vectors_->deleted();
   const auto start = std::chrono::steady_clock::now();
   Result<std::size_t> rebuilt = vectors_->DropTombstones(options_.rebuild_tombstone_ratio, options_.rebuild_min_tombstones);

@@ -90,18 +90,19 @@ Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) const
   std::filesystem::create_directories(root, ec);
   if (ec) return Status::Unavailable("creating " + root.string() + ": " + ec.message());
   const std::filesystem::path final_dir = root / SnapshotName(seq);
-  if (std::filesystem::exists(final_dir)) {
+  const bool replacing = std::filesystem::exists(final_dir);
+  if (replacing) {
     // Nothing new since the last one, unless that one was written under another analyzer
-    // scheme or tables format (LoadLatestSnapshot skips it): then this state replaces it, or
-    // every restart would rebuild again.
+    // scheme or tables format (LoadLatestSnapshot skips it), or of another graph generation
+    // (the daemons wait for one of the new generation): then this state replaces it, or every
+    // restart would rebuild again.
     Result<std::string> old_manifest = ReadFile(final_dir / "MANIFEST.json");
     const nlohmann::json old = old_manifest ? nlohmann::json::parse(*old_manifest, nullptr, false) : nlohmann::json();
     if (old.is_object() && old.value("analyzer", std::string()) == analyzer_.SchemeId() &&
-        old.value("format", std::uint64_t{0}) == kTablesFormat) {
+        old.value("format", std::uint64_t{0}) == kTablesFormat &&
+        old.value("graph_generation", std::uint64_t{0}) == graph_generation()) {
       return Status();
     }
-    std::filesystem::remove_all(final_dir, ec);
-    if (ec) return Status::Unavailable("replacing " + final_dir.string() + ": " + ec.message());
   }
   const std::filesystem::path tmp_dir =
       root / (".tmp-" + SnapshotName(seq) + "-" + std::to_string(::getpid()));
@@ -122,8 +123,17 @@ Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) const
                              {"graph_generation", graph_generation()}};
   TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir / "MANIFEST.json", manifest.dump(2)));
   TIDE_RETURN_IF_ERROR(SyncPath(tmp_dir));
+  // The one it replaces is moved aside only now: this one may have linked its sealed graphs'
+  // files. Moved to a ".tmp-" name, which a start removes if this process dies meanwhile.
+  const std::filesystem::path replaced =
+      root / (".tmp-replaced-" + SnapshotName(seq) + "-" + std::to_string(::getpid()));
+  if (replacing) {
+    std::filesystem::rename(final_dir, replaced, ec);
+    if (ec) return Status::Unavailable("moving the replaced " + final_dir.string() + " aside: " + ec.message());
+  }
   std::filesystem::rename(tmp_dir, final_dir, ec);
   if (ec) return Status::Unavailable("renaming snapshot into place: " + ec.message());
+  if (replacing) std::filesystem::remove_all(replaced, ec);
   TIDE_RETURN_IF_ERROR(SyncPath(root));
   vectors_->Published(final_dir);
   spdlog::info("snapshot written dir={} seq={} chunks={} sealed_vector_segments={}", final_dir.string(), seq, chunks,

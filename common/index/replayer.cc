@@ -202,7 +202,14 @@ Result<std::size_t> FollowGraphRecords(IndexSet& set, const storage::Store& stor
       return Status::Corruption("graph record through change " + std::to_string(through) + " starts at change " +
                                 std::to_string(record.from_seq));
     }
-    TIDE_RETURN_IF_ERROR(set.ApplyGraphRecord(lock, record));
+    // Everything the record covers is read first, so that a failed read (a transient I/O
+    // error) leaves the set untouched and the next call starts from the same record.
+    struct Covered {
+      std::uint64_t seq;
+      std::map<std::string, std::int64_t> offsets;
+      std::vector<ChunkOp> ops;
+    };
+    std::vector<Covered> covered;
     for (std::uint64_t seq = at + 1; seq <= through; ++seq) {
       Result<std::optional<storage::ChangeRecord>> change = ReadChange(store, seq);
       if (!change) return change.status();
@@ -212,7 +219,15 @@ Result<std::size_t> FollowGraphRecords(IndexSet& set, const storage::Store& stor
       }
       Result<std::vector<ChunkOp>> ops = ReadOps(store, seq, **change, IndexSet::Vectors::kFromGraphRecord);
       if (!ops) return ops.status();
-      TIDE_RETURN_IF_ERROR(set.ApplyChange(lock, seq, (*change)->offsets, *ops, IndexSet::Vectors::kFromGraphRecord));
+      covered.push_back({seq, std::move((*change)->offsets), std::move(*ops)});
+    }
+    TIDE_RETURN_IF_ERROR(set.ApplyGraphRecord(lock, record));
+    for (const Covered& c : covered) {
+      if (Status s = set.ApplyChange(lock, c.seq, c.offsets, c.ops, IndexSet::Vectors::kFromGraphRecord); !s.ok()) {
+        // The graph has the record already: the set is torn and must be replaced.
+        return Status::Corruption("applying change " + std::to_string(c.seq) + " after its graph record: " +
+                                  s.ToString());
+      }
     }
     ++applied;
   }

@@ -42,6 +42,7 @@ Result<std::size_t> CatchUp(IndexSet& set, const storage::Store& store, std::siz
 //    starts after another change): only a snapshot of the store's generation helps.
 //  - Corruption when a record or a change it covers does not decode or apply; the set's
 //    vector index may be partly changed and the set should be replaced.
+//  - Other errors (reading the store) come before the record touches the set: retry.
 // One caller at a time per set (it takes the set's ApplyLock); searches go on meanwhile.
 Result<std::size_t> FollowGraphRecords(IndexSet& set, const storage::Store& store, std::size_t max_records);
 

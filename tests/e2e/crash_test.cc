@@ -174,6 +174,10 @@ TEST_F(CrashTest, Issue3_TwentyKillNinesLoseNothingAndApplyNothingTwice) {
   follow.secondary_dir = dir_.path() / "follower";
   follow.interval = std::chrono::milliseconds(50);
   follow.index = index_options;
+  // Started once the worker's first snapshot (of its first graph generation) is there.
+  ASSERT_TRUE(WaitFor([&] { return !index::IndexSet::ListSnapshotDirs(dir_.path() / "data" / "snapshots").empty(); },
+                      seconds(60)))
+      << worker_->Log();
   query::Follower follower(follow);
   // What a restarted worker's graph will be: its newest snapshot and its own records after it.
   auto restarted_worker_graph = [&](int round) -> std::pair<std::uint64_t, std::uint64_t> {
@@ -292,9 +296,9 @@ TEST_F(CrashTest, Issue3_TwentyKillNinesLoseNothingAndApplyNothingTwice) {
   ASSERT_TRUE(manifest.ok());
   EXPECT_GE(json::parse(*manifest)["segments"]["sealed"].size(), 1u) << *manifest;
   EXPECT_GE(rounds_with_records, kRounds / 2);
-  // The daemon copied every graph change: one generation all along, no snapshot reloaded.
+  // One graph generation all along: every restarted worker went on from its own records. (The
+  // follower may have loaded a snapshot if it fell behind the trimmed log: not counted.)
   EXPECT_EQ(json::parse(*manifest)["graph_generation"].get<std::uint64_t>(), 1u);
-  EXPECT_EQ(follower.snapshot_jumps(), 0u);
   EXPECT_EQ(follower.corrupt_snapshots(), 0u);
 }
 

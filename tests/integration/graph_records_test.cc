@@ -21,6 +21,7 @@
 #include "ingest/fsck.h"
 #include "ingest/indexer.h"
 #include "query/follower.h"
+#include "tests/testutil/process.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace tide {
@@ -110,11 +111,13 @@ class GraphRecordsTest : public ::testing::Test {
     return false;
   }
 
-  std::unique_ptr<query::Follower> StartFollower() {
+  // `interval`: how often it follows the store; an hour for rounds only at start and on
+  // Refresh().
+  std::unique_ptr<query::Follower> StartFollower(std::chrono::milliseconds interval = std::chrono::milliseconds(20)) {
     query::Follower::Options o;
     o.data_dir = dir_.path();
     o.secondary_dir = dir_.path() / "secondary";
-    o.interval = std::chrono::milliseconds(20);
+    o.interval = interval;
     o.index = options_;
     return std::make_unique<query::Follower>(o);
   }
@@ -208,6 +211,40 @@ TEST_F(GraphRecordsTest, Issue14_AWorkerWithoutItsSnapshotsStartsANewGenerationA
   EXPECT_GE(follower->snapshot_jumps(), 1u);
 }
 
+TEST_F(GraphRecordsTest, Issue14_AnUpgradedWorkerOnAQuietStoreReplacesItsSnapshotWithOneOfTheNewGeneration) {
+  // What an older worker left: changes and a snapshot at the last of them, no graph records.
+  auto applied = applier_->ApplyBatch(Docs(0, 10, 1));
+  ASSERT_TRUE(applied.ok());
+  {
+    auto old = index::IndexSet::Create(options_);
+    ASSERT_TRUE(old.ok());
+    ASSERT_TRUE(index::CatchUp(**old, *store_, SIZE_MAX).ok());
+    ASSERT_TRUE((*old)->SaveSnapshot(snapshots(), 2).ok());
+  }
+  auto follower = StartFollower();  // follows by inserting, as before records existed
+  ASSERT_TRUE(follower->WaitForSeqForTest(applied->change_seq, seconds(30))) << follower->not_ready_reason();
+  EXPECT_EQ(follower->indexes()->graph_generation(), 0u);
+
+  // Nothing new arrives, yet the snapshot at the same sequence is replaced by one of
+  // generation 1, and the daemon, already serving, loads it.
+  StartWorker();
+  const auto dirs = index::IndexSet::ListSnapshotDirs(snapshots());
+  ASSERT_EQ(dirs.size(), 1u);
+  EXPECT_EQ(dirs.front().first, applied->change_seq);
+  EXPECT_EQ(worker_->graph_generation(), 1u);
+  ASSERT_TRUE(testutil::WaitFor([&] { return follower->indexes()->graph_generation() == 1u; }, seconds(30)));
+  const std::uint64_t next = Apply(10, 5);
+  ASSERT_TRUE(WaitForRecord(next));
+  ASSERT_TRUE(follower->WaitForSeqForTest(next, seconds(30)));
+  EXPECT_EQ(follower->indexes()->VectorContentHash(), worker_->VectorContentHash());
+  EXPECT_EQ(follower->indexes()->size(), 15u);
+
+  // And a restart without new changes keeps generation 1 (the snapshot is of it already).
+  KillWorker();
+  StartWorker();
+  EXPECT_EQ(worker_->graph_generation(), 1u);
+}
+
 TEST_F(GraphRecordsTest, Issue14_WithGraphRecordsTheDaemonWaitsForTheWorkersSnapshot) {
   // A store whose worker records its graph but whose snapshot is not there (yet): the daemon
   // does not build a graph of its own; it is not ready and says why.
@@ -234,10 +271,12 @@ TEST_F(GraphRecordsTest, Issue14_WithGraphRecordsTheDaemonWaitsForTheWorkersSnap
 
 TEST_F(GraphRecordsTest, Issue14_ACorruptGraphRecordIsReportedAndANewGenerationRepairsIt) {
   StartWorker();
-  auto follower = StartFollower();
   const std::uint64_t good = Apply(0, 20);
   ASSERT_TRUE(WaitForRecord(good));
-  ASSERT_TRUE(follower->WaitForSeqForTest(good, seconds(30)));
+  // A daemon serving the first record, which follows the store only when told (no race with
+  // the damage below).
+  auto follower = StartFollower(std::chrono::hours(1));
+  ASSERT_TRUE(follower->WaitForSeqForTest(good, seconds(30))) << follower->not_ready_reason();
   const std::uint64_t bad = Apply(20, 20);
   ASSERT_TRUE(WaitForRecord(bad));
   KillWorker();
@@ -268,8 +307,10 @@ TEST_F(GraphRecordsTest, Issue14_ACorruptGraphRecordIsReportedAndANewGenerationR
   EXPECT_EQ(worker_->size(), 40u);
   const std::uint64_t next = Apply(40, 5);
   ASSERT_TRUE(WaitForRecord(next));
+  follower->Refresh();
   ASSERT_TRUE(follower->WaitForSeqForTest(next, seconds(30))) << follower->not_ready_reason();
-  EXPECT_TRUE(follower->corruption().ok()) << follower->corruption().ToString();
+  EXPECT_TRUE(testutil::WaitFor([&] { return follower->corruption().ok(); }, seconds(30)))
+      << follower->corruption().ToString();
   EXPECT_EQ(follower->indexes()->VectorContentHash(), worker_->VectorContentHash());
   EXPECT_EQ(follower->indexes()->size(), 45u);
 }
