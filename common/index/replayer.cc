@@ -114,11 +114,11 @@ Result<std::vector<ChunkOp>> ReadOps(const storage::Store& store, std::uint64_t 
       const std::string key = storage::EncodeU64(e.label);
       Result<std::optional<std::string>> chunk = store.Get(storage::Cf::kChunks, key);
       if (!chunk) return chunk.status();
-      Result<std::optional<std::string>> vec =
-          read_vectors ? store.Get(storage::Cf::kVectors, key) : std::optional<std::string>(std::string());
+      Result<std::optional<std::string>> vec = std::optional<std::string>();
+      if (read_vectors) vec = store.Get(storage::Cf::kVectors, key);
       if (!vec) return vec.status();
       // A chunk deleted by a later change is gone from the store; that change deletes it.
-      if (chunk->has_value() && vec->has_value()) {
+      if (chunk->has_value() && (!read_vectors || vec->has_value())) {
         Result<storage::ChunkRecord> rec = storage::DecodeChunk(**chunk);
         if (!rec) return rec.status().WithContext("chunk " + std::to_string(e.label) + " of change " + std::to_string(seq));
         op.chunk = std::move(*rec);
@@ -132,6 +132,30 @@ Result<std::vector<ChunkOp>> ReadOps(const storage::Store& store, std::uint64_t 
     ops.push_back(std::move(op));
   }
   return ops;
+}
+
+// The first graph record after change `after`, with the change it runs through (its key), or
+// nullopt if there is none; Corruption if it does not decode.
+Result<std::optional<std::pair<std::uint64_t, storage::GraphRecord>>> NextGraphRecord(const storage::Store& store,
+                                                                                      std::uint64_t after) {
+  std::optional<std::pair<std::uint64_t, storage::GraphRecord>> next;
+  Status bad;
+  TIDE_RETURN_IF_ERROR(store.Scan(storage::Cf::kGraph, storage::EncodeU64(after + 1), "",
+                                  [&](std::string_view key, std::string_view value) {
+                                    Result<std::uint64_t> seq = storage::DecodeU64(key);
+                                    Result<storage::GraphRecord> record = storage::DecodeGraphRecord(value);
+                                    if (!seq || !record) {
+                                      bad = Status::Corruption(
+                                          "the graph record after change " + std::to_string(after) +
+                                          " does not decode: " +
+                                          (seq ? record.status().message() : seq.status().message()));
+                                    } else {
+                                      next.emplace(*seq, std::move(*record));
+                                    }
+                                    return false;
+                                  }));
+  TIDE_RETURN_IF_ERROR(bad);
+  return next;
 }
 
 }  // namespace
@@ -165,28 +189,6 @@ Result<std::size_t> CatchUp(IndexSet& set, const storage::Store& store, std::siz
   }
   TIDE_RETURN_IF_ERROR(set.MaybeDropTombstones(lock));
   return applied;
-}
-
-Result<std::optional<std::pair<std::uint64_t, storage::GraphRecord>>> NextGraphRecord(const storage::Store& store,
-                                                                                      std::uint64_t after) {
-  std::optional<std::pair<std::uint64_t, storage::GraphRecord>> next;
-  Status bad;
-  TIDE_RETURN_IF_ERROR(store.Scan(storage::Cf::kGraph, storage::EncodeU64(after + 1), "",
-                                  [&](std::string_view key, std::string_view value) {
-                                    Result<std::uint64_t> seq = storage::DecodeU64(key);
-                                    Result<storage::GraphRecord> record = storage::DecodeGraphRecord(value);
-                                    if (!seq || !record) {
-                                      bad = Status::Corruption(
-                                          "the graph record after change " + std::to_string(after) +
-                                          " does not decode: " +
-                                          (seq ? record.status().message() : seq.status().message()));
-                                    } else {
-                                      next.emplace(*seq, std::move(*record));
-                                    }
-                                    return false;
-                                  }));
-  TIDE_RETURN_IF_ERROR(bad);
-  return next;
 }
 
 Result<std::size_t> FollowGraphRecords(IndexSet& set, const storage::Store& store, std::size_t max_records) {

@@ -1,9 +1,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <utility>
 
 #include "common/index/index_set.h"
 #include "common/status.h"
@@ -45,10 +42,5 @@ Result<std::size_t> CatchUp(IndexSet& set, const storage::Store& store, std::siz
 //  - Other errors (reading the store) come before the record touches the set: retry.
 // One caller at a time per set (it takes the set's ApplyLock); searches go on meanwhile.
 Result<std::size_t> FollowGraphRecords(IndexSet& set, const storage::Store& store, std::size_t max_records);
-
-// The first graph record after change `after`, with the change it runs through (its key), or
-// nullopt if there is none; Corruption if it does not decode.
-Result<std::optional<std::pair<std::uint64_t, storage::GraphRecord>>> NextGraphRecord(const storage::Store& store,
-                                                                                      std::uint64_t after);
 
 }  // namespace tide::index
