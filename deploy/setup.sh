@@ -4,7 +4,7 @@
 # nothing and downloads nothing.
 #
 #   deploy/setup.sh            build + test + demo dependencies
-#   deploy/setup.sh --bench    also the benchmark peers (FAISS, Xapian, SQLite, wrk)
+#   deploy/setup.sh --bench    also the benchmark peers (FAISS, Xapian, SQLite, wrk, Lucene)
 #
 # Besides Debian packages it fetches, into the build tree: hnswlib 0.8.0 (Debian trixie), the
 # jars of Apache Kafka's broker (Maven Central, pinned in deploy/kafka/pom.xml) for the tests
@@ -39,7 +39,7 @@ packages=(
   chromium fonts-noto-cjk clang-14 libclang-rt-14-dev
 )
 if [ "$with_bench" -eq 1 ]; then
-  packages+=(libfaiss-dev libxapian-dev libsqlite3-dev wrk python3 python3-matplotlib)
+  packages+=(libfaiss-dev libxapian-dev libsqlite3-dev wrk python3 python3-matplotlib openjdk-17-jdk-headless)
 fi
 
 missing=()
@@ -94,21 +94,26 @@ if [ ! -f "$hnsw_dir/usr/include/hnswlib/hnswalg.h" ]; then
 fi
 echo "setup: hnswlib headers in $hnsw_dir/usr/include"
 
-# Apache Kafka's broker for the real-broker tests: jars from Maven Central, resolved by Maven
-# (into its local repository, then copied here). Re-resolved when the pom changes.
-kafka_dir=$third_party/kafka
-pom=$repo/deploy/kafka/pom.xml
-pom_sum=$(sha256sum "$pom" | cut -d' ' -f1)
-if [ "$(cat "$kafka_dir/pom.sha256" 2>/dev/null)" != "$pom_sum" ]; then
-  echo "setup: resolving the Kafka broker's jars with Maven"
-  rm -rf "$kafka_dir" && mkdir -p "$kafka_dir"
-  if ! mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$kafka_dir/lib" >"$third_party/kafka-mvn.log" 2>&1; then
-    cat "$third_party/kafka-mvn.log" >&2
-    echo "setup: Maven could not resolve the Kafka broker's jars (log above)" >&2
+# Jars from Maven Central for a pom of packaging `pom` (resolved by Maven into its local
+# repository, then copied to DIR/lib). Re-resolved when the pom changes.
+#   maven_jars NAME POM DIR
+maven_jars() {
+  local name=$1 pom=$2 dir=$3 sum
+  sum=$(sha256sum "$pom" | cut -d' ' -f1)
+  if [ "$(cat "$dir/pom.sha256" 2>/dev/null)" = "$sum" ]; then return 0; fi
+  echo "setup: resolving $name's jars with Maven"
+  rm -rf "$dir" && mkdir -p "$dir"
+  if ! mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$dir/lib" >"$third_party/$name-mvn.log" 2>&1; then
+    cat "$third_party/$name-mvn.log" >&2
+    echo "setup: Maven could not resolve $name's jars (log above)" >&2
     exit 1
   fi
-  echo "$pom_sum" >"$kafka_dir/pom.sha256"
-fi
+  echo "$sum" >"$dir/pom.sha256"
+}
+
+# Apache Kafka's broker for the real-broker tests (deploy/kafka/pom.xml).
+kafka_dir=$third_party/kafka
+maven_jars kafka "$repo/deploy/kafka/pom.xml" "$kafka_dir"
 echo "setup: Kafka broker jars in $kafka_dir/lib ($(ls "$kafka_dir/lib" | wc -l) jars)"
 
 # A virtualenv in the build tree from a pinned requirements file (PyPI), made with the python3
@@ -158,3 +163,11 @@ if [ "$(cat "$console_dir/lock.sha256" 2>/dev/null)" != "$lock_sum" ]; then
   echo "$lock_sum" >"$console_dir/lock.sha256"
 fi
 echo "setup: playwright-core in $console_dir"
+
+# Benchmark peers outside Debian (--bench): Lucene's jars (tests/bench/peers/lucene/pom.xml);
+# tests/bench/peers/build.sh compiles the peer programs into the build tree.
+if [ "$with_bench" -eq 1 ]; then
+  maven_jars lucene "$repo/tests/bench/peers/lucene/pom.xml" "$third_party/lucene"
+  echo "setup: Lucene jars in $third_party/lucene/lib"
+  "$repo/tests/bench/peers/build.sh"
+fi

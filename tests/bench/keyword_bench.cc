@@ -1,4 +1,4 @@
-// Keyword benchmark: TideSearch's BM25 index against Xapian and SQLite FTS5 on the same
+// Keyword benchmark: TideSearch's BM25 index against Lucene, Xapian and SQLite FTS5 on the same
 // texts and queries.
 //
 // Systems:
@@ -19,10 +19,17 @@
 //                  whose n-grams of one word must all match (the stock behaviour).
 //   fts5-trigram   SQLite FTS5, tokenize='trigram', ORDER BY rank (BM25); query = OR of the
 //                  character trigrams of the query text.
+//   lucene-nori, lucene-nori-bigram, lucene-ngram
+//                  Apache Lucene 9.12.3 in a JVM (tests/bench/peers/lucene/LucenePeer.java says
+//                  exactly how each analyses and queries; spoken to over the pipe protocol of
+//                  tests/bench/peer_process.h, timing itself after a warm-up); nori is what
+//                  Elasticsearch and OpenSearch users get for Korean. `-top100` rows ask for
+//                  100 hits. Compared when --lucene_classpath is given.
 //
 // Two parts:
-//   1. quality on shared/data/klue-nli-retrieval (corpus.jsonl, queries.jsonl, qrels.tsv;
-//      unscoped): recall@1/5/10 and MRR@10 (tests/bench/ranking_metrics.h);
+//   1. quality on the retrieval sets given by --quality (default: the --klue set; each a
+//      directory of corpus.jsonl, queries.jsonl, qrels.tsv; unscoped): recall@1/10 and MRR@10
+//      (tests/bench/ranking_metrics.h);
 //   2. speed on the benchmark corpus of tests/bench/bench_corpus.h (N chunks of real
 //      Korean/English text and its queries): build time, index size and queries/s on one
 //      thread (top 10; --top_k 100 is what the daemon asks each retriever for before fusion).
@@ -31,7 +38,7 @@
 // Run through tests/bench/keyword_bench.sh (--quick: 100k chunks, --full: 1M), or directly:
 //   build/tests/bench/keyword_bench --klue /work/shared/data/klue-nli-retrieval
 //     --help_events events.jsonl --chunks 100000 --queries 1000 [--systems tide,xapian-or]
-//     [--top_k 100]
+//     [--top_k 100] [--quality DIR]... [--lucene_classpath 'JARS/*:CLASSES'] [--quality_only]
 // Markdown tables go to stdout, progress to stderr.
 
 #include <algorithm>
@@ -62,6 +69,7 @@
 #include "common/index/container_set.h"
 #include "common/index/keyword_index.h"
 #include "tests/bench/bench_corpus.h"
+#include "tests/bench/peer_process.h"
 #include "tests/bench/ranking_metrics.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -98,6 +106,27 @@ class Engine {
   virtual std::vector<std::size_t> Search(const std::string& query, std::size_t k) = 0;
   // Engines with several ways to query one index (Xapian) switch between them here.
   virtual void SetQueryMode(std::size_t /*mode*/) {}
+  // Runs `queries` in order until all have run or `budget_seconds` have passed (at least one;
+  // 0: all), then repeats those that ran until `min_seconds` are spent (the protocol's
+  // `search`, tests/bench/peer_process.h). Peers in other processes time themselves.
+  virtual QueryBatch SearchBatch(const std::vector<std::string>& queries, std::size_t k, double budget_seconds,
+                                 double min_seconds) {
+    const double budget = budget_seconds > 0 ? budget_seconds : 1e300;
+    QueryBatch batch;
+    const Clock::time_point t = Clock::now();
+    while (batch.hits.size() < queries.size() && (batch.hits.empty() || SecondsSince(t) < budget)) {
+      batch.hits.push_back(Search(queries[batch.hits.size()], k));
+    }
+    batch.seconds = SecondsSince(t);
+    batch.timed = batch.hits.size();
+    while (batch.seconds < min_seconds) {
+      const Clock::time_point again = Clock::now();
+      for (std::size_t q = 0; q < batch.hits.size(); ++q) Search(queries[q], k);
+      batch.seconds += SecondsSince(again);
+      batch.timed += batch.hits.size();
+    }
+    return batch;
+  }
   // Bytes of the index and how they were counted.
   virtual std::pair<std::size_t, std::string> Size() = 0;
 };
@@ -334,13 +363,42 @@ class Fts5Engine : public Engine {
 };
 #endif
 
+// A peer in another process (tests/bench/peer_process.h). Mode 0 asks for k hits, mode 1 for
+// the daemon's fusion candidates (the `-top100` rows).
+class PeerEngine : public Engine {
+ public:
+  explicit PeerEngine(const std::vector<std::string>& argv) : peer_(argv) {}
+  void Build(const std::vector<std::string>& texts, const std::vector<std::uint32_t>& containers) override {
+    size_ = peer_.Build(texts, containers);
+  }
+  std::vector<std::size_t> Search(const std::string& query, std::size_t k) override {
+    return std::move(SearchBatch({query}, k, 0, 0).hits.at(0));
+  }
+  QueryBatch SearchBatch(const std::vector<std::string>& queries, std::size_t k, double budget_seconds,
+                         double min_seconds) override {
+    return peer_.Search(queries, top100_ ? kFusionCandidates : k, budget_seconds, min_seconds);
+  }
+  void SetQueryMode(std::size_t mode) override { top100_ = mode == 1; }
+  std::pair<std::size_t, std::string> Size() override { return size_; }
+
+ private:
+  PeerProcess peer_;
+  bool top100_ = false;
+  std::pair<std::size_t, std::string> size_;
+};
+
+// Where the peers in other processes are (tests/bench/peers/build.sh); empty: not compared.
+struct PeerPrograms {
+  std::string lucene_classpath;  // LucenePeer's classes and Lucene's jars, for java -cp
+};
+
 struct System {
   std::vector<std::string> modes;  // one name per query mode (Engine::SetQueryMode)
   std::size_t quality_modes;       // the first this many modes are measured on KLUE too
   std::function<std::unique_ptr<Engine>(const std::filesystem::path& dir)> make;
 };
 
-std::vector<System> Systems() {
+std::vector<System> Systems(const PeerPrograms& peers) {
   std::vector<System> s;
   s.push_back({{"tide", "tide-scoped", "tide-one-container", "tide-top100", "tide-scoped-top100"}, 1, [](const std::filesystem::path&) { return std::make_unique<TideEngine>(); }});
 #ifdef TIDE_BENCH_HAVE_XAPIAN
@@ -348,6 +406,15 @@ std::vector<System> Systems() {
                  return std::make_unique<XapianEngine>(d / "xapian");
                }});
 #endif
+  if (!peers.lucene_classpath.empty()) {
+    for (std::string variant : {"nori", "nori-bigram", "ngram"}) {
+      const std::string name = "lucene-" + variant;
+      s.push_back({{name, name + "-top100"}, 1, [variant, cp = peers.lucene_classpath](const std::filesystem::path& d) {
+                     return std::make_unique<PeerEngine>(std::vector<std::string>{
+                         "java", "-Xmx6g", "-cp", cp, "LucenePeer", variant, (d / ("lucene-" + variant)).string()});
+                   }});
+    }
+  }
 #ifdef TIDE_BENCH_HAVE_SQLITE
   s.push_back({{"fts5-trigram"}, 1, [](const std::filesystem::path& d) {
                  return std::make_unique<Fts5Engine>(d / "fts5.db");
@@ -356,7 +423,9 @@ std::vector<System> Systems() {
   return s;
 }
 
+// A retrieval set in the shared layout (corpus.jsonl, queries.jsonl, qrels.tsv).
 struct KlueSet {
+  std::string name;  // the directory's name
   std::vector<std::string> doc_ids, doc_texts;
   std::vector<std::string> query_ids, query_texts;
   std::map<std::string, std::set<std::string>> qrels;
@@ -376,6 +445,7 @@ void ReadJsonl(const std::filesystem::path& file, std::vector<std::string>* ids,
 
 KlueSet ReadKlue(const std::filesystem::path& dir) {
   KlueSet k;
+  k.name = dir.filename().string();
   ReadJsonl(dir / "corpus.jsonl", &k.doc_ids, &k.doc_texts);
   ReadJsonl(dir / "queries.jsonl", &k.query_ids, &k.query_texts);
   std::ifstream in(dir / "qrels.tsv");
@@ -400,6 +470,8 @@ struct Args {
   bool speed = true;
   std::size_t top_k = kK;  // of the speed part; quality is always @10
   std::string systems;  // comma-separated first mode names (tide,xapian-or,fts5-trigram); all if empty
+  std::vector<std::string> quality_dirs;  // --quality, repeated; default: the --klue set
+  PeerPrograms peers;
 };
 
 Args ParseArgs(int argc, char** argv) {
@@ -421,8 +493,11 @@ Args ParseArgs(int argc, char** argv) {
     else if (key == "--quality_only") a.speed = false;
     else if (key == "--systems") a.systems = value();
     else if (key == "--top_k") a.top_k = std::stoul(value());
+    else if (key == "--quality") a.quality_dirs.push_back(value());
+    else if (key == "--lucene_classpath") a.peers.lucene_classpath = value();
     else Die("unknown argument " + key + " (see the comment at the top of keyword_bench.cc)");
   }
+  if (a.quality_dirs.empty()) a.quality_dirs.push_back(a.corpus.klue_dir);
   return a;
 }
 
@@ -434,38 +509,58 @@ std::string Mb(std::size_t bytes) {
 
 int Main(int argc, char** argv) {
   const Args args = ParseArgs(argc, argv);
-  std::vector<System> systems = Systems();
+  std::vector<System> systems = Systems(args.peers);
   if (!args.systems.empty()) {
     const std::string wanted = "," + args.systems + ",";
     std::erase_if(systems, [&](const System& s) { return wanted.find("," + s.modes[0] + ",") == std::string::npos; });
     if (systems.empty()) Die("--systems " + args.systems + " names no system");
   }
 
-  // --- 1. quality on klue-nli-retrieval -------------------------------------------------------
-  const KlueSet klue = ReadKlue(args.corpus.klue_dir);
-  std::printf("**Quality** on klue-nli-retrieval (%zu sentences, %zu queries, unscoped):\n\n",
-              klue.doc_texts.size(), klue.query_texts.size());
-  std::printf("| system | R@1 | R@5 | R@10 | MRR@10 |\n|---|---:|---:|---:|---:|\n");
+  // --- 1. quality on the retrieval sets ------------------------------------------------------
+  std::vector<KlueSet> sets;
+  for (const std::string& dir : args.quality_dirs) sets.push_back(ReadKlue(dir));
+  std::printf("**Quality** (unscoped, top 10):");
+  for (const KlueSet& set : sets) {
+    std::printf(" %s %zu documents, %zu queries;", set.name.c_str(), set.doc_texts.size(), set.query_texts.size());
+  }
+  std::printf("\n\n| system |");
+  for (const KlueSet& set : sets) std::printf(" %s R@1 | R@10 | MRR@10 |", set.name.c_str());
+  std::printf("\n|---|");
+  for (std::size_t i = 0; i < sets.size(); ++i) std::printf("---:|---:|---:|");
+  std::printf("\n");
   for (const System& sys : systems) {
-    testutil::TempDir dir;
-    std::unique_ptr<Engine> engine = sys.make(dir.path());
-    engine->Build(klue.doc_texts, std::vector<std::uint32_t>(klue.doc_texts.size(), 0));
-    for (std::size_t mode = 0; mode < sys.quality_modes; ++mode) {
-      engine->SetQueryMode(mode);
-      RankingSummary summary;
-      for (std::size_t q = 0; q < klue.query_texts.size(); ++q) {
-        auto rel = klue.qrels.find(klue.query_ids[q]);
-        if (rel == klue.qrels.end()) continue;
-        std::vector<std::string> ranked;
-        for (std::size_t d : engine->Search(klue.query_texts[q], kK)) ranked.push_back(klue.doc_ids[d]);
-        summary.Add(ranked, rel->second);
+    std::vector<std::vector<RankingSummary>> by_mode(sys.quality_modes);
+    for (const KlueSet& set : sets) {
+      testutil::TempDir dir;
+      std::unique_ptr<Engine> engine = sys.make(dir.path());
+      engine->Build(set.doc_texts, std::vector<std::uint32_t>(set.doc_texts.size(), 0));
+      std::vector<std::string> texts;
+      std::vector<const std::set<std::string>*> relevant;
+      for (std::size_t q = 0; q < set.query_texts.size(); ++q) {
+        auto rel = set.qrels.find(set.query_ids[q]);
+        if (rel == set.qrels.end()) continue;
+        texts.push_back(set.query_texts[q]);
+        relevant.push_back(&rel->second);
       }
-      const RankingSummary m = summary.Mean();
-      std::printf("| %s | %.3f | %.3f | %.3f | %.3f |\n", sys.modes[mode].c_str(), m.recall_1,
-                  m.recall_5, m.recall_10, m.mrr_10);
-      std::fflush(stdout);
-      std::fprintf(stderr, "[quality] %s done\n", sys.modes[mode].c_str());
+      for (std::size_t mode = 0; mode < sys.quality_modes; ++mode) {
+        engine->SetQueryMode(mode);
+        const QueryBatch batch = engine->SearchBatch(texts, kK, 0, 0);
+        RankingSummary summary;
+        for (std::size_t q = 0; q < texts.size(); ++q) {
+          std::vector<std::string> ranked;
+          for (std::size_t d : batch.hits.at(q)) ranked.push_back(set.doc_ids[d]);
+          summary.Add(ranked, *relevant[q]);
+        }
+        by_mode[mode].push_back(summary.Mean());
+      }
+      std::fprintf(stderr, "[quality] %s on %s done\n", sys.modes[0].c_str(), set.name.c_str());
     }
+    for (std::size_t mode = 0; mode < sys.quality_modes; ++mode) {
+      std::printf("| %s |", sys.modes[mode].c_str());
+      for (const RankingSummary& m : by_mode[mode]) std::printf(" %.3f | %.3f | %.3f |", m.recall_1, m.recall_10, m.mrr_10);
+      std::printf("\n");
+    }
+    std::fflush(stdout);
   }
   if (!args.speed) return 0;
 
@@ -500,20 +595,10 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "[build] %s %.1f s\n", sys.modes[0].c_str(), build);
     for (std::size_t mode = 0; mode < sys.modes.size(); ++mode) {
       engine->SetQueryMode(mode);
-      t = Clock::now();
-      std::size_t done = 0, hits = 0;
-      while (done < corpus.queries.size() && (done == 0 || SecondsSince(t) < args.budget_seconds)) {
-        hits += engine->Search(corpus.queries[done], args.top_k).size();
-        ++done;
-      }
-      double seconds = SecondsSince(t);
-      std::size_t timed = done;
-      while (seconds < args.min_seconds) {
-        Clock::time_point again = Clock::now();
-        for (std::size_t q = 0; q < done; ++q) engine->Search(corpus.queries[q], args.top_k);
-        seconds += SecondsSince(again);
-        timed += done;
-      }
+      const QueryBatch batch = engine->SearchBatch(corpus.queries, args.top_k, args.budget_seconds, args.min_seconds);
+      const std::size_t done = batch.hits.size();
+      std::size_t hits = 0;
+      for (const auto& h : batch.hits) hits += h.size();
       // The index is shared by the modes: its build and size are shown once.
       if (mode == 0) {
         std::printf("| %s | %.1f | %.0f | %s | %s |", sys.modes[mode].c_str(), build,
@@ -521,7 +606,7 @@ int Main(int argc, char** argv) {
       } else {
         std::printf("| %s | (same index) | | | |", sys.modes[mode].c_str());
       }
-      std::printf(" %.0f | %zu | %.1f |\n", static_cast<double>(timed) / seconds, done,
+      std::printf(" %.0f | %zu | %.1f |\n", static_cast<double>(batch.timed) / batch.seconds, done,
                   static_cast<double>(hits) / static_cast<double>(done));
       std::fflush(stdout);
       std::fprintf(stderr, "[search] %s done\n", sys.modes[mode].c_str());

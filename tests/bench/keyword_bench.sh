@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Keyword search against Xapian and SQLite FTS5 (tests/bench/keyword_bench.cc):
+# Keyword search against Lucene, Xapian and SQLite FTS5 (tests/bench/keyword_bench.cc):
 #   1. builds keyword_bench (and tidectl, for the help corpus) with ninja, 2 jobs, under the
-#      shared build lock (--no-build skips);
-#   2. runs it: BM25 quality on shared/data/klue-nli-retrieval, then build time, index size
-#      and queries/s on the benchmark corpus (tests/bench/bench_corpus.h):
+#      shared build lock, and the peers in other processes (tests/bench/peers/build.sh: Lucene)
+#      (--no-build skips both);
+#   2. runs it: BM25 quality on both shared Korean sets (klue-nli-retrieval, parakqc-retrieval),
+#      then build time, index size and queries/s on the benchmark corpus
+#      (tests/bench/bench_corpus.h):
 #        --quick  100k chunks, 1,000 queries (the default)
 #        --full   1M chunks, 1,000 queries
-#   3. replaces the section "## Keyword search vs Xapian and SQLite FTS5" of docs/benchmarks.md.
+#   3. replaces the section "## Keyword search vs Lucene, Xapian and SQLite FTS5" of
+#      docs/benchmarks.md.
 #
 #   tests/bench/keyword_bench.sh [--quick|--full] [--no-build]
 #
@@ -23,7 +26,17 @@ data=${KLUE_DATA:-/work/shared/data/klue-nli-retrieval}
 script_start=$(date +%s)
 if [ "$build" -eq 1 ]; then
   flock /tmp/tide-build.lock ninja -C "$bin" -j2 keyword_bench tidectl
+  "$repo/tests/bench/peers/build.sh"
 fi
+peers=()
+lucene_classes=$bin/bench-peers/lucene/classes
+lucene_jars=${TIDE_THIRD_PARTY:-$repo/build/third_party}/lucene/lib
+if [ -f "$lucene_classes/LucenePeer.class" ] && ls "$lucene_jars"/lucene-core-*.jar >/dev/null 2>&1; then
+  peers+=(--lucene_classpath "$lucene_jars/*:$lucene_classes")
+else
+  echo "keyword_bench.sh: Lucene is not compared (deploy/setup.sh --bench fetches and builds it)" >&2
+fi
+quality=(--quality "$data" --quality "${PARAKQC_DATA:-/work/shared/data/parakqc-retrieval}")
 [ -x "$bin/tests/bench/keyword_bench" ] || { echo "keyword_bench.sh: $bin/tests/bench/keyword_bench is missing" >&2; exit 1; }
 prepare_help_events
 
@@ -35,12 +48,12 @@ run=$(mktemp -d "${TMPDIR:-/tmp}/keyword-bench.XXXXXX")
 trap 'rm -rf "$run"' EXIT
 
 echo "keyword_bench.sh: $mode run, ${args[*]}" >&2
-"$bin/tests/bench/keyword_bench" --klue "$data" ${help_events:+--help_events "$help_events"} \
-  "${args[@]}" >"$run/tables.md"
+"$bin/tests/bench/keyword_bench" --klue "$data" "${quality[@]}" "${peers[@]}" \
+  ${help_events:+--help_events "$help_events"} "${args[@]}" >"$run/tables.md"
 total_s=$(( $(date +%s) - script_start ))
 
 bench_suffix "$mode"
-heading="## Keyword search vs Xapian and SQLite FTS5$heading_suffix"
+heading="## Keyword search vs Lucene, Xapian and SQLite FTS5$heading_suffix"
 {
   echo "$heading"
   echo
