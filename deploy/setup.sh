@@ -4,7 +4,7 @@
 # nothing and downloads nothing.
 #
 #   deploy/setup.sh            build + test + demo dependencies
-#   deploy/setup.sh --bench    also the benchmark peers (FAISS, Xapian, SQLite, wrk, Lucene)
+#   deploy/setup.sh --bench    also the benchmark peers (FAISS, Xapian, SQLite, wrk, Lucene, Tantivy)
 #
 # Besides Debian packages it fetches, into the build tree: hnswlib 0.8.0 (Debian trixie), the
 # jars of Apache Kafka's broker (Maven Central, pinned in deploy/kafka/pom.xml) for the tests
@@ -165,6 +165,7 @@ fi
 echo "setup: playwright-core in $console_dir"
 
 # Benchmark peers outside Debian (--bench): Lucene's jars (tests/bench/peers/lucene/pom.xml);
+# Tantivy's crates come with its build (tests/bench/peers/tantivy/Cargo.lock);
 # tests/bench/peers/build.sh compiles the peer programs into the build tree.
 if [ "$with_bench" -eq 1 ]; then
   maven_jars lucene "$repo/tests/bench/peers/lucene/pom.xml" "$third_party/lucene"

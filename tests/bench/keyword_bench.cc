@@ -1,4 +1,4 @@
-// Keyword benchmark: TideSearch's BM25 index against Lucene, Xapian and SQLite FTS5 on the same
+// Keyword benchmark: TideSearch's BM25 index against Lucene, Tantivy, Xapian and SQLite FTS5 on the same
 // texts and queries.
 //
 // Systems:
@@ -25,6 +25,9 @@
 //                  tests/bench/peer_process.h, timing itself after a warm-up); nori is what
 //                  Elasticsearch and OpenSearch users get for Korean. `-top100` rows ask for
 //                  100 hits. Compared when --lucene_classpath is given.
+//   tantivy-ngram, tantivy-wordgram
+//                  Tantivy 0.27 (tests/bench/peers/tantivy/src/main.rs says how each analyses
+//                  and queries; same protocol). Compared when --tantivy is given.
 //
 // Two parts:
 //   1. quality on the retrieval sets given by --quality (default: the --klue set; each a
@@ -38,7 +41,8 @@
 // Run through tests/bench/keyword_bench.sh (--quick: 100k chunks, --full: 1M), or directly:
 //   build/tests/bench/keyword_bench --klue /work/shared/data/klue-nli-retrieval
 //     --help_events events.jsonl --chunks 100000 --queries 1000 [--systems tide,xapian-or]
-//     [--top_k 100] [--quality DIR]... [--lucene_classpath 'JARS/*:CLASSES'] [--quality_only]
+//     [--top_k 100] [--quality DIR]... [--lucene_classpath 'JARS/*:CLASSES'] [--tantivy BIN]
+//     [--quality_only]
 // Markdown tables go to stdout, progress to stderr.
 
 #include <algorithm>
@@ -390,6 +394,7 @@ class PeerEngine : public Engine {
 // Where the peers in other processes are (tests/bench/peers/build.sh); empty: not compared.
 struct PeerPrograms {
   std::string lucene_classpath;  // LucenePeer's classes and Lucene's jars, for java -cp
+  std::string tantivy;           // the tantivy-peer binary
 };
 
 struct System {
@@ -412,6 +417,15 @@ std::vector<System> Systems(const PeerPrograms& peers) {
       s.push_back({{name, name + "-top100"}, 1, [variant, cp = peers.lucene_classpath](const std::filesystem::path& d) {
                      return std::make_unique<PeerEngine>(std::vector<std::string>{
                          "java", "-Xmx6g", "-cp", cp, "LucenePeer", variant, (d / ("lucene-" + variant)).string()});
+                   }});
+    }
+  }
+  if (!peers.tantivy.empty()) {
+    for (std::string variant : {"ngram", "wordgram"}) {
+      const std::string name = "tantivy-" + variant;
+      s.push_back({{name, name + "-top100"}, 1, [variant, bin = peers.tantivy](const std::filesystem::path& d) {
+                     return std::make_unique<PeerEngine>(
+                         std::vector<std::string>{bin, variant, (d / ("tantivy-" + variant)).string()});
                    }});
     }
   }
@@ -495,6 +509,7 @@ Args ParseArgs(int argc, char** argv) {
     else if (key == "--top_k") a.top_k = std::stoul(value());
     else if (key == "--quality") a.quality_dirs.push_back(value());
     else if (key == "--lucene_classpath") a.peers.lucene_classpath = value();
+    else if (key == "--tantivy") a.peers.tantivy = value();
     else Die("unknown argument " + key + " (see the comment at the top of keyword_bench.cc)");
   }
   if (a.quality_dirs.empty()) a.quality_dirs.push_back(a.corpus.klue_dir);

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Keyword search against Lucene, Xapian and SQLite FTS5 (tests/bench/keyword_bench.cc):
+# Keyword search against Lucene, Tantivy, Xapian and SQLite FTS5 (tests/bench/keyword_bench.cc):
 #   1. builds keyword_bench (and tidectl, for the help corpus) with ninja, 2 jobs, under the
-#      shared build lock, and the peers in other processes (tests/bench/peers/build.sh: Lucene)
+#      shared build lock, and the peers in other processes (tests/bench/peers/build.sh: Lucene, Tantivy)
 #      (--no-build skips both);
 #   2. runs it: BM25 quality on both shared Korean sets (klue-nli-retrieval, parakqc-retrieval),
 #      then build time, index size and queries/s on the benchmark corpus
 #      (tests/bench/bench_corpus.h):
 #        --quick  100k chunks, 1,000 queries (the default)
 #        --full   1M chunks, 1,000 queries
-#   3. replaces the section "## Keyword search vs Lucene, Xapian and SQLite FTS5" of
+#   3. replaces the section "## Keyword search vs Lucene, Tantivy, Xapian and SQLite FTS5" of
 #      docs/benchmarks.md.
 #
 #   tests/bench/keyword_bench.sh [--quick|--full] [--no-build]
@@ -36,6 +36,12 @@ if [ -f "$lucene_classes/LucenePeer.class" ] && ls "$lucene_jars"/lucene-core-*.
 else
   echo "keyword_bench.sh: Lucene is not compared (deploy/setup.sh --bench fetches and builds it)" >&2
 fi
+tantivy_bin=$bin/bench-peers/tantivy/target/release/tantivy-peer
+if [ -x "$tantivy_bin" ]; then
+  peers+=(--tantivy "$tantivy_bin")
+else
+  echo "keyword_bench.sh: Tantivy is not compared (tests/bench/peers/build.sh builds it)" >&2
+fi
 quality=(--quality "$data" --quality "${PARAKQC_DATA:-/work/shared/data/parakqc-retrieval}")
 [ -x "$bin/tests/bench/keyword_bench" ] || { echo "keyword_bench.sh: $bin/tests/bench/keyword_bench is missing" >&2; exit 1; }
 prepare_help_events
@@ -53,7 +59,7 @@ echo "keyword_bench.sh: $mode run, ${args[*]}" >&2
 total_s=$(( $(date +%s) - script_start ))
 
 bench_suffix "$mode"
-heading="## Keyword search vs Lucene, Xapian and SQLite FTS5$heading_suffix"
+heading="## Keyword search vs Lucene, Tantivy, Xapian and SQLite FTS5$heading_suffix"
 {
   echo "$heading"
   echo

@@ -13,7 +13,8 @@
 //     -> searched <queries run> <queries timed> <seconds>
 //
 // `search` runs the queries in order until all have run or `budget` seconds have passed (at
-// least one; budget 0: all, and untimed warm-up is skipped), then repeats the ones that ran
+// least one; budget 0: all, and the peer's untimed warm-up pass over the same queries is
+// skipped), then repeats the ones that ran
 // until `min` seconds are spent; `queries timed / seconds` is the rate. The peer times itself,
 // so the pipe costs nothing in that rate. End of input: the peer exits.
 

@@ -5,7 +5,7 @@
 #   tests/bench/run.sh [--quick | --full] [--only NAME[,NAME...]]
 #
 #   ann       tests/bench/ann_bench.sh       TideSearch's vector retriever vs bare hnswlib and FAISS
-#   keyword   tests/bench/keyword_bench.sh   BM25 vs Xapian (CJK n-grams) and SQLite FTS5 (trigram)
+#   keyword   tests/bench/keyword_bench.sh   BM25 vs Lucene (nori), Xapian (CJK n-grams), SQLite FTS5
 #   quality   tests/bench/run_quality.sh     recall/MRR on klue-nli-retrieval through the HTTP API
 #   ingest    tests/bench/ingest_bench.sh    Kafka -> searchable: chunks/s, stages, freshness
 #   serving   tests/bench/serving_bench.sh   HTTP latency/throughput per mode, start-to-ready, memory
