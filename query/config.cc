@@ -26,7 +26,7 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   long max_lag_ms = static_cast<long>(c.max_lag.count());
   long timeout_ms = static_cast<long>(c.limits.default_timeout.count());
   long max_timeout_ms = static_cast<long>(c.limits.max_timeout.count());
-  std::string rules_file, stopwords_file, synonyms_file, api_keys_file, acl_file;
+  std::string rules_file, stopwords_file, synonyms_file, spelling_file, api_keys_file, acl_file;
   std::string tls_cert, tls_key, tls_client_ca;
   int tls_reload_ms = static_cast<int>(c.http.tls.reload_interval.count());
   po::options_description options("tide-query options");
@@ -76,6 +76,7 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
        "intent rules, fusion weights and thresholds (JSON); empty: built-in defaults")
       ("search.stopwords_file", po::value(&stopwords_file)->default_value(""), "query stopwords, one per line")
       ("search.synonyms_file", po::value(&synonyms_file)->default_value(""), "query synonyms (a, b, c / a => b)")
+      ("search.spelling_file", po::value(&spelling_file)->default_value(""), "query spelling corrections (wrong, wrong2 => right)")
       ("auth.api_keys_file", po::value(&api_keys_file)->default_value(""),
        "JSON file of API keys and their container scopes (required)")
       ("auth.acl_file", po::value(&acl_file)->default_value(""), "JSON file mapping principals to containers")
@@ -120,7 +121,7 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
     std::filesystem::path path(p);
     return path.is_absolute() || base.empty() ? path : base / path;
   };
-  c.rules = {resolve(rules_file), resolve(stopwords_file), resolve(synonyms_file)};
+  c.rules = {resolve(rules_file), resolve(stopwords_file), resolve(synonyms_file), resolve(spelling_file)};
   if (tls_cert.empty() != tls_key.empty()) {
     return Status::InvalidArgument("tls.cert_file and tls.key_file go together: give both, or neither for plain HTTP");
   }

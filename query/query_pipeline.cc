@@ -29,6 +29,53 @@ void AppendTerms(const analysis::Analyzer& analyzer, std::string_view text, std:
   out->insert(out->end(), std::make_move_iterator(terms.begin()), std::make_move_iterator(terms.end()));
 }
 
+// One word with the spelling rules applied: Hangul fixes wherever they occur in it, scanning
+// left to right (a replacement is not scanned again), other fixes only as the whole word.
+std::string CorrectWord(const std::string& word, const std::vector<QueryRules::SpellingFix>& fixes) {
+  for (const QueryRules::SpellingFix& f : fixes) {
+    if (!f.inside_words && f.wrong == word) return f.right;
+  }
+  std::string out;
+  std::size_t i = 0;
+  while (i < word.size()) {
+    const QueryRules::SpellingFix* hit = nullptr;
+    for (const QueryRules::SpellingFix& f : fixes) {
+      if (f.inside_words && word.compare(i, f.wrong.size(), f.wrong) == 0) {
+        hit = &f;
+        break;  // longest first
+      }
+    }
+    if (hit != nullptr) {
+      out += hit->right;
+      i += hit->wrong.size();
+      continue;
+    }
+    std::size_t next = i + 1;  // one code point
+    while (next < word.size() && (static_cast<unsigned char>(word[next]) & 0xc0) == 0x80) ++next;
+    out.append(word, i, next - i);
+    i = next;
+  }
+  return out;
+}
+
+// The normalised query with every word corrected; `corrections` hears each word changed.
+std::string CorrectSpelling(const std::string& normalized, const std::vector<analysis::Word>& words,
+                            const std::vector<QueryRules::SpellingFix>& fixes,
+                            std::vector<AnalyzedQuery::Correction>* corrections) {
+  std::string out;
+  std::size_t copied = 0;
+  for (const analysis::Word& w : words) {
+    std::string fixed = CorrectWord(w.text, fixes);
+    if (fixed == w.text) continue;
+    out.append(normalized, copied, w.begin - copied);
+    out += fixed;
+    copied = w.end;
+    corrections->push_back({w.text, std::move(fixed)});
+  }
+  out.append(normalized, copied, std::string::npos);
+  return out;
+}
+
 }  // namespace
 
 const char* LanguageName(Language language) {
@@ -45,6 +92,10 @@ AnalyzedQuery AnalyzeQuery(std::string_view text, const QueryRules& rules, const
   AnalyzedQuery q;
   q.normalized = analysis::Normalize(text);
   std::vector<analysis::Word> words = analyzer.Words(q.normalized);
+  if (!rules.spelling.empty()) {
+    q.normalized = CorrectSpelling(q.normalized, words, rules.spelling, &q.corrections);
+    if (!q.corrections.empty()) words = analyzer.Words(q.normalized);
+  }
   q.language = DetectLanguage(words);
   q.intent = rules.Classify(q.normalized, words.size());
 

@@ -22,7 +22,13 @@ struct AnalyzedQuery {
     analysis::Script script;
     bool stopword = false;
   };
-  std::string normalized;               // NFKC, case-folded, emoji/control removed, spaces collapsed
+  std::string normalized;               // NFKC, case-folded, emoji/control removed, spaces
+                                        // collapsed, spelling corrected
+  struct Correction {
+    std::string from;  // a word as written (normalised)
+    std::string to;    // what the spelling rules made of it
+  };
+  std::vector<Correction> corrections;  // words the spelling rules changed, in query order
   Language language = Language::kNone;
   IntentGuess intent;
   std::vector<QueryWord> words;
@@ -36,7 +42,7 @@ struct AnalyzedQuery {
   std::vector<std::string> highlight;   // words to mark in snippets
 };
 
-// Normalise -> detect language -> classify intent -> split into words -> drop stopwords (all
+// Normalise -> correct spelling -> detect language -> classify intent -> split into words -> drop stopwords (all
 // of them only if nothing else is left) -> expand synonyms -> terms with the shared analyzer.
 AnalyzedQuery AnalyzeQuery(std::string_view text, const QueryRules& rules, const analysis::Analyzer& analyzer);
 

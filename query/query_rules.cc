@@ -1,5 +1,6 @@
 #include "query/query_rules.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -176,6 +177,41 @@ Status ParseSynonyms(const std::filesystem::path& path, const analysis::Analyzer
   return Status();
 }
 
+// Lines "wrong, wrong2 => right". Each wrong form is one word; the right form may be several.
+Status ParseSpelling(const std::filesystem::path& path, const analysis::Analyzer& analyzer, QueryRules* r) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument("cannot open spelling file " + path.string());
+  int line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    auto bad = [&](const std::string& what) {
+      return Status::InvalidArgument(path.string() + ":" + std::to_string(line_no) + ": " + what);
+    };
+    if (std::size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::size_t arrow = line.find("=>");
+    if (arrow == std::string::npos) return bad("expected 'wrong, ... => right'");
+    const std::string right = analysis::Normalize(std::string_view(line).substr(arrow + 2));
+    if (right.empty()) return bad("empty right side of '=>'");
+    std::stringstream wrongs(line.substr(0, arrow));
+    std::size_t added = 0;
+    for (std::string item; std::getline(wrongs, item, ',');) {
+      std::string wrong = analysis::Normalize(item);
+      if (wrong.empty()) continue;
+      const std::vector<analysis::Word> words = analyzer.Words(wrong);
+      if (words.size() != 1 || words[0].text != wrong) return bad("'" + wrong + "' is not one word");
+      if (wrong == right) return bad("'" + wrong + "' is corrected to itself");
+      r->spelling.push_back({wrong, right, words[0].script == analysis::Script::kHangul});
+      ++added;
+    }
+    if (added == 0) return bad("empty left side of '=>'");
+  }
+  // Longest first, so 어떻해요 => ... wins over 어떻해 => ... where both match.
+  std::stable_sort(r->spelling.begin(), r->spelling.end(),
+                   [](const auto& a, const auto& b) { return a.wrong.size() > b.wrong.size(); });
+  return Status();
+}
+
 }  // namespace
 
 const char* SearchTypeName(SearchType type) { return type == SearchType::kRag ? "rag" : "general"; }
@@ -217,6 +253,7 @@ Result<std::shared_ptr<const QueryRules>> LoadQueryRules(const QueryRulesFiles& 
   if (!files.rules.empty()) TIDE_RETURN_IF_ERROR(ParseRules(files.rules, rules.get()));
   if (!files.stopwords.empty()) TIDE_RETURN_IF_ERROR(ParseStopwords(files.stopwords, analyzer, rules.get()));
   if (!files.synonyms.empty()) TIDE_RETURN_IF_ERROR(ParseSynonyms(files.synonyms, analyzer, rules.get()));
+  if (!files.spelling.empty()) TIDE_RETURN_IF_ERROR(ParseSpelling(files.spelling, analyzer, rules.get()));
   return std::shared_ptr<const QueryRules>(std::move(rules));
 }
 
@@ -224,7 +261,7 @@ Result<std::unique_ptr<QueryRulesWatcher>> QueryRulesWatcher::Start(const QueryR
                                                                     std::chrono::milliseconds interval,
                                                                     std::function<void(const Status&)> observe) {
   Result<std::unique_ptr<Reloading<QueryRules>>> rules =
-      Reloading<QueryRules>::Start("query rules", {files.rules, files.stopwords, files.synonyms},
+      Reloading<QueryRules>::Start("query rules", {files.rules, files.stopwords, files.synonyms, files.spelling},
                                    [files] { return LoadQueryRules(files); }, interval, std::move(observe));
   if (!rules) return rules.status();
   return std::unique_ptr<QueryRulesWatcher>(new QueryRulesWatcher(std::move(*rules)));

@@ -38,7 +38,7 @@ struct FusionSettings {
 };
 
 // Everything a query's analysis and fusion depend on that operators tune without a restart:
-// configs/search_rules.json, configs/stopwords.txt, configs/synonyms.txt. Immutable once
+// configs/search_rules.json, configs/stopwords.txt, configs/synonyms.txt, configs/spelling.txt. Immutable once
 // loaded; a reload builds a new one.
 struct QueryRules {
   struct IntentRule {
@@ -58,6 +58,15 @@ struct QueryRules {
   std::map<std::string, FusionTable> profiles;
   std::set<std::string> stopwords;                            // normalised, particle-stripped
   std::map<std::string, std::vector<std::string>> synonyms;  // word -> what it also searches
+  // Spelling corrections (configs/spelling.txt), normalised, longest `wrong` first. A Hangul
+  // wrong form is replaced wherever it occurs inside a query word (됬 in 설정됬다, 어떻해 in
+  // 어떻해요); any other is replaced only as a whole word (teh, not tehran).
+  struct SpellingFix {
+    std::string wrong;
+    std::string right;
+    bool inside_words;
+  };
+  std::vector<SpellingFix> spelling;
   // A synonym's terms weigh this much against the query's own terms (which weigh 1) in the
   // keyword and full-text queries: an expansion widens the search, it does not outvote what
   // the user wrote. "synonym_weight" in search_rules.json, in (0, 1].
@@ -72,6 +81,7 @@ struct QueryRulesFiles {
   std::filesystem::path rules;      // JSON; empty: built-in defaults (DESIGN.md's tables)
   std::filesystem::path stopwords;  // empty: none
   std::filesystem::path synonyms;   // empty: none
+  std::filesystem::path spelling;   // empty: none
 };
 
 // Loads and validates the files; InvalidArgument names the file, line and problem.

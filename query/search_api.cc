@@ -101,7 +101,10 @@ json AnalyzedJson(const AnalyzedQuery& q) {
                      {"script", ScriptName(w.script)},
                      {"stopword", w.stopword}});
   }
+  json corrections = json::array();
+  for (const AnalyzedQuery::Correction& c : q.corrections) corrections.push_back({{"from", c.from}, {"to", c.to}});
   return {{"normalized", q.normalized},
+          {"corrections", std::move(corrections)},
           {"language", LanguageName(q.language)},
           {"intent", {{"name", IntentName(q.intent.intent)}, {"confidence", q.intent.confidence}}},
           {"words", std::move(words)},

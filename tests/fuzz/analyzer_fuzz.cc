@@ -1,6 +1,6 @@
 // libFuzzer target: the text analysis shared by indexing and queries (normalisation, words,
-// terms, particle stripping) and the query pipeline with the shipped rules, stopwords and
-// synonyms (configs/).
+// terms, particle stripping) and the query pipeline with the shipped rules, stopwords,
+// synonyms and spelling corrections (configs/).
 //
 // Checks besides the sanitizers: everything produced is valid UTF-8 (whatever the input), and
 // a particle-stripped word is a non-empty prefix of the word.
@@ -31,7 +31,7 @@ const tide::query::QueryRules& Rules() {
   static const std::shared_ptr<const tide::query::QueryRules> rules = [] {
     const std::string configs = std::string(TIDE_SOURCE_DIR) + "/configs/";
     auto loaded = tide::query::LoadQueryRules(
-        {configs + "search_rules.json", configs + "stopwords.txt", configs + "synonyms.txt"});
+        {configs + "search_rules.json", configs + "stopwords.txt", configs + "synonyms.txt", configs + "spelling.txt"});
     Check(loaded.ok(), "the shipped query rules do not load");
     return *loaded;
   }();

@@ -18,7 +18,8 @@ namespace {
 const std::string kConfigs = std::string(TIDE_SOURCE_DIR) + "/configs/";
 
 std::shared_ptr<const QueryRules> ShippedRules() {
-  auto rules = LoadQueryRules({kConfigs + "search_rules.json", kConfigs + "stopwords.txt", kConfigs + "synonyms.txt"});
+  auto rules = LoadQueryRules({kConfigs + "search_rules.json", kConfigs + "stopwords.txt", kConfigs + "synonyms.txt",
+                               kConfigs + "spelling.txt"});
   EXPECT_TRUE(rules.ok()) << rules.status().ToString();
   return rules.ok() ? *rules : nullptr;
 }
@@ -117,6 +118,60 @@ TEST(QueryPipelineTest, SynonymTermsWeighLessThanTheQuerysOwn) {
   EXPECT_TRUE(std::all_of(first_synonym, q.term_weights.end(), [&](float w) { return w == rules->synonym_weight; }));
 }
 
+// Issue 13: configs/spelling.txt corrects the query before anything else reads it.
+TEST(QueryPipelineTest, SpellingCorrectionsRewriteTheQueryWordByWord) {
+  auto rules = ShippedRules();
+  ASSERT_TRUE(rules);
+  struct SpellingCase {
+    const char* text;
+    const char* normalized;                 // after correction
+    std::vector<std::pair<std::string, std::string>> corrections;
+  };
+  const std::vector<SpellingCase> cases = {
+      {"피봇 테이블 만들기", "피벗 테이블 만들기", {{"피봇", "피벗"}}},
+      {"설정이 저장됬다", "설정이 저장됐다", {{"저장됬다", "저장됐다"}}},          // inside a word
+      {"웹싸이트에서 링크 열기", "웹사이트에서 링크 열기", {{"웹싸이트에서", "웹사이트에서"}}},
+      {"파일 어떻해 열어요", "파일 어떻게 열어요", {{"어떻해", "어떻게"}}},
+      {"VLOOKP 함수", "vlookup 함수", {{"vlookp", "vlookup"}}},                 // case-folded first
+      {"vlookpx 함수", "vlookpx 함수", {}},                                    // Latin: whole words only
+      {"메세지 데이타 화일", "메시지 데이터 파일", {{"메세지", "메시지"}, {"데이타", "데이터"}, {"화일", "파일"}}},
+      {"안되요", "안 돼요", {{"안되요", "안 돼요"}}},                           // the longest form wins
+      {"피벗 테이블", "피벗 테이블", {}},                                       // nothing to correct
+  };
+  const analysis::Analyzer analyzer;
+  for (const SpellingCase& c : cases) {
+    const AnalyzedQuery q = AnalyzeQuery(c.text, *rules, analyzer);
+    EXPECT_EQ(q.normalized, c.normalized) << c.text;
+    std::vector<std::pair<std::string, std::string>> got;
+    for (const auto& fix : q.corrections) got.emplace_back(fix.from, fix.to);
+    EXPECT_EQ(got, c.corrections) << c.text;
+  }
+  // The corrected words are what BM25 and the embedder see.
+  const AnalyzedQuery q = AnalyzeQuery("피봇 테이블", *rules, analyzer);
+  EXPECT_NE(std::find(q.terms.begin(), q.terms.end(), "피벗"), q.terms.end());
+  EXPECT_EQ(std::find(q.terms.begin(), q.terms.end(), "피봇"), q.terms.end());
+  EXPECT_EQ(q.embedding_text, "피벗 테이블");
+}
+
+TEST(QueryRulesTest, RejectsBadSpellingLinesWithTheReason) {
+  testutil::TempDir dir;
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"피봇 피벗\n", "expected 'wrong, ... => right'"},
+      {"피봇 =>\n", "empty right side"},
+      {" => 피벗\n", "empty left side"},
+      {"# comment\n피봇 테이블 => 피벗 테이블\n", "is not one word"},
+      {"피벗 => 피벗\n", "corrected to itself"},
+  };
+  for (const auto& [text, reason] : bad) {
+    std::ofstream(dir.path() / "spelling.txt") << text;
+    auto rules = LoadQueryRules({{}, {}, {}, dir.path() / "spelling.txt"});
+    ASSERT_FALSE(rules.ok()) << text;
+    EXPECT_NE(rules.status().message().find(reason), std::string::npos) << rules.status().ToString();
+  }
+  std::ofstream(dir.path() / "spelling.txt") << "# comment\n\n피봇 => 피벗\n";
+  EXPECT_TRUE(LoadQueryRules({{}, {}, {}, dir.path() / "spelling.txt"}).ok());
+}
+
 TEST(QueryRulesTest, FusionSettingsDependOnTheEmbedderProfile) {
   auto rules = ShippedRules();
   ASSERT_TRUE(rules);
@@ -153,11 +208,11 @@ TEST(QueryRulesTest, RejectsBadFilesWithTheReason) {
   testutil::TempDir dir;
   const auto path = dir.path() / "rules.json";
   std::ofstream(path) << R"({"search_types": {"general": {"qa_question": {"vector": -1, "keyword": 0, "fulltext": 0}}}})";
-  auto bad = LoadQueryRules({path, {}, {}});
+  auto bad = LoadQueryRules({path, {}, {}, {}});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("qa_question"), std::string::npos);
   std::ofstream(dir.path() / "syn.txt") << "lonely\n";
-  auto syn = LoadQueryRules({{}, {}, dir.path() / "syn.txt"});
+  auto syn = LoadQueryRules({{}, {}, dir.path() / "syn.txt", {}});
   ASSERT_FALSE(syn.ok());
   EXPECT_NE(syn.status().message().find(":1:"), std::string::npos);
 }
@@ -166,7 +221,7 @@ TEST(QueryRulesTest, WatcherReloadsChangedFilesAndKeepsGoodRulesOnBadEdits) {
   testutil::TempDir dir;
   const auto stop = dir.path() / "stop.txt";
   std::ofstream(stop) << "alpha\n";
-  auto watcher = QueryRulesWatcher::Start({{}, stop, {}}, std::chrono::milliseconds(5));
+  auto watcher = QueryRulesWatcher::Start({{}, stop, {}, {}}, std::chrono::milliseconds(5));
   ASSERT_TRUE(watcher.ok());
   EXPECT_TRUE((*watcher)->current()->stopwords.contains("alpha"));
   // Replaced whole (as an editor or a config tool does), so the watcher never reads half of it.
@@ -197,7 +252,7 @@ TEST(QueryRulesTest, WatcherKeepsTheRulesInForceWhenAnEditFailsAndSaysWhy) {
   std::ofstream(rules) << R"({"synonym_weight": 0.25})";
   std::mutex mu;
   std::vector<Status> outcomes;
-  auto watcher = QueryRulesWatcher::Start({rules, {}, {}}, std::chrono::milliseconds(5), [&](const Status& s) {
+  auto watcher = QueryRulesWatcher::Start({rules, {}, {}, {}}, std::chrono::milliseconds(5), [&](const Status& s) {
     std::lock_guard lock(mu);
     outcomes.push_back(s);
   });
