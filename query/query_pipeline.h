@@ -33,6 +33,8 @@ struct AnalyzedQuery {
   IntentGuess intent;
   std::vector<QueryWord> words;
   std::vector<std::string> synonyms;    // keys added by synonym expansion
+  std::vector<Correction> fuzzy;        // typo matches a search made in its scope
+                                        // (query/typo_matching.h): word -> the scope's word
   std::vector<std::string> terms;       // keyword and full-text query terms (analyzer terms of
                                         // the kept words, then of their synonyms)
   std::vector<float> term_weights;      // one per entry of `terms`: 1 for the query's own terms,

@@ -70,6 +70,10 @@ Status ParseRules(const std::filesystem::path& path, QueryRules* r) {
       r->synonym_weight = j["synonym_weight"].get<float>();
       if (!(r->synonym_weight > 0 && r->synonym_weight <= 1)) return bad("synonym_weight must be in (0, 1]");
     }
+    if (j.contains("typo_weight")) {
+      r->typo_weight = j["typo_weight"].get<float>();
+      if (!(r->typo_weight >= 0 && r->typo_weight <= 1)) return bad("typo_weight must be in [0, 1]");
+    }
     if (j.contains("default_intent")) {
       std::optional<Intent> intent = IntentFromName(j["default_intent"].at("name").get<std::string>());
       if (!intent) return bad("unknown default intent");

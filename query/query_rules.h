@@ -71,6 +71,9 @@ struct QueryRules {
   // keyword and full-text queries: an expansion widens the search, it does not outvote what
   // the user wrote. "synonym_weight" in search_rules.json, in (0, 1].
   float synonym_weight = 0.5f;
+  // A typo match's terms (query/typo_matching.h) weigh this much; "typo_weight" in
+  // search_rules.json, in [0, 1]; 0 turns typo matching off.
+  float typo_weight = 0.5f;
 
   IntentGuess Classify(std::string_view normalized_query, std::size_t word_count) const;
   // The profile's table first (type, then general), then the default tables, then fallback.

@@ -101,6 +101,8 @@ json AnalyzedJson(const AnalyzedQuery& q) {
                      {"script", ScriptName(w.script)},
                      {"stopword", w.stopword}});
   }
+  json fuzzy = json::array();
+  for (const AnalyzedQuery::Correction& c : q.fuzzy) fuzzy.push_back({{"from", c.from}, {"to", c.to}});
   json corrections = json::array();
   for (const AnalyzedQuery::Correction& c : q.corrections) corrections.push_back({{"from", c.from}, {"to", c.to}});
   return {{"normalized", q.normalized},
@@ -109,6 +111,7 @@ json AnalyzedJson(const AnalyzedQuery& q) {
           {"intent", {{"name", IntentName(q.intent.intent)}, {"confidence", q.intent.confidence}}},
           {"words", std::move(words)},
           {"synonyms", q.synonyms},
+          {"fuzzy", std::move(fuzzy)},
           {"terms", q.terms},
           {"term_weights", q.term_weights},
           {"embedding_text", q.embedding_text}};

@@ -10,6 +10,7 @@
 #include "common/storage/store.h"
 #include "query/fusion.h"
 #include "query/snippet.h"
+#include "query/typo_matching.h"
 
 namespace tide::query {
 
@@ -57,6 +58,10 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   response.threshold = request.threshold.value_or(settings.threshold);
 
   const index::ContainerSet scope = indexes->ResolveContainers(request.container_ids);
+  if (rules->typo_weight > 0 && w.keyword + w.fulltext > 0) {
+    AddTypoMatches(*rules, analyzer_, [&](const std::vector<std::string>& t) { return indexes->KeywordDocFrequencies(t, scope); },
+                   &response.query);
+  }
   const std::size_t wanted =
       request.group_by == GroupBy::kDocument ? request.k * request.chunks_per_document : request.k;
   const std::size_t candidates = std::max(options_.candidates, wanted);

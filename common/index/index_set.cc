@@ -232,6 +232,17 @@ std::vector<KeywordHit> IndexSet::SearchKeyword(Field field, const std::vector<s
   return keywords_.Search(field, terms, k, scope, options_.bm25, &filter, term_weights);
 }
 
+std::vector<std::size_t> IndexSet::KeywordDocFrequencies(const std::vector<std::string>& terms,
+                                                         const ContainerSet& scope) const {
+  std::shared_lock lock(mu_);
+  std::vector<std::size_t> out;
+  out.reserve(terms.size());
+  for (const std::string& t : terms) {
+    out.push_back(keywords_.DocFrequency(Field::kTitle, t, scope) + keywords_.DocFrequency(Field::kBody, t, scope));
+  }
+  return out;
+}
+
 std::size_t IndexSet::size() const {
   std::shared_lock lock(mu_);
   return table_.size();

@@ -148,6 +148,10 @@ class IndexSet {
                                         std::size_t k, const ContainerSet& scope,
                                         const MetadataFilter* filter = nullptr,
                                         const std::vector<float>* term_weights = nullptr) const;
+  // For each term, the live chunks in `scope` that have it in their title or body (a chunk
+  // with it in both counts twice; callers compare, not count). One lock for the batch.
+  std::vector<std::size_t> KeywordDocFrequencies(const std::vector<std::string>& terms,
+                                                 const ContainerSet& scope) const;
   std::size_t CountChunks(const ContainerSet& scope) const;
   // Live chunks of each named container that has any (callers pass only permitted names).
   std::map<std::string, std::size_t> ChunksPerContainer(const std::vector<std::string>& container_ids) const;

@@ -198,6 +198,11 @@ std::size_t KeywordIndex::counted_terms() const {
       std::count_if(terms_.begin(), terms_.end(), [](const auto& entry) { return entry.second.df != nullptr; }));
 }
 
+std::size_t KeywordIndex::DocFrequency(Field field, std::string_view term, const ContainerSet& scope) const {
+  auto it = terms_.find(TermKey(field, term));
+  return it == terms_.end() ? 0 : ScopedDocFrequency(it->second, scope);
+}
+
 std::size_t KeywordIndex::ScopedDocFrequency(const Term& term, const ContainerSet& scope) const {
   std::size_t df = 0;
   if (term.df == nullptr) {

@@ -71,6 +71,10 @@ class KeywordIndex {
                                  const Bm25& params, const LabelFilter* filter = nullptr,
                                  const std::vector<float>* term_weights = nullptr) const;
 
+  // Live chunks in `scope` whose `field` has `term` (0 for a term the index does not have).
+  // Scoped like every statistic here: nothing of other containers shows.
+  std::size_t DocFrequency(Field field, std::string_view term, const ContainerSet& scope) const;
+
   std::size_t size() const { return slot_of_.size(); }
   std::size_t dead_postings() const { return dead_postings_; }
   // Posting lists long enough to keep per-container document frequencies (see Term).

@@ -1,10 +1,11 @@
 // Permission property: two containers hold near-duplicate documents, each with canary words
 // of its own. Thousands of randomized requests scoped to one of them — every mode, fusion,
 // grouping, k, search type, endpoint and way of naming the scope — must never return an id,
-// snippet, title, citation or canary of the other, nor its counts. The result cache is on,
+// snippet, title, citation, typo match or canary of the other, nor its counts. The result cache is on,
 // and requests repeat, so answers served from it are held to the same property.
 
 #include <random>
+#include <tuple>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -105,7 +106,10 @@ TEST_F(PermissionPropertyTest, NothingOfTheOtherContainerEverLeaks) {
   auto pick = [&](const auto& options) { return options[rng() % options.size()]; };
   const std::vector<std::string> queries = {"연차 휴가", "휴가 신청", "비밀 표식", "인사 시스템 15일", "문서 번호 7",
                                             "홍당무암호", "청색비밀", "redcanary77", "bluecanary42", "적색비밀 파란암호문",
-                                            "휴가 규정 12", "blue", "red"};
+                                            "휴가 규정 12", "blue", "red",
+                                            // One edit from a canary: typo matching must find the
+                                            // neighbour in the permitted container only.
+                                            "redcanery77", "bluecanory42", "홍당무암효", "청색비빌"};
   const std::vector<std::string> modes = {"hybrid", "vector", "keyword"};
   const std::vector<std::string> fusions = {"rrf", "linear"};
   const std::vector<std::string> groups = {"chunk", "document"};
@@ -180,7 +184,9 @@ TEST_F(PermissionPropertyTest, NothingOfTheOtherContainerEverLeaks) {
     // Everything the indexes contributed (the echoed query is the caller's own text).
     json j = json::parse(r.body);
     const json& hits = context ? j["citations"] : j["hits"];
-    const std::string payload = hits.dump() + (context ? j["context"].dump() : std::string());
+    // The typo matches come from the index too (the rest of the echoed query is the caller's).
+    const json fuzzy = j.contains("query") ? j["query"].value("fuzzy", json::array()) : json::array();
+    const std::string payload = hits.dump() + (context ? j["context"].dump() : std::string()) + fuzzy.dump();
     for (const std::string& canary : theirs) {
       ASSERT_EQ(payload.find(canary), std::string::npos) << "canary of the other container leaked: " << body.dump();
     }
@@ -196,6 +202,18 @@ TEST_F(PermissionPropertyTest, NothingOfTheOtherContainerEverLeaks) {
   // filter that empties them on purpose: the other side's tags, a date no document has).
   EXPECT_GT(with_hits, 1500);
   EXPECT_GT(cached, 500);       // and on answers from the result cache
+
+  // A typo of a canary finds it in its own container, and nothing in the other.
+  for (const auto& [typo, canary, owner, other] :
+       std::vector<std::tuple<std::string, std::string, std::string, std::string>>{
+           {"redcanery77", "redcanary", "red", "blue"}, {"청색비빌", "청색비밀", "blue", "red"}}) {
+    json own = json::parse(Call("/v1/search", {{"query", typo}, {"container_ids", {owner}}, {"mode", "keyword"}}, kKey).body);
+    ASSERT_EQ(own["query"]["fuzzy"].size(), 1u) << own.dump();
+    EXPECT_EQ(own["query"]["fuzzy"][0]["to"], canary);
+    EXPECT_FALSE(own["hits"].empty());
+    json theirs = json::parse(Call("/v1/search", {{"query", typo}, {"container_ids", {other}}, {"mode", "keyword"}}, kKey).body);
+    EXPECT_TRUE(theirs["query"]["fuzzy"].empty()) << theirs.dump();
+  }
 
   // The red-only key can never reach blue, however it asks.
   EXPECT_EQ(Call("/v1/search", {{"query", "청색비밀"}, {"container_ids", {"blue"}}}, kRedKey).status, 403);

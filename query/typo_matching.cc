@@ -1,0 +1,157 @@
+#include "query/typo_matching.h"
+
+#include <set>
+
+namespace tide::query {
+namespace {
+
+constexpr char32_t kFirstSyllable = 0xAC00;  // 가
+constexpr char32_t kLastSyllable = 0xD7A3;   // 힣
+constexpr int kInitials = 19, kVowels = 21, kFinals = 28;
+constexpr std::size_t kMinLatin = 4, kMinHangulSyllables = 2;
+
+// UTF-8 <-> code points for words the analyzer produced (valid UTF-8 by construction).
+std::u32string Decode(std::string_view s) {
+  std::u32string out;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const int n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    char32_t cp = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
+    for (int k = 1; k < n && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    out.push_back(cp);
+    i += n;
+  }
+  return out;
+}
+
+std::string Encode(const std::u32string& s) {
+  std::string out;
+  for (char32_t cp : s) {
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+  return out;
+}
+
+bool IsSyllable(char32_t c) { return c >= kFirstSyllable && c <= kLastSyllable; }
+
+void LatinVariants(const std::string& w, std::vector<std::string>* out) {
+  static constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    out->push_back(w.substr(0, i) + w.substr(i + 1));                                  // deletion
+    if (i + 1 < w.size()) out->push_back(w.substr(0, i) + w[i + 1] + w[i] + w.substr(i + 2));  // swap
+    for (char c : kAlphabet) {
+      if (c != w[i]) out->push_back(w.substr(0, i) + c + w.substr(i + 1));             // substitution
+    }
+  }
+  for (std::size_t i = 0; i <= w.size(); ++i) {
+    for (char c : kAlphabet) out->push_back(w.substr(0, i) + c + w.substr(i));        // insertion
+  }
+}
+
+void HangulVariants(const std::u32string& w, std::vector<std::string>* out) {
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    const char32_t offset = w[i] - kFirstSyllable;
+    const int initial = static_cast<int>(offset / (kVowels * kFinals));
+    const int vowel = static_cast<int>(offset / kFinals % kVowels);
+    const int final = static_cast<int>(offset % kFinals);
+    auto with = [&](int l, int v, int t) {
+      std::u32string s = w;
+      s[i] = kFirstSyllable + static_cast<char32_t>((l * kVowels + v) * kFinals + t);
+      out->push_back(Encode(s));
+    };
+    for (int l = 0; l < kInitials; ++l) if (l != initial) with(l, vowel, final);
+    for (int v = 0; v < kVowels; ++v) if (v != vowel) with(initial, v, final);
+    for (int t = 0; t < kFinals; ++t) if (t != final) with(initial, vowel, t);
+    if (i + 1 < w.size() && w[i] != w[i + 1]) {
+      std::u32string s = w;
+      std::swap(s[i], s[i + 1]);
+      out->push_back(Encode(s));
+    }
+    if (w.size() >= kMinHangulSyllables + 1) out->push_back(Encode(w.substr(0, i) + w.substr(i + 1)));
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> OneEditVariants(std::string_view word, analysis::Script script) {
+  std::vector<std::string> raw;
+  if (script == analysis::Script::kLatin) {
+    if (word.size() < kMinLatin) return {};
+    for (char c : word) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return {};  // plain lower-case ASCII only
+    }
+    LatinVariants(std::string(word), &raw);
+  } else if (script == analysis::Script::kHangul) {
+    const std::u32string w = Decode(word);
+    if (w.size() < kMinHangulSyllables) return {};
+    for (char32_t c : w) {
+      if (!IsSyllable(c)) return {};
+    }
+    HangulVariants(w, &raw);
+  } else {
+    return {};
+  }
+  // Distinct, in the order generated, without the word itself.
+  std::vector<std::string> out;
+  std::set<std::string> seen{std::string(word)};
+  for (std::string& v : raw) {
+    if (seen.insert(v).second) out.push_back(std::move(v));
+  }
+  return out;
+}
+
+void AddTypoMatches(const QueryRules& rules, const analysis::Analyzer& analyzer, const DocFrequencies& df,
+                    AnalyzedQuery* q) {
+  // The kept words the scope does not have, each asked about once.
+  std::vector<const AnalyzedQuery::QueryWord*> unknown;
+  {
+    std::vector<std::string> keys;
+    std::vector<const AnalyzedQuery::QueryWord*> candidates;
+    const bool keep_stopwords = std::all_of(q->words.begin(), q->words.end(), [](const auto& w) { return w.stopword; });
+    std::set<std::string> asked;
+    for (const AnalyzedQuery::QueryWord& w : q->words) {
+      if ((w.stopword && !keep_stopwords) || !asked.insert(w.key).second) continue;
+      keys.push_back(w.key);
+      candidates.push_back(&w);
+    }
+    if (keys.empty()) return;
+    const std::vector<std::size_t> counts = df(keys);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (counts.at(i) == 0) unknown.push_back(candidates[i]);
+    }
+  }
+  std::set<std::string> have(q->terms.begin(), q->terms.end());
+  for (const AnalyzedQuery::QueryWord* w : unknown) {
+    const std::vector<std::string> variants = OneEditVariants(w->key, w->script);
+    if (variants.empty()) continue;
+    const std::vector<std::size_t> counts = df(variants);
+    std::size_t best = variants.size();
+    for (std::size_t i = 0; i < variants.size(); ++i) {
+      if (counts.at(i) > 0 && (best == variants.size() || counts[i] > counts[best])) best = i;
+    }
+    if (best == variants.size()) continue;
+    q->fuzzy.push_back({w->key, variants[best]});
+    q->highlight.push_back(variants[best]);
+    for (std::string& t : analyzer.Terms(variants[best])) {
+      if (!have.insert(t).second) continue;
+      q->terms.push_back(std::move(t));
+      q->term_weights.push_back(rules.typo_weight);
+    }
+  }
+}
+
+}  // namespace tide::query
