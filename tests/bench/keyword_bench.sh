@@ -3,7 +3,8 @@
 #   1. builds keyword_bench (and tidectl, for the help corpus) with ninja, 2 jobs, under the
 #      shared build lock, and the peers in other processes (tests/bench/peers/build.sh: Lucene, Tantivy)
 #      (--no-build skips both);
-#   2. runs it: BM25 quality on both shared Korean sets (klue-nli-retrieval, parakqc-retrieval),
+#   2. runs it: BM25 quality on both shared Korean sets (klue-nli-retrieval, parakqc-retrieval)
+#      and on the judged LibreOffice help set (tests/quality/help-ko; title + text as one field),
 #      then build time, index size and queries/s on the benchmark corpus
 #      (tests/bench/bench_corpus.h):
 #        --quick  100k chunks, 1,000 queries (the default)
@@ -45,6 +46,11 @@ fi
 quality=(--quality "$data" --quality "${PARAKQC_DATA:-/work/shared/data/parakqc-retrieval}")
 [ -x "$bin/tests/bench/keyword_bench" ] || { echo "keyword_bench.sh: $bin/tests/bench/keyword_bench is missing" >&2; exit 1; }
 prepare_help_events
+if [ -n "$help_events" ]; then
+  # The judged LibreOffice help set (tests/quality/help-ko), one field of title + text here.
+  python3 "$repo/tests/quality/help-ko/prepare.py" "$help_events" "$bin/bench-data/help-ko"
+  quality+=(--quality "$bin/bench-data/help-ko")
+fi
 
 case "$mode" in
   quick) args=(--chunks 100000 --queries 1000 --budget_seconds 3 --min_seconds 0.5) ;;

@@ -11,7 +11,8 @@
 #                                    heading, or appends it; other sections are kept
 #   find_matplotlib                  sets $py to a python3 that can import matplotlib (the Debian
 #                                    one when a pyenv shim shadows it), or to "" if there is none
-#   peer_mrr_of SET, peer_table SET  the best lexical peer's unscoped MRR@10 on a shared set, and
+#   peer_mrr_of SET, peer_table SET  the best lexical peer's unscoped MRR@10 on a shared set (empty
+#                                    for another set), and
 #                                    the peers' table, as DESIGN.md §6 measured them
 #
 # Expects $repo (the repository root) to be set by the caller.
@@ -78,8 +79,9 @@ find_matplotlib() {
 
 peer_mrr_of() {
   case "$1" in
-    parakqc-retrieval) echo 0.901 ;;  # Lucene nori + CJK bigrams
-    *) echo 0.973 ;;                   # Xapian n-grams / Lucene nori + bigrams
+    parakqc-retrieval) echo 0.901 ;;   # Lucene nori + CJK bigrams
+    klue-nli-retrieval) echo 0.973 ;;  # Xapian n-grams / Lucene nori + bigrams
+    *) echo "" ;;                      # none measured
   esac
 }
 

