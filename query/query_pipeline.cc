@@ -112,9 +112,13 @@ AnalyzedQuery AnalyzeQuery(std::string_view text, const QueryRules& rules, const
   }
   // A query of nothing but stopwords ("어떻게 하나요") still means something: keep them all.
   const bool keep_stopwords = kept == 0;
+  // Each kept word's share of q.terms, for the weights below.
+  std::vector<std::pair<analysis::Script, std::size_t>> word_terms;
   for (const AnalyzedQuery::QueryWord& w : q.words) {
     if (w.stopword && !keep_stopwords) continue;
+    const std::size_t before = q.terms.size();
     AppendTerms(analyzer, w.text, &q.terms);
+    word_terms.emplace_back(w.script, q.terms.size() - before);
     if (!q.embedding_text.empty()) q.embedding_text += ' ';
     q.embedding_text += w.text;
     q.highlight.push_back(w.key);
@@ -128,9 +132,28 @@ AnalyzedQuery AnalyzeQuery(std::string_view text, const QueryRules& rules, const
       q.highlight.push_back(s);
     }
   }
-  // The query's own terms weigh 1 each (repeats count); a synonym's terms weigh less, once
-  // each, and not at all where the query has the term itself (서식 -> format must not outvote 서식).
+  // The query's own terms weigh 1 each (repeats count), except that every word weighs alike
+  // whatever its script: a Hangul word gives its stem and n-grams (about six terms for three
+  // syllables), a Latin word, a number or a code one term, which beside them would count for a
+  // sixth of a word ("LibreLogo 거북이 그래픽", "JDBC 드라이버"). Such a one-term word weighs the
+  // mean number of terms of the query's Hangul words (docs/decisions/0012).
   q.term_weights.assign(q.terms.size(), 1.0f);
+  {
+    std::size_t hangul_words = 0, hangul_terms = 0;
+    for (const auto& [script, n] : word_terms) {
+      if (script == analysis::Script::kHangul) {
+        ++hangul_words;
+        hangul_terms += n;
+      }
+    }
+    const float one_term_word =
+        hangul_words == 0 ? 1.0f : std::max(1.0f, static_cast<float>(hangul_terms) / static_cast<float>(hangul_words));
+    std::size_t at = 0;
+    for (const auto& [script, n] : word_terms) {
+      if (n == 1 && script != analysis::Script::kHangul) q.term_weights[at] = one_term_word;
+      at += n;
+    }
+  }
   const std::set<std::string> own(q.terms.begin(), q.terms.end());
   std::set<std::string> added;
   for (const std::string& s : q.synonyms) {

@@ -4,9 +4,10 @@
 // Systems:
 //   tide           tide::index::KeywordIndex (BM25, k1 1.2, b 0.75) over the terms of
 //                  tide::analysis::Analyzer (particle-stripped Hangul stems plus "#" syllable
-//                  bigrams, whole Latin words), the code path ingest and search use; the query
-//                  is Analyzer::Terms(query text) (the daemon's pipeline adds its rules on
-//                  top of that; none here). Speed only: `tide-scoped` searches the same
+//                  unigrams and bigrams, whole Latin words), the code path ingest and search
+//                  use; the query's terms and weights are the daemon's query pipeline's
+//                  (query::AnalyzeQuery) with no rules files (no stopwords, synonyms, spelling
+//                  or typo matching: those need configs/ or the scope's index). Speed only: `tide-scoped` searches the same
 //                  index scoped to the even container ordinals, `tide-one-container` scoped
 //                  to the container nearest 1% of the chunks (statistics of that scope);
 //                  `tide-top100` and `tide-scoped-top100` are the first two asking for 100
@@ -72,6 +73,7 @@
 #include "common/analysis/analyzer.h"
 #include "common/index/container_set.h"
 #include "common/index/keyword_index.h"
+#include "query/query_pipeline.h"
 #include "tests/bench/bench_corpus.h"
 #include "tests/bench/peer_process.h"
 #include "tests/bench/ranking_metrics.h"
@@ -169,9 +171,11 @@ class TideEngine : public Engine {
   }
   std::vector<std::size_t> Search(const std::string& query, std::size_t k) override {
     std::vector<std::size_t> out;
-    for (const index::KeywordHit& h :
-         index_.Search(index::Field::kBody, analyzer_.Terms(query), fusion_k_ ? kFusionCandidates : k, *scope_,
-                       bm25_)) {
+    // The daemon's query pipeline without rules files (no stopwords, synonyms or spelling): its
+    // terms and their weights (every word weighs alike whatever its script).
+    const query::AnalyzedQuery q = query::AnalyzeQuery(query, rules_, analyzer_);
+    for (const index::KeywordHit& h : index_.Search(index::Field::kBody, q.terms, fusion_k_ ? kFusionCandidates : k,
+                                                    *scope_, bm25_, nullptr, &q.term_weights)) {
       out.push_back(h.label - 1);
     }
     return out;
@@ -193,6 +197,7 @@ class TideEngine : public Engine {
 
  private:
   analysis::Analyzer analyzer_;
+  const query::QueryRules rules_;  // built-in defaults, no files
   index::KeywordIndex index_;
   index::KeywordIndex::Bm25 bm25_;
   index::ContainerSet all_;   // every container: statistics of the whole index

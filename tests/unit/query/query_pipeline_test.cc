@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -116,6 +117,35 @@ TEST(QueryPipelineTest, SynonymTermsWeighLessThanTheQuerysOwn) {
   // Every own term comes first, with weight 1.
   const auto first_synonym = std::find_if(q.term_weights.begin(), q.term_weights.end(), [](float w) { return w < 1; });
   EXPECT_TRUE(std::all_of(first_synonym, q.term_weights.end(), [&](float w) { return w == rules->synonym_weight; }));
+}
+
+// Issue 13: a Latin word, a number or a code gives one term where a Hangul word gives its stem
+// and n-grams; each word must weigh alike, or "LibreLogo 거북이" is mostly about turtles.
+TEST(QueryPipelineTest, EveryWordWeighsAlikeWhateverItsScript) {
+  const QueryRules rules;  // no files
+  const analysis::Analyzer analyzer;
+  struct WeightCase {
+    const char* text;
+    std::set<std::string> one_term_words;  // the words whose single term is weighed up
+    float weight;                          // the mean number of terms of the query's Hangul words
+  };
+  const std::vector<WeightCase> cases = {
+      {"librelogo 거북이 그래픽", {"librelogo"}, 6.0f},  // 거북이, 그래픽: stem + 3 unigrams + 2 bigrams
+      {"jdbc 드라이버", {"jdbc"}, 8.0f},                  // 드라이버: stem + 4 + 3
+      {"err 502 오류", {"err", "502"}, 4.0f},             // 오류: stem + 2 unigrams + 1 bigram
+      {"vba 매크로 설정", {"vba"}, 5.0f},                 // (6 + 4) / 2
+  };
+  for (const WeightCase& c : cases) {
+    const AnalyzedQuery q = AnalyzeQuery(c.text, rules, analyzer);
+    ASSERT_EQ(q.terms.size(), q.term_weights.size());
+    for (std::size_t i = 0; i < q.terms.size(); ++i) {
+      const bool weighed_up = c.one_term_words.contains(q.terms[i]);
+      EXPECT_FLOAT_EQ(q.term_weights[i], weighed_up ? c.weight : 1.0f) << c.text << ": " << q.terms[i];
+    }
+  }
+  // Without Hangul words nothing changes: every word gives one term.
+  const AnalyzedQuery latin = AnalyzeQuery("option vbasupport 1", rules, analyzer);
+  EXPECT_TRUE(std::all_of(latin.term_weights.begin(), latin.term_weights.end(), [](float w) { return w == 1.0f; }));
 }
 
 // Issue 13: configs/spelling.txt corrects the query before anything else reads it.
