@@ -165,7 +165,7 @@ fi
 echo "setup: playwright-core in $console_dir"
 
 # Benchmark peers outside Debian (--bench): Lucene's jars (tests/bench/peers/lucene/pom.xml);
-# Tantivy's crates come with its build (tests/bench/peers/tantivy/Cargo.lock);
+# Tantivy's crates come with its build by the machine's cargo (tests/bench/peers/tantivy/Cargo.lock);
 # tests/bench/peers/build.sh compiles the peer programs into the build tree.
 if [ "$with_bench" -eq 1 ]; then
   maven_jars lucene "$repo/tests/bench/peers/lucene/pom.xml" "$third_party/lucene"

@@ -29,18 +29,20 @@ void AppendTerms(const analysis::Analyzer& analyzer, std::string_view text, std:
   out->insert(out->end(), std::make_move_iterator(terms.begin()), std::make_move_iterator(terms.end()));
 }
 
-// One word with the spelling rules applied: Hangul fixes wherever they occur in it, scanning
-// left to right (a replacement is not scanned again), other fixes only as the whole word.
+// One word with the spelling rules applied (QueryRules::SpellingFix says where each matches),
+// scanning left to right; a replacement is not scanned again.
 std::string CorrectWord(const std::string& word, const std::vector<QueryRules::SpellingFix>& fixes) {
+  using Where = QueryRules::SpellingFix::Where;
   for (const QueryRules::SpellingFix& f : fixes) {
-    if (!f.inside_words && f.wrong == word) return f.right;
+    if (f.where == Where::kWholeWord && f.wrong == word) return f.right;
   }
   std::string out;
   std::size_t i = 0;
   while (i < word.size()) {
     const QueryRules::SpellingFix* hit = nullptr;
     for (const QueryRules::SpellingFix& f : fixes) {
-      if (f.inside_words && word.compare(i, f.wrong.size(), f.wrong) == 0) {
+      const bool here = f.where == Where::kAnywhere || (f.where == Where::kWordStart && i == 0);
+      if (here && word.compare(i, f.wrong.size(), f.wrong) == 0) {
         hit = &f;
         break;  // longest first
       }
@@ -137,6 +139,7 @@ AnalyzedQuery AnalyzeQuery(std::string_view text, const QueryRules& rules, const
   // syllables), a Latin word, a number or a code one term, which beside them would count for a
   // sixth of a word ("LibreLogo 거북이 그래픽", "JDBC 드라이버"). Such a one-term word weighs the
   // mean number of terms of the query's Hangul words (docs/decisions/0012).
+  q.own_terms = q.terms.size();
   q.term_weights.assign(q.terms.size(), 1.0f);
   {
     std::size_t hangul_words = 0, hangul_terms = 0;

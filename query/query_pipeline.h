@@ -36,7 +36,10 @@ struct AnalyzedQuery {
   std::vector<Correction> fuzzy;        // typo matches a search made in its scope
                                         // (query/typo_matching.h): word -> the scope's word
   std::vector<std::string> terms;       // keyword and full-text query terms (analyzer terms of
-                                        // the kept words, then of their synonyms)
+                                        // the kept words, then of their synonyms, then of typo
+                                        // matches)
+  std::size_t own_terms = 0;            // the first own_terms entries of `terms` are the kept
+                                        // words' own
   std::vector<float> term_weights;      // one per entry of `terms`: 1 for the query's own terms,
                                         // rules.synonym_weight for a synonym's (each distinct
                                         // term once, and none the query has itself)

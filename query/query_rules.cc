@@ -181,7 +181,8 @@ Status ParseSynonyms(const std::filesystem::path& path, const analysis::Analyzer
   return Status();
 }
 
-// Lines "wrong, wrong2 => right". Each wrong form is one word; the right form may be several.
+// Lines "wrong, *wrong2 => right". Each wrong form is one word ('*': anywhere inside a word,
+// Hangul only); the right form may be several.
 Status ParseSpelling(const std::filesystem::path& path, const analysis::Analyzer& analyzer, QueryRules* r) {
   std::ifstream in(path);
   if (!in) return Status::InvalidArgument("cannot open spelling file " + path.string());
@@ -202,10 +203,15 @@ Status ParseSpelling(const std::filesystem::path& path, const analysis::Analyzer
     for (std::string item; std::getline(wrongs, item, ',');) {
       std::string wrong = analysis::Normalize(item);
       if (wrong.empty()) continue;
+      const bool anywhere = wrong.front() == '*';
+      if (anywhere) wrong = analysis::Normalize(wrong.substr(1));
       const std::vector<analysis::Word> words = analyzer.Words(wrong);
       if (words.size() != 1 || words[0].text != wrong) return bad("'" + wrong + "' is not one word");
       if (wrong == right) return bad("'" + wrong + "' is corrected to itself");
-      r->spelling.push_back({wrong, right, words[0].script == analysis::Script::kHangul});
+      const bool hangul = words[0].script == analysis::Script::kHangul;
+      if (anywhere && !hangul) return bad("'*' (anywhere in a word) is for Hangul forms only: '" + wrong + "'");
+      using Where = QueryRules::SpellingFix::Where;
+      r->spelling.push_back({wrong, right, anywhere ? Where::kAnywhere : hangul ? Where::kWordStart : Where::kWholeWord});
       ++added;
     }
     if (added == 0) return bad("empty left side of '=>'");

@@ -59,12 +59,14 @@ struct QueryRules {
   std::set<std::string> stopwords;                            // normalised, particle-stripped
   std::map<std::string, std::vector<std::string>> synonyms;  // word -> what it also searches
   // Spelling corrections (configs/spelling.txt), normalised, longest `wrong` first. A Hangul
-  // wrong form is replaced wherever it occurs inside a query word (됬 in 설정됬다, 어떻해 in
-  // 어떻해요); any other is replaced only as a whole word (teh, not tehran).
+  // wrong form is replaced at the start of a query word (어떻해 in 어떻해요, 화일 in 화일을, not
+  // in 악화일로), or anywhere inside one when the file marks it with '*' (됬 in 설정됬다); any
+  // other is replaced only as a whole word (teh, not tehran).
   struct SpellingFix {
+    enum class Where { kWholeWord, kWordStart, kAnywhere };
     std::string wrong;
     std::string right;
-    bool inside_words;
+    Where where;
   };
   std::vector<SpellingFix> spelling;
   // A synonym's terms weigh this much against the query's own terms (which weigh 1) in the

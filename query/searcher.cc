@@ -59,8 +59,10 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
 
   const index::ContainerSet scope = indexes->ResolveContainers(request.container_ids);
   if (rules->typo_weight > 0 && w.keyword + w.fulltext > 0) {
-    AddTypoMatches(*rules, analyzer_, [&](const std::vector<std::string>& t) { return indexes->KeywordDocFrequencies(t, scope); },
-                   &response.query);
+    const ScopeVocabulary vocabulary{
+        [&](const std::vector<std::string>& t) { return indexes->KeywordTermsInScope(t, scope); },
+        [&](const std::vector<std::string>& t) { return indexes->KeywordDocFrequencies(t, scope); }};
+    AddTypoMatches(*rules, analyzer_, vocabulary, &response.query);
   }
   const std::size_t wanted =
       request.group_by == GroupBy::kDocument ? request.k * request.chunks_per_document : request.k;
@@ -123,11 +125,10 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   }
   const std::vector<std::string>& terms = response.query.terms;
   const std::vector<float>& term_weights = response.query.term_weights;
-  // Distinct query terms, for the title list's coverage (synonyms' terms are not the query's).
-  std::set<std::string> own_terms;
-  for (std::size_t i = 0; i < terms.size(); ++i) {
-    if (i >= term_weights.size() || term_weights[i] >= 1.0f) own_terms.insert(terms[i]);
-  }
+  // Distinct query terms, for the title list's coverage (synonyms' and typo matches' terms are
+  // not the query's).
+  const std::set<std::string> own_terms(terms.begin(),
+                                        terms.begin() + static_cast<std::ptrdiff_t>(std::min(response.query.own_terms, terms.size())));
   auto keyword_list = [&](index::Field field, Retriever retriever, float weight) {
     RankedList& list = lists[static_cast<std::size_t>(retriever)];
     list.weight = weight;

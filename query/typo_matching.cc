@@ -1,5 +1,6 @@
 #include "query/typo_matching.h"
 
+#include <algorithm>
 #include <set>
 
 namespace tide::query {
@@ -8,7 +9,7 @@ namespace {
 constexpr char32_t kFirstSyllable = 0xAC00;  // 가
 constexpr char32_t kLastSyllable = 0xD7A3;   // 힣
 constexpr int kInitials = 19, kVowels = 21, kFinals = 28;
-constexpr std::size_t kMinLatin = 4, kMinHangulSyllables = 2;
+constexpr std::size_t kMinLatin = 4, kMaxLatin = 20, kMinHangulSyllables = 2, kMaxHangulSyllables = 8;
 
 // UTF-8 <-> code points for words the analyzer produced (valid UTF-8 by construction).
 std::u32string Decode(std::string_view s) {
@@ -49,7 +50,8 @@ std::string Encode(const std::u32string& s) {
 bool IsSyllable(char32_t c) { return c >= kFirstSyllable && c <= kLastSyllable; }
 
 void LatinVariants(const std::string& w, std::vector<std::string>* out) {
-  static constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  // Letters only: the analyzer splits words where the script changes, so no Latin word holds a digit.
+  static constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyz";
   for (std::size_t i = 0; i < w.size(); ++i) {
     out->push_back(w.substr(0, i) + w.substr(i + 1));                                  // deletion
     if (i + 1 < w.size()) out->push_back(w.substr(0, i) + w[i + 1] + w[i] + w.substr(i + 2));  // swap
@@ -90,14 +92,15 @@ void HangulVariants(const std::u32string& w, std::vector<std::string>* out) {
 std::vector<std::string> OneEditVariants(std::string_view word, analysis::Script script) {
   std::vector<std::string> raw;
   if (script == analysis::Script::kLatin) {
-    if (word.size() < kMinLatin) return {};
+    if (word.size() < kMinLatin || word.size() > kMaxLatin) return {};
     for (char c : word) {
-      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return {};  // plain lower-case ASCII only
+      if (c < 'a' || c > 'z') return {};  // plain lower-case ASCII letters only
     }
     LatinVariants(std::string(word), &raw);
   } else if (script == analysis::Script::kHangul) {
+    if (word.size() > 3 * kMaxHangulSyllables) return {};  // before decoding a long word
     const std::u32string w = Decode(word);
-    if (w.size() < kMinHangulSyllables) return {};
+    if (w.size() < kMinHangulSyllables || w.size() > kMaxHangulSyllables) return {};
     for (char32_t c : w) {
       if (!IsSyllable(c)) return {};
     }
@@ -114,42 +117,53 @@ std::vector<std::string> OneEditVariants(std::string_view word, analysis::Script
   return out;
 }
 
-void AddTypoMatches(const QueryRules& rules, const analysis::Analyzer& analyzer, const DocFrequencies& df,
+void AddTypoMatches(const QueryRules& rules, const analysis::Analyzer& analyzer, const ScopeVocabulary& scope,
                     AnalyzedQuery* q) {
-  // The kept words the scope does not have, each asked about once.
-  std::vector<const AnalyzedQuery::QueryWord*> unknown;
+  // The kept words the rules could match, each asked about once.
+  std::vector<const AnalyzedQuery::QueryWord*> candidates;
+  std::vector<std::string> keys;
   {
-    std::vector<std::string> keys;
-    std::vector<const AnalyzedQuery::QueryWord*> candidates;
     const bool keep_stopwords = std::all_of(q->words.begin(), q->words.end(), [](const auto& w) { return w.stopword; });
     std::set<std::string> asked;
     for (const AnalyzedQuery::QueryWord& w : q->words) {
       if ((w.stopword && !keep_stopwords) || !asked.insert(w.key).second) continue;
+      const bool latin = w.script == analysis::Script::kLatin && w.key.size() >= kMinLatin;
+      const bool hangul = w.script == analysis::Script::kHangul && w.key.size() >= 3 * kMinHangulSyllables;
+      if (!latin && !hangul) continue;
       keys.push_back(w.key);
       candidates.push_back(&w);
     }
-    if (keys.empty()) return;
-    const std::vector<std::size_t> counts = df(keys);
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (counts.at(i) == 0) unknown.push_back(candidates[i]);
-    }
   }
+  if (keys.empty()) return;
+  const std::vector<bool> known = scope.has(keys);
   std::set<std::string> have(q->terms.begin(), q->terms.end());
-  for (const AnalyzedQuery::QueryWord* w : unknown) {
+  std::size_t tried = 0;
+  for (std::size_t k = 0; k < keys.size() && tried < kMaxTypoWords; ++k) {
+    if (known.at(k)) continue;
+    const AnalyzedQuery::QueryWord* w = candidates[k];
     const std::vector<std::string> variants = OneEditVariants(w->key, w->script);
     if (variants.empty()) continue;
-    const std::vector<std::size_t> counts = df(variants);
+    ++tried;
+    const std::vector<std::size_t> counts = scope.count(variants);
     std::size_t best = variants.size();
     for (std::size_t i = 0; i < variants.size(); ++i) {
       if (counts.at(i) > 0 && (best == variants.size() || counts[i] > counts[best])) best = i;
     }
     if (best == variants.size()) continue;
+    // What the written word's own terms weigh (a Latin word beside Hangul ones weighs more).
+    float written = 1.0f;
+    for (std::size_t i = 0; i < q->own_terms && i < q->terms.size(); ++i) {
+      if (q->terms[i] == w->key) {
+        written = q->term_weights[i];
+        break;
+      }
+    }
     q->fuzzy.push_back({w->key, variants[best]});
     q->highlight.push_back(variants[best]);
     for (std::string& t : analyzer.Terms(variants[best])) {
       if (!have.insert(t).second) continue;
       q->terms.push_back(std::move(t));
-      q->term_weights.push_back(rules.typo_weight);
+      q->term_weights.push_back(rules.typo_weight * written);
     }
   }
 }

@@ -243,6 +243,17 @@ std::vector<std::size_t> IndexSet::KeywordDocFrequencies(const std::vector<std::
   return out;
 }
 
+std::vector<bool> IndexSet::KeywordTermsInScope(const std::vector<std::string>& terms,
+                                                 const ContainerSet& scope) const {
+  std::shared_lock lock(mu_);
+  std::vector<bool> out;
+  out.reserve(terms.size());
+  for (const std::string& t : terms) {
+    out.push_back(keywords_.InScope(Field::kTitle, t, scope) || keywords_.InScope(Field::kBody, t, scope));
+  }
+  return out;
+}
+
 std::size_t IndexSet::size() const {
   std::shared_lock lock(mu_);
   return table_.size();

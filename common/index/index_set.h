@@ -152,6 +152,8 @@ class IndexSet {
   // with it in both counts twice; callers compare, not count). One lock for the batch.
   std::vector<std::size_t> KeywordDocFrequencies(const std::vector<std::string>& terms,
                                                  const ContainerSet& scope) const;
+  // For each term, whether a live chunk in `scope` has it in its title or body (cheaper).
+  std::vector<bool> KeywordTermsInScope(const std::vector<std::string>& terms, const ContainerSet& scope) const;
   std::size_t CountChunks(const ContainerSet& scope) const;
   // Live chunks of each named container that has any (callers pass only permitted names).
   std::map<std::string, std::size_t> ChunksPerContainer(const std::vector<std::string>& container_ids) const;

@@ -203,6 +203,16 @@ std::size_t KeywordIndex::DocFrequency(Field field, std::string_view term, const
   return it == terms_.end() ? 0 : ScopedDocFrequency(it->second, scope);
 }
 
+bool KeywordIndex::InScope(Field field, std::string_view term, const ContainerSet& scope) const {
+  auto it = terms_.find(TermKey(field, term));
+  if (it == terms_.end()) return false;
+  if (it->second.df != nullptr) return ScopedDocFrequency(it->second, scope) > 0;
+  for (const Posting& p : it->second.postings) {
+    if (scope.Contains(slot_container_[p.slot])) return true;  // removed slots are in no scope
+  }
+  return false;
+}
+
 std::size_t KeywordIndex::ScopedDocFrequency(const Term& term, const ContainerSet& scope) const {
   std::size_t df = 0;
   if (term.df == nullptr) {

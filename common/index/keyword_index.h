@@ -74,6 +74,9 @@ class KeywordIndex {
   // Live chunks in `scope` whose `field` has `term` (0 for a term the index does not have).
   // Scoped like every statistic here: nothing of other containers shows.
   std::size_t DocFrequency(Field field, std::string_view term, const ContainerSet& scope) const;
+  // Whether any live chunk in `scope` has `term` in `field`: DocFrequency() > 0, but a short
+  // posting list is read only up to its first chunk in the scope.
+  bool InScope(Field field, std::string_view term, const ContainerSet& scope) const;
 
   std::size_t size() const { return slot_of_.size(); }
   std::size_t dead_postings() const { return dead_postings_; }

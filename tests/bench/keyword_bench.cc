@@ -568,7 +568,7 @@ int Main(int argc, char** argv) {
         RankingSummary summary;
         for (std::size_t q = 0; q < texts.size(); ++q) {
           std::vector<std::string> ranked;
-          for (std::size_t d : batch.hits.at(q)) ranked.push_back(set.doc_ids[d]);
+          for (std::size_t d : batch.hits.at(q)) ranked.push_back(set.doc_ids.at(d));  // a peer's ordinal, checked
           summary.Add(ranked, *relevant[q]);
         }
         by_mode[mode].push_back(summary.Mean());

@@ -1,5 +1,6 @@
 #include "tests/bench/peer_process.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,7 +37,8 @@ std::vector<std::string> SplitTabs(const std::string& line) {
 PeerProcess::PeerProcess(const std::vector<std::string>& argv) : name_(argv.at(0)) {
   signal(SIGPIPE, SIG_IGN);  // a peer that dies shows as a write error, not our death
   int to_child[2], from_child[2];
-  if (pipe(to_child) != 0 || pipe(from_child) != 0) Die(name_, "pipe failed");
+  // Close-on-exec, so that a peer started later does not hold this one's stdin open.
+  if (pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0) Die(name_, "pipe failed");
   pid_ = fork();
   if (pid_ < 0) Die(name_, "fork failed");
   if (pid_ == 0) {

@@ -2,8 +2,9 @@
 // terms, particle stripping) and the query pipeline with the shipped rules, stopwords,
 // synonyms and spelling corrections (configs/).
 //
-// Checks besides the sanitizers: everything produced is valid UTF-8 (whatever the input), and
-// a particle-stripped word is a non-empty prefix of the word.
+// Checks besides the sanitizers: everything produced is valid UTF-8 (whatever the input; typo
+// neighbours too, and few of them), and a particle-stripped word is a non-empty prefix of the
+// word.
 
 #include <cstddef>
 #include <cstdint>
@@ -11,12 +12,14 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/analysis/analyzer.h"
 #include "common/analysis/normalizer.h"
 #include "common/utf8.h"
 #include "query/query_pipeline.h"
 #include "query/query_rules.h"
+#include "query/typo_matching.h"
 
 namespace {
 
@@ -57,5 +60,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const tide::query::AnalyzedQuery query = tide::query::AnalyzeQuery(text, Rules(), analyzer);
   Check(query.terms.size() == query.term_weights.size(), "a term without a weight");
   Check(IsValid(query.embedding_text), "the embedding text is not UTF-8");
+  Check(query.own_terms <= query.terms.size(), "more own terms than terms");
+  for (const auto& word : query.words) {
+    // Typo neighbours of every query word: bounded in number, valid UTF-8.
+    const std::vector<std::string> variants = tide::query::OneEditVariants(word.key, word.script);
+    Check(variants.size() <= 1200, "too many typo neighbours");
+    for (const std::string& v : variants) Check(IsValid(v), "a typo neighbour is not UTF-8");
+  }
   return 0;
 }

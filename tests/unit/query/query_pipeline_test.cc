@@ -167,6 +167,9 @@ TEST(QueryPipelineTest, SpellingCorrectionsRewriteTheQueryWordByWord) {
       {"메세지 데이타 화일", "메시지 데이터 파일", {{"메세지", "메시지"}, {"데이타", "데이터"}, {"화일", "파일"}}},
       {"안되요", "안 돼요", {{"안되요", "안 돼요"}}},                           // the longest form wins
       {"피벗 테이블", "피벗 테이블", {}},                                       // nothing to correct
+      {"화일을 열기", "파일을 열기", {{"화일을", "파일을"}}},                   // at a word's start
+      {"악화일로 문화일보", "악화일로 문화일보", {}},                            // not inside without '*'
+      {"금새 지금새로", "금세 지금새로", {{"금새", "금세"}}},
   };
   const analysis::Analyzer analyzer;
   for (const SpellingCase& c : cases) {
@@ -191,6 +194,7 @@ TEST(QueryRulesTest, RejectsBadSpellingLinesWithTheReason) {
       {" => 피벗\n", "empty left side"},
       {"# comment\n피봇 테이블 => 피벗 테이블\n", "is not one word"},
       {"피벗 => 피벗\n", "corrected to itself"},
+      {"*teh => the\n", "for Hangul forms only"},
   };
   for (const auto& [text, reason] : bad) {
     std::ofstream(dir.path() / "spelling.txt") << text;

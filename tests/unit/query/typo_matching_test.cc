@@ -20,7 +20,7 @@ TEST(TypoMatchingTest, OneEditVariantsAreBoundedAndScriptAware) {
   };
   using S = analysis::Script;
   const std::vector<Case> cases = {
-      {"vlookp", S::kLatin, {"vlookup", "vlook", "lvookp", "vlookq"}, {"vlookp", "hlookup"}},  // insert, delete, swap, sub; 2 edits no
+      {"vlookp", S::kLatin, {"vlookup", "vlook", "lvookp", "vlookq"}, {"vlookp", "hlookup", "vlook1"}},  // insert, delete, swap, sub; 2 edits, digits no
       {"excle", S::kLatin, {"excel"}, {"excle"}},
       {"pivto", S::kLatin, {"pivot"}, {}},
       {"피봇", S::kHangul, {"피벗", "비봇", "피보", "봇피"}, {"피봇", "피벗트"}},  // vowel, initial, final, swap
@@ -47,18 +47,26 @@ TEST(TypoMatchingTest, OneEditVariantsAreBoundedAndScriptAware) {
 
 class AddTypoMatchesTest : public ::testing::Test {
  protected:
+  // The scope holds the words of `scope_df`, in that many chunks each. Counts the lookups.
   AnalyzedQuery Run(const std::string& text, const std::map<std::string, std::size_t>& scope_df) {
     AnalyzedQuery q = AnalyzeQuery(text, rules_, analyzer_);
-    AddTypoMatches(rules_, analyzer_,
-                   [&](const std::vector<std::string>& terms) {
-                     std::vector<std::size_t> out;
-                     for (const std::string& t : terms) {
-                       auto it = scope_df.find(t);
-                       out.push_back(it == scope_df.end() ? 0 : it->second);
-                     }
-                     return out;
-                   },
-                   &q);
+    auto df = [&](const std::string& t) {
+      auto it = scope_df.find(t);
+      return it == scope_df.end() ? std::size_t{0} : it->second;
+    };
+    const ScopeVocabulary scope{[&](const std::vector<std::string>& terms) {
+                                  has_calls_ += 1;
+                                  std::vector<bool> out;
+                                  for (const std::string& t : terms) out.push_back(df(t) > 0);
+                                  return out;
+                                },
+                                [&](const std::vector<std::string>& terms) {
+                                  count_calls_ += 1;
+                                  std::vector<std::size_t> out;
+                                  for (const std::string& t : terms) out.push_back(df(t));
+                                  return out;
+                                }};
+    AddTypoMatches(rules_, analyzer_, scope, &q);
     return q;
   }
   std::map<std::string, float> Weights(const AnalyzedQuery& q) {
@@ -69,6 +77,7 @@ class AddTypoMatchesTest : public ::testing::Test {
 
   QueryRules rules_;
   analysis::Analyzer analyzer_;
+  int has_calls_ = 0, count_calls_ = 0;
 };
 
 TEST_F(AddTypoMatchesTest, AnUnknownWordMeetsTheScopesMostFrequentNeighbourAtTheTypoWeight) {
@@ -77,9 +86,12 @@ TEST_F(AddTypoMatchesTest, AnUnknownWordMeetsTheScopesMostFrequentNeighbourAtThe
   EXPECT_EQ(q.fuzzy[0].from, "vlookp");
   EXPECT_EQ(q.fuzzy[0].to, "vlook");  // the more frequent of the two neighbours the scope has
   auto w = Weights(q);
-  EXPECT_GE(w["vlookp"], 1.0f);  // the written word stays, at its full weight
-  EXPECT_FLOAT_EQ(w["vlook"], rules_.typo_weight);
+  // The written word stays at its full weight (a Latin word beside 함수 weighs 함수's four terms);
+  // its typo match weighs typo_weight of that.
+  EXPECT_FLOAT_EQ(w["vlookp"], 4.0f);
+  EXPECT_FLOAT_EQ(w["vlook"], rules_.typo_weight * 4.0f);
   EXPECT_LT(rules_.typo_weight, 1.0f);
+  EXPECT_EQ(q.own_terms, 5u);  // vlookp, 함수 + its three n-grams; vlook is not the query's own
   EXPECT_EQ(q.terms.size(), q.term_weights.size());
   EXPECT_TRUE(Has(q.highlight, "vlook"));
 }
@@ -101,8 +113,26 @@ TEST_F(AddTypoMatchesTest, KnownWordsStopwordsAndUnmatchableWordsAreLeftAlone) {
   // Nothing within one edit in the scope.
   EXPECT_TRUE(Run("zzzzqq", {{"excel", 1}}).fuzzy.empty());
   // Stopwords are not matched.
-  rules_.stopwords = {"hwo"};
-  EXPECT_TRUE(Run("hwo excel", {{"excel", 1}, {"how", 5}}).fuzzy.empty());
+  rules_.stopwords = {"waht"};
+  EXPECT_TRUE(Run("waht excel", {{"excel", 1}, {"what", 5}}).fuzzy.empty());
+  rules_.stopwords.clear();
+  EXPECT_EQ(Run("waht excel", {{"excel", 1}, {"what", 5}}).fuzzy.size(), 1u);  // (else it would be)
+}
+
+TEST_F(AddTypoMatchesTest, AKnownQueryCostsOnePresenceCheckAndLongOrManyWordsAreNotExpanded) {
+  // Every word known: one batch of presence checks, no neighbour is counted.
+  EXPECT_TRUE(Run("excel 피벗 테이블", {{"excel", 1}, {"피벗", 2}, {"테이블", 3}}).fuzzy.empty());
+  EXPECT_EQ(has_calls_, 1);
+  EXPECT_EQ(count_calls_, 0);
+  // Words past the length bounds have no neighbours at all (a long word would have thousands).
+  EXPECT_TRUE(OneEditVariants(std::string(21, 'a'), analysis::Script::kLatin).empty());
+  EXPECT_FALSE(OneEditVariants(std::string(20, 'a'), analysis::Script::kLatin).empty());
+  EXPECT_TRUE(OneEditVariants("가나다라마바사아자", analysis::Script::kHangul).empty());  // 9 syllables
+  EXPECT_FALSE(OneEditVariants("가나다라마바사아", analysis::Script::kHangul).empty());    // 8
+  // At most kMaxTypoWords unknown words of one query are expanded.
+  count_calls_ = 0;
+  Run("alpha bravo charlie delta echos", {{"alphas", 1}});
+  EXPECT_EQ(count_calls_, static_cast<int>(kMaxTypoWords));
 }
 
 }  // namespace

@@ -140,7 +140,7 @@ impl Peer {
             .iter()
             .map(|segment| {
                 let ords = segment.fast_fields().u64("ord").expect("ord is a fast field");
-                (0..segment.max_doc()).map(|d| ords.first(d).unwrap_or(0) as u32).collect()
+                (0..segment.max_doc()).map(|d| ords.first(d).expect("every document has an ord") as u32).collect()
             })
             .collect();
         self.reader = Some(reader);
