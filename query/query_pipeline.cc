@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/analysis/normalizer.h"
+#include "common/utf8.h"
 
 namespace tide::query {
 namespace {
@@ -52,8 +53,7 @@ std::string CorrectWord(const std::string& word, const std::vector<QueryRules::S
       i += hit->wrong.size();
       continue;
     }
-    std::size_t next = i + 1;  // one code point
-    while (next < word.size() && (static_cast<unsigned char>(word[next]) & 0xc0) == 0x80) ++next;
+    const std::size_t next = utf8::Forward(word, i, 1);
     out.append(word, i, next - i);
     i = next;
   }

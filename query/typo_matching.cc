@@ -1,7 +1,10 @@
 #include "query/typo_matching.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
+
+#include "common/utf8.h"  // ICU's U8_ macros
 
 namespace tide::query {
 namespace {
@@ -11,39 +14,25 @@ constexpr char32_t kLastSyllable = 0xD7A3;   // 힣
 constexpr int kInitials = 19, kVowels = 21, kFinals = 28;
 constexpr std::size_t kMinLatin = 4, kMaxLatin = 20, kMinHangulSyllables = 2, kMaxHangulSyllables = 8;
 
-// UTF-8 <-> code points for words the analyzer produced (valid UTF-8 by construction).
+// Code points of a word the analyzer produced (valid UTF-8 by construction), and back.
 std::u32string Decode(std::string_view s) {
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(s.data());
+  const auto length = static_cast<std::int32_t>(s.size());
   std::u32string out;
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const int n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-    char32_t cp = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
-    for (int k = 1; k < n && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-    out.push_back(cp);
-    i += n;
+  for (std::int32_t i = 0; i < length;) {
+    UChar32 c;
+    U8_NEXT(bytes, i, length, c);
+    out.push_back(static_cast<char32_t>(c));
   }
   return out;
 }
 
 std::string Encode(const std::u32string& s) {
-  std::string out;
-  for (char32_t cp : s) {
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
+  std::string out(s.size() * U8_MAX_LENGTH, '\0');
+  auto* bytes = reinterpret_cast<std::uint8_t*>(out.data());
+  std::size_t at = 0;
+  for (char32_t c : s) U8_APPEND_UNSAFE(bytes, at, static_cast<UChar32>(c));
+  out.resize(at);
   return out;
 }
 
@@ -87,26 +76,26 @@ void HangulVariants(const std::u32string& w, std::vector<std::string>* out) {
   }
 }
 
+// Whether the rules of the header match `word` at all (script, letters, length).
+bool Matchable(std::string_view word, analysis::Script script) {
+  if (script == analysis::Script::kLatin) {
+    return word.size() >= kMinLatin && word.size() <= kMaxLatin &&
+           std::all_of(word.begin(), word.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+  }
+  if (script != analysis::Script::kHangul || word.size() > 3 * kMaxHangulSyllables) return false;
+  const std::u32string w = Decode(word);
+  return w.size() >= kMinHangulSyllables && std::all_of(w.begin(), w.end(), IsSyllable);
+}
+
 }  // namespace
 
 std::vector<std::string> OneEditVariants(std::string_view word, analysis::Script script) {
+  if (!Matchable(word, script)) return {};
   std::vector<std::string> raw;
   if (script == analysis::Script::kLatin) {
-    if (word.size() < kMinLatin || word.size() > kMaxLatin) return {};
-    for (char c : word) {
-      if (c < 'a' || c > 'z') return {};  // plain lower-case ASCII letters only
-    }
     LatinVariants(std::string(word), &raw);
-  } else if (script == analysis::Script::kHangul) {
-    if (word.size() > 3 * kMaxHangulSyllables) return {};  // before decoding a long word
-    const std::u32string w = Decode(word);
-    if (w.size() < kMinHangulSyllables || w.size() > kMaxHangulSyllables) return {};
-    for (char32_t c : w) {
-      if (!IsSyllable(c)) return {};
-    }
-    HangulVariants(w, &raw);
   } else {
-    return {};
+    HangulVariants(Decode(word), &raw);
   }
   // Distinct, in the order generated, without the word itself.
   std::vector<std::string> out;
@@ -127,9 +116,7 @@ void AddTypoMatches(const QueryRules& rules, const analysis::Analyzer& analyzer,
     std::set<std::string> asked;
     for (const AnalyzedQuery::QueryWord& w : q->words) {
       if ((w.stopword && !keep_stopwords) || !asked.insert(w.key).second) continue;
-      const bool latin = w.script == analysis::Script::kLatin && w.key.size() >= kMinLatin;
-      const bool hangul = w.script == analysis::Script::kHangul && w.key.size() >= 3 * kMinHangulSyllables;
-      if (!latin && !hangul) continue;
+      if (!Matchable(w.key, w.script)) continue;
       keys.push_back(w.key);
       candidates.push_back(&w);
     }
