@@ -30,6 +30,12 @@ void AppendTerms(const analysis::Analyzer& analyzer, std::string_view text, std:
   out->insert(out->end(), std::make_move_iterator(terms.begin()), std::make_move_iterator(terms.end()));
 }
 
+// What the pieces of an identifier or camelCase query word weigh together, as a share of the
+// word's weight (the whole form weighs all of it). Chosen on the judged help set's tune half
+// among 1/3 (the pieces and the whole form alike), 1/2, 1 and 1/4 of the whole; see
+// docs/decisions/0012.
+constexpr float kPiecesShare = 0.25f;
+
 // One word with the spelling rules applied (QueryRules::SpellingFix says where each matches),
 // scanning left to right; a replacement is not scanned again.
 std::string CorrectWord(const std::string& word, const std::vector<QueryRules::SpellingFix>& fixes) {
@@ -93,12 +99,14 @@ const char* LanguageName(Language language) {
 AnalyzedQuery AnalyzeQuery(std::string_view text, const QueryRules& rules, const analysis::Analyzer& analyzer) {
   AnalyzedQuery q;
   q.normalized = analysis::Normalize(text);
-  std::vector<analysis::Word> words = analyzer.Words(q.normalized);
+  // Tokens: an identifier ("iso-9001", "snake_case") is one query word.
+  std::vector<analysis::Word> words = analyzer.Tokens(q.normalized);
   if (!rules.spelling.empty()) {
     q.normalized = CorrectSpelling(q.normalized, words, rules.spelling, &q.corrections);
-    if (!q.corrections.empty()) words = analyzer.Words(q.normalized);
+    if (!q.corrections.empty()) words = analyzer.Tokens(q.normalized);
   }
-  q.language = DetectLanguage(words);
+  const analysis::CaseSplits case_splits = analysis::CaseSplits::Of(text);
+  q.language = DetectLanguage(analyzer.Words(q.normalized));
   q.intent = rules.Classify(q.normalized, words.size());
 
   std::size_t kept = 0;
@@ -108,6 +116,7 @@ AnalyzedQuery AnalyzeQuery(std::string_view text, const QueryRules& rules, const
                                                                : std::string_view(w.text));
     qw.stopword = rules.stopwords.contains(qw.key) || rules.stopwords.contains(w.text);
     qw.script = w.script;
+    qw.pieces = w.pieces;
     qw.text = std::move(w.text);
     kept += qw.stopword ? 0 : 1;
     q.words.push_back(std::move(qw));
@@ -115,12 +124,12 @@ AnalyzedQuery AnalyzeQuery(std::string_view text, const QueryRules& rules, const
   // A query of nothing but stopwords ("어떻게 하나요") still means something: keep them all.
   const bool keep_stopwords = kept == 0;
   // Each kept word's share of q.terms, for the weights below.
-  std::vector<std::pair<analysis::Script, std::size_t>> word_terms;
+  std::vector<std::pair<const AnalyzedQuery::QueryWord*, std::size_t>> word_terms;
   for (const AnalyzedQuery::QueryWord& w : q.words) {
     if (w.stopword && !keep_stopwords) continue;
     const std::size_t before = q.terms.size();
-    AppendTerms(analyzer, w.text, &q.terms);
-    word_terms.emplace_back(w.script, q.terms.size() - before);
+    analyzer.AppendTerms(analysis::Word{w.text, w.script, 0, 0, w.pieces}, case_splits, &q.terms);
+    word_terms.emplace_back(&w, q.terms.size() - before);
     if (!q.embedding_text.empty()) q.embedding_text += ' ';
     q.embedding_text += w.text;
     q.highlight.push_back(w.key);
@@ -137,24 +146,38 @@ AnalyzedQuery AnalyzeQuery(std::string_view text, const QueryRules& rules, const
   // The query's own terms weigh 1 each (repeats count), except that every word weighs alike
   // whatever its script: a Hangul word gives its stem and n-grams (about six terms for three
   // syllables), a Latin word, a number or a code one term, which beside them would count for a
-  // sixth of a word ("LibreLogo 거북이 그래픽", "JDBC 드라이버"). Such a one-term word weighs the
-  // mean number of terms of the query's Hangul words (docs/decisions/0012).
+  // sixth of a word ("LibreLogo 거북이 그래픽", "JDBC 드라이버"). Such a word weighs the mean
+  // number of terms of the query's Hangul words (at least 1): all of it on its one term, or, for
+  // an identifier or a camelCase word, on its whole form, its pieces adding kPiecesShare of it
+  // (docs/decisions/0012).
   q.own_terms = q.terms.size();
   q.term_weights.assign(q.terms.size(), 1.0f);
   {
     std::size_t hangul_words = 0, hangul_terms = 0;
-    for (const auto& [script, n] : word_terms) {
-      if (script == analysis::Script::kHangul) {
+    for (const auto& [w, n] : word_terms) {
+      if (w->script == analysis::Script::kHangul) {
         ++hangul_words;
         hangul_terms += n;
       }
     }
-    const float one_term_word =
+    const float word_weight =
         hangul_words == 0 ? 1.0f : std::max(1.0f, static_cast<float>(hangul_terms) / static_cast<float>(hangul_words));
     std::size_t at = 0;
-    for (const auto& [script, n] : word_terms) {
-      if (n == 1 && script != analysis::Script::kHangul) q.term_weights[at] = one_term_word;
+    for (const auto& [w, n] : word_terms) {
+      const std::size_t begin = at;
       at += n;
+      if (w->script == analysis::Script::kHangul || n == 0) continue;  // 1 each
+      const auto weights = q.term_weights.begin() + static_cast<std::ptrdiff_t>(begin);
+      const auto terms = q.terms.begin() + static_cast<std::ptrdiff_t>(begin);
+      const auto whole = std::find(terms, terms + static_cast<std::ptrdiff_t>(n), w->text);
+      if (n > 1 && whole != terms + static_cast<std::ptrdiff_t>(n)) {
+        // An identifier or a camelCase word: the form as written is the word; its pieces,
+        // there to match other spellings (ISO 9001, get_user_name), share kPiecesShare of it.
+        std::fill_n(weights, n, kPiecesShare * word_weight / static_cast<float>(n - 1));
+        weights[whole - terms] = word_weight;
+      } else {
+        std::fill_n(weights, n, std::max(1.0f, word_weight / static_cast<float>(n)));
+      }
     }
   }
   const std::set<std::string> own(q.terms.begin(), q.terms.end());

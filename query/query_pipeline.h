@@ -20,6 +20,7 @@ struct AnalyzedQuery {
     std::string text;  // as it appears in the normalised query
     std::string key;   // particle-stripped (Hangul) form used for stopwords and synonyms
     analysis::Script script;
+    std::uint32_t pieces = 1;  // 2 or more for an identifier (analysis::Analyzer::Tokens)
     bool stopword = false;
   };
   std::string normalized;               // NFKC, case-folded, emoji/control removed, spaces

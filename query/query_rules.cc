@@ -1,6 +1,7 @@
 #include "query/query_rules.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -28,7 +29,7 @@ std::optional<Intent> IntentFromName(std::string_view name) {
 // way the pipeline treats query words.
 std::string WordKey(const analysis::Analyzer& analyzer, std::string_view raw) {
   std::string normalized = analysis::Normalize(raw);
-  std::vector<analysis::Word> words = analyzer.Words(normalized);
+  std::vector<analysis::Word> words = analyzer.Tokens(normalized);
   if (words.size() != 1) return normalized;  // multi-word phrase: matched as a whole
   const analysis::Word& w = words[0];
   return std::string(w.script == analysis::Script::kHangul ? analyzer.StripParticle(w.text)
@@ -103,7 +104,10 @@ Status ParseRules(const std::filesystem::path& path, QueryRules* r) {
           if (!intent) return bad("unknown intent '" + intent_name + "' in " + where + "search_types." + type_name);
           FusionSettings f{method,
                            {s.at("vector").get<float>(), s.at("keyword").get<float>(), s.at("fulltext").get<float>()},
-                           s.value("threshold", 0.0f), s.value("max_chunks", 0u)};
+                           s.value("threshold", 0.0f), s.value("max_chunks", 0u), s.value("min_relevance", 0.0f)};
+          if (!(f.min_relevance >= 0 && f.min_relevance <= 1)) {
+            return bad(where + type_name + "." + intent_name + ": min_relevance must be in [0, 1]");
+          }
           if (s.contains("fusion")) {
             const std::string name = s["fusion"].get<std::string>();
             if (name != "rrf" && name != "linear") return bad(where + type_name + "." + intent_name + ": fusion must be rrf or linear");
@@ -123,6 +127,27 @@ Status ParseRules(const std::filesystem::path& path, QueryRules* r) {
       for (const auto& [profile, owner] : j["embedder_profiles"].items()) {
         if (profile != "hash" && profile != "semantic") return bad("unknown embedder profile '" + profile + "' (hash, semantic)");
         TIDE_RETURN_IF_ERROR(parse_tables(owner, "embedder_profiles." + profile + ".", &r->profiles[profile]));
+      }
+    }
+    // "calibration": {profile: {mode: {"intercept": ..., "score": ..., "coverage": ...,
+    // "cosine": ..., "reciprocal_rank": ..., "fitted_on": "..."}}}
+    if (j.contains("calibration")) {
+      for (const auto& [profile, modes] : j["calibration"].items()) {
+        if (profile.starts_with("_")) continue;
+        if (profile != "hash" && profile != "semantic") return bad("unknown embedder profile '" + profile + "' in calibration (hash, semantic)");
+        for (const auto& [mode, c] : modes.items()) {
+          if (mode.starts_with("_")) continue;
+          if (mode != "hybrid" && mode != "vector" && mode != "keyword") {
+            return bad("unknown search mode '" + mode + "' in calibration." + profile + " (hybrid, vector, keyword)");
+          }
+          Calibration cal{c.at("intercept").get<double>(), c.value("score", 0.0),          c.value("coverage", 0.0),
+                          c.value("cosine", 0.0),          c.value("reciprocal_rank", 0.0), c.at("fitted_on").get<std::string>()};
+          for (double v : {cal.intercept, cal.score, cal.coverage, cal.cosine, cal.reciprocal_rank}) {
+            if (!std::isfinite(v) || std::abs(v) > 100) return bad("calibration." + profile + "." + mode + ": coefficients must be finite, at most 100 in size");
+          }
+          if (cal.fitted_on.empty()) return bad("calibration." + profile + "." + mode + ": fitted_on must say what the fit was made on");
+          r->calibration[profile + "/" + mode] = std::move(cal);
+        }
       }
     }
   } catch (const json::exception& e) {
@@ -205,7 +230,7 @@ Status ParseSpelling(const std::filesystem::path& path, const analysis::Analyzer
       if (wrong.empty()) continue;
       const bool anywhere = wrong.front() == '*';
       if (anywhere) wrong = analysis::Normalize(wrong.substr(1));
-      const std::vector<analysis::Word> words = analyzer.Words(wrong);
+      const std::vector<analysis::Word> words = analyzer.Tokens(wrong);
       if (words.size() != 1 || words[0].text != wrong) return bad("'" + wrong + "' is not one word");
       if (wrong == right) return bad("'" + wrong + "' is corrected to itself");
       const bool hangul = words[0].script == analysis::Script::kHangul;
@@ -254,6 +279,14 @@ FusionSettings QueryRules::Settings(SearchType type, Intent intent, std::string_
   if (it != fusion.end()) return it->second;
   it = fusion.find({SearchType::kGeneral, intent});
   return it != fusion.end() ? it->second : fallback;
+}
+
+const Calibration* QueryRules::CalibrationFor(std::string_view profile, std::string_view mode) const {
+  std::string key(profile);
+  key += '/';
+  key += mode;
+  auto it = calibration.find(key);
+  return it == calibration.end() ? nullptr : &it->second;
 }
 
 Result<std::shared_ptr<const QueryRules>> LoadQueryRules(const QueryRulesFiles& files) {

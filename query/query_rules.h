@@ -12,6 +12,7 @@
 
 #include "common/reloading.h"
 #include "common/status.h"
+#include "query/calibration.h"
 #include "query/intent.h"
 
 namespace tide::query {
@@ -35,6 +36,7 @@ struct FusionSettings {
   Weights weights;
   float threshold = 0;         // minimum vector similarity for a vector candidate to count
   std::size_t max_chunks = 0;  // rag: chunks in a context, at most (0: no limit)
+  float min_relevance = 0;     // hits whose calibrated relevance is lower are dropped (0: none)
 };
 
 // Everything a query's analysis and fusion depend on that operators tune without a restart:
@@ -76,10 +78,15 @@ struct QueryRules {
   // A typo match's terms (query/typo_matching.h) weigh this much; "typo_weight" in
   // search_rules.json, in [0, 1]; 0 turns typo matching off.
   float typo_weight = 0.5f;
+  // Calibrated relevance (query/calibration.h), by "<embedder profile>/<search mode>"
+  // ("hash/hybrid", "semantic/keyword"): "calibration" in search_rules.json.
+  std::map<std::string, Calibration, std::less<>> calibration;
 
   IntentGuess Classify(std::string_view normalized_query, std::size_t word_count) const;
   // The profile's table first (type, then general), then the default tables, then fallback.
   FusionSettings Settings(SearchType type, Intent intent, std::string_view profile = "semantic") const;
+  // The fit for an embedder profile and search mode ("hybrid", "vector", "keyword"), or nullptr.
+  const Calibration* CalibrationFor(std::string_view profile, std::string_view mode) const;
 };
 
 struct QueryRulesFiles {

@@ -62,8 +62,13 @@ json ExplainJson(const RetrieverExplain& e) {
 }
 
 json HitJson(const SearchHit& h) {
+  json evidence{{"score", h.evidence.score},
+                {"coverage", h.evidence.coverage},
+                {"cosine", h.evidence.cosine},
+                {"reciprocal_rank", h.evidence.reciprocal_rank}};
   return {
       {"score", h.score},
+      {"relevance", h.relevance ? json(*h.relevance) : json(nullptr)},
       {"chunk_id", h.chunk_id},
       {"doc_id", h.doc_id},
       {"container_id", h.container_id},
@@ -74,7 +79,8 @@ json HitJson(const SearchHit& h) {
       {"explain",
        {{"vector", ExplainJson(h.vector)},
         {"keyword", ExplainJson(h.keyword)},
-        {"fulltext", ExplainJson(h.fulltext)}}}};
+        {"fulltext", ExplainJson(h.fulltext)},
+        {"relevance", std::move(evidence)}}}};
 }
 
 const char* ScriptName(analysis::Script s) {
@@ -391,6 +397,11 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
     (*cached)["cached"] = true;
     return Json(200, *cached);
   }
+  if (req->min_relevance && !searcher_->Calibrated(req->mode)) {
+    return http::JsonError(400, "invalid_request",
+                           "'min_relevance' needs a calibration for this embedder and mode '" +
+                               std::string(SearchModeName(req->mode)) + "' in the rules file (\"calibration\")");
+  }
   Result<SearchResponse> result = searcher_->Search(*req);
   if (!result) return FailureResponse(result.status(), "search");
   json hits = json::array();
@@ -417,6 +428,7 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
       {"query", AnalyzedJson(result->query)},
       {"weights", {{"vector", w.vector}, {"keyword", w.keyword}, {"fulltext", w.fulltext}}},
       {"threshold", result->threshold},
+      {"min_relevance", result->min_relevance},
       {"degraded", result->degraded},
       {"timed_out", result->timed_out},
       {"hits", std::move(hits)},

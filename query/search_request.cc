@@ -121,7 +121,7 @@ std::optional<SearchRequest> ParseSearchRequest(const std::string& body, const S
   }
   static const std::set<std::string> kKnown = {
       "query",       "container_ids", "principal",           "k",         "mode",   "weights",
-      "search_type", "group_by",      "chunks_per_document", "threshold", "fusion", "filter",
+      "search_type", "group_by",      "chunks_per_document", "threshold", "min_relevance", "fusion", "filter",
       "timeout_ms"};
   static const std::set<std::string> kContext = {"max_chars", "neighbors"};
   for (const auto& [key, value] : j.items()) {
@@ -218,6 +218,12 @@ std::optional<SearchRequest> ParseSearchRequest(const std::string& body, const S
     }
     req.threshold = t->get<float>();
   }
+  if (auto t = j.find("min_relevance"); t != j.end()) {
+    if (!t->is_number() || t->get<double>() < 0 || t->get<double>() > 1) {
+      return bad("'min_relevance' must be a number between 0 and 1 (calibrated relevance)");
+    }
+    req.min_relevance = t->get<float>();
+  }
   if (auto w = j.find("weights"); w != j.end()) {
     if (!w->is_object()) return bad("'weights' must be an object with vector, keyword, fulltext");
     Weights weights{0, 0, 0};
@@ -297,6 +303,7 @@ std::string ResultCacheKey(const SearchRequest& r, std::uint64_t rules_generatio
                         std::to_string(r.weights->fulltext)
                   : "-");
   field(r.threshold ? std::to_string(*r.threshold) : "-");
+  field(r.min_relevance ? std::to_string(*r.min_relevance) : "-");
   field(r.fusion ? FusionName(*r.fusion) : "-");
   const index::MetadataFilter& f = r.filter;
   for (const std::vector<std::string>* values : {&f.doc_types, &f.tags}) {

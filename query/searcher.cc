@@ -56,6 +56,8 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   if (request.mode == SearchMode::kKeyword) w.vector = 0;
   response.weights = w;
   response.threshold = request.threshold.value_or(settings.threshold);
+  const Calibration* calibration = rules->CalibrationFor(profile_, SearchModeName(request.mode));
+  if (calibration != nullptr) response.min_relevance = request.min_relevance.value_or(settings.min_relevance);
 
   const index::ContainerSet scope = indexes->ResolveContainers(request.container_ids);
   if (rules->typo_weight > 0 && w.keyword + w.fulltext > 0) {
@@ -169,10 +171,44 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     return e;
   };
 
+  // The query's own distinct terms and what each weighs, for a hit's coverage.
+  std::map<std::string_view, double> own_weight;
+  double own_total = 0;
+  for (std::size_t i = 0; i < std::min(response.query.own_terms, terms.size()); ++i) {
+    if (own_weight.try_emplace(terms[i], term_weights[i]).second) own_total += term_weights[i];
+  }
+  auto evidence = [&](const FusedCandidate& f, std::size_t place) {
+    RelevanceEvidence e;
+    e.score = f.score;
+    e.reciprocal_rank = 1.0 / static_cast<double>(place);
+    const ListPosition& v = f.lists[static_cast<std::size_t>(Retriever::kVector)];
+    if (v.rank != 0) e.cosine = std::clamp(static_cast<double>(v.score), 0.0, 1.0);
+    std::set<std::string_view> held;
+    for (Retriever r : {Retriever::kKeyword, Retriever::kFulltext}) {
+      auto it = terms_of[static_cast<std::size_t>(r)].find(f.label);
+      if (it == terms_of[static_cast<std::size_t>(r)].end()) continue;
+      for (const std::string& t : *it->second) {
+        if (own_weight.contains(t)) held.insert(t);
+      }
+    }
+    double sum = 0;
+    for (std::string_view t : held) sum += own_weight.at(t);
+    e.coverage = own_total > 0 ? std::min(1.0, sum / own_total) : 0.0;
+    return e;
+  };
+
   std::map<std::pair<std::string, std::string>, std::size_t> doc_position;  // group_by document
-  for (const FusedCandidate& f : ranked) {
+  for (std::size_t place = 1; place <= ranked.size(); ++place) {
+    const FusedCandidate& f = ranked[place - 1];
     if (response.hits.size() >= request.k && request.group_by == GroupBy::kChunk) break;
     if (out_of_time()) break;  // what was read in time is the answer
+    // The relevance bar needs nothing from the store: a hit below it is not read.
+    const RelevanceEvidence hit_evidence = evidence(f, place);
+    std::optional<float> relevance;
+    if (calibration != nullptr) {
+      relevance = static_cast<float>(calibration->Relevance(hit_evidence));
+      if (*relevance < response.min_relevance) continue;
+    }
     Result<std::optional<std::string>> value =
         store->Get(storage::Cf::kChunks, storage::EncodeU64(f.label));
     if (!value) return value.status();
@@ -196,6 +232,8 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     hit.char_begin = chunk->char_begin;
     hit.char_end = chunk->char_end;
     hit.score = static_cast<float>(f.score);
+    hit.relevance = relevance;
+    hit.evidence = hit_evidence;
     hit.vector = explain(f, Retriever::kVector);
     hit.keyword = explain(f, Retriever::kKeyword);
     hit.fulltext = explain(f, Retriever::kFulltext);
@@ -215,6 +253,10 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     }
   }
   return response;
+}
+
+bool Searcher::Calibrated(SearchMode mode) const {
+  return rules_->current()->CalibrationFor(profile_, SearchModeName(mode)) != nullptr;
 }
 
 std::uint64_t Searcher::rules_generation() const { return rules_ == nullptr ? 0 : rules_->reloads(); }

@@ -36,6 +36,7 @@ struct SearchRequest {
   std::optional<Weights> weights;          // overrides the intent's weights
   std::optional<float> threshold;          // overrides the intent's vector similarity threshold
   std::optional<Fusion> fusion;            // overrides the fusion method of the intent's settings
+  std::optional<float> min_relevance;      // overrides the intent's minimum calibrated relevance
   index::MetadataFilter filter;            // narrows the scope further (doc_type, tags, dates)
   // The request's own timeout_ms (else search.timeout_ms); the API turns it into `deadline`.
   std::optional<std::chrono::milliseconds> timeout;
@@ -63,6 +64,10 @@ struct SearchHit {
   std::uint32_t char_begin = 0;
   std::uint32_t char_end = 0;
   float score = 0;       // fused, normalised to 0..1 (1: first in every retriever used)
+  // Calibrated probability of relevance (query/calibration.h); none without a calibration for
+  // the embedder profile and mode.
+  std::optional<float> relevance;
+  RelevanceEvidence evidence;
   RetrieverExplain vector, keyword, fulltext;
   std::vector<SearchHit> more_chunks;  // group_by document: the document's next best chunks
 };
@@ -72,6 +77,7 @@ struct SearchResponse {
   Fusion fusion = Fusion::kRrf;  // what ran: the settings' method, or the request's
   Weights weights;        // what ran: the mode's weights, after overrides
   float threshold = 0;    // vector similarity below which vector candidates were dropped
+  float min_relevance = 0;  // calibrated relevance below which hits were dropped (0: none)
   bool degraded = false;  // the embedder failed: answered by the keyword retrievers alone
   std::string degraded_reason;
   // Part of the work was cut for the request's deadline (the query embedding, a retriever, or
@@ -98,6 +104,9 @@ class Searcher {
 
   // Unavailable when the daemon is not ready.
   Result<SearchResponse> Search(const SearchRequest& request) const;
+  // Whether the rules in force hold a calibration for this embedder and `mode`: without one,
+  // hits carry no relevance and a request's min_relevance cannot be applied.
+  bool Calibrated(SearchMode mode) const;
   // The query pipeline alone (for /v1/analyze).
   AnalyzedQuery Analyze(std::string_view text) const;
   // Changes whenever the rule files are reloaded (responses computed under older rules are

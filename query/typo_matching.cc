@@ -39,7 +39,7 @@ std::string Encode(const std::u32string& s) {
 bool IsSyllable(char32_t c) { return c >= kFirstSyllable && c <= kLastSyllable; }
 
 void LatinVariants(const std::string& w, std::vector<std::string>* out) {
-  // Letters only: the analyzer splits words where the script changes, so no Latin word holds a digit.
+  // Letters only: Matchable() turns away identifiers (digits, connectors) and other scripts.
   static constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyz";
   for (std::size_t i = 0; i < w.size(); ++i) {
     out->push_back(w.substr(0, i) + w.substr(i + 1));                                  // deletion
@@ -109,16 +109,24 @@ std::vector<std::string> OneEditVariants(std::string_view word, analysis::Script
 void AddTypoMatches(const QueryRules& rules, const analysis::Analyzer& analyzer, const ScopeVocabulary& scope,
                     AnalyzedQuery* q) {
   // The kept words the rules could match, each asked about once.
-  std::vector<const AnalyzedQuery::QueryWord*> candidates;
   std::vector<std::string> keys;
+  std::vector<analysis::Script> scripts;
   {
     const bool keep_stopwords = std::all_of(q->words.begin(), q->words.end(), [](const auto& w) { return w.stopword; });
     std::set<std::string> asked;
+    auto consider = [&](const std::string& key, analysis::Script script) {
+      if (!asked.insert(key).second || !Matchable(key, script)) return;
+      keys.push_back(key);
+      scripts.push_back(script);
+    };
     for (const AnalyzedQuery::QueryWord& w : q->words) {
-      if ((w.stopword && !keep_stopwords) || !asked.insert(w.key).second) continue;
-      if (!Matchable(w.key, w.script)) continue;
-      keys.push_back(w.key);
-      candidates.push_back(&w);
+      if (w.stopword && !keep_stopwords) continue;
+      if (w.pieces <= 1) {
+        consider(w.key, w.script);
+        continue;
+      }
+      // An identifier ("redcanery77", "vlookp_2") is tried by its pieces: they are its terms.
+      for (const analysis::Word& piece : analyzer.Words(w.text)) consider(piece.text, piece.script);
     }
   }
   if (keys.empty()) return;
@@ -127,8 +135,8 @@ void AddTypoMatches(const QueryRules& rules, const analysis::Analyzer& analyzer,
   std::size_t tried = 0;
   for (std::size_t k = 0; k < keys.size() && tried < kMaxTypoWords; ++k) {
     if (known.at(k)) continue;
-    const AnalyzedQuery::QueryWord* w = candidates[k];
-    const std::vector<std::string> variants = OneEditVariants(w->key, w->script);
+    const std::string& key = keys[k];
+    const std::vector<std::string> variants = OneEditVariants(key, scripts[k]);
     if (variants.empty()) continue;
     ++tried;
     const std::vector<std::size_t> counts = scope.count(variants);
@@ -140,12 +148,12 @@ void AddTypoMatches(const QueryRules& rules, const analysis::Analyzer& analyzer,
     // What the written word's own terms weigh (a Latin word beside Hangul ones weighs more).
     float written = 1.0f;
     for (std::size_t i = 0; i < q->own_terms && i < q->terms.size(); ++i) {
-      if (q->terms[i] == w->key) {
+      if (q->terms[i] == key) {
         written = q->term_weights[i];
         break;
       }
     }
-    q->fuzzy.push_back({w->key, variants[best]});
+    q->fuzzy.push_back({key, variants[best]});
     q->highlight.push_back(variants[best]);
     for (std::string& t : analyzer.Terms(variants[best])) {
       if (!have.insert(t).second) continue;

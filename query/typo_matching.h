@@ -11,7 +11,8 @@
 //   * Hangul stems of 2 to 8 syllables: one jamo of one syllable replaced (initial, vowel or
 //     final consonant: 피봇 -> 피벗, 셀렉 -> 셀럭), two adjacent syllables swapped, or one
 //     syllable dropped from a stem of 3 or more.
-// Shorter or longer words, digits and other scripts are never matched this way, and at most
+// An identifier ("redcanery77", "vlookp_2") is tried by its Latin pieces. Shorter or longer
+// words, digits and other scripts are never matched this way, and at most
 // kMaxTypoWords unknown words of a query are (a word of n letters has about 54n neighbours, and
 // each is looked up). Statistics come from the request's scope only, so which word a typo
 // becomes says nothing about other containers.

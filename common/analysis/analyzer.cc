@@ -262,7 +262,58 @@ bool CutsProtectedNoun(std::string_view word, std::size_t keep) {
   return false;
 }
 
+// ---- Identifiers -------------------------------------------------------------------------
+
+constexpr std::size_t kMaxConnectorRun = 3;
+
+// True if `gap` (the text between two words) is empty or 1-3 identifier connectors.
+bool IsConnectorGap(std::string_view gap) {
+  if (gap.size() > kMaxConnectorRun) return false;
+  for (char c : gap) {
+    if (std::string_view("-_./:@\\").find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+bool IsAsciiUpper(char c) { return c >= 'A' && c <= 'Z'; }
+bool IsAsciiLower(char c) { return c >= 'a' && c <= 'z'; }
+char AsciiLower(char c) { return IsAsciiUpper(c) ? static_cast<char>(c - 'A' + 'a') : c; }
+
 }  // namespace
+
+CaseSplits CaseSplits::Of(std::string_view raw) {
+  CaseSplits out;
+  std::size_t i = 0;
+  while (i < raw.size()) {
+    if (!IsAsciiUpper(raw[i]) && !IsAsciiLower(raw[i])) {
+      ++i;
+      continue;
+    }
+    std::size_t end = i;
+    while (end < raw.size() && (IsAsciiUpper(raw[end]) || IsAsciiLower(raw[end]))) ++end;
+    const std::string_view word = raw.substr(i, end - i);
+    i = end;
+    if (word.size() > kMaxWordLetters) continue;
+    std::vector<std::string> parts(1);
+    for (std::size_t k = 0; k < word.size(); ++k) {
+      const bool boundary =
+          k > 0 && IsAsciiUpper(word[k]) &&
+          (IsAsciiLower(word[k - 1]) || (IsAsciiUpper(word[k - 1]) && k + 1 < word.size() && IsAsciiLower(word[k + 1])));
+      if (boundary) parts.emplace_back();
+      parts.back() += AsciiLower(word[k]);
+    }
+    if (parts.size() < 2) continue;
+    std::string lower;
+    for (const std::string& p : parts) lower += p;
+    out.splits_.try_emplace(std::move(lower), std::move(parts));
+  }
+  return out;
+}
+
+const std::vector<std::string>* CaseSplits::Find(std::string_view lower_word) const {
+  auto it = splits_.find(lower_word);
+  return it == splits_.end() ? nullptr : &it->second;
+}
 
 Analyzer::Analyzer() : Analyzer(Options{}) {}
 
@@ -310,38 +361,74 @@ std::vector<Word> Analyzer::Words(std::string_view normalized) const {
   return words;
 }
 
-std::vector<std::string> Analyzer::Terms(std::string_view text) const {
-  const std::string normalized = Normalize(text);
-  std::vector<std::string> terms;
-  for (const Word& word : Words(normalized)) {
-    switch (word.script) {
-      case Script::kHan:
-        for (std::string_view ch : CodePoints(word.text)) terms.emplace_back(ch);
-        break;
-      case Script::kHangul: {
-        terms.emplace_back(options_.strip_particles ? StripParticle(word.text)
-                                                    : std::string_view(word.text));
-        if (!options_.hangul_bigrams) break;
-        // Unigrams then bigrams, all '#'-prefixed: "#x" and "#xy" differ in length, so the
-        // two kinds never collide, and a one-syllable word's unigram is the "#w" it always had.
-        const std::vector<std::string_view> chars = CodePoints(word.text);
-        for (std::string_view ch : chars) terms.push_back("#" + std::string(ch));
-        for (std::size_t k = 0; k + 1 < chars.size(); ++k) {
-          // Adjacent views of the same string, so the pair is one contiguous range.
-          const std::size_t pair_bytes = chars[k].size() + chars[k + 1].size();
-          std::string term = "#";
-          term.append(chars[k].data(), pair_bytes);
-          terms.push_back(std::move(term));
+std::vector<Word> Analyzer::Tokens(std::string_view normalized) const {
+  std::vector<Word> words = Words(normalized);
+  std::vector<Word> tokens;
+  tokens.reserve(words.size());
+  auto joinable = [](const Word& w) { return w.script == Script::kLatin || w.script == Script::kDigit; };
+  for (Word& w : words) {
+    if (!tokens.empty() && joinable(w)) {
+      Word& last = tokens.back();
+      if (joinable(last) && last.pieces < kMaxIdentifierPieces && w.end - last.begin <= kMaxIdentifierBytes &&
+          IsConnectorGap(normalized.substr(last.end, w.begin - last.end))) {
+        last.end = w.end;
+        last.text = std::string(normalized.substr(last.begin, last.end - last.begin));
+        if (w.script == Script::kLatin) last.script = Script::kLatin;
+        ++last.pieces;
+        continue;
+      }
+    }
+    tokens.push_back(std::move(w));
+  }
+  return tokens;
+}
+
+void Analyzer::AppendTerms(const Word& token, const CaseSplits& case_splits, std::vector<std::string>* out) const {
+  switch (token.script) {
+    case Script::kHan:
+      for (std::string_view ch : CodePoints(token.text)) out->emplace_back(ch);
+      break;
+    case Script::kHangul: {
+      out->emplace_back(options_.strip_particles ? StripParticle(token.text) : std::string_view(token.text));
+      if (!options_.hangul_bigrams) break;
+      // Unigrams then bigrams, all '#'-prefixed: "#x" and "#xy" differ in length, so the
+      // two kinds never collide, and a one-syllable word's unigram is the "#w" it always had.
+      const std::vector<std::string_view> chars = CodePoints(token.text);
+      for (std::string_view ch : chars) out->push_back("#" + std::string(ch));
+      for (std::size_t k = 0; k + 1 < chars.size(); ++k) {
+        // Adjacent views of the same string, so the pair is one contiguous range.
+        const std::size_t pair_bytes = chars[k].size() + chars[k + 1].size();
+        std::string term = "#";
+        term.append(chars[k].data(), pair_bytes);
+        out->push_back(std::move(term));
+      }
+      break;
+    }
+    case Script::kLatin:
+    case Script::kDigit:
+    case Script::kOther: {
+      auto word_terms = [&](const std::string& word) {
+        out->push_back(word);
+        if (const std::vector<std::string>* parts = case_splits.Find(word)) {
+          out->insert(out->end(), parts->begin(), parts->end());
         }
+      };
+      if (token.pieces <= 1) {
+        word_terms(token.text);
         break;
       }
-      case Script::kLatin:
-      case Script::kDigit:
-      case Script::kOther:
-        terms.push_back(word.text);
-        break;
+      for (const Word& piece : Words(token.text)) word_terms(piece.text);
+      out->push_back(token.text);
+      break;
     }
   }
+}
+
+std::vector<std::string> Analyzer::Terms(std::string_view text) const {
+  const std::string normalized = Normalize(text);
+  const CaseSplits case_splits = CaseSplits::Of(text);
+  std::vector<std::string> terms;
+  for (const Word& token : Tokens(normalized)) AppendTerms(token, case_splits, &terms);
   return terms;
 }
 

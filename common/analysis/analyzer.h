@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +20,29 @@ struct Word {
   Script script;
   std::uint32_t begin;
   std::uint32_t end;
+  // Analyzer::Tokens() only: how many words of Words() this token joins; 2 or more for an
+  // identifier ("iso-9001", "snake_case", "v1.2").
+  std::uint32_t pieces = 1;
+};
+
+// The camelCase words of RAW text, since Normalize() folds the case they are split by:
+// "getUserName" -> "getusername" = "get" + "user" + "name", "XMLHttpRequest" -> "xml" + "http" +
+// "request", "LibreOffice" -> "libre" + "office". A word is a maximal run of ASCII letters (at
+// most kMaxWordLetters) with at least one boundary: lower case then upper case, or an upper case
+// letter that starts a lower-case run after another upper case one. Words without one ("excel",
+// "EXCEL", "Excel") have no entry.
+class CaseSplits {
+ public:
+  static constexpr std::size_t kMaxWordLetters = 64;
+
+  static CaseSplits Of(std::string_view raw);
+
+  // The parts of a lower-cased word, or nullptr when the raw text had no camelCase word that
+  // lower-cases to it.
+  const std::vector<std::string>* Find(std::string_view lower_word) const;
+
+ private:
+  std::map<std::string, std::vector<std::string>, std::less<>> splits_;
 };
 
 // Turns text into index/query terms. There is exactly one analyzer configuration per index:
@@ -40,6 +65,14 @@ struct Word {
 //     '#' cannot occur inside a word, so n-gram terms never collide with word terms, and "#x"
 //     (one code point) never collides with "#xy" (two).
 //   * Han word: each character is a term (no dictionary segmentation).
+//   * Identifier (Tokens()): Latin and digit words joined by nothing ("iso9001", "v2") or by
+//     one to three of - _ . / : @ \ with no space ("iso-9001", "snake_case", "v1.2",
+//     "report_2024-final.xlsx", "https://a.b/c"): each piece's terms, then the whole form
+//     ("iso", "9001", "iso-9001"), so the exact form ranks first and every part still matches.
+//     The whole form contains a connector or a letter-digit change, so it never collides with
+//     a word term.
+//   * camelCase words (CaseSplits): the word, then its parts ("getusername", "get", "user",
+//     "name"), whether alone or a piece of an identifier.
 //   Order is order of appearance; duplicates are kept so callers can count term frequency.
 //
 // Thread-safe: all methods are const and the object holds no mutable state.
@@ -50,7 +83,12 @@ class Analyzer {
   // loaded, so the index is rebuilt from the store instead of mixing term schemes.
   //   1: stems + '#' bigrams of the full word.
   //   2: stems + '#' unigrams and bigrams of the full word.
-  static constexpr int kTermSchemeVersion = 2;
+  //   3: identifiers' whole forms and camelCase parts.
+  static constexpr int kTermSchemeVersion = 3;
+
+  // Bounds on an identifier: longer runs of pieces are cut into several identifiers.
+  static constexpr std::uint32_t kMaxIdentifierPieces = 16;
+  static constexpr std::size_t kMaxIdentifierBytes = 128;
 
   struct Options {
     bool hangul_bigrams = true;   // emit "#x" unigrams and "#xy" bigrams for Hangul words
@@ -70,8 +108,19 @@ class Analyzer {
   // REQUIRES: normalized.size() < 4 GiB.
   std::vector<Word> Words(std::string_view normalized) const;
 
-  // Index/query terms for RAW text: normalizes, splits into Words and applies the scheme above.
+  // Words() with identifiers joined: a run of Latin and digit words, each next to the last or
+  // separated from it by 1-3 connector characters (- _ . / : @ \), becomes one token with
+  // script kLatin (kDigit if it has no letters) and `pieces` the number of words joined. At
+  // most kMaxIdentifierPieces words and kMaxIdentifierBytes bytes make one token. A connector at
+  // either end is not part of the token ("v1.2." -> "v1.2"). Every other word is a token as is.
+  std::vector<Word> Tokens(std::string_view normalized) const;
+
+  // Index/query terms for RAW text: normalizes, splits into Tokens and applies the scheme above.
   std::vector<std::string> Terms(std::string_view text) const;
+
+  // The terms of one token of Tokens(), appended to `out`; `case_splits` comes from the raw text
+  // the token was normalized from. Terms(text) is this for each token of Normalize(text).
+  void AppendTerms(const Word& token, const CaseSplits& case_splits, std::vector<std::string>* out) const;
 
   // Strips trailing Korean particles and noun-attached 하다/되다 endings from a Hangul word and
   // returns the remaining prefix of `hangul_word`: 서울은/서울에서/서울의/서울로/서울이다 -> 서울,

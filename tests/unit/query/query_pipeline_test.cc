@@ -1,6 +1,7 @@
 #include "query/query_pipeline.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -10,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/index/keyword_index.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -148,6 +150,75 @@ TEST(QueryPipelineTest, EveryWordWeighsAlikeWhateverItsScript) {
   EXPECT_TRUE(std::all_of(latin.term_weights.begin(), latin.term_weights.end(), [](float w) { return w == 1.0f; }));
 }
 
+// Issue 13: an identifier is one query word. Its whole form weighs the word; its pieces, there
+// for other spellings, share a quarter of that.
+TEST(QueryPipelineTest, AnIdentifierIsOneWordWeighedOnItsWholeForm) {
+  const QueryRules rules;
+  const analysis::Analyzer analyzer;
+  const AnalyzedQuery q = AnalyzeQuery("ISO-9001 getUserName 인증", rules, analyzer);
+  ASSERT_EQ(q.words.size(), 3u);
+  EXPECT_EQ(q.words[0].text, "iso-9001");
+  EXPECT_EQ(q.words[0].pieces, 2u);
+  EXPECT_EQ(q.words[1].text, "getusername");
+  EXPECT_EQ(q.terms, (std::vector<std::string>{"iso", "9001", "iso-9001", "getusername", "get", "user", "name",
+                                                "인증", "#인", "#증", "#인증"}));
+  // 인증 gives four terms, so a word weighs 4: iso-9001 and getusername weigh 4, and the pieces
+  // of each share a quarter of that (1): 1/2 each for iso and 9001, 1/3 each for get, user, name.
+  const std::vector<float> expected = {0.5f, 0.5f, 4, 4, 1.0f / 3, 1.0f / 3, 1.0f / 3, 1, 1, 1, 1};
+  ASSERT_EQ(q.term_weights.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_FLOAT_EQ(q.term_weights[i], expected[i]) << q.terms[i];
+  EXPECT_EQ(q.embedding_text, "iso-9001 getusername 인증");
+}
+
+// Issue 13: through the analyzer and the keyword index, an identifier's exact form ranks first
+// and each of its parts finds it; written the other way (ISO 9001, get_user_name) it still
+// matches by its parts.
+TEST(QueryPipelineTest, IdentifiersAreFoundByTheirExactFormAndByTheirParts) {
+  const QueryRules rules;
+  const analysis::Analyzer analyzer;
+  const std::vector<std::string> chunks = {
+      "ISO-9001 인증 절차를 안내합니다",                 // 0
+      "ISO 14001 심사와 9001번 양식 제출",               // 1: iso and 9001, apart
+      "변수 이름은 snake_case 로 씁니다",                // 2
+      "함수 getUserName 은 사용자 이름을 돌려줍니다",    // 3
+      "버전 v1.2 릴리스 노트",                           // 4
+      "버전 1 의 2 장",                                  // 5: 1 and 2, apart
+      "report_2024-final.xlsx 파일을 여세요",            // 6
+      "https://help.example.org/calc 에서 보세요",       // 7
+  };
+  index::KeywordIndex keyword;
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    index::KeywordIndex::FieldTerms terms;
+    terms[static_cast<int>(index::Field::kBody)] = analyzer.Terms(chunks[i]);
+    keyword.Add(i, 0, terms);
+  }
+  index::ContainerSet scope;
+  scope.Add(0);
+  auto search = [&](const std::string& query) {
+    const AnalyzedQuery q = AnalyzeQuery(query, rules, analyzer);
+    std::vector<std::uint64_t> labels;
+    for (const index::KeywordHit& h : keyword.Search(index::Field::kBody, q.terms, 10, scope, {}, nullptr, &q.term_weights)) {
+      labels.push_back(h.label);
+    }
+    return labels;
+  };
+  struct Case {
+    std::string query;
+    std::uint64_t first;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"ISO-9001", 0}, {"iso-9001 인증", 0}, {"snake_case", 2}, {"snake case", 2}, {"getUserName", 3},
+           {"getusername", 3}, {"get_user_name", 3}, {"user name", 3}, {"v1.2", 4}, {"report_2024-final.xlsx", 6},
+           {"final xlsx", 6}, {"2024 report", 6}, {"help.example.org", 7}, {"example.org/calc", 7}}) {
+    const std::vector<std::uint64_t> labels = search(c.query);
+    ASSERT_FALSE(labels.empty()) << c.query;
+    EXPECT_EQ(labels[0], c.first) << c.query;
+  }
+  // A part alone finds both spellings.
+  const std::vector<std::uint64_t> parts = search("9001");
+  EXPECT_TRUE(std::find(parts.begin(), parts.end(), 0u) != parts.end() && std::find(parts.begin(), parts.end(), 1u) != parts.end());
+}
+
 // Issue 13: configs/spelling.txt corrects the query before anything else reads it.
 TEST(QueryPipelineTest, SpellingCorrectionsRewriteTheQueryWordByWord) {
   auto rules = ShippedRules();
@@ -249,6 +320,45 @@ TEST(QueryRulesTest, RejectsBadFilesWithTheReason) {
   auto syn = LoadQueryRules({{}, {}, dir.path() / "syn.txt", {}});
   ASSERT_FALSE(syn.ok());
   EXPECT_NE(syn.status().message().find(":1:"), std::string::npos);
+}
+
+// Issue 13: a calibration names a known profile and mode, says what it was fitted on and has
+// sane coefficients; the shipped rules have one for the hash embedder.
+TEST(QueryRulesTest, CalibrationsAreCheckedAndLookedUpByProfileAndMode) {
+  testutil::TempDir dir;
+  const auto path = dir.path() / "rules.json";
+  struct BadCase {
+    std::string json;
+    std::string says;
+  };
+  for (const BadCase& c : std::vector<BadCase>{
+           {R"({"calibration": {"gpu": {"hybrid": {"intercept": 0, "fitted_on": "x"}}}})", "unknown embedder profile 'gpu'"},
+           {R"({"calibration": {"hash": {"fast": {"intercept": 0, "fitted_on": "x"}}}})", "unknown search mode 'fast'"},
+           {R"({"calibration": {"hash": {"hybrid": {"intercept": 0, "fitted_on": ""}}}})", "fitted_on must say"},
+           {R"({"calibration": {"hash": {"hybrid": {"intercept": 1e9, "fitted_on": "x"}}}})", "at most 100"},
+           {R"({"calibration": {"hash": {"hybrid": {"score": 1, "fitted_on": "x"}}}})", "intercept"},
+           {R"({"search_types": {"rag": {"qa_question": {"vector": 1, "keyword": 0, "fulltext": 0, "min_relevance": 2}}}})",
+            "min_relevance must be in [0, 1]"},
+       }) {
+    std::ofstream(path) << c.json;
+    auto bad = LoadQueryRules({path, {}, {}, {}});
+    ASSERT_FALSE(bad.ok()) << c.json;
+    EXPECT_NE(bad.status().message().find(c.says), std::string::npos) << bad.status().message();
+  }
+  std::ofstream(path) << R"({"calibration": {"hash": {"keyword": {"intercept": -2, "score": 1, "coverage": 2,
+                             "cosine": 0, "reciprocal_rank": 1, "fitted_on": "a test"}}}})";
+  auto rules = LoadQueryRules({path, {}, {}, {}});
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  EXPECT_EQ((*rules)->CalibrationFor("hash", "hybrid"), nullptr);
+  EXPECT_EQ((*rules)->CalibrationFor("semantic", "keyword"), nullptr);
+  const Calibration* c = (*rules)->CalibrationFor("hash", "keyword");
+  ASSERT_NE(c, nullptr);
+  // z = -2 + 1 * 0.5 + 2 * 1 + 0 + 1 * 0.5 = 1
+  EXPECT_NEAR(c->Relevance({.score = 0.5, .coverage = 1, .cosine = 0.9, .reciprocal_rank = 0.5}), 1 / (1 + std::exp(-1.0)), 1e-12);
+  // More evidence never lowers relevance when the coefficients are positive.
+  EXPECT_LT(c->Relevance({.score = 0.2, .coverage = 0.1}), c->Relevance({.score = 0.2, .coverage = 0.9}));
+  EXPECT_NE(ShippedRules()->CalibrationFor("hash", "hybrid"), nullptr);
+  EXPECT_NE(ShippedRules()->CalibrationFor("hash", "keyword"), nullptr);
 }
 
 TEST(QueryRulesTest, WatcherReloadsChangedFilesAndKeepsGoodRulesOnBadEdits) {

@@ -96,6 +96,16 @@ TEST_F(AddTypoMatchesTest, AnUnknownWordMeetsTheScopesMostFrequentNeighbourAtThe
   EXPECT_TRUE(Has(q.highlight, "vlook"));
 }
 
+TEST_F(AddTypoMatchesTest, AnIdentifierIsTriedByItsLatinPieces) {
+  const AnalyzedQuery q = Run("vlookp_2 함수", {{"vlookup", 3}, {"2", 5}, {"함수", 50}});
+  ASSERT_EQ(q.fuzzy.size(), 1u);
+  EXPECT_EQ(q.fuzzy[0].from, "vlookp");
+  EXPECT_EQ(q.fuzzy[0].to, "vlookup");
+  // vlookp_2 weighs 함수's four terms on its whole form; its pieces vlookp and 2 share a quarter.
+  EXPECT_FLOAT_EQ(Weights(q)["vlookp_2"], 4.0f);
+  EXPECT_FLOAT_EQ(Weights(q)["vlookup"], rules_.typo_weight * 0.5f);
+}
+
 TEST_F(AddTypoMatchesTest, KoreanTyposAddOnlyTheTermsTheQueryLacks) {
   const AnalyzedQuery q = Run("피봇 테이블", {{"피벗", 12}, {"테이블", 40}});
   ASSERT_EQ(q.fuzzy.size(), 1u);
