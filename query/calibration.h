@@ -8,7 +8,9 @@
 // The model is a logistic regression on evidence that does not depend on the other hits:
 //   relevance = 1 / (1 + exp(-(intercept + Σ coefficient_i * evidence_i)))
 // fitted per embedder profile and search mode by tests/quality/calibrate.py, with the
-// coefficients and the figures of the fit in configs/search_rules.json ("calibration").
+// coefficients and the figures of the fit in configs/search_rules.json ("calibration"). The fit
+// is made with the rules' own fusion and weights, so a request that overrides either gets no
+// relevance.
 
 #include <string>
 
@@ -21,10 +23,10 @@ struct RelevanceEvidence {
                                // title or text holds, as the keyword retrievers listed it
   double cosine = 0;           // the vector similarity, clamped to [0, 1]; 0 when the vector
                                // retriever did not list the chunk
-  double reciprocal_rank = 0;  // 1 / (the hit's 1-based place in the answer)
+  double reciprocal_rank = 0;  // 1 / (the chunk's 1-based place in the fused ranking)
 };
 
-// Coefficients of one fit. An empty `fitted_on` means "none": no relevance is computed.
+// Coefficients of one fit.
 struct Calibration {
   double intercept = 0;
   double score = 0;
@@ -33,7 +35,6 @@ struct Calibration {
   double reciprocal_rank = 0;
   std::string fitted_on;  // what the fit was made on (the set, its split, the commit)
 
-  bool present() const { return !fitted_on.empty(); }
   // The calibrated probability, in (0, 1).
   double Relevance(const RelevanceEvidence& e) const;
 };

@@ -25,15 +25,14 @@ Language DetectLanguage(const std::vector<analysis::Word>& words) {
   return Language::kMixed;
 }
 
-void AppendTerms(const analysis::Analyzer& analyzer, std::string_view text, std::vector<std::string>* out) {
+void AppendTextTerms(const analysis::Analyzer& analyzer, std::string_view text, std::vector<std::string>* out) {
   std::vector<std::string> terms = analyzer.Terms(text);
   out->insert(out->end(), std::make_move_iterator(terms.begin()), std::make_move_iterator(terms.end()));
 }
 
 // What the pieces of an identifier or camelCase query word weigh together, as a share of the
 // word's weight (the whole form weighs all of it). Chosen on the judged help set's tune half
-// among 1/3 (the pieces and the whole form alike), 1/2, 1 and 1/4 of the whole; see
-// docs/decisions/0012.
+// among five settings (decisions/0012's addendum).
 constexpr float kPiecesShare = 0.25f;
 
 // One word with the spelling rules applied (QueryRules::SpellingFix says where each matches),
@@ -184,7 +183,7 @@ AnalyzedQuery AnalyzeQuery(std::string_view text, const QueryRules& rules, const
   std::set<std::string> added;
   for (const std::string& s : q.synonyms) {
     std::vector<std::string> terms;
-    AppendTerms(analyzer, s, &terms);
+    AppendTextTerms(analyzer, s, &terms);
     for (std::string& t : terms) {
       if (own.contains(t) || !added.insert(t).second) continue;
       q.terms.push_back(std::move(t));

@@ -136,6 +136,8 @@ http::HttpResponse ScopeError(const Status& s) {
 // A search or context that failed: 503 while the index loads (or the embedder is down in
 // vector mode), else 500 with the details only in the log.
 http::HttpResponse FailureResponse(const Status& s, std::string_view what) {
+  // A request the rules in force cannot serve as asked (min_relevance without a calibration).
+  if (s.code() == Status::Code::kInvalidArgument) return http::JsonError(400, "invalid_request", s.message());
   if (s.code() == Status::Code::kUnavailable) {
     http::HttpResponse r = http::JsonError(503, "not_ready", s.message());
     r.headers.emplace_back("Retry-After", "1");
@@ -396,11 +398,6 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
     (*cached)["took_ms"] = took_ms;
     (*cached)["cached"] = true;
     return Json(200, *cached);
-  }
-  if (req->min_relevance && !searcher_->Calibrated(req->mode)) {
-    return http::JsonError(400, "invalid_request",
-                           "'min_relevance' needs a calibration for this embedder and mode '" +
-                               std::string(SearchModeName(req->mode)) + "' in the rules file (\"calibration\")");
   }
   Result<SearchResponse> result = searcher_->Search(*req);
   if (!result) return FailureResponse(result.status(), "search");

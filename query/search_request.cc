@@ -1,5 +1,6 @@
 #include "query/search_request.h"
 
+#include <cstdio>
 #include <limits>
 #include <set>
 
@@ -302,8 +303,14 @@ std::string ResultCacheKey(const SearchRequest& r, std::uint64_t rules_generatio
   field(r.weights ? std::to_string(r.weights->vector) + "," + std::to_string(r.weights->keyword) + "," +
                         std::to_string(r.weights->fulltext)
                   : "-");
-  field(r.threshold ? std::to_string(*r.threshold) : "-");
-  field(r.min_relevance ? std::to_string(*r.min_relevance) : "-");
+  // %.9g: every float apart prints apart (std::to_string keeps 6 decimals).
+  auto exact = [](float v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(v));
+    return std::string(buf);
+  };
+  field(r.threshold ? exact(*r.threshold) : "-");
+  field(r.min_relevance ? exact(*r.min_relevance) : "-");
   field(r.fusion ? FusionName(*r.fusion) : "-");
   const index::MetadataFilter& f = r.filter;
   for (const std::vector<std::string>* values : {&f.doc_types, &f.tags}) {

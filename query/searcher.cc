@@ -56,8 +56,20 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   if (request.mode == SearchMode::kKeyword) w.vector = 0;
   response.weights = w;
   response.threshold = request.threshold.value_or(settings.threshold);
-  const Calibration* calibration = rules->CalibrationFor(profile_, SearchModeName(request.mode));
-  if (calibration != nullptr) response.min_relevance = request.min_relevance.value_or(settings.min_relevance);
+  // A calibration holds for the fusion and weights it was fitted on: the rules' own.
+  const Calibration* calibration = request.fusion || request.weights
+                                       ? nullptr
+                                       : rules->CalibrationFor(profile_, SearchModeName(request.mode));
+  if (calibration != nullptr) {
+    response.min_relevance = request.min_relevance.value_or(settings.min_relevance);
+  } else if (request.min_relevance) {
+    return Status::InvalidArgument(
+        request.fusion || request.weights
+            ? std::string("'min_relevance' cannot be used with 'fusion' or 'weights': the calibration holds for the "
+                          "rules' own fusion and weights")
+            : "'min_relevance' needs a calibration for this embedder and mode '" +
+                  std::string(SearchModeName(request.mode)) + "' in the rules file (\"calibration\")");
+  }
 
   const index::ContainerSet scope = indexes->ResolveContainers(request.container_ids);
   if (rules->typo_weight > 0 && w.keyword + w.fulltext > 0) {
@@ -253,10 +265,6 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     }
   }
   return response;
-}
-
-bool Searcher::Calibrated(SearchMode mode) const {
-  return rules_->current()->CalibrationFor(profile_, SearchModeName(mode)) != nullptr;
 }
 
 std::uint64_t Searcher::rules_generation() const { return rules_ == nullptr ? 0 : rules_->reloads(); }

@@ -102,11 +102,10 @@ class Searcher {
   Searcher(const Follower* follower, embedding::Embedder* embedder, const QueryRulesWatcher* rules,
            const Options& options);
 
-  // Unavailable when the daemon is not ready.
+  // Unavailable when the daemon is not ready. InvalidArgument when the request asks for
+  // min_relevance and the rules in force hold no calibration for this embedder and its mode,
+  // or the request overrides the rules' fusion or weights (the calibration was fitted on them).
   Result<SearchResponse> Search(const SearchRequest& request) const;
-  // Whether the rules in force hold a calibration for this embedder and `mode`: without one,
-  // hits carry no relevance and a request's min_relevance cannot be applied.
-  bool Calibrated(SearchMode mode) const;
   // The query pipeline alone (for /v1/analyze).
   AnalyzedQuery Analyze(std::string_view text) const;
   // Changes whenever the rule files are reloaded (responses computed under older rules are

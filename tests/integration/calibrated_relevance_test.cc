@@ -5,11 +5,15 @@
 #include <fstream>
 #include <memory>
 
+#include <nlohmann/json.hpp>
+
 #include <gtest/gtest.h>
 
 #include "common/embedding/hash_embedder.h"
 #include "common/storage/store.h"
 #include "ingest/applier.h"
+#include "common/metrics.h"
+#include "query/search_api.h"
 #include "query/searcher.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -61,9 +65,6 @@ class CalibratedRelevanceTest : public ::testing::Test {
 };
 
 TEST_F(CalibratedRelevanceTest, EachHitsRelevanceComesFromItsOwnEvidenceAndMinRelevanceDropsTheRest) {
-  EXPECT_TRUE(searcher_->Calibrated(SearchMode::kKeyword));
-  EXPECT_FALSE(searcher_->Calibrated(SearchMode::kHybrid));  // no fit for that mode: no relevance
-
   SearchRequest req;
   req.query = "연차 휴가 신청";
   req.container_ids = {"hr"};
@@ -100,13 +101,63 @@ TEST_F(CalibratedRelevanceTest, EachHitsRelevanceComesFromItsOwnEvidenceAndMinRe
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->hits.empty());
 
-  // Without a fit for the mode, hits carry no relevance and nothing is dropped.
-  req.mode = SearchMode::kHybrid;
+  // Overriding the fusion or the weights the calibration was fitted with: no relevance, and a
+  // bar is refused rather than applied to numbers that mean nothing.
+  req.fusion = Fusion::kRrf;
+  auto refused = searcher_->Search(req);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("'fusion' or 'weights'"), std::string::npos) << refused.status().message();
   req.min_relevance.reset();
+  auto overridden = searcher_->Search(req);
+  ASSERT_TRUE(overridden.ok());
+  ASSERT_FALSE(overridden->hits.empty());
+  EXPECT_FALSE(overridden->hits[0].relevance.has_value());
+  req.fusion.reset();
+
+  // Without a fit for the mode, hits carry no relevance, and a bar is refused.
+  req.mode = SearchMode::kHybrid;
   auto hybrid = searcher_->Search(req);
   ASSERT_TRUE(hybrid.ok());
   ASSERT_FALSE(hybrid->hits.empty());
   EXPECT_FALSE(hybrid->hits[0].relevance.has_value());
+  EXPECT_FLOAT_EQ(hybrid->min_relevance, 0.0f);
+  req.min_relevance = 0.1f;
+  auto uncalibrated = searcher_->Search(req);
+  ASSERT_FALSE(uncalibrated.ok());
+  EXPECT_NE(uncalibrated.status().message().find("needs a calibration for this embedder and mode 'hybrid'"),
+            std::string::npos) << uncalibrated.status().message();
+}
+
+// Over HTTP: relevance and its evidence are in every hit, and a bar that cannot be applied is a
+// 400 that says why, on /v1/search and /v1/context alike.
+TEST_F(CalibratedRelevanceTest, TheApiShowsRelevanceAndRefusesABarItCannotApply) {
+  Authorizer authorizer({{"all", "calibrated-relevance-test-key", {"*"}}}, {});
+  MetricsRegistry metrics;
+  SearchApi api(follower_.get(), searcher_.get(), &authorizer, {}, &metrics);
+  auto post = [&](const std::string& path, const std::string& body) {
+    http::HttpRequest r;
+    r.method = "POST";
+    r.path = r.target = path;
+    r.body = body;
+    r.headers = {{"authorization", "Bearer calibrated-relevance-test-key"}};
+    return api.Handle(r);
+  };
+  const http::HttpResponse ok =
+      post("/v1/search", R"({"query":"연차 휴가","container_ids":["hr"],"mode":"keyword","min_relevance":0.01})");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  const nlohmann::json j = nlohmann::json::parse(ok.body);
+  EXPECT_FLOAT_EQ(j["min_relevance"].get<float>(), 0.01f);
+  ASSERT_FALSE(j["hits"].empty());
+  for (const auto& hit : j["hits"]) {
+    EXPECT_GT(hit["relevance"].get<double>(), 0.01) << hit.dump();
+    EXPECT_TRUE(hit["explain"]["relevance"].contains("coverage")) << hit.dump();
+  }
+  for (const std::string path : {"/v1/search", "/v1/context"}) {
+    const http::HttpResponse bad = post(path, R"({"query":"연차 휴가","container_ids":["hr"],"min_relevance":0.5})");
+    EXPECT_EQ(bad.status, 400) << path << ": " << bad.body;
+    EXPECT_NE(bad.body.find("needs a calibration"), std::string::npos) << path << ": " << bad.body;
+  }
 }
 
 }  // namespace

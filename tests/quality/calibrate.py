@@ -17,7 +17,8 @@ relevant when its document is judged relevant to the query (unjudged pages count
 --check reads the relevance the daemon computes with the rules in force, on the "test" half
         only, and fails (exit 1) when the expected calibration error is above --max_ece or,
         for a kind of query or an intent with at least 100 hits, the mean relevance and the
-        share of relevant hits differ by more than --max_gap. This is the held-out test.
+        share of relevant hits differ by more than --max_gap, or when there are fewer than 500
+        hits or 50 relevant ones to check on. This is the held-out test.
 """
 import argparse
 import datetime
@@ -206,6 +207,9 @@ def main():
             out.append("### %s, mode `%s`: the daemon's relevance on the test half" % (a.profile, mode))
             out.append("")
             ece, bad = report(held, [r["relevance"] for r in held], out, a.max_gap)
+            # A check over too little is no check: the test half gives about 830 hits.
+            if len(held) < 500 or sum(r["y"] for r in held) < 50:
+                failures.append("%s: only %d hits (%d relevant) to check on" % (mode, len(held), sum(r["y"] for r in held)))
             if ece > a.max_ece:
                 failures.append("%s: expected calibration error %.3f > %.2f" % (mode, ece, a.max_ece))
             failures += ["%s: %s differs by more than %.2f" % (mode, b, a.max_gap) for b in bad]

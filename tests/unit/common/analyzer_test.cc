@@ -369,7 +369,14 @@ TEST(AnalyzerTest, TokensJoinAtMostSoManyPiecesAndBytes) {
 
   std::string wide;  // 30 five-letter pieces: 179 bytes
   for (int i = 0; i < 30; ++i) wide += i == 0 ? "abcde" : "_abcde";
-  for (const Word& t : analyzer.Tokens(wide)) EXPECT_LE(t.text.size(), Analyzer::kMaxIdentifierBytes);
+  const std::vector<Word> wide_tokens = analyzer.Tokens(wide);
+  EXPECT_GE(wide_tokens.size(), 2u);  // cut: one token would be 179 bytes
+  std::size_t wide_pieces = 0;
+  for (const Word& t : wide_tokens) {
+    EXPECT_LE(t.text.size(), Analyzer::kMaxIdentifierBytes);
+    wide_pieces += t.pieces;
+  }
+  EXPECT_EQ(wide_pieces, 30u);
 }
 
 TEST(AnalyzerTest, SchemeIdNamesTheVersionAndOptions) {

@@ -88,9 +88,6 @@ TEST_F(SearchApiTest, EveryMalformedRequestGetsA4xxThatSaysWhatIsWrong) {
       {"bad fusion", R"({"query":"x",)" + scope + R"(,"fusion":"borda"})", 400, "'fusion' must be one of rrf, linear"},
       {"bad threshold", R"({"query":"x",)" + scope + R"(,"threshold":7})", 400, "'threshold'"},
       {"bad min_relevance", R"({"query":"x",)" + scope + R"(,"min_relevance":1.5})", 400, "'min_relevance' must be a number between 0 and 1"},
-      // These rules (built-in defaults) hold no calibration: a relevance bar cannot be applied.
-      {"min_relevance uncalibrated", R"({"query":"x",)" + scope + R"(,"min_relevance":0.5})", 400,
-       "'min_relevance' needs a calibration for this embedder and mode 'hybrid'"},
       {"zero timeout", R"({"query":"x",)" + scope + R"(,"timeout_ms":0})", 400,
        "'timeout_ms' must be an integer between 1 and 60000 (search.max_timeout_ms)"},
       {"timeout over the limit", R"({"query":"x",)" + scope + R"(,"timeout_ms":60001})", 400, "'timeout_ms'"},
