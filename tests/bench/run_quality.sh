@@ -263,6 +263,8 @@ fi
   fi
   if [ "$set_name" = klue-nli-retrieval ] && [ "$embedder" = hash ] && [ -f "$repo/tests/bench/klue_reading.md" ]; then
     cat "$repo/tests/bench/klue_reading.md"
+  elif [ -f "$repo/tests/quality/$set_name/reading_$embedder.md" ]; then
+    cat "$repo/tests/quality/$set_name/reading_$embedder.md"
   fi
 } >"$section"
 

@@ -359,6 +359,8 @@ TEST(QueryRulesTest, CalibrationsAreCheckedAndLookedUpByProfileAndMode) {
   EXPECT_LT(c->Relevance({.score = 0.2, .coverage = 0.1}), c->Relevance({.score = 0.2, .coverage = 0.9}));
   EXPECT_NE(ShippedRules()->CalibrationFor("hash", "hybrid"), nullptr);
   EXPECT_NE(ShippedRules()->CalibrationFor("hash", "keyword"), nullptr);
+  EXPECT_NE(ShippedRules()->CalibrationFor("semantic", "hybrid"), nullptr);
+  EXPECT_EQ(ShippedRules()->CalibrationFor("semantic", "vector"), nullptr);  // no fit: no relevance
 }
 
 TEST(QueryRulesTest, WatcherReloadsChangedFilesAndKeepsGoodRulesOnBadEdits) {
