@@ -136,8 +136,6 @@ http::HttpResponse ScopeError(const Status& s) {
 // A search or context that failed: 503 while the index loads (or the embedder is down in
 // vector mode), else 500 with the details only in the log.
 http::HttpResponse FailureResponse(const Status& s, std::string_view what) {
-  // A request the rules in force cannot serve as asked (min_relevance without a calibration).
-  if (s.code() == Status::Code::kInvalidArgument) return http::JsonError(400, "invalid_request", s.message());
   if (s.code() == Status::Code::kUnavailable) {
     http::HttpResponse r = http::JsonError(503, "not_ready", s.message());
     r.headers.emplace_back("Retry-After", "1");
@@ -351,6 +349,7 @@ http::HttpResponse SearchApi::Context(const http::HttpRequest& request,
                {"degraded", result->search.degraded},
                {"timed_out", result->search.timed_out},
                {"watermark", WatermarkJson(result->search.watermark)}};
+  if (!result->search.relevance_unavailable.empty()) body["relevance_unavailable"] = result->search.relevance_unavailable;
   return Json(200, body);
 }
 
@@ -431,6 +430,7 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
       {"hits", std::move(hits)},
       {"watermark", WatermarkJson(result->watermark)}};
   if (result->timed_out) timed_out_->Inc();
+  if (!result->relevance_unavailable.empty()) body["relevance_unavailable"] = result->relevance_unavailable;
   if (result->degraded) {
     body["degraded_reason"] = result->degraded_reason;
     metrics_

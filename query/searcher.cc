@@ -63,12 +63,14 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   if (calibration != nullptr) {
     response.min_relevance = request.min_relevance.value_or(settings.min_relevance);
   } else if (request.min_relevance) {
-    return Status::InvalidArgument(
+    // A bar that cannot be checked keeps nothing out unchecked: no hits, and the reason.
+    response.min_relevance = *request.min_relevance;
+    response.relevance_unavailable =
         request.fusion || request.weights
-            ? std::string("'min_relevance' cannot be used with 'fusion' or 'weights': the calibration holds for the "
-                          "rules' own fusion and weights")
-            : "'min_relevance' needs a calibration for this embedder and mode '" +
-                  std::string(SearchModeName(request.mode)) + "' in the rules file (\"calibration\")");
+            ? std::string("the calibration holds for the rules' own fusion and weights; this request overrides them")
+            : "the rules file has no calibration for this embedder and mode '" +
+                  std::string(SearchModeName(request.mode)) + "'";
+    return response;
   }
 
   const index::ContainerSet scope = indexes->ResolveContainers(request.container_ids);

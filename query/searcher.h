@@ -78,6 +78,9 @@ struct SearchResponse {
   Weights weights;        // what ran: the mode's weights, after overrides
   float threshold = 0;    // vector similarity below which vector candidates were dropped
   float min_relevance = 0;  // calibrated relevance below which hits were dropped (0: none)
+  // Set when the request asked for min_relevance and no calibration applies (none for the
+  // embedder and mode, or fusion/weights overridden): the bar cannot be checked, so no hits.
+  std::string relevance_unavailable;
   bool degraded = false;  // the embedder failed: answered by the keyword retrievers alone
   std::string degraded_reason;
   // Part of the work was cut for the request's deadline (the query embedding, a retriever, or
@@ -102,9 +105,9 @@ class Searcher {
   Searcher(const Follower* follower, embedding::Embedder* embedder, const QueryRulesWatcher* rules,
            const Options& options);
 
-  // Unavailable when the daemon is not ready. InvalidArgument when the request asks for
-  // min_relevance and the rules in force hold no calibration for this embedder and its mode,
-  // or the request overrides the rules' fusion or weights (the calibration was fitted on them).
+  // Unavailable when the daemon is not ready. A request for min_relevance that no calibration
+  // applies to (none for this embedder and mode in the rules in force, or the rules' fusion or
+  // weights overridden) gets no hits and relevance_unavailable says why.
   Result<SearchResponse> Search(const SearchRequest& request) const;
   // The query pipeline alone (for /v1/analyze).
   AnalyzedQuery Analyze(std::string_view text) const;

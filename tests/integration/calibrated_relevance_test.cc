@@ -102,12 +102,13 @@ TEST_F(CalibratedRelevanceTest, EachHitsRelevanceComesFromItsOwnEvidenceAndMinRe
   EXPECT_TRUE(none->hits.empty());
 
   // Overriding the fusion or the weights the calibration was fitted with: no relevance, and a
-  // bar is refused rather than applied to numbers that mean nothing.
+  // bar that cannot be checked keeps everything out, saying why.
   req.fusion = Fusion::kRrf;
+  req.min_relevance = 0.01f;
   auto refused = searcher_->Search(req);
-  ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.status().code(), Status::Code::kInvalidArgument);
-  EXPECT_NE(refused.status().message().find("'fusion' or 'weights'"), std::string::npos) << refused.status().message();
+  ASSERT_TRUE(refused.ok());
+  EXPECT_TRUE(refused->hits.empty());
+  EXPECT_NE(refused->relevance_unavailable.find("fusion and weights"), std::string::npos) << refused->relevance_unavailable;
   req.min_relevance.reset();
   auto overridden = searcher_->Search(req);
   ASSERT_TRUE(overridden.ok());
@@ -115,23 +116,25 @@ TEST_F(CalibratedRelevanceTest, EachHitsRelevanceComesFromItsOwnEvidenceAndMinRe
   EXPECT_FALSE(overridden->hits[0].relevance.has_value());
   req.fusion.reset();
 
-  // Without a fit for the mode, hits carry no relevance, and a bar is refused.
+  // Without a fit for the mode, hits carry no relevance, and a bar keeps everything out.
   req.mode = SearchMode::kHybrid;
   auto hybrid = searcher_->Search(req);
   ASSERT_TRUE(hybrid.ok());
   ASSERT_FALSE(hybrid->hits.empty());
   EXPECT_FALSE(hybrid->hits[0].relevance.has_value());
   EXPECT_FLOAT_EQ(hybrid->min_relevance, 0.0f);
-  req.min_relevance = 0.1f;
+  EXPECT_TRUE(hybrid->relevance_unavailable.empty());
+  req.min_relevance = 0.01f;
   auto uncalibrated = searcher_->Search(req);
-  ASSERT_FALSE(uncalibrated.ok());
-  EXPECT_NE(uncalibrated.status().message().find("needs a calibration for this embedder and mode 'hybrid'"),
-            std::string::npos) << uncalibrated.status().message();
+  ASSERT_TRUE(uncalibrated.ok());
+  EXPECT_TRUE(uncalibrated->hits.empty());
+  EXPECT_NE(uncalibrated->relevance_unavailable.find("no calibration for this embedder and mode 'hybrid'"),
+            std::string::npos) << uncalibrated->relevance_unavailable;
 }
 
-// Over HTTP: relevance and its evidence are in every hit, and a bar that cannot be applied is a
-// 400 that says why, on /v1/search and /v1/context alike.
-TEST_F(CalibratedRelevanceTest, TheApiShowsRelevanceAndRefusesABarItCannotApply) {
+// Over HTTP: relevance and its evidence are in every hit, and a bar that cannot be checked
+// answers nothing and says why, on /v1/search and /v1/context alike.
+TEST_F(CalibratedRelevanceTest, TheApiShowsRelevanceAndAnswersNothingToABarItCannotCheck) {
   Authorizer authorizer({{"all", "calibrated-relevance-test-key", {"*"}}}, {});
   MetricsRegistry metrics;
   SearchApi api(follower_.get(), searcher_.get(), &authorizer, {}, &metrics);
@@ -154,9 +157,12 @@ TEST_F(CalibratedRelevanceTest, TheApiShowsRelevanceAndRefusesABarItCannotApply)
     EXPECT_TRUE(hit["explain"]["relevance"].contains("coverage")) << hit.dump();
   }
   for (const std::string path : {"/v1/search", "/v1/context"}) {
-    const http::HttpResponse bad = post(path, R"({"query":"연차 휴가","container_ids":["hr"],"min_relevance":0.5})");
-    EXPECT_EQ(bad.status, 400) << path << ": " << bad.body;
-    EXPECT_NE(bad.body.find("needs a calibration"), std::string::npos) << path << ": " << bad.body;
+    const http::HttpResponse r = post(path, R"({"query":"연차 휴가","container_ids":["hr"],"min_relevance":0.01})");
+    ASSERT_EQ(r.status, 200) << path << ": " << r.body;
+    const nlohmann::json body = nlohmann::json::parse(r.body);
+    EXPECT_EQ(body.value("relevance_unavailable", ""), "the rules file has no calibration for this embedder and mode 'hybrid'")
+        << path << ": " << r.body;
+    EXPECT_TRUE(body.contains("hits") ? body["hits"].empty() : body["citations"].empty()) << path << ": " << r.body;
   }
 }
 
