@@ -141,10 +141,13 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   }
   const std::vector<std::string>& terms = response.query.terms;
   const std::vector<float>& term_weights = response.query.term_weights;
-  // Distinct query terms, for the title list's coverage (synonyms' and typo matches' terms are
-  // not the query's).
-  const std::set<std::string> own_terms(terms.begin(),
-                                        terms.begin() + static_cast<std::ptrdiff_t>(std::min(response.query.own_terms, terms.size())));
+  // The query's own distinct terms and what each weighs (synonyms' and typo matches' terms are
+  // not the query's): for the title list's coverage and a hit's relevance evidence.
+  std::map<std::string_view, double> own_weight;
+  double own_total = 0;
+  for (std::size_t i = 0; i < std::min(response.query.own_terms, terms.size()); ++i) {
+    if (own_weight.try_emplace(terms[i], term_weights[i]).second) own_total += term_weights[i];
+  }
   auto keyword_list = [&](index::Field field, Retriever retriever, float weight) {
     RankedList& list = lists[static_cast<std::size_t>(retriever)];
     list.weight = weight;
@@ -154,8 +157,8 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
       float credit = 1.0f;
       if (retriever == Retriever::kKeyword) {
         std::size_t own = 0;
-        for (const std::string& t : h.matched_terms) own += own_terms.contains(t) ? 1 : 0;
-        credit = TitleCoverage(own, own_terms.size(), h.field_length);
+        for (const std::string& t : h.matched_terms) own += own_weight.contains(t) ? 1 : 0;
+        credit = TitleCoverage(own, own_weight.size(), h.field_length);
       }
       list.candidates.push_back({h.label, h.score, credit});
       matched[static_cast<std::size_t>(retriever)].push_back(std::move(h.matched_terms));
@@ -185,12 +188,6 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     return e;
   };
 
-  // The query's own distinct terms and what each weighs, for a hit's coverage.
-  std::map<std::string_view, double> own_weight;
-  double own_total = 0;
-  for (std::size_t i = 0; i < std::min(response.query.own_terms, terms.size()); ++i) {
-    if (own_weight.try_emplace(terms[i], term_weights[i]).second) own_total += term_weights[i];
-  }
   auto evidence = [&](const FusedCandidate& f, std::size_t place) {
     RelevanceEvidence e;
     e.score = f.score;
