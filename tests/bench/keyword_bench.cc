@@ -108,6 +108,11 @@ class Engine {
   virtual ~Engine() = default;
   virtual void Build(const std::vector<std::string>& texts,
                      const std::vector<std::uint32_t>& containers) = 0;
+  // For the engines of the fields table (FieldSystems): document i has the title titles[i]
+  // and the body bodies[i], scored as two fields.
+  virtual void BuildFields(const std::vector<std::string>& /*titles*/, const std::vector<std::string>& /*bodies*/) {
+    Die("this engine scores one field");
+  }
   // Up to k document indexes, best first.
   virtual std::vector<std::size_t> Search(const std::string& query, std::size_t k) = 0;
   // Engines with several ways to query one index (Xapian) switch between them here.
@@ -206,6 +211,49 @@ class TideEngine : public Engine {
   const index::ContainerSet* scope_ = &all_;
   bool fusion_k_ = false;
   std::size_t rss_growth_ = 0;
+};
+
+// TideSearch's two BM25 fields, title and body (KeywordIndex fields kTitle and kBody, the
+// terms of the same query pipeline), each asked for the daemon's fusion candidates and their
+// scores added: the `most_fields` way, with no fusion weights or title coverage (the daemon's
+// keyword mode is measured in the quality sections of docs/benchmarks.md).
+class TideFieldsEngine : public Engine {
+ public:
+  void Build(const std::vector<std::string>&, const std::vector<std::uint32_t>&) override {
+    Die("tide-fields takes titles (BuildFields)");
+  }
+  void BuildFields(const std::vector<std::string>& titles, const std::vector<std::string>& bodies) override {
+    for (std::size_t i = 0; i < bodies.size(); ++i) {
+      index::KeywordIndex::FieldTerms terms;
+      terms[static_cast<int>(index::Field::kTitle)] = analyzer_.Terms(titles[i]);
+      terms[static_cast<int>(index::Field::kBody)] = analyzer_.Terms(bodies[i]);
+      index_.Add(i + 1, 0, terms);
+    }
+    all_.Add(0);
+  }
+  std::vector<std::size_t> Search(const std::string& query, std::size_t k) override {
+    const query::AnalyzedQuery q = query::AnalyzeQuery(query, rules_, analyzer_);
+    std::map<std::uint64_t, double> score;
+    for (index::Field field : {index::Field::kTitle, index::Field::kBody}) {
+      for (const index::KeywordHit& h : index_.Search(field, q.terms, kFusionCandidates, all_, bm25_, nullptr, &q.term_weights)) {
+        score[h.label] += h.score;
+      }
+    }
+    std::vector<std::pair<double, std::uint64_t>> ranked;
+    for (const auto& [label, s] : score) ranked.emplace_back(-s, label);
+    std::sort(ranked.begin(), ranked.end());
+    std::vector<std::size_t> out;
+    for (std::size_t i = 0; i < ranked.size() && i < k; ++i) out.push_back(ranked[i].second - 1);
+    return out;
+  }
+  std::pair<std::size_t, std::string> Size() override { return {0, "not measured"}; }
+
+ private:
+  analysis::Analyzer analyzer_;
+  const query::QueryRules rules_;
+  index::KeywordIndex index_;
+  index::KeywordIndex::Bm25 bm25_;
+  index::ContainerSet all_;
 };
 
 #ifdef TIDE_BENCH_HAVE_XAPIAN
@@ -380,6 +428,9 @@ class PeerEngine : public Engine {
   void Build(const std::vector<std::string>& texts, const std::vector<std::uint32_t>& containers) override {
     size_ = peer_.Build(texts, containers);
   }
+  void BuildFields(const std::vector<std::string>& titles, const std::vector<std::string>& bodies) override {
+    size_ = peer_.Build(bodies, std::vector<std::uint32_t>(bodies.size(), 0), &titles);
+  }
   std::vector<std::size_t> Search(const std::string& query, std::size_t k) override {
     return std::move(SearchBatch({query}, k, 0, 0).hits.at(0));
   }
@@ -442,30 +493,62 @@ std::vector<System> Systems(const PeerPrograms& peers) {
   return s;
 }
 
+// The systems of the fields table: title and body scored as two fields, on the sets whose
+// documents have titles (the judged help set). Quality only.
+std::vector<System> FieldSystems(const PeerPrograms& peers) {
+  std::vector<System> s;
+  s.push_back({{"tide-fields"}, 1, [](const std::filesystem::path&) { return std::make_unique<TideFieldsEngine>(); }});
+  if (!peers.lucene_classpath.empty()) {
+    for (std::string variant : {"nori-bigram-fields", "nori-bigram-fields-title2", "nori-bigram-bm25f",
+                                "nori-bigram-bm25f-title2"}) {
+      s.push_back({{"lucene-" + variant}, 1, [variant, cp = peers.lucene_classpath](const std::filesystem::path& d) {
+                     return std::make_unique<PeerEngine>(std::vector<std::string>{
+                         "java", "-Xmx6g", "-cp", cp, "LucenePeer", variant, (d / ("lucene-" + variant)).string()});
+                   }});
+    }
+  }
+  return s;
+}
+
 // A retrieval set in the shared layout (corpus.jsonl, queries.jsonl, qrels.tsv).
 struct KlueSet {
   std::string name;  // the directory's name
   std::vector<std::string> doc_ids, doc_texts;
+  // Documents' titles and bodies apart, when corpus.jsonl gives them ("title", "body"; "text"
+  // is then the two joined): only such sets are in the fields table.
+  std::vector<std::string> doc_titles, doc_bodies;
   std::vector<std::string> query_ids, query_texts;
   std::map<std::string, std::set<std::string>> qrels;
 };
 
 void ReadJsonl(const std::filesystem::path& file, std::vector<std::string>* ids,
-               std::vector<std::string>* texts) {
+               std::vector<std::string>* texts, std::vector<std::string>* titles = nullptr,
+               std::vector<std::string>* bodies = nullptr) {
   std::ifstream in(file);
   if (!in) Die("cannot read " + file.string());
+  bool fields = true;
   for (std::string line; std::getline(in, line);) {
     if (line.empty()) continue;
     nlohmann::json j = nlohmann::json::parse(line);
     ids->push_back(j.at("_id").get<std::string>());
     texts->push_back(j.at("text").get<std::string>());
+    if (titles == nullptr) continue;
+    fields = fields && j.contains("title") && j.contains("body");
+    if (fields) {
+      titles->push_back(j.at("title").get<std::string>());
+      bodies->push_back(j.at("body").get<std::string>());
+    }
+  }
+  if (titles != nullptr && !fields) {
+    titles->clear();
+    bodies->clear();
   }
 }
 
 KlueSet ReadKlue(const std::filesystem::path& dir) {
   KlueSet k;
   k.name = dir.filename().string();
-  ReadJsonl(dir / "corpus.jsonl", &k.doc_ids, &k.doc_texts);
+  ReadJsonl(dir / "corpus.jsonl", &k.doc_ids, &k.doc_texts, &k.doc_titles, &k.doc_bodies);
   ReadJsonl(dir / "queries.jsonl", &k.query_ids, &k.query_texts);
   std::ifstream in(dir / "qrels.tsv");
   if (!in) Die("cannot read qrels.tsv");
@@ -527,23 +610,10 @@ std::string Mb(std::size_t bytes) {
   return buf;
 }
 
-int Main(int argc, char** argv) {
-  const Args args = ParseArgs(argc, argv);
-  std::vector<System> systems = Systems(args.peers);
-  if (!args.systems.empty()) {
-    const std::string wanted = "," + args.systems + ",";
-    std::erase_if(systems, [&](const System& s) { return wanted.find("," + s.modes[0] + ",") == std::string::npos; });
-    if (systems.empty()) Die("--systems " + args.systems + " names no system");
-  }
-
-  // --- 1. quality on the retrieval sets ------------------------------------------------------
-  std::vector<KlueSet> sets;
-  for (const std::string& dir : args.quality_dirs) sets.push_back(ReadKlue(dir));
-  std::printf("**Quality** (unscoped, top 10):");
-  for (const KlueSet& set : sets) {
-    std::printf(" %s %zu documents, %zu queries;", set.name.c_str(), set.doc_texts.size(), set.query_texts.size());
-  }
-  std::printf("\n\n| system |");
+// One row per system and quality mode: recall@1, recall@10 and MRR@10 on each set, unscoped.
+// `fields`: documents are built with their titles apart (Engine::BuildFields).
+void QualityTable(const std::vector<System>& systems, const std::vector<KlueSet>& sets, bool fields) {
+  std::printf("| system |");
   for (const KlueSet& set : sets) std::printf(" %s R@1 | R@10 | MRR@10 |", set.name.c_str());
   std::printf("\n|---|");
   for (std::size_t i = 0; i < sets.size(); ++i) std::printf("---:|---:|---:|");
@@ -553,7 +623,11 @@ int Main(int argc, char** argv) {
     for (const KlueSet& set : sets) {
       testutil::TempDir dir;
       std::unique_ptr<Engine> engine = sys.make(dir.path());
-      engine->Build(set.doc_texts, std::vector<std::uint32_t>(set.doc_texts.size(), 0));
+      if (fields) {
+        engine->BuildFields(set.doc_titles, set.doc_bodies);
+      } else {
+        engine->Build(set.doc_texts, std::vector<std::uint32_t>(set.doc_texts.size(), 0));
+      }
       std::vector<std::string> texts;
       std::vector<const std::set<std::string>*> relevant;
       for (std::size_t q = 0; q < set.query_texts.size(); ++q) {
@@ -581,6 +655,41 @@ int Main(int argc, char** argv) {
       std::printf("\n");
     }
     std::fflush(stdout);
+  }
+}
+
+int Main(int argc, char** argv) {
+  const Args args = ParseArgs(argc, argv);
+  std::vector<System> systems = Systems(args.peers);
+  if (!args.systems.empty()) {
+    const std::string wanted = "," + args.systems + ",";
+    std::erase_if(systems, [&](const System& s) { return wanted.find("," + s.modes[0] + ",") == std::string::npos; });
+    if (systems.empty()) Die("--systems " + args.systems + " names no system");
+  }
+
+  // --- 1. quality on the retrieval sets ------------------------------------------------------
+  std::vector<KlueSet> sets;
+  for (const std::string& dir : args.quality_dirs) sets.push_back(ReadKlue(dir));
+  std::printf("**Quality** (unscoped, top 10):");
+  for (const KlueSet& set : sets) {
+    std::printf(" %s %zu documents, %zu queries;", set.name.c_str(), set.doc_texts.size(), set.query_texts.size());
+  }
+  std::printf("\n\n");
+  QualityTable(systems, sets, false);
+  // Title and body as two fields, on the sets that have titles.
+  std::vector<KlueSet> titled;
+  for (const KlueSet& set : sets) {
+    if (!set.doc_titles.empty()) titled.push_back(set);
+  }
+  std::vector<System> field_systems = FieldSystems(args.peers);
+  if (!args.systems.empty()) {
+    const std::string wanted = "," + args.systems + ",";
+    std::erase_if(field_systems, [&](const System& s) { return wanted.find("," + s.modes[0] + ",") == std::string::npos; });
+  }
+  if (!titled.empty() && !field_systems.empty()) {
+    std::printf("\n**Title and body as two fields** (sets whose documents have titles; the table above "
+                "indexes title + text as one field):\n\n");
+    QualityTable(field_systems, titled, true);
   }
   if (!args.speed) return 0;
 

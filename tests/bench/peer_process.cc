@@ -83,10 +83,12 @@ std::string PeerProcess::ReadLine() {
 }
 
 std::pair<std::size_t, std::string> PeerProcess::Build(const std::vector<std::string>& texts,
-                                                       const std::vector<std::uint32_t>& containers) {
-  Send("build\t" + std::to_string(texts.size()) + "\n");
+                                                       const std::vector<std::uint32_t>& containers,
+                                                       const std::vector<std::string>* titles) {
+  Send((titles != nullptr ? "build-fields\t" : "build\t") + std::to_string(texts.size()) + "\n");
   for (std::size_t i = 0; i < texts.size(); ++i) {
-    Send(std::to_string(containers[i]) + "\t" + OneLine(texts[i]) + "\n");
+    Send(std::to_string(containers[i]) + "\t" + (titles != nullptr ? OneLine((*titles)[i]) + "\t" : "") +
+         OneLine(texts[i]) + "\n");
   }
   const std::vector<std::string> reply = SplitTabs(ReadLine());
   if (reply.size() != 3 || reply[0] != "built") Die(name_, "unexpected reply to build");

@@ -7,6 +7,8 @@
 //
 //   build <n>                     then n lines: <container> <text>
 //     -> built <index bytes> <how the bytes were counted>
+//   build-fields <n>              then n lines: <container> <title> <text>, for a peer variant
+//                                 that scores a title field and a body field (same reply)
 //   search <k> <n> <budget s> <min s>   then n lines: <query text>
 //     -> one line per query run: the ordinals (0-based, in build order) of up to k hits,
 //        best first, separated by spaces (an empty line: no hit)
@@ -45,8 +47,10 @@ class PeerProcess {
   PeerProcess& operator=(const PeerProcess&) = delete;
 
   // Index bytes and how they were counted.
+  // With `titles`, each document's title goes in a field of its own (build-fields).
   std::pair<std::size_t, std::string> Build(const std::vector<std::string>& texts,
-                                            const std::vector<std::uint32_t>& containers);
+                                            const std::vector<std::uint32_t>& containers,
+                                            const std::vector<std::string>* titles = nullptr);
   QueryBatch Search(const std::vector<std::string>& queries, std::size_t k, double budget_seconds,
                    double min_seconds);
 

@@ -6,7 +6,10 @@
 HELP_EVENTS is the Korean LibreOffice help as `tidectl import-help` writes it (the demo and
 the benchmarks keep it in build/bench-data/help_events.jsonl). OUT_DIR receives:
   events.jsonl   the events themselves (ingested as they are: titles included)
-  corpus.jsonl   {"_id": doc_id, "container": container_id, "text": title + text}
+  corpus.jsonl   {"_id": doc_id, "container": container_id, "text": title + text,
+                  "title": title + heading lines + metadata tags, "body": text}; the short
+                 field is what the daemon indexes as a chunk's title field (title, heading
+                 path, tags), for keyword_bench's table of title and body as two fields
   queries.jsonl  this set's queries, each with "container": the module of its first score-2
                  page (the scope of klue_eval's "own" column)
   qrels.tsv      this set's judgments
@@ -29,8 +32,13 @@ def main():
         for line in src:
             e = json.loads(line)
             container_of[e["doc_id"]] = e["container_id"]
+            title = e.get("title") or ""
+            headings = [line.lstrip("#").strip() for line in e["text"].split("\n") if line.startswith("#")]
+            tags = (e.get("metadata") or {}).get("tags") or []
             corpus.write(json.dumps({"_id": e["doc_id"], "container": e["container_id"],
-                                     "text": (e.get("title") or "") + "\n" + e["text"]}, ensure_ascii=False) + "\n")
+                                     "text": title + "\n" + e["text"],
+                                     "title": "\n".join([title] + headings + tags),
+                                     "body": e["text"]}, ensure_ascii=False) + "\n")
     shutil.copyfile(events_path, os.path.join(out, "events.jsonl"))
     first_answer = {}
     missing = []

@@ -12,6 +12,16 @@
 //   ngram        `body` by StandardTokenizer, lower-cased, then every 1- and 2-character gram
 //                of each word plus the word itself (an n-gram index of the kind Xapian and our
 //                own analyzer use); queried as an OR of the query's grams (see gramQuery).
+// Variants of documents with a title (request `build-fields`), each with nori and bigram
+// sub-fields as nori-bigram has them, for `title` and `body`:
+//   nori-bigram-fields   the OR of every field's query: each field scored by its own BM25 and
+//                        the scores added (Elasticsearch's multi_match `most_fields`).
+//   nori-bigram-bm25f    one CombinedFieldQuery (BM25F: a term's frequencies in title and body
+//                        added, with the fields' lengths, before saturating once) per query
+//                        term over title + body, and per bigram over their bigram fields, OR-ed
+//                        (Elasticsearch's `combined_fields`).
+//   ...-title2           the same with the title fields weighted 2 (a boost; in BM25F a weight
+//                        on the title's term frequency and length).
 // Every variant scores with Lucene's default BM25 (k1 1.2, b 0.75). A nori query is what
 // QueryBuilder makes of the query text (the OR of its analysed terms, a compound and its parts
 // as one SynonymQuery), which is what a `match` query with operator `or` does in Elasticsearch.
@@ -64,7 +74,10 @@ import org.apache.lucene.search.Query;
 import org.apache.lucene.search.ScoreDoc;
 import org.apache.lucene.search.TermQuery;
 import org.apache.lucene.store.Directory;
+import org.apache.lucene.sandbox.search.CombinedFieldQuery;
+import org.apache.lucene.search.BoostQuery;
 import org.apache.lucene.store.FSDirectory;
+import org.apache.lucene.util.BytesRef;
 import org.apache.lucene.util.QueryBuilder;
 
 public final class LucenePeer {
@@ -72,6 +85,9 @@ public final class LucenePeer {
   private final Path indexDir;
   private final Analyzer analyzer;
   private final String[] fields;
+  private final boolean titled;       // documents come with a title (build-fields)
+  private final boolean combined;     // BM25F (CombinedFieldQuery) rather than most_fields
+  private final float titleWeight;
   private DirectoryReader reader;
   private IndexSearcher searcher;
   private int[] ordOfDoc = new int[0];
@@ -79,6 +95,20 @@ public final class LucenePeer {
   private LucenePeer(String variant, Path indexDir) {
     this.variant = variant;
     this.indexDir = indexDir;
+    titled = variant.startsWith("nori-bigram-fields") || variant.startsWith("nori-bigram-bm25f");
+    combined = variant.startsWith("nori-bigram-bm25f");
+    titleWeight = variant.endsWith("-title2") ? 2.0f : 1.0f;
+    if (titled && !variant.matches("nori-bigram-(fields|bm25f)(-title2)?")) {
+      throw new IllegalArgumentException("unknown variant " + variant);
+    }
+    if (titled) {
+      Map<String, Analyzer> perField = new HashMap<>();
+      perField.put("title_bigram", new CJKAnalyzer());
+      perField.put("body_bigram", new CJKAnalyzer());
+      analyzer = new PerFieldAnalyzerWrapper(nori(), perField);
+      fields = new String[] {"title", "title_bigram", "body", "body_bigram"};
+      return;
+    }
     switch (variant) {
       case "nori":
         analyzer = nori();
@@ -112,8 +142,9 @@ public final class LucenePeer {
                               KoreanPartOfSpeechStopFilter.DEFAULT_STOP_TAGS, false);
   }
 
-  // Indexes the documents in order (ordinal i is the i-th line) and opens a searcher.
-  private long build(List<String> texts) throws IOException {
+  // Indexes the documents in order (ordinal i is the i-th line) and opens a searcher. `titles`
+  // is null, or a title per document for the titled variants.
+  private long build(List<String> texts, List<String> titles) throws IOException {
     if (reader != null) reader.close();
     Directory dir = FSDirectory.open(indexDir);
     IndexWriterConfig config = new IndexWriterConfig(analyzer);
@@ -122,7 +153,10 @@ public final class LucenePeer {
     try (IndexWriter writer = new IndexWriter(dir, config)) {
       for (int i = 0; i < texts.size(); ++i) {
         Document doc = new Document();
-        for (String field : fields) doc.add(new TextField(field, texts.get(i), Field.Store.NO));
+        for (String field : fields) {
+          String text = field.startsWith("title") ? titles.get(i) : texts.get(i);
+          doc.add(new TextField(field, text, Field.Store.NO));
+        }
         doc.add(new NumericDocValuesField("ord", i));
         writer.addDocument(doc);
       }
@@ -166,13 +200,38 @@ public final class LucenePeer {
     return clauses == 0 ? null : or.build();
   }
 
+  // BM25F: one CombinedFieldQuery per term the field's analyzer makes of the text, over
+  // `title` and `body` (or their sub-fields `suffix`), OR-ed.
+  private int addCombined(BooleanQuery.Builder or, String suffix, String text) throws IOException {
+    int clauses = 0;
+    try (TokenStream ts = analyzer.tokenStream("body" + suffix, text)) {
+      CharTermAttribute term = ts.addAttribute(CharTermAttribute.class);
+      ts.reset();
+      while (ts.incrementToken()) {
+        CombinedFieldQuery.Builder q = new CombinedFieldQuery.Builder();
+        q.addField("title" + suffix, titleWeight).addField("body" + suffix, 1.0f);
+        q.addTerm(new BytesRef(term.toString()));
+        or.add(q.build(), BooleanClause.Occur.SHOULD);
+        ++clauses;
+      }
+      ts.end();
+    }
+    return clauses;
+  }
+
   private Query query(String text) throws IOException {
     if (variant.equals("ngram")) return gramQuery(text);
+    if (combined) {
+      BooleanQuery.Builder or = new BooleanQuery.Builder();
+      int clauses = addCombined(or, "", text) + addCombined(or, "_bigram", text);
+      return clauses == 0 ? null : or.build();
+    }
     QueryBuilder builder = new QueryBuilder(analyzer);
     BooleanQuery.Builder or = new BooleanQuery.Builder();
     int clauses = 0;
     for (String field : fields) {
       Query q = builder.createBooleanQuery(field, text, BooleanClause.Occur.SHOULD);
+      if (q != null && titleWeight != 1.0f && field.startsWith("title")) q = new BoostQuery(q, titleWeight);
       if (q != null) {
         or.add(q, BooleanClause.Occur.SHOULD);
         ++clauses;
@@ -199,14 +258,21 @@ public final class LucenePeer {
     for (String line; (line = in.readLine()) != null;) {
       String[] f = line.split("\t", -1);
       switch (f[0]) {
-        case "build": {
+        case "build":
+        case "build-fields": {
           int n = Integer.parseInt(f[1]);
-          List<String> texts = new ArrayList<>(n);
-          for (int i = 0; i < n; ++i) {
-            String doc = in.readLine();
-            texts.add(doc.substring(doc.indexOf('\t') + 1));  // containers are not used
+          boolean withTitles = f[0].equals("build-fields");
+          if (withTitles != titled) {
+            throw new IllegalArgumentException(variant + " does not take '" + f[0] + "'");
           }
-          long bytes = build(texts);
+          List<String> texts = new ArrayList<>(n);
+          List<String> titles = withTitles ? new ArrayList<>(n) : null;
+          for (int i = 0; i < n; ++i) {
+            String[] doc = in.readLine().split("\t", -1);  // containers are not used
+            texts.add(doc[doc.length - 1]);
+            if (withTitles) titles.add(doc[1]);
+          }
+          long bytes = build(texts, titles);
           out.write("built\t" + bytes + "\ton disk (Lucene 9.12.3 " + variant + ", with positions)\n");
           break;
         }
@@ -254,7 +320,7 @@ public final class LucenePeer {
 
   public static void main(String[] args) throws IOException {
     if (args.length != 2) {
-      System.err.println("usage: LucenePeer nori|nori-bigram|ngram INDEX_DIR");
+      System.err.println("usage: LucenePeer nori|nori-bigram|ngram|nori-bigram-{fields,bm25f}[-title2] INDEX_DIR");
       System.exit(2);
     }
     IndexSearcher.setMaxClauseCount(1 << 16);  // an OR of every gram of a long query
