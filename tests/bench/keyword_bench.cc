@@ -34,6 +34,11 @@
 //   1. quality on the retrieval sets given by --quality (default: the --klue set; each a
 //      directory of corpus.jsonl, queries.jsonl, qrels.tsv; unscoped): recall@1/10 and MRR@10
 //      (tests/bench/ranking_metrics.h);
+//      On the sets whose corpus.jsonl gives each document's "title" and "body" apart (the
+//      judged help set), a second table scores them as two fields: `tide-fields` (our title
+//      and body BM25 lists, 100 hits each, scores added), `lucene-nori-bigram-fields` (Lucene
+//      most_fields), `lucene-nori-bigram-bm25f` (Lucene CombinedFieldQuery: BM25F), each
+//      Lucene one also `-title2` (the title weighted 2);
 //   2. speed on the benchmark corpus of tests/bench/bench_corpus.h (N chunks of real
 //      Korean/English text and its queries): build time, index size and queries/s on one
 //      thread (top 10; --top_k 100 is what the daemon asks each retriever for before fusion).

@@ -4,7 +4,8 @@
 #      shared build lock, and the peers in other processes (tests/bench/peers/build.sh: Lucene, Tantivy)
 #      (--no-build skips both);
 #   2. runs it: BM25 quality on both shared Korean sets (klue-nli-retrieval, parakqc-retrieval)
-#      and on the judged LibreOffice help set (tests/quality/help-ko; title + text as one field),
+#      and on the judged LibreOffice help set (tests/quality/help-ko; title + text as one field,
+#      then title and body as two fields: ours added, Lucene most_fields and BM25F),
 #      then build time, index size and queries/s on the benchmark corpus
 #      (tests/bench/bench_corpus.h):
 #        --quick  100k chunks, 1,000 queries (the default)
