@@ -52,7 +52,7 @@ class SegmentedVectorIndex {
 
   // The top k over every graph (each searched as VectorIndex::Search, then merged), best first.
   // With sealed graphs, each is walked with `ef` (0: the Options default) times the square
-  // root of its share of the slots, raised to k.
+  // root of its share of the live vectors, raised to k.
   Result<std::vector<VectorHit>> Search(std::span<const float> query, std::size_t k,
                                         const LabelFilter* filter, std::size_t ef = 0) const;
   // Exact top-k among `labels`, best first; each label is looked up until a graph holds it.

@@ -48,7 +48,8 @@ quality=(--quality "$data" --quality "${PARAKQC_DATA:-/work/shared/data/parakqc-
 [ -x "$bin/tests/bench/keyword_bench" ] || { echo "keyword_bench.sh: $bin/tests/bench/keyword_bench is missing" >&2; exit 1; }
 prepare_help_events
 if [ -n "$help_events" ]; then
-  # The judged LibreOffice help set (tests/quality/help-ko), one field of title + text here.
+  # The judged LibreOffice help set (tests/quality/help-ko): title + text as one field, and
+  # title (with headings and tags) and text as two in the fields table.
   python3 "$repo/tests/quality/help-ko/prepare.py" "$help_events" "$bin/bench-data/help-ko"
   quality+=(--quality "$bin/bench-data/help-ko")
 fi

@@ -16,10 +16,13 @@
 // sub-fields as nori-bigram has them, for `title` and `body`:
 //   nori-bigram-fields   the OR of every field's query: each field scored by its own BM25 and
 //                        the scores added (Elasticsearch's multi_match `most_fields`).
-//   nori-bigram-bm25f    one CombinedFieldQuery (BM25F: a term's frequencies in title and body
-//                        added, with the fields' lengths, before saturating once) per query
-//                        term over title + body, and per bigram over their bigram fields, OR-ed
-//                        (Elasticsearch's `combined_fields`).
+//   nori-bigram-bm25f    the same query, each term (or group of same-position terms) one
+//                        CombinedFieldQuery (BM25F: a term's frequencies in title and body
+//                        added, with the fields' lengths, before saturating once) over title +
+//                        body, and each bigram over their bigram fields (Elasticsearch's
+//                        `combined_fields`).
+//   nori-bigram-concat   nori-bigram over one field of the title and the body joined: what the
+//                        fields are measured against, with the same text.
 //   ...-title2           the same with the title fields weighted 2 (a boost; in BM25F a weight
 //                        on the title's term frequency and length).
 // Every variant scores with Lucene's default BM25 (k1 1.2, b 0.75). A nori query is what
@@ -95,10 +98,11 @@ public final class LucenePeer {
   private LucenePeer(String variant, Path indexDir) {
     this.variant = variant;
     this.indexDir = indexDir;
-    titled = variant.startsWith("nori-bigram-fields") || variant.startsWith("nori-bigram-bm25f");
+    titled = variant.startsWith("nori-bigram-fields") || variant.startsWith("nori-bigram-bm25f")
+        || variant.equals("nori-bigram-concat");
     combined = variant.startsWith("nori-bigram-bm25f");
     titleWeight = variant.endsWith("-title2") ? 2.0f : 1.0f;
-    if (titled && !variant.matches("nori-bigram-(fields|bm25f)(-title2)?")) {
+    if (titled && !variant.matches("nori-bigram-(fields|bm25f)(-title2)?|nori-bigram-concat")) {
       throw new IllegalArgumentException("unknown variant " + variant);
     }
     if (titled) {
@@ -106,7 +110,8 @@ public final class LucenePeer {
       perField.put("title_bigram", new CJKAnalyzer());
       perField.put("body_bigram", new CJKAnalyzer());
       analyzer = new PerFieldAnalyzerWrapper(nori(), perField);
-      fields = new String[] {"title", "title_bigram", "body", "body_bigram"};
+      fields = variant.equals("nori-bigram-concat") ? new String[] {"body", "body_bigram"}
+                                                    : new String[] {"title", "title_bigram", "body", "body_bigram"};
       return;
     }
     switch (variant) {
@@ -154,7 +159,8 @@ public final class LucenePeer {
       for (int i = 0; i < texts.size(); ++i) {
         Document doc = new Document();
         for (String field : fields) {
-          String text = field.startsWith("title") ? titles.get(i) : texts.get(i);
+          String text = field.startsWith("title") ? titles.get(i)
+              : variant.equals("nori-bigram-concat") ? titles.get(i) + "\n" + texts.get(i) : texts.get(i);
           doc.add(new TextField(field, text, Field.Store.NO));
         }
         doc.add(new NumericDocValuesField("ord", i));
@@ -200,30 +206,51 @@ public final class LucenePeer {
     return clauses == 0 ? null : or.build();
   }
 
-  // BM25F: one CombinedFieldQuery per term the field's analyzer makes of the text, over
-  // `title` and `body` (or their sub-fields `suffix`), OR-ed.
-  private int addCombined(BooleanQuery.Builder or, String suffix, String text) throws IOException {
-    int clauses = 0;
-    try (TokenStream ts = analyzer.tokenStream("body" + suffix, text)) {
-      CharTermAttribute term = ts.addAttribute(CharTermAttribute.class);
-      ts.reset();
-      while (ts.incrementToken()) {
-        CombinedFieldQuery.Builder q = new CombinedFieldQuery.Builder();
-        q.addField("title" + suffix, titleWeight).addField("body" + suffix, 1.0f);
-        q.addTerm(new BytesRef(term.toString()));
-        or.add(q.build(), BooleanClause.Occur.SHOULD);
-        ++clauses;
-      }
-      ts.end();
+  // BM25F: the query QueryBuilder makes of the text on the body field (as most_fields has
+  // it per field), with each term, and each group of same-position terms (a nori compound and
+  // its parts), made one CombinedFieldQuery over `title` and `body` (or their sub-fields
+  // `suffix`). That is how Elasticsearch's combined_fields builds its query, so the two
+  // variants differ only in scoring.
+  private final class CombinedFieldsBuilder extends QueryBuilder {
+    private final String suffix;
+
+    CombinedFieldsBuilder(Analyzer fieldAnalyzer, String suffix) {
+      super(fieldAnalyzer);
+      this.suffix = suffix;
     }
-    return clauses;
+
+    private CombinedFieldQuery.Builder fields() {
+      return new CombinedFieldQuery.Builder()
+          .addField("title" + suffix, titleWeight)
+          .addField("body" + suffix, 1.0f);
+    }
+
+    @Override
+    protected Query newTermQuery(Term term, float boost) {
+      Query q = fields().addTerm(term.bytes()).build();
+      return boost == 1.0f ? q : new BoostQuery(q, boost);
+    }
+
+    @Override
+    protected Query newSynonymQuery(String field, TermAndBoost[] terms) {
+      CombinedFieldQuery.Builder q = fields();
+      for (TermAndBoost t : terms) q.addTerm(t.term);
+      return q.build();
+    }
   }
 
   private Query query(String text) throws IOException {
     if (variant.equals("ngram")) return gramQuery(text);
     if (combined) {
       BooleanQuery.Builder or = new BooleanQuery.Builder();
-      int clauses = addCombined(or, "", text) + addCombined(or, "_bigram", text);
+      int clauses = 0;
+      for (String suffix : new String[] {"", "_bigram"}) {
+        Query q = new CombinedFieldsBuilder(analyzer, suffix).createBooleanQuery("body" + suffix, text, BooleanClause.Occur.SHOULD);
+        if (q != null) {
+          or.add(q, BooleanClause.Occur.SHOULD);
+          ++clauses;
+        }
+      }
       return clauses == 0 ? null : or.build();
     }
     QueryBuilder builder = new QueryBuilder(analyzer);
