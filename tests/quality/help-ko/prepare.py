@@ -33,7 +33,7 @@ def main():
             e = json.loads(line)
             container_of[e["doc_id"]] = e["container_id"]
             title = e.get("title") or ""
-            headings = [line.lstrip("#").strip() for line in e["text"].split("\n") if line.startswith("#")]
+            headings = [row.lstrip("#").strip() for row in e["text"].split("\n") if row.startswith("#")]
             tags = (e.get("metadata") or {}).get("tags") or []
             corpus.write(json.dumps({"_id": e["doc_id"], "container": e["container_id"],
                                      "text": title + "\n" + e["text"],

@@ -80,7 +80,6 @@ import org.apache.lucene.store.Directory;
 import org.apache.lucene.sandbox.search.CombinedFieldQuery;
 import org.apache.lucene.search.BoostQuery;
 import org.apache.lucene.store.FSDirectory;
-import org.apache.lucene.util.BytesRef;
 import org.apache.lucene.util.QueryBuilder;
 
 public final class LucenePeer {
@@ -98,13 +97,9 @@ public final class LucenePeer {
   private LucenePeer(String variant, Path indexDir) {
     this.variant = variant;
     this.indexDir = indexDir;
-    titled = variant.startsWith("nori-bigram-fields") || variant.startsWith("nori-bigram-bm25f")
-        || variant.equals("nori-bigram-concat");
+    titled = variant.matches("nori-bigram-(fields|bm25f)(-title2)?|nori-bigram-concat");
     combined = variant.startsWith("nori-bigram-bm25f");
     titleWeight = variant.endsWith("-title2") ? 2.0f : 1.0f;
-    if (titled && !variant.matches("nori-bigram-(fields|bm25f)(-title2)?|nori-bigram-concat")) {
-      throw new IllegalArgumentException("unknown variant " + variant);
-    }
     if (titled) {
       Map<String, Analyzer> perField = new HashMap<>();
       perField.put("title_bigram", new CJKAnalyzer());
@@ -347,7 +342,7 @@ public final class LucenePeer {
 
   public static void main(String[] args) throws IOException {
     if (args.length != 2) {
-      System.err.println("usage: LucenePeer nori|nori-bigram|ngram|nori-bigram-{fields,bm25f}[-title2] INDEX_DIR");
+      System.err.println("usage: LucenePeer nori|nori-bigram|ngram|nori-bigram-{fields,bm25f}[-title2]|nori-bigram-concat INDEX_DIR");
       System.exit(2);
     }
     IndexSearcher.setMaxClauseCount(1 << 16);  // an OR of every gram of a long query
