@@ -110,24 +110,29 @@ Status Indexer::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // Every way out of Loop() finishes its snapshot; this is for one that did not.
+  if (snapshot_writer_.joinable()) snapshot_writer_.join();
   return fatal();
 }
 
 void Indexer::Loop() {
-  auto last_snapshot = Clock::now();
+  last_snapshot_ = Clock::now();
   // The first round does not wait: what the worker replayed at start still needs its record.
   for (bool first = true;; first = false) {
     bool stop = false;
     {
       std::unique_lock lock(mu_);
-      const auto snapshot_due = last_snapshot + options_.snapshot_interval;
+      const auto snapshot_due = last_snapshot_ + options_.snapshot_interval;
       // Unwritten graph records are retried within a second (a full disk may have room again).
       const auto due = unwritten_records_.empty() ? snapshot_due
                                                   : std::min(snapshot_due, Clock::now() + std::chrono::seconds(1));
-      if (!first) cv_.wait_until(lock, due, [&] { return stopping_ || target_seq_ > applied_seq_; });
+      if (!first) {
+        cv_.wait_until(lock, due, [&] { return stopping_ || target_seq_ > applied_seq_ || snapshot_written_; });
+      }
       stop = stopping_;
       if (!fatal_.ok()) return;
     }
+    FinishSnapshot(/*wait=*/false);
     // Everything the store has now, notified or not (a stop catches up with all of it), a
     // change at a time, with a graph record at least every graph_record_interval: the daemons
     // see a bulk load's changes as its records come, not at the end of the round.
@@ -139,6 +144,7 @@ void Indexer::Loop() {
       Result<std::size_t> applied = index::CatchUp(*indexes_, *store_, 1);
       if (!applied) {
         spdlog::error("indexing stopped: {}", applied.status().ToString());
+        FinishSnapshot(/*wait=*/true);
         std::lock_guard lock(mu_);
         fatal_ = applied.status().WithContext("updating the worker's in-memory indexes");
         cv_.notify_all();
@@ -151,6 +157,12 @@ void Indexer::Loop() {
       if (done || Clock::now() - last_record >= options_.graph_record_interval) {
         recorded = WriteGraphRecords();
         last_record = Clock::now();
+        // Within a long round too (a bulk load): the graphs it seals are written as they come,
+        // and the worker's leave memory then, rather than all at the end.
+        if (recorded && !done && !stop) {
+          FinishSnapshot(/*wait=*/false);
+          MaybeStartSnapshot();
+        }
       }
       {
         std::lock_guard lock(mu_);
@@ -161,27 +173,78 @@ void Indexer::Loop() {
     if (applied_total > 0 && index_seconds_ != nullptr) {
       index_seconds_->Observe(std::chrono::duration<double>(Clock::now() - start).count());
     }
-    if (recorded && (stop || Clock::now() - last_snapshot >= options_.snapshot_interval)) {
-      SnapshotIfChanged();
-      last_snapshot = Clock::now();
-    }
     if (stop) {
+      FinishSnapshot(/*wait=*/true);
       if (!recorded) {
         spdlog::error("stopping with vector graph records unwritten; the next start inserts their changes again");
+      } else if (const std::uint64_t seq = indexes_->applied_seq(); seq != snapshot_seq_) {
+        if (Status s = indexes_->SaveSnapshot(options_.snapshot_dir, options_.snapshot_keep); !s.ok()) {
+          spdlog::warn("the final snapshot failed; the next start replays the change log after the last one: {}",
+                       s.ToString());
+        } else {
+          Snapshotted(seq);
+        }
       }
       return;
     }
+    if (recorded) MaybeStartSnapshot();
   }
 }
 
-void Indexer::SnapshotIfChanged() {
+void Indexer::MaybeStartSnapshot() {
+  if (snapshot_ != nullptr || Clock::now() - last_snapshot_ < options_.snapshot_interval) return;
+  last_snapshot_ = Clock::now();
   if (indexes_->applied_seq() == snapshot_seq_) return;
-  Status s = indexes_->SaveSnapshot(options_.snapshot_dir, options_.snapshot_keep);
-  if (!s.ok()) {
-    spdlog::warn("snapshot failed, will retry: {}", s.ToString());  // the store is the truth
+  // The state is copied out under the apply lock (the tables encoded, the growing graph written
+  // unsynced); the rest is written on a thread of its own while changes go on being applied.
+  Result<std::unique_ptr<index::IndexSet::PendingSnapshot>> prepared = [&] {
+    const index::IndexSet::ApplyLock lock = indexes_->LockForApply();
+    return indexes_->PrepareSnapshot(lock, options_.snapshot_dir);
+  }();
+  if (!prepared) {
+    spdlog::warn("snapshot failed, will retry: {}", prepared.status().ToString());  // the store is the truth
     return;
   }
-  snapshot_seq_ = indexes_->applied_seq();
+  if (*prepared == nullptr) {
+    snapshot_seq_ = indexes_->applied_seq();
+    return;
+  }
+  snapshot_ = std::move(*prepared);
+  snapshot_writer_ = std::thread([this, snapshot = snapshot_.get()] {
+    Status written = snapshot->Write();
+    std::lock_guard lock(mu_);
+    snapshot_status_ = std::move(written);
+    snapshot_written_ = true;
+    cv_.notify_all();
+  });
+}
+
+void Indexer::FinishSnapshot(bool wait) {
+  if (snapshot_ == nullptr) return;
+  Status written;
+  {
+    std::unique_lock lock(mu_);
+    if (!snapshot_written_ && !wait) return;
+    cv_.wait(lock, [&] { return snapshot_written_; });
+    written = std::move(snapshot_status_);
+    snapshot_written_ = false;
+  }
+  snapshot_writer_.join();
+  {
+    const index::IndexSet::ApplyLock lock = indexes_->LockForApply();
+    indexes_->FinishSnapshot(lock, *snapshot_, options_.snapshot_keep);
+  }
+  const std::uint64_t seq = snapshot_->seq();
+  snapshot_.reset();
+  if (!written.ok()) {
+    spdlog::warn("snapshot failed, will retry: {}", written.ToString());  // the store is the truth
+    return;
+  }
+  Snapshotted(seq);
+}
+
+void Indexer::Snapshotted(std::uint64_t seq) {
+  snapshot_seq_ = seq;
   if (options_.trim_changes) {
     if (Status trimmed = TrimChanges(); !trimmed.ok()) {
       spdlog::warn("trimming the change log failed, will retry after the next snapshot: {}", trimmed.ToString());

@@ -38,8 +38,11 @@ Result<std::unique_ptr<index::IndexSet>> OpenIndexes(const index::IndexSet::Opti
 // fall behind. When the indexes record their vector graph (IndexSet::StartGraphRecords), each
 // catch-up round ends with the graph's record (storage::GraphRecord) written to the store, from
 // which the query daemons copy the graph instead of inserting every vector again (decision
-// 0011). Snapshots are written every `snapshot_interval` when something changed; after
-// each, the change records every kept snapshot covers are trimmed from the store (with
+// 0011). Snapshots are started every `snapshot_interval` when something changed, within a long
+// catch-up round too: the state is copied out on this thread (IndexSet::PrepareSnapshot: the
+// tables encoded, the growing graph written unsynced) and the rest (sealed graphs, syncs) is
+// written on a thread of its own, one snapshot at a time, while changes and graph records go
+// on (the daemons' freshness waits for those, not for snapshots). After each, the change records every kept snapshot covers are trimmed from the store (with
 // `trim_changes`), so the change log holds only what a snapshot does not: a reader behind the
 // trim point loads a snapshot instead (query/follower.h).
 //
@@ -80,7 +83,14 @@ class Indexer {
 
  private:
   void Loop();
-  void SnapshotIfChanged();
+  // Starts a snapshot (IndexSet::PrepareSnapshot, then its Write on snapshot_writer_) if the
+  // interval has passed since the last one, none is being written and something changed.
+  void MaybeStartSnapshot();
+  // Finishes the snapshot being written, if it is written (or, with `wait`, once it is), and
+  // trims the change log after it.
+  void FinishSnapshot(bool wait);
+  // A snapshot of `seq` is in place: trims the change log after it (with trim_changes).
+  void Snapshotted(std::uint64_t seq);
   // Writes the vector graph's record of what was applied since the previous one (IndexSet::
   // TakeGraphRecord), if the indexes record their graph, after any earlier ones a failed
   // write left (a full disk). False while some are unwritten: no snapshot may be taken then.
@@ -98,6 +108,12 @@ class Indexer {
   std::uint64_t applied_seq_ = 0;  // GUARDED_BY(mu_): the indexes' seq after the last catch-up
   bool stopping_ = false;          // GUARDED_BY(mu_)
   Status fatal_;                   // GUARDED_BY(mu_)
+  bool snapshot_written_ = false;  // GUARDED_BY(mu_): snapshot_writer_ is done
+  Status snapshot_status_;         // GUARDED_BY(mu_): what it returned
+  // Loop thread only: the snapshot being written, and the thread writing it.
+  std::unique_ptr<index::IndexSet::PendingSnapshot> snapshot_;
+  std::thread snapshot_writer_;
+  std::chrono::steady_clock::time_point last_snapshot_;  // loop thread only: the last one started
   std::uint64_t snapshot_seq_ = 0;  // loop thread only
   std::uint64_t trimmed_through_ = 0;  // loop thread only: changes up to here are deleted
   // Loop thread only: graph records taken but not yet written, oldest first.

@@ -34,9 +34,9 @@ namespace tide::index {
 // and bring it forward with the replayer (replayer.h), the only index code that reads the
 // store; the worker also writes snapshots so the daemon starts without rebuilding.
 //
-// Thread safety: searches and SaveSnapshot run concurrently; changes are applied under an
-// ApplyLock (one applier at a time, and never during a snapshot), taking the writer lock in
-// small steps so searches are never stalled for long.
+// Thread safety: searches run concurrently with everything; changes are applied under an
+// ApplyLock (one applier at a time, and never while a snapshot copies the state out), taking
+// the writer lock in small steps so searches are never stalled for long.
 class IndexSet {
  public:
   struct Options {
@@ -77,8 +77,9 @@ class IndexSet {
                                                              const Options& options,
                                                              std::size_t* corrupt = nullptr);
   // Writes a snapshot of the current state to <root>/snap-<seq> (atomically: a temporary
-  // directory renamed into place) and removes all but the newest `keep` snapshots.
-  Status SaveSnapshot(const std::filesystem::path& root, int keep) const;
+  // directory renamed into place) and removes all but the newest `keep` snapshots: the three
+  // steps below at once, holding the ApplyLock throughout.
+  Status SaveSnapshot(const std::filesystem::path& root, int keep);
 
   // --- applying changes (the replayer, replayer.h) ---------------------------------------
   // One chunk operation of a change, read from the store.
@@ -96,6 +97,38 @@ class IndexSet {
     std::unique_lock<std::mutex> lock_;
   };
   ApplyLock LockForApply() { return ApplyLock(apply_mu_); }
+
+  // A snapshot in three steps, so that changes are held up only while the state is copied out
+  // (the worker's indexer, ingest/indexer.h):
+  //  1. PrepareSnapshot, under the ApplyLock: encodes the tables and writes the growing vector
+  //     graph into a temporary directory, unsynced; nullptr if a complete snapshot of this
+  //     state is there already;
+  //  2. PendingSnapshot::Write, on any thread, while changes go on being applied: writes the
+  //     sealed graphs no snapshot holds yet (the others are linked), syncs everything and
+  //     renames the directory into place;
+  //  3. FinishSnapshot, under the ApplyLock: the sealed graphs the snapshot holds may leave
+  //     memory (Options::keep_sealed_graphs), and all but the newest `keep` snapshots are
+  //     removed; a snapshot that failed to write is removed.
+  // One snapshot at a time; until it is finished no sealed graph it writes is rebuilt.
+  class PendingSnapshot {
+   public:
+    Status Write();
+    std::uint64_t seq() const { return seq_; }
+    bool written() const { return written_; }
+
+   private:
+    friend class IndexSet;
+    std::filesystem::path root_, final_dir_, tmp_dir_;
+    std::uint64_t seq_ = 0;
+    std::size_t chunks_ = 0;
+    bool replacing_ = false, written_ = false;
+    std::string tables_;
+    nlohmann::json manifest_;  // without "segments"
+    SegmentedVectorIndex::PendingSave vectors_;
+  };
+  Result<std::unique_ptr<PendingSnapshot>> PrepareSnapshot(const ApplyLock&, const std::filesystem::path& root);
+  void FinishSnapshot(const ApplyLock&, const PendingSnapshot& snapshot, int keep);
+
   // Where an applied change's vectors come from: inserted into the growing graph here, or
   // already copied from the worker's graph record of it (ApplyGraphRecord): then only deletes
   // of labels in sealed graphs touch the vector index.
@@ -192,7 +225,7 @@ class IndexSet {
   const analysis::Analyzer analyzer_;
   std::unique_ptr<SegmentedVectorIndex> vectors_;  // has its own locks; set at construction
 
-  // Held by an ApplyLock and for a whole SaveSnapshot, so a snapshot never sees half a change.
+  // Held by an ApplyLock (and so by PrepareSnapshot), so a snapshot never sees half a change.
   mutable std::mutex apply_mu_;
   mutable std::shared_mutex mu_;
   std::uint64_t applied_seq_ = 0;                          // GUARDED_BY(mu_)

@@ -75,75 +75,111 @@ Status IndexSet::DecodeTables(std::string_view in) {
   return keywords_.ParseFrom(r.remaining());
 }
 
-Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) const {
-  std::lock_guard apply_lock(apply_mu_);  // no change is half-applied while we write
-  std::string tables;
-  std::uint64_t seq = 0;
-  std::size_t chunks = 0;
+Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) {
+  const ApplyLock lock = LockForApply();
+  Result<std::unique_ptr<PendingSnapshot>> snapshot = PrepareSnapshot(lock, root);
+  if (!snapshot) return snapshot.status();
+  if (*snapshot == nullptr) return Status();
+  const Status written = (*snapshot)->Write();
+  FinishSnapshot(lock, **snapshot, keep);
+  return written;
+}
+
+Result<std::unique_ptr<IndexSet::PendingSnapshot>> IndexSet::PrepareSnapshot(const ApplyLock&,
+                                                                            const std::filesystem::path& root) {
+  const auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<PendingSnapshot> snapshot(new PendingSnapshot());
+  snapshot->root_ = root;
   {
     std::shared_lock lock(mu_);
-    seq = applied_seq_;
-    chunks = table_.size();
-    tables = EncodeTables();
+    snapshot->seq_ = applied_seq_;
+    snapshot->chunks_ = table_.size();
+    snapshot->tables_ = EncodeTables();
   }
+  const std::uint64_t seq = snapshot->seq_;
   std::error_code ec;
   std::filesystem::create_directories(root, ec);
   if (ec) return Status::Unavailable("creating " + root.string() + ": " + ec.message());
-  const std::filesystem::path final_dir = root / SnapshotName(seq);
-  const bool replacing = std::filesystem::exists(final_dir);
-  if (replacing) {
+  snapshot->final_dir_ = root / SnapshotName(seq);
+  snapshot->replacing_ = std::filesystem::exists(snapshot->final_dir_);
+  if (snapshot->replacing_) {
     // Nothing new since the last one, unless that one was written under another analyzer
     // scheme or tables format (LoadLatestSnapshot skips it), or of another graph generation
     // (the daemons wait for one of the new generation): then this state replaces it, or every
     // restart would rebuild again.
-    Result<std::string> old_manifest = ReadFile(final_dir / "MANIFEST.json");
+    Result<std::string> old_manifest = ReadFile(snapshot->final_dir_ / "MANIFEST.json");
     const nlohmann::json old = old_manifest ? nlohmann::json::parse(*old_manifest, nullptr, false) : nlohmann::json();
     if (old.is_object() && old.value("analyzer", std::string()) == analyzer_.SchemeId() &&
         old.value("format", std::uint64_t{0}) == kTablesFormat &&
         old.value("graph_generation", std::uint64_t{0}) == graph_generation()) {
-      return Status();
+      return std::unique_ptr<PendingSnapshot>();
     }
   }
-  const std::filesystem::path tmp_dir =
-      root / (".tmp-" + SnapshotName(seq) + "-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(tmp_dir, ec);
-  std::filesystem::create_directories(tmp_dir, ec);
-  if (ec) return Status::Unavailable("creating " + tmp_dir.string() + ": " + ec.message());
+  snapshot->tmp_dir_ = root / (".tmp-" + SnapshotName(seq) + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(snapshot->tmp_dir_, ec);
+  std::filesystem::create_directories(snapshot->tmp_dir_, ec);
+  if (ec) return Status::Unavailable("creating " + snapshot->tmp_dir_.string() + ": " + ec.message());
+  Result<SegmentedVectorIndex::PendingSave> vectors = vectors_->PrepareSave(snapshot->tmp_dir_);
+  if (!vectors) {
+    vectors_->FinishSave(SegmentedVectorIndex::PendingSave(), {});
+    std::filesystem::remove_all(snapshot->tmp_dir_, ec);
+    return vectors.status();
+  }
+  snapshot->vectors_ = std::move(*vectors);
+  snapshot->manifest_ = {{"format", kTablesFormat},
+                         {"seq", seq},
+                         {"chunks", snapshot->chunks_},
+                         {"model_id", options_.model_id},
+                         {"dimension", options_.vector.dim},
+                         {"analyzer", analyzer_.SchemeId()},
+                         {"graph_generation", graph_generation()}};
+  spdlog::debug("snapshot prepared seq={} tables_bytes={} seconds={:.3f}", seq, snapshot->tables_.size(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return snapshot;
+}
 
-  Result<nlohmann::json> segments = vectors_->Save(tmp_dir);
+Status IndexSet::PendingSnapshot::Write() {
+  const auto start = std::chrono::steady_clock::now();
+  Result<nlohmann::json> segments = vectors_.Write();
   if (!segments) return segments.status();
-  TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir / "tables.bin", tables));
-  nlohmann::json manifest = {{"format", kTablesFormat},
-                             {"seq", seq},
-                             {"chunks", chunks},
-                             {"model_id", options_.model_id},
-                             {"dimension", options_.vector.dim},
-                             {"analyzer", analyzer_.SchemeId()},
-                             {"segments", std::move(*segments)},
-                             {"graph_generation", graph_generation()}};
-  TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir / "MANIFEST.json", manifest.dump(2)));
-  TIDE_RETURN_IF_ERROR(SyncPath(tmp_dir));
+  TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir_ / "tables.bin", tables_));
+  tables_ = std::string();  // the largest part of what was copied out: freed once written
+  nlohmann::json manifest = manifest_;
+  manifest["segments"] = std::move(*segments);
+  TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir_ / "MANIFEST.json", manifest.dump(2)));
+  TIDE_RETURN_IF_ERROR(SyncPath(tmp_dir_));
   // The one it replaces is moved aside only now: this one may have linked its sealed graphs'
   // files. Moved to a ".tmp-" name, which a start removes if this process dies meanwhile.
+  std::error_code ec;
   const std::filesystem::path replaced =
-      root / (".tmp-replaced-" + SnapshotName(seq) + "-" + std::to_string(::getpid()));
-  if (replacing) {
-    std::filesystem::rename(final_dir, replaced, ec);
-    if (ec) return Status::Unavailable("moving the replaced " + final_dir.string() + " aside: " + ec.message());
+      root_ / (".tmp-replaced-" + SnapshotName(seq_) + "-" + std::to_string(::getpid()));
+  if (replacing_) {
+    std::filesystem::rename(final_dir_, replaced, ec);
+    if (ec) return Status::Unavailable("moving the replaced " + final_dir_.string() + " aside: " + ec.message());
   }
-  std::filesystem::rename(tmp_dir, final_dir, ec);
+  std::filesystem::rename(tmp_dir_, final_dir_, ec);
   if (ec) return Status::Unavailable("renaming snapshot into place: " + ec.message());
-  if (replacing) std::filesystem::remove_all(replaced, ec);
-  TIDE_RETURN_IF_ERROR(SyncPath(root));
-  vectors_->Published(final_dir);
-  spdlog::info("snapshot written dir={} seq={} chunks={} sealed_vector_segments={}", final_dir.string(), seq, chunks,
-               manifest["segments"]["sealed"].size());
+  written_ = true;
+  if (replacing_) std::filesystem::remove_all(replaced, ec);
+  TIDE_RETURN_IF_ERROR(SyncPath(root_));
+  spdlog::info("snapshot written dir={} seq={} chunks={} sealed_vector_segments={} seconds={:.2f}",
+               final_dir_.string(), seq_, chunks_, manifest["segments"]["sealed"].size(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return Status();
+}
 
-  std::vector<std::filesystem::path> all = ListSnapshots(root);
+void IndexSet::FinishSnapshot(const ApplyLock&, const PendingSnapshot& snapshot, int keep) {
+  std::error_code ec;
+  if (!snapshot.written_) {
+    vectors_->FinishSave(snapshot.vectors_, {});
+    std::filesystem::remove_all(snapshot.tmp_dir_, ec);
+    return;
+  }
+  vectors_->FinishSave(snapshot.vectors_, snapshot.final_dir_);
+  std::vector<std::filesystem::path> all = ListSnapshots(snapshot.root_);
   for (std::size_t i = static_cast<std::size_t>(std::max(keep, 1)); i < all.size(); ++i) {
     std::filesystem::remove_all(all[i], ec);
   }
-  return Status();
 }
 
 Result<std::size_t> IndexSet::RemoveUnfinishedSnapshots(const std::filesystem::path& root) {

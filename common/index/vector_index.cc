@@ -352,23 +352,29 @@ Status VectorIndex::SetDeleted(std::span<const std::uint64_t> labels) {
   return Status();
 }
 
-Status VectorIndex::Save(const std::filesystem::path& file) const {
-  std::filesystem::path tmp = file;
-  tmp += ".tmp";
+Status VectorIndex::Write(const std::filesystem::path& file) const {
   {
     std::shared_lock lock(impl_->mu);
     try {
-      impl_->hnsw->saveIndex(tmp.string());
+      impl_->hnsw->saveIndex(file.string());
     } catch (const std::exception& e) {
-      return Status::Unavailable("saving " + tmp.string() + ": " + e.what());
+      return Status::Unavailable("saving " + file.string() + ": " + e.what());
     }
   }
   // hnswlib's saveIndex checks no stream errors: a short file is caught here, or by Load().
   std::error_code ec;
-  if (std::filesystem::file_size(tmp, ec) == 0 || ec) {
-    return Status::Unavailable("saving " + tmp.string() + ": file missing or empty");
+  if (std::filesystem::file_size(file, ec) == 0 || ec) {
+    return Status::Unavailable("saving " + file.string() + ": file missing or empty");
   }
+  return Status();
+}
+
+Status VectorIndex::Save(const std::filesystem::path& file) const {
+  std::filesystem::path tmp = file;
+  tmp += ".tmp";
+  TIDE_RETURN_IF_ERROR(Write(tmp));
   TIDE_RETURN_IF_ERROR(SyncPath(tmp));
+  std::error_code ec;
   std::filesystem::rename(tmp, file, ec);
   if (ec) return Status::Unavailable("renaming " + tmp.string() + ": " + ec.message());
   return SyncPath(file.parent_path());

@@ -28,7 +28,7 @@ class LabelFilter {
 // Approximate nearest-neighbour index (hnswlib 0.8, inner product) over fixed-dimension,
 // L2-normalised float vectors, keyed by chunk label.
 //
-// Thread safety: Search(), ExactSearch() and Save() may run concurrently with each other;
+// Thread safety: Search(), ExactSearch(), Save() and Write() may run concurrently with each other;
 // Add(), AddBatch() and Remove() are exclusive. hnswlib takes no locks on its search path, so this class
 // owns the reader/writer discipline, not its callers.
 // Deleted labels leave tombstones whose slots the next Add() reuses.
@@ -134,6 +134,9 @@ class VectorIndex {
 
   // Writes "<file>.tmp", fsyncs it and renames it over `file`.
   Status Save(const std::filesystem::path& file) const;
+  // Writes `file` as Save does, but neither syncs nor renames it: for a file in a directory
+  // that becomes visible only once the caller has synced it (a snapshot being written).
+  Status Write(const std::filesystem::path& file) const;
 
   std::size_t size() const;     // live vectors
   std::size_t deleted() const;  // tombstones not yet reused

@@ -234,7 +234,10 @@ Result<std::size_t> SegmentedVectorIndex::DropTombstones(double ratio, std::size
       ++changed;
       continue;
     }
-    if (TooManyTombstones(segment.deleted(), segment.live(), ratio, min_tombstones)) {
+    // A graph a pending snapshot is writing is rebuilt after it (the file must hold every
+    // label its tombstones list).
+    const bool saving = std::find(saving_.begin(), saving_.end(), segment.id) != saving_.end();
+    if (!saving && TooManyTombstones(segment.deleted(), segment.live(), ratio, min_tombstones)) {
       std::unique_ptr<VectorIndex> reloaded;
       if (segment.graph) {
         TIDE_RETURN_IF_ERROR(segment.graph->Rebuild());  // searches go on meanwhile against the old one
@@ -324,19 +327,40 @@ std::uint64_t SegmentedVectorIndex::ContentHash() const {
   return hash * 1099511628211ull ^ growing_.graph->ContentHash();
 }
 
-Result<nlohmann::json> SegmentedVectorIndex::Save(const std::filesystem::path& dir) {
-  TIDE_RETURN_IF_ERROR(growing_.graph->Save(dir / "vectors.hnsw"));
-  nlohmann::json sealed = nlohmann::json::array();
-  std::string tombstones;
-  PutVarint(&tombstones, kTombstonesFormat);
-  PutVarint(&tombstones, sealed_.size());
+Result<SegmentedVectorIndex::PendingSave> SegmentedVectorIndex::PrepareSave(const std::filesystem::path& dir) {
+  PendingSave save;
+  save.dir = dir;
+  TIDE_RETURN_IF_ERROR(growing_.graph->Write(dir / "vectors.hnsw"));
   for (const Segment& segment : sealed_) {
+    PendingSave::Sealed& sealed = save.sealed.emplace_back();
+    sealed.id = segment.id;
+    sealed.graph = segment.graph;
+    sealed.file = segment.file;
+    if (!segment.graph) sealed.labels = segment.labels;
+    sealed.tombstones = segment.DeletedLabels();
+    sealed.slots = segment.slots();
+    sealed.live = segment.live();
+    if (segment.graph) saving_.push_back(segment.id);
+  }
+  save.manifest = {{"next_id", next_id_}, {"max_chunks", options_.segment_max_chunks}, {"growing", growing_.graph->size()}};
+  return save;
+}
+
+Result<nlohmann::json> SegmentedVectorIndex::PendingSave::Write() const {
+  TIDE_RETURN_IF_ERROR(SyncPath(dir / "vectors.hnsw"));
+  nlohmann::json listed = nlohmann::json::array();
+  std::string tombstones_file;
+  PutVarint(&tombstones_file, kTombstonesFormat);
+  PutVarint(&tombstones_file, sealed.size());
+  for (const Sealed& segment : sealed) {
     const std::string name = SegmentFileName(segment.id);
     const bool linked = !segment.file.empty() && LinkPublished(segment.file, dir / name);
     if (!linked && !segment.graph) {
       return Status::Unavailable("sealed vector graph " + std::to_string(segment.id) + " is not in memory and " +
                                  segment.file.string() + " cannot be linked");
     }
+    // Written with the tombstones it has now, which may be more than `tombstones`: a load
+    // sets those of tombstones.bin exactly.
     if (!linked) TIDE_RETURN_IF_ERROR(segment.graph->Save(dir / name));
     // Its labels, for a process that keeps only those (set_unload_published).
     const std::string labels_name = LabelsFileName(segment.id);
@@ -346,23 +370,46 @@ Result<nlohmann::json> SegmentedVectorIndex::Save(const std::filesystem::path& d
       PutSortedLabels(&labels, segment.graph ? segment.graph->AllLabels() : segment.labels);
       TIDE_RETURN_IF_ERROR(WriteFileAtomic(dir / labels_name, labels));
     }
-    PutVarint(&tombstones, segment.id);
-    PutSortedLabels(&tombstones, segment.DeletedLabels());
-    sealed.push_back({{"id", segment.id},
+    PutVarint(&tombstones_file, segment.id);
+    PutSortedLabels(&tombstones_file, segment.tombstones);
+    listed.push_back({{"id", segment.id},
                       {"file", name},
-                      {"slots", segment.slots()},
-                      {"live", segment.live()},
+                      {"slots", segment.slots},
+                      {"live", segment.live},
                       {"written", !linked}});
   }
-  TIDE_RETURN_IF_ERROR(WriteFileAtomic(dir / "tombstones.bin", tombstones));
-  return nlohmann::json{{"next_id", next_id_},
-                        {"max_chunks", options_.segment_max_chunks},
-                        {"growing", growing_.graph->size()},
-                        {"sealed", std::move(sealed)}};
+  TIDE_RETURN_IF_ERROR(WriteFileAtomic(dir / "tombstones.bin", tombstones_file));
+  nlohmann::json out = manifest;
+  out["sealed"] = std::move(listed);
+  return out;
+}
+
+void SegmentedVectorIndex::FinishSave(const PendingSave& save, const std::filesystem::path& published_dir) {
+  saving_.clear();
+  if (published_dir.empty()) return;
+  std::vector<std::uint64_t> ids;
+  for (const PendingSave::Sealed& sealed : save.sealed) ids.push_back(sealed.id);
+  Publish(published_dir, ids);
+}
+
+Result<nlohmann::json> SegmentedVectorIndex::Save(const std::filesystem::path& dir) {
+  Result<PendingSave> save = PrepareSave(dir);
+  if (!save) return save.status();
+  Result<nlohmann::json> written = save->Write();
+  FinishSave(*save, {});
+  return written;
 }
 
 void SegmentedVectorIndex::Published(const std::filesystem::path& dir) {
+  std::vector<std::uint64_t> ids;
+  for (const Segment& segment : sealed_) ids.push_back(segment.id);
+  Publish(dir, ids);
+}
+
+void SegmentedVectorIndex::Publish(const std::filesystem::path& dir, const std::vector<std::uint64_t>& ids) {
   for (Segment& segment : sealed_) {
+    // A graph sealed after the save, or rebuilt since (a new id), is not in `dir`.
+    if (std::find(ids.begin(), ids.end(), segment.id) == ids.end()) continue;
     segment.file = dir / SegmentFileName(segment.id);
     if (!unload_published_ || !segment.graph) continue;
     std::vector<std::uint64_t> labels = segment.graph->AllLabels(), tombstones = segment.graph->DeletedLabels();

@@ -91,11 +91,35 @@ class SegmentedVectorIndex {
   // next inserts.
   Result<std::size_t> DropTombstones(double ratio, std::size_t min_tombstones);
 
-  // The snapshot's part: writes the growing graph to <dir>/vectors.hnsw, each sealed graph to
-  // <dir>/seg-<id>.hnsw and its labels to seg-<id>.labels (both linked from the last snapshot
-  // that has them), the sealed graphs' tombstones to <dir>/tombstones.bin, and returns what
-  // the snapshot's manifest records of them ("segments"). After `dir` is renamed into place,
-  // Published(final dir) tells where the files now are.
+  // The snapshot's part, in two steps so that the writer is held only while the growing
+  // graph is copied out (IndexSet::PrepareSnapshot):
+  //  - PrepareSave (the single writer) writes the growing graph to <dir>/vectors.hnsw, unsynced,
+  //    and notes each sealed graph with its tombstones as they are now;
+  //  - PendingSave::Write (any thread, while the writer goes on) writes each sealed graph to
+  //    <dir>/seg-<id>.hnsw and its labels to seg-<id>.labels (both linked from the last
+  //    snapshot that has them), the tombstones to <dir>/tombstones.bin, syncs vectors.hnsw and
+  //    returns what the snapshot's manifest records of them ("segments");
+  //  - FinishSave (the single writer again) tells where the files now are, once `dir` is
+  //    renamed into place, or that it was not.
+  // Until FinishSave, a sealed graph being written is not rebuilt (DropTombstones skips it) and
+  // one dropped stays alive for the write; deletes wait for the write of their graph.
+  struct PendingSave {
+    struct Sealed {
+      std::uint64_t id = 0;
+      std::shared_ptr<const VectorIndex> graph;  // null if unloaded: then `labels`
+      std::filesystem::path file;                // published file to link, or empty
+      std::vector<std::uint64_t> labels, tombstones;
+      std::size_t slots = 0, live = 0;
+    };
+    std::filesystem::path dir;
+    std::vector<Sealed> sealed;
+    nlohmann::json manifest;  // "segments" without "sealed"
+    Result<nlohmann::json> Write() const;
+  };
+  Result<PendingSave> PrepareSave(const std::filesystem::path& dir);
+  // `published_dir`: where `dir` was renamed to, or empty if the save was abandoned.
+  void FinishSave(const PendingSave& save, const std::filesystem::path& published_dir);
+  // The three steps at once.
   Result<nlohmann::json> Save(const std::filesystem::path& dir);
   void Published(const std::filesystem::path& dir);
   // Loads what Save wrote under `dir`; `segments` is what it returned (null for snapshots
@@ -117,7 +141,8 @@ class SegmentedVectorIndex {
  private:
   struct Segment {
     std::uint64_t id = 0;  // sealed: names its file; 0 for the growing graph
-    std::unique_ptr<VectorIndex> graph;  // null once unloaded
+    // Null once unloaded; shared with a snapshot writing it (PendingSave).
+    std::shared_ptr<VectorIndex> graph;
     std::filesystem::path file;  // a published file holding exactly this graph, or empty
     // Unloaded: every label of the graph (live or not) and the tombstones, both sorted.
     std::vector<std::uint64_t> labels, tombstones;
@@ -134,6 +159,8 @@ class SegmentedVectorIndex {
   Status Seal();
   // Tombstones `label` in `segment`; NotFound if it is not live there.
   static Status RemoveFrom(Segment& segment, std::uint64_t label);
+  // Records that the sealed graphs `ids` are in `dir` (unloading them if set to).
+  void Publish(const std::filesystem::path& dir, const std::vector<std::uint64_t>& ids);
   // Internal if a sealed graph is not in memory. REQUIRES: mu_ held.
   Status CheckSearchable() const;
 
@@ -147,6 +174,7 @@ class SegmentedVectorIndex {
   bool tracking_ = false;
   bool following_ = false;
   bool unload_published_ = false;
+  std::vector<std::uint64_t> saving_;  // writer: sealed graphs a PendingSave may write from memory
   std::vector<std::string> recorded_;  // writer: pieces of the next TakeChanges() record
 };
 

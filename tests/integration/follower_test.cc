@@ -244,6 +244,50 @@ TEST_F(FollowerTest, Issue14_UnfinishedSnapshotsAreRemovedAndCompleteOnesKept) {
   EXPECT_EQ(*index::IndexSet::RemoveUnfinishedSnapshots(dir_.path() / "nowhere"), 0u);
 }
 
+// Issue 14: the worker writes a snapshot while its indexes go on taking changes (the state is
+// copied out under the apply lock, the rest written after it). The snapshot is the state it was
+// prepared at, not a mix, and a daemon loading it replays the rest from the change log.
+TEST_F(FollowerTest, Issue14_ASnapshotWrittenWhileChangesGoOnHoldsTheStateItWasPreparedAt) {
+  auto set = index::IndexSet::Create(index_options_);
+  ASSERT_TRUE(set.ok());
+  const std::uint64_t prepared_at = Apply(0, 30);
+  ASSERT_TRUE(index::CatchUp(**set, *store_, SIZE_MAX).ok());
+  const std::filesystem::path root = dir_.path() / "snapshots";
+  auto pending = [&] {
+    const index::IndexSet::ApplyLock lock = (*set)->LockForApply();
+    return (*set)->PrepareSnapshot(lock, root);
+  }();
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+  ASSERT_NE(*pending, nullptr);
+  EXPECT_EQ((*pending)->seq(), prepared_at);
+
+  // Changes go on: new documents, and new versions of some in the snapshot.
+  Apply(30, 20);
+  const std::uint64_t last = Apply(0, 10, /*version=*/2);
+  ASSERT_TRUE(index::CatchUp(**set, *store_, SIZE_MAX).ok());
+  ASSERT_EQ((*set)->applied_seq(), last);
+
+  ASSERT_TRUE((*pending)->Write().ok());
+  {
+    const index::IndexSet::ApplyLock lock = (*set)->LockForApply();
+    (*set)->FinishSnapshot(lock, **pending, 2);
+  }
+  auto loaded = index::IndexSet::LoadLatestSnapshot(root, index_options_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->applied_seq(), prepared_at);
+  EXPECT_EQ((*loaded)->size(), 30u);
+  // The change log after it brings it to the live set.
+  ASSERT_TRUE(index::CatchUp(**loaded, *store_, SIZE_MAX).ok());
+  EXPECT_EQ((*loaded)->applied_seq(), last);
+  EXPECT_EQ((*loaded)->Labels(), (*set)->Labels());
+  EXPECT_EQ((*loaded)->size(), 50u);
+  // Nothing of the write is left aside.
+  for (const auto& entry : std::filesystem::directory_iterator(root)) {
+    EXPECT_FALSE(entry.path().filename().string().starts_with(".tmp-")) << entry.path();
+  }
+  EXPECT_EQ(index::IndexSet::ListSnapshotDirs(root).size(), 1u);
+}
+
 // Issue 14: the worker trims the change records its kept snapshots cover. A daemon behind that
 // point loads the newest snapshot even when it would otherwise replay (ratio 0); with every
 // snapshot gone, a process starting empty builds from the store's chunks. Both end equal to

@@ -168,6 +168,45 @@ TEST_F(VectorSegmentsTest, SnapshotsWriteASealedGraphOnceAndKeepTheirOwnTombston
   EXPECT_FALSE((*saved3)["sealed"][2]["written"].get<bool>());
 }
 
+// Issue 14: a snapshot is written while the writer goes on (ingest/indexer.h). What it holds is
+// the index as it was when prepared, whatever the writer did meanwhile: inserts, a seal, deletes
+// in the sealed graph being written, and a rebuild, which waits for the write.
+TEST_F(VectorSegmentsTest, ASnapshotWrittenWhileTheWriterGoesOnHoldsTheStateItWasPreparedAt) {
+  auto index = SegmentedVectorIndex::Create(options_);
+  ASSERT_TRUE(index.ok());
+  Add(**index, 1, 300);  // sealed: 1-128, 129-256; growing: 257-300
+  for (std::uint64_t l = 1; l <= 10; ++l) ASSERT_TRUE((*index)->Remove(l).ok());
+  const std::filesystem::path dir = dir_.path() / "pending";
+  std::filesystem::create_directories(dir);
+  auto pending = (*index)->PrepareSave(dir);
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+
+  // Meanwhile: most of the first sealed graph deleted (past the rebuild ratio), a third graph
+  // sealed, more inserts. The graph being written is not rebuilt until the save is finished.
+  for (std::uint64_t l = 11; l <= 100; ++l) ASSERT_TRUE((*index)->Remove(l).ok());
+  Add(**index, 301, 450);
+  auto deferred = (*index)->DropTombstones(0.3, 10);
+  ASSERT_TRUE(deferred.ok());
+  EXPECT_EQ(*deferred, 0u);
+
+  auto written = pending->Write();  // another thread in the worker; the same state either way
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  (*index)->FinishSave(*pending, dir);
+  ASSERT_EQ((*written)["sealed"].size(), 2u);
+
+  auto loaded = SegmentedVectorIndex::Load(dir, *written, options_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->size(), 290u);
+  EXPECT_EQ((*loaded)->deleted(), 10u);
+  ExpectExact(**loaded, Range(11, 300));
+
+  // Finished: the deferred rebuild happens now, and the live index is the writer's.
+  auto rebuilt = (*index)->DropTombstones(0.3, 10);
+  ASSERT_TRUE(rebuilt.ok());
+  EXPECT_EQ(*rebuilt, 1u);
+  ExpectExact(**index, Range(101, 450));
+}
+
 TEST_F(VectorSegmentsTest, RebuildsOrDropsASealedGraphOfTombstonesAlone) {
   auto index = SegmentedVectorIndex::Create(options_);
   ASSERT_TRUE(index.ok());
