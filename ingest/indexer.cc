@@ -122,8 +122,11 @@ void Indexer::Loop() {
     bool stop = false;
     {
       std::unique_lock lock(mu_);
-      const auto snapshot_due = last_snapshot_ + options_.snapshot_interval;
-      // Unwritten graph records are retried within a second (a full disk may have room again).
+      // The next snapshot is due an interval after the last one started, unless one is being
+      // written (its end wakes this thread). Unwritten graph records are retried within a
+      // second (a full disk may have room again).
+      const auto snapshot_due =
+          snapshot_ != nullptr ? Clock::now() + std::chrono::hours(1) : last_snapshot_ + options_.snapshot_interval;
       const auto due = unwritten_records_.empty() ? snapshot_due
                                                   : std::min(snapshot_due, Clock::now() + std::chrono::seconds(1));
       if (!first) {
@@ -132,7 +135,7 @@ void Indexer::Loop() {
       stop = stopping_;
       if (!fatal_.ok()) return;
     }
-    FinishSnapshot(/*wait=*/false);
+    if (!FinishSnapshot(/*wait=*/false)) return;
     // Everything the store has now, notified or not (a stop catches up with all of it), a
     // change at a time, with a graph record at least every graph_record_interval: the daemons
     // see a bulk load's changes as its records come, not at the end of the round.
@@ -144,7 +147,7 @@ void Indexer::Loop() {
       Result<std::size_t> applied = index::CatchUp(*indexes_, *store_, 1);
       if (!applied) {
         spdlog::error("indexing stopped: {}", applied.status().ToString());
-        FinishSnapshot(/*wait=*/true);
+        (void)FinishSnapshot(/*wait=*/true);
         std::lock_guard lock(mu_);
         fatal_ = applied.status().WithContext("updating the worker's in-memory indexes");
         cv_.notify_all();
@@ -160,7 +163,7 @@ void Indexer::Loop() {
         // Within a long round too (a bulk load): the graphs it seals are written as they come,
         // and the worker's leave memory then, rather than all at the end.
         if (recorded && !done && !stop) {
-          FinishSnapshot(/*wait=*/false);
+          if (!FinishSnapshot(/*wait=*/false)) return;
           MaybeStartSnapshot();
         }
       }
@@ -174,7 +177,7 @@ void Indexer::Loop() {
       index_seconds_->Observe(std::chrono::duration<double>(Clock::now() - start).count());
     }
     if (stop) {
-      FinishSnapshot(/*wait=*/true);
+      if (!FinishSnapshot(/*wait=*/true)) return;
       if (!recorded) {
         spdlog::error("stopping with vector graph records unwritten; the next start inserts their changes again");
       } else if (const std::uint64_t seq = indexes_->applied_seq(); seq != snapshot_seq_) {
@@ -205,8 +208,8 @@ void Indexer::MaybeStartSnapshot() {
     spdlog::warn("snapshot failed, will retry: {}", prepared.status().ToString());  // the store is the truth
     return;
   }
-  if (*prepared == nullptr) {
-    snapshot_seq_ = indexes_->applied_seq();
+  if (*prepared == nullptr) {  // there already
+    Snapshotted(indexes_->applied_seq());
     return;
   }
   snapshot_ = std::move(*prepared);
@@ -219,28 +222,36 @@ void Indexer::MaybeStartSnapshot() {
   });
 }
 
-void Indexer::FinishSnapshot(bool wait) {
-  if (snapshot_ == nullptr) return;
+bool Indexer::FinishSnapshot(bool wait) {
+  if (snapshot_ == nullptr) return true;
   Status written;
   {
     std::unique_lock lock(mu_);
-    if (!snapshot_written_ && !wait) return;
+    if (!snapshot_written_ && !wait) return true;
     cv_.wait(lock, [&] { return snapshot_written_; });
     written = std::move(snapshot_status_);
     snapshot_written_ = false;
   }
   snapshot_writer_.join();
-  {
+  const Status finished = [&] {
     const index::IndexSet::ApplyLock lock = indexes_->LockForApply();
-    indexes_->FinishSnapshot(lock, *snapshot_, options_.snapshot_keep);
-  }
+    return indexes_->FinishSnapshot(lock, *snapshot_, options_.snapshot_keep);
+  }();
   const std::uint64_t seq = snapshot_->seq();
   snapshot_.reset();
+  if (!finished.ok()) {
+    spdlog::error("indexing stopped: {}", finished.ToString());
+    std::lock_guard lock(mu_);
+    fatal_ = finished.WithContext("finishing a snapshot of the worker's in-memory indexes");
+    cv_.notify_all();
+    return false;
+  }
   if (!written.ok()) {
     spdlog::warn("snapshot failed, will retry: {}", written.ToString());  // the store is the truth
-    return;
+    return true;
   }
   Snapshotted(seq);
+  return true;
 }
 
 void Indexer::Snapshotted(std::uint64_t seq) {

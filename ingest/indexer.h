@@ -87,8 +87,9 @@ class Indexer {
   // interval has passed since the last one, none is being written and something changed.
   void MaybeStartSnapshot();
   // Finishes the snapshot being written, if it is written (or, with `wait`, once it is), and
-  // trims the change log after it.
-  void FinishSnapshot(bool wait);
+  // trims the change log after it. False, with fatal_ set, if the indexes could not take back
+  // what the snapshot held aside (IndexSet::FinishSnapshot).
+  bool FinishSnapshot(bool wait);
   // A snapshot of `seq` is in place: trims the change log after it (with trim_changes).
   void Snapshotted(std::uint64_t seq);
   // Writes the vector graph's record of what was applied since the previous one (IndexSet::

@@ -205,8 +205,7 @@ Result<std::vector<VectorHit>> IndexSet::SearchVector(std::span<const float> que
   // up to ~10k chunks of 50k and ~45k of 1M, so a 1% scope is scanned up to ~20M chunks.
   // Above it the walk runs with filtered_ef_search, which issue 4's recall bar needs.
   constexpr std::uint64_t kWalkCostPerEf = 8;
-  const std::size_t ef =
-      std::max({options_.vector.ef_search, options_.vector.filtered_ef_search, k});
+  const std::size_t ef = std::max(options_.vector.default_ef(/*filtered=*/true), k);
   // Both costs times `permitted`, to stay in integers.
   const std::uint64_t scan_cost = static_cast<std::uint64_t>(permitted) * permitted;
   const std::uint64_t walk_cost = kWalkCostPerEf * ef * table_.size();

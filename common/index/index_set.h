@@ -109,7 +109,8 @@ class IndexSet {
   //  3. FinishSnapshot, under the ApplyLock: the sealed graphs the snapshot holds may leave
   //     memory (Options::keep_sealed_graphs), and all but the newest `keep` snapshots are
   //     removed; a snapshot that failed to write is removed.
-  // One snapshot at a time; until it is finished no sealed graph it writes is rebuilt.
+  // One snapshot at a time. Until it is finished no sealed graph it writes is rebuilt, and
+  // deletes in those graphs are held aside (SegmentedVectorIndex::PrepareSave).
   class PendingSnapshot {
    public:
     Status Write();
@@ -127,7 +128,9 @@ class IndexSet {
     SegmentedVectorIndex::PendingSave vectors_;
   };
   Result<std::unique_ptr<PendingSnapshot>> PrepareSnapshot(const ApplyLock&, const std::filesystem::path& root);
-  void FinishSnapshot(const ApplyLock&, const PendingSnapshot& snapshot, int keep);
+  // An error only if the deletes held aside for the write do not apply (then the vector index
+  // no longer follows the change log: replace the set).
+  Status FinishSnapshot(const ApplyLock&, const PendingSnapshot& snapshot, int keep);
 
   // Where an applied change's vectors come from: inserted into the growing graph here, or
   // already copied from the worker's graph record of it (ApplyGraphRecord): then only deletes

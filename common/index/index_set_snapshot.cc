@@ -81,7 +81,7 @@ Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) {
   if (!snapshot) return snapshot.status();
   if (*snapshot == nullptr) return Status();
   const Status written = (*snapshot)->Write();
-  FinishSnapshot(lock, **snapshot, keep);
+  TIDE_RETURN_IF_ERROR(FinishSnapshot(lock, **snapshot, keep));
   return written;
 }
 
@@ -120,8 +120,7 @@ Result<std::unique_ptr<IndexSet::PendingSnapshot>> IndexSet::PrepareSnapshot(con
   std::filesystem::create_directories(snapshot->tmp_dir_, ec);
   if (ec) return Status::Unavailable("creating " + snapshot->tmp_dir_.string() + ": " + ec.message());
   Result<SegmentedVectorIndex::PendingSave> vectors = vectors_->PrepareSave(snapshot->tmp_dir_);
-  if (!vectors) {
-    vectors_->FinishSave(SegmentedVectorIndex::PendingSave(), {});
+  if (!vectors) {  // nothing held aside yet: it failed writing the growing graph
     std::filesystem::remove_all(snapshot->tmp_dir_, ec);
     return vectors.status();
   }
@@ -133,7 +132,7 @@ Result<std::unique_ptr<IndexSet::PendingSnapshot>> IndexSet::PrepareSnapshot(con
                          {"dimension", options_.vector.dim},
                          {"analyzer", analyzer_.SchemeId()},
                          {"graph_generation", graph_generation()}};
-  spdlog::debug("snapshot prepared seq={} tables_bytes={} seconds={:.3f}", seq, snapshot->tables_.size(),
+  spdlog::info("snapshot prepared seq={} tables_bytes={} seconds={:.3f}", seq, snapshot->tables_.size(),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return snapshot;
 }
@@ -148,9 +147,15 @@ Status IndexSet::PendingSnapshot::Write() {
   manifest["segments"] = std::move(*segments);
   TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir_ / "MANIFEST.json", manifest.dump(2)));
   TIDE_RETURN_IF_ERROR(SyncPath(tmp_dir_));
+  // What this snapshot wrote: its files but those linked from an earlier one.
+  std::uintmax_t bytes = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(tmp_dir_, ec)) {
+    std::error_code size_ec;
+    if (entry.hard_link_count(size_ec) == 1) bytes += entry.file_size(size_ec);
+  }
   // The one it replaces is moved aside only now: this one may have linked its sealed graphs'
   // files. Moved to a ".tmp-" name, which a start removes if this process dies meanwhile.
-  std::error_code ec;
   const std::filesystem::path replaced =
       root_ / (".tmp-replaced-" + SnapshotName(seq_) + "-" + std::to_string(::getpid()));
   if (replacing_) {
@@ -158,28 +163,34 @@ Status IndexSet::PendingSnapshot::Write() {
     if (ec) return Status::Unavailable("moving the replaced " + final_dir_.string() + " aside: " + ec.message());
   }
   std::filesystem::rename(tmp_dir_, final_dir_, ec);
-  if (ec) return Status::Unavailable("renaming snapshot into place: " + ec.message());
+  if (ec) {
+    const Status failed = Status::Unavailable("renaming snapshot into place: " + ec.message());
+    if (replacing_) std::filesystem::rename(replaced, final_dir_, ec);  // the one it replaced, back
+    return failed;
+  }
+  // In place from here: even if the syncs below fail, FinishSnapshot publishes it (the rename
+  // may not be durable yet, but it is what a start would find).
   written_ = true;
   if (replacing_) std::filesystem::remove_all(replaced, ec);
   TIDE_RETURN_IF_ERROR(SyncPath(root_));
-  spdlog::info("snapshot written dir={} seq={} chunks={} sealed_vector_segments={} seconds={:.2f}",
-               final_dir_.string(), seq_, chunks_, manifest["segments"]["sealed"].size(),
+  spdlog::info("snapshot written dir={} seq={} chunks={} sealed_vector_segments={} bytes={} seconds={:.2f}",
+               final_dir_.string(), seq_, chunks_, manifest["segments"]["sealed"].size(), bytes,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return Status();
 }
 
-void IndexSet::FinishSnapshot(const ApplyLock&, const PendingSnapshot& snapshot, int keep) {
+Status IndexSet::FinishSnapshot(const ApplyLock&, const PendingSnapshot& snapshot, int keep) {
   std::error_code ec;
   if (!snapshot.written_) {
-    vectors_->FinishSave(snapshot.vectors_, {});
     std::filesystem::remove_all(snapshot.tmp_dir_, ec);
-    return;
+    return vectors_->FinishSave(snapshot.vectors_, {});
   }
-  vectors_->FinishSave(snapshot.vectors_, snapshot.final_dir_);
+  TIDE_RETURN_IF_ERROR(vectors_->FinishSave(snapshot.vectors_, snapshot.final_dir_));
   std::vector<std::filesystem::path> all = ListSnapshots(snapshot.root_);
   for (std::size_t i = static_cast<std::size_t>(std::max(keep, 1)); i < all.size(); ++i) {
     std::filesystem::remove_all(all[i], ec);
   }
+  return Status();
 }
 
 Result<std::size_t> IndexSet::RemoveUnfinishedSnapshots(const std::filesystem::path& root) {

@@ -201,11 +201,7 @@ Result<std::vector<VectorHit>> VectorIndex::Search(std::span<const float> query,
   }
   std::vector<VectorHit> hits;
   if (k == 0) return hits;
-  if (ef == 0) {
-    ef = filter == nullptr ? impl_->options.ef_search
-                           : std::max(impl_->options.ef_search, impl_->options.filtered_ef_search);
-  }
-  ef = std::max(ef, k);
+  ef = std::max(ef != 0 ? ef : impl_->options.default_ef(filter != nullptr), k);
   std::shared_lock lock(impl_->mu);
   const hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
   if (h.cur_element_count == 0) return hits;

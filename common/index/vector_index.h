@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -57,6 +58,11 @@ class VectorIndex {
     // only up to this. Smaller graphs insert faster; a search walks every graph.
     std::size_t segment_max_chunks = std::size_t{1} << 18;
 
+    // The ef of a search that names none (ef 0): ef_search, or with a filter the larger of it
+    // and filtered_ef_search.
+    std::size_t default_ef(bool filtered) const {
+      return filtered ? std::max(ef_search, filtered_ef_search) : ef_search;
+    }
     // segment_max_chunks, with 0 (one graph) as no limit.
     std::size_t max_graph_slots() const {
       return segment_max_chunks == 0 ? std::numeric_limits<std::size_t>::max() : segment_max_chunks;

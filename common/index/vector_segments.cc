@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cinttypes>
 #include <cstdio>
+#include <iterator>
 
 #include <spdlog/spdlog.h>
 
@@ -68,12 +69,26 @@ bool TooManyTombstones(std::size_t tombstones, std::size_t live, double ratio, s
 SegmentedVectorIndex::~SegmentedVectorIndex() = default;
 
 bool SegmentedVectorIndex::Segment::Contains(std::uint64_t label) const {
-  if (graph) return graph->Contains(label);
+  if (graph) return graph->Contains(label) && !std::binary_search(deferred.begin(), deferred.end(), label);
   return std::binary_search(labels.begin(), labels.end(), label) &&
          !std::binary_search(tombstones.begin(), tombstones.end(), label);
 }
 
+std::vector<std::uint64_t> SegmentedVectorIndex::Segment::DeletedLabels() const {
+  if (!graph) return tombstones;
+  std::vector<std::uint64_t> out = graph->DeletedLabels();
+  if (deferred.empty()) return out;
+  std::vector<std::uint64_t> merged;
+  std::merge(out.begin(), out.end(), deferred.begin(), deferred.end(), std::back_inserter(merged));
+  return merged;
+}
+
 Status SegmentedVectorIndex::RemoveFrom(Segment& segment, std::uint64_t label) {
+  if (segment.graph && segment.saving) {
+    if (!segment.Contains(label)) return Status::NotFound("label " + std::to_string(label));
+    segment.deferred.insert(std::upper_bound(segment.deferred.begin(), segment.deferred.end(), label), label);
+    return Status();
+  }
   if (segment.graph) return segment.graph->Remove(label);
   if (!segment.Contains(label)) return Status::NotFound("label " + std::to_string(label));
   segment.tombstones.insert(std::upper_bound(segment.tombstones.begin(), segment.tombstones.end(), label), label);
@@ -173,8 +188,7 @@ Result<std::vector<VectorHit>> SegmentedVectorIndex::Search(std::span<const floa
   if (sealed_.empty()) return growing_.graph->Search(query, k, filter, ef);
   TIDE_RETURN_IF_ERROR(CheckSearchable());
   std::vector<VectorHit> hits;
-  const double base_ef = static_cast<double>(
-      ef != 0 ? ef : filter != nullptr ? std::max(options_.filtered_ef_search, options_.ef_search) : options_.ef_search);
+  const double base_ef = static_cast<double>(ef != 0 ? ef : options_.default_ef(filter != nullptr));
   // Each graph is walked with the search's ef times the square root of its share of the
   // live vectors (raised to k): four equal graphs cost two walks of one graph, not four, and
   // the merged top k stays at least as accurate as one graph's (ann_bench --segments 32768,
@@ -236,8 +250,7 @@ Result<std::size_t> SegmentedVectorIndex::DropTombstones(double ratio, std::size
     }
     // A graph a pending snapshot is writing is rebuilt after it (the file must hold every
     // label its tombstones list).
-    const bool saving = std::find(saving_.begin(), saving_.end(), segment.id) != saving_.end();
-    if (!saving && TooManyTombstones(segment.deleted(), segment.live(), ratio, min_tombstones)) {
+    if (!segment.saving && TooManyTombstones(segment.deleted(), segment.live(), ratio, min_tombstones)) {
       std::unique_ptr<VectorIndex> reloaded;
       if (segment.graph) {
         TIDE_RETURN_IF_ERROR(segment.graph->Rebuild());  // searches go on meanwhile against the old one
@@ -331,7 +344,7 @@ Result<SegmentedVectorIndex::PendingSave> SegmentedVectorIndex::PrepareSave(cons
   PendingSave save;
   save.dir = dir;
   TIDE_RETURN_IF_ERROR(growing_.graph->Write(dir / "vectors.hnsw"));
-  for (const Segment& segment : sealed_) {
+  for (Segment& segment : sealed_) {
     PendingSave::Sealed& sealed = save.sealed.emplace_back();
     sealed.id = segment.id;
     sealed.graph = segment.graph;
@@ -340,7 +353,7 @@ Result<SegmentedVectorIndex::PendingSave> SegmentedVectorIndex::PrepareSave(cons
     sealed.tombstones = segment.DeletedLabels();
     sealed.slots = segment.slots();
     sealed.live = segment.live();
-    if (segment.graph) saving_.push_back(segment.id);
+    segment.saving = segment.graph != nullptr;
   }
   save.manifest = {{"next_id", next_id_}, {"max_chunks", options_.segment_max_chunks}, {"growing", growing_.graph->size()}};
   return save;
@@ -384,19 +397,28 @@ Result<nlohmann::json> SegmentedVectorIndex::PendingSave::Write() const {
   return out;
 }
 
-void SegmentedVectorIndex::FinishSave(const PendingSave& save, const std::filesystem::path& published_dir) {
-  saving_.clear();
-  if (published_dir.empty()) return;
+Status SegmentedVectorIndex::FinishSave(const PendingSave& save, const std::filesystem::path& published_dir) {
+  Status status;
+  for (Segment& segment : sealed_) {
+    segment.saving = false;
+    for (std::uint64_t label : segment.deferred) {
+      if (Status s = segment.graph->Remove(label); !s.ok() && status.ok()) status = s;
+    }
+    segment.deferred.clear();
+  }
+  if (!status.ok()) return status.WithContext("applying the deletes held aside while a snapshot was written");
+  if (published_dir.empty()) return status;
   std::vector<std::uint64_t> ids;
   for (const PendingSave::Sealed& sealed : save.sealed) ids.push_back(sealed.id);
   Publish(published_dir, ids);
+  return status;
 }
 
 Result<nlohmann::json> SegmentedVectorIndex::Save(const std::filesystem::path& dir) {
   Result<PendingSave> save = PrepareSave(dir);
   if (!save) return save.status();
   Result<nlohmann::json> written = save->Write();
-  FinishSave(*save, {});
+  TIDE_RETURN_IF_ERROR(FinishSave(*save, {}));
   return written;
 }
 

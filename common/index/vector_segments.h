@@ -30,7 +30,8 @@ namespace tide::index {
 // were at its sequence, since a linked file keeps those it had when first written.
 //
 // Thread safety: searches run concurrently with each other and with one writer (Add, Remove,
-// DropTombstones, Save: the caller serialises those).
+// DropTombstones, PrepareSave, FinishSave, Save: the caller serialises those), and
+// PendingSave::Write with both.
 class SegmentedVectorIndex {
  public:
   static Result<std::unique_ptr<SegmentedVectorIndex>> Create(const VectorIndex::Options& options);
@@ -101,8 +102,10 @@ class SegmentedVectorIndex {
   //    returns what the snapshot's manifest records of them ("segments");
   //  - FinishSave (the single writer again) tells where the files now are, once `dir` is
   //    renamed into place, or that it was not.
-  // Until FinishSave, a sealed graph being written is not rebuilt (DropTombstones skips it) and
-  // one dropped stays alive for the write; deletes wait for the write of their graph.
+  // Until FinishSave, a sealed graph being written is not rebuilt (DropTombstones skips it), one
+  // dropped stays alive for the write, and deletes of its labels are held aside (the graph's
+  // walk may still meet them, which IndexSet's chunk table filters out) and applied by
+  // FinishSave, so the writer never waits for the write.
   struct PendingSave {
     struct Sealed {
       std::uint64_t id = 0;
@@ -117,8 +120,9 @@ class SegmentedVectorIndex {
     Result<nlohmann::json> Write() const;
   };
   Result<PendingSave> PrepareSave(const std::filesystem::path& dir);
-  // `published_dir`: where `dir` was renamed to, or empty if the save was abandoned.
-  void FinishSave(const PendingSave& save, const std::filesystem::path& published_dir);
+  // `published_dir`: where `dir` was renamed to, or empty if the save was abandoned. An error
+  // if a delete held aside does not apply (the index no longer matches its change log).
+  Status FinishSave(const PendingSave& save, const std::filesystem::path& published_dir);
   // The three steps at once.
   Result<nlohmann::json> Save(const std::filesystem::path& dir);
   void Published(const std::filesystem::path& dir);
@@ -146,12 +150,16 @@ class SegmentedVectorIndex {
     std::filesystem::path file;  // a published file holding exactly this graph, or empty
     // Unloaded: every label of the graph (live or not) and the tombstones, both sorted.
     std::vector<std::uint64_t> labels, tombstones;
+    // A PendingSave is writing the graph: it is not rebuilt, and deletes wait in `deferred`
+    // (sorted) rather than for the write to release the graph (FinishSave applies them).
+    bool saving = false;
+    std::vector<std::uint64_t> deferred;
 
     bool Contains(std::uint64_t label) const;
     std::size_t slots() const { return graph ? graph->slots() : labels.size(); }
-    std::size_t live() const { return graph ? graph->size() : labels.size() - tombstones.size(); }
-    std::size_t deleted() const { return graph ? graph->deleted() : tombstones.size(); }
-    std::vector<std::uint64_t> DeletedLabels() const { return graph ? graph->DeletedLabels() : tombstones; }
+    std::size_t live() const { return graph ? graph->size() - deferred.size() : labels.size() - tombstones.size(); }
+    std::size_t deleted() const { return graph ? graph->deleted() + deferred.size() : tombstones.size(); }
+    std::vector<std::uint64_t> DeletedLabels() const;
   };
 
   explicit SegmentedVectorIndex(const VectorIndex::Options& options) : options_(options) {}
@@ -174,7 +182,6 @@ class SegmentedVectorIndex {
   bool tracking_ = false;
   bool following_ = false;
   bool unload_published_ = false;
-  std::vector<std::uint64_t> saving_;  // writer: sealed graphs a PendingSave may write from memory
   std::vector<std::string> recorded_;  // writer: pieces of the next TakeChanges() record
 };
 

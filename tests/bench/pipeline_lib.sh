@@ -14,6 +14,7 @@
 #   metric URL NAME [LABELS]          one sample's value from a Prometheus text page (0 if absent)
 #   proc_status_kb PID FIELD          VmRSS / VmHWM in kB
 #   proc_cpu_s PID                    user + system CPU seconds so far
+#   proc_write_bytes PID              bytes written to storage so far (/proc/PID/io)
 #   now_ms                            wall clock in milliseconds
 
 pids=()
@@ -130,8 +131,6 @@ metric() {
 
 proc_status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 
-# CPU seconds (user + system) a running process has used so far.
-proc_cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 # CPU seconds of this shell's reaped children (the curl, awk and jq of its polling), into the
 # variable named by $1. Not through $(...): a subshell's `times` starts from zero.
 shell_children_cpu_s() {
@@ -144,6 +143,11 @@ shell_children_cpu_s() {
   rm -f "$f"
 }
 
+# Bytes a running process has caused to be written to storage so far (its page-cache
+# writeback included, whichever thread does it): write_bytes of /proc/PID/io.
+proc_write_bytes() { awk '$1 == "write_bytes:" { print $2 }' "/proc/$1/io"; }
+
+# CPU seconds (user + system) a running process has used so far.
 proc_cpu_s() {
   # Fields 14 and 15 of /proc/PID/stat (after the parenthesised command name).
   awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' "/proc/$1/stat"
