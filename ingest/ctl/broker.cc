@@ -58,15 +58,31 @@ Result<std::pair<std::int64_t, std::int64_t>> Broker::Watermarks(const std::stri
   return std::make_pair(low, high);
 }
 
-Result<std::int64_t> Broker::OffsetForTime(const std::string& topic, std::int32_t partition, std::int64_t ts_ms) {
+Result<Broker::TimeLookup> Broker::OffsetForTime(const std::string& topic, std::int32_t partition,
+                                                 std::int64_t ts_ms) {
   Result<std::pair<std::int64_t, std::int64_t>> marks = Watermarks(topic, partition);
   if (!marks) return marks.status();
   const auto [low, high] = *marks;
-  std::vector<RdKafka::TopicPartition*> query{RdKafka::TopicPartition::create(topic, partition, ts_ms)};
-  RdKafka::ErrorCode e = consumer_->offsetsForTimes(query, kTimeoutMs);
-  std::int64_t found = query[0]->offset();
-  RdKafka::TopicPartition::destroy(query);
-  if (e == RdKafka::ERR_NO_ERROR && found >= low) return found;
+  if (low == high) return TimeLookup{high, "empty"};
+  // The broker's time index: the first offset at or after `at`, or -1 (OFFSET_END) for a time
+  // after every message.
+  auto lookup = [&](std::int64_t at) -> std::optional<std::int64_t> {
+    std::vector<RdKafka::TopicPartition*> query{RdKafka::TopicPartition::create(topic, partition, at)};
+    const RdKafka::ErrorCode e = consumer_->offsetsForTimes(query, kTimeoutMs);
+    const std::int64_t found = query[0]->offset();
+    RdKafka::TopicPartition::destroy(query);
+    if (e != RdKafka::ERR_NO_ERROR) return std::nullopt;
+    return found;
+  };
+  const std::optional<std::int64_t> found = lookup(ts_ms);
+  if (found && *found >= low) return TimeLookup{*found, "time_index"};
+  // -1 from a broker with a time index means "after the last message"; librdkafka's mock
+  // broker answers -1 to everything, which the earliest time tells apart (a real broker
+  // answers it with the first retained offset).
+  if (found && *found == RdKafka::Topic::OFFSET_END) {
+    const std::optional<std::int64_t> first = lookup(0);
+    if (first && *first >= low) return TimeLookup{high, "time_index"};
+  }
   // No answer from the time index (librdkafka's mock broker has none): search.
   std::int64_t lo = low, hi = high;  // answer in [lo, hi]
   while (lo < hi) {
@@ -79,7 +95,7 @@ Result<std::int64_t> Broker::OffsetForTime(const std::string& topic, std::int32_
       lo = mid + 1;
     }
   }
-  return lo;
+  return TimeLookup{lo, "search"};
 }
 
 Result<std::int64_t> Broker::TimestampAt(const std::string& topic, std::int32_t partition, std::int64_t offset) {

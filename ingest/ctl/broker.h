@@ -50,7 +50,13 @@ class Broker {
   // The first offset whose message timestamp is >= ts_ms: the broker's time index if it has
   // one, else a binary search over message timestamps (which assumes they grow with the
   // offset, as broker LogAppendTime and producers' CreateTime normally do).
-  Result<std::int64_t> OffsetForTime(const std::string& topic, std::int32_t partition, std::int64_t ts_ms);
+  struct TimeLookup {
+    std::int64_t offset = 0;
+    // How it was found: "time_index", "search" (the binary search) or "empty" (nothing
+    // retained: the end).
+    std::string found_by;
+  };
+  Result<TimeLookup> OffsetForTime(const std::string& topic, std::int32_t partition, std::int64_t ts_ms);
   // Reads every partition of `topic` from its first retained offset up to the end it had when
   // the call started (messages written meanwhile are left for the next call, so it always
   // finishes), calling `on_record` for each. NotFound if the topic does not exist; Unavailable

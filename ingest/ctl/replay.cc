@@ -117,13 +117,15 @@ int RunReplay(int argc, const char* const* argv) {
       return 1;
     }
     std::int64_t target = from_beginning ? marks->first : from_offset;
+    std::string found_by;
     if (ts_ms) {
-      Result<std::int64_t> at = (*broker)->OffsetForTime(topic, p, *ts_ms);
+      Result<Broker::TimeLookup> at = (*broker)->OffsetForTime(topic, p, *ts_ms);
       if (!at) {
         std::cerr << "tidectl replay: partition " << p << ": " << at.status().message() << '\n';
         return 1;
       }
-      target = *at;
+      target = at->offset;
+      found_by = at->found_by;
     }
     target = std::clamp(target, marks->first, marks->second);
     Result<std::optional<std::string>> stored = (*store)->Get(Cf::kMeta, storage::OffsetKey(topic, p));
@@ -140,6 +142,7 @@ int RunReplay(int argc, const char* const* argv) {
     nlohmann::json row = {{"partition", p}, {"from", current ? nlohmann::json(*current) : nlohmann::json(nullptr)},
                           {"to", target}, {"log_start", marks->first}, {"log_end", marks->second},
                           {"events_to_reread", current ? std::max<std::int64_t>(*current - target, 0) : 0}};
+    if (!found_by.empty()) row["found_by"] = found_by;
     if (forward && !allow_skip) {
       row["refused"] = "moving forward would skip events (give --allow-skip to do it anyway)";
       refused = true;

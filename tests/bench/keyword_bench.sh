@@ -73,7 +73,7 @@ heading="## Keyword search vs Lucene, Tantivy, Xapian and SQLite FTS5$heading_su
   echo
   bench_machine_line
   echo "Command (from the repository root): \`$command_line\` ($mode mode; whole script: ${total_s} s)."
-  echo "Program: \`tests/bench/keyword_bench.cc\` (its header comment says exactly how each system indexes and"
+  echo "Program: \`tests/bench/keyword_bench.cc\` (with \`tests/bench/keyword_engines.h\`, whose header comment says exactly how each system indexes and"
   echo "queries); speed corpus: \`tests/bench/bench_corpus.h\`. Exact flags: \`${args[*]}\`."
   echo
   cat "$run/tables.md"

@@ -270,7 +270,7 @@ TEST_F(FollowerTest, Issue14_ASnapshotWrittenWhileChangesGoOnHoldsTheStateItWasP
   ASSERT_TRUE((*pending)->Write().ok());
   {
     const index::IndexSet::ApplyLock lock = (*set)->LockForApply();
-    (*set)->FinishSnapshot(lock, **pending, 2);
+    ASSERT_TRUE((*set)->FinishSnapshot(lock, **pending, 2).ok());
   }
   auto loaded = index::IndexSet::LoadLatestSnapshot(root, index_options_);
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();

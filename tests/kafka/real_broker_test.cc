@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <regex>
 
@@ -317,6 +318,44 @@ TEST_F(RealBrokerTest, Issue17_AKilledWorkerConsumesAgainWithinSecondsOfItsResta
   ASSERT_TRUE(WaitFor([&] { return Counter("w", "applied") >= static_cast<std::uint64_t>(next); }, seconds(60)));
   EXPECT_EQ(Counter("w", "applied"), static_cast<std::uint64_t>(next));  // nothing lost, nothing twice
   EXPECT_EQ(Counter("w", "duplicate"), 0u);
+}
+
+// Issue 15: `tidectl replay --from-timestamp` against a real broker finds each partition's
+// offset in the broker's time index (offsetsForTimes); the binary search over message
+// timestamps is only for a broker without one (the dev broker, tests/e2e/operators_test.cc).
+TEST_F(RealBrokerTest, Issue15_ReplayByTimestampUsesTheBrokersTimeIndex) {
+  CreateTopics();
+  // Each partition p gets events p, p+3, p+6, p+9 at offsets 0-3, stamped an hour apart from
+  // six hours ago (inside the topic's retention).
+  constexpr std::int64_t kHour = 3'600'000;
+  const std::int64_t base = std::chrono::duration_cast<milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count() - 6 * kHour;
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_TRUE(client().Produce(topic_, KeyOf(i), GoodEvent(i), i % 3, base + (i / 3) * kHour));
+  }
+  auto replay = [&](std::int64_t ts) {
+    testutil::CommandResult r = Tidectl({"replay", "--dry-run", "--from-timestamp", std::to_string(ts), "--data_dir",
+                                         (dir_.path() / "replay").string()});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    const std::size_t open = r.output.find('{'), close = r.output.rfind('}');
+    if (open == std::string::npos || close == std::string::npos) return nlohmann::json();
+    return nlohmann::json::parse(r.output.substr(open, close - open + 1), nullptr, false);
+  };
+  // Just before the third hour: offset 2 of every partition.
+  nlohmann::json report = replay(base + 2 * kHour - 1);
+  ASSERT_TRUE(report.is_object()) << report.dump();
+  ASSERT_EQ(report["partitions"].size(), 3u) << report.dump();
+  for (const nlohmann::json& p : report["partitions"]) {
+    EXPECT_EQ(p["to"], 2) << report.dump();
+    EXPECT_EQ(p.value("found_by", ""), "time_index") << report.dump();
+  }
+  // After the last message: the end of each partition, still from the time index.
+  report = replay(base + 5 * kHour);
+  ASSERT_TRUE(report.is_object()) << report.dump();
+  for (const nlohmann::json& p : report["partitions"]) {
+    EXPECT_EQ(p["to"], 4) << report.dump();
+    EXPECT_EQ(p.value("found_by", ""), "time_index") << report.dump();
+  }
 }
 
 }  // namespace

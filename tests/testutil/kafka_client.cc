@@ -26,11 +26,12 @@ KafkaTestClient::KafkaTestClient(std::string bootstrap) : impl_(std::make_unique
 KafkaTestClient::~KafkaTestClient() = default;
 
 bool KafkaTestClient::Produce(const std::string& topic, const std::optional<std::string>& key,
-                              const std::optional<std::string>& value, std::int32_t partition) {
+                              const std::optional<std::string>& value, std::int32_t partition,
+                              std::int64_t timestamp_ms) {
   RdKafka::ErrorCode e = impl_->producer->produce(
       topic, partition < 0 ? RdKafka::Topic::PARTITION_UA : partition, RdKafka::Producer::RK_MSG_COPY,
       value ? const_cast<char*>(value->data()) : nullptr, value ? value->size() : 0,
-      key ? key->data() : nullptr, key ? key->size() : 0, 0, nullptr);
+      key ? key->data() : nullptr, key ? key->size() : 0, timestamp_ms, nullptr);
   if (e != RdKafka::ERR_NO_ERROR) return false;
   return impl_->producer->flush(30000) == RdKafka::ERR_NO_ERROR && impl_->producer->outq_len() == 0;
 }

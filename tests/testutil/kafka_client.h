@@ -30,8 +30,9 @@ class KafkaTestClient {
   const std::string& bootstrap() const { return bootstrap_; }
   // Produces (to `partition`, or by the key's hash when -1) and waits for delivery; false on
   // failure. Records up to 20 MB are allowed on this side (the topic may refuse them).
+  // `timestamp_ms` is the record's CreateTime (0: now).
   bool Produce(const std::string& topic, const std::optional<std::string>& key,
-               const std::optional<std::string>& value, std::int32_t partition = -1);
+               const std::optional<std::string>& value, std::int32_t partition = -1, std::int64_t timestamp_ms = 0);
   // Reads the topic from the beginning until `count` records arrived or the timeout passed.
   std::vector<Record> ReadAll(const std::string& topic, std::size_t count, std::chrono::milliseconds timeout);
 
