@@ -127,8 +127,8 @@ void Indexer::Loop() {
       // second (a full disk may have room again).
       const auto snapshot_due =
           snapshot_ != nullptr ? Clock::now() + std::chrono::hours(1) : last_snapshot_ + options_.snapshot_interval;
-      const auto due = unwritten_records_.empty() ? snapshot_due
-                                                  : std::min(snapshot_due, Clock::now() + std::chrono::seconds(1));
+      // (No snapshot is started while they are: the interval may have passed.)
+      const auto due = unwritten_records_.empty() ? snapshot_due : Clock::now() + std::chrono::seconds(1);
       if (!first) {
         cv_.wait_until(lock, due, [&] { return stopping_ || target_seq_ > applied_seq_ || snapshot_written_; });
       }

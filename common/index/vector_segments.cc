@@ -84,14 +84,13 @@ std::vector<std::uint64_t> SegmentedVectorIndex::Segment::DeletedLabels() const 
 }
 
 Status SegmentedVectorIndex::RemoveFrom(Segment& segment, std::uint64_t label) {
-  if (segment.graph && segment.saving) {
-    if (!segment.Contains(label)) return Status::NotFound("label " + std::to_string(label));
-    segment.deferred.insert(std::upper_bound(segment.deferred.begin(), segment.deferred.end(), label), label);
-    return Status();
-  }
-  if (segment.graph) return segment.graph->Remove(label);
+  if (segment.graph && !segment.saving) return segment.graph->Remove(label);
   if (!segment.Contains(label)) return Status::NotFound("label " + std::to_string(label));
-  segment.tombstones.insert(std::upper_bound(segment.tombstones.begin(), segment.tombstones.end(), label), label);
+  // Held aside while the graph is written, or an unloaded graph's tombstone: lists that
+  // size() and deleted() read under `mu_`.
+  std::vector<std::uint64_t>& list = segment.graph ? segment.deferred : segment.tombstones;
+  std::unique_lock lock(mu_);
+  list.insert(std::upper_bound(list.begin(), list.end(), label), label);
   return Status();
 }
 
@@ -399,12 +398,16 @@ Result<nlohmann::json> SegmentedVectorIndex::PendingSave::Write() const {
 
 Status SegmentedVectorIndex::FinishSave(const PendingSave& save, const std::filesystem::path& published_dir) {
   Status status;
-  for (Segment& segment : sealed_) {
-    segment.saving = false;
-    for (std::uint64_t label : segment.deferred) {
-      if (Status s = segment.graph->Remove(label); !s.ok() && status.ok()) status = s;
+  {
+    // Exclusive: size() and deleted() count each held delete once, before or after.
+    std::unique_lock lock(mu_);
+    for (Segment& segment : sealed_) {
+      segment.saving = false;
+      for (std::uint64_t label : segment.deferred) {
+        if (Status s = segment.graph->Remove(label); !s.ok() && status.ok()) status = s;
+      }
+      segment.deferred.clear();
     }
-    segment.deferred.clear();
   }
   if (!status.ok()) return status.WithContext("applying the deletes held aside while a snapshot was written");
   if (published_dir.empty()) return status;

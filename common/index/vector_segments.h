@@ -82,7 +82,8 @@ class SegmentedVectorIndex {
   void StartFollowing() { following_ = true; }
   // Tombstones `label` if a sealed graph holds it live; NotFound otherwise.
   Status RemoveFromSealed(std::uint64_t label);
-  // VectorIndex::ContentHash over every graph, sealed ones first.
+  // VectorIndex::ContentHash over every graph, sealed ones first (deletes held aside for a
+  // pending save are not in it until FinishSave).
   std::uint64_t ContentHash() const;
 
   // Rebuilds, one at a time, every graph whose tombstones are more than `ratio` of its slots
@@ -166,7 +167,7 @@ class SegmentedVectorIndex {
   // Seals the growing graph and starts a new one. REQUIRES: the single writer.
   Status Seal();
   // Tombstones `label` in `segment`; NotFound if it is not live there.
-  static Status RemoveFrom(Segment& segment, std::uint64_t label);
+  Status RemoveFrom(Segment& segment, std::uint64_t label);
   // Records that the sealed graphs `ids` are in `dir` (unloading them if set to).
   void Publish(const std::filesystem::path& dir, const std::vector<std::uint64_t>& ids);
   // Internal if a sealed graph is not in memory. REQUIRES: mu_ held.

@@ -70,8 +70,9 @@ Result<Broker::TimeLookup> Broker::OffsetForTime(const std::string& topic, std::
     std::vector<RdKafka::TopicPartition*> query{RdKafka::TopicPartition::create(topic, partition, at)};
     const RdKafka::ErrorCode e = consumer_->offsetsForTimes(query, kTimeoutMs);
     const std::int64_t found = query[0]->offset();
+    const RdKafka::ErrorCode partition_error = query[0]->err();
     RdKafka::TopicPartition::destroy(query);
-    if (e != RdKafka::ERR_NO_ERROR) return std::nullopt;
+    if (e != RdKafka::ERR_NO_ERROR || partition_error != RdKafka::ERR_NO_ERROR) return std::nullopt;
     return found;
   };
   const std::optional<std::int64_t> found = lookup(ts_ms);

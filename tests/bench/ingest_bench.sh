@@ -148,7 +148,7 @@ pipeline_start_worker
 reassigned() { [ "$(log_count 'partition assigned')" -gt "$assigned_before" ]; }
 wait_until 300 reassigned || { echo "the restarted worker was not assigned its partitions"; tail -n 20 "$run/ingest.log"; exit 1; }
 restart_ms=$(( $(now_ms) - restart_t0 ))
-restart_load=$(grep 'snapshot loaded' "$run/ingest.log" | tail -n 1 | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')
+restart_load=$({ grep 'snapshot loaded' "$run/ingest.log" || true; } | tail -n 1 | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')
 pipeline_stop "$worker_pid"
 pipeline_stop "${pids[0]}"
 load_chunks=$(( $("$bin/ingest/tidectl" stats --data_dir "$run/data" | jq '.chunks') - chunks_written - 2 * probes ))

@@ -197,8 +197,9 @@ TEST_F(VectorSegmentsTest, ASnapshotWrittenWhileTheWriterGoesOnHoldsTheStateItWa
   // state either way.
   Result<nlohmann::json> written = Status::Internal("not written");
   std::thread writer([&] { written = pending->Write(); });
-  ASSERT_TRUE((*index)->Remove(300).ok());  // in the graph sealed since: not in the snapshot
+  const Status removed = (*index)->Remove(300);  // in the graph sealed since: not in the snapshot
   writer.join();
+  ASSERT_TRUE(removed.ok()) << removed.ToString();
   ASSERT_TRUE(written.ok()) << written.status().ToString();
   ASSERT_TRUE((*index)->FinishSave(*pending, dir).ok());
   EXPECT_EQ((*index)->deleted(), 101u);
