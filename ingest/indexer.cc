@@ -146,11 +146,8 @@ void Indexer::Loop() {
     for (bool done = false; !done;) {
       Result<std::size_t> applied = index::CatchUp(*indexes_, *store_, 1);
       if (!applied) {
-        spdlog::error("indexing stopped: {}", applied.status().ToString());
         (void)FinishSnapshot(/*wait=*/true);
-        std::lock_guard lock(mu_);
-        fatal_ = applied.status().WithContext("updating the worker's in-memory indexes");
-        cv_.notify_all();
+        Fail(applied.status().WithContext("updating the worker's in-memory indexes"));
         return;
       }
       applied_total += *applied;
@@ -240,10 +237,7 @@ bool Indexer::FinishSnapshot(bool wait) {
   const std::uint64_t seq = snapshot_->seq();
   snapshot_.reset();
   if (!finished.ok()) {
-    spdlog::error("indexing stopped: {}", finished.ToString());
-    std::lock_guard lock(mu_);
-    fatal_ = finished.WithContext("finishing a snapshot of the worker's in-memory indexes");
-    cv_.notify_all();
+    Fail(finished.WithContext("finishing a snapshot of the worker's in-memory indexes"));
     return false;
   }
   if (!written.ok()) {
@@ -252,6 +246,13 @@ bool Indexer::FinishSnapshot(bool wait) {
   }
   Snapshotted(seq);
   return true;
+}
+
+void Indexer::Fail(Status status) {
+  spdlog::error("indexing stopped: {}", status.ToString());
+  std::lock_guard lock(mu_);
+  fatal_ = std::move(status);
+  cv_.notify_all();
 }
 
 void Indexer::Snapshotted(std::uint64_t seq) {

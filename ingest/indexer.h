@@ -92,6 +92,8 @@ class Indexer {
   bool FinishSnapshot(bool wait);
   // A snapshot of `seq` is in place: trims the change log after it (with trim_changes).
   void Snapshotted(std::uint64_t seq);
+  // Stops indexing with `status` (logged; returned by fatal() and WaitWhileBehind()).
+  void Fail(Status status);
   // Writes the vector graph's record of what was applied since the previous one (IndexSet::
   // TakeGraphRecord), if the indexes record their graph, after any earlier ones a failed
   // write left (a full disk). False while some are unwritten: no snapshot may be taken then.

@@ -115,7 +115,6 @@ class IndexSet {
    public:
     Status Write();
     std::uint64_t seq() const { return seq_; }
-    bool written() const { return written_; }
 
    private:
     friend class IndexSet;

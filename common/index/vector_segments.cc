@@ -425,12 +425,6 @@ Result<nlohmann::json> SegmentedVectorIndex::Save(const std::filesystem::path& d
   return written;
 }
 
-void SegmentedVectorIndex::Published(const std::filesystem::path& dir) {
-  std::vector<std::uint64_t> ids;
-  for (const Segment& segment : sealed_) ids.push_back(segment.id);
-  Publish(dir, ids);
-}
-
 void SegmentedVectorIndex::Publish(const std::filesystem::path& dir, const std::vector<std::uint64_t>& ids) {
   for (Segment& segment : sealed_) {
     // A graph sealed after the save, or rebuilt since (a new id), is not in `dir`.

@@ -36,7 +36,7 @@ class SegmentedVectorIndex {
  public:
   static Result<std::unique_ptr<SegmentedVectorIndex>> Create(const VectorIndex::Options& options);
   // A process that never searches (the worker) keeps only the growing graph in memory: once a
-  // snapshot holds a sealed graph's file (Published), the graph leaves memory and only its
+  // snapshot holds a sealed graph's file (FinishSave), the graph leaves memory and only its
   // labels and tombstones stay (8 bytes per slot and per tombstone). Deletes, Save and
   // DropTombstones go on (the last loads the file again to rebuild it); a search is an
   // Internal error (a bug: the worker does not search).
@@ -124,9 +124,8 @@ class SegmentedVectorIndex {
   // `published_dir`: where `dir` was renamed to, or empty if the save was abandoned. An error
   // if a delete held aside does not apply (the index no longer matches its change log).
   Status FinishSave(const PendingSave& save, const std::filesystem::path& published_dir);
-  // The three steps at once.
+  // The three steps at once, `dir` not published (FinishSave with an empty path).
   Result<nlohmann::json> Save(const std::filesystem::path& dir);
-  void Published(const std::filesystem::path& dir);
   // Loads what Save wrote under `dir`; `segments` is what it returned (null for snapshots
   // written before segments: then vectors.hnsw is the whole index, loaded as the growing graph
   // and sealed by the next insert if it is full). Without `load_sealed_graphs` the sealed

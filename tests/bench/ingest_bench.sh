@@ -265,9 +265,9 @@ p(f"| bytes written to storage by tide-ingest until it had indexed the corpus (`
 # The worker's snapshots over the whole run (ingest.log): the time the indexer held the apply
 # lock to copy the state out, and what each wrote (sealed graphs linked from an earlier one
 # are not written again).
-prepared = [float(x) for x in re.findall(r"snapshot prepared .*? seconds=([0-9.]+)", open(f"{run}/ingest.log").read())]
-written = [(int(b), float(t)) for b, t in
-           re.findall(r"snapshot written .*? bytes=([0-9]+) seconds=([0-9.]+)", open(f"{run}/ingest.log").read())]
+worker_log = open(f"{run}/ingest.log").read()
+prepared = [float(x) for x in re.findall(r"snapshot prepared .*? seconds=([0-9.]+)", worker_log)]
+written = [(int(b), float(t)) for b, t in re.findall(r"snapshot written .*? bytes=([0-9]+) seconds=([0-9.]+)", worker_log)]
 if prepared and written:
     p(f"| snapshots written by tide-ingest: count; apply lock held to copy the state out, median / max; "
       f"bytes written by one, median / max; writing one beside the indexer, max | {len(written)}; "

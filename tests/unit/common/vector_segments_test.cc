@@ -77,6 +77,16 @@ class VectorSegmentsTest : public ::testing::Test {
     }
   }
 
+  // A snapshot's three steps into `dir`, published there once written (as IndexSet's
+  // FinishSnapshot does after renaming its directory into place).
+  static Result<nlohmann::json> SaveAndPublish(SegmentedVectorIndex& index, const std::filesystem::path& dir) {
+    Result<SegmentedVectorIndex::PendingSave> save = index.PrepareSave(dir);
+    if (!save) return save.status();
+    Result<nlohmann::json> written = save->Write();
+    TIDE_RETURN_IF_ERROR(index.FinishSave(*save, written.ok() ? dir : std::filesystem::path()));
+    return written;
+  }
+
   static std::vector<std::uint64_t> Range(std::uint64_t first, std::uint64_t last) {
     std::vector<std::uint64_t> out;
     for (std::uint64_t l = first; l <= last; ++l) out.push_back(l);
@@ -118,14 +128,13 @@ TEST_F(VectorSegmentsTest, SnapshotsWriteASealedGraphOnceAndKeepTheirOwnTombston
   const std::filesystem::path first = dir_.path() / "first", second = dir_.path() / "second";
   std::filesystem::create_directories(first);
   std::filesystem::create_directories(second);
-  auto saved = (*index)->Save(first);
+  auto saved = SaveAndPublish(**index, first);
   ASSERT_TRUE(saved.ok()) << saved.status().ToString();
   ASSERT_EQ((*saved)["sealed"].size(), 2u);
   for (const auto& seg : (*saved)["sealed"]) {
     EXPECT_TRUE(seg["written"].get<bool>());
     EXPECT_LE(seg["slots"].get<std::size_t>(), 128u);
   }
-  (*index)->Published(first);
 
   // After the first snapshot: deletes in both sealed graphs, and a third one sealed.
   ASSERT_TRUE((*index)->Remove(3).ok());
@@ -375,9 +384,11 @@ TEST_F(VectorSegmentsTest, AProcessThatDoesNotSearchUnloadsPublishedSealedGraphs
   const std::filesystem::path first = dir_.path() / "first", second = dir_.path() / "second";
   std::filesystem::create_directories(first);
   std::filesystem::create_directories(second);
-  ASSERT_TRUE((*index)->Save(first).ok());
+  auto first_save = (*index)->PrepareSave(first);
+  ASSERT_TRUE(first_save.ok());
+  ASSERT_TRUE(first_save->Write().ok());
   EXPECT_EQ((*index)->sealed_segments_in_memory(), 2u);  // not published yet
-  (*index)->Published(first);
+  ASSERT_TRUE((*index)->FinishSave(*first_save, first).ok());
   EXPECT_EQ((*index)->sealed_segments_in_memory(), 0u);
   EXPECT_EQ((*index)->size(), 300u);
   EXPECT_EQ((*index)->Search(vectors_[0], 5, nullptr).status().code(), Status::Code::kInternal);
@@ -395,11 +406,10 @@ TEST_F(VectorSegmentsTest, AProcessThatDoesNotSearchUnloadsPublishedSealedGraphs
   ASSERT_TRUE(changed.ok()) << changed.status().ToString();
   EXPECT_EQ(*changed, 1u);
   EXPECT_EQ((*index)->sealed_segments_in_memory(), 1u);
-  auto saved = (*index)->Save(second);
+  auto saved = SaveAndPublish(**index, second);
   ASSERT_TRUE(saved.ok()) << saved.status().ToString();
   EXPECT_FALSE((*saved)["sealed"][0]["written"].get<bool>());  // linked
   EXPECT_TRUE((*saved)["sealed"][1]["written"].get<bool>());   // rebuilt: a new file
-  (*index)->Published(second);
   EXPECT_EQ((*index)->sealed_segments_in_memory(), 0u);
 
   // A process that searches loads the snapshot whole and answers from it.
