@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
 namespace tide {
 namespace {
 
@@ -57,10 +59,28 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::string_view conte
 Result<std::string> ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound("cannot open " + path.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
+  // One read into a string of the file's size (snapshot files run to hundreds of MB), then
+  // whatever follows (a file still being written, or one that reports no size).
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  std::string contents(ec ? 0 : size, '\0');
+  in.read(contents.data(), static_cast<std::streamsize>(contents.size()));
+  contents.resize(static_cast<std::size_t>(in.gcount()));
   if (in.bad()) return Status::Unavailable("reading " + path.string());
-  return ss.str();
+  if (in.good()) {
+    std::ostringstream rest;
+    rest << in.rdbuf();
+    contents += rest.str();
+  }
+  if (in.bad()) return Status::Unavailable("reading " + path.string());
+  return contents;
+}
+
+bool LinkFile(const std::filesystem::path& from, const std::filesystem::path& to) {
+  std::error_code ec;
+  std::filesystem::create_hard_link(from, to, ec);
+  if (ec) spdlog::warn("linking {} failed ({}); writing it again", from.string(), ec.message());
+  return !ec;
 }
 
 }  // namespace tide

@@ -15,6 +15,11 @@ Status SyncPath(const std::filesystem::path& path);
 // directory: readers see the old file or the new one, never a torn one.
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view contents);
 
+// NotFound if `path` cannot be opened.
 Result<std::string> ReadFile(const std::filesystem::path& path);
+
+// Hard-links `from` (a file an earlier snapshot published) as `to`; false, with a warning, if
+// it cannot (the caller writes the file instead).
+bool LinkFile(const std::filesystem::path& from, const std::filesystem::path& to);
 
 }  // namespace tide

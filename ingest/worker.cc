@@ -296,7 +296,7 @@ Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetr
   index_options.model_id = (*embedder)->model_id();
   index_options.vector = config.shared.hnsw;
   index_options.vector.dim = (*embedder)->dimension();
-  index_options.keep_sealed_graphs = false;  // the worker never searches
+  index_options.keep_sealed_segments = false;  // the worker never searches
   // The store's lock is ours, so no other writer is saving a snapshot: what is unfinished was
   // left by a worker that died while writing it.
   Result<std::size_t> leftovers = index::IndexSet::RemoveUnfinishedSnapshots(data_dir / "snapshots");

@@ -492,6 +492,7 @@ http::HttpResponse SearchApi::Stats(const http::HttpRequest& request, const Auth
                      {"containers", indexes->ContainerIds().size()},
                      {"vector_tombstones", indexes->vector_tombstones()},
                      {"sealed_vector_segments", indexes->sealed_vector_segments()},
+                     {"sealed_keyword_segments", indexes->sealed_keyword_segments()},
                      {"result_cache_entries", results_.size()}};
   }
   return Json(200, body);

@@ -8,14 +8,16 @@
 
 namespace tide::index {
 
-IndexSet::IndexSet(const Options& options) : options_(options) {}
+IndexSet::IndexSet(const Options& options)
+    : options_(options),
+      keywords_(KeywordSegments::Options{options.vector.segment_max_chunks, options.keep_sealed_segments}) {}
 
 Result<std::unique_ptr<IndexSet>> IndexSet::Create(const Options& options) {
   std::unique_ptr<IndexSet> set(new IndexSet(options));
   Result<std::unique_ptr<SegmentedVectorIndex>> vectors = SegmentedVectorIndex::Create(options.vector);
   if (!vectors) return vectors.status();
   set->vectors_ = std::move(*vectors);
-  set->vectors_->set_unload_published(!options.keep_sealed_graphs);
+  set->vectors_->set_unload_published(!options.keep_sealed_segments);
   return set;
 }
 
@@ -261,6 +263,11 @@ std::size_t IndexSet::size() const {
 std::size_t IndexSet::vector_tombstones() const { return vectors_->deleted(); }
 
 std::size_t IndexSet::sealed_vector_segments() const { return vectors_->sealed_segments(); }
+
+std::size_t IndexSet::sealed_keyword_segments() const {
+  std::shared_lock lock(mu_);
+  return keywords_.sealed_segments();
+}
 
 std::vector<std::pair<std::uint64_t, std::string>> IndexSet::Labels() const {
   std::shared_lock lock(mu_);

@@ -18,6 +18,7 @@
 #include "common/index/chunk_table.h"
 #include "common/index/container_set.h"
 #include "common/index/keyword_index.h"
+#include "common/index/keyword_segments.h"
 #include "common/index/vector_index.h"
 #include "common/index/vector_segments.h"
 #include "common/status.h"
@@ -27,7 +28,9 @@ namespace tide::index {
 
 // Everything search needs in memory, derived from the store: three parts, each doing one
 // thing: the vector index (segments of HNSW graphs, vector_segments.h), the keyword index
-// (keyword_index.h) and the chunk table that scope and filter checks read (chunk_table.h).
+// (segments of BM25 postings, keyword_segments.h) and the chunk table that scope and filter
+// checks read (chunk_table.h). Both indexes seal a segment every
+// Options::vector.segment_max_chunks chunks, each on its own.
 //
 // The store is the source of truth. An IndexSet is (a snapshot) + (the change log replayed
 // after it): applied_seq() says how far. The ingest worker and the query daemon each keep one
@@ -52,9 +55,10 @@ class IndexSet {
     // rebuild_min_tombstones (adds reuse the growing graph's tombstones, so they pile up only
     // when deletes outrun adds, e.g. after a container.delete, or in sealed graphs).
     double rebuild_tombstone_ratio = 0.3;
-    // false for a process that never searches (the worker): a sealed vector graph leaves
-    // memory once a snapshot holds its file (SegmentedVectorIndex::set_unload_published).
-    bool keep_sealed_graphs = true;
+    // false for a process that never searches (the worker): a sealed vector graph or keyword
+    // segment leaves memory once a snapshot holds its file (SegmentedVectorIndex::
+    // set_unload_published, KeywordSegments::Options::keep_sealed).
+    bool keep_sealed_segments = true;
     std::size_t rebuild_min_tombstones = 1024;
   };
 
@@ -100,14 +104,14 @@ class IndexSet {
 
   // A snapshot in three steps, so that changes are held up only while the state is copied out
   // (the worker's indexer, ingest/indexer.h):
-  //  1. PrepareSnapshot, under the ApplyLock: encodes the tables and writes the growing vector
-  //     graph into a temporary directory, unsynced; nullptr if a complete snapshot of this
-  //     state is there already;
+  //  1. PrepareSnapshot, under the ApplyLock: encodes the tables (with the growing keyword
+  //     segment) and writes the growing vector graph into a temporary directory, unsynced;
+  //     nullptr if a complete snapshot of this state is there already;
   //  2. PendingSnapshot::Write, on any thread, while changes go on being applied: writes the
-  //     sealed graphs no snapshot holds yet (the others are linked), syncs everything and
-  //     renames the directory into place;
-  //  3. FinishSnapshot, under the ApplyLock: the sealed graphs the snapshot holds may leave
-  //     memory (Options::keep_sealed_graphs), and all but the newest `keep` snapshots are
+  //     sealed graphs and keyword segments no snapshot holds yet (the others are linked), syncs
+  //     everything and renames the directory into place;
+  //  3. FinishSnapshot, under the ApplyLock: the sealed segments the snapshot holds may leave
+  //     memory (Options::keep_sealed_segments), and all but the newest `keep` snapshots are
   //     removed; a snapshot that failed to write is removed.
   // One snapshot at a time. Until it is finished no sealed graph it writes is rebuilt, and
   // deletes in those graphs are held aside (SegmentedVectorIndex::PrepareSave).
@@ -125,6 +129,7 @@ class IndexSet {
     std::string tables_;
     nlohmann::json manifest_;  // without "segments"
     SegmentedVectorIndex::PendingSave vectors_;
+    KeywordSegments::PendingSave keywords_;
   };
   Result<std::unique_ptr<PendingSnapshot>> PrepareSnapshot(const ApplyLock&, const std::filesystem::path& root);
   // An error only if the deletes held aside for the write do not apply (then the vector index
@@ -197,6 +202,7 @@ class IndexSet {
   std::size_t size() const;
   std::size_t vector_tombstones() const;
   std::size_t sealed_vector_segments() const;
+  std::size_t sealed_keyword_segments() const;
   // Every live label with its container id, sorted by label (for consistency checks).
   std::vector<std::pair<std::uint64_t, std::string>> Labels() const;
   // Live chunks in the vector and keyword indexes (equal to size() unless something is wrong).
@@ -220,8 +226,11 @@ class IndexSet {
                      std::span<const float> vector, VectorBatch* batch);
   Status FlushVectors(VectorBatch* batch);
   Status ApplyDelete(std::uint64_t label, Vectors vectors);
-  std::string EncodeTables() const;
-  Status DecodeTables(std::string_view in);
+  // The tables file: the change sequence and offsets, the chunk table, then the growing
+  // keyword segment (KeywordSegments::PrepareSave, which notes the sealed ones in `keywords`).
+  std::string EncodeTables(const std::filesystem::path& dir, KeywordSegments::PendingSave* keywords) const;
+  // Decodes all but the keyword segment, which it leaves in `keywords`; `format` is the file's.
+  Status DecodeTables(std::string_view in, std::uint64_t* format, std::string_view* keywords);
 
   const Options options_;
   const analysis::Analyzer analyzer_;
@@ -234,7 +243,7 @@ class IndexSet {
   std::map<std::string, std::int64_t> applied_offsets_;    // GUARDED_BY(mu_)
   std::atomic<std::uint64_t> graph_generation_{0};         // written under apply_mu_
   std::uint64_t graph_recorded_seq_ = 0;  // under apply_mu_: the writer's last record ran through here
-  KeywordIndex keywords_;                                  // GUARDED_BY(mu_)
+  KeywordSegments keywords_;                               // GUARDED_BY(mu_)
   ChunkTable table_;                                       // GUARDED_BY(mu_)
 };
 

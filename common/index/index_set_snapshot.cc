@@ -21,7 +21,9 @@ namespace tide::index {
 namespace {
 
 // 2: chunk filter attributes (doc_type, tags, dates) after the container tables.
-constexpr std::uint64_t kTablesFormat = 2;
+// 3: the keyword index at the end is its growing segment; the manifest lists the sealed ones.
+constexpr std::uint64_t kTablesFormat = 3;
+constexpr std::uint64_t kTablesFormatWholeKeywords = 2;
 constexpr const char* kSnapshotPrefix = "snap-";
 
 std::string SnapshotName(std::uint64_t seq) {
@@ -44,7 +46,7 @@ std::vector<std::filesystem::path> ListSnapshots(const std::filesystem::path& ro
 
 }  // namespace
 
-std::string IndexSet::EncodeTables() const {
+std::string IndexSet::EncodeTables(const std::filesystem::path& dir, KeywordSegments::PendingSave* keywords) const {
   std::string out;
   PutVarint(&out, kTablesFormat);
   PutVarint(&out, applied_seq_);
@@ -54,15 +56,17 @@ std::string IndexSet::EncodeTables() const {
     PutVarint(&out, static_cast<std::uint64_t>(offset));
   }
   table_.EncodeTo(&out);
-  keywords_.AppendTo(&out);
+  *keywords = keywords_.PrepareSave(dir, &out);
   return out;
 }
 
-Status IndexSet::DecodeTables(std::string_view in) {
+Status IndexSet::DecodeTables(std::string_view in, std::uint64_t* format, std::string_view* keywords) {
   Reader r(in);
   auto bad = [](const char* what) { return Status::Corruption(std::string("index tables: ") + what); };
-  std::uint64_t format = 0, noffsets = 0;
-  if (!r.GetVarint(&format) || format != kTablesFormat) return bad("unknown format");
+  std::uint64_t noffsets = 0;
+  if (!r.GetVarint(format) || (*format != kTablesFormat && *format != kTablesFormatWholeKeywords)) {
+    return bad("unknown format");
+  }
   if (!r.GetVarint(&applied_seq_) || !r.GetVarint(&noffsets)) return bad("truncated header");
   for (std::uint64_t i = 0; i < noffsets; ++i) {
     std::string_view tp;
@@ -71,8 +75,8 @@ Status IndexSet::DecodeTables(std::string_view in) {
     applied_offsets_[std::string(tp)] = static_cast<std::int64_t>(offset);
   }
   TIDE_RETURN_IF_ERROR(table_.DecodeFrom(&r));
-  // The keyword index occupies the remainder.
-  return keywords_.ParseFrom(r.remaining());
+  *keywords = r.remaining();  // the keyword index (its growing segment) occupies the remainder
+  return Status();
 }
 
 Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) {
@@ -93,8 +97,6 @@ Result<std::unique_ptr<IndexSet::PendingSnapshot>> IndexSet::PrepareSnapshot(con
   {
     std::shared_lock lock(mu_);
     snapshot->seq_ = applied_seq_;
-    snapshot->chunks_ = table_.size();
-    snapshot->tables_ = EncodeTables();
   }
   const std::uint64_t seq = snapshot->seq_;
   std::error_code ec;
@@ -116,6 +118,12 @@ Result<std::unique_ptr<IndexSet::PendingSnapshot>> IndexSet::PrepareSnapshot(con
     }
   }
   snapshot->tmp_dir_ = root / (".tmp-" + SnapshotName(seq) + "-" + std::to_string(::getpid()));
+  {
+    std::shared_lock lock(mu_);
+    snapshot->chunks_ = table_.size();
+    snapshot->tables_ = EncodeTables(snapshot->tmp_dir_, &snapshot->keywords_);
+  }
+  const double tables_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::filesystem::remove_all(snapshot->tmp_dir_, ec);
   std::filesystem::create_directories(snapshot->tmp_dir_, ec);
   if (ec) return Status::Unavailable("creating " + snapshot->tmp_dir_.string() + ": " + ec.message());
@@ -132,8 +140,9 @@ Result<std::unique_ptr<IndexSet::PendingSnapshot>> IndexSet::PrepareSnapshot(con
                          {"dimension", options_.vector.dim},
                          {"analyzer", analyzer_.SchemeId()},
                          {"graph_generation", graph_generation()}};
-  spdlog::info("snapshot prepared seq={} tables_bytes={} seconds={:.3f}", seq, snapshot->tables_.size(),
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  spdlog::info("snapshot prepared seq={} tables_bytes={} tables_seconds={:.3f} seconds={:.3f}", seq,
+               snapshot->tables_.size(), tables_seconds,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return snapshot;
 }
 
@@ -143,8 +152,11 @@ Status IndexSet::PendingSnapshot::Write() {
   if (!segments) return segments.status();
   TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir_ / "tables.bin", tables_));
   tables_ = std::string();  // the largest part of what was copied out: freed once written
+  Result<nlohmann::json> keyword_segments = keywords_.Write();
+  if (!keyword_segments) return keyword_segments.status();
   nlohmann::json manifest = manifest_;
   manifest["segments"] = std::move(*segments);
+  manifest["keyword_segments"] = std::move(*keyword_segments);
   TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir_ / "MANIFEST.json", manifest.dump(2)));
   TIDE_RETURN_IF_ERROR(SyncPath(tmp_dir_));
   // What this snapshot wrote: its files but those linked from an earlier one.
@@ -173,8 +185,10 @@ Status IndexSet::PendingSnapshot::Write() {
   written_ = true;
   if (replacing_) std::filesystem::remove_all(replaced, ec);
   TIDE_RETURN_IF_ERROR(SyncPath(root_));
-  spdlog::info("snapshot written dir={} seq={} chunks={} sealed_vector_segments={} bytes={} seconds={:.2f}",
-               final_dir_.string(), seq_, chunks_, manifest["segments"]["sealed"].size(), bytes,
+  spdlog::info("snapshot written dir={} seq={} chunks={} sealed_vector_segments={} sealed_keyword_segments={} "
+               "bytes={} seconds={:.2f}",
+               final_dir_.string(), seq_, chunks_, manifest["segments"]["sealed"].size(),
+               manifest["keyword_segments"]["sealed"].size(), bytes,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return Status();
 }
@@ -184,6 +198,10 @@ Status IndexSet::FinishSnapshot(const ApplyLock&, const PendingSnapshot& snapsho
   if (!snapshot.written_) {
     std::filesystem::remove_all(snapshot.tmp_dir_, ec);
     return vectors_->FinishSave(snapshot.vectors_, {});
+  }
+  {
+    std::unique_lock lock(mu_);
+    keywords_.FinishSave(snapshot.keywords_, snapshot.final_dir_);
   }
   TIDE_RETURN_IF_ERROR(vectors_->FinishSave(snapshot.vectors_, snapshot.final_dir_));
   std::vector<std::filesystem::path> all = ListSnapshots(snapshot.root_);
@@ -272,10 +290,25 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
     const nlohmann::json segments = manifest.contains("segments") ? manifest["segments"] : nlohmann::json();
     std::future<Result<std::unique_ptr<SegmentedVectorIndex>>> vectors_loading =
         std::async(std::launch::async, [&]() {
-          return SegmentedVectorIndex::Load(dir, segments, options.vector, options.keep_sealed_graphs);
+          return SegmentedVectorIndex::Load(dir, segments, options.vector, options.keep_sealed_segments);
         });
     Result<std::string> tables = ReadFile(dir / "tables.bin");
-    Status decoded = tables ? set->DecodeTables(*tables) : tables.status();
+    std::uint64_t format = 0;
+    std::string_view growing_keywords;
+    Status decoded = tables ? set->DecodeTables(*tables, &format, &growing_keywords) : tables.status();
+    if (decoded.ok()) {
+      const bool listed = manifest.contains("keyword_segments");
+      if (format == kTablesFormat && !listed) {
+        decoded = Status::Corruption("the manifest of " + dir.string() + " lists no keyword segments");
+      } else {
+        decoded = set->keywords_.Load(dir, listed ? manifest["keyword_segments"] : nlohmann::json(), growing_keywords);
+      }
+    }
+    if (decoded.ok()) {
+      // A sealed segment's file keeps the chunks it had when written: those deleted since are
+      // the ones this snapshot's chunk table no longer lists.
+      set->keywords_.RemoveUnlisted([&](std::uint64_t label) { return set->table_.contains(label); });
+    }
     Result<std::unique_ptr<SegmentedVectorIndex>> vectors = vectors_loading.get();
     const Status failed = !vectors.ok() ? vectors.status() : decoded;
     if (!failed.ok()) {
@@ -287,7 +320,7 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
       continue;
     }
     set->vectors_ = std::move(*vectors);
-    set->vectors_->set_unload_published(!options.keep_sealed_graphs);
+    set->vectors_->set_unload_published(!options.keep_sealed_segments);
     // The growing graph of a worker that records it: it changes from now on only by those
     // records (or by this process's, as a worker going on with them).
     const nlohmann::json& generation = manifest["graph_generation"];

@@ -21,6 +21,12 @@ constexpr std::uint64_t kFormat = 2;
 // The margin covers float rounding in the summed scores, so pruning never changes the top k.
 bool Beyond(double threshold, double bound) { return threshold > bound * (1.0 + 1e-4) + 1e-6; }
 
+// Looking every scope chunk up in a posting list pays when that is far less work than reading
+// the list: keyword_bench at 1M chunks (one field, top 10) measured the lookups ahead at a
+// scope of 0.1 % of the chunks (335 against 242 q/s) and behind at 1 % (156 against 216),
+// where max-score pruning reads only part of the lists.
+constexpr std::size_t kLookupCost = 32;
+
 // Posting lists are sorted by slot (a template because KeywordIndex::Posting is private).
 constexpr auto BySlot = [](const auto& p, std::uint32_t s) { return p.slot < s; };
 
@@ -241,6 +247,7 @@ struct KeywordIndex::Query {
     std::string_view text;
     const Term* term;
     double count;       // its query weight: how often the query repeats it (as in Lucene), times weights
+    double df;          // in the scope over every segment (Across), or -1: counted here
     double weight = 0;  // count * idf * (k1 + 1), once the scope's df is known
     double bound = 0;   // the most it can add to one chunk's score
   };
@@ -251,6 +258,7 @@ struct KeywordIndex::Query {
   const LabelFilter* filter;
   double k1_plus_1, k1_base, k1_len;  // k1 + 1, k1 (1 - b), k1 b / average length
   double n;                           // live chunks in the scope
+  double floor;                       // Across::floor: a lower bound of the k-th best score
   std::vector<Word> words;            // the strategies drop those with df 0
   const std::uint32_t* length_of;     // the field's length by slot
   std::vector<float>* scores;         // by slot, all 0 between searches
@@ -272,7 +280,8 @@ struct KeywordIndex::Query {
 std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std::string>& query_terms,
                                              std::size_t k, const ContainerSet& scope,
                                              const Bm25& params, const LabelFilter* filter,
-                                             const std::vector<float>* term_weights) const {
+                                             const std::vector<float>* term_weights,
+                                             const Across* across) const {
   std::vector<KeywordHit> hits;
   if (k == 0 || scope.empty()) return hits;
   Query q;
@@ -280,6 +289,8 @@ std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std:
   q.k = k;
   q.scope = &scope;
   q.filter = filter;
+  q.floor = across != nullptr ? across->floor : 0.0;
+  const Statistics* statistics = across != nullptr ? across->statistics : nullptr;
   double total_length = 0;
   q.n = 0;
   std::size_t scope_slots = 0;
@@ -290,6 +301,10 @@ std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std:
     scope_slots += containers_[c].slots.size();
   }
   if (q.n == 0) return hits;
+  if (statistics != nullptr) {  // those of every segment
+    q.n = statistics->chunks;
+    total_length = statistics->total_length;
+  }
   // Container slot lists hold removed slots until compaction, which is when removed_ empties.
   q.whole_index = removed_.empty() && scope_slots == slot_label_.size();
   q.k1_plus_1 = params.k1 + 1.0;
@@ -304,7 +319,12 @@ std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std:
     if (count <= 0) continue;
     auto it = terms_.find(TermKey(field, text));
     if (it == terms_.end()) continue;
-    q.words.push_back({text, &it->second, count});
+    double df = -1;
+    if (statistics != nullptr) {
+      auto found = statistics->doc_frequency.find(text);
+      df = found != statistics->doc_frequency.end() ? found->second : 0.0;
+    }
+    q.words.push_back({text, &it->second, count, df});
     postings += it->second.postings.size();
   }
   if (q.words.empty()) return hits;
@@ -318,11 +338,6 @@ std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std:
   q.scores = &scores;
   q.touched = &touched;
   q.length_of = slot_length_[q.field].data();
-  // Looking every scope chunk up in every list pays when that is far less work than the
-  // postings: keyword_bench at 1M chunks (one field, top 10) measured the lookups ahead at a
-  // scope of 0.1 % of the chunks (335 against 242 q/s) and behind at 1 % (156 against 216),
-  // where max-score pruning reads only part of the lists.
-  constexpr std::size_t kLookupCost = 32;
   if (scope_slots * q.words.size() * kLookupCost < postings) {
     ScoreScopeChunks(&q);
   } else {
@@ -366,13 +381,7 @@ void KeywordIndex::ScoreScopeChunks(Query* q) const {
   // The scope's live chunks, ascending: each is looked up in every list, which also counts
   // the scope's document frequency exactly.
   std::vector<std::uint32_t>& candidates = *q->touched;
-  for (std::uint32_t c : q->scope->ordinals()) {
-    if (c >= containers_.size()) continue;
-    for (std::uint32_t slot : containers_[c].slots) {
-      if (slot_container_[slot] == c) candidates.push_back(slot);
-    }
-  }
-  std::sort(candidates.begin(), candidates.end());
+  ScopeSlots(*q->scope, &candidates);
   std::vector<float>& scores = *q->scores;
   thread_local std::vector<const Posting*> matches;
   for (Query::Word& w : q->words) {
@@ -385,7 +394,7 @@ void KeywordIndex::ScoreScopeChunks(Query* q) const {
       if (list[at].slot == slot) matches.push_back(&list[at]);
     }
     if (matches.empty()) continue;  // weight stays 0: not in the scope
-    q->SetStatistics(&w, static_cast<double>(matches.size()));
+    q->SetStatistics(&w, w.df >= 0 ? w.df : static_cast<double>(matches.size()));
     for (const Posting* p : matches) {
       // The filter narrows what may be returned, not the statistics.
       if (q->filter != nullptr && !q->filter->Allowed(slot_label_[p->slot])) continue;
@@ -399,7 +408,7 @@ void KeywordIndex::ScoreScopeChunks(Query* q) const {
 void KeywordIndex::ScoreByPostings(Query* q) const {
   // Document frequency within the scope: the statistics never see other containers.
   for (Query::Word& w : q->words) {
-    const auto df = static_cast<double>(ScopedDocFrequency(*w.term, *q->scope));
+    const double df = w.df >= 0 ? w.df : static_cast<double>(ScopedDocFrequency(*w.term, *q->scope));
     if (df > 0) q->SetStatistics(&w, df);  // else weight stays 0
   }
   std::erase_if(q->words, [](const Query::Word& w) { return w.weight == 0; });
@@ -467,13 +476,13 @@ void KeywordIndex::ScoreByPostings(Query* q) const {
   // lists for the candidates (kept sorted by slot).
   const std::uint32_t* container_of = slot_container_.data();
   bool probing = false;
-  double threshold = 0;  // never above the final k-th best score
+  double threshold = q->floor;  // never above the final k-th best score
   for (std::size_t i = 0; i < words.size(); ++i) {
     const Query::Word& w = words[i];
     const std::vector<Posting>& list = w.term->postings;
     // The check costs a pass over the candidates: worth it when the list is not shorter.
-    if (!probing && touched.size() >= k && list.size() * 2 >= touched.size()) {
-      threshold = std::max(threshold, kth_exact(i));
+    if (!probing && (touched.size() >= k || threshold > 0) && list.size() * 2 >= touched.size()) {
+      if (touched.size() >= k) threshold = std::max(threshold, kth_exact(i));
       if (Beyond(threshold, remaining[i])) {
         probing = true;
         prune(threshold, remaining[i]);
@@ -498,11 +507,72 @@ void KeywordIndex::ScoreByPostings(Query* q) const {
     if (touched.size() > k) {
       select_best();
       threshold = std::max<double>(threshold, best[k - 1].first);
-      prune(threshold, remaining[i + 1]);
     }
+    if (threshold > 0) prune(threshold, remaining[i + 1]);
   }
   for (std::uint32_t slot : exact_slots) exact_known[slot] = 0;
   exact_slots.clear();
+}
+
+void KeywordIndex::ScopeSlots(const ContainerSet& scope, std::vector<std::uint32_t>* out) const {
+  const std::size_t first = out->size();
+  for (std::uint32_t c : scope.ordinals()) {
+    if (c >= containers_.size()) continue;
+    for (std::uint32_t slot : containers_[c].slots) {
+      if (slot_container_[slot] == c) out->push_back(slot);
+    }
+  }
+  std::sort(out->begin() + static_cast<std::ptrdiff_t>(first), out->end());
+}
+
+void KeywordIndex::AddStatistics(Field field, const std::vector<std::string>& query_terms,
+                                 const ContainerSet& scope, Statistics* statistics) const {
+  const int f = static_cast<int>(field);
+  double n = 0, total_length = 0;
+  std::size_t scope_slots = 0;
+  for (std::uint32_t c : scope.ordinals()) {
+    if (c >= containers_.size()) continue;
+    n += static_cast<double>(containers_[c].chunks);
+    total_length += static_cast<double>(containers_[c].total_length[f]);
+    scope_slots += containers_[c].slots.size();
+  }
+  statistics->chunks += n;
+  statistics->total_length += total_length;
+  std::vector<std::uint32_t> slots;  // the scope's, once a term is counted by looking them up
+  bool have_slots = false;
+  std::vector<std::string_view> seen;
+  for (const std::string& text : query_terms) {
+    if (std::find(seen.begin(), seen.end(), text) != seen.end()) continue;  // a repeated term counts once
+    seen.push_back(text);
+    auto entry = statistics->doc_frequency.try_emplace(text, 0.0).first;
+    if (n == 0) continue;
+    auto it = terms_.find(TermKey(field, text));
+    if (it == terms_.end()) continue;
+    const Term& term = it->second;
+    if (term.df != nullptr || scope_slots * kLookupCost >= term.postings.size()) {
+      entry->second += static_cast<double>(ScopedDocFrequency(term, scope));
+      continue;
+    }
+    if (!have_slots) {
+      ScopeSlots(scope, &slots);
+      have_slots = true;
+    }
+    std::size_t at = 0, df = 0;
+    for (std::uint32_t slot : slots) {
+      at = Gallop(term.postings, at, slot);
+      if (at == term.postings.size()) break;
+      df += term.postings[at].slot == slot ? 1 : 0;
+    }
+    entry->second += static_cast<double>(df);
+  }
+}
+
+std::vector<std::uint64_t> KeywordIndex::Labels() const {
+  std::vector<std::uint64_t> labels;
+  labels.reserve(slot_of_.size());
+  for (const auto& [label, slot] : slot_of_) labels.push_back(label);
+  std::sort(labels.begin(), labels.end());
+  return labels;
 }
 
 void KeywordIndex::AppendTo(std::string* out) const {
@@ -610,6 +680,27 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
   }
   if (!r.empty()) return bad("trailing bytes");
   return Status();
+}
+
+Result<std::vector<std::uint64_t>> KeywordIndex::ParseLabels(std::string_view in) {
+  Reader r(in);
+  auto bad = [](const char* what) { return Status::Corruption(std::string("keyword index: ") + what); };
+  std::uint64_t format = 0, nchunks = 0;
+  if (!r.GetVarint(&format) || (format != kFormat && format != kFormatLabels)) return bad("unknown format");
+  if (!r.GetVarint(&nchunks) || nchunks > in.size()) return bad("truncated chunk table");
+  std::vector<std::uint64_t> labels;
+  labels.reserve(nchunks);
+  for (std::uint64_t i = 0; i < nchunks; ++i) {
+    std::uint64_t label = 0, skip = 0;
+    if (!r.GetVarint(&label)) return bad("truncated chunk");
+    for (int v = 0; v < 2 + kNumFields; ++v) {  // container, postings, the field lengths
+      if (!r.GetVarint(&skip)) return bad("truncated chunk");
+    }
+    labels.push_back(label);
+  }
+  std::sort(labels.begin(), labels.end());
+  if (std::adjacent_find(labels.begin(), labels.end()) != labels.end()) return bad("duplicate chunk");
+  return labels;
 }
 
 }  // namespace tide::index

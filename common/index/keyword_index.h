@@ -3,6 +3,8 @@
 #include <array>
 #include <climits>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -61,15 +63,35 @@ class KeywordIndex {
   // Returns false if `label` is not live.
   bool Remove(std::uint64_t label);
 
+  // A search's statistics over several indexes (the segments of KeywordSegments), summed over
+  // them so that each scores its chunks as one index holding them all would.
+  struct Statistics {
+    double chunks = 0;        // live chunks in the scope
+    double total_length = 0;  // of the searched field, over those chunks
+    std::map<std::string, double, std::less<>> doc_frequency;  // per distinct query term, in the scope
+  };
+  // Adds this index's share of a search's statistics (scoped as Search's).
+  void AddStatistics(Field field, const std::vector<std::string>& query_terms, const ContainerSet& scope,
+                     Statistics* statistics) const;
+  // How a search over one of several segments takes part in the whole: the statistics summed
+  // over all of them, and a floor, the k-th best score the segments searched before found
+  // (no chunk scoring below it can enter the top k, so this search need not find it).
+  struct Across {
+    const Statistics* statistics = nullptr;
+    double floor = 0;
+  };
+
   // Top-k chunks by BM25 on one field among containers in `scope`, best first. `filter`
   // (may be null) narrows which chunks may be returned; statistics stay those of the scope.
   // `term_weights` (may be null: 1 each) weighs each entry of `query_terms`; a distinct term
   // weighs the sum of its entries (a repeated term counts more, as in Lucene), and its BM25
-  // contribution is multiplied by that.
+  // contribution is multiplied by that. `across` (may be null: this index is the whole)
+  // supplies the statistics of a search over several segments.
   std::vector<KeywordHit> Search(Field field, const std::vector<std::string>& query_terms,
                                  std::size_t k, const ContainerSet& scope,
                                  const Bm25& params, const LabelFilter* filter = nullptr,
-                                 const std::vector<float>* term_weights = nullptr) const;
+                                 const std::vector<float>* term_weights = nullptr,
+                                 const Across* across = nullptr) const;
 
   // Live chunks in `scope` whose `field` has `term` (0 for a term the index does not have).
   // Scoped like every statistic here: nothing of other containers shows.
@@ -79,12 +101,18 @@ class KeywordIndex {
   bool InScope(Field field, std::string_view term, const ContainerSet& scope) const;
 
   std::size_t size() const { return slot_of_.size(); }
+  // Chunks added and not yet compacted away (live or removed).
+  std::size_t slots() const { return slot_label_.size(); }
+  // Every live label, ascending.
+  std::vector<std::uint64_t> Labels() const;
   std::size_t dead_postings() const { return dead_postings_; }
   // Posting lists long enough to keep per-container document frequencies (see Term).
   std::size_t counted_terms() const;
 
   void AppendTo(std::string* out) const;
   Status ParseFrom(std::string_view in);
+  // The labels of what AppendTo wrote, ascending, without reading its postings.
+  static Result<std::vector<std::uint64_t>> ParseLabels(std::string_view in);
 
   // A posting list reaching this length, and at least as long as there are containers, gets
   // per-container document frequencies, so that a search does not count its scope's share by
@@ -125,6 +153,8 @@ class KeywordIndex {
   void CountContainers(Term* term);
   // Live postings of `term` in the containers of `scope`.
   std::size_t ScopedDocFrequency(const Term& term, const ContainerSet& scope) const;
+  // Appends the live slots of `scope`'s containers to `out`, ascending.
+  void ScopeSlots(const ContainerSet& scope, std::vector<std::uint32_t>* out) const;
   // The two search strategies; each leaves the scored slots in Query::touched.
   void ScoreByPostings(Query* query) const;
   void ScoreScopeChunks(Query* query) const;

@@ -29,14 +29,6 @@ std::string SegmentFile(std::uint64_t id, const char* extension) {
 std::string SegmentFileName(std::uint64_t id) { return SegmentFile(id, "hnsw"); }
 std::string LabelsFileName(std::uint64_t id) { return SegmentFile(id, "labels"); }
 
-// Hard-links an earlier snapshot's file `from` as `to`; false, with a warning, if it cannot.
-bool LinkPublished(const std::filesystem::path& from, const std::filesystem::path& to) {
-  std::error_code ec;
-  std::filesystem::create_hard_link(from, to, ec);
-  if (ec) spdlog::warn("linking {} failed ({}); writing it again", from.string(), ec.message());
-  return !ec;
-}
-
 // Ascending labels: their number, then each minus the previous (the first minus 0).
 void PutSortedLabels(std::string* out, const std::vector<std::uint64_t>& labels) {
   PutVarint(out, labels.size());
@@ -366,7 +358,7 @@ Result<nlohmann::json> SegmentedVectorIndex::PendingSave::Write() const {
   PutVarint(&tombstones_file, sealed.size());
   for (const Sealed& segment : sealed) {
     const std::string name = SegmentFileName(segment.id);
-    const bool linked = !segment.file.empty() && LinkPublished(segment.file, dir / name);
+    const bool linked = !segment.file.empty() && LinkFile(segment.file, dir / name);
     if (!linked && !segment.graph) {
       return Status::Unavailable("sealed vector graph " + std::to_string(segment.id) + " is not in memory and " +
                                  segment.file.string() + " cannot be linked");
@@ -376,7 +368,7 @@ Result<nlohmann::json> SegmentedVectorIndex::PendingSave::Write() const {
     if (!linked) TIDE_RETURN_IF_ERROR(segment.graph->Save(dir / name));
     // Its labels, for a process that keeps only those (set_unload_published).
     const std::string labels_name = LabelsFileName(segment.id);
-    if (!linked || !LinkPublished(segment.file.parent_path() / labels_name, dir / labels_name)) {
+    if (!linked || !LinkFile(segment.file.parent_path() / labels_name, dir / labels_name)) {
       std::string labels;
       PutVarint(&labels, kLabelsFormat);
       PutSortedLabels(&labels, segment.graph ? segment.graph->AllLabels() : segment.labels);

@@ -56,7 +56,7 @@ class GraphRecordsTest : public ::testing::Test {
     options_.model_id = embedder_.model_id();
     options_.vector.dim = kDim;
     options_.vector.segment_max_chunks = 40;  // seals every 40 chunks
-    options_.keep_sealed_graphs = true;       // so the worker's hash covers its sealed graphs too
+    options_.keep_sealed_segments = true;       // so the worker's hash covers its sealed graphs too
   }
 
   // The worker's start (ingest::OpenIndexes) and its indexer, writing records per round.

@@ -1,0 +1,268 @@
+#include "common/index/keyword_segments.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <future>
+
+#include "common/file_util.h"
+
+namespace tide::index {
+namespace {
+
+// "kw-<id, 10 digits>.bin": a sealed keyword segment's file (KeywordIndex::AppendTo).
+std::string KeywordFileName(std::uint64_t id) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "kw-%010" PRIu64 ".bin", id);
+  return buf;
+}
+
+// Best first; ties by label, as KeywordIndex::Search.
+bool Better(const KeywordHit& a, const KeywordHit& b) {
+  return a.score != b.score ? a.score > b.score : a.label < b.label;
+}
+
+}  // namespace
+
+KeywordSegments::KeywordSegments(const Options& options)
+    : options_(options), growing_(std::make_unique<KeywordIndex>()) {}
+
+KeywordSegments::~KeywordSegments() = default;
+
+void KeywordSegments::Add(std::uint64_t label, std::uint32_t container, const KeywordIndex::FieldTerms& terms) {
+  if (options_.segment_max_chunks > 0 && growing_->slots() >= options_.segment_max_chunks) Seal();
+  growing_->Add(label, container, terms);
+}
+
+void KeywordSegments::Seal() {
+  Segment& segment = sealed_.emplace_back();
+  segment.id = next_id_++;
+  segment.index = std::move(growing_);
+  if (!options_.keep_sealed) {  // it never changes from here: deletes are counted beside it
+    segment.labels = segment.index->Labels();
+    segment.deleted.assign(segment.labels.size(), false);
+    segment.live = segment.labels.size();
+  }
+  growing_ = std::make_unique<KeywordIndex>();
+}
+
+bool KeywordSegments::Remove(std::uint64_t label) {
+  if (growing_->Remove(label)) return true;
+  for (Segment& segment : sealed_) {
+    if (options_.keep_sealed) {
+      if (segment.index->Remove(label)) return true;
+      continue;
+    }
+    auto it = std::lower_bound(segment.labels.begin(), segment.labels.end(), label);
+    if (it == segment.labels.end() || *it != label) continue;
+    const auto at = static_cast<std::size_t>(it - segment.labels.begin());
+    if (segment.deleted[at]) return false;
+    segment.deleted[at] = true;
+    --segment.live;
+    return true;
+  }
+  return false;
+}
+
+std::vector<const KeywordIndex*> KeywordSegments::InMemory() const {
+  std::vector<const KeywordIndex*> out;
+  for (const Segment& segment : sealed_) {
+    if (segment.index) out.push_back(segment.index.get());
+  }
+  out.push_back(growing_.get());
+  return out;
+}
+
+std::vector<KeywordHit> KeywordSegments::Search(Field field, const std::vector<std::string>& query_terms,
+                                                std::size_t k, const ContainerSet& scope,
+                                                const KeywordIndex::Bm25& params, const LabelFilter* filter,
+                                                const std::vector<float>* term_weights) const {
+  const std::vector<const KeywordIndex*> segments = InMemory();
+  if (segments.size() == 1) return growing_->Search(field, query_terms, k, scope, params, filter, term_weights);
+  std::vector<KeywordHit> hits;
+  if (k == 0 || scope.empty()) return hits;
+  KeywordIndex::Statistics statistics;
+  for (const KeywordIndex* segment : segments) segment->AddStatistics(field, query_terms, scope, &statistics);
+  if (statistics.chunks == 0) return hits;
+  KeywordIndex::Across across{&statistics, 0.0};
+  for (const KeywordIndex* segment : segments) {
+    std::vector<KeywordHit> found = segment->Search(field, query_terms, k, scope, params, filter, term_weights, &across);
+    if (found.empty()) continue;
+    hits.insert(hits.end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
+    std::sort(hits.begin(), hits.end(), Better);
+    if (hits.size() >= k) {
+      hits.resize(k);
+      across.floor = hits.back().score;  // what the next segments must beat
+    }
+  }
+  return hits;
+}
+
+std::size_t KeywordSegments::DocFrequency(Field field, std::string_view term, const ContainerSet& scope) const {
+  std::size_t df = 0;
+  for (const KeywordIndex* segment : InMemory()) df += segment->DocFrequency(field, term, scope);
+  return df;
+}
+
+bool KeywordSegments::InScope(Field field, std::string_view term, const ContainerSet& scope) const {
+  for (const KeywordIndex* segment : InMemory()) {
+    if (segment->InScope(field, term, scope)) return true;
+  }
+  return false;
+}
+
+std::size_t KeywordSegments::size() const {
+  std::size_t n = growing_->size();
+  for (const Segment& segment : sealed_) n += options_.keep_sealed ? segment.index->size() : segment.live;
+  return n;
+}
+
+std::size_t KeywordSegments::sealed_segments_in_memory() const {
+  return static_cast<std::size_t>(
+      std::count_if(sealed_.begin(), sealed_.end(), [](const Segment& s) { return s.index != nullptr; }));
+}
+
+KeywordSegments::PendingSave KeywordSegments::PrepareSave(const std::filesystem::path& dir,
+                                                          std::string* tables) const {
+  growing_->AppendTo(tables);
+  PendingSave save;
+  save.dir = dir;
+  save.next_id = next_id_;
+  for (const Segment& segment : sealed_) {
+    PendingSave::Sealed& sealed = save.sealed.emplace_back();
+    sealed.id = segment.id;
+    sealed.file = segment.file;
+    if (!segment.file.empty()) continue;  // linked
+    if (options_.keep_sealed) {
+      segment.index->AppendTo(&sealed.encoded);  // it changes with deletes: encoded now
+    } else {
+      sealed.index = segment.index;  // never changes: encoded by Write
+    }
+  }
+  return save;
+}
+
+Result<nlohmann::json> KeywordSegments::PendingSave::Write() const {
+  nlohmann::json listed = nlohmann::json::array();
+  for (const Sealed& segment : sealed) {
+    const std::string name = KeywordFileName(segment.id);
+    bool linked = !segment.file.empty() && LinkFile(segment.file, dir / name);
+    std::uintmax_t bytes = 0;
+    if (linked) {
+      std::error_code ec;
+      bytes = std::filesystem::file_size(dir / name, ec);
+      if (ec) return Status::Unavailable("reading the size of " + (dir / name).string() + ": " + ec.message());
+    } else if (!segment.encoded.empty() || segment.index) {
+      std::string encoded;
+      if (segment.index) segment.index->AppendTo(&encoded);
+      const std::string& contents = segment.index ? encoded : segment.encoded;
+      TIDE_RETURN_IF_ERROR(WriteFileAtomic(dir / name, contents));
+      bytes = contents.size();
+    } else {
+      return Status::Unavailable("sealed keyword segment " + std::to_string(segment.id) +
+                                 " is not in memory and " + segment.file.string() + " cannot be linked");
+    }
+    listed.push_back({{"id", segment.id}, {"file", name}, {"bytes", bytes}, {"written", !linked}});
+  }
+  return nlohmann::json{{"next_id", next_id}, {"sealed", std::move(listed)}};
+}
+
+void KeywordSegments::FinishSave(const PendingSave& save, const std::filesystem::path& published_dir) {
+  if (published_dir.empty()) return;
+  for (Segment& segment : sealed_) {
+    const bool saved = std::any_of(save.sealed.begin(), save.sealed.end(),
+                                   [&](const PendingSave::Sealed& s) { return s.id == segment.id; });
+    if (!saved) continue;  // sealed after the save
+    segment.file = published_dir / KeywordFileName(segment.id);
+    if (!options_.keep_sealed) segment.index.reset();  // its labels stay
+  }
+}
+
+Status KeywordSegments::Load(const std::filesystem::path& dir, const nlohmann::json& manifest,
+                             std::string_view growing) {
+  TIDE_RETURN_IF_ERROR(growing_->ParseFrom(growing));
+  if (manifest.is_null()) return Status();
+  auto bad = [&](const std::string& what) {
+    return Status::Corruption("keyword segments of snapshot " + dir.string() + ": " + what);
+  };
+  if (!manifest.is_object() || !manifest.contains("next_id") || !manifest["next_id"].is_number_unsigned() ||
+      !manifest.contains("sealed") || !manifest["sealed"].is_array()) {
+    return bad("the manifest's \"keyword_segments\" is malformed");
+  }
+  next_id_ = manifest["next_id"].get<std::uint64_t>();
+  // Each file is read and decoded on a thread of its own (decoding is most of a start).
+  struct Loading {
+    Segment segment;
+    std::uint64_t bytes = 0;
+    std::future<Status> done;
+  };
+  std::vector<Loading> loading(manifest["sealed"].size());
+  for (std::size_t i = 0; i < loading.size(); ++i) {
+    const nlohmann::json& entry = manifest["sealed"][i];
+    if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_number_unsigned() ||
+        !entry.contains("bytes") || !entry["bytes"].is_number_unsigned()) {
+      return bad("a malformed entry");
+    }
+    Loading& one = loading[i];
+    one.segment.id = entry["id"].get<std::uint64_t>();
+    one.bytes = entry["bytes"].get<std::uint64_t>();
+    if (one.segment.id == 0 || one.segment.id >= next_id_ || (i > 0 && one.segment.id <= loading[i - 1].segment.id)) {
+      return bad("segment id " + std::to_string(one.segment.id) + " out of order or range");
+    }
+    // The file name is derived from the id, never taken from the manifest.
+    one.segment.file = dir / KeywordFileName(one.segment.id);
+  }
+  for (Loading& one : loading) {
+    one.done = std::async(std::launch::async, [&one, keep = options_.keep_sealed]() -> Status {
+      Result<std::string> contents = ReadFile(one.segment.file);
+      if (!contents) {
+        return contents.status().code() == Status::Code::kNotFound
+                   ? Status::Corruption("missing " + one.segment.file.string())
+                   : contents.status();
+      }
+      if (contents->size() != one.bytes) {
+        return Status::Corruption(one.segment.file.string() + " holds " + std::to_string(contents->size()) +
+                                  " bytes, the manifest says " + std::to_string(one.bytes));
+      }
+      if (keep) {
+        one.segment.index = std::make_shared<KeywordIndex>();
+        return one.segment.index->ParseFrom(*contents).WithContext(one.segment.file.string());
+      }
+      Result<std::vector<std::uint64_t>> labels = KeywordIndex::ParseLabels(*contents);
+      if (!labels) return labels.status().WithContext(one.segment.file.string());
+      one.segment.labels = std::move(*labels);
+      one.segment.deleted.assign(one.segment.labels.size(), false);
+      one.segment.live = one.segment.labels.size();
+      return Status();
+    });
+  }
+  Status status;
+  for (Loading& one : loading) {
+    Status s = one.done.get();
+    if (!s.ok() && status.ok()) status = s.code() == Status::Code::kCorruption ? bad(s.message()) : s;
+  }
+  if (!status.ok()) return status;
+  for (Loading& one : loading) sealed_.push_back(std::move(one.segment));
+  return Status();
+}
+
+std::size_t KeywordSegments::RemoveUnlisted(const std::function<bool(std::uint64_t)>& listed) {
+  std::size_t removed = 0;
+  for (Segment& segment : sealed_) {
+    if (!options_.keep_sealed) {
+      for (std::size_t i = 0; i < segment.labels.size(); ++i) {
+        if (segment.deleted[i] || listed(segment.labels[i])) continue;
+        segment.deleted[i] = true;
+        --segment.live;
+        ++removed;
+      }
+      continue;
+    }
+    for (std::uint64_t label : segment.index->Labels()) {
+      if (!listed(label) && segment.index->Remove(label)) ++removed;
+    }
+  }
+  return removed;
+}
+
+}  // namespace tide::index
