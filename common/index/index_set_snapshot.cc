@@ -133,6 +133,8 @@ Result<std::unique_ptr<IndexSet::PendingSnapshot>> IndexSet::PrepareSnapshot(con
     return vectors.status();
   }
   snapshot->vectors_ = std::move(*vectors);
+  const double graph_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() - tables_seconds;
   snapshot->manifest_ = {{"format", kTablesFormat},
                          {"seq", seq},
                          {"chunks", snapshot->chunks_},
@@ -140,8 +142,8 @@ Result<std::unique_ptr<IndexSet::PendingSnapshot>> IndexSet::PrepareSnapshot(con
                          {"dimension", options_.vector.dim},
                          {"analyzer", analyzer_.SchemeId()},
                          {"graph_generation", graph_generation()}};
-  spdlog::info("snapshot prepared seq={} tables_bytes={} tables_seconds={:.3f} seconds={:.3f}", seq,
-               snapshot->tables_.size(), tables_seconds,
+  spdlog::info("snapshot prepared seq={} tables_bytes={} tables_seconds={:.3f} graph_seconds={:.3f} seconds={:.3f}",
+               seq, snapshot->tables_.size(), tables_seconds, graph_seconds,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return snapshot;
 }

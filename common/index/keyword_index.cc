@@ -575,40 +575,73 @@ std::vector<std::uint64_t> KeywordIndex::Labels() const {
   return labels;
 }
 
+namespace {
+
+// Appends varints through a raw pointer into room made beforehand: the snapshot's copy-out
+// encodes tens of millions of postings while the indexer waits, so no per-byte capacity check.
+char* RawVarint(char* p, std::uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+}  // namespace
+
 void KeywordIndex::AppendTo(std::string* out) const {
+  constexpr std::size_t kMaxVarint32 = 5;
   PutVarint(out, kFormat);
   PutVarint(out, slot_of_.size());
   // Only live chunks and postings are written: a loaded index starts compacted, and a
-  // posting names its chunk by position in this table.
-  std::vector<std::uint32_t> position(slot_label_.size(), kRemoved);
+  // posting names its chunk by position in this table. With nothing removed since the last
+  // compaction the positions are the slots.
+  const bool compacted = removed_.empty() && slot_of_.size() == slot_label_.size();
+  std::vector<std::uint32_t> position;
+  if (!compacted) position.assign(slot_label_.size(), kRemoved);
+  auto position_of = [&](std::uint32_t slot) { return compacted ? slot : position[slot]; };
+  out->reserve(out->size() + slot_of_.size() * 8 + live_postings_ * 3 + terms_.size() * 16);
   std::uint32_t next = 0;
   for (std::size_t s = 0; s < slot_label_.size(); ++s) {
     if (slot_container_[s] == kRemoved) continue;
-    position[s] = next++;
+    if (!compacted) position[s] = next;
+    ++next;
     PutVarint(out, slot_label_[s]);
     PutVarint(out, slot_container_[s]);
     PutVarint(out, slot_postings_[s]);
     for (int f = 0; f < kNumFields; ++f) PutVarint(out, slot_length_[f][s]);
   }
-  std::size_t terms = 0;
-  std::string body;
-  for (const auto& [key, term] : terms_) {
+  // The number of terms with a live posting comes first.
+  auto live_postings = [&](const Term& term) -> std::size_t {
+    if (compacted) return term.postings.size();
     std::size_t live = 0;
     for (const Posting& p : term.postings) live += position[p.slot] != kRemoved ? 1 : 0;
-    if (live == 0) continue;
-    ++terms;
-    PutBytes(&body, key);
-    PutVarint(&body, live);
-    std::uint32_t previous = 0;
-    for (const Posting& p : term.postings) {
-      if (position[p.slot] == kRemoved) continue;
-      PutVarint(&body, position[p.slot] - previous);  // increasing: the first is itself
-      previous = position[p.slot];
-      PutVarint(&body, p.tf);
-    }
+    return live;
+  };
+  std::vector<std::pair<const std::string*, const Term*>> written;
+  written.reserve(terms_.size());
+  for (const auto& [key, term] : terms_) {
+    if (live_postings(term) > 0) written.emplace_back(&key, &term);
   }
-  PutVarint(out, terms);
-  out->append(body);
+  PutVarint(out, written.size());
+  for (const auto& [key, term] : written) {
+    PutBytes(out, *key);
+    PutVarint(out, live_postings(*term));
+    // Room for every posting at its longest, trimmed after.
+    const std::size_t at = out->size();
+    out->resize(at + term->postings.size() * 2 * kMaxVarint32);
+    char* p = out->data() + at;
+    std::uint32_t previous = 0;
+    for (const Posting& posting : term->postings) {
+      const std::uint32_t pos = position_of(posting.slot);
+      if (pos == kRemoved) continue;
+      p = RawVarint(p, pos - previous);  // increasing: the first is itself
+      previous = pos;
+      p = RawVarint(p, posting.tf);
+    }
+    out->resize(static_cast<std::size_t>(p - out->data()));
+  }
 }
 
 Status KeywordIndex::ParseFrom(std::string_view in) {

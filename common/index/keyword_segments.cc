@@ -35,6 +35,10 @@ void KeywordSegments::Add(std::uint64_t label, std::uint32_t container, const Ke
 }
 
 void KeywordSegments::Seal() {
+  if (growing_->size() == 0) {  // nothing live to keep: start afresh
+    growing_ = std::make_unique<KeywordIndex>();
+    return;
+  }
   Segment& segment = sealed_.emplace_back();
   segment.id = next_id_++;
   segment.index = std::move(growing_);
@@ -48,17 +52,20 @@ void KeywordSegments::Seal() {
 
 bool KeywordSegments::Remove(std::uint64_t label) {
   if (growing_->Remove(label)) return true;
-  for (Segment& segment : sealed_) {
+  for (auto it = sealed_.begin(); it != sealed_.end(); ++it) {
+    Segment& segment = *it;
     if (options_.keep_sealed) {
-      if (segment.index->Remove(label)) return true;
-      continue;
+      if (!segment.index->Remove(label)) continue;
+    } else {
+      auto found = std::lower_bound(segment.labels.begin(), segment.labels.end(), label);
+      if (found == segment.labels.end() || *found != label) continue;
+      const auto at = static_cast<std::size_t>(found - segment.labels.begin());
+      if (segment.deleted[at]) return false;
+      segment.deleted[at] = true;
+      --segment.live;
     }
-    auto it = std::lower_bound(segment.labels.begin(), segment.labels.end(), label);
-    if (it == segment.labels.end() || *it != label) continue;
-    const auto at = static_cast<std::size_t>(it - segment.labels.begin());
-    if (segment.deleted[at]) return false;
-    segment.deleted[at] = true;
-    --segment.live;
+    // A segment left with nothing live goes (a snapshot writing it holds its own reference).
+    if ((options_.keep_sealed ? segment.index->size() : segment.live) == 0) sealed_.erase(it);
     return true;
   }
   return false;
@@ -248,7 +255,7 @@ Status KeywordSegments::Load(const std::filesystem::path& dir, const nlohmann::j
 
 std::size_t KeywordSegments::RemoveUnlisted(const std::function<bool(std::uint64_t)>& listed) {
   std::size_t removed = 0;
-  for (Segment& segment : sealed_) {
+  std::erase_if(sealed_, [&](Segment& segment) {
     if (!options_.keep_sealed) {
       for (std::size_t i = 0; i < segment.labels.size(); ++i) {
         if (segment.deleted[i] || listed(segment.labels[i])) continue;
@@ -256,12 +263,13 @@ std::size_t KeywordSegments::RemoveUnlisted(const std::function<bool(std::uint64
         --segment.live;
         ++removed;
       }
-      continue;
+      return segment.live == 0;
     }
     for (std::uint64_t label : segment.index->Labels()) {
       if (!listed(label) && segment.index->Remove(label)) ++removed;
     }
-  }
+    return segment.index->size() == 0;
+  });
   return removed;
 }
 

@@ -19,6 +19,7 @@ namespace tide::index {
 // starts. A search sums the statistics of its scope over every segment first (decision 0003,
 // per segment), so each segment scores its chunks as one index holding them all would, and
 // the top k is merged: the answer is one index's, up to float rounding of the summed scores.
+// A sealed segment left with nothing live is dropped.
 //
 // A snapshot holds the growing segment in its tables and each sealed one as `kw-<id>.bin`,
 // written once, by the first snapshot after the seal, and hard-linked by every later one. A

@@ -1,7 +1,9 @@
 #include "common/storage/store.h"
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include <rocksdb/db.h>
@@ -156,9 +158,17 @@ Result<std::unique_ptr<Store>> Store::OpenSecondary(const std::filesystem::path&
   impl->options = options;
   impl->secondary = true;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(base), path.string(),
-                                                   secondary_path.string(), Descriptors(base),
-                                                   &impl->handles, &raw);
+  rocksdb::Status s;
+  // The primary may delete a file (a finished compaction or flush) between the secondary
+  // reading the MANIFEST and opening the files it lists: the open then fails with an I/O or
+  // path-not-found error, and a second try reads the newer MANIFEST. Up to five tries.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20 * attempt));
+    impl->handles.clear();
+    s = rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(base), path.string(), secondary_path.string(),
+                                     Descriptors(base), &impl->handles, &raw);
+    if (s.ok() || !(s.IsIOError() || s.IsPathNotFound())) break;
+  }
   if (!s.ok()) return FromRocks(s, "opening store " + path.string() + " as secondary");
   impl->db.reset(raw);
   return std::unique_ptr<Store>(new Store(std::move(impl)));

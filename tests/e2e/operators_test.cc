@@ -162,9 +162,16 @@ class OperatorsE2eTest : public ::testing::Test {
     return sum;
   }
 
+  // A counter (0 if the store has none yet); the stats are read again until they answer.
   std::uint64_t Counter(const std::string& name, const char* counter) {
-    json stats = Stats(name);
-    return stats.is_object() && stats["counters"].contains(counter) ? stats["counters"][counter].get<std::uint64_t>() : 0;
+    json stats;
+    EXPECT_TRUE(WaitFor([&] {
+      stats = Stats(name);
+      return stats.is_object() && stats.contains("counters");
+    }, seconds(30))) << "tidectl stats gave no counters: " << stats.dump();
+    return stats.is_object() && stats.contains("counters") && stats["counters"].contains(counter)
+               ? stats["counters"][counter].get<std::uint64_t>()
+               : 0;
   }
 
   std::string Checksum(const std::string& name) {

@@ -365,8 +365,12 @@ TEST_F(FollowerTest, Issue14_SealedVectorSegmentsAreWrittenOnceSharedAndServedAs
     ASSERT_TRUE((*worker)->SaveSnapshot(root, 1).ok());  // keeps only the newest
   }
   EXPECT_EQ((*worker)->sealed_vector_segments(), 3u);  // 150 chunks in graphs of 40
+  EXPECT_EQ((*worker)->sealed_keyword_segments(), 3u);  // and BM25 segments of 40
   nlohmann::json manifest = newest_manifest();
   ASSERT_EQ(manifest["segments"]["sealed"].size(), 3u);
+  ASSERT_EQ(manifest["keyword_segments"]["sealed"].size(), 3u) << manifest.dump();
+  EXPECT_FALSE(manifest["keyword_segments"]["sealed"][0]["written"].get<bool>());
+  EXPECT_TRUE(manifest["keyword_segments"]["sealed"][2]["written"].get<bool>());
   // The third graph was sealed in the last round; the others came from pruned snapshots.
   EXPECT_FALSE(manifest["segments"]["sealed"][0]["written"].get<bool>());
   EXPECT_FALSE(manifest["segments"]["sealed"][1]["written"].get<bool>());
@@ -412,7 +416,22 @@ TEST_F(FollowerTest, Issue14_SealedVectorSegmentsAreWrittenOnceSharedAndServedAs
       EXPECT_EQ((*got)[j].label, (*want)[j].label) << "query " << i << " rank " << j;
       EXPECT_FLOAT_EQ((*got)[j].score, (*want)[j].score);
     }
+    // BM25 over the keyword segments (the loaded ones, with the deletes since their files
+    // were written, and those sealed while following) scores as one index does.
+    const std::vector<std::string> terms = served->analyzer().Terms("본문 " + std::to_string(i) + " 번째 문서");
+    for (index::Field field : {index::Field::kBody, index::Field::kTitle}) {
+      const std::vector<index::KeywordHit> got_words = served->SearchKeyword(field, terms, 10, scope);
+      const std::vector<index::KeywordHit> want_words = (*reference)->SearchKeyword(field, terms, 10, reference_scope);
+      ASSERT_EQ(got_words.size(), want_words.size()) << "query " << i;
+      for (std::size_t j = 0; j < got_words.size(); ++j) {
+        EXPECT_NEAR(got_words[j].score, want_words[j].score, 1e-4 * want_words[j].score) << "query " << i << " rank " << j;
+        if (j + 1 < got_words.size() && got_words[j].score != got_words[j + 1].score) {
+          EXPECT_EQ(got_words[j].label, want_words[j].label) << "query " << i << " rank " << j;
+        }
+      }
+    }
   }
+  EXPECT_GE(served->sealed_keyword_segments(), 2u);
 }
 
 // Issue 14: a damaged snapshot file is reported as corruption (an error in the log, and
@@ -434,6 +453,30 @@ TEST_F(FollowerTest, Issue14_ADamagedSnapshotIsReportedAndAnOlderOneUsed) {
   EXPECT_EQ(follower.corrupt_snapshots(), 1u);
   EXPECT_EQ(follower.indexes()->size(), 160u);
   EXPECT_EQ(follower.indexes()->vector_size(), 160u);
+  EXPECT_EQ(follower.indexes()->applied_seq(), seq);
+}
+
+// The same for a sealed keyword segment's file, garbled in the newest snapshot only (replaced,
+// not written through, in case the older snapshot links the same file).
+TEST_F(FollowerTest, Issue14_ADamagedKeywordSegmentIsReportedAndAnOlderSnapshotUsed) {
+  index_options_.vector.segment_max_chunks = 40;
+  Apply(0, 100);
+  WorkerSnapshot();
+  const std::uint64_t seq = Apply(100, 60);
+  WorkerSnapshot();
+  const auto snapshots = index::IndexSet::ListSnapshotDirs(dir_.path() / "snapshots");
+  ASSERT_EQ(snapshots.size(), 2u);
+  const std::filesystem::path file = snapshots.front().second / "kw-0000000001.bin";
+  ASSERT_TRUE(std::filesystem::exists(snapshots.back().second / "kw-0000000001.bin"));
+  const std::uintmax_t size = std::filesystem::file_size(file);
+  std::filesystem::remove(file);
+  ASSERT_TRUE(WriteFileAtomic(file, std::string(size, '\x7f')).ok());
+
+  Follower follower(FollowerOptions());
+  ASSERT_TRUE(follower.WaitForSeqForTest(seq, seconds(30))) << follower.not_ready_reason();
+  EXPECT_EQ(follower.corrupt_snapshots(), 1u);
+  EXPECT_EQ(follower.indexes()->size(), 160u);
+  EXPECT_EQ(follower.indexes()->keyword_size(), 160u);
   EXPECT_EQ(follower.indexes()->applied_seq(), seq);
 }
 

@@ -98,6 +98,33 @@ TEST(KeywordSegmentsTest, SearchOverSegmentsEqualsExhaustiveBm25) {
   }
 }
 
+// A sealed segment whose chunks are all deleted goes, in a searching process and in the
+// worker alike; so does a full growing one with nothing live, instead of being sealed.
+TEST(KeywordSegmentsTest, ASegmentLeftWithNothingLiveIsDropped) {
+  for (bool keep_sealed : {true, false}) {
+    SCOPED_TRACE(keep_sealed ? "searching" : "worker");
+    KeywordSegments index({100, keep_sealed});
+    Reference ref;
+    AddZipfChunks(1, 250, &index, &ref);  // two sealed, 50 growing
+    ASSERT_EQ(index.sealed_segments(), 2u);
+    for (std::uint64_t label = 1; label <= 99; ++label) ASSERT_TRUE(index.Remove(label));
+    EXPECT_EQ(index.sealed_segments(), 2u);
+    ASSERT_TRUE(index.Remove(100));
+    EXPECT_EQ(index.sealed_segments(), 1u);
+    EXPECT_EQ(index.size(), 150u);
+    for (std::uint64_t label = 101; label <= 200; ++label) ASSERT_TRUE(index.Remove(label));
+    EXPECT_EQ(index.sealed_segments(), 0u);
+    EXPECT_EQ(index.size(), 50u);
+  }
+  KeywordSegments index({100, true});
+  Reference ref;
+  AddZipfChunks(1, 100, &index, &ref);  // a full growing segment
+  for (std::uint64_t label = 1; label <= 100; ++label) ASSERT_TRUE(index.Remove(label));
+  AddZipfChunks(101, 10, &index, &ref);  // nothing live to seal
+  EXPECT_EQ(index.sealed_segments(), 0u);
+  EXPECT_EQ(index.size(), 10u);
+}
+
 // The snapshot's part: a sealed segment's file is written by the first save after its seal
 // and linked by later ones; deletes after the write reach a load through the chunk table.
 class KeywordSegmentsSaveTest : public ::testing::TestWithParam<bool> {
