@@ -56,30 +56,31 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::string_view conte
   return SyncPath(path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path());
 }
 
-Result<std::string> ReadFile(const std::filesystem::path& path) {
+Result<std::string> ReadFile(const std::filesystem::path& path, std::size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound("cannot open " + path.string());
   // One read into a string of the file's size (snapshot files run to hundreds of MB), then
   // whatever follows (a file still being written, or one that reports no size).
   std::error_code ec;
   const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  std::string contents(ec ? 0 : size, '\0');
+  std::string contents(ec ? 0 : std::min<std::uintmax_t>(size, max_bytes), '\0');
   in.read(contents.data(), static_cast<std::streamsize>(contents.size()));
   contents.resize(static_cast<std::size_t>(in.gcount()));
   if (in.bad()) return Status::Unavailable("reading " + path.string());
-  if (in.good()) {
+  if (in.good() && contents.size() < max_bytes) {
     std::ostringstream rest;
     rest << in.rdbuf();
     contents += rest.str();
   }
   if (in.bad()) return Status::Unavailable("reading " + path.string());
+  if (contents.size() > max_bytes) contents.resize(max_bytes);
   return contents;
 }
 
 bool LinkFile(const std::filesystem::path& from, const std::filesystem::path& to) {
   std::error_code ec;
   std::filesystem::create_hard_link(from, to, ec);
-  if (ec) spdlog::warn("linking {} failed ({}); writing it again", from.string(), ec.message());
+  if (ec) spdlog::warn("linking {} as {} failed: {}", from.string(), to.string(), ec.message());
   return !ec;
 }
 

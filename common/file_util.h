@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -15,11 +16,12 @@ Status SyncPath(const std::filesystem::path& path);
 // directory: readers see the old file or the new one, never a torn one.
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view contents);
 
-// NotFound if `path` cannot be opened.
-Result<std::string> ReadFile(const std::filesystem::path& path);
+// NotFound if `path` cannot be opened. At most `max_bytes` (the file's first ones).
+Result<std::string> ReadFile(const std::filesystem::path& path,
+                             std::size_t max_bytes = std::numeric_limits<std::size_t>::max());
 
 // Hard-links `from` (a file an earlier snapshot published) as `to`; false, with a warning, if
-// it cannot (the caller writes the file instead).
+// it cannot.
 bool LinkFile(const std::filesystem::path& from, const std::filesystem::path& to);
 
 }  // namespace tide

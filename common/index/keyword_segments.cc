@@ -1,10 +1,13 @@
 #include "common/index/keyword_segments.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cinttypes>
 #include <cstdio>
 #include <future>
+#include <limits>
 
+#include "common/coding.h"
 #include "common/file_util.h"
 
 namespace tide::index {
@@ -16,6 +19,10 @@ std::string KeywordFileName(std::uint64_t id) {
   std::snprintf(buf, sizeof(buf), "kw-%010" PRIu64 ".bin", id);
   return buf;
 }
+
+// A varint's longest, and a label table entry's (label, container, postings, two lengths).
+constexpr std::size_t kMaxVarint = 10;
+constexpr std::size_t kMaxChunkEntry = kMaxVarint + 4 * 5;
 
 // Best first; ties by label, as KeywordIndex::Search.
 bool Better(const KeywordHit& a, const KeywordHit& b) {
@@ -60,7 +67,7 @@ bool KeywordSegments::Remove(std::uint64_t label) {
       auto found = std::lower_bound(segment.labels.begin(), segment.labels.end(), label);
       if (found == segment.labels.end() || *found != label) continue;
       const auto at = static_cast<std::size_t>(found - segment.labels.begin());
-      if (segment.deleted[at]) return false;
+      if (segment.deleted[at]) continue;  // (labels are never reused: in no other segment either)
       segment.deleted[at] = true;
       --segment.live;
     }
@@ -72,6 +79,7 @@ bool KeywordSegments::Remove(std::uint64_t label) {
 }
 
 std::vector<const KeywordIndex*> KeywordSegments::InMemory() const {
+  assert(options_.keep_sealed && "the worker's keyword segments are not for searching");
   std::vector<const KeywordIndex*> out;
   for (const Segment& segment : sealed_) {
     if (segment.index) out.push_back(segment.index.get());
@@ -175,7 +183,14 @@ Result<nlohmann::json> KeywordSegments::PendingSave::Write() const {
 }
 
 void KeywordSegments::FinishSave(const PendingSave& save, const std::filesystem::path& published_dir) {
-  if (published_dir.empty()) return;
+  if (published_dir.empty()) {
+    // The snapshot failed, perhaps linking a published file that is gone: a process holding
+    // its sealed segments encodes them again next time rather than fail the same way.
+    if (options_.keep_sealed) {
+      for (Segment& segment : sealed_) segment.file.clear();
+    }
+    return;
+  }
   for (Segment& segment : sealed_) {
     const bool saved = std::any_of(save.sealed.begin(), save.sealed.end(),
                                    [&](const PendingSave::Sealed& s) { return s.id == segment.id; });
@@ -221,15 +236,30 @@ Status KeywordSegments::Load(const std::filesystem::path& dir, const nlohmann::j
   }
   for (Loading& one : loading) {
     one.done = std::async(std::launch::async, [&one, keep = options_.keep_sealed]() -> Status {
-      Result<std::string> contents = ReadFile(one.segment.file);
+      std::error_code ec;
+      const std::uintmax_t size = std::filesystem::file_size(one.segment.file, ec);
+      if (ec) return Status::Corruption("missing " + one.segment.file.string() + ": " + ec.message());
+      if (size != one.bytes) {
+        return Status::Corruption(one.segment.file.string() + " holds " + std::to_string(size) +
+                                  " bytes, the manifest says " + std::to_string(one.bytes));
+      }
+      // Without keep_sealed only the label table at the front is read: its header, then at
+      // most kMaxChunkEntry bytes for each chunk it says it lists.
+      std::size_t prefix = std::numeric_limits<std::size_t>::max();
+      if (!keep) {
+        Result<std::string> head = ReadFile(one.segment.file, 2 * kMaxVarint);
+        if (!head) return head.status();
+        Reader r(*head);
+        std::uint64_t format = 0, chunks = 0;
+        if (r.GetVarint(&format) && r.GetVarint(&chunks) && chunks < size) {
+          prefix = static_cast<std::size_t>(2 * kMaxVarint + chunks * kMaxChunkEntry);
+        }
+      }
+      Result<std::string> contents = ReadFile(one.segment.file, prefix);
       if (!contents) {
         return contents.status().code() == Status::Code::kNotFound
                    ? Status::Corruption("missing " + one.segment.file.string())
                    : contents.status();
-      }
-      if (contents->size() != one.bytes) {
-        return Status::Corruption(one.segment.file.string() + " holds " + std::to_string(contents->size()) +
-                                  " bytes, the manifest says " + std::to_string(one.bytes));
       }
       if (keep) {
         one.segment.index = std::make_shared<KeywordIndex>();

@@ -225,6 +225,31 @@ TEST_P(KeywordSegmentsSaveTest, DamagedOrMissingSegmentFilesAreCorruption) {
   EXPECT_EQ(load(manifest).code(), Status::Code::kCorruption);
 }
 
+// A published file gone from under a process that holds its sealed segments: that snapshot
+// fails, and the next one writes the segments again instead of failing the same way.
+TEST(KeywordSegmentsTest, ASnapshotWhoseLinkFailsIsFollowedByOneThatWritesTheSegment) {
+  testutil::TempDir tmp;
+  KeywordSegments index({200, true});
+  Reference ref;
+  AddZipfChunks(1, 500, &index, &ref);
+  auto save = [&](const std::string& name, bool publish) -> Result<nlohmann::json> {
+    const std::filesystem::path dir = tmp.path() / name;
+    std::filesystem::create_directories(dir);
+    std::string tables;
+    KeywordSegments::PendingSave pending = index.PrepareSave(dir, &tables);
+    Result<nlohmann::json> written = pending.Write();
+    index.FinishSave(pending, written.ok() && publish ? dir : std::filesystem::path());
+    return written;
+  };
+  ASSERT_TRUE(save("a", true).ok());
+  std::filesystem::remove(tmp.path() / "a" / "kw-0000000001.bin");
+  EXPECT_FALSE(save("b", true).ok());
+  Result<nlohmann::json> again = save("c", true);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE((*again)["sealed"][0]["written"].get<bool>());
+  EXPECT_TRUE(std::filesystem::exists(tmp.path() / "c" / "kw-0000000001.bin"));
+}
+
 INSTANTIATE_TEST_SUITE_P(KeepSealed, KeywordSegmentsSaveTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? "Searching" : "Worker";
