@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -128,7 +129,19 @@ class KeywordIndex {
     std::uint32_t slot;
     std::uint32_t tf;
   };
-  struct DocFrequencies;
+  // Per-container document frequencies of one long posting list. Adds keep them current;
+  // removals are subtracted lazily by the first search that reads the term afterwards, from
+  // KeywordIndex::removed_, which is why searches (running concurrently) take `mu`.
+  struct DocFrequencies {
+    std::mutex mu;
+    std::vector<std::uint32_t> by_container;  // indexed by container ordinal
+    std::size_t settled = 0;                  // entries of removed_ already subtracted
+
+    std::uint32_t& CountOf(std::uint32_t container) {
+      if (container >= by_container.size()) by_container.resize(container + 1, 0);
+      return by_container[container];
+    }
+  };
   struct Term {
     std::vector<Posting> postings;
     std::uint32_t max_tf = 0;  // an upper bound (removals do not lower it)

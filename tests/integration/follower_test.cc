@@ -69,6 +69,29 @@ class FollowerTest : public ::testing::Test {
     ASSERT_TRUE((*set)->SaveSnapshot(dir_.path() / "snapshots", 2).ok());
   }
 
+  // Two worker snapshots (100, then 160 chunks) with vector graphs and keyword segments of 40;
+  // returns the change the second covers.
+  std::uint64_t TwoSegmentedSnapshots() {
+    index_options_.vector.segment_max_chunks = 40;
+    Apply(0, 100);
+    WorkerSnapshot();
+    const std::uint64_t seq = Apply(100, 60);
+    WorkerSnapshot();
+    EXPECT_EQ(index::IndexSet::ListSnapshotDirs(dir_.path() / "snapshots").size(), 2u);
+    return seq;
+  }
+  // A daemon started now reports the newest snapshot as corrupt and, from the older one and
+  // the change log, ends at `seq` with all 160 chunks in every index.
+  void ExpectOneCorruptSnapshotSkipped(std::uint64_t seq) {
+    Follower follower(FollowerOptions());
+    ASSERT_TRUE(follower.WaitForSeqForTest(seq, seconds(30))) << follower.not_ready_reason();
+    EXPECT_EQ(follower.corrupt_snapshots(), 1u);
+    EXPECT_EQ(follower.indexes()->size(), 160u);
+    EXPECT_EQ(follower.indexes()->vector_size(), 160u);
+    EXPECT_EQ(follower.indexes()->keyword_size(), 160u);
+    EXPECT_EQ(follower.indexes()->applied_seq(), seq);
+  }
+
   // A follower of this store that runs rounds only at start and on Refresh().
   Follower::Options FollowerOptions() const {
     Follower::Options o;
@@ -438,46 +461,24 @@ TEST_F(FollowerTest, Issue14_SealedVectorSegmentsAreWrittenOnceSharedAndServedAs
 // tide_query_corrupt_snapshots) and the daemon starts from the older snapshot and the change
 // log instead, ending equal to the store.
 TEST_F(FollowerTest, Issue14_ADamagedSnapshotIsReportedAndAnOlderOneUsed) {
-  index_options_.vector.segment_max_chunks = 40;
-  Apply(0, 100);
-  WorkerSnapshot();
-  const std::uint64_t seq = Apply(100, 60);
-  WorkerSnapshot();
-  const auto snapshots = index::IndexSet::ListSnapshotDirs(dir_.path() / "snapshots");
-  ASSERT_EQ(snapshots.size(), 2u);
-  ASSERT_TRUE(std::filesystem::exists(snapshots.front().second / "seg-0000000001.hnsw"));
-  ASSERT_TRUE(WriteFileAtomic(snapshots.front().second / "tombstones.bin", "\x01\x07garbage").ok());
-
-  Follower follower(FollowerOptions());
-  ASSERT_TRUE(follower.WaitForSeqForTest(seq, seconds(30))) << follower.not_ready_reason();
-  EXPECT_EQ(follower.corrupt_snapshots(), 1u);
-  EXPECT_EQ(follower.indexes()->size(), 160u);
-  EXPECT_EQ(follower.indexes()->vector_size(), 160u);
-  EXPECT_EQ(follower.indexes()->applied_seq(), seq);
+  const std::uint64_t seq = TwoSegmentedSnapshots();
+  const std::filesystem::path newest = index::IndexSet::ListSnapshotDirs(dir_.path() / "snapshots").front().second;
+  ASSERT_TRUE(std::filesystem::exists(newest / "seg-0000000001.hnsw"));
+  ASSERT_TRUE(WriteFileAtomic(newest / "tombstones.bin", "\x01\x07garbage").ok());
+  ExpectOneCorruptSnapshotSkipped(seq);
 }
 
 // The same for a sealed keyword segment's file, garbled in the newest snapshot only (replaced,
 // not written through, in case the older snapshot links the same file).
 TEST_F(FollowerTest, Issue14_ADamagedKeywordSegmentIsReportedAndAnOlderSnapshotUsed) {
-  index_options_.vector.segment_max_chunks = 40;
-  Apply(0, 100);
-  WorkerSnapshot();
-  const std::uint64_t seq = Apply(100, 60);
-  WorkerSnapshot();
+  const std::uint64_t seq = TwoSegmentedSnapshots();
   const auto snapshots = index::IndexSet::ListSnapshotDirs(dir_.path() / "snapshots");
-  ASSERT_EQ(snapshots.size(), 2u);
   const std::filesystem::path file = snapshots.front().second / "kw-0000000001.bin";
   ASSERT_TRUE(std::filesystem::exists(snapshots.back().second / "kw-0000000001.bin"));
   const std::uintmax_t size = std::filesystem::file_size(file);
   std::filesystem::remove(file);
   ASSERT_TRUE(WriteFileAtomic(file, std::string(size, '\x7f')).ok());
-
-  Follower follower(FollowerOptions());
-  ASSERT_TRUE(follower.WaitForSeqForTest(seq, seconds(30))) << follower.not_ready_reason();
-  EXPECT_EQ(follower.corrupt_snapshots(), 1u);
-  EXPECT_EQ(follower.indexes()->size(), 160u);
-  EXPECT_EQ(follower.indexes()->keyword_size(), 160u);
-  EXPECT_EQ(follower.indexes()->applied_seq(), seq);
+  ExpectOneCorruptSnapshotSkipped(seq);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -15,6 +16,12 @@
 #include "common/index/keyword_index.h"
 
 namespace tide::index::reference {
+
+inline KeywordIndex::FieldTerms Body(std::vector<std::string> terms) {
+  KeywordIndex::FieldTerms t;
+  t[static_cast<int>(Field::kBody)] = std::move(terms);
+  return t;
+}
 
 // Exhaustive BM25 over the live chunks of `scope`, written independently of the index, as
 // the reference for the pruned search.
@@ -65,6 +72,35 @@ struct Reference {
     return matched;
   }
 };
+
+// Zipf-distributed chunks in four containers, added to `index` and `ref` alike: over a
+// 400-word vocabulary the commonest terms get lists past kCountedListLength and the rare ones
+// decide the top k; container 3 is small (a scope searched by looking its chunks up).
+template <typename Index>
+void AddZipfChunks(std::uint64_t first, std::uint64_t count, Index* index, Reference* ref) {
+  std::mt19937_64 rng(first);
+  std::vector<double> weights;
+  for (int r = 1; r <= 400; ++r) weights.push_back(1.0 / r);
+  std::discrete_distribution<int> word(weights.begin(), weights.end());
+  std::uniform_int_distribution<int> length(3, 30);
+  for (std::uint64_t label = first; label < first + count; ++label) {
+    const std::uint32_t container = label % 601 == 0 ? 3 : label % 7 == 0 ? 1 : label % 3;
+    Reference::Chunk chunk{container, {}};
+    for (int i = length(rng); i > 0; --i) chunk.terms.push_back("w" + std::to_string(word(rng)));
+    index->Add(label, chunk.container, Body(chunk.terms));
+    ref->live.emplace(label, std::move(chunk));
+  }
+}
+
+// Queries over that vocabulary; the last is long, as a Korean sentence's stems and syllable
+// n-grams make them: many common terms.
+inline const std::vector<std::vector<std::string>>& Queries() {
+  static const std::vector<std::vector<std::string>> queries = {
+      {"w0", "w1", "w2", "w250", "w399"}, {"w3", "w3", "w120"}, {"w0", "w5", "w9", "w30", "w31", "w77"},
+      {"w1"}, {"w2", "w398"},
+      {"w0", "w1", "w2", "w4", "w6", "w8", "w11", "w15", "w20", "w44", "w90", "w150", "w210", "w333", "w2"}};
+  return queries;
+}
 
 // Every hit carries its exhaustive score, and the k-th best exhaustive score is reached:
 // the pruned top k is a true top k (ties may pick either chunk).

@@ -14,14 +14,11 @@
 namespace tide::index {
 namespace {
 
+using reference::AddZipfChunks;
+using reference::Body;
 using reference::ExpectTopK;
+using reference::Queries;
 using reference::Reference;
-
-KeywordIndex::FieldTerms Body(std::vector<std::string> terms) {
-  KeywordIndex::FieldTerms t;
-  t[static_cast<int>(Field::kBody)] = std::move(terms);
-  return t;
-}
 
 ContainerSet Scope(std::initializer_list<std::uint32_t> ordinals) {
   ContainerSet s;
@@ -98,29 +95,12 @@ TEST(KeywordIndexTest, SerialisationRoundTrips) {
 TEST(KeywordIndexTest, PrunedSearchMatchesExhaustiveBm25) {
   // Zipf-distributed vocabulary: the commonest terms get lists past kCountedListLength (per-
   // container document frequencies), the rare ones decide the top k, so the search prunes.
-  std::mt19937_64 rng(7);
-  std::vector<double> weights;
-  for (int r = 1; r <= 400; ++r) weights.push_back(1.0 / r);
-  std::discrete_distribution<int> word(weights.begin(), weights.end());
-  std::uniform_int_distribution<int> length(3, 30);
   KeywordIndex index;
   Reference ref;
   const std::uint64_t chunks = 3 * KeywordIndex::kCountedListLength;
-  for (std::uint64_t label = 1; label <= chunks; ++label) {
-    // Container 3 is small (20 chunks): searches scoped to it look its chunks up in the
-    // lists instead of reading the lists.
-    const std::uint32_t container = label % 601 == 0 ? 3 : label % 7 == 0 ? 1 : label % 3;
-    Reference::Chunk chunk{container, {}};
-    for (int i = length(rng); i > 0; --i) chunk.terms.push_back("w" + std::to_string(word(rng)));
-    index.Add(label, chunk.container, Body(chunk.terms));
-    ref.live.emplace(label, std::move(chunk));
-  }
+  AddZipfChunks(1, chunks, &index, &ref);
   ASSERT_GT(index.counted_terms(), 0u);
-  const std::vector<std::vector<std::string>> queries = {
-      {"w0", "w1", "w2", "w250", "w399"}, {"w3", "w3", "w120"}, {"w0", "w5", "w9", "w30", "w31", "w77"},
-      {"w1"}, {"w2", "w398"},
-      // Long, as a Korean sentence's stems and syllable n-grams make them: many common terms.
-      {"w0", "w1", "w2", "w4", "w6", "w8", "w11", "w15", "w20", "w44", "w90", "w150", "w210", "w333", "w2"}};
+  const std::vector<std::vector<std::string>>& queries = Queries();
   auto check_all = [&](const char* stage) {
     SCOPED_TRACE(stage);
     for (const auto& q : queries) {

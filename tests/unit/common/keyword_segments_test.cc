@@ -14,40 +14,11 @@
 namespace tide::index {
 namespace {
 
+using reference::AddZipfChunks;
+using reference::Body;
 using reference::ExpectTopK;
+using reference::Queries;
 using reference::Reference;
-
-KeywordIndex::FieldTerms Body(std::vector<std::string> terms) {
-  KeywordIndex::FieldTerms t;
-  t[static_cast<int>(Field::kBody)] = std::move(terms);
-  return t;
-}
-
-// Zipf-distributed chunks in four containers, container 3 small (a scope searched by looking
-// its chunks up), added to `index` and `ref` alike.
-template <typename Index>
-void AddZipfChunks(std::uint64_t first, std::uint64_t count, Index* index, Reference* ref) {
-  std::mt19937_64 rng(first);
-  std::vector<double> weights;
-  for (int r = 1; r <= 400; ++r) weights.push_back(1.0 / r);
-  std::discrete_distribution<int> word(weights.begin(), weights.end());
-  std::uniform_int_distribution<int> length(3, 30);
-  for (std::uint64_t label = first; label < first + count; ++label) {
-    const std::uint32_t container = label % 601 == 0 ? 3 : label % 7 == 0 ? 1 : label % 3;
-    Reference::Chunk chunk{container, {}};
-    for (int i = length(rng); i > 0; --i) chunk.terms.push_back("w" + std::to_string(word(rng)));
-    index->Add(label, chunk.container, Body(chunk.terms));
-    ref->live.emplace(label, std::move(chunk));
-  }
-}
-
-const std::vector<std::vector<std::string>>& Queries() {
-  static const std::vector<std::vector<std::string>> queries = {
-      {"w0", "w1", "w2", "w250", "w399"}, {"w3", "w3", "w120"}, {"w0", "w5", "w9", "w30", "w31", "w77"},
-      {"w1"}, {"w2", "w398"},
-      {"w0", "w1", "w2", "w4", "w6", "w8", "w11", "w15", "w20", "w44", "w90", "w150", "w210", "w333", "w2"}};
-  return queries;
-}
 
 void ExpectAllTopK(const KeywordSegments& index, const Reference& ref) {
   for (const auto& q : Queries()) {
