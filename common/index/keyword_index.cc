@@ -223,72 +223,107 @@ std::size_t KeywordIndex::ScopedDocFrequency(const Term& term, const ContainerSe
   return df;
 }
 
-// One search's state, shared by the two strategies.
+// One search's state, shared by the two strategies. The indexes searched together (the
+// segments of KeywordSegments, or one index) are its parts; a chunk is known by a search slot,
+// its slot in its part plus the part's base, so one accumulator serves them all.
 struct KeywordIndex::Query {
-  struct Word {  // a distinct query term the index holds
+  struct Part {
+    const KeywordIndex* index;
+    std::uint32_t base;                // the search slot of its slot 0
+    bool whole_index;                  // every slot is live and in the scope: no container check
+    const std::uint32_t* length_of;    // the field's length by slot
+    const std::uint32_t* container_of; // by slot
+  };
+  struct Word {  // a distinct query term one of the parts holds
     std::string_view text;
-    const Term* term;
-    double count;       // its query weight: how often the query repeats it (as in Lucene), times weights
-    double df;          // in the scope over every segment (Across), or -1: counted here
-    double weight = 0;  // count * idf * (k1 + 1), once the scope's df is known
-    double bound = 0;   // the most it can add to one chunk's score
+    std::vector<const Term*> terms;  // by part, null where the part lacks it
+    double count;         // its query weight: how often the query repeats it (as in Lucene), times weights
+    std::uint32_t max_tf = 0;       // over the parts
+    std::size_t postings = 0;       // over the parts
+    double weight = 0;    // count * idf * (k1 + 1), once the scope's df is known
+    double bound = 0;     // the most it can add to one chunk's score
   };
   int field;
   std::size_t k;
   const ContainerSet* scope;
-  bool whole_index;  // every slot is live and in the scope: no container check per posting
   const LabelFilter* filter;
   double k1_plus_1, k1_base, k1_len;  // k1 + 1, k1 (1 - b), k1 b / average length
-  double n;                           // live chunks in the scope
-  double floor;                       // Across::floor: a lower bound of the k-th best score
+  double n;                           // live chunks in the scope, over the parts
+  std::vector<Part> parts;
   std::vector<Word> words;            // the strategies drop those with df 0
-  const std::uint32_t* length_of;     // the field's length by slot
-  std::vector<float>* scores;         // by slot, all 0 between searches
+  std::vector<float>* scores;         // by search slot, all 0 between searches
   std::vector<std::uint32_t>* touched;
 
+  // The part holding search slot `s`.
+  std::size_t PartOf(std::uint32_t s) const {
+    std::size_t p = parts.size() - 1;
+    while (parts[p].base > s) --p;
+    return p;
+  }
+  std::uint64_t LabelOf(std::uint32_t s) const {
+    const Part& part = parts[PartOf(s)];
+    return part.index->slot_label_[s - part.base];
+  }
+  // The range of `sorted` (search slots, ascending) that lies in part `p`.
+  std::pair<std::size_t, std::size_t> RangeOf(const std::vector<std::uint32_t>& sorted, std::size_t p) const {
+    const std::uint32_t end = p + 1 < parts.size() ? parts[p + 1].base : UINT32_MAX;
+    auto first = std::lower_bound(sorted.begin(), sorted.end(), parts[p].base);
+    auto last = std::lower_bound(first, sorted.end(), end);
+    return {static_cast<std::size_t>(first - sorted.begin()), static_cast<std::size_t>(last - sorted.begin())};
+  }
   void SetStatistics(Word* w, double df) const {
     const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
     w->weight = w->count * idf * k1_plus_1;
     // tf / (tf + k1_base + k1_len * length) grows with tf, and length >= tf.
-    const double tf = w->term->max_tf;
+    const double tf = w->max_tf;
     w->bound = w->weight * tf / (tf + k1_base + k1_len * tf);
   }
-  float Contribution(const Word& w, const Posting& p) const {
+  float Contribution(const Word& w, const Part& part, const Posting& p) const {
     const double tf = p.tf;
-    return static_cast<float>(w.weight * tf / (tf + k1_base + k1_len * length_of[p.slot]));
+    return static_cast<float>(w.weight * tf / (tf + k1_base + k1_len * part.length_of[p.slot]));
   }
 };
 
 std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std::string>& query_terms,
                                              std::size_t k, const ContainerSet& scope,
                                              const Bm25& params, const LabelFilter* filter,
-                                             const std::vector<float>* term_weights,
-                                             const Across* across) const {
+                                             const std::vector<float>* term_weights) const {
+  return SearchSegments({this}, field, query_terms, k, scope, params, filter, term_weights);
+}
+
+std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const KeywordIndex*>& segments, Field field,
+                                                     const std::vector<std::string>& query_terms, std::size_t k,
+                                                     const ContainerSet& scope, const Bm25& params,
+                                                     const LabelFilter* filter,
+                                                     const std::vector<float>* term_weights) {
   std::vector<KeywordHit> hits;
-  if (k == 0 || scope.empty()) return hits;
+  if (k == 0 || scope.empty() || segments.empty()) return hits;
   Query q;
   q.field = static_cast<int>(field);
   q.k = k;
   q.scope = &scope;
   q.filter = filter;
-  q.floor = across != nullptr ? across->floor : 0.0;
-  const Statistics* statistics = across != nullptr ? across->statistics : nullptr;
   double total_length = 0;
   q.n = 0;
   std::size_t scope_slots = 0;
-  for (std::uint32_t c : scope.ordinals()) {
-    if (c >= containers_.size()) continue;
-    q.n += static_cast<double>(containers_[c].chunks);
-    total_length += static_cast<double>(containers_[c].total_length[q.field]);
-    scope_slots += containers_[c].slots.size();
+  std::size_t slots = 0;
+  for (const KeywordIndex* segment : segments) {
+    std::size_t part_slots = 0;
+    for (std::uint32_t c : scope.ordinals()) {
+      if (c >= segment->containers_.size()) continue;
+      const ContainerStats& stats = segment->containers_[c];
+      q.n += static_cast<double>(stats.chunks);
+      total_length += static_cast<double>(stats.total_length[q.field]);
+      part_slots += stats.slots.size();
+    }
+    scope_slots += part_slots;
+    // Container slot lists hold removed slots until compaction, which is when removed_ empties.
+    const bool whole = segment->removed_.empty() && part_slots == segment->slot_label_.size();
+    q.parts.push_back({segment, static_cast<std::uint32_t>(slots), whole, segment->slot_length_[q.field].data(),
+                       segment->slot_container_.data()});
+    slots += segment->slot_label_.size();
   }
   if (q.n == 0) return hits;
-  if (statistics != nullptr) {  // those of every segment
-    q.n = statistics->chunks;
-    total_length = statistics->total_length;
-  }
-  // Container slot lists hold removed slots until compaction, which is when removed_ empties.
-  q.whole_index = removed_.empty() && scope_slots == slot_label_.size();
   q.k1_plus_1 = params.k1 + 1.0;
   q.k1_base = params.k1 * (1.0 - params.b);
   q.k1_len = params.k1 * params.b / std::max(total_length / q.n, 1.0);
@@ -299,48 +334,54 @@ std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std:
   std::size_t postings = 0;
   for (const auto& [text, count] : qtf) {
     if (count <= 0) continue;
-    auto it = terms_.find(TermKey(field, text));
-    if (it == terms_.end()) continue;
-    double df = -1;
-    if (statistics != nullptr) {
-      auto found = statistics->doc_frequency.find(text);
-      df = found != statistics->doc_frequency.end() ? found->second : 0.0;
+    Query::Word w{text, std::vector<const Term*>(segments.size(), nullptr), count};
+    const std::string key = TermKey(field, text);
+    for (std::size_t p = 0; p < segments.size(); ++p) {
+      auto it = segments[p]->terms_.find(key);
+      if (it == segments[p]->terms_.end()) continue;
+      w.terms[p] = &it->second;
+      w.max_tf = std::max(w.max_tf, it->second.max_tf);
+      w.postings += it->second.postings.size();
     }
-    q.words.push_back({text, &it->second, count, df});
-    postings += it->second.postings.size();
+    if (w.postings == 0) continue;
+    postings += w.postings;
+    q.words.push_back(std::move(w));
   }
   if (q.words.empty()) return hits;
 
-  // Per-thread score accumulator over slots, reset through the list of touched slots, so a
-  // search costs what it reads and not the size of the index.
+  // Per-thread score accumulator over search slots, reset through the list of touched slots,
+  // so a search costs what it reads and not the size of the index.
   thread_local std::vector<float> scores;
   thread_local std::vector<std::uint32_t> touched;
-  if (scores.size() < slot_label_.size()) scores.resize(slot_label_.size(), 0.0f);
+  if (scores.size() < slots) scores.resize(slots, 0.0f);
   touched.clear();
   q.scores = &scores;
   q.touched = &touched;
-  q.length_of = slot_length_[q.field].data();
   if (scope_slots * q.words.size() * kLookupCost < postings) {
     ScoreScopeChunks(&q);
   } else {
     ScoreByPostings(&q);
   }
 
-  // The top k by score, ties by label; each hit's slot is kept beside it for the matched terms.
+  // The top k by score, ties by label; each hit's search slot is kept beside it for the
+  // matched terms.
   thread_local std::vector<std::pair<float, std::uint32_t>> ranked;
   ranked.clear();
-  for (std::uint32_t slot : touched) {
-    ranked.emplace_back(scores[slot], slot);
-    scores[slot] = 0.0f;
+  for (std::uint32_t s : touched) {
+    ranked.emplace_back(scores[s], s);
+    scores[s] = 0.0f;
   }
   auto better = [&](const std::pair<float, std::uint32_t>& a, const std::pair<float, std::uint32_t>& b) {
-    return a.first != b.first ? a.first > b.first : slot_label_[a.second] < slot_label_[b.second];
+    return a.first != b.first ? a.first > b.first : q.LabelOf(a.second) < q.LabelOf(b.second);
   };
   const auto top = static_cast<std::ptrdiff_t>(std::min(k, ranked.size()));
   std::partial_sort(ranked.begin(), ranked.begin() + top, ranked.end(), better);
   ranked.resize(static_cast<std::size_t>(top));
   hits.reserve(ranked.size());
-  for (const auto& [score, slot] : ranked) hits.push_back({slot_label_[slot], score, {}, slot_length_[q.field][slot]});
+  for (const auto& [score, s] : ranked) {
+    const Query::Part& part = q.parts[q.PartOf(s)];
+    hits.push_back({part.index->slot_label_[s - part.base], score, {}, part.length_of[s - part.base]});
+  }
   // Matched terms only for the hits returned, in query-term order: each list is galloped
   // through once for the hits' slots in ascending order.
   std::vector<std::size_t> by_slot(hits.size());
@@ -348,55 +389,77 @@ std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std:
   std::sort(by_slot.begin(), by_slot.end(), [&](std::size_t a, std::size_t b) { return ranked[a].second < ranked[b].second; });
   std::sort(q.words.begin(), q.words.end(), [](const Query::Word& a, const Query::Word& b) { return a.text < b.text; });
   for (const Query::Word& w : q.words) {
-    const std::vector<Posting>& list = w.term->postings;
-    std::size_t at = 0;
+    std::size_t part = SIZE_MAX, at = 0;
     for (std::size_t i : by_slot) {
-      at = Gallop(list, at, ranked[i].second);
-      if (at == list.size()) break;
-      if (list[at].slot == ranked[i].second) hits[i].matched_terms.emplace_back(w.text);
+      const std::size_t p = q.PartOf(ranked[i].second);
+      if (p != part) part = p, at = 0;
+      if (w.terms[p] == nullptr) continue;
+      const std::vector<Posting>& list = w.terms[p]->postings;
+      const std::uint32_t slot = ranked[i].second - q.parts[p].base;
+      at = Gallop(list, at, slot);
+      if (at < list.size() && list[at].slot == slot) hits[i].matched_terms.emplace_back(w.text);
     }
   }
   return hits;
 }
 
-void KeywordIndex::ScoreScopeChunks(Query* q) const {
+void KeywordIndex::ScoreScopeChunks(Query* q) {
   // The scope's live chunks, ascending: each is looked up in every list, which also counts
   // the scope's document frequency exactly.
   std::vector<std::uint32_t>& candidates = *q->touched;
-  ScopeSlots(*q->scope, &candidates);
+  std::vector<std::size_t> first(q->parts.size() + 1);  // each part's candidates begin here
+  for (std::size_t p = 0; p < q->parts.size(); ++p) {
+    first[p] = candidates.size();
+    const Query::Part& part = q->parts[p];
+    part.index->ScopeSlots(*q->scope, &candidates);
+    for (std::size_t i = first[p]; i < candidates.size(); ++i) candidates[i] += part.base;
+  }
+  first.back() = candidates.size();
   std::vector<float>& scores = *q->scores;
-  thread_local std::vector<const Posting*> matches;
+  thread_local std::vector<std::pair<std::size_t, const Posting*>> matches;  // (part, posting)
   for (Query::Word& w : q->words) {
-    const std::vector<Posting>& list = w.term->postings;
     matches.clear();
-    std::size_t at = 0;
-    for (std::uint32_t slot : candidates) {
-      at = Gallop(list, at, slot);
-      if (at == list.size()) break;
-      if (list[at].slot == slot) matches.push_back(&list[at]);
+    for (std::size_t p = 0; p < q->parts.size(); ++p) {
+      if (w.terms[p] == nullptr) continue;
+      const std::vector<Posting>& list = w.terms[p]->postings;
+      const std::uint32_t base = q->parts[p].base;
+      std::size_t at = 0;
+      for (std::size_t i = first[p]; i < first[p + 1]; ++i) {
+        const std::uint32_t slot = candidates[i] - base;
+        at = Gallop(list, at, slot);
+        if (at == list.size()) break;
+        if (list[at].slot == slot) matches.emplace_back(p, &list[at]);
+      }
     }
     if (matches.empty()) continue;  // weight stays 0: not in the scope
-    q->SetStatistics(&w, w.df >= 0 ? w.df : static_cast<double>(matches.size()));
-    for (const Posting* p : matches) {
+    q->SetStatistics(&w, static_cast<double>(matches.size()));
+    for (const auto& [p, posting] : matches) {
+      const Query::Part& part = q->parts[p];
       // The filter narrows what may be returned, not the statistics.
-      if (q->filter != nullptr && !q->filter->Allowed(slot_label_[p->slot])) continue;
-      scores[p->slot] += q->Contribution(w, *p);
+      if (q->filter != nullptr && !q->filter->Allowed(part.index->slot_label_[posting->slot])) continue;
+      scores[part.base + posting->slot] += q->Contribution(w, part, *posting);
     }
   }
   std::erase_if(q->words, [](const Query::Word& w) { return w.weight == 0; });
-  std::erase_if(candidates, [&](std::uint32_t slot) { return scores[slot] == 0.0f; });
+  std::erase_if(candidates, [&](std::uint32_t s) { return scores[s] == 0.0f; });
 }
 
-void KeywordIndex::ScoreByPostings(Query* q) const {
+void KeywordIndex::ScoreByPostings(Query* q) {
   // Document frequency within the scope: the statistics never see other containers.
   for (Query::Word& w : q->words) {
-    const double df = w.df >= 0 ? w.df : static_cast<double>(ScopedDocFrequency(*w.term, *q->scope));
-    if (df > 0) q->SetStatistics(&w, df);  // else weight stays 0
+    std::size_t df = 0;
+    for (std::size_t p = 0; p < q->parts.size(); ++p) {
+      if (w.terms[p] == nullptr) continue;
+      // A part wholly in the scope with nothing removed: its every posting counts.
+      const Query::Part& part = q->parts[p];
+      df += part.whole_index ? w.terms[p]->postings.size() : part.index->ScopedDocFrequency(*w.terms[p], *q->scope);
+    }
+    if (df > 0) q->SetStatistics(&w, static_cast<double>(df));  // else weight stays 0
   }
   std::erase_if(q->words, [](const Query::Word& w) { return w.weight == 0; });
   std::vector<Query::Word>& words = q->words;
   std::sort(words.begin(), words.end(), [](const Query::Word& a, const Query::Word& b) {
-    return a.bound != b.bound ? a.bound > b.bound : a.term->postings.size() < b.term->postings.size();
+    return a.bound != b.bound ? a.bound > b.bound : a.postings < b.postings;
   });
   // remaining[i]: the most words i.. can still add to a chunk.
   std::vector<double> remaining(words.size() + 1, 0.0);
@@ -410,7 +473,7 @@ void KeywordIndex::ScoreByPostings(Query* q) const {
   // REQUIRES: touched.size() >= k.
   auto select_best = [&]() {
     best.clear();
-    for (std::uint32_t slot : touched) best.emplace_back(scores[slot], slot);
+    for (std::uint32_t s : touched) best.emplace_back(scores[s], s);
     std::nth_element(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(k - 1), best.end(),
                      std::greater<>());
   };
@@ -418,21 +481,26 @@ void KeywordIndex::ScoreByPostings(Query* q) const {
   // candidate's exact score (its score so far plus words `next`.. found by binary search)
   // never changes, so each is computed once, for the candidates leading when a check runs.
   // Far tighter than partial scores, so the switch to probing comes early.
-  thread_local std::vector<std::uint8_t> exact_known;  // by slot
+  thread_local std::vector<std::uint8_t> exact_known;  // by search slot
   thread_local std::vector<std::uint32_t> exact_slots;  // where exact_known is set, to reset
   if (exact_known.size() < scores.size()) exact_known.resize(scores.size(), 0);
   std::vector<double> known;  // min-heap of the k best exact scores
   auto kth_exact = [&](std::size_t next) {
     select_best();
     for (std::size_t j = 0; j < k; ++j) {
-      const std::uint32_t slot = best[j].second;
-      if (exact_known[slot] != 0) continue;
+      const std::uint32_t s = best[j].second;
+      if (exact_known[s] != 0) continue;
       double score = best[j].first;
+      const std::size_t p = q->PartOf(s);
+      const Query::Part& part = q->parts[p];
       for (std::size_t t = next; t < words.size(); ++t) {
-        if (const Posting* p = FindSlot(words[t].term->postings, slot)) score += q->Contribution(words[t], *p);
+        if (words[t].terms[p] == nullptr) continue;
+        if (const Posting* posting = FindSlot(words[t].terms[p]->postings, s - part.base)) {
+          score += q->Contribution(words[t], part, *posting);
+        }
       }
-      exact_known[slot] = 1;
-      exact_slots.push_back(slot);
+      exact_known[s] = 1;
+      exact_slots.push_back(s);
       if (known.size() < k) {
         known.push_back(score);
         std::push_heap(known.begin(), known.end(), std::greater<>());
@@ -446,25 +514,23 @@ void KeywordIndex::ScoreByPostings(Query* q) const {
   };
   // Drops candidates that cannot reach the k-th best score even with every remaining word.
   auto prune = [&](double threshold, double still_to_add) {
-    std::erase_if(touched, [&](std::uint32_t slot) {
-      if (!Beyond(threshold, scores[slot] + still_to_add)) return false;
-      scores[slot] = 0.0f;
+    std::erase_if(touched, [&](std::uint32_t s) {
+      if (!Beyond(threshold, scores[s] + still_to_add)) return false;
+      scores[s] = 0.0f;
       return true;
     });
   };
 
   // Phase 1 scores every permitted posting. Once the k-th best score beats what the
   // remaining words could add to a chunk not yet seen, phase 2 only probes the remaining
-  // lists for the candidates (kept sorted by slot).
-  const std::uint32_t* container_of = slot_container_.data();
+  // lists for the candidates (kept sorted by search slot).
   bool probing = false;
-  double threshold = q->floor;  // never above the final k-th best score
+  double threshold = 0;  // never above the final k-th best score
   for (std::size_t i = 0; i < words.size(); ++i) {
     const Query::Word& w = words[i];
-    const std::vector<Posting>& list = w.term->postings;
-    // The check costs a pass over the candidates: worth it when the list is not shorter.
-    if (!probing && (touched.size() >= k || threshold > 0) && list.size() * 2 >= touched.size()) {
-      if (touched.size() >= k) threshold = std::max(threshold, kth_exact(i));
+    // The check costs a pass over the candidates: worth it when the lists are not shorter.
+    if (!probing && touched.size() >= k && w.postings * 2 >= touched.size()) {
+      threshold = std::max(threshold, kth_exact(i));
       if (Beyond(threshold, remaining[i])) {
         probing = true;
         prune(threshold, remaining[i]);
@@ -472,19 +538,34 @@ void KeywordIndex::ScoreByPostings(Query* q) const {
       }
     }
     if (!probing) {
-      for (const Posting& p : list) {
-        if (!q->whole_index && !q->scope->Contains(container_of[p.slot])) continue;
-        if (q->filter != nullptr && !q->filter->Allowed(slot_label_[p.slot])) continue;
-        if (scores[p.slot] == 0.0f) touched.push_back(p.slot);
-        scores[p.slot] += q->Contribution(w, p);
+      for (std::size_t p = 0; p < q->parts.size(); ++p) {
+        if (w.terms[p] == nullptr) continue;
+        const Query::Part& part = q->parts[p];
+        const std::uint64_t* label_of = part.index->slot_label_.data();
+        const std::uint32_t* container_of = part.container_of;
+        const std::uint32_t base = part.base;
+        const bool check_scope = !part.whole_index;
+        for (const Posting& posting : w.terms[p]->postings) {
+          if (check_scope && !q->scope->Contains(container_of[posting.slot])) continue;
+          if (q->filter != nullptr && !q->filter->Allowed(label_of[posting.slot])) continue;
+          const std::uint32_t s = base + posting.slot;
+          if (scores[s] == 0.0f) touched.push_back(s);
+          scores[s] += q->Contribution(w, part, posting);
+        }
       }
       continue;
     }
-    std::size_t at = 0;
-    for (std::uint32_t slot : touched) {
-      at = Gallop(list, at, slot);
-      if (at == list.size()) break;
-      if (list[at].slot == slot) scores[slot] += q->Contribution(w, list[at]);
+    for (std::size_t p = 0; p < q->parts.size(); ++p) {
+      if (w.terms[p] == nullptr) continue;
+      const Query::Part& part = q->parts[p];
+      const std::vector<Posting>& list = w.terms[p]->postings;
+      const auto [from, to] = q->RangeOf(touched, p);
+      std::size_t at = 0;
+      for (std::size_t c = from; c < to; ++c) {
+        at = Gallop(list, at, touched[c] - part.base);
+        if (at == list.size()) break;
+        if (list[at].slot == touched[c] - part.base) scores[touched[c]] += q->Contribution(w, part, list[at]);
+      }
     }
     if (touched.size() > k) {
       select_best();
@@ -492,7 +573,7 @@ void KeywordIndex::ScoreByPostings(Query* q) const {
     }
     if (threshold > 0) prune(threshold, remaining[i + 1]);
   }
-  for (std::uint32_t slot : exact_slots) exact_known[slot] = 0;
+  for (std::uint32_t s : exact_slots) exact_known[s] = 0;
   exact_slots.clear();
 }
 
@@ -505,48 +586,6 @@ void KeywordIndex::ScopeSlots(const ContainerSet& scope, std::vector<std::uint32
     }
   }
   std::sort(out->begin() + static_cast<std::ptrdiff_t>(first), out->end());
-}
-
-void KeywordIndex::AddStatistics(Field field, const std::vector<std::string>& query_terms,
-                                 const ContainerSet& scope, Statistics* statistics) const {
-  const int f = static_cast<int>(field);
-  double n = 0, total_length = 0;
-  std::size_t scope_slots = 0;
-  for (std::uint32_t c : scope.ordinals()) {
-    if (c >= containers_.size()) continue;
-    n += static_cast<double>(containers_[c].chunks);
-    total_length += static_cast<double>(containers_[c].total_length[f]);
-    scope_slots += containers_[c].slots.size();
-  }
-  statistics->chunks += n;
-  statistics->total_length += total_length;
-  std::vector<std::uint32_t> slots;  // the scope's, once a term is counted by looking them up
-  bool have_slots = false;
-  std::vector<std::string_view> seen;
-  for (const std::string& text : query_terms) {
-    if (std::find(seen.begin(), seen.end(), text) != seen.end()) continue;  // a repeated term counts once
-    seen.push_back(text);
-    auto entry = statistics->doc_frequency.try_emplace(text, 0.0).first;
-    if (n == 0) continue;
-    auto it = terms_.find(TermKey(field, text));
-    if (it == terms_.end()) continue;
-    const Term& term = it->second;
-    if (term.df != nullptr || scope_slots * kLookupCost >= term.postings.size()) {
-      entry->second += static_cast<double>(ScopedDocFrequency(term, scope));
-      continue;
-    }
-    if (!have_slots) {
-      ScopeSlots(scope, &slots);
-      have_slots = true;
-    }
-    std::size_t at = 0, df = 0;
-    for (std::uint32_t slot : slots) {
-      at = Gallop(term.postings, at, slot);
-      if (at == term.postings.size()) break;
-      df += term.postings[at].slot == slot ? 1 : 0;
-    }
-    entry->second += static_cast<double>(df);
-  }
 }
 
 std::vector<std::uint64_t> KeywordIndex::Labels() const {

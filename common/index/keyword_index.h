@@ -64,35 +64,25 @@ class KeywordIndex {
   // Returns false if `label` is not live.
   bool Remove(std::uint64_t label);
 
-  // A search's statistics over several indexes (the segments of KeywordSegments), summed over
-  // them so that each scores its chunks as one index holding them all would.
-  struct Statistics {
-    double chunks = 0;        // live chunks in the scope
-    double total_length = 0;  // of the searched field, over those chunks
-    std::map<std::string, double, std::less<>> doc_frequency;  // per distinct query term, in the scope
-  };
-  // Adds this index's share of a search's statistics (scoped as Search's).
-  void AddStatistics(Field field, const std::vector<std::string>& query_terms, const ContainerSet& scope,
-                     Statistics* statistics) const;
-  // How a search over one of several segments takes part in the whole: the statistics summed
-  // over all of them, and a floor, the k-th best score the segments searched before found
-  // (no chunk scoring below it can enter the top k, so this search need not find it).
-  struct Across {
-    const Statistics* statistics = nullptr;
-    double floor = 0;
-  };
-
   // Top-k chunks by BM25 on one field among containers in `scope`, best first. `filter`
   // (may be null) narrows which chunks may be returned; statistics stay those of the scope.
   // `term_weights` (may be null: 1 each) weighs each entry of `query_terms`; a distinct term
   // weighs the sum of its entries (a repeated term counts more, as in Lucene), and its BM25
-  // contribution is multiplied by that. `across` (may be null: this index is the whole)
-  // supplies the statistics of a search over several segments.
+  // contribution is multiplied by that.
   std::vector<KeywordHit> Search(Field field, const std::vector<std::string>& query_terms,
                                  std::size_t k, const ContainerSet& scope,
                                  const Bm25& params, const LabelFilter* filter = nullptr,
-                                 const std::vector<float>* term_weights = nullptr,
-                                 const Across* across = nullptr) const;
+                                 const std::vector<float>* term_weights = nullptr) const;
+  // As Search, over several indexes (the segments of KeywordSegments; none may be changed
+  // meanwhile) as one index holding all their chunks: the scope's statistics are summed over
+  // them, and one pruning pass reads each query term's lists in every segment before the
+  // next term's, so the k-th best score found in any segment prunes all of them. Ties go to
+  // the lower label, in whichever segment it is.
+  static std::vector<KeywordHit> SearchSegments(const std::vector<const KeywordIndex*>& segments, Field field,
+                                                const std::vector<std::string>& query_terms, std::size_t k,
+                                                const ContainerSet& scope, const Bm25& params,
+                                                const LabelFilter* filter = nullptr,
+                                                const std::vector<float>* term_weights = nullptr);
 
   // Live chunks in `scope` whose `field` has `term` (0 for a term the index does not have).
   // Scoped like every statistic here: nothing of other containers shows.
@@ -168,9 +158,9 @@ class KeywordIndex {
   std::size_t ScopedDocFrequency(const Term& term, const ContainerSet& scope) const;
   // Appends the live slots of `scope`'s containers to `out`, ascending.
   void ScopeSlots(const ContainerSet& scope, std::vector<std::uint32_t>* out) const;
-  // The two search strategies; each leaves the scored slots in Query::touched.
-  void ScoreByPostings(Query* query) const;
-  void ScoreScopeChunks(Query* query) const;
+  // The two search strategies; each leaves the scored search slots in Query::touched.
+  static void ScoreByPostings(Query* query);
+  static void ScoreScopeChunks(Query* query);
   // Drops the postings of removed chunks and renumbers the slots densely.
   void Compact();
 

@@ -24,11 +24,6 @@ std::string KeywordFileName(std::uint64_t id) {
 constexpr std::size_t kMaxVarint = 10;
 constexpr std::size_t kMaxChunkEntry = kMaxVarint + 4 * 5;
 
-// Best first; ties by label, as KeywordIndex::Search.
-bool Better(const KeywordHit& a, const KeywordHit& b) {
-  return a.score != b.score ? a.score > b.score : a.label < b.label;
-}
-
 }  // namespace
 
 KeywordSegments::KeywordSegments(const Options& options)
@@ -92,25 +87,7 @@ std::vector<KeywordHit> KeywordSegments::Search(Field field, const std::vector<s
                                                 std::size_t k, const ContainerSet& scope,
                                                 const KeywordIndex::Bm25& params, const LabelFilter* filter,
                                                 const std::vector<float>* term_weights) const {
-  const std::vector<const KeywordIndex*> segments = InMemory();
-  if (segments.size() == 1) return growing_->Search(field, query_terms, k, scope, params, filter, term_weights);
-  std::vector<KeywordHit> hits;
-  if (k == 0 || scope.empty()) return hits;
-  KeywordIndex::Statistics statistics;
-  for (const KeywordIndex* segment : segments) segment->AddStatistics(field, query_terms, scope, &statistics);
-  if (statistics.chunks == 0) return hits;
-  KeywordIndex::Across across{&statistics, 0.0};
-  for (const KeywordIndex* segment : segments) {
-    std::vector<KeywordHit> found = segment->Search(field, query_terms, k, scope, params, filter, term_weights, &across);
-    if (found.empty()) continue;
-    hits.insert(hits.end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
-    std::sort(hits.begin(), hits.end(), Better);
-    if (hits.size() >= k) {
-      hits.resize(k);
-      across.floor = hits.back().score;  // what the next segments must beat
-    }
-  }
-  return hits;
+  return KeywordIndex::SearchSegments(InMemory(), field, query_terms, k, scope, params, filter, term_weights);
 }
 
 std::size_t KeywordSegments::DocFrequency(Field field, std::string_view term, const ContainerSet& scope) const {

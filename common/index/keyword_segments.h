@@ -16,10 +16,10 @@ namespace tide::index {
 
 // The keyword index as segments (decision 0011): one *growing* KeywordIndex takes every new
 // chunk; when it has held Options::segment_max_chunks it is *sealed* as it is and a new one
-// starts. A search sums the statistics of its scope over every segment first (decision 0003,
-// per segment), so each segment scores its chunks as one index holding them all would, and
-// the top k is merged: the answer is one index's, up to float rounding of the summed scores.
-// A sealed segment left with nothing live is dropped.
+// starts. A search reads every segment as one index (KeywordIndex::SearchSegments): the
+// statistics of its scope summed over the segments (decision 0003, per segment), and one
+// pruning pass term by term across all of them, so the answer is one index's, up to float
+// rounding of the summed scores. A sealed segment left with nothing live is dropped.
 //
 // A snapshot holds the growing segment in its tables and each sealed one as `kw-<id>.bin`,
 // written once, by the first snapshot after the seal, and hard-linked by every later one. A
@@ -53,7 +53,7 @@ class KeywordSegments {
   // Returns false if no segment has `label` live.
   bool Remove(std::uint64_t label);
 
-  // As KeywordIndex::Search, over every segment.
+  // As KeywordIndex::Search, over every segment (KeywordIndex::SearchSegments).
   std::vector<KeywordHit> Search(Field field, const std::vector<std::string>& query_terms, std::size_t k,
                                  const ContainerSet& scope, const KeywordIndex::Bm25& params,
                                  const LabelFilter* filter = nullptr,
@@ -96,6 +96,9 @@ class KeywordSegments {
   // was written). Returns how many.
   std::size_t RemoveUnlisted(const std::function<bool(std::uint64_t)>& listed);
 
+  // The searchable segments, oldest first, the growing one last (with keep_sealed only).
+  std::vector<const KeywordIndex*> InMemory() const;
+
  private:
   struct Segment {
     std::uint64_t id = 0;
@@ -109,8 +112,6 @@ class KeywordSegments {
     std::size_t live = 0;
   };
   void Seal();
-  // Searchable segments, the growing one last.
-  std::vector<const KeywordIndex*> InMemory() const;
 
   const Options options_;
   std::vector<Segment> sealed_;  // oldest first

@@ -16,6 +16,7 @@
 #include "common/analysis/analyzer.h"
 #include "common/index/container_set.h"
 #include "common/index/keyword_index.h"
+#include "common/index/keyword_segments.h"
 #include "query/query_pipeline.h"
 
 namespace tide::bench {
@@ -31,6 +32,9 @@ namespace {
 
 class TideEngine : public Engine {
  public:
+  // segment_max_chunks 0: one KeywordIndex; else sealed every so many chunks, as tide-query's.
+  explicit TideEngine(std::size_t segment_max_chunks)
+      : index_({.segment_max_chunks = segment_max_chunks, .keep_sealed = true}) {}
   void Build(const std::vector<std::string>& texts,
              const std::vector<std::uint32_t>& containers) override {
     const std::size_t rss = ResidentBytes();
@@ -74,7 +78,7 @@ class TideEngine : public Engine {
   }
   std::pair<std::size_t, std::string> Size() override {
     std::string snapshot;
-    index_.AppendTo(&snapshot);
+    for (const index::KeywordIndex* segment : index_.InMemory()) segment->AppendTo(&snapshot);
     char note[96];
     std::snprintf(note, sizeof(note), "snapshot bytes (in memory: %.0f MB RSS growth)",
                   static_cast<double>(rss_growth_) / 1e6);
@@ -84,7 +88,7 @@ class TideEngine : public Engine {
  private:
   analysis::Analyzer analyzer_;
   const query::QueryRules rules_;  // built-in defaults, no files
-  index::KeywordIndex index_;
+  index::KeywordSegments index_;
   index::KeywordIndex::Bm25 bm25_;
   index::ContainerSet all_;   // every container: statistics of the whole index
   index::ContainerSet even_;  // the even container ordinals: a request scoped to part of it
@@ -341,7 +345,10 @@ class PeerEngine : public Engine {
 
 std::vector<System> Systems(const PeerPrograms& peers) {
   std::vector<System> s;
-  s.push_back({{"tide", "tide-scoped", "tide-one-container", "tide-top100", "tide-scoped-top100"}, 1, [](const std::filesystem::path&) { return std::make_unique<TideEngine>(); }});
+  s.push_back({{"tide", "tide-scoped", "tide-one-container", "tide-top100", "tide-scoped-top100"}, 1, [](const std::filesystem::path&) { return std::make_unique<TideEngine>(0); }});
+  s.push_back({{"tide-segments", "tide-segments-scoped", "tide-segments-one-container", "tide-segments-top100",
+                "tide-segments-scoped-top100"},
+               1, [](const std::filesystem::path&) { return std::make_unique<TideEngine>(kSegmentMaxChunks); }});
 #ifdef TIDE_BENCH_HAVE_XAPIAN
   s.push_back({{"xapian-or", "xapian-stock"}, 2, [](const std::filesystem::path& d) {
                  return std::make_unique<XapianEngine>(d / "xapian");

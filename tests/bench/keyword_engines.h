@@ -11,6 +11,10 @@
 //                  to the container nearest 1% of the chunks (statistics of that scope);
 //                  `tide-top100` and `tide-scoped-top100` are the first two asking for 100
 //                  hits, what tide-query asks each BM25 retriever for before fusion.
+//   tide-segments  the same, in tide::index::KeywordSegments sealed every kSegmentMaxChunks
+//                  chunks as tide-query's are (hnsw.segment_max_chunks): one search over
+//                  every segment with their summed statistics, so the cost of segments shows
+//                  beside one index. Its modes are tide's.
 //   xapian-or      Xapian 1.4 TermGenerator with FLAG_CJK_NGRAM (Hangul unigrams and
 //                  bigrams, no stemmer), default BM25 weighting; query = OR of the terms the
 //                  same TermGenerator makes from the query text. DESIGN §6 found this the
@@ -103,6 +107,9 @@ inline bool InHalfScope(std::uint32_t container) { return container % 2 == 0; }
 
 // What tide-query asks each retriever for before fusion (search.candidates).
 inline constexpr std::size_t kFusionCandidates = 100;
+
+// tide-segments' segment size: tide-query's default (hnsw.segment_max_chunks).
+inline constexpr std::size_t kSegmentMaxChunks = std::size_t{1} << 18;
 
 // Where the peers in other processes are (tests/bench/peers/build.sh); empty: not compared.
 struct PeerPrograms {

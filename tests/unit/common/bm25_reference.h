@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/index/keyword_index.h"
+#include "common/index/vector_index.h"
 
 namespace tide::index::reference {
 
@@ -106,14 +107,16 @@ inline const std::vector<std::vector<std::string>>& Queries() {
 // the pruned top k is a true top k (ties may pick either chunk).
 template <typename Index>
 void ExpectTopK(const Index& index, const Reference& ref, const std::vector<std::string>& query,
-                std::size_t k, const std::set<std::uint32_t>& scope_set) {
+                std::size_t k, const std::set<std::uint32_t>& scope_set, const LabelFilter* filter = nullptr) {
   ContainerSet scope;
   for (std::uint32_t c : scope_set) scope.Add(c);
-  const std::map<std::uint64_t, double> expected = ref.Scores(query, scope_set);
+  // A filter narrows what is returned; the statistics stay the scope's.
+  std::map<std::uint64_t, double> expected = ref.Scores(query, scope_set);
+  if (filter != nullptr) std::erase_if(expected, [&](const auto& e) { return !filter->Allowed(e.first); });
   std::vector<double> best;
   for (const auto& [label, score] : expected) best.push_back(score);
   std::sort(best.rbegin(), best.rend());
-  const std::vector<KeywordHit> hits = index.Search(Field::kBody, query, k, scope, {});
+  const std::vector<KeywordHit> hits = index.Search(Field::kBody, query, k, scope, {}, filter);
   ASSERT_EQ(hits.size(), std::min(k, best.size()));
   for (std::size_t i = 0; i < hits.size(); ++i) {
     auto it = expected.find(hits[i].label);

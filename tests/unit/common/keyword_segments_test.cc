@@ -20,8 +20,17 @@ using reference::ExpectTopK;
 using reference::Queries;
 using reference::Reference;
 
+// Every fifth label: a permission filter narrowing the hits of a scope.
+class EveryFifth : public LabelFilter {
+ public:
+  bool Allowed(std::uint64_t label) const override { return label % 5 == 0; }
+};
+
 void ExpectAllTopK(const KeywordSegments& index, const Reference& ref) {
+  const EveryFifth every_fifth;
   for (const auto& q : Queries()) {
+    ExpectTopK(index, ref, q, 10, {0, 1, 2, 3}, &every_fifth);
+    ExpectTopK(index, ref, q, 10, {3}, &every_fifth);
     ExpectTopK(index, ref, q, 10, {0, 1, 2});
     ExpectTopK(index, ref, q, 10, {1});
     ExpectTopK(index, ref, q, 100, {0, 2});
