@@ -1,6 +1,7 @@
 #include "common/index/keyword_index.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -22,6 +23,11 @@ bool Beyond(double threshold, double bound) { return threshold > bound * (1.0 + 
 // scope of 0.1 % of the chunks (335 against 242 q/s) and behind at 1 % (156 against 216),
 // where max-score pruning reads only part of the lists.
 constexpr std::size_t kLookupCost = 32;
+
+// ScoreByPostings reads the lists a window of slots at a time: its accumulator (64 KiB of
+// scores and a bitmap) stays in cache, and the threshold it learns in one window decides
+// which lists the next one reads.
+constexpr std::uint32_t kWindow = 8192;
 
 // Posting lists are sorted by slot (a template because KeywordIndex::Posting is private).
 constexpr auto BySlot = [](const auto& p, std::uint32_t s) { return p.slot < s; };
@@ -231,6 +237,7 @@ struct KeywordIndex::Query {
     const KeywordIndex* index;
     std::uint32_t base;                // the search slot of its slot 0
     bool whole_index;                  // every slot is live and in the scope: no container check
+    std::size_t scope_slots;           // slots of the scope's containers, removed ones included
     const std::uint32_t* length_of;    // the field's length by slot
     const std::uint32_t* container_of; // by slot
   };
@@ -319,8 +326,8 @@ std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const Key
     scope_slots += part_slots;
     // Container slot lists hold removed slots until compaction, which is when removed_ empties.
     const bool whole = segment->removed_.empty() && part_slots == segment->slot_label_.size();
-    q.parts.push_back({segment, static_cast<std::uint32_t>(slots), whole, segment->slot_length_[q.field].data(),
-                       segment->slot_container_.data()});
+    q.parts.push_back({segment, static_cast<std::uint32_t>(slots), whole, part_slots,
+                       segment->slot_length_[q.field].data(), segment->slot_container_.data()});
     slots += segment->slot_label_.size();
   }
   if (q.n == 0) return hits;
@@ -415,8 +422,15 @@ void KeywordIndex::ScoreScopeChunks(Query* q) {
     for (std::size_t i = first[p]; i < candidates.size(); ++i) candidates[i] += part.base;
   }
   first.back() = candidates.size();
-  std::vector<float>& scores = *q->scores;
-  thread_local std::vector<std::pair<std::size_t, const Posting*>> matches;  // (part, posting)
+  // Each candidate's score summed exactly, as ScoreByPostings does.
+  thread_local std::vector<double> sums;
+  sums.assign(candidates.size(), 0.0);
+  struct Match {
+    std::size_t candidate;
+    std::size_t part;
+    const Posting* posting;
+  };
+  thread_local std::vector<Match> matches;
   for (Query::Word& w : q->words) {
     matches.clear();
     for (std::size_t p = 0; p < q->parts.size(); ++p) {
@@ -428,20 +442,27 @@ void KeywordIndex::ScoreScopeChunks(Query* q) {
         const std::uint32_t slot = candidates[i] - base;
         at = Gallop(list, at, slot);
         if (at == list.size()) break;
-        if (list[at].slot == slot) matches.emplace_back(p, &list[at]);
+        if (list[at].slot == slot) matches.push_back({i, p, &list[at]});
       }
     }
     if (matches.empty()) continue;  // weight stays 0: not in the scope
     q->SetStatistics(&w, static_cast<double>(matches.size()));
-    for (const auto& [p, posting] : matches) {
-      const Query::Part& part = q->parts[p];
+    for (const Match& match : matches) {
+      const Query::Part& part = q->parts[match.part];
       // The filter narrows what may be returned, not the statistics.
-      if (q->filter != nullptr && !q->filter->Allowed(part.index->slot_label_[posting->slot])) continue;
-      scores[part.base + posting->slot] += q->Contribution(w, part, *posting);
+      if (q->filter != nullptr && !q->filter->Allowed(part.index->slot_label_[match.posting->slot])) continue;
+      sums[match.candidate] += q->Contribution(w, part, *match.posting);
     }
   }
   std::erase_if(q->words, [](const Query::Word& w) { return w.weight == 0; });
-  std::erase_if(candidates, [&](std::uint32_t s) { return scores[s] == 0.0f; });
+  std::vector<float>& scores = *q->scores;
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    if (sums[i] == 0) continue;
+    scores[candidates[i]] = static_cast<float>(sums[i]);
+    candidates[kept++] = candidates[i];
+  }
+  candidates.resize(kept);
 }
 
 void KeywordIndex::ScoreByPostings(Query* q) {
@@ -458,123 +479,134 @@ void KeywordIndex::ScoreByPostings(Query* q) {
   }
   std::erase_if(q->words, [](const Query::Word& w) { return w.weight == 0; });
   std::vector<Query::Word>& words = q->words;
+  const std::size_t m = words.size();
   std::sort(words.begin(), words.end(), [](const Query::Word& a, const Query::Word& b) {
-    return a.bound != b.bound ? a.bound > b.bound : a.postings < b.postings;
+    return a.bound != b.bound ? a.bound < b.bound : a.postings > b.postings;
   });
-  // remaining[i]: the most words i.. can still add to a chunk.
-  std::vector<double> remaining(words.size() + 1, 0.0);
-  for (std::size_t i = words.size(); i-- > 0;) remaining[i] = remaining[i + 1] + words[i].bound;
+  // below[t]: the most words 0..t-1, the weakest, can add to a chunk together.
+  std::vector<double> below(m + 1, 0.0);
+  for (std::size_t t = 0; t < m; ++t) below[t + 1] = below[t] + words[t].bound;
 
+  // The k best chunks so far with their exact scores, the worst on top; its score is the
+  // threshold a chunk must beat (ties go to the lower label, as in the final ranking).
+  struct Entry {
+    float score;
+    std::uint32_t s;  // search slot
+    std::uint64_t label;
+  };
+  auto better = [](const Entry& a, const Entry& b) {
+    return a.score != b.score ? a.score > b.score : a.label < b.label;
+  };
   const std::size_t k = q->k;
+  std::vector<Entry> heap;
+  heap.reserve(k + 1);
+  double threshold = 0;
+  // Words 0..essential-1 are non-essential: together they cannot lift a chunk past the
+  // threshold, so only chunks found in the essential words' lists are candidates.
+  std::size_t essential = 0;
+
+  // Scores are sums of float contributions kept in a double, which holds such a sum exactly
+  // (BM25 contributions span far fewer than 29 binary orders), so the order in which words
+  // are added, which the threshold decides, never shows in a score.
+  thread_local std::vector<double> window(kWindow, 0.0);
+  thread_local std::vector<std::uint64_t> present(kWindow / 64, 0);
+  std::vector<std::size_t> at(m);  // each word's position in its list of the current part
+  thread_local std::vector<std::uint32_t> scope_slots;
+  for (std::size_t p = 0; p < q->parts.size(); ++p) {
+    const Query::Part& part = q->parts[p];
+    const std::uint64_t* label_of = part.index->slot_label_.data();
+    const std::uint32_t* container_of = part.container_of;
+    const bool check_scope = !part.whole_index;
+    const auto part_slots = static_cast<std::uint32_t>(part.index->slot_label_.size());
+    std::fill(at.begin(), at.end(), 0);
+    // A scope holding a small share of the part: its slots, ascending, to look up in a list
+    // far longer than they are instead of reading the list (decided per list below).
+    std::size_t longest = 0;
+    for (const Query::Word& w : words) longest = std::max(longest, w.terms[p] != nullptr ? w.terms[p]->postings.size() : 0);
+    const bool lookups = check_scope && part.scope_slots * kLookupCost < longest;
+    scope_slots.clear();
+    if (lookups) part.index->ScopeSlots(*q->scope, &scope_slots);
+    std::size_t next_scope_slot = 0;
+    auto add = [&](std::size_t t, const Posting& posting, std::uint32_t lo) {
+      if (q->filter != nullptr && !q->filter->Allowed(label_of[posting.slot])) return;
+      const std::uint32_t w = posting.slot - lo;
+      window[w] += q->Contribution(words[t], part, posting);
+      present[w >> 6] |= std::uint64_t{1} << (w & 63);
+    };
+    for (std::uint32_t lo = 0; lo < part_slots; lo += kWindow) {
+      const std::uint32_t hi = std::min<std::uint32_t>(lo + kWindow, part_slots);
+      // The scope's slots in [lo, hi).
+      const std::size_t scope_from = next_scope_slot;
+      while (next_scope_slot < scope_slots.size() && scope_slots[next_scope_slot] < hi) ++next_scope_slot;
+      if (lookups && scope_from == next_scope_slot) continue;  // nothing of the scope here
+      // The essential words' postings in [lo, hi), permitted ones only, summed per slot.
+      const std::size_t window_essential = essential;
+      for (std::size_t t = window_essential; t < m; ++t) {
+        if (words[t].terms[p] == nullptr) continue;
+        const std::vector<Posting>& list = words[t].terms[p]->postings;
+        std::size_t i = at[t];
+        if (lookups && scope_slots.size() * kLookupCost < list.size()) {
+          for (std::size_t j = scope_from; j < next_scope_slot; ++j) {
+            i = Gallop(list, i, scope_slots[j]);
+            if (i == list.size()) break;
+            if (list[i].slot == scope_slots[j]) add(t, list[i], lo);
+          }
+        } else {
+          for (i = Gallop(list, i, lo); i < list.size() && list[i].slot < hi; ++i) {
+            if (!check_scope || q->scope->Contains(container_of[list[i].slot])) add(t, list[i], lo);
+          }
+        }
+        at[t] = i;
+      }
+      bool any = false;
+      for (std::size_t b = 0; b < (hi - lo + 63) / 64 && !any; ++b) any = present[b] != 0;
+      if (!any) continue;
+      // Each candidate in slot order: the non-essential words are probed, strongest first,
+      // while the chunk can still beat the threshold.
+      for (std::size_t b = 0; b < (hi - lo + 63) / 64; ++b) {
+        for (std::uint64_t bits = present[b]; bits != 0; bits &= bits - 1) {
+          const auto w = static_cast<std::uint32_t>(b * 64 + static_cast<std::size_t>(std::countr_zero(bits)));
+          double score = window[w];
+          window[w] = 0.0;
+          const std::uint32_t slot = lo + w;
+          bool out = false;
+          for (std::size_t t = window_essential; t-- > 0;) {
+            if (heap.size() == k && Beyond(threshold, score + below[t + 1])) {
+              out = true;
+              break;
+            }
+            if (words[t].terms[p] == nullptr) continue;
+            const std::vector<Posting>& list = words[t].terms[p]->postings;
+            at[t] = Gallop(list, at[t], slot);
+            if (at[t] < list.size() && list[at[t]].slot == slot) score += q->Contribution(words[t], part, list[at[t]]);
+          }
+          if (out) continue;
+          const Entry entry{static_cast<float>(score), part.base + slot, label_of[slot]};
+          if (heap.size() < k) {
+            heap.push_back(entry);
+            std::push_heap(heap.begin(), heap.end(), better);
+          } else if (better(entry, heap.front())) {
+            std::pop_heap(heap.begin(), heap.end(), better);
+            heap.back() = entry;
+            std::push_heap(heap.begin(), heap.end(), better);
+          } else {
+            continue;
+          }
+          if (heap.size() == k) {
+            threshold = heap.front().score;
+            while (essential < m && Beyond(threshold, below[essential + 1])) ++essential;
+          }
+        }
+        present[b] = 0;
+      }
+    }
+  }
   std::vector<float>& scores = *q->scores;
   std::vector<std::uint32_t>& touched = *q->touched;
-  thread_local std::vector<std::pair<float, std::uint32_t>> best;
-  // The k best candidates by the score so far (the first k entries of `best`).
-  // REQUIRES: touched.size() >= k.
-  auto select_best = [&]() {
-    best.clear();
-    for (std::uint32_t s : touched) best.emplace_back(scores[s], s);
-    std::nth_element(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(k - 1), best.end(),
-                     std::greater<>());
-  };
-  // A lower bound for the final k-th best score: the k-th best exact score found so far. A
-  // candidate's exact score (its score so far plus words `next`.. found by binary search)
-  // never changes, so each is computed once, for the candidates leading when a check runs.
-  // Far tighter than partial scores, so the switch to probing comes early.
-  thread_local std::vector<std::uint8_t> exact_known;  // by search slot
-  thread_local std::vector<std::uint32_t> exact_slots;  // where exact_known is set, to reset
-  if (exact_known.size() < scores.size()) exact_known.resize(scores.size(), 0);
-  std::vector<double> known;  // min-heap of the k best exact scores
-  auto kth_exact = [&](std::size_t next) {
-    select_best();
-    for (std::size_t j = 0; j < k; ++j) {
-      const std::uint32_t s = best[j].second;
-      if (exact_known[s] != 0) continue;
-      double score = best[j].first;
-      const std::size_t p = q->PartOf(s);
-      const Query::Part& part = q->parts[p];
-      for (std::size_t t = next; t < words.size(); ++t) {
-        if (words[t].terms[p] == nullptr) continue;
-        if (const Posting* posting = FindSlot(words[t].terms[p]->postings, s - part.base)) {
-          score += q->Contribution(words[t], part, *posting);
-        }
-      }
-      exact_known[s] = 1;
-      exact_slots.push_back(s);
-      if (known.size() < k) {
-        known.push_back(score);
-        std::push_heap(known.begin(), known.end(), std::greater<>());
-      } else if (score > known.front()) {
-        std::pop_heap(known.begin(), known.end(), std::greater<>());
-        known.back() = score;
-        std::push_heap(known.begin(), known.end(), std::greater<>());
-      }
-    }
-    return known.size() == k ? known.front() : 0.0;
-  };
-  // Drops candidates that cannot reach the k-th best score even with every remaining word.
-  auto prune = [&](double threshold, double still_to_add) {
-    std::erase_if(touched, [&](std::uint32_t s) {
-      if (!Beyond(threshold, scores[s] + still_to_add)) return false;
-      scores[s] = 0.0f;
-      return true;
-    });
-  };
-
-  // Phase 1 scores every permitted posting. Once the k-th best score beats what the
-  // remaining words could add to a chunk not yet seen, phase 2 only probes the remaining
-  // lists for the candidates (kept sorted by search slot).
-  bool probing = false;
-  double threshold = 0;  // never above the final k-th best score
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    const Query::Word& w = words[i];
-    // The check costs a pass over the candidates: worth it when the lists are not shorter.
-    if (!probing && touched.size() >= k && w.postings * 2 >= touched.size()) {
-      threshold = std::max(threshold, kth_exact(i));
-      if (Beyond(threshold, remaining[i])) {
-        probing = true;
-        prune(threshold, remaining[i]);
-        std::sort(touched.begin(), touched.end());
-      }
-    }
-    if (!probing) {
-      for (std::size_t p = 0; p < q->parts.size(); ++p) {
-        if (w.terms[p] == nullptr) continue;
-        const Query::Part& part = q->parts[p];
-        const std::uint64_t* label_of = part.index->slot_label_.data();
-        const std::uint32_t* container_of = part.container_of;
-        const std::uint32_t base = part.base;
-        const bool check_scope = !part.whole_index;
-        for (const Posting& posting : w.terms[p]->postings) {
-          if (check_scope && !q->scope->Contains(container_of[posting.slot])) continue;
-          if (q->filter != nullptr && !q->filter->Allowed(label_of[posting.slot])) continue;
-          const std::uint32_t s = base + posting.slot;
-          if (scores[s] == 0.0f) touched.push_back(s);
-          scores[s] += q->Contribution(w, part, posting);
-        }
-      }
-      continue;
-    }
-    for (std::size_t p = 0; p < q->parts.size(); ++p) {
-      if (w.terms[p] == nullptr) continue;
-      const Query::Part& part = q->parts[p];
-      const std::vector<Posting>& list = w.terms[p]->postings;
-      const auto [from, to] = q->RangeOf(touched, p);
-      std::size_t at = 0;
-      for (std::size_t c = from; c < to; ++c) {
-        at = Gallop(list, at, touched[c] - part.base);
-        if (at == list.size()) break;
-        if (list[at].slot == touched[c] - part.base) scores[touched[c]] += q->Contribution(w, part, list[at]);
-      }
-    }
-    if (touched.size() > k) {
-      select_best();
-      threshold = std::max<double>(threshold, best[k - 1].first);
-    }
-    if (threshold > 0) prune(threshold, remaining[i + 1]);
+  for (const Entry& e : heap) {
+    scores[e.s] = e.score;
+    touched.push_back(e.s);
   }
-  for (std::uint32_t s : exact_slots) exact_known[s] = 0;
-  exact_slots.clear();
 }
 
 void KeywordIndex::ScopeSlots(const ContainerSet& scope, std::vector<std::uint32_t>* out) const {
