@@ -36,12 +36,13 @@ struct KeywordHit {
 // reveal nothing about other containers. Removal is lazy: postings of removed labels are
 // skipped at search time and dropped when they outnumber the live ones.
 //
-// Search is term-at-a-time with max-score pruning: terms are scored in order of their best
-// possible contribution, and once the k-th best full score of the leading candidates beats
-// what every remaining term could still add, the remaining (long, common) posting lists are
-// only probed for the chunks already found. A scope with few chunks is searched the other
-// way round: each of its chunks is looked up in every query term's list. Either way the top
-// k is the same as an exhaustive scoring's.
+// Search is MaxScore over windows of slots: the k best exact scores so far are a threshold,
+// and the query terms that together cannot lift a chunk past it (the common ones, of low
+// weight) are non-essential. Only chunks in the essential terms' lists are candidates; the
+// non-essential lists are probed for them, strongest first, while a candidate can still win.
+// The lists are read a window at a time, so what one window learns narrows what the next
+// reads. A scope with few chunks is searched the other way round: each of its chunks is
+// looked up in every query term's list. Either way the top k is an exhaustive scoring's.
 //
 // Thread safety: Add and Remove need exclusive access (IndexSet serialises writers against
 // readers); any number of Search calls may run at once.

@@ -86,12 +86,8 @@ t0=$(now_ms)
 pipeline_publish_paced "$run/events.jsonl" || { echo "publishing stalled"; tail -n 20 "$run/ingest.log"; exit 1; }
 publish_ms=$(( $(now_ms) - t0 ))
 # Counted once every event is consumed and durable and the worker's indexes have caught up
-# with the store (they are built on a thread of their own, behind the consume loop).
-worker_done() {
-  [ "$(metric "$worker_metrics" tide_ingest_events_consumed_total)" -ge "$docs" ] &&
-    awk -v lag="$(metric "$worker_metrics" tide_ingest_index_lag_changes)" 'BEGIN { exit !(lag + 0 == 0) }'
-}
-wait_until $(( 600 + chunks / 100 )) worker_done || { echo "ingest did not finish"; tail -n 20 "$run/ingest.log"; exit 1; }
+# with the store.
+wait_until $(( 600 + chunks / 100 )) worker_caught_up "$docs" || { echo "ingest did not finish"; tail -n 20 "$run/ingest.log"; exit 1; }
 t1=$(now_ms)
 worker_written=$(( $(proc_write_bytes "$worker_pid") - worker_written0 ))
 change_seq=$(metric "$worker_metrics" tide_ingest_applied_change_seq)

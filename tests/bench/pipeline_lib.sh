@@ -12,6 +12,8 @@
 #   pipeline_publish_paced FILE       publishes FILE in slices while the worker consumes (below)
 #   pipeline_stop PID                 SIGTERM, then SIGKILL after 30 s; returns its exit code
 #   metric URL NAME [LABELS]          one sample's value from a Prometheus text page (0 if absent)
+#   worker_caught_up DOCS             true once the worker has consumed DOCS events and its
+#                                     indexes have every change it applied
 #   proc_status_kb PID FIELD          VmRSS / VmHWM in kB
 #   proc_cpu_s PID                    user + system CPU seconds so far
 #   proc_write_bytes PID              bytes written to storage so far (/proc/PID/io)
@@ -127,6 +129,14 @@ metric() {
     awk -v name="$name" -v labels="$labels" '
       $1 == name || $1 == name "{" labels "}" { v = $2 }
       END { print (v == "" ? 0 : v) }'
+}
+
+# Consumed is not yet indexed: the worker's indexes are built on a thread of their own, behind
+# the consume loop, and a worker stopped before they catch up leaves the rest to its restart
+# (its snapshot, and the graph records tide-query copies, end where its indexes did).
+worker_caught_up() {
+  [ "$(metric "$worker_metrics" tide_ingest_events_consumed_total)" -ge "$1" ] &&
+    awk -v lag="$(metric "$worker_metrics" tide_ingest_index_lag_changes)" 'BEGIN { exit !(lag + 0 == 0) }'
 }
 
 proc_status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }

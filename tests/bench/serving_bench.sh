@@ -88,16 +88,15 @@ else
   t0=$(now_ms)
   pipeline_start_worker
   pipeline_publish_paced "$run/events.jsonl" || { echo "publishing stalled"; tail -n 20 "$run/ingest.log"; exit 1; }
-  worker_done() { [ "$(metric "$worker_metrics" tide_ingest_events_consumed_total)" -ge "$docs" ]; }
-  wait_until $(( 900 + chunks / 50 )) worker_done || { echo "ingest did not finish"; tail -n 20 "$run/ingest.log"; exit 1; }
+  wait_until $(( 900 + chunks / 50 )) worker_caught_up "$docs" || { echo "ingest did not finish"; tail -n 20 "$run/ingest.log"; exit 1; }
   ingest_ms=$(( $(now_ms) - t0 ))
-  change_seq=$(metric "$worker_metrics" tide_ingest_applied_change_seq)
   worker_rss=$(proc_status_kb "$worker_pid" VmRSS); worker_hwm=$(proc_status_kb "$worker_pid" VmHWM)
   pipeline_stop "$worker_pid"  # writes the final snapshot
   pipeline_stop "${pids[0]}"   # the broker: nothing more to publish
   grep -q 'snapshot written' "$run/ingest.log" || { echo "no snapshot written"; tail -n 20 "$run/ingest.log"; exit 1; }
   stats=$("$bin/ingest/tidectl" stats --data_dir "$run/data")
   stored_chunks=$(jq '.chunks' <<<"$stats")
+  change_seq=$(jq '.change_seq' <<<"$stats")
   if [ "$stored_chunks" -ne "$chunks" ] || [ "$(jq '.documents' <<<"$stats")" -ne "$docs" ]; then
     echo "serving_bench: expected $docs documents and $chunks chunks in the store: $stats" >&2
     exit 1
