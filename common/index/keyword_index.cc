@@ -515,7 +515,7 @@ void KeywordIndex::ScoreByPostings(Query* q) {
   thread_local std::vector<std::uint64_t> present(kWindow / 64, 0);
   std::vector<std::size_t> at(m);  // each word's position in its list of the current part
   thread_local std::vector<std::uint32_t> scope_slots;
-  for (std::size_t p = 0; p < q->parts.size(); ++p) {
+  for (std::size_t p = 0; p < q->parts.size() && essential < m; ++p) {
     const Query::Part& part = q->parts[p];
     const std::uint64_t* label_of = part.index->slot_label_.data();
     const std::uint32_t* container_of = part.container_of;
@@ -536,7 +536,8 @@ void KeywordIndex::ScoreByPostings(Query* q) {
       window[w] += q->Contribution(words[t], part, posting);
       present[w >> 6] |= std::uint64_t{1} << (w & 63);
     };
-    for (std::uint32_t lo = 0; lo < part_slots; lo += kWindow) {
+    // Once every term is non-essential, no chunk not yet in the heap can enter it.
+    for (std::uint32_t lo = 0; lo < part_slots && essential < m; lo += kWindow) {
       const std::uint32_t hi = std::min<std::uint32_t>(lo + kWindow, part_slots);
       // The scope's slots in [lo, hi).
       const std::size_t scope_from = next_scope_slot;
