@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cassert>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -272,13 +273,6 @@ struct KeywordIndex::Query {
     const Part& part = parts[PartOf(s)];
     return part.index->slot_label_[s - part.base];
   }
-  // The range of `sorted` (search slots, ascending) that lies in part `p`.
-  std::pair<std::size_t, std::size_t> RangeOf(const std::vector<std::uint32_t>& sorted, std::size_t p) const {
-    const std::uint32_t end = p + 1 < parts.size() ? parts[p + 1].base : UINT32_MAX;
-    auto first = std::lower_bound(sorted.begin(), sorted.end(), parts[p].base);
-    auto last = std::lower_bound(first, sorted.end(), end);
-    return {static_cast<std::size_t>(first - sorted.begin()), static_cast<std::size_t>(last - sorted.begin())};
-  }
   void SetStatistics(Word* w, double df) const {
     const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
     w->weight = w->count * idf * k1_plus_1;
@@ -327,6 +321,8 @@ std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const Key
     scope_slots += part_slots;
     // Container slot lists hold removed slots until compaction, which is when removed_ empties.
     const bool whole = segment->removed_.empty() && part_slots == segment->slot_label_.size();
+    // Search slots are 32-bit: the segments together hold fewer than 2^32 - kWindow slots.
+    assert(slots + segment->slot_label_.size() <= UINT32_MAX - kWindow);
     q.parts.push_back({segment, static_cast<std::uint32_t>(slots), whole, part_slots,
                        segment->slot_length_[q.field].data(), segment->slot_container_.data()});
     slots += segment->slot_label_.size();

@@ -76,9 +76,9 @@ class KeywordIndex {
                                  const std::vector<float>* term_weights = nullptr) const;
   // As Search, over several indexes (the segments of KeywordSegments; none may be changed
   // meanwhile) as one index holding all their chunks: the scope's statistics are summed over
-  // them, and one pruning pass reads each query term's lists in every segment before the
-  // next term's, so the k-th best score found in any segment prunes all of them. Ties go to
-  // the lower label, in whichever segment it is.
+  // them, and one pass reads the segments in turn, a window of slots at a time, with one
+  // threshold, so the k-th best score found in any segment prunes the rest. Ties go to the
+  // lower label, in whichever segment it is.
   static std::vector<KeywordHit> SearchSegments(const std::vector<const KeywordIndex*>& segments, Field field,
                                                 const std::vector<std::string>& query_terms, std::size_t k,
                                                 const ContainerSet& scope, const Bm25& params,
@@ -159,7 +159,8 @@ class KeywordIndex {
   std::size_t ScopedDocFrequency(const Term& term, const ContainerSet& scope) const;
   // Appends the live slots of `scope`'s containers to `out`, ascending.
   void ScopeSlots(const ContainerSet& scope, std::vector<std::uint32_t>* out) const;
-  // The two search strategies; each leaves the scored search slots in Query::touched.
+  // The two search strategies; each leaves search slots and their scores in Query::touched
+  // and Query::scores: ScoreByPostings its top k, ScoreScopeChunks every chunk it scored.
   static void ScoreByPostings(Query* query);
   static void ScoreScopeChunks(Query* query);
   // Drops the postings of removed chunks and renumbers the slots densely.

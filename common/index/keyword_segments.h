@@ -18,8 +18,7 @@ namespace tide::index {
 // chunk; when it has held Options::segment_max_chunks it is *sealed* as it is and a new one
 // starts. A search reads every segment as one index (KeywordIndex::SearchSegments): the
 // statistics of its scope summed over the segments (decision 0003, per segment), and one
-// pruning pass term by term across all of them, so the answer is one index's, up to float
-// rounding of the summed scores. A sealed segment left with nothing live is dropped.
+// pass over all of them with one pruning threshold, so the answer is one index's. A sealed segment left with nothing live is dropped.
 //
 // A snapshot holds the growing segment in its tables and each sealed one as `kw-<id>.bin`,
 // written once, by the first snapshot after the seal, and hard-linked by every later one. A

@@ -41,11 +41,12 @@ void ExpectAllTopK(const KeywordSegments& index, const Reference& ref) {
   }
 }
 
-// Each segment scores with the statistics of every segment, so the merged top k is the one
-// exhaustive BM25 over all chunks gives: with segments large enough for per-container counts
-// (5000) and small ones (700, 18 of them), before and after deletes in sealed segments.
+// Each segment scores with the statistics of every segment, so the top k is the one
+// exhaustive BM25 over all chunks gives: with a segment longer than the search's window of
+// slots (9000), segments large enough for per-container counts (5000) and small ones (700,
+// 18 of them), before and after deletes in sealed segments.
 TEST(KeywordSegmentsTest, SearchOverSegmentsEqualsExhaustiveBm25) {
-  for (std::size_t max_chunks : {std::size_t{5000}, std::size_t{700}}) {
+  for (std::size_t max_chunks : {std::size_t{9000}, std::size_t{5000}, std::size_t{700}}) {
     SCOPED_TRACE("segment_max_chunks " + std::to_string(max_chunks));
     KeywordSegments index({max_chunks, true});
     Reference ref;
@@ -76,6 +77,26 @@ TEST(KeywordSegmentsTest, SearchOverSegmentsEqualsExhaustiveBm25) {
     EXPECT_EQ(index.InScope(Field::kBody, "w7", scope), df > 0);
     EXPECT_FALSE(index.InScope(Field::kBody, "absent", scope));
   }
+}
+
+// Equal scores go to the lower label, also when the higher one is in an earlier segment
+// (labels are not in slot order across segments).
+TEST(KeywordSegmentsTest, TiesGoToTheLowerLabelInWhicheverSegment) {
+  KeywordSegments index({2, true});
+  index.Add(20, 0, Body({"tie", "x"}));
+  index.Add(21, 0, Body({"other", "x"}));
+  index.Add(10, 0, Body({"tie", "x"}));  // the first two are sealed: this one is in the next segment
+  ASSERT_EQ(index.sealed_segments(), 1u);
+  ContainerSet scope;
+  scope.Add(0);
+  std::vector<KeywordHit> hits = index.Search(Field::kBody, {"tie"}, 1, scope, {});
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].label, 10u);
+  hits = index.Search(Field::kBody, {"tie"}, 2, scope, {});
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].label, 10u);
+  EXPECT_EQ(hits[1].label, 20u);
+  EXPECT_EQ(hits[0].score, hits[1].score);
 }
 
 // A sealed segment whose chunks are all deleted goes, in a searching process and in the
