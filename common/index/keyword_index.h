@@ -155,6 +155,8 @@ class KeywordIndex {
   bool Countable(const Term& term) const;
   // Builds `term`'s per-container counts from its live postings.
   void CountContainers(Term* term);
+  // The posting of `slot` in `list`, or null (binary search).
+  static const Posting* FindPosting(const std::vector<Posting>& list, std::uint32_t slot);
   // Live postings of `term` in the containers of `scope`.
   std::size_t ScopedDocFrequency(const Term& term, const ContainerSet& scope) const;
   // Appends the live slots of `scope`'s containers to `out`, ascending.
