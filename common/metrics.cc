@@ -89,6 +89,7 @@ MetricsRegistry::Series* MetricsRegistry::FindOrAdd(const std::string& name, con
   for (auto& s : family.series) {
     if (s->labels == labels) {
       *added = false;
+      s->removed = false;
       return s.get();
     }
   }
@@ -142,6 +143,15 @@ void MetricsRegistry::FreezeCallbackGauges() {
   }
 }
 
+void MetricsRegistry::Remove(const std::string& name, const MetricLabels& labels) {
+  std::lock_guard lock(mu_);
+  auto family = families_.find(name);
+  if (family == families_.end()) return;
+  for (auto& s : family->second.series) {
+    if (s->labels == labels) s->removed = true;
+  }
+}
+
 std::string MetricsRegistry::Render() const {
   std::lock_guard lock(mu_);
   std::string out;
@@ -149,6 +159,7 @@ std::string MetricsRegistry::Render() const {
     const char* type = family.type == Type::kCounter ? "counter" : family.type == Type::kGauge ? "gauge" : "histogram";
     out += "# HELP " + name + " " + family.help + "\n# TYPE " + name + " " + type + "\n";
     for (const auto& s : family.series) {
+      if (s->removed) continue;
       if (s->counter) {
         out += name + LabelText(s->labels) + " " + std::to_string(s->counter->value()) + "\n";
       } else if (s->callback) {

@@ -67,6 +67,11 @@ class MetricsRegistry {
   // the callbacks read are about to go while the registry is still scraped.
   void FreezeCallbackGauges();
 
+  // Stops rendering a series whose subject went away (a partition revoked from this worker:
+  // its lag is another member's to report) until it is registered again. Its pointer stays
+  // valid and keeps its value. A series not registered is ignored.
+  void Remove(const std::string& name, const MetricLabels& labels);
+
   std::string Render() const;
 
  private:
@@ -77,6 +82,7 @@ class MetricsRegistry {
     std::unique_ptr<Gauge> gauge;
     std::unique_ptr<Histogram> histogram;
     std::function<double()> callback;
+    bool removed = false;  // Remove()d: not rendered until registered again
   };
   struct Family {
     Type type;

@@ -22,6 +22,8 @@ Result<Config> ParseConfig(int argc, const char* const* argv, po::options_descri
   int missing_topic_wait_s = static_cast<int>(c.preflight.missing_topic_wait.count());
   int fatal_exit_delay_ms = static_cast<int>(c.fatal_exit_delay.count());
   std::string group_instance_id = "auto";
+  std::string shards = ShardLayoutName(c.shards);
+  int shard_open_wait_ms = static_cast<int>(c.shard_open_wait.count());
   po::options_description options("tide-ingest options");
   AddSharedOptions(options, &c.shared);
   options.add_options()
@@ -56,6 +58,12 @@ Result<Config> ParseConfig(int argc, const char* const* argv, po::options_descri
        "larger events are dead-lettered")
       ("limits.max_text_bytes", po::value(&c.limits.max_text_bytes)->default_value(c.limits.max_text_bytes),
        "larger document texts are dead-lettered")
+      ("shards", po::value(&shards)->default_value(shards),
+       "single: one store under data_dir; per_partition: a shard (store and snapshots) per partition under "
+       "data_dir/partitions/<n>, which moves with its partition between the workers of one group")
+      ("shard_open_wait_ms", po::value(&shard_open_wait_ms)->default_value(shard_open_wait_ms),
+       "per_partition: how long opening a newly assigned partition's shard waits for its previous owner to "
+       "release it")
       ("store.sync", po::value(&c.store.sync_writes)->default_value(c.store.sync_writes),
        "fsync the RocksDB WAL on every batch")
       ("snapshot.interval_s", po::value(&snapshot_interval_s)->default_value(snapshot_interval_s),
@@ -84,13 +92,22 @@ Result<Config> ParseConfig(int argc, const char* const* argv, po::options_descri
   if (c.snapshot_keep < 1) return Status::InvalidArgument("snapshot.keep must be at least 1");
   if (c.applier.chunker.max_chars < 16) return Status::InvalidArgument("chunker.max_chars must be at least 16");
   if (fatal_exit_delay_ms < 0) return Status::InvalidArgument("fatal_exit_delay_ms must not be negative");
+  Result<ShardLayout> layout = ParseShardLayout(shards);
+  if (!layout) return layout.status();
+  c.shards = *layout;
+  if (shard_open_wait_ms < 0) return Status::InvalidArgument("shard_open_wait_ms must not be negative");
+  c.shard_open_wait = std::chrono::milliseconds(shard_open_wait_ms);
   c.batch.max_batch = max_batch;
   c.preflight.missing_topic_wait = std::chrono::seconds(missing_topic_wait_s);
   c.batch.missing_topic_grace = missing_topic_wait_s < 0 ? std::chrono::milliseconds::max()
                                                          : std::chrono::milliseconds(1000LL * missing_topic_wait_s);
   c.fatal_exit_delay = std::chrono::milliseconds(fatal_exit_delay_ms);
-  c.kafka.group_instance_id =
-      group_instance_id == "auto" ? DefaultGroupInstanceId(c.shared.data_dir) : group_instance_id;
+  // Workers sharing a per-partition data_dir would all derive the same id and fence each other:
+  // there, 'auto' is dynamic membership, and each worker may be given an id of its own.
+  if (group_instance_id == "auto") {
+    group_instance_id = c.shards == ShardLayout::kSingle ? DefaultGroupInstanceId(c.shared.data_dir) : "";
+  }
+  c.kafka.group_instance_id = group_instance_id;
   c.batch.max_wait = std::chrono::milliseconds(max_wait_ms);
   c.snapshot_interval = std::chrono::seconds(snapshot_interval_s);
   c.shared.logging.component = "ingest";

@@ -12,6 +12,7 @@
 #include "ingest/event.h"
 #include "ingest/kafka_conf.h"
 #include "ingest/preflight.h"
+#include "ingest/shards.h"
 
 namespace tide::ingest {
 
@@ -29,6 +30,11 @@ struct Config {
   Applier::Options applier;
   DecodeLimits limits;
   storage::Store::Options store;
+  // One store, or a shard per partition (ingest/shards.h; decision 0015).
+  ShardLayout shards = ShardLayout::kSingle;
+  // Per-partition shards: how long opening a partition's shard waits for its previous owner to
+  // let go of it.
+  std::chrono::milliseconds shard_open_wait{30000};
   std::chrono::seconds snapshot_interval{30};
   int snapshot_keep = 2;
   bool trim_changes = true;  // Indexer::Options::trim_changes

@@ -46,6 +46,9 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
   std::optional<Clock::time_point> topic_missing_since;  // the topic reported missing since then
   Clock::time_point last_lag_update;
   bool reseek = false;  // positions ran ahead of the store: seek back before consuming on
+  // Where each assigned partition started (the store's next offset; -1: its beginning): its
+  // position until a message of it is consumed (librdkafka reports none before that).
+  std::map<std::pair<std::string, std::int32_t>, std::int64_t> starts;
 
   // Seeks every assigned partition to the store's next offset.
   void SeekToStoredOffsets() {
@@ -62,6 +65,7 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
         break;
       }
       tp->set_offset(start->has_value() ? **start : RdKafka::Topic::OFFSET_BEGINNING);
+      starts[{tp->topic(), tp->partition()}] = start->value_or(-1);
       RdKafka::ErrorCode err = consumer->seek(*tp, 5000);
       if (err != RdKafka::ERR_NO_ERROR) {
         fatal = Status::Unavailable("seeking " + tp->topic() + "/" + std::to_string(tp->partition()) +
@@ -89,7 +93,13 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
             high < 0) {
           continue;
         }
-        const std::int64_t position = tp->offset() >= 0 ? tp->offset() : low;
+        // No position yet: nothing consumed since the partition was assigned (a partition
+        // taken over with nothing left to read): it stands where it started.
+        std::int64_t position = tp->offset();
+        if (position < 0) {
+          auto start = starts.find({tp->topic(), tp->partition()});
+          position = start != starts.end() && start->second >= 0 ? start->second : low;
+        }
         metrics
             ->AddGauge("tide_ingest_consumer_lag", "Messages in the partition not yet consumed.",
                        {{"topic", tp->topic()}, {"partition", std::to_string(tp->partition())}})
@@ -121,6 +131,7 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
           continue;
         }
         tp->set_offset(start->has_value() ? **start : RdKafka::Topic::OFFSET_BEGINNING);
+        starts[{tp->topic(), tp->partition()}] = start->value_or(-1);
         spdlog::info("partition assigned topic={} partition={} start={}", tp->topic(), tp->partition(),
                      start->has_value() ? std::to_string(**start) : std::string("beginning"));
       }
@@ -132,10 +143,18 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
       if (readiness) readiness->SetReady();
       return;
     }
+    std::vector<std::pair<std::string, std::int32_t>> revoked;
     for (RdKafka::TopicPartition* tp : partitions) {
       spdlog::info("partition revoked topic={} partition={} lost={}", tp->topic(), tp->partition(),
                    c->assignment_lost());
+      revoked.emplace_back(tp->topic(), tp->partition());
+      starts.erase({tp->topic(), tp->partition()});
+      // Its lag is the next owner's to report.
+      if (metrics) {
+        metrics->Remove("tide_ingest_consumer_lag", {{"topic", tp->topic()}, {"partition", std::to_string(tp->partition())}});
+      }
     }
+    if (Status released = handler->Revoked(revoked); !released.ok() && fatal.ok()) fatal = released;
     if (cooperative) {
       LogIfError(c->incremental_unassign(partitions), "incremental_unassign");
     } else {

@@ -49,6 +49,12 @@ class ConsumerLoop {
     // same batch is retried after a backoff with the partitions paused; any other error
     // stops the loop.
     virtual Status ProcessBatch(const std::vector<KafkaMessage>& batch) = 0;
+    // The partitions are no longer this member's (revoked, or lost), after the batch in hand
+    // was made durable or dropped. An error stops the loop.
+    virtual Status Revoked(const std::vector<std::pair<std::string, std::int32_t>>& partitions) {
+      (void)partitions;
+      return Status();
+    }
     // Called when the loop is idle or between batches (snapshots, stats).
     virtual void Tick() {}
   };

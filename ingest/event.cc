@@ -1,5 +1,7 @@
 #include "ingest/event.h"
 
+#include <librdkafka/rdkafka.h>
+
 #include <cmath>
 #include <limits>
 
@@ -208,6 +210,22 @@ bool IsValidDocId(std::string_view id) {
 }
 
 std::string AclEventKey(std::string_view principal) { return "acl:" + std::string(principal); }
+
+std::string_view PartitionKeyOf(std::string_view key) {
+  if (key.rfind("acl:", 0) == 0) return key;
+  return key.substr(0, key.find('/'));
+}
+
+std::int32_t PartitionOf(std::string_view key, std::int32_t partitions) {
+  const std::string_view part = PartitionKeyOf(key);
+  // The partitioner ignores its topic and opaque arguments.
+  return rd_kafka_msg_partitioner_murmur2(nullptr, part.data(), part.size(), partitions, nullptr, nullptr);
+}
+
+std::string PlacementKey(const Event& event) {
+  if (event.type == EventType::kAclUpsert || event.type == EventType::kAclDelete) return AclEventKey(event.principal);
+  return event.container_id;
+}
 
 std::string EventKey(std::string_view container_id, std::string_view doc_id) {
   std::string key(container_id);

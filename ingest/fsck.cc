@@ -194,65 +194,86 @@ Result<FsckReport> CheckStore(const storage::Store& store, const std::filesystem
 }
 
 Result<LogicalDigest> ComputeLogicalDigest(const storage::Store& store) {
-  LogicalDigest digest;
+  return ComputeLogicalDigest(std::vector<const storage::Store*>{&store});
+}
+
+namespace {
+
+// One document's part of the logical digest: its key, version, fields and chunks in ordinal
+// order, each with its vector. Counts it in `digest`.
+Result<std::string> DocumentHash(const storage::Store& store, std::string_view key, const storage::DocRecord& doc,
+                                 LogicalDigest* digest) {
   ContentHash hash;
-  Status inner;
-  Status scan = store.Scan(Cf::kDocs, "", "", [&](std::string_view key, std::string_view value) {
-    Result<storage::DocRecord> doc = storage::DecodeDoc(value);
-    if (!doc) {
-      inner = doc.status();
-      return false;
+  hash.Bytes(key);
+  hash.Number(doc.version);
+  hash.Number(doc.deleted ? 1 : 0);
+  if (doc.deleted) {
+    ++digest->deleted_documents;
+    return hash.Hex();
+  }
+  ++digest->documents;
+  hash.Bytes(doc.title);
+  hash.Bytes(doc.source_uri);
+  hash.Bytes(doc.mime);
+  hash.Bytes(doc.metadata_json);
+  hash.Number(static_cast<std::int64_t>(doc.labels.size()));
+  for (std::size_t i = 0; i < doc.labels.size(); ++i) {
+    const std::string label = storage::EncodeU64(doc.labels[i]);
+    Result<std::optional<std::string>> chunk = store.Get(Cf::kChunks, label);
+    if (!chunk) return chunk.status();
+    Result<std::optional<std::string>> vector = store.Get(Cf::kVectors, label);
+    if (!vector) return vector.status();
+    if (!chunk->has_value() || !vector->has_value()) {
+      return Status::Corruption("document " + std::string(key) + " lists chunk " + std::to_string(doc.labels[i]) +
+                                ", which has no chunk or vector");
     }
-    hash.Bytes(key);
-    hash.Number(doc->version);
-    hash.Number(doc->deleted ? 1 : 0);
-    if (doc->deleted) {
-      ++digest.deleted_documents;
+    Result<storage::ChunkRecord> c = storage::DecodeChunk(**chunk);
+    if (!c) return c.status();
+    ++digest->chunks;
+    hash.Number(doc.ordinals[i]);
+    hash.Number(doc.chunk_versions[i]);
+    hash.Bytes(c->container_id);
+    hash.Bytes(c->doc_id);
+    hash.Number(c->ordinal);
+    hash.Bytes(c->title);
+    hash.Bytes(c->heading);
+    hash.Number(c->char_begin);
+    hash.Number(c->char_end);
+    hash.Number(c->page);
+    hash.Bytes(c->text);
+    hash.Bytes(c->keywords);
+    hash.Bytes(**vector);
+  }
+  return hash.Hex();
+}
+
+}  // namespace
+
+Result<LogicalDigest> ComputeLogicalDigest(const std::vector<const storage::Store*>& stores) {
+  LogicalDigest digest;
+  // Each document's own hash, by key, whichever store holds it: the digest does not depend on
+  // how the documents are split between stores.
+  std::map<std::string, std::string> documents;
+  for (const storage::Store* store : stores) {
+    Status inner;
+    Status scan = store->Scan(Cf::kDocs, "", "", [&](std::string_view key, std::string_view value) {
+      Result<storage::DocRecord> doc = storage::DecodeDoc(value);
+      Result<std::string> document = doc ? DocumentHash(*store, key, *doc, &digest) : doc.status();
+      if (!document) {
+        inner = document.status();
+        return false;
+      }
+      if (!documents.emplace(std::string(key), std::move(*document)).second) {
+        inner = Status::Corruption("document " + std::string(key) + " is in two of the stores (shards) read");
+        return false;
+      }
       return true;
-    }
-    ++digest.documents;
-    hash.Bytes(doc->title);
-    hash.Bytes(doc->source_uri);
-    hash.Bytes(doc->mime);
-    hash.Bytes(doc->metadata_json);
-    hash.Number(static_cast<std::int64_t>(doc->labels.size()));
-    for (std::size_t i = 0; i < doc->labels.size(); ++i) {
-      const std::string label = storage::EncodeU64(doc->labels[i]);
-      Result<std::optional<std::string>> chunk = store.Get(Cf::kChunks, label);
-      Result<std::optional<std::string>> vector = store.Get(Cf::kVectors, label);
-      if (!chunk || !vector) {
-        inner = !chunk ? chunk.status() : vector.status();
-        return false;
-      }
-      if (!chunk->has_value() || !vector->has_value()) {
-        inner = Status::Corruption("document " + std::string(key) + " lists chunk " +
-                                   std::to_string(doc->labels[i]) + ", which has no chunk or vector");
-        return false;
-      }
-      Result<storage::ChunkRecord> c = storage::DecodeChunk(**chunk);
-      if (!c) {
-        inner = c.status();
-        return false;
-      }
-      ++digest.chunks;
-      hash.Number(doc->ordinals[i]);
-      hash.Number(doc->chunk_versions[i]);
-      hash.Bytes(c->container_id);
-      hash.Bytes(c->doc_id);
-      hash.Number(c->ordinal);
-      hash.Bytes(c->title);
-      hash.Bytes(c->heading);
-      hash.Number(c->char_begin);
-      hash.Number(c->char_end);
-      hash.Number(c->page);
-      hash.Bytes(c->text);
-      hash.Bytes(c->keywords);
-      hash.Bytes(**vector);
-    }
-    return true;
-  });
-  TIDE_RETURN_IF_ERROR(scan);
-  TIDE_RETURN_IF_ERROR(inner);
+    });
+    TIDE_RETURN_IF_ERROR(scan);
+    TIDE_RETURN_IF_ERROR(inner);
+  }
+  ContentHash hash;
+  for (const auto& [key, document] : documents) hash.Bytes(document);
   digest.checksum = hash.Hex();
   return digest;
 }

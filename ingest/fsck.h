@@ -47,5 +47,10 @@ struct LogicalDigest {
 // Reads the whole docs column family and every chunk and vector it names. Corruption if a
 // listed chunk or vector is missing or undecodable (run CheckStore for the details).
 Result<LogicalDigest> ComputeLogicalDigest(const storage::Store& store);
+// The same over several stores taken as one (the shards of a per-partition worker,
+// ingest/shards.h): equal to the digest of one store that applied all their events.
+// Corruption if a document is in two of them (a topic whose partition count changed sends a
+// key to another partition: both shards then hold a version of it).
+Result<LogicalDigest> ComputeLogicalDigest(const std::vector<const storage::Store*>& stores);
 
 }  // namespace tide::ingest

@@ -21,6 +21,7 @@
 #include "ingest/indexer.h"
 #include "ingest/kafka_admin.h"
 #include "ingest/preflight.h"
+#include "ingest/shards.h"
 
 namespace tide::ingest {
 namespace {
@@ -67,34 +68,60 @@ struct WorkerMetrics {
 
 class Worker : public ConsumerLoop::Handler {
  public:
-  Worker(const Config& config, Applier* applier, index::IndexSet* indexes, Indexer* indexer,
-         DeadLetterProducer* dead_letters, WorkerMetrics* metrics)
-      : config_(config),
-        applier_(applier),
-        indexes_(indexes),
-        indexer_(indexer),
-        dead_letters_(dead_letters),
-        metrics_(metrics) {}
+  // `partitions`: the topic's partition count, to check where events are placed; 0: unchecked
+  // (shards = single).
+  Worker(const Config& config, ShardSet* shards, DeadLetterProducer* dead_letters, WorkerMetrics* metrics,
+         std::int32_t partitions)
+      : config_(config), shards_(shards), dead_letters_(dead_letters), metrics_(metrics), partitions_(partitions) {}
 
   Result<std::optional<std::int64_t>> StartOffset(const std::string& topic, std::int32_t partition) override {
-    return applier_->StoredOffset(topic, partition);
+    Result<Shard*> shard = shards_->Get(partition);
+    if (!shard) return shard.status();
+    return (*shard)->applier->StoredOffset(topic, partition);
+  }
+
+  Status Revoked(const std::vector<std::pair<std::string, std::int32_t>>& partitions) override {
+    for (const auto& [topic, partition] : partitions) TIDE_RETURN_IF_ERROR(shards_->Release(partition));
+    return Status();
   }
 
   Status ProcessBatch(const std::vector<KafkaMessage>& batch) override {
     const auto start = Clock::now();
-    Status s = DoProcessBatch(batch);
+    Status s = ProcessByShard(batch);
     if (!s.ok()) {
       metrics_->retries->Inc();
       return s;
     }
+    // The whole batch is durable: no dead letter of it will be sent again.
+    delivered_dead_letters_.clear();
     metrics_->consumed->Inc(batch.size());
     metrics_->batch->Observe(std::chrono::duration<double>(Clock::now() - start).count());
     return s;
   }
 
-  Status DoProcessBatch(const std::vector<KafkaMessage>& all) {
+  // Each shard's part of the batch is one atomic write to its store. A part that fails fails
+  // the batch; the loop retries it whole, and the parts already durable are skipped by their
+  // stored offsets.
+  Status ProcessByShard(const std::vector<KafkaMessage>& batch) {
+    if (shards_->layout() == ShardLayout::kSingle) {
+      Result<Shard*> shard = shards_->Get(-1);
+      if (!shard) return shard.status();
+      return DoProcessBatch(*shard, batch);
+    }
+    std::map<std::int32_t, std::vector<KafkaMessage>> parts;
+    for (const KafkaMessage& m : batch) parts[m.partition].push_back(m);
+    for (const auto& [partition, part] : parts) {
+      Result<Shard*> shard = shards_->Get(partition);
+      if (!shard) return shard.status();
+      TIDE_RETURN_IF_ERROR(DoProcessBatch(*shard, part));
+    }
+    return Status();
+  }
+
+  Status DoProcessBatch(Shard* shard, const std::vector<KafkaMessage>& all) {
+    Applier* applier = shard->applier.get();
     // The indexes follow on their own thread; a batch waits only when they fall far behind.
-    TIDE_RETURN_IF_ERROR(indexer_->WaitWhileBehind());
+    TIDE_RETURN_IF_ERROR(shard->indexer->WaitWhileBehind());
     // Messages below a partition's stored offset are already durable (a batch retried after
     // part of it was applied): skip them, so nothing is ever counted twice.
     std::vector<KafkaMessage> batch;
@@ -103,7 +130,7 @@ class Worker : public ConsumerLoop::Handler {
     for (const KafkaMessage& m : all) {
       auto [it, inserted] = stored.try_emplace({m.topic, m.partition}, -1);
       if (inserted) {
-        Result<std::optional<std::int64_t>> offset = applier_->StoredOffset(m.topic, m.partition);
+        Result<std::optional<std::int64_t>> offset = applier->StoredOffset(m.topic, m.partition);
         if (!offset) return offset.status();
         it->second = offset->value_or(-1);
       }
@@ -117,12 +144,21 @@ class Worker : public ConsumerLoop::Handler {
     for (const KafkaMessage& m : batch) {
       BatchItem item{m.topic, m.partition, m.offset, std::nullopt};
       Result<Event> event = DecodeEvent(m.key, m.value, config_.limits);
+      const char* error_class = "invalid_event";
+      if (event) {
+        Result<bool> placed = CheckPlacement(m, *event);
+        if (!placed) return placed.status();
+        if (!*placed) {
+          event = Status::InvalidArgument(MisplacedReason(m, *event));
+          error_class = "misplaced_event";
+        }
+      }
       if (event) {
         item.event = std::move(*event);
       } else if (!delivered_dead_letters_.contains({m.topic, m.partition, m.offset})) {
         spdlog::debug("dead letter partition={} offset={} reason={}", m.partition, m.offset,
                       event.status().message());
-        dead_letters_->Send(m, event.status().message(), "invalid_event");
+        dead_letters_->Send(m, event.status().message(), error_class);
         sent.push_back({m.topic, m.partition, m.offset});
       }
       items.push_back(std::move(item));
@@ -135,38 +171,64 @@ class Worker : public ConsumerLoop::Handler {
       TIDE_RETURN_IF_ERROR(dead_letters_->Flush(std::chrono::seconds(10)));
       delivered_dead_letters_.insert(sent.begin(), sent.end());
     }
-    Result<BatchResult> result = applier_->ApplyBatch(items);
+    Result<BatchResult> result = applier->ApplyBatch(items);
     if (!result && result.status().code() == Status::Code::kInvalidArgument) {
       // Some event can never be embedded (the provider rejects its text): find it by applying
       // the events one at a time, dead-letter it, and apply everything else.
       spdlog::warn("batch rejected ({}); applying its events one by one", result.status().message());
-      return ApplyOneByOne(batch, std::move(items));
+      return ApplyOneByOne(shard, batch, std::move(items));
     }
     if (!result && result.status().code() != Status::Code::kUnavailable) {
       // Neither transient nor the input's fault as far as the code knows (a corrupt stored
       // record, a bug): retried a few times, then isolated event by event so that one event
       // cannot stop its partition for ever.
       const MessageId first{batch.front().topic, batch.front().partition, batch.front().offset};
-      if (failing_batch_ != first) {
-        failing_batch_ = first;
-        failed_attempts_ = 0;
+      if (shard->failing_batch != first) {
+        shard->failing_batch = first;
+        shard->failed_attempts = 0;
       }
-      if (++failed_attempts_ < config_.max_apply_attempts) {
-        spdlog::error("batch failed (attempt {} of {}): {}", failed_attempts_, config_.max_apply_attempts,
+      if (++shard->failed_attempts < config_.max_apply_attempts) {
+        spdlog::error("batch failed (attempt {} of {}): {}", shard->failed_attempts, config_.max_apply_attempts,
                       result.status().ToString());
         return Status::Unavailable(result.status().ToString());  // retried with backoff
       }
       spdlog::error("batch failed {} times ({}); applying its events one by one, dead-lettering those that fail",
-                    failed_attempts_, result.status().ToString());
-      return ApplyOneByOne(batch, std::move(items));
+                    shard->failed_attempts, result.status().ToString());
+      return ApplyOneByOne(shard, batch, std::move(items));
     }
     if (!result) return result.status();
-    return Finish(*result);
+    return Finish(shard, *result);
   }
 
-  Status ApplyOneByOne(const std::vector<KafkaMessage>& batch, std::vector<BatchItem> items) {
+  // With per-partition shards, whether the event is on its container's partition (else a
+  // container.delete would miss the container's documents in other shards). InvalidArgument,
+  // which stops the worker, when the topic has more partitions than at start: placement by
+  // container has changed.
+  Result<bool> CheckPlacement(const KafkaMessage& m, const Event& event) const {
+    if (partitions_ <= 0) return true;
+    if (m.partition >= partitions_) {
+      return Status::InvalidArgument(
+          "topic '" + m.topic + "' has grown past the " + std::to_string(partitions_) +
+          " partitions it had when the worker started (a message on partition " + std::to_string(m.partition) +
+          "); shards = per_partition needs a fixed partition count, since adding partitions moves containers to "
+          "other partitions (docs/decisions/0015-partition-shards.md): replay into a new topic instead");
+    }
+    return PartitionOf(PlacementKey(event), partitions_) == m.partition;
+  }
+
+  std::string MisplacedReason(const KafkaMessage& m, const Event& event) const {
+    const bool acl = event.type == EventType::kAclUpsert || event.type == EventType::kAclDelete;
+    return std::string(acl ? "principal '" + event.principal + "'" : "container '" + event.container_id + "'") +
+           " is placed on partition " + std::to_string(PartitionOf(PlacementKey(event), partitions_)) + " of " +
+           std::to_string(partitions_) + ", not " + std::to_string(m.partition) +
+           ": with shards = per_partition every event of a container must be on its partition (murmur2 of the " +
+           "container id, as tidectl publish places it; docs/operations.md#several-workers-in-one-group)";
+  }
+
+  Status ApplyOneByOne(Shard* shard, const std::vector<KafkaMessage>& batch, std::vector<BatchItem> items) {
+    Applier* applier = shard->applier.get();
     for (std::size_t i = 0; i < items.size(); ++i) {
-      Result<BatchResult> one = applier_->ApplyBatch({items[i]});
+      Result<BatchResult> one = applier->ApplyBatch({items[i]});
       if (!one && one.status().code() != Status::Code::kUnavailable) {
         const bool rejected = one.status().code() == Status::Code::kInvalidArgument;
         if (!rejected) {
@@ -181,19 +243,18 @@ class Worker : public ConsumerLoop::Handler {
                             rejected ? "embedding_rejected" : "apply_failed");
         TIDE_RETURN_IF_ERROR(dead_letters_->Flush(std::chrono::seconds(10)));
         items[i].event.reset();  // now it only moves the offset and counts as dead-lettered
-        one = applier_->ApplyBatch({items[i]});
+        one = applier->ApplyBatch({items[i]});
       }
       if (!one) return one.status();
-      TIDE_RETURN_IF_ERROR(Finish(*one));
+      TIDE_RETURN_IF_ERROR(Finish(shard, *one));
     }
     return Status();
   }
 
   // Book-keeping once a batch is durable: metrics, and the indexer is told of the changes.
-  Status Finish(const BatchResult& r) {
+  Status Finish(Shard* shard, const BatchResult& r) {
     const BatchResult* result = &r;
-    delivered_dead_letters_.clear();
-    failed_attempts_ = 0;
+    shard->failed_attempts = 0;
     metrics_->applied->Inc(result->applied);
     metrics_->stale->Inc(result->stale);
     metrics_->duplicate->Inc(result->duplicate);
@@ -202,7 +263,7 @@ class Worker : public ConsumerLoop::Handler {
     metrics_->chunk->Observe(result->chunk_seconds);
     metrics_->embed->Observe(result->embed_seconds);
     metrics_->write->Observe(result->write_seconds);
-    if (result->change_seq != 0) indexer_->Notify(result->change_seq);
+    if (result->change_seq != 0) shard->indexer->Notify(result->change_seq);
     spdlog::debug("batch applied applied={} stale={} duplicate={} dead_lettered={} chunks={}", result->applied,
                   result->stale, result->duplicate, result->dead_lettered, result->chunks);
     return Status();
@@ -211,28 +272,25 @@ class Worker : public ConsumerLoop::Handler {
   void Tick() override {
     const auto now = Clock::now();
     if (now - last_report_ >= std::chrono::seconds(30)) {
-      const IngestCounters& c = applier_->counters();
-      spdlog::info("ingest progress applied={} stale={} duplicate={} dead_lettered={} chunks={} seq={} index_lag={}",
-                   c.applied, c.stale, c.duplicate, c.dead_lettered, indexes_->size(), indexes_->applied_seq(),
-                   indexer_->lag());
+      const IngestCounters c = shards_->counters();
+      const ShardSet::Totals t = shards_->totals();
+      spdlog::info(
+          "ingest progress applied={} stale={} duplicate={} dead_lettered={} chunks={} seq={} index_lag={} shards={}",
+          c.applied, c.stale, c.duplicate, c.dead_lettered, t.chunks, t.applied_seq, t.index_lag, t.shards);
       last_report_ = now;
     }
   }
 
  private:
   const Config& config_;
-  Applier* applier_;
-  index::IndexSet* indexes_;
-  Indexer* indexer_;
+  ShardSet* shards_;
   DeadLetterProducer* dead_letters_;
   WorkerMetrics* metrics_;
+  const std::int32_t partitions_;
   using MessageId = std::tuple<std::string, std::int32_t, std::int64_t>;  // topic, partition, offset
   // Dead letters of the batch in hand already acknowledged by the broker, so a retried batch
-  // does not send them again. Cleared once the batch is durable.
+  // does not send them again. Cleared once the whole batch is durable.
   std::set<MessageId> delivered_dead_letters_;
-  // The batch (by its first message) failing with a persistent error, and how often it has.
-  MessageId failing_batch_;
-  int failed_attempts_ = 0;
   Clock::time_point last_report_ = Clock::now();
 };
 
@@ -273,10 +331,7 @@ Result<std::unique_ptr<http::HttpServer>> StartStatusServer(const Config& config
 
 Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetrics* metrics, Readiness* readiness,
                      const std::atomic<bool>& stopping) {
-  const std::filesystem::path data_dir(config.shared.data_dir);
   readiness->SetNotReady("opening the store and loading the indexes");
-  Result<std::unique_ptr<storage::Store>> store = storage::Store::OpenPrimary(data_dir / "store", config.store);
-  if (!store) return store.status();
   Result<std::unique_ptr<embedding::Embedder>> embedder = embedding::MakeEmbedder(config.shared.embedder);
   if (!embedder) return embedder.status();
   if (!config.embedding_cache_path.empty()) {
@@ -289,22 +344,22 @@ Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetr
     if (!cached) return cached.status();
     embedder = std::unique_ptr<embedding::Embedder>(std::move(*cached));
   }
-  Applier applier(store->get(), embedder->get(), config.applier);
-  TIDE_RETURN_IF_ERROR(applier.Init());
-
-  index::IndexSet::Options index_options;
-  index_options.model_id = (*embedder)->model_id();
-  index_options.vector = config.shared.hnsw;
-  index_options.vector.dim = (*embedder)->dimension();
-  index_options.keep_sealed_segments = false;  // the worker never searches
-  // The store's lock is ours, so no other writer is saving a snapshot: what is unfinished was
-  // left by a worker that died while writing it.
-  Result<std::size_t> leftovers = index::IndexSet::RemoveUnfinishedSnapshots(data_dir / "snapshots");
-  if (!leftovers) return leftovers.status();
-  if (*leftovers > 0) spdlog::info("removed {} unfinished snapshot(s) of an interrupted worker", *leftovers);
-  Result<std::unique_ptr<index::IndexSet>> indexes =
-      OpenIndexes(index_options, store->get(), data_dir / "snapshots", config.snapshot_keep);
-  if (!indexes) return indexes.status();
+  ShardSet::Options shard_options;
+  shard_options.layout = config.shards;
+  shard_options.data_dir = config.shared.data_dir;
+  shard_options.store = config.store;
+  shard_options.applier = config.applier;
+  shard_options.index.model_id = (*embedder)->model_id();
+  shard_options.index.vector = config.shared.hnsw;
+  shard_options.index.vector.dim = (*embedder)->dimension();
+  shard_options.index.keep_sealed_segments = false;  // the worker never searches
+  shard_options.indexer.snapshot_interval = config.snapshot_interval;
+  shard_options.indexer.snapshot_keep = config.snapshot_keep;
+  shard_options.indexer.trim_changes = config.trim_changes;
+  shard_options.indexer.graph_record_bytes = metrics->graph_record_bytes;
+  shard_options.open_wait = config.shard_open_wait;
+  ShardSet shards(shard_options, embedder->get(), metrics->index);
+  TIDE_RETURN_IF_ERROR(shards.Init());
 
   readiness->SetNotReady("checking the kafka cluster (topics, session timeout)");
   Result<std::unique_ptr<KafkaAdmin>> admin = KafkaAdmin::Connect(config.kafka, std::chrono::seconds(10));
@@ -314,35 +369,43 @@ Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetr
   Result<std::unique_ptr<DeadLetterProducer>> dead_letters =
       DeadLetterProducer::Create(config.kafka, config.dead_letters, admin->get());
   if (!dead_letters) return dead_letters.status();
+  // Per-partition shards need every event on its container's partition: the worker checks
+  // placement against the partition count the topic has now.
+  std::int32_t partitions = 0;
+  if (config.shards == ShardLayout::kPerPartition) {
+    Result<TopicDescription> topic = (*admin)->DescribeTopic(config.kafka.topic, /*with_configs=*/false);
+    if (!topic) return topic.status().WithContext("reading the partition count of '" + config.kafka.topic + "'");
+    partitions = topic->partitions;
+    spdlog::info("shards per partition: topic={} partitions={} data_dir={}", config.kafka.topic, partitions,
+                 config.shared.data_dir);
+  }
   admin->reset();
   DeadLetterProducer* dlq = dead_letters->get();
-  Indexer::Options indexer_options;
-  indexer_options.snapshot_dir = data_dir / "snapshots";
-  indexer_options.snapshot_interval = config.snapshot_interval;
-  indexer_options.snapshot_keep = config.snapshot_keep;
-  indexer_options.trim_changes = config.trim_changes;
-  indexer_options.graph_record_bytes = metrics->graph_record_bytes;
-  Indexer indexer(indexer_options, store->get(), indexes->get(), metrics->index);
   registry->AddCallbackGauge("tide_ingest_dead_letter_max_bytes",
                              "Largest dead letter sent whole (the dead-letter topic's limit).", {},
                              [dlq] { return static_cast<double>(dlq->max_message_bytes()); });
-  index::IndexSet* set = indexes->get();
+  ShardSet* set = &shards;
+  registry->AddCallbackGauge("tide_ingest_shards", "Shards (stores) the worker holds open: 1 with shards=single.", {},
+                             [set] { return static_cast<double>(set->totals().shards); });
   registry->AddCallbackGauge("tide_ingest_indexed_chunks", "Chunks in the worker's indexes.", {},
-                             [set] { return static_cast<double>(set->size()); });
-  registry->AddCallbackGauge("tide_ingest_graph_generation",
-                             "Generation of the vector graph records (a new one each time the graph is built anew).",
-                             {}, [set] { return static_cast<double>(set->graph_generation()); });
-  registry->AddCallbackGauge("tide_ingest_applied_change_seq", "Last change record applied to the indexes.", {},
-                             [set] { return static_cast<double>(set->applied_seq()); });
+                             [set] { return static_cast<double>(set->totals().chunks); });
+  registry->AddCallbackGauge(
+      "tide_ingest_graph_generation",
+      "Generation of the vector graph records (a new one each time the graph is built anew; the highest shard's).", {},
+      [set] { return static_cast<double>(set->totals().graph_generation); });
+  registry->AddCallbackGauge("tide_ingest_applied_change_seq",
+                             "Last change record applied to the indexes (summed over shards).", {},
+                             [set] { return static_cast<double>(set->totals().applied_seq); });
   registry->AddCallbackGauge("tide_ingest_hnsw_tombstone_ratio",
                              "Deleted HNSW slots not yet reused, over all slots.", {}, [set] {
-                               const double dead = static_cast<double>(set->vector_tombstones());
-                               const double all = dead + static_cast<double>(set->vector_size());
+                               const ShardSet::Totals t = set->totals();
+                               const double dead = static_cast<double>(t.vector_tombstones);
+                               const double all = dead + static_cast<double>(t.vector_size);
                                return all > 0 ? dead / all : 0.0;
                              });
   registry->AddCallbackGauge("tide_ingest_index_lag_changes",
                              "Change records in the store not yet in the worker's indexes (indexed on their own thread).",
-                             {}, [&indexer] { return static_cast<double>(indexer.lag()); });
+                             {}, [set] { return static_cast<double>(set->totals().index_lag); });
   // The gauges above read objects of this function; /metrics outlives it (a fatal error is
   // reported for a while before exit), so they keep their last values from here on.
   struct FreezeGauges {
@@ -350,16 +413,16 @@ Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetr
     ~FreezeGauges() { registry->FreezeCallbackGauges(); }
   } freeze_gauges{registry};
   readiness->SetNotReady("joining consumer group " + config.kafka.group_id);
-  Worker worker(config, &applier, indexes->get(), &indexer, dlq, metrics);
+  Worker worker(config, &shards, dlq, metrics, partitions);
   Result<std::unique_ptr<ConsumerLoop>> loop =
       ConsumerLoop::Create(config.kafka, config.batch, &worker, registry, readiness);
   if (!loop) return loop.status();
   Status run = (*loop)->Run(stopping);
   loop->reset();
-  // Catch up with everything written and write the final snapshot.
-  Status indexed = indexer.Stop();
+  // Catch up with everything written and write the final snapshots.
+  const IngestCounters c = shards.counters();
+  Status indexed = shards.StopAll();
   if (run.ok()) run = indexed;
-  const IngestCounters& c = applier.counters();
   spdlog::info("ingest stopped applied={} stale={} duplicate={} dead_lettered={}", c.applied, c.stale,
                c.duplicate, c.dead_lettered);
   return run;

@@ -6,10 +6,34 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include "ingest/event.h"
+
 namespace tide::ctl {
 namespace {
 
 constexpr int kTimeoutMs = 10000;
+
+// The topic's partition ids, sorted, from the cluster's metadata. NotFound if it has none.
+Result<std::vector<std::int32_t>> TopicPartitions(RdKafka::Handle* client, const std::string& topic) {
+  std::string err;
+  std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(client, topic, nullptr, err));
+  if (!handle) return Status::Unavailable("topic handle: " + err);
+  RdKafka::Metadata* raw = nullptr;
+  RdKafka::ErrorCode e = client->metadata(false, handle.get(), &raw, kTimeoutMs);
+  std::unique_ptr<RdKafka::Metadata> md(raw);
+  if (e != RdKafka::ERR_NO_ERROR) return Status::Unavailable("metadata: " + RdKafka::err2str(e));
+  std::vector<std::int32_t> out;
+  for (const RdKafka::TopicMetadata* t : *md->topics()) {
+    if (t->topic() != topic) continue;
+    if (t->err() != RdKafka::ERR_NO_ERROR) {
+      return Status::NotFound("topic '" + topic + "': " + RdKafka::err2str(t->err()));
+    }
+    for (const RdKafka::PartitionMetadata* p : *t->partitions()) out.push_back(p->id());
+  }
+  if (out.empty()) return Status::NotFound("topic '" + topic + "' has no partitions");
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 }  // namespace
 
@@ -31,24 +55,7 @@ Result<std::unique_ptr<Broker>> Broker::Connect(const ingest::KafkaConfig& kafka
 }
 
 Result<std::vector<std::int32_t>> Broker::Partitions(const std::string& topic) {
-  std::string err;
-  std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(consumer_.get(), topic, nullptr, err));
-  if (!handle) return Status::Unavailable("topic handle: " + err);
-  RdKafka::Metadata* raw = nullptr;
-  RdKafka::ErrorCode e = consumer_->metadata(false, handle.get(), &raw, kTimeoutMs);
-  std::unique_ptr<RdKafka::Metadata> md(raw);
-  if (e != RdKafka::ERR_NO_ERROR) return Status::Unavailable("metadata: " + RdKafka::err2str(e));
-  std::vector<std::int32_t> out;
-  for (const RdKafka::TopicMetadata* t : *md->topics()) {
-    if (t->topic() != topic) continue;
-    if (t->err() != RdKafka::ERR_NO_ERROR) {
-      return Status::NotFound("topic '" + topic + "': " + RdKafka::err2str(t->err()));
-    }
-    for (const RdKafka::PartitionMetadata* p : *t->partitions()) out.push_back(p->id());
-  }
-  if (out.empty()) return Status::NotFound("topic '" + topic + "' has no partitions");
-  std::sort(out.begin(), out.end());
-  return out;
+  return TopicPartitions(consumer_.get(), topic);
 }
 
 Result<std::pair<std::int64_t, std::int64_t>> Broker::Watermarks(const std::string& topic, std::int32_t partition) {
@@ -215,6 +222,19 @@ Result<std::unique_ptr<Publisher>> Publisher::Connect(const ingest::KafkaConfig&
 Status Publisher::Send(const std::string& topic, std::optional<std::string_view> key,
                        std::optional<std::string_view> value,
                        const std::vector<std::pair<std::string, std::string>>& headers) {
+  // A keyed message goes where ingest::PartitionOf says, among the topic's partitions (asked
+  // once per topic). librdkafka's C++ partitioner callback is not called for messages produced
+  // by topic name, hence the explicit partition.
+  std::int32_t partition = RdKafka::Topic::PARTITION_UA;
+  if (key) {
+    auto count = partition_counts_.find(topic);
+    if (count == partition_counts_.end()) {
+      Result<std::vector<std::int32_t>> partitions = TopicPartitions(producer_.get(), topic);
+      if (!partitions) return partitions.status().WithContext("placing a message on '" + topic + "'");
+      count = partition_counts_.emplace(topic, static_cast<std::int32_t>(partitions->size())).first;
+    }
+    partition = ingest::PartitionOf(*key, count->second);
+  }
   RdKafka::Headers* h = nullptr;
   if (!headers.empty()) {
     h = RdKafka::Headers::create();
@@ -222,7 +242,7 @@ Status Publisher::Send(const std::string& topic, std::optional<std::string_view>
   }
   for (;;) {
     RdKafka::ErrorCode e = producer_->produce(
-        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+        topic, partition, RdKafka::Producer::RK_MSG_COPY,
         value ? const_cast<char*>(value->data()) : nullptr, value ? value->size() : 0, key ? key->data() : nullptr,
         key ? key->size() : 0, 0, h);
     if (e == RdKafka::ERR__QUEUE_FULL) {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -74,13 +75,14 @@ class Broker {
 };
 
 // Sends messages with acks=all and idempotence, so a message is on every in-sync replica once
-// acknowledged and a retry never duplicates it.
+// acknowledged and a retry never duplicates it. A keyed message goes to ingest::PartitionOf
+// its key: every event of a container on one partition.
 class Publisher {
  public:
   static Result<std::unique_ptr<Publisher>> Connect(const ingest::KafkaConfig& kafka);
   ~Publisher();
 
-  // Queues one message for `topic` (partitioned by the key's hash; a null key: any
+  // Queues one message for `topic` (on ingest::PartitionOf its key; a null key: one fixed
   // partition). Waits while librdkafka's local queue is full. Unavailable if it is refused.
   Status Send(const std::string& topic, std::optional<std::string_view> key, std::optional<std::string_view> value,
               const std::vector<std::pair<std::string, std::string>>& headers = {});
@@ -96,6 +98,7 @@ class Publisher {
   std::unique_ptr<Deliveries> deliveries_;  // outlives the producer that reports to it
   std::unique_ptr<RdKafka::Producer> producer_;
   std::int64_t sent_ = 0;
+  std::map<std::string, std::int32_t> partition_counts_;  // by topic, asked once
 };
 
 }  // namespace tide::ctl

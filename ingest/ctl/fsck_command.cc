@@ -1,12 +1,14 @@
 // `tidectl fsck`: checks the store's invariants and that snapshot + change log rebuild
 // indexes holding exactly the store's chunks. Exit 0 when every invariant holds, 1 otherwise.
 // `tidectl checksum`: the store's logical digest (ingest/fsck.h), to compare two stores or
-// a store before and after a replay.
+// a store before and after a replay. A per-partition worker's data_dir is taken as one: fsck
+// checks each partition's shard, checksum digests their union.
 // Both are read-only (a RocksDB secondary), so they run beside a live worker.
 
 #include <unistd.h>
 
 #include <functional>
+#include <map>
 #include <iostream>
 
 #include <boost/program_options.hpp>
@@ -16,32 +18,13 @@
 #include "common/embedding/embedder.h"
 #include "common/storage/store.h"
 #include "ingest/ctl/commands.h"
+#include "ingest/ctl/shard_stores.h"
 #include "ingest/fsck.h"
 
 namespace tide::ctl {
 namespace {
 
 namespace po = boost::program_options;
-
-// Opens <data_dir>/store as a secondary in a private temporary directory, runs `fn` on it and
-// removes the directory again. Returns fn's exit code, or 1 if the store does not open.
-int WithSecondaryStore(const std::filesystem::path& data_dir, const char* command,
-                       const std::function<int(const storage::Store&)>& fn) {
-  const std::filesystem::path secondary =
-      std::filesystem::temp_directory_path() / (std::string("tidectl-") + command + "-" + std::to_string(::getpid()));
-  int rc = 1;
-  {
-    Result<std::unique_ptr<storage::Store>> store = storage::Store::OpenSecondary(data_dir / "store", secondary, {});
-    if (!store) {
-      std::cerr << "tidectl " << command << ": " << store.status().message() << '\n';
-    } else {
-      rc = fn(**store);
-    }
-  }
-  std::error_code ec;
-  std::filesystem::remove_all(secondary, ec);
-  return rc;
-}
 
 }  // namespace
 
@@ -56,8 +39,10 @@ int RunChecksum(int argc, const char* const* argv) {
     std::cerr << "tidectl checksum: " << vm.status().message() << '\n';
     return 2;
   }
-  return WithSecondaryStore(shared.data_dir, "checksum", [](const storage::Store& store) {
-    Result<ingest::LogicalDigest> digest = ingest::ComputeLogicalDigest(store);
+  return WithSecondaryStores(shared.data_dir, "checksum", [](std::vector<ShardStore>& shards) {
+    std::vector<const storage::Store*> stores;
+    for (const ShardStore& s : shards) stores.push_back(s.store.get());
+    Result<ingest::LogicalDigest> digest = ingest::ComputeLogicalDigest(stores);
     if (!digest) {
       std::cerr << "tidectl checksum: " << digest.status().ToString() << '\n';
       return 1;
@@ -65,7 +50,8 @@ int RunChecksum(int argc, const char* const* argv) {
     nlohmann::json out = {{"checksum", digest->checksum},
                           {"documents", digest->documents},
                           {"deleted_documents", digest->deleted_documents},
-                          {"chunks", digest->chunks}};
+                          {"chunks", digest->chunks},
+                          {"stores", shards.size()}};
     std::cout << out.dump(2) << std::endl;
     return 0;
   });
@@ -92,22 +78,37 @@ int RunFsck(int argc, const char* const* argv) {
   index_options.vector = shared.hnsw;
   index_options.vector.dim = (*embedder)->dimension();
   const std::filesystem::path data_dir(shared.data_dir);
-  return WithSecondaryStore(data_dir, "fsck", [&](const storage::Store& store) {
-    const std::filesystem::path snapshots = data_dir / "snapshots";
-    Result<ingest::FsckReport> report = ingest::CheckStore(store, &snapshots, index_options);
-    if (!report) {
-      std::cerr << "tidectl fsck: " << report.status().ToString() << '\n';
-      return 1;
+  return WithSecondaryStores(data_dir, "fsck", [&](std::vector<ShardStore>& shards) {
+    // Each shard is checked on its own (its snapshots against its store); the counts add up
+    // and a problem names its shard.
+    ingest::FsckReport total;
+    for (const ShardStore& shard : shards) {
+      const std::filesystem::path snapshots = shard.dir / "snapshots";
+      Result<ingest::FsckReport> report = ingest::CheckStore(*shard.store, &snapshots, index_options);
+      if (!report) {
+        std::cerr << "tidectl fsck: " << (shard.name.empty() ? "" : shard.name + ": ") << report.status().ToString()
+                  << '\n';
+        return 1;
+      }
+      total.documents += report->documents;
+      total.deleted_documents += report->deleted_documents;
+      total.chunks += report->chunks;
+      total.vectors += report->vectors;
+      total.changes += report->changes;
+      for (const std::string& p : report->problems) {
+        total.problems.push_back(shard.name.empty() ? p : shard.name + ": " + p);
+      }
     }
-    nlohmann::json out = {{"ok", report->ok()},
-                          {"documents", report->documents},
-                          {"deleted_documents", report->deleted_documents},
-                          {"chunks", report->chunks},
-                          {"vectors", report->vectors},
-                          {"changes", report->changes},
-                          {"problems", report->problems}};
+    nlohmann::json out = {{"ok", total.ok()},
+                          {"documents", total.documents},
+                          {"deleted_documents", total.deleted_documents},
+                          {"chunks", total.chunks},
+                          {"vectors", total.vectors},
+                          {"changes", total.changes},
+                          {"problems", total.problems},
+                          {"stores", shards.size()}};
     std::cout << out.dump(2) << std::endl;
-    return report->ok() ? 0 : 1;
+    return total.ok() ? 0 : 1;
   });
 }
 

@@ -1,5 +1,6 @@
 // `tidectl stats`: what the store holds, read through a RocksDB secondary instance, so it
-// works while tide-ingest is running (and without it).
+// works while tide-ingest is running (and without it). For a per-partition worker's data
+// directory: each shard's stats under "shards" (by partition), and their sums.
 
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include "common/config_util.h"
 #include "common/storage/store.h"
 #include "ingest/ctl/commands.h"
+#include "ingest/ctl/shard_stores.h"
 
 namespace tide::ctl {
 namespace {
@@ -96,25 +98,45 @@ int RunStats(int argc, const char* const* argv) {
     std::cerr << "tidectl stats: " << vm.status().message() << '\n';
     return 2;
   }
-  const std::filesystem::path secondary =
-      std::filesystem::temp_directory_path() / ("tidectl-stats-" + std::to_string(::getpid()));
-  int rc = 0;
-  {
-    Result<std::unique_ptr<storage::Store>> store =
-        storage::Store::OpenSecondary(std::filesystem::path(data_dir) / "store", secondary, {});
-    if (!store) {
-      std::cerr << "tidectl stats: " << store.status().message() << '\n';
-      rc = 1;
-    } else if (Result<nlohmann::json> stats = CollectStats(**store); !stats) {
-      std::cerr << "tidectl stats: " << stats.status().message() << '\n';
-      rc = 1;
-    } else {
-      std::cout << stats->dump(2) << std::endl;
+  return WithSecondaryStores(data_dir, "stats", [](std::vector<ShardStore>& shards) {
+    std::vector<nlohmann::json> each;
+    for (const ShardStore& shard : shards) {
+      Result<nlohmann::json> stats = CollectStats(*shard.store);
+      if (!stats) {
+        std::cerr << "tidectl stats: " << (shard.name.empty() ? "" : shard.name + ": ") << stats.status().message()
+                  << '\n';
+        return 1;
+      }
+      each.push_back(std::move(*stats));
     }
-  }
-  std::error_code ec;
-  std::filesystem::remove_all(secondary, ec);
-  return rc;
+    if (shards.size() == 1 && shards[0].partition < 0) {
+      std::cout << each[0].dump(2) << std::endl;
+      return 0;
+    }
+    // A per-partition data directory: the shard map (each partition's store, as above), and
+    // the sums over the shards.
+    nlohmann::json out = {{"stores", shards.size()}, {"documents", 0}, {"deleted_documents", 0}, {"chunks", 0},
+                          {"chunk_text_bytes", 0}, {"counters", nlohmann::json::object()},
+                          {"offsets", nlohmann::json::object()}, {"documents_per_container", nlohmann::json::object()},
+                          {"shards", nlohmann::json::object()}};
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+      const nlohmann::json& one = each[i];
+      for (const char* key : {"documents", "deleted_documents", "chunks", "chunk_text_bytes"}) {
+        out[key] = out[key].get<std::uint64_t>() + one.value(key, std::uint64_t{0});
+      }
+      for (const auto& [name, value] : one["counters"].items()) {
+        out["counters"][name] = out["counters"].value(name, std::uint64_t{0}) + value.get<std::uint64_t>();
+      }
+      for (const auto& [name, value] : one["offsets"].items()) out["offsets"][name] = value;
+      for (const auto& [name, value] : one["documents_per_container"].items()) {
+        out["documents_per_container"][name] =
+            out["documents_per_container"].value(name, std::uint64_t{0}) + value.get<std::uint64_t>();
+      }
+      out["shards"][std::to_string(shards[i].partition)] = one;
+    }
+    std::cout << out.dump(2) << std::endl;
+    return 0;
+  });
 }
 
 }  // namespace tide::ctl

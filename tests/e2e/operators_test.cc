@@ -250,10 +250,17 @@ TEST_F(OperatorsE2eTest, ReplayRebuildAndDeadLetterRedrive) {
   EXPECT_EQ(Consumed("a"), 0u);
   const std::uint64_t skipped_before = Counter("a", "stale") + Counter("a", "duplicate");
   StartWorker("a", "group-a", limit);
-  ASSERT_TRUE(WaitFor([&] { return Consumed("a") == published_; }, seconds(120))) << Stats("a").dump();
-  EXPECT_EQ(Counter("a", "applied"), applied);  // nothing applied twice
-  EXPECT_EQ(Counter("a", "stale") + Counter("a", "duplicate") - skipped_before, published_ - 3)
+  // Both the offsets and the counters: a secondary opened while the restarted worker recovers
+  // its store may still show the offsets from before the replay (seen once, 2026-12-06).
+  auto skipped = [&] {
+    return static_cast<std::int64_t>(Counter("a", "stale") + Counter("a", "duplicate")) -
+           static_cast<std::int64_t>(skipped_before);
+  };
+  const auto expected_skips = static_cast<std::int64_t>(published_) - 3;
+  ASSERT_TRUE(WaitFor([&] { return Consumed("a") == published_ && skipped() >= expected_skips; }, seconds(120)))
       << "skipped before the replay: " << skipped_before << "; now: " << Stats("a").dump();
+  EXPECT_EQ(Counter("a", "applied"), applied);  // nothing applied twice
+  EXPECT_EQ(skipped(), expected_skips) << "skipped before the replay: " << skipped_before << "; now: " << Stats("a").dump();
   EXPECT_EQ(Checksum("a"), original);
 
   // A rebuild: a fresh store from the topic, with a consumer group of its own, while "a"

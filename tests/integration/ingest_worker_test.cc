@@ -18,6 +18,7 @@
 #include "common/index/index_set.h"
 #include "common/storage/store.h"
 #include "ingest/config.h"
+#include "ingest/event.h"
 #include "ingest/worker.h"
 #include "common/file_util.h"
 #include "tests/testutil/http_client.h"
@@ -165,6 +166,50 @@ TEST_F(IngestWorkerTest, CleanRestartResumesFromTheStoredOffsetsExactlyOnce) {
   }).ok());
   if (lowest != 0) {
     EXPECT_GE(lowest, *first);
+  }
+}
+
+// Issue 15: with shards = per_partition, each partition's events go to data/partitions/<n>,
+// and an event that is not on its container's partition (or principal's, for an ACL) is
+// dead-lettered as misplaced_event, saying which partition it belongs on; the rest is applied.
+TEST_F(IngestWorkerTest, Issue15_WithShardsPerPartitionAMisplacedEventIsDeadLetteredAndTheRestApplied) {
+  config_.shards = ShardLayout::kPerPartition;
+  constexpr int kPartitions = 3;  // the fixture's topic
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_TRUE(kafka_.Produce("tide.documents", KeyOf(i), GoodEvent(i), PartitionOf(KeyOf(i), kPartitions)));
+  }
+  const int home = PartitionOf(KeyOf(100), kPartitions);
+  ASSERT_TRUE(kafka_.Produce("tide.documents", KeyOf(100), GoodEvent(100), (home + 1) % kPartitions));
+  const std::string acl = R"({"schema_version":1,"type":"acl.upsert","principal":"kim","version":1,"containers":["c0"]})";
+  const int acl_home = PartitionOf(AclEventKey("kim"), kPartitions);
+  ASSERT_TRUE(kafka_.Produce("tide.documents", AclEventKey("kim"), acl, (acl_home + 2) % kPartitions));
+
+  auto sum = [&](const char* name) {
+    std::uint64_t total = 0;
+    for (int p = 0; p < kPartitions; ++p) {
+      auto store = storage::Store::OpenSecondary(dir_.path() / "data" / "partitions" / std::to_string(p) / "store",
+                                                 dir_.path() / ("secondary-" + std::to_string(p)), {});
+      if (!store) continue;
+      auto v = (*store)->GetCounter(storage::CounterKey(name));
+      if (v) total += *v;
+    }
+    return total;
+  };
+  RunningWorker worker(config_);
+  ASSERT_TRUE(testutil::WaitFor([&] { return sum("applied") + sum("dead_lettered") >= 62; }, seconds(60)));
+  ASSERT_TRUE(worker.Stop().ok());
+  EXPECT_EQ(sum("applied"), 60u);
+  EXPECT_EQ(sum("dead_lettered"), 2u);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "data" / "store"));  // no single store
+
+  auto dead = kafka_.ReadAll("tide.documents.dlq", 2, seconds(30));
+  ASSERT_EQ(dead.size(), 2u);
+  for (const auto& r : dead) {
+    EXPECT_EQ(r.headers.at("tide.error_class"), "misplaced_event");
+    const bool is_acl = r.key == AclEventKey("kim");
+    const std::string expected = is_acl ? "principal 'kim' is placed on partition " + std::to_string(acl_home)
+                                        : "container 'c1' is placed on partition " + std::to_string(home);
+    EXPECT_NE(r.headers.at("tide.reason").find(expected), std::string::npos) << r.headers.at("tide.reason");
   }
 }
 

@@ -15,6 +15,7 @@
 #include "common/digest.h"
 #include "common/file_util.h"
 #include "common/storage/store.h"
+#include "tests/kafka/broker_fixture.h"
 #include "tests/testutil/http_client.h"
 #include "tests/testutil/kafka_broker.h"
 #include "tests/testutil/process.h"
@@ -22,120 +23,6 @@
 
 namespace tide {
 namespace {
-
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using testutil::Process;
-using testutil::WaitFor;
-
-const std::string kBin = TIDE_BIN_DIR;
-const std::string kSource = TIDE_SOURCE_DIR;
-const std::string kKafkaLib = TIDE_KAFKA_LIB_DIR;
-
-// The broker, started once for every test of this binary.
-class BrokerEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    std::string error;
-    broker_ = testutil::KafkaBroker::Start(kKafkaLib, dir_.path() / "kafka", &error);
-    ASSERT_NE(broker_, nullptr) << error;
-  }
-  void TearDown() override { broker_.reset(); }
-  static testutil::KafkaBroker* broker() { return broker_.get(); }
-
- private:
-  testutil::TempDir dir_;
-  static inline std::unique_ptr<testutil::KafkaBroker> broker_;
-};
-
-const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new BrokerEnvironment);
-
-std::string GoodEvent(int i) {
-  return nlohmann::json{{"schema_version", 1},
-                        {"type", "document.upsert"},
-                        {"container_id", "c" + std::to_string(i % 3)},
-                        {"doc_id", "doc-" + std::to_string(i)},
-                        {"version", 1},
-                        {"title", "문서 " + std::to_string(i)},
-                        {"text", "본문 " + std::to_string(i) + " 입니다."}}
-      .dump();
-}
-std::string KeyOf(int i) { return "c" + std::to_string(i % 3) + "/doc-" + std::to_string(i); }
-
-class RealBrokerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_NE(BrokerEnvironment::broker(), nullptr);
-    // Names of this test's own: topics, group.
-    const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    topic_ = "t." + name;
-    dlq_ = topic_ + ".dlq";
-    group_ = "g." + name;
-  }
-  const std::string& brokers() { return BrokerEnvironment::broker()->bootstrap(); }
-  testutil::KafkaTestClient& client() { return BrokerEnvironment::broker()->client(); }
-
-  std::vector<std::string> Common() {
-    return {"--config", kSource + "/configs/ingest.conf", "--kafka.brokers", brokers(), "--kafka.topic", topic_,
-            "--kafka.dead_letter_topic", dlq_, "--kafka.group_id", group_};
-  }
-
-  testutil::CommandResult Tidectl(std::vector<std::string> args) {
-    std::vector<std::string> argv{kBin + "/ingest/tidectl"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    const std::vector<std::string> common = Common();
-    argv.insert(argv.end(), common.begin(), common.end());
-    return testutil::RunCommand(argv, seconds(60));
-  }
-
-  void CreateTopics(const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args{"topics", "create", "--partitions", "3"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    testutil::CommandResult r = Tidectl(args);
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-  }
-
-  std::unique_ptr<Process> StartWorker(const std::string& data, std::vector<std::string> extra = {}) {
-    std::filesystem::remove(dir_.path() / (data + ".port"));
-    std::vector<std::string> argv{kBin + "/ingest/tide-ingest"};
-    const std::vector<std::string> common = Common();
-    argv.insert(argv.end(), common.begin(), common.end());
-    const std::vector<std::string> own = {"--data_dir", (dir_.path() / data).string(),
-                                          "--embedder.dimension", "64",
-                                          "--store.sync", "false",
-                                          "--metrics.port", "0",
-                                          "--metrics.port_file", (dir_.path() / (data + ".port")).string(),
-                                          "--snapshot.interval_s", "1"};
-    argv.insert(argv.end(), own.begin(), own.end());
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return std::make_unique<Process>(argv, dir_.path() / (data + ".log"));
-  }
-
-  // GET on a worker's status port, or status 0 before it listens.
-  testutil::HttpResult WorkerGet(const std::string& data, const std::string& path) {
-    Result<std::string> port = ReadFile(dir_.path() / (data + ".port"));
-    if (!port) return {};
-    return testutil::HttpRequestLoopback(static_cast<std::uint16_t>(std::stoi(*port)), "GET", path);
-  }
-
-  // A metric of the worker (the first series with that name), or -1.
-  double Metric(const std::string& data, const std::string& name) {
-    testutil::HttpResult r = WorkerGet(data, "/metrics");
-    std::size_t at = r.body.find("\n" + name + " ");
-    if (r.status != 200 || at == std::string::npos) return -1;
-    return std::stod(r.body.substr(at + name.size() + 2));
-  }
-
-  std::uint64_t Counter(const std::string& data, const char* name) {
-    auto store = storage::Store::OpenSecondary(dir_.path() / data / "store", dir_.path() / (data + "-secondary"), {});
-    if (!store) return 0;
-    auto v = (*store)->GetCounter(storage::CounterKey(name));
-    return v ? *v : 0;
-  }
-
-  testutil::TempDir dir_;
-  std::string topic_, dlq_, group_;
-};
 
 int CountLines(const std::string& log, const std::string& level_marker, const std::string& needle) {
   int n = 0;

@@ -26,6 +26,25 @@ TEST(MetricsTest, RendersCountersGaugesAndCallbacksInPrometheusFormat) {
   EXPECT_EQ(text.find("# TYPE tide_events_total"), text.rfind("# TYPE tide_events_total"));
 }
 
+// A revoked partition's lag is another worker's to report: its series goes from /metrics and
+// comes back, same object, when the partition does.
+TEST(MetricsTest, ARemovedSeriesIsNotRenderedUntilRegisteredAgain) {
+  MetricsRegistry registry;
+  Gauge* p0 = registry.AddGauge("tide_lag", "Lag.", {{"partition", "0"}});
+  registry.AddGauge("tide_lag", "Lag.", {{"partition", "1"}})->Set(4);
+  p0->Set(9);
+  registry.Remove("tide_lag", {{"partition", "0"}});
+  registry.Remove("tide_lag", {{"partition", "7"}});  // never registered: ignored
+  registry.Remove("tide_none", {});
+  std::string text = registry.Render();
+  EXPECT_EQ(text.find("tide_lag{partition=\"0\"}"), std::string::npos) << text;
+  EXPECT_NE(text.find("tide_lag{partition=\"1\"} 4\n"), std::string::npos) << text;
+  p0->Set(2);  // the pointer stays valid
+  EXPECT_EQ(registry.AddGauge("tide_lag", "Lag.", {{"partition", "0"}}), p0);
+  text = registry.Render();
+  EXPECT_NE(text.find("tide_lag{partition=\"0\"} 2\n"), std::string::npos) << text;
+}
+
 TEST(MetricsTest, HistogramBucketsAreCumulativeWithSumAndCount) {
   MetricsRegistry registry;
   Histogram* h = registry.AddHistogram("tide_latency_seconds", "Latency.", {0.1, 1}, {{"mode", "hybrid"}});

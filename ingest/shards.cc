@@ -1,0 +1,153 @@
+#include "ingest/shards.h"
+
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+namespace tide::ingest {
+
+Result<ShardLayout> ParseShardLayout(std::string_view name) {
+  if (name == "single") return ShardLayout::kSingle;
+  if (name == "per_partition") return ShardLayout::kPerPartition;
+  return Status::InvalidArgument("shards must be 'single' or 'per_partition', not '" + std::string(name) + "'");
+}
+
+const char* ShardLayoutName(ShardLayout layout) {
+  return layout == ShardLayout::kPerPartition ? "per_partition" : "single";
+}
+
+std::filesystem::path PartitionShardDir(const std::filesystem::path& data_dir, std::int32_t partition) {
+  return data_dir / "partitions" / std::to_string(partition);
+}
+
+ShardSet::ShardSet(const Options& options, embedding::Embedder* embedder, Histogram* index_seconds)
+    : options_(options), embedder_(embedder), index_seconds_(index_seconds) {}
+
+Status ShardSet::Init() {
+  if (options_.layout != ShardLayout::kSingle) return Status();
+  return Get(-1).status();
+}
+
+Result<Shard*> ShardSet::Get(std::int32_t partition) {
+  const std::int32_t key = options_.layout == ShardLayout::kSingle ? -1 : partition;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = shards_.find(key); it != shards_.end()) return it->second.get();
+  }
+  const std::filesystem::path dir =
+      key == -1 ? options_.data_dir : PartitionShardDir(options_.data_dir, partition);
+  const auto start = std::chrono::steady_clock::now();
+  Result<std::unique_ptr<Shard>> shard = Open(dir);
+  if (!shard) return shard.status().WithContext(key == -1 ? "opening the store"
+                                                          : "opening the shard of partition " + std::to_string(key));
+  if (key != -1) {
+    spdlog::info("shard opened partition={} chunks={} seq={} in {:.2f} s", key, (*shard)->indexes->size(),
+                 (*shard)->indexes->applied_seq(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  Shard* raw = shard->get();
+  std::lock_guard lock(mu_);
+  shards_.emplace(key, std::move(*shard));
+  return raw;
+}
+
+Result<std::unique_ptr<Shard>> ShardSet::Open(const std::filesystem::path& dir) const {
+  auto shard = std::make_unique<Shard>();
+  shard->dir = dir;
+  // The previous owner of a partition releases its store when the group revokes it, before
+  // the partition is assigned here; one that died releases it with its process. One that lost
+  // the partition without noticing (a long pause) still holds it: wait for it, a while.
+  const auto give_up = std::chrono::steady_clock::now() + options_.open_wait;
+  for (;;) {
+    Result<std::unique_ptr<storage::Store>> store = storage::Store::OpenPrimary(dir / "store", options_.store);
+    if (store) {
+      shard->store = std::move(*store);
+      break;
+    }
+    const bool locked = store.status().message().find("lock") != std::string::npos;
+    if (!locked || std::chrono::steady_clock::now() >= give_up) {
+      if (locked) {
+        return store.status().WithContext("another process still holds the store after " +
+                                          std::to_string(options_.open_wait.count()) + " ms");
+      }
+      return store.status();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the other owner's exit: nothing to poll
+  }
+  shard->applier = std::make_unique<Applier>(shard->store.get(), embedder_, options_.applier);
+  TIDE_RETURN_IF_ERROR(shard->applier->Init());
+  // The store's lock is ours, so no other writer is saving a snapshot here: what is unfinished
+  // was left by a worker that died while writing it.
+  Result<std::size_t> leftovers = index::IndexSet::RemoveUnfinishedSnapshots(dir / "snapshots");
+  if (!leftovers) return leftovers.status();
+  if (*leftovers > 0) spdlog::info("removed {} unfinished snapshot(s) of an interrupted worker in {}", *leftovers, dir.string());
+  Result<std::unique_ptr<index::IndexSet>> indexes =
+      OpenIndexes(options_.index, shard->store.get(), dir / "snapshots", options_.indexer.snapshot_keep);
+  if (!indexes) return indexes.status();
+  shard->indexes = std::move(*indexes);
+  Indexer::Options indexer = options_.indexer;
+  indexer.snapshot_dir = dir / "snapshots";
+  shard->indexer = std::make_unique<Indexer>(indexer, shard->store.get(), shard->indexes.get(), index_seconds_);
+  return shard;
+}
+
+Status ShardSet::Release(std::int32_t partition) {
+  if (options_.layout == ShardLayout::kSingle) return Status();
+  std::unique_ptr<Shard> shard;
+  {
+    std::lock_guard lock(mu_);
+    auto it = shards_.find(partition);
+    if (it == shards_.end()) return Status();
+    shard = std::move(it->second);
+    shards_.erase(it);
+  }
+  Status stopped = shard->indexer->Stop();
+  spdlog::info("shard closed partition={} chunks={} seq={}{}", partition, shard->indexes->size(),
+               shard->indexes->applied_seq(), stopped.ok() ? "" : " error=" + stopped.ToString());
+  return stopped.WithContext("closing the shard of partition " + std::to_string(partition));
+}
+
+Status ShardSet::StopAll() {
+  std::map<std::int32_t, std::unique_ptr<Shard>> shards;
+  {
+    std::lock_guard lock(mu_);
+    shards.swap(shards_);
+  }
+  Status first;
+  for (auto& [partition, shard] : shards) {
+    Status s = shard->indexer->Stop();
+    if (first.ok() && !s.ok()) first = s;
+  }
+  return first;
+}
+
+ShardSet::Totals ShardSet::totals() const {
+  Totals t;
+  std::lock_guard lock(mu_);
+  t.shards = shards_.size();
+  for (const auto& [partition, shard] : shards_) {
+    t.chunks += shard->indexes->size();
+    t.vector_tombstones += shard->indexes->vector_tombstones();
+    t.applied_seq += shard->indexes->applied_seq();
+    t.graph_generation = std::max(t.graph_generation, shard->indexes->graph_generation());
+    t.vector_size += shard->indexes->vector_size();
+    t.index_lag += shard->indexer->lag();
+  }
+  return t;
+}
+
+IngestCounters ShardSet::counters() const {
+  IngestCounters sum;
+  std::lock_guard lock(mu_);
+  for (const auto& [partition, shard] : shards_) {
+    const IngestCounters& c = shard->applier->counters();
+    sum.applied += c.applied;
+    sum.stale += c.stale;
+    sum.duplicate += c.duplicate;
+    sum.dead_lettered += c.dead_lettered;
+    sum.chunks_written += c.chunks_written;
+  }
+  return sum;
+}
+
+}  // namespace tide::ingest
