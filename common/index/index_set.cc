@@ -223,14 +223,21 @@ Result<std::vector<VectorHit>> IndexSet::SearchVector(std::span<const float> que
 std::vector<KeywordHit> IndexSet::SearchKeyword(Field field, const std::vector<std::string>& terms,
                                                 std::size_t k, const ContainerSet& scope,
                                                 const MetadataFilter* metadata,
-                                                const std::vector<float>* term_weights) const {
+                                                const std::vector<float>* term_weights,
+                                                const KeywordStatistics* global) const {
   std::shared_lock lock(mu_);
   if (metadata == nullptr || metadata->empty()) {
-    return keywords_.Search(field, terms, k, scope, options_.bm25, nullptr, term_weights);
+    return keywords_.Search(field, terms, k, scope, options_.bm25, nullptr, term_weights, global);
   }
   const ChunkTable::CompiledFilter compiled = table_.Compile(*metadata);
   const ScopeFilter filter(table_, scope, &compiled);
-  return keywords_.Search(field, terms, k, scope, options_.bm25, &filter, term_weights);
+  return keywords_.Search(field, terms, k, scope, options_.bm25, &filter, term_weights, global);
+}
+
+void IndexSet::AddKeywordStatistics(Field field, const std::vector<std::string>& terms, const ContainerSet& scope,
+                                    KeywordStatistics* into) const {
+  std::shared_lock lock(mu_);
+  keywords_.AddStatistics(field, terms, scope, into);
 }
 
 std::vector<std::size_t> IndexSet::KeywordDocFrequencies(const std::vector<std::string>& terms,

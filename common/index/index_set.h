@@ -184,10 +184,16 @@ class IndexSet {
   Result<std::vector<VectorHit>> SearchVector(std::span<const float> query, std::size_t k,
                                               const ContainerSet& scope,
                                               const MetadataFilter* filter = nullptr) const;
+  // `global` (may be null): the scope's statistics over every shard the search reads
+  // (KeywordIndex::SearchSegments), summed from each shard's AddKeywordStatistics.
   std::vector<KeywordHit> SearchKeyword(Field field, const std::vector<std::string>& terms,
                                         std::size_t k, const ContainerSet& scope,
                                         const MetadataFilter* filter = nullptr,
-                                        const std::vector<float>* term_weights = nullptr) const;
+                                        const std::vector<float>* term_weights = nullptr,
+                                        const KeywordStatistics* global = nullptr) const;
+  // Adds this index's BM25 statistics of `field` in `scope` for `terms` to `into`.
+  void AddKeywordStatistics(Field field, const std::vector<std::string>& terms, const ContainerSet& scope,
+                            KeywordStatistics* into) const;
   // For each term, the live chunks in `scope` that have it in their title or body (a chunk
   // with it in both counts twice; callers compare, not count). One lock for the batch.
   std::vector<std::size_t> KeywordDocFrequencies(const std::vector<std::string>& terms,

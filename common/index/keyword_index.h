@@ -29,6 +29,15 @@ struct KeywordHit {
   std::uint32_t field_length = 0;         // terms in the searched field of this chunk
 };
 
+// BM25 statistics of one field in a scope, summed over the indexes that hold its chunks. A
+// daemon serving several shards (each a store with indexes of its own) sums theirs, and each
+// shard then scores with the sums, as one index holding every shard's chunks would.
+struct KeywordStatistics {
+  double chunks = 0;        // live chunks in the scope
+  double total_length = 0;  // the field's terms over them
+  std::map<std::string, double, std::less<>> df;  // live chunks with the term, by query term
+};
+
 // An in-memory BM25 inverted index over chunk fields, keyed by chunk label.
 //
 // Statistics are scoped: document frequency, chunk count and average field length are
@@ -79,11 +88,19 @@ class KeywordIndex {
   // them, and one pass reads the segments in turn, a window of slots at a time, with one
   // threshold, so the k-th best score found in any segment prunes the rest. Ties go to the
   // lower label, in whichever segment it is.
+  // `global` (may be null) replaces the scope's statistics with those of a larger whole that
+  // these segments are part of (the scope over every shard): scores are then that whole's.
   static std::vector<KeywordHit> SearchSegments(const std::vector<const KeywordIndex*>& segments, Field field,
                                                 const std::vector<std::string>& query_terms, std::size_t k,
                                                 const ContainerSet& scope, const Bm25& params,
                                                 const LabelFilter* filter = nullptr,
-                                                const std::vector<float>* term_weights = nullptr);
+                                                const std::vector<float>* term_weights = nullptr,
+                                                const KeywordStatistics* global = nullptr);
+  // Adds the segments' statistics of `field` in `scope` for each distinct query term to
+  // `into`: what SearchSegments would compute for itself.
+  static void AddStatistics(const std::vector<const KeywordIndex*>& segments, Field field,
+                            const std::vector<std::string>& query_terms, const ContainerSet& scope,
+                            KeywordStatistics* into);
 
   // Live chunks in `scope` whose `field` has `term` (0 for a term the index does not have).
   // Scoped like every statistic here: nothing of other containers shows.

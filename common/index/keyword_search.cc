@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <set>
 
 #include "common/index/keyword_index.h"
 #include "common/index/vector_index.h"
@@ -79,6 +80,7 @@ struct KeywordIndex::Query {
   std::size_t k;
   const ContainerSet* scope;
   const LabelFilter* filter;
+  const KeywordStatistics* global;  // the whole's statistics, or null: the parts' own
   double k1_plus_1, k1_base, k1_len;  // k1 + 1, k1 (1 - b), k1 b / average length
   double n;                           // live chunks in the scope, over the parts
   std::vector<Part> parts;
@@ -96,7 +98,13 @@ struct KeywordIndex::Query {
     const Part& part = parts[PartOf(s)];
     return part.index->slot_label_[s - part.base];
   }
+  // `df` is the parts' own; with global statistics the whole's replaces it (at least the
+  // parts' own: the whole was counted a moment before, and the parts may have grown since).
   void SetStatistics(Word* w, double df) const {
+    if (global != nullptr) {
+      auto it = global->df.find(w->text);
+      df = std::max(df, it == global->df.end() ? 0.0 : it->second);
+    }
     const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
     w->weight = w->count * idf * k1_plus_1;
     // tf / (tf + k1_base + k1_len * length) grows with tf, and length >= tf.
@@ -116,11 +124,31 @@ std::vector<KeywordHit> KeywordIndex::Search(Field field, const std::vector<std:
   return SearchSegments({this}, field, query_terms, k, scope, params, filter, term_weights);
 }
 
+void KeywordIndex::AddStatistics(const std::vector<const KeywordIndex*>& segments, Field field,
+                                 const std::vector<std::string>& query_terms, const ContainerSet& scope,
+                                 KeywordStatistics* into) {
+  const int f = static_cast<int>(field);
+  for (const KeywordIndex* segment : segments) {
+    for (std::uint32_t c : scope.ordinals()) {
+      if (c >= segment->containers_.size()) continue;
+      into->chunks += static_cast<double>(segment->containers_[c].chunks);
+      into->total_length += static_cast<double>(segment->containers_[c].total_length[f]);
+    }
+  }
+  // A repeated term is counted once.
+  for (std::string_view term : std::set<std::string_view>(query_terms.begin(), query_terms.end())) {
+    double df = 0;
+    for (const KeywordIndex* segment : segments) df += static_cast<double>(segment->DocFrequency(field, term, scope));
+    into->df[std::string(term)] += df;
+  }
+}
+
 std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const KeywordIndex*>& segments, Field field,
                                                      const std::vector<std::string>& query_terms, std::size_t k,
                                                      const ContainerSet& scope, const Bm25& params,
                                                      const LabelFilter* filter,
-                                                     const std::vector<float>* term_weights) {
+                                                     const std::vector<float>* term_weights,
+                                                     const KeywordStatistics* global) {
   std::vector<KeywordHit> hits;
   if (k == 0 || scope.empty() || segments.empty()) return hits;
   Query q;
@@ -128,6 +156,7 @@ std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const Key
   q.k = k;
   q.scope = &scope;
   q.filter = filter;
+  q.global = global;
   double total_length = 0;
   q.n = 0;
   std::size_t scope_slots = 0;
@@ -151,6 +180,11 @@ std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const Key
     slots += segment->slot_label_.size();
   }
   if (q.n == 0) return hits;
+  if (global != nullptr) {
+    // The whole includes these parts (see SetStatistics for why "at least").
+    q.n = std::max(q.n, global->chunks);
+    total_length = std::max(total_length, global->total_length);
+  }
   q.k1_plus_1 = params.k1 + 1.0;
   q.k1_base = params.k1 * (1.0 - params.b);
   q.k1_len = params.k1 * params.b / std::max(total_length / q.n, 1.0);

@@ -86,8 +86,14 @@ std::vector<const KeywordIndex*> KeywordSegments::InMemory() const {
 std::vector<KeywordHit> KeywordSegments::Search(Field field, const std::vector<std::string>& query_terms,
                                                 std::size_t k, const ContainerSet& scope,
                                                 const KeywordIndex::Bm25& params, const LabelFilter* filter,
-                                                const std::vector<float>* term_weights) const {
-  return KeywordIndex::SearchSegments(InMemory(), field, query_terms, k, scope, params, filter, term_weights);
+                                                const std::vector<float>* term_weights,
+                                                const KeywordStatistics* global) const {
+  return KeywordIndex::SearchSegments(InMemory(), field, query_terms, k, scope, params, filter, term_weights, global);
+}
+
+void KeywordSegments::AddStatistics(Field field, const std::vector<std::string>& query_terms,
+                                    const ContainerSet& scope, KeywordStatistics* into) const {
+  KeywordIndex::AddStatistics(InMemory(), field, query_terms, scope, into);
 }
 
 std::size_t KeywordSegments::DocFrequency(Field field, std::string_view term, const ContainerSet& scope) const {

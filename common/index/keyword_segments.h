@@ -56,7 +56,11 @@ class KeywordSegments {
   std::vector<KeywordHit> Search(Field field, const std::vector<std::string>& query_terms, std::size_t k,
                                  const ContainerSet& scope, const KeywordIndex::Bm25& params,
                                  const LabelFilter* filter = nullptr,
-                                 const std::vector<float>* term_weights = nullptr) const;
+                                 const std::vector<float>* term_weights = nullptr,
+                                 const KeywordStatistics* global = nullptr) const;
+  // As KeywordIndex::AddStatistics, over every segment.
+  void AddStatistics(Field field, const std::vector<std::string>& query_terms, const ContainerSet& scope,
+                     KeywordStatistics* into) const;
   std::size_t DocFrequency(Field field, std::string_view term, const ContainerSet& scope) const;
   bool InScope(Field field, std::string_view term, const ContainerSet& scope) const;
 
