@@ -21,6 +21,7 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   int port = c.http.port;
   int read_timeout_ms = static_cast<int>(c.http.read_timeout.count());
   int follow_ms = static_cast<int>(c.follow_interval.count());
+  std::string shards = "single";
   int reload_ms = static_cast<int>(c.rules_reload_interval.count());
   int auth_reload_ms = static_cast<int>(c.auth_reload_interval.count());
   long max_lag_ms = static_cast<long>(c.max_lag.count());
@@ -51,6 +52,9 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
        "PEM CAs: every client must present a certificate one of them signed (mutual TLS)")
       ("tls.reload_ms", po::value(&tls_reload_ms)->default_value(tls_reload_ms),
        "how often the TLS files are checked and, when changed, loaded for new connections")
+      ("shards", po::value(&shards)->default_value(shards),
+       "single: data_dir holds one worker's store; per_partition: a per-partition worker's shards "
+       "(data_dir/partitions/<n>), served as one index")
       ("follow.interval_ms", po::value(&follow_ms)->default_value(follow_ms),
        "how often the daemon catches up with the worker's store")
       ("follow.snapshot_jump_ratio",
@@ -108,6 +112,10 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   c.http.port = static_cast<std::uint16_t>(port);
   c.http.read_timeout = std::chrono::milliseconds(read_timeout_ms);
   c.follow_interval = std::chrono::milliseconds(follow_ms);
+  if (shards != "single" && shards != "per_partition") {
+    return Status::InvalidArgument("shards must be 'single' or 'per_partition', not '" + shards + "'");
+  }
+  c.per_partition_shards = shards == "per_partition";
   if (reload_ms < 1) return Status::InvalidArgument("search.rules_reload_ms must be positive");
   c.rules_reload_interval = std::chrono::milliseconds(reload_ms);
   if (auth_reload_ms < 1) return Status::InvalidArgument("auth.reload_ms must be positive");
@@ -168,7 +176,7 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
   follow.index.model_id = (*embedder)->model_id();
   follow.index.vector = config.shared.hnsw;
   follow.index.vector.dim = (*embedder)->dimension();
-  Follower follower(follow);
+  ServedShards shards(follow, config.per_partition_shards);
   // Reloads of the API keys / ACL and of the query rules, counted by outcome.
   auto reload_observer = [&metrics](const char* files) {
     Counter* ok = metrics.AddCounter("tide_query_reloads_total", "Configuration files reloaded, by files and outcome.",
@@ -189,9 +197,9 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
   Result<std::unique_ptr<QueryRulesWatcher>> rules =
       QueryRulesWatcher::Start(config.rules, config.rules_reload_interval, reload_observer("rules"));
   if (!rules) return rules.status();
-  Searcher searcher(&follower, embedder->get(), rules->get(), config.search);
+  Searcher searcher(&shards, embedder->get(), rules->get(), config.search);
   Reloading<Authorizer>* auth = authorizer->get();
-  SearchApi api(&follower, &searcher, [auth] { return auth->current(); }, config.limits, &metrics,
+  SearchApi api(&shards, &searcher, [auth] { return auth->current(); }, config.limits, &metrics,
                 config.result_cache_entries);
   http::HttpServerOptions http_options = config.http;
   http_options.tls.on_reload = reload_observer("tls");
@@ -210,7 +218,7 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
                config.shared.data_dir);
   Status result;
   while (!stopping.load()) {
-    if (Status fatal = follower.fatal(); !fatal.ok()) {
+    if (Status fatal = shards.fatal(); !fatal.ok()) {
       result = fatal;
       break;
     }

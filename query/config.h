@@ -19,6 +19,9 @@ struct Config {
   std::string secondary_dir;         // default: <data_dir>/query-secondary-<pid>
   bool default_secondary_dir = false;  // secondary_dir was derived: abandoned siblings are removed
   std::chrono::milliseconds follow_interval{100};
+  // shards = per_partition: data_dir is a per-partition worker's, and every shard under its
+  // partitions/ is served as one index (ServedShards; decision 0015).
+  bool per_partition_shards = false;
   double snapshot_jump_ratio = 0.05;  // Follower::Options::snapshot_jump_ratio
   std::chrono::milliseconds max_lag{30000};  // Follower::Options::max_lag
   Searcher::Options search;

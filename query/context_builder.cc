@@ -29,15 +29,15 @@ std::string CutTo(std::string_view s, std::size_t max) {
 
 }  // namespace
 
-Result<ContextResponse> BuildContext(const Searcher& searcher, const Follower& follower,
+Result<ContextResponse> BuildContext(const Searcher& searcher, const ServedShards& shards,
                                      const ContextRequest& request) {
   SearchRequest search = request.search;
   search.search_type = SearchType::kRag;
   search.group_by = GroupBy::kDocument;
   Result<SearchResponse> found = searcher.Search(search);
   if (!found) return found.status();
-  std::shared_ptr<const storage::Store> store = follower.store();
-  if (!store) return Status::Unavailable("the index is still loading");
+  Result<std::vector<ServedShards::Shard>> views = shards.Views();
+  if (!views) return views.status();
 
   ContextResponse out;
   for (const SearchHit& doc : found->hits) {
@@ -52,10 +52,18 @@ Result<ContextResponse> BuildContext(const Searcher& searcher, const Follower& f
     add(doc);
     for (const SearchHit& h : doc.more_chunks) add(h);
 
-    Result<std::optional<std::string>> value =
-        store->Get(storage::Cf::kDocs, storage::DocKey(doc.container_id, doc.doc_id));
-    if (!value) return value.status();
-    if (!value->has_value()) continue;  // deleted since the search
+    // The shard holding the document (one holds it: its container's partition's).
+    const storage::Store* store = nullptr;
+    Result<std::optional<std::string>> value = std::optional<std::string>();
+    for (const ServedShards::Shard& shard : *views) {
+      value = shard.store->Get(storage::Cf::kDocs, storage::DocKey(doc.container_id, doc.doc_id));
+      if (!value) return value.status();
+      if (value->has_value()) {
+        store = shard.store.get();
+        break;
+      }
+    }
+    if (store == nullptr) continue;  // deleted since the search
     Result<storage::DocRecord> record = storage::DecodeDoc(**value);
     if (!record) return record.status();
 

@@ -160,16 +160,16 @@ std::vector<std::string> SplitCommas(std::string_view s) {
 
 }  // namespace
 
-SearchApi::SearchApi(const Follower* follower, const Searcher* searcher, const Authorizer* authorizer,
+SearchApi::SearchApi(const ServedShards* shards, const Searcher* searcher, const Authorizer* authorizer,
                      const Limits& limits, MetricsRegistry* metrics, std::size_t result_cache_entries)
-    : SearchApi(follower, searcher,
+    : SearchApi(shards, searcher,
                 // Not owned: an empty owner with the pointer (shared_ptr's aliasing constructor).
                 [authorizer] { return std::shared_ptr<const Authorizer>(std::shared_ptr<void>(), authorizer); },
                 limits, metrics, result_cache_entries) {}
 
-SearchApi::SearchApi(const Follower* follower, const Searcher* searcher, AuthorizerSource authorizer,
+SearchApi::SearchApi(const ServedShards* shards, const Searcher* searcher, AuthorizerSource authorizer,
                      const Limits& limits, MetricsRegistry* metrics, std::size_t result_cache_entries)
-    : follower_(follower),
+    : shards_(shards),
       searcher_(searcher),
       authorizer_(std::move(authorizer)),
       limits_(limits),
@@ -186,23 +186,23 @@ SearchApi::SearchApi(const Follower* follower, const Searcher* searcher, Authori
   }
   metrics_->AddCallbackGauge(
       "tide_query_watermark_lag", "Change records written by the worker but not yet searchable.",
-      {}, [follower] {
-        const double applied = static_cast<double>(follower->watermark().seq);
-        return std::max(0.0, static_cast<double>(follower->store_seq()) - applied);
+      {}, [shards] {
+        const double applied = static_cast<double>(shards->watermark().seq);
+        return std::max(0.0, static_cast<double>(shards->store_seq()) - applied);
       });
   metrics_->AddCallbackGauge("tide_query_snapshot_jumps",
                              "Newer worker snapshots loaded instead of replaying the change log, since start.",
-                             {}, [follower] { return static_cast<double>(follower->snapshot_jumps()); });
+                             {}, [shards] { return static_cast<double>(shards->snapshot_jumps()); });
   metrics_->AddCallbackGauge("tide_query_corruption",
                              "1 while the worker's change log holds a record the daemon cannot use (see the error log "
                              "and /readyz); the indexes stay where they were.",
-                             {}, [follower] { return follower->corruption().ok() ? 0.0 : 1.0; });
+                             {}, [shards] { return shards->corruption().ok() ? 0.0 : 1.0; });
   metrics_->AddCallbackGauge("tide_query_corrupt_snapshots",
                              "Index snapshots found damaged since start (logged as errors; an older snapshot or the "
                              "change log was used instead).",
-                             {}, [follower] { return static_cast<double>(follower->corrupt_snapshots()); });
+                             {}, [shards] { return static_cast<double>(shards->corrupt_snapshots()); });
   metrics_->AddCallbackGauge("tide_query_ready", "1 when /readyz answers 200: loaded, and not behind for longer than follow.max_lag_ms.", {},
-                             [follower] { return follower->not_ready_reason().empty() ? 1.0 : 0.0; });
+                             [shards] { return shards->not_ready_reason().empty() ? 1.0 : 0.0; });
   timed_out_ = metrics_->AddCounter("tide_query_timed_out_total",
                                     "Searches and contexts cut short by their deadline (timeout_ms).");
 }
@@ -322,7 +322,7 @@ http::HttpResponse SearchApi::Context(const http::HttpRequest& request,
   if (!scope) return ScopeError(scope.status());
   req.search.container_ids = std::move(*scope);
   req.search.deadline = start + req.search.timeout.value_or(limits_.default_timeout);
-  Result<ContextResponse> result = BuildContext(*searcher_, *follower_, req);
+  Result<ContextResponse> result = BuildContext(*searcher_, *shards_, req);
   if (!result) return FailureResponse(result.status(), "context assembly");
   if (result->search.timed_out) timed_out_->Inc();
   json citations = json::array();
@@ -355,10 +355,15 @@ http::HttpResponse SearchApi::Context(const http::HttpRequest& request,
 
 Authorizer::AclLookup SearchApi::StoreAcl() const {
   return [this](const std::string& principal) -> Result<std::optional<std::vector<std::string>>> {
-    std::shared_ptr<const storage::Store> store = follower_->store();
-    if (!store) return std::optional<std::vector<std::string>>();  // not loaded: the file decides
-    Result<std::optional<std::string>> value = store->Get(storage::Cf::kAcl, principal);
-    if (!value) return value.status();
+    Result<std::vector<ServedShards::Shard>> views = shards_->Views();
+    if (!views) return std::optional<std::vector<std::string>>();  // not loaded: the file decides
+    // A principal's ACL events are on one partition: one shard at most has its record.
+    Result<std::optional<std::string>> value = std::optional<std::string>();
+    for (const ServedShards::Shard& shard : *views) {
+      value = shard.store->Get(storage::Cf::kAcl, principal);
+      if (!value) return value.status();
+      if (value->has_value()) break;
+    }
     if (!value->has_value()) return std::optional<std::vector<std::string>>();
     Result<storage::AclRecord> acl = storage::DecodeAcl(**value);
     if (!acl) return acl.status();
@@ -367,15 +372,15 @@ Authorizer::AclLookup SearchApi::StoreAcl() const {
 }
 
 http::HttpResponse SearchApi::Ready() const {
-  const std::string reason = follower_->not_ready_reason();
-  const Follower::Lag lag = follower_->lag();
+  const std::string reason = shards_->not_ready_reason();
+  const Follower::Lag lag = shards_->lag();
   const json lag_json = {{"changes", lag.changes}, {"behind_ms", lag.behind_for.count()}};
   if (!reason.empty()) {
     json body = {{"ready", false}, {"reason", reason}};
-    if (follower_->ready()) body["lag"] = lag_json;  // serving, but too far behind
+    if (shards_->ready()) body["lag"] = lag_json;  // serving, but too far behind
     return Json(503, body);
   }
-  return Json(200, {{"ready", true}, {"watermark", WatermarkJson(follower_->watermark())}, {"lag", lag_json}});
+  return Json(200, {{"ready", true}, {"watermark", WatermarkJson(shards_->watermark())}, {"lag", lag_json}});
 }
 
 http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
@@ -390,7 +395,7 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
   req->container_ids = std::move(*scope);
   req->deadline = start + req->timeout.value_or(limits_.default_timeout);
   const std::string cache_key = ResultCacheKey(*req, searcher_->rules_generation());
-  if (std::optional<json> cached = results_.Get(cache_key, follower_->watermark().seq)) {
+  if (std::optional<json> cached = results_.Get(cache_key, shards_->watermark().seq)) {
     const double took_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     latency_[static_cast<int>(req->mode)]->Observe(took_ms / 1000.0);
@@ -456,13 +461,21 @@ http::HttpResponse SearchApi::Stats(const http::HttpRequest& request, const Auth
     return http::JsonError(400, "invalid_request", "'container_ids' has " + std::to_string(names.size()) +
                                                        " entries, limit " + std::to_string(limits_.max_containers));
   }
-  std::shared_ptr<const index::IndexSet> indexes = follower_->indexes();
-  if (!indexes) return FailureResponse(Status::Unavailable("the index is still loading"), "stats");
+  Result<std::vector<ServedShards::Shard>> views = shards_->Views();
+  if (!views) return FailureResponse(views.status(), "stats");
+  // Every container any shard has seen.
+  std::vector<std::string> all_ids;
+  for (const ServedShards::Shard& shard : *views) {
+    std::vector<std::string> ids = shard.indexes->ContainerIds();
+    all_ids.insert(all_ids.end(), ids.begin(), ids.end());
+  }
+  std::sort(all_ids.begin(), all_ids.end());
+  all_ids.erase(std::unique(all_ids.begin(), all_ids.end()), all_ids.end());
   std::vector<std::string> scope;
   if (names.empty() && !principal) {
     // The key's own scope.
     if (key.all_containers()) {
-      scope = indexes->ContainerIds();
+      scope = all_ids;
     } else {
       scope.assign(key.containers.begin(), key.containers.end());
     }
@@ -473,7 +486,10 @@ http::HttpResponse SearchApi::Stats(const http::HttpRequest& request, const Auth
   }
   std::sort(scope.begin(), scope.end());
   scope.erase(std::unique(scope.begin(), scope.end()), scope.end());
-  const std::map<std::string, std::size_t> chunks = indexes->ChunksPerContainer(scope);
+  std::map<std::string, std::size_t> chunks;
+  for (const ServedShards::Shard& shard : *views) {
+    for (const auto& [container, n] : shard.indexes->ChunksPerContainer(scope)) chunks[container] += n;
+  }
   json containers = json::object();
   std::size_t total = 0;
   for (const std::string& c : scope) {
@@ -484,15 +500,23 @@ http::HttpResponse SearchApi::Stats(const http::HttpRequest& request, const Auth
   }
   json body = {{"containers", std::move(containers)},
                {"chunks", total},
-               {"watermark", WatermarkJson(follower_->watermark())}};
+               {"watermark", WatermarkJson(shards_->watermark())}};
   // Index-wide figures describe every container: only for an admin key, and a request that
   // did not narrow itself to some containers.
   if (key.admin && names.empty() && !principal) {
-    body["index"] = {{"chunks", indexes->size()},
-                     {"containers", indexes->ContainerIds().size()},
-                     {"vector_tombstones", indexes->vector_tombstones()},
-                     {"sealed_vector_segments", indexes->sealed_vector_segments()},
-                     {"sealed_keyword_segments", indexes->sealed_keyword_segments()},
+    std::size_t size = 0, tombstones = 0, sealed_vector = 0, sealed_keyword = 0;
+    for (const ServedShards::Shard& shard : *views) {
+      size += shard.indexes->size();
+      tombstones += shard.indexes->vector_tombstones();
+      sealed_vector += shard.indexes->sealed_vector_segments();
+      sealed_keyword += shard.indexes->sealed_keyword_segments();
+    }
+    body["index"] = {{"chunks", size},
+                     {"containers", all_ids.size()},
+                     {"shards", views->size()},
+                     {"vector_tombstones", tombstones},
+                     {"sealed_vector_segments", sealed_vector},
+                     {"sealed_keyword_segments", sealed_keyword},
                      {"result_cache_entries", results_.size()}};
   }
   return Json(200, body);

@@ -6,6 +6,7 @@
 #include "common/metrics.h"
 #include "query/auth.h"
 #include "query/follower.h"
+#include "query/served_shards.h"
 #include "query/result_cache.h"
 #include "common/http/http_server.h"
 #include "query/searcher.h"
@@ -48,10 +49,10 @@ class SearchApi {
   // `metrics` must outlive the API. `result_cache_entries` bounds the cache of /v1/search
   // responses (0: no cache). `authorizer` gives the keys and ACL in force; each request takes
   // one and keeps it to its end, so a reload never changes the rules under a request.
-  SearchApi(const Follower* follower, const Searcher* searcher, AuthorizerSource authorizer, const Limits& limits,
+  SearchApi(const ServedShards* shards, const Searcher* searcher, AuthorizerSource authorizer, const Limits& limits,
             MetricsRegistry* metrics, std::size_t result_cache_entries = 0);
   // A fixed authorizer, which must outlive the API (tests and tools).
-  SearchApi(const Follower* follower, const Searcher* searcher, const Authorizer* authorizer, const Limits& limits,
+  SearchApi(const ServedShards* shards, const Searcher* searcher, const Authorizer* authorizer, const Limits& limits,
             MetricsRegistry* metrics, std::size_t result_cache_entries = 0);
 
   http::HttpResponse Handle(const http::HttpRequest& request) const;
@@ -69,7 +70,7 @@ class SearchApi {
   // Principals from acl.* events, read from the followed store.
   Authorizer::AclLookup StoreAcl() const;
 
-  const Follower* follower_;
+  const ServedShards* shards_;
   const Searcher* searcher_;
   const AuthorizerSource authorizer_;
   const Limits limits_;

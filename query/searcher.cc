@@ -1,6 +1,7 @@
 #include "query/searcher.h"
 
 #include <algorithm>
+#include <optional>
 #include <array>
 #include <map>
 #include <set>
@@ -26,9 +27,31 @@ const char* SearchModeName(SearchMode mode) {
   return "hybrid";
 }
 
-Searcher::Searcher(const Follower* follower, embedding::Embedder* embedder,
+namespace {
+
+// A candidate's label across shards: the shard's position in the top 16 bits, its own label
+// (a store's allocator, far below 2^48) in the rest. One shard: the label itself.
+constexpr int kShardShift = 48;
+std::uint64_t ShardLabel(std::size_t shard, std::uint64_t label) {
+  return (static_cast<std::uint64_t>(shard) << kShardShift) | label;
+}
+std::size_t ShardOf(std::uint64_t label) { return static_cast<std::size_t>(label >> kShardShift); }
+std::uint64_t OwnLabel(std::uint64_t label) { return label & ((std::uint64_t{1} << kShardShift) - 1); }
+
+// The shards' lists as one: best score first, ties by label, at most `k`.
+template <typename Hit>
+void MergeByScore(std::vector<Hit>* hits, std::size_t k) {
+  std::sort(hits->begin(), hits->end(), [](const Hit& a, const Hit& b) {
+    return a.score != b.score ? a.score > b.score : a.label < b.label;
+  });
+  if (hits->size() > k) hits->resize(k);
+}
+
+}  // namespace
+
+Searcher::Searcher(const ServedShards* shards, embedding::Embedder* embedder,
                    const QueryRulesWatcher* rules, const Options& options)
-    : follower_(follower),
+    : shards_(shards),
       rules_(rules),
       embedder_(embedder),
       options_(options),
@@ -39,14 +62,13 @@ AnalyzedQuery Searcher::Analyze(std::string_view text) const {
 }
 
 Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
-  std::shared_ptr<const index::IndexSet> indexes = follower_->indexes();
-  std::shared_ptr<const storage::Store> store = follower_->store();
-  if (!indexes || !store)
-    return Status::Unavailable("the index is still loading: " + follower_->not_ready_reason());
+  Result<std::vector<ServedShards::Shard>> views = shards_->Views();
+  if (!views) return views.status();
+  const std::vector<ServedShards::Shard>& shards = *views;
   std::shared_ptr<const QueryRules> rules = rules_->current();
 
   SearchResponse response;
-  response.watermark = Watermark{indexes->applied_seq(), indexes->applied_offsets()};
+  response.watermark = ServedShards::WatermarkOf(shards);
   response.query = AnalyzeQuery(request.query, *rules, analyzer_);
   const FusionSettings settings =
       rules->Settings(request.search_type, response.query.intent.intent, profile_);
@@ -73,11 +95,27 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     return response;
   }
 
-  const index::ContainerSet scope = indexes->ResolveContainers(request.container_ids);
+  // Each shard names containers by its own ordinals.
+  std::vector<index::ContainerSet> scopes;
+  for (const ServedShards::Shard& s : shards) scopes.push_back(s.indexes->ResolveContainers(request.container_ids));
   if (rules->typo_weight > 0 && w.keyword + w.fulltext > 0) {
     const ScopeVocabulary vocabulary{
-        [&](const std::vector<std::string>& t) { return indexes->KeywordTermsInScope(t, scope); },
-        [&](const std::vector<std::string>& t) { return indexes->KeywordDocFrequencies(t, scope); }};
+        [&](const std::vector<std::string>& t) {
+          std::vector<bool> in(t.size(), false);
+          for (std::size_t i = 0; i < shards.size(); ++i) {
+            const std::vector<bool> one = shards[i].indexes->KeywordTermsInScope(t, scopes[i]);
+            for (std::size_t j = 0; j < t.size(); ++j) in[j] = in[j] || one[j];
+          }
+          return in;
+        },
+        [&](const std::vector<std::string>& t) {
+          std::vector<std::size_t> df(t.size(), 0);
+          for (std::size_t i = 0; i < shards.size(); ++i) {
+            const std::vector<std::size_t> one = shards[i].indexes->KeywordDocFrequencies(t, scopes[i]);
+            for (std::size_t j = 0; j < t.size(); ++j) df[j] += one[j];
+          }
+          return df;
+        }};
     AddTypoMatches(*rules, analyzer_, vocabulary, &response.query);
   }
   const std::size_t wanted =
@@ -127,12 +165,20 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     }
   }
   if (w.vector > 0 && !out_of_time()) {
-    Result<std::vector<index::VectorHit>> hits =
-        indexes->SearchVector(query_vector, candidates, scope, &request.filter);
-    if (!hits) return hits.status();
+    std::vector<index::VectorHit> hits;
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+      Result<std::vector<index::VectorHit>> one =
+          shards[i].indexes->SearchVector(query_vector, candidates, scopes[i], &request.filter);
+      if (!one) return one.status();
+      for (index::VectorHit& h : *one) {
+        h.label = ShardLabel(i, h.label);
+        hits.push_back(h);
+      }
+    }
+    if (shards.size() > 1) MergeByScore(&hits, candidates);
     RankedList& list = lists[static_cast<std::size_t>(Retriever::kVector)];
     list.weight = w.vector;
-    for (const index::VectorHit& h : *hits) {
+    for (const index::VectorHit& h : hits) {
       // Below the similarity threshold a vector candidate is noise, not evidence. Ranks count
       // only the candidates that pass, so fusion sees a clean list.
       if (h.score < response.threshold || h.score <= 0) continue;
@@ -151,8 +197,23 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   auto keyword_list = [&](index::Field field, Retriever retriever, float weight) {
     RankedList& list = lists[static_cast<std::size_t>(retriever)];
     list.weight = weight;
-    std::vector<index::KeywordHit> hits =
-        indexes->SearchKeyword(field, terms, candidates, scope, &request.filter, &term_weights);
+    // Over several shards, each scores with the scope's statistics summed over all of them.
+    std::optional<index::KeywordStatistics> global;
+    if (shards.size() > 1) {
+      global.emplace();
+      for (std::size_t i = 0; i < shards.size(); ++i) {
+        shards[i].indexes->AddKeywordStatistics(field, terms, scopes[i], &*global);
+      }
+    }
+    std::vector<index::KeywordHit> hits;
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+      for (index::KeywordHit& h : shards[i].indexes->SearchKeyword(field, terms, candidates, scopes[i], &request.filter,
+                                                                   &term_weights, global ? &*global : nullptr)) {
+        h.label = ShardLabel(i, h.label);
+        hits.push_back(std::move(h));
+      }
+    }
+    if (shards.size() > 1) MergeByScore(&hits, candidates);
     for (index::KeywordHit& h : hits) {
       float credit = 1.0f;
       if (retriever == Retriever::kKeyword) {
@@ -220,8 +281,10 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
       relevance = static_cast<float>(calibration->Relevance(hit_evidence));
       if (*relevance < response.min_relevance) continue;
     }
+    const std::size_t shard = ShardOf(f.label);
+    if (shard >= shards.size()) return Status::Internal("a fused candidate names no shard");
     Result<std::optional<std::string>> value =
-        store->Get(storage::Cf::kChunks, storage::EncodeU64(f.label));
+        shards[shard].store->Get(storage::Cf::kChunks, storage::EncodeU64(OwnLabel(f.label)));
     if (!value) return value.status();
     if (!value->has_value()) continue;  // deleted since the index saw it
     Result<storage::ChunkRecord> chunk = storage::DecodeChunk(**value);

@@ -9,6 +9,7 @@
 #include "common/index/index_set.h"
 #include "common/status.h"
 #include "query/follower.h"
+#include "query/served_shards.h"
 #include "query/intent.h"
 #include "query/query_pipeline.h"
 #include "query/query_rules.h"
@@ -102,7 +103,9 @@ class Searcher {
     std::size_t snippet_chars = 200;
   };
 
-  Searcher(const Follower* follower, embedding::Embedder* embedder, const QueryRulesWatcher* rules,
+  // Over several shards, each retriever's list is the shards' lists merged by score, BM25
+  // scored with the scope's statistics summed over the shards (equal to one store's scores).
+  Searcher(const ServedShards* shards, embedding::Embedder* embedder, const QueryRulesWatcher* rules,
            const Options& options);
 
   // Unavailable when the daemon is not ready. A request for min_relevance that no calibration
@@ -116,7 +119,7 @@ class Searcher {
   std::uint64_t rules_generation() const;
 
  private:
-  const Follower* follower_;
+  const ServedShards* shards_;
   const QueryRulesWatcher* rules_;
   embedding::Embedder* embedder_;
   const Options options_;

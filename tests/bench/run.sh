@@ -10,6 +10,7 @@
 #   ingest    tests/bench/ingest_bench.sh    Kafka -> searchable: chunks/s, stages, freshness
 #   serving   tests/bench/serving_bench.sh   HTTP latency/throughput per mode, start-to-ready, memory
 #   graph     tests/bench/graph_changes_bench.sh  replicating the growing vector graph vs inserting it twice
+#   scaleout  tests/bench/scaleout_bench.sh  ingest with 1, 2 and 3 workers of one group, real Kafka broker
 #
 # When both ingest and serving run, serving measures the store the ingest benchmark built
 # (ingest_bench.sh --handoff, serving_bench.sh --from) instead of ingesting the corpus again.
@@ -23,13 +24,13 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 mode=--quick
-only=ann,keyword,quality,ingest,serving,graph
+only=ann,keyword,quality,ingest,serving,graph,scaleout
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick|--full) mode=$1 ;;
     --only) only=$2; shift ;;
     --only=*) only=${1#--only=} ;;
-    *) echo "usage: tests/bench/run.sh [--quick | --full] [--only ann,keyword,quality,ingest,serving,graph]" >&2
+    *) echo "usage: tests/bench/run.sh [--quick | --full] [--only ann,keyword,quality,ingest,serving,graph,scaleout]" >&2
        exit 2 ;;
   esac
   shift
@@ -37,7 +38,8 @@ done
 
 # Each script builds what it needs (ninja, two jobs) before it measures anything.
 declare -A script=([ann]=ann_bench.sh [keyword]=keyword_bench.sh [quality]=run_quality.sh
-                   [ingest]=ingest_bench.sh [serving]=serving_bench.sh [graph]=graph_changes_bench.sh)
+                   [ingest]=ingest_bench.sh [serving]=serving_bench.sh [graph]=graph_changes_bench.sh
+                   [scaleout]=scaleout_bench.sh)
 start=$(date +%s)
 failed=()
 handoff=""

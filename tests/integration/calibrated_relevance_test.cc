@@ -53,7 +53,8 @@ class CalibratedRelevanceTest : public ::testing::Test {
     follower_ = std::make_unique<Follower>(
         Follower::Options{dir_.path(), dir_.path() / "secondary", std::chrono::milliseconds(10),
                           index::IndexSet::Options{embedder_.model_id(), {}, {}, 4096, 64}});
-    searcher_ = std::make_unique<Searcher>(follower_.get(), &embedder_, rules_.get(), Searcher::Options{});
+    shards_ = std::make_unique<ServedShards>(follower_.get());
+    searcher_ = std::make_unique<Searcher>(shards_.get(), &embedder_, rules_.get(), Searcher::Options{});
     ASSERT_TRUE(follower_->WaitForSeqForTest(1, std::chrono::seconds(30)));
   }
 
@@ -61,6 +62,7 @@ class CalibratedRelevanceTest : public ::testing::Test {
   embedding::HashEmbedder embedder_;
   std::unique_ptr<QueryRulesWatcher> rules_;
   std::unique_ptr<Follower> follower_;
+  std::unique_ptr<ServedShards> shards_;
   std::unique_ptr<Searcher> searcher_;
 };
 
@@ -137,7 +139,7 @@ TEST_F(CalibratedRelevanceTest, EachHitsRelevanceComesFromItsOwnEvidenceAndMinRe
 TEST_F(CalibratedRelevanceTest, TheApiShowsRelevanceAndAnswersNothingToABarItCannotCheck) {
   Authorizer authorizer({{"all", "calibrated-relevance-test-key", {"*"}}}, {});
   MetricsRegistry metrics;
-  SearchApi api(follower_.get(), searcher_.get(), &authorizer, {}, &metrics);
+  SearchApi api(shards_.get(), searcher_.get(), &authorizer, {}, &metrics);
   auto post = [&](const std::string& path, const std::string& body) {
     http::HttpRequest r;
     r.method = "POST";

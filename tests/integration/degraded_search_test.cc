@@ -72,7 +72,8 @@ class DegradedSearchTest : public ::testing::Test {
     auto rules = QueryRulesWatcher::Start({}, std::chrono::seconds(60));
     ASSERT_TRUE(rules.ok());
     rules_ = std::move(*rules);
-    searcher_ = std::make_unique<Searcher>(follower_.get(), embedder_.get(), rules_.get(), Searcher::Options{});
+    shards_ = std::make_unique<ServedShards>(follower_.get());
+    searcher_ = std::make_unique<Searcher>(shards_.get(), embedder_.get(), rules_.get(), Searcher::Options{});
     ASSERT_TRUE(follower_->WaitForSeqForTest(1, std::chrono::seconds(30)));
   }
 
@@ -81,6 +82,7 @@ class DegradedSearchTest : public ::testing::Test {
   std::unique_ptr<http::HttpServer> server_;
   std::unique_ptr<embedding::Embedder> embedder_;
   std::unique_ptr<Follower> follower_;
+  std::unique_ptr<ServedShards> shards_;
   std::unique_ptr<QueryRulesWatcher> rules_;
   std::unique_ptr<Searcher> searcher_;
 };

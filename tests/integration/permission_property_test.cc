@@ -62,12 +62,13 @@ class PermissionPropertyTest : public ::testing::Test {
         index::IndexSet::Options{embedder_.model_id(), {.dim = embedder_.dimension()}, {}, 16, 64}});
     ASSERT_TRUE(follower_->WaitForSeqForTest(1, std::chrono::seconds(30)));
     rules_ = std::move(*QueryRulesWatcher::Start({}, std::chrono::seconds(60)));
-    searcher_ = std::make_unique<Searcher>(follower_.get(), &embedder_, rules_.get(), Searcher::Options{});
+    shards_ = std::make_unique<ServedShards>(follower_.get());
+    searcher_ = std::make_unique<Searcher>(shards_.get(), &embedder_, rules_.get(), Searcher::Options{});
     authorizer_ = std::make_unique<Authorizer>(
         std::vector<Authorizer::ApiKey>{
             {"all", kKey, {"*"}}, {"red", kRedKey, {"red"}}, {"ops", kAdminKey, {"red"}, /*admin=*/true}},
         std::map<std::string, std::vector<std::string>>{{"rita", {"red"}}});
-    api_ = std::make_unique<SearchApi>(follower_.get(), searcher_.get(), authorizer_.get(), SearchApi::Limits{},
+    api_ = std::make_unique<SearchApi>(shards_.get(), searcher_.get(), authorizer_.get(), SearchApi::Limits{},
                                        &metrics_, /*result_cache_entries=*/256);
   }
 
@@ -95,6 +96,7 @@ class PermissionPropertyTest : public ::testing::Test {
   embedding::HashEmbedder embedder_{embedding::HashEmbedder::Options{128}};
   MetricsRegistry metrics_;
   std::unique_ptr<Follower> follower_;
+  std::unique_ptr<ServedShards> shards_;
   std::unique_ptr<QueryRulesWatcher> rules_;
   std::unique_ptr<Searcher> searcher_;
   std::unique_ptr<Authorizer> authorizer_;

@@ -18,14 +18,15 @@ class SearchApiTest : public ::testing::Test {
   SearchApiTest()
       : follower_(Follower::Options{dir_.path(), dir_.path() / "secondary", std::chrono::milliseconds(50),
                                     index::IndexSet::Options{embedder_.model_id(), {}, {}, 4096, 64}}),
+        shards_(&follower_),
         rules_(std::move(*QueryRulesWatcher::Start({}, std::chrono::seconds(60)))),
-        searcher_(&follower_, &embedder_, rules_.get(), {}),
+        searcher_(&shards_, &embedder_, rules_.get(), {}),
         authorizer_({{"all", std::string(kKey), {"*"}},
                      {"hr-only", std::string(kHrKey), {"hr"}},
                      {"ops", std::string(kAdminKey), {"hr"}, /*admin=*/true},
                      {"slow", std::string(kLimitedKey), {"hr"}, false, {/*per_second=*/0.5, /*burst=*/2}}},
                     {{"alice", {"hr", "eng"}}, {"bob", {"eng"}}, {"nobody", {}}}),
-        api_(&follower_, &searcher_, &authorizer_, {}, &metrics_) {}
+        api_(&shards_, &searcher_, &authorizer_, {}, &metrics_) {}
 
   static constexpr std::string_view kKey = "unit-test-key-all-containers";
   static constexpr std::string_view kHrKey = "unit-test-key-hr-container";
@@ -45,6 +46,7 @@ class SearchApiTest : public ::testing::Test {
   embedding::HashEmbedder embedder_;
   MetricsRegistry metrics_;
   Follower follower_;
+  ServedShards shards_;
   std::unique_ptr<QueryRulesWatcher> rules_;
   Searcher searcher_;
   Authorizer authorizer_;
@@ -295,7 +297,7 @@ TEST_F(SearchApiTest, TheConsoleIsStaticLockedDownAndCanBeTurnedOff) {
 
   SearchApi::Limits off;
   off.console = false;
-  SearchApi without(&follower_, &searcher_, &authorizer_, off, &metrics_);
+  SearchApi without(&shards_, &searcher_, &authorizer_, off, &metrics_);
   r.method = "GET";
   r.headers = {{"authorization", "Bearer " + std::string(kKey)}};
   EXPECT_EQ(without.Handle(r).status, 404);

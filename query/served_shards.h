@@ -1,0 +1,85 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/index/index_set.h"
+#include "common/status.h"
+#include "query/follower.h"
+
+namespace tide::storage {
+class Store;
+}
+
+namespace tide::query {
+
+// The stores a daemon serves, each followed by a Follower: a single-layout worker's data
+// directory (one store), or every partition's shard of a per-partition worker's
+// (data_dir/partitions/<n>, decision 0015). Searches read them as one index (Searcher: BM25
+// statistics summed over the shards, the lists merged by score).
+//
+// Thread safety: all methods may be called from any thread. A per-partition set looks for new
+// shard directories on a thread of its own (a shard appears when its partition is first
+// assigned to a worker).
+class ServedShards {
+ public:
+  // One shard as a search reads it.
+  struct Shard {
+    std::string name;  // "" for a single store, else the partition number
+    std::shared_ptr<const index::IndexSet> indexes;
+    std::shared_ptr<const storage::Store> store;
+  };
+
+  // Follows `options.data_dir`: its store, or with `per_partition` each of its partitions'
+  // shards, each with a secondary directory of its own under options.secondary_dir.
+  ServedShards(const Follower::Options& options, bool per_partition);
+  // One follower owned by the caller (tests).
+  explicit ServedShards(const Follower* follower);
+  ~ServedShards();
+  ServedShards(const ServedShards&) = delete;
+  ServedShards& operator=(const ServedShards&) = delete;
+
+  // Every shard's indexes and store as of now; Unavailable, saying why, until each is ready
+  // (and, per partition, until one shard exists).
+  Result<std::vector<Shard>> Views() const;
+  // What the views cover: the sum of the shards' change sequences (each shard numbers its own;
+  // the sum moves whenever one does) and every shard's offsets.
+  static Watermark WatermarkOf(const std::vector<Shard>& shards);
+
+  // As Follower's, over the shards: ready when each is; the first reason, corruption or fatal
+  // error, naming its shard; lag and counts summed (behind_for: the longest).
+  bool ready() const;
+  std::string not_ready_reason() const;
+  Status corruption() const;
+  Status fatal() const;
+  Follower::Lag lag() const;
+  Watermark watermark() const;
+  std::uint64_t store_seq() const;
+  std::uint64_t snapshot_jumps() const;
+  std::uint64_t corrupt_snapshots() const;
+  std::size_t size() const;  // shards followed
+
+ private:
+  struct Followed {
+    std::string name;
+    const Follower* follower;
+  };
+  std::vector<Followed> Followers() const;
+  // Starts following the shard directories under data_dir/partitions that are not yet.
+  void Scan();
+
+  const Follower::Options options_;
+  const bool per_partition_ = false;
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<Follower>> owned_;  // GUARDED_BY(mu_)
+  std::vector<Followed> followed_;                 // GUARDED_BY(mu_): in partition order
+  std::atomic<bool> stop_{false};
+  std::thread scanner_;
+};
+
+}  // namespace tide::query

@@ -1,0 +1,229 @@
+// Issue 15, serving per-partition shards: a tide-query over a per-partition worker's shards
+// (shards = per_partition) answers as a tide-query over one store built from the same topic.
+// Separate processes: the dev broker, two workers (one per layout), two daemons.
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <random>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/file_util.h"
+#include "tests/testutil/http_client.h"
+#include "tests/testutil/process.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace tide {
+namespace {
+
+using nlohmann::json;
+using std::chrono::seconds;
+using testutil::Process;
+using testutil::WaitFor;
+
+const std::string kBin = TIDE_BIN_DIR;
+const std::string kSource = TIDE_SOURCE_DIR;
+const std::string kKey = "e2e-key-for-every-container";
+constexpr int kContainers = 12;
+constexpr int kDocsPerContainer = 20;
+
+// Words shared by every container, so that BM25 statistics differ from shard to shard.
+const std::vector<std::string>& Words() {
+  static const std::vector<std::string> words = {
+      "피벗", "테이블", "서식", "매크로", "보안", "차트", "함수", "셀", "병합", "정렬", "필터", "인쇄",
+      "페이지", "머리글", "바닥글", "수식", "참조", "이름", "범위", "데이터", "유효성", "조건부", "색상", "글꼴",
+      "문서", "저장", "암호", "공유", "검토", "메모", "표", "그림", "슬라이드", "발표", "전환", "효과"};
+  return words;
+}
+
+std::vector<json> Corpus() {
+  std::mt19937 rng(15);
+  std::vector<double> weights;
+  for (std::size_t r = 1; r <= Words().size(); ++r) weights.push_back(1.0 / static_cast<double>(r));
+  std::discrete_distribution<std::size_t> word(weights.begin(), weights.end());
+  auto sentence = [&](int n) {
+    std::string s;
+    for (int i = 0; i < n; ++i) s += (i ? " " : "") + Words()[word(rng)];
+    return s + ".";
+  };
+  std::vector<json> events;
+  for (int c = 0; c < kContainers; ++c) {
+    // Containers of different sizes: the per-shard statistics are far from the whole's.
+    for (int d = 0; d < kDocsPerContainer * (1 + c % 3); ++d) {
+      events.push_back({{"schema_version", 1},
+                        {"type", "document.upsert"},
+                        {"container_id", "team-" + std::to_string(c)},
+                        {"doc_id", "doc-" + std::to_string(d)},
+                        {"version", 1},
+                        {"title", sentence(3)},
+                        {"text", sentence(12) + " " + sentence(10)}});
+    }
+  }
+  return events;
+}
+
+class ShardedServingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = testutil::StartDevBroker(kBin + "/ingest/tidectl", dir_.path(), 4, &brokers_);
+    ASSERT_FALSE(brokers_.empty()) << broker_->Log();
+    std::ofstream(dir_.path() / "keys.json")
+        << json{{"keys", {{{"name", "all"}, {"key", kKey}, {"containers", {"*"}}, {"role", "admin"}}}}}.dump();
+  }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      for (const char* name : {"sharded-ingest", "single-ingest", "sharded-query", "single-query"}) {
+        Result<std::string> log = ReadFile(dir_.path() / (std::string(name) + ".log"));
+        std::cerr << "--- " << name << " ---\n" << (log ? log->substr(log->size() > 4000 ? log->size() - 4000 : 0) : "");
+      }
+    }
+  }
+
+  std::unique_ptr<Process> StartIngest(const std::string& name, const std::string& layout) {
+    return std::make_unique<Process>(
+        std::vector<std::string>{kBin + "/ingest/tide-ingest", "--config", kSource + "/configs/ingest.conf",
+                                 "--data_dir", (dir_.path() / name).string(), "--kafka.brokers", brokers_,
+                                 "--kafka.group_id", "group-" + name, "--shards", layout, "--snapshot.interval_s",
+                                 "1", "--metrics.port", "-1"},
+        dir_.path() / (name + "-ingest.log"));
+  }
+
+  std::unique_ptr<Process> StartQuery(const std::string& name, const std::string& layout, std::uint16_t* port) {
+    const auto port_file = dir_.path() / (name + ".port");
+    auto query = std::make_unique<Process>(
+        std::vector<std::string>{kBin + "/query/tide-query", "--config", kSource + "/configs/query.conf",
+                                 "--data_dir", (dir_.path() / name).string(), "--shards", layout, "--http.port", "0",
+                                 "--http.port_file", port_file.string(), "--follow.interval_ms", "50",
+                                 "--auth.api_keys_file", (dir_.path() / "keys.json").string()},
+        dir_.path() / (name + "-query.log"));
+    EXPECT_TRUE(WaitFor([&] { return std::filesystem::exists(port_file); }, seconds(20))) << query->Log();
+    Result<std::string> text = ReadFile(port_file);
+    *port = text ? static_cast<std::uint16_t>(std::stoi(*text)) : 0;
+    return query;
+  }
+
+  json Post(std::uint16_t port, const std::string& path, const json& body) {
+    auto r = testutil::HttpRequestLoopback(port, "POST", path, body.dump(), kKey);
+    EXPECT_EQ(r.status, 200) << path << " " << body.dump() << ": " << r.body;
+    return json::parse(r.body, nullptr, false);
+  }
+
+  // Chunks the daemon can search in every container.
+  std::int64_t Chunks(std::uint16_t port) {
+    auto r = testutil::HttpRequestLoopback(port, "GET", "/v1/stats", "", kKey);
+    if (r.status != 200) return -1;
+    json stats = json::parse(r.body, nullptr, false);
+    return stats.is_object() ? stats.value("chunks", std::int64_t{-1}) : -1;
+  }
+
+  testutil::TempDir dir_;
+  std::unique_ptr<Process> broker_;
+  std::string brokers_;
+};
+
+// Each hit as "chunk_id score", sorted the way the API sorts (score, then the order among
+// equal scores, which differs between layouts: labels are per store).
+std::vector<std::pair<double, std::string>> Ranked(const json& response) {
+  std::vector<std::pair<double, std::string>> out;
+  if (!response.is_object() || !response["hits"].is_array()) return out;
+  for (const json& h : response["hits"]) {
+    out.emplace_back(h["score"].get<double>(), h["container_id"].get<std::string>() + "/" + h["chunk_id"].get<std::string>());
+  }
+  return out;
+}
+
+TEST_F(ShardedServingTest, Issue15_ADaemonOverPerPartitionShardsAnswersAsOneStore) {
+  const std::vector<json> corpus = Corpus();
+  {
+    const auto file = dir_.path() / "corpus.jsonl";
+    std::ofstream out(file);
+    for (const json& e : corpus) out << e.dump() << "\n";
+    out.close();
+    auto r = testutil::RunCommand({kBin + "/ingest/tidectl", "publish", "--brokers", brokers_, "--file", file.string()},
+                                  seconds(60));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  auto sharded_ingest = StartIngest("sharded", "per_partition");
+  auto single_ingest = StartIngest("single", "single");
+  std::uint16_t sharded_port = 0, single_port = 0;
+  auto sharded_query = StartQuery("sharded", "per_partition", &sharded_port);
+  auto single_query = StartQuery("single", "single", &single_port);
+  // Every chunk searchable in both (one chunk a document: short texts).
+  ASSERT_TRUE(WaitFor([&] { return Chunks(single_port) == static_cast<std::int64_t>(corpus.size()); }, seconds(90)));
+  ASSERT_TRUE(WaitFor([&] { return Chunks(sharded_port) == static_cast<std::int64_t>(corpus.size()); }, seconds(90)))
+      << "sharded daemon has " << Chunks(sharded_port);
+  {
+    auto r = testutil::HttpRequestLoopback(sharded_port, "GET", "/v1/stats", "", kKey);
+    json stats = json::parse(r.body, nullptr, false);
+    ASSERT_TRUE(stats.is_object()) << r.body;
+    EXPECT_EQ(stats["index"]["shards"], 4) << r.body;  // one per partition of the topic
+  }
+
+  const std::vector<std::string> queries = {"피벗 테이블", "매크로 보안 설정", "조건부 서식 색상", "인쇄 머리글 바닥글",
+                                            "차트 데이터 범위", "슬라이드 전환 효과", "암호"};
+  const std::vector<std::vector<std::string>> scopes = {
+      {"team-0", "team-1", "team-2", "team-3", "team-4", "team-5", "team-6", "team-7", "team-8", "team-9", "team-10",
+       "team-11"},
+      {"team-4"},
+      {"team-1", "team-7", "team-11"}};
+  int compared = 0;
+  for (const char* mode : {"keyword", "hybrid", "vector"}) {
+    for (const std::string& query : queries) {
+      for (const std::vector<std::string>& scope : scopes) {
+        const json body = {{"query", query}, {"container_ids", scope}, {"k", 10}, {"mode", mode}};
+        const auto sharded = Ranked(Post(sharded_port, "/v1/search", body));
+        const auto single = Ranked(Post(single_port, "/v1/search", body));
+        ASSERT_EQ(sharded.size(), single.size()) << mode << " " << query << " " << body.dump();
+        ASSERT_FALSE(single.empty()) << mode << " " << query;
+        // Equal scores may come in another order (labels are per store): compare as sets of
+        // equal-score groups, in score order.
+        for (std::size_t i = 0; i < single.size(); ++i) {
+          EXPECT_NEAR(sharded[i].first, single[i].first, 1e-5) << mode << " '" << query << "' at " << i;
+        }
+        auto sorted = [](std::vector<std::pair<double, std::string>> v) {
+          for (auto& [score, id] : v) score = std::round(score * 1e5) / 1e5;
+          std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
+            return a.first != b.first ? a.first > b.first : a.second < b.second;
+          });
+          return v;
+        };
+        // The last score's group may be cut at k differently: compare what is above it.
+        const double last = std::round(single.back().first * 1e5) / 1e5;
+        std::vector<std::pair<double, std::string>> a = sorted(sharded), b = sorted(single);
+        std::erase_if(a, [&](const auto& p) { return p.first <= last; });
+        std::erase_if(b, [&](const auto& p) { return p.first <= last; });
+        EXPECT_EQ(a, b) << mode << " '" << query << "' " << json(scope).dump();
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(compared, 3 * 7 * 3);
+
+  // The RAG context reads each document from the shard that holds it.
+  const json context_body = {{"query", "피벗 테이블"}, {"container_ids", scopes[0]}, {"k", 3}};
+  const json sharded_context = Post(sharded_port, "/v1/context", context_body);
+  const json single_context = Post(single_port, "/v1/context", context_body);
+  ASSERT_TRUE(sharded_context.is_object() && single_context.is_object());
+  auto cited = [](const json& context) {
+    std::vector<std::string> ids;
+    for (const json& c : context["citations"]) ids.push_back(c["container_id"].get<std::string>() + "/" + c["chunk_id"].get<std::string>());
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  EXPECT_FALSE(cited(sharded_context).empty()) << sharded_context.dump();
+  EXPECT_EQ(cited(sharded_context), cited(single_context));
+  EXPECT_EQ(sharded_context["chars"], single_context["chars"]);
+
+  for (auto* p : {sharded_query.get(), single_query.get(), sharded_ingest.get(), single_ingest.get()}) {
+    p->Signal(SIGTERM);
+    EXPECT_EQ(p->Wait(seconds(60)), std::optional<int>(0));
+  }
+}
+
+}  // namespace
+}  // namespace tide
