@@ -58,6 +58,9 @@ class Broker {
     std::string found_by;
   };
   Result<TimeLookup> OffsetForTime(const std::string& topic, std::int32_t partition, std::int64_t ts_ms);
+  // The timestamp (ms since the epoch) of the first message at or after `offset` (compacted
+  // topics have gaps); INT64_MAX past the end.
+  Result<std::int64_t> TimestampAt(const std::string& topic, std::int32_t partition, std::int64_t offset);
   // Reads every partition of `topic` from its first retained offset up to the end it had when
   // the call started (messages written meanwhile are left for the next call, so it always
   // finishes), calling `on_record` for each. NotFound if the topic does not exist; Unavailable
@@ -68,8 +71,6 @@ class Broker {
 
  private:
   explicit Broker(std::unique_ptr<RdKafka::KafkaConsumer> consumer);
-  // The timestamp of the first message at or after `offset` (compacted topics have gaps).
-  Result<std::int64_t> TimestampAt(const std::string& topic, std::int32_t partition, std::int64_t offset);
 
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
 };

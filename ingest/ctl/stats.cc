@@ -1,9 +1,13 @@
 // `tidectl stats`: what the store holds, read through a RocksDB secondary instance, so it
 // works while tide-ingest is running (and without it). For a per-partition worker's data
-// directory: each shard's stats under "shards" (by partition), and their sums.
+// directory: each shard's stats under "shards" (by partition), and their sums. With
+// --brokers, each partition's lag behind the topic's end and how long its oldest unapplied
+// message has waited.
 
 #include <unistd.h>
 
+#include <chrono>
+#include <climits>
 #include <iostream>
 
 #include <boost/program_options.hpp>
@@ -11,6 +15,7 @@
 
 #include "common/config_util.h"
 #include "common/storage/store.h"
+#include "ingest/ctl/broker.h"
 #include "ingest/ctl/commands.h"
 #include "ingest/ctl/shard_stores.h"
 
@@ -88,23 +93,67 @@ Result<nlohmann::json> CollectStats(const storage::Store& store) {
 
 }  // namespace
 
+// With a broker: how far each partition the store has offsets for is behind the topic's end
+// ("lag": messages not yet applied) and, when it is, how long the oldest of them has waited
+// ("waiting_ms", from its timestamp): the store's freshness. Adds both to `stats`.
+Status AddLag(Broker* broker, nlohmann::json* stats) {
+  nlohmann::json lag = nlohmann::json::object(), waiting = nlohmann::json::object();
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  for (const auto& [key, next] : (*stats)["offsets"].items()) {
+    const std::size_t slash = key.rfind('/');
+    if (slash == std::string::npos) continue;
+    const std::string topic = key.substr(0, slash);
+    const std::int32_t partition = std::stoi(key.substr(slash + 1));
+    Result<std::pair<std::int64_t, std::int64_t>> marks = broker->Watermarks(topic, partition);
+    if (!marks) return marks.status().WithContext(key);
+    const std::int64_t behind = std::max<std::int64_t>(0, marks->second - next.get<std::int64_t>());
+    lag[key] = behind;
+    if (behind > 0) {
+      Result<std::int64_t> ts = broker->TimestampAt(topic, partition, next.get<std::int64_t>());
+      if (ts && *ts != INT64_MAX) waiting[key] = std::max<std::int64_t>(0, now - *ts);
+    }
+  }
+  (*stats)["lag"] = lag;
+  (*stats)["waiting_ms"] = waiting;
+  return Status();
+}
+
 int RunStats(int argc, const char* const* argv) {
   std::string data_dir = "./data";
+  ingest::KafkaConfig kafka;
+  kafka.brokers.clear();
   po::options_description options("tidectl stats options");
-  options.add_options()("data_dir", po::value(&data_dir)->default_value(data_dir), "the worker's data directory");
-  Result<po::variables_map> vm = ParseCommandLineAndConfig(argc, argv, options, "tidectl stats [--data_dir DIR]");
+  options.add_options()("data_dir", po::value(&data_dir)->default_value(data_dir), "the worker's data directory")
+      ("brokers", po::value(&kafka.brokers)->default_value(""),
+       "bootstrap servers: also report each partition's lag behind the topic's end and how long its oldest "
+       "unapplied message has waited")
+      ("kafka.property", po::value(&kafka.properties)->composing(), "librdkafka property key=value");
+  Result<po::variables_map> vm =
+      ParseCommandLineAndConfig(argc, argv, options, "tidectl stats [--data_dir DIR] [--brokers HOST:PORT]");
   if (!vm) {
     if (vm.status().code() == Status::Code::kNotFound) return 0;
     std::cerr << "tidectl stats: " << vm.status().message() << '\n';
     return 2;
   }
-  return WithSecondaryStores(data_dir, "stats", [](std::vector<ShardStore>& shards) {
+  std::unique_ptr<Broker> broker;
+  if (!kafka.brokers.empty()) {
+    Result<std::unique_ptr<Broker>> connected = Broker::Connect(kafka);
+    if (!connected) {
+      std::cerr << "tidectl stats: " << connected.status().message() << '\n';
+      return 1;
+    }
+    broker = std::move(*connected);
+  }
+  return WithSecondaryStores(data_dir, "stats", [&broker](std::vector<ShardStore>& shards) {
     std::vector<nlohmann::json> each;
     for (const ShardStore& shard : shards) {
       Result<nlohmann::json> stats = CollectStats(*shard.store);
-      if (!stats) {
-        std::cerr << "tidectl stats: " << (shard.name.empty() ? "" : shard.name + ": ") << stats.status().message()
-                  << '\n';
+      Status lag = stats && broker ? AddLag(broker.get(), &*stats) : Status();
+      if (!stats || !lag.ok()) {
+        std::cerr << "tidectl stats: " << (shard.name.empty() ? "" : shard.name + ": ")
+                  << (stats ? lag.message() : stats.status().message()) << '\n';
         return 1;
       }
       each.push_back(std::move(*stats));
@@ -128,6 +177,10 @@ int RunStats(int argc, const char* const* argv) {
         out["counters"][name] = out["counters"].value(name, std::uint64_t{0}) + value.get<std::uint64_t>();
       }
       for (const auto& [name, value] : one["offsets"].items()) out["offsets"][name] = value;
+      if (one.contains("lag")) {
+        for (const auto& [name, value] : one["lag"].items()) out["lag"][name] = value;
+        for (const auto& [name, value] : one["waiting_ms"].items()) out["waiting_ms"][name] = value;
+      }
       for (const auto& [name, value] : one["documents_per_container"].items()) {
         out["documents_per_container"][name] =
             out["documents_per_container"].value(name, std::uint64_t{0}) + value.get<std::uint64_t>();
