@@ -124,23 +124,28 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
       if (flushed.code() != Status::Code::kUnavailable) fatal = flushed;
     }
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      // A partition whose start the store cannot give (its shard did not open) is not taken:
+      // consuming it from anywhere else would break the exactly-once effect. The error stops
+      // the loop; the group gives the partition to another member.
+      std::vector<RdKafka::TopicPartition*> taken;
       for (RdKafka::TopicPartition* tp : partitions) {
         Result<std::optional<std::int64_t>> start = handler->StartOffset(tp->topic(), tp->partition());
         if (!start) {
-          fatal = start.status();
+          if (fatal.ok()) fatal = start.status();
           continue;
         }
+        taken.push_back(tp);
         tp->set_offset(start->has_value() ? **start : RdKafka::Topic::OFFSET_BEGINNING);
         starts[{tp->topic(), tp->partition()}] = start->value_or(-1);
         spdlog::info("partition assigned topic={} partition={} start={}", tp->topic(), tp->partition(),
                      start->has_value() ? std::to_string(**start) : std::string("beginning"));
       }
       if (cooperative) {
-        LogIfError(c->incremental_assign(partitions), "incremental_assign");
+        LogIfError(c->incremental_assign(taken), "incremental_assign");
       } else {
-        c->assign(partitions);
+        c->assign(taken);
       }
-      if (readiness) readiness->SetReady();
+      if (readiness && fatal.ok()) readiness->SetReady();
       return;
     }
     std::vector<std::pair<std::string, std::int32_t>> revoked;

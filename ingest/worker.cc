@@ -75,6 +75,7 @@ class Worker : public ConsumerLoop::Handler {
       : config_(config), shards_(shards), dead_letters_(dead_letters), metrics_(metrics), partitions_(partitions) {}
 
   Result<std::optional<std::int64_t>> StartOffset(const std::string& topic, std::int32_t partition) override {
+    TIDE_RETURN_IF_ERROR(CheckPartitionCount(topic, partition));
     Result<Shard*> shard = shards_->Get(partition);
     if (!shard) return shard.status();
     return (*shard)->applier->StoredOffset(topic, partition);
@@ -143,6 +144,7 @@ class Worker : public ConsumerLoop::Handler {
     const auto decode_start = Clock::now();
     for (const KafkaMessage& m : batch) {
       BatchItem item{m.topic, m.partition, m.offset, std::nullopt};
+      TIDE_RETURN_IF_ERROR(CheckPartitionCount(m.topic, m.partition));
       Result<Event> event = DecodeEvent(m.key, m.value, config_.limits);
       const char* error_class = "invalid_event";
       if (event) {
@@ -200,19 +202,22 @@ class Worker : public ConsumerLoop::Handler {
     return Finish(shard, *result);
   }
 
+  // With per-partition shards, a partition beyond the count the topic had at start means the
+  // topic grew, which moves containers to other partitions: InvalidArgument, which stops the
+  // worker before it opens that partition's shard or reads its events.
+  Status CheckPartitionCount(const std::string& topic, std::int32_t partition) const {
+    if (partitions_ <= 0 || partition < partitions_) return Status();
+    return Status::InvalidArgument(
+        "topic '" + topic + "' has grown past the " + std::to_string(partitions_) +
+        " partitions it had when the worker started (partition " + std::to_string(partition) +
+        "); shards = per_partition needs a fixed partition count, since adding partitions moves containers to "
+        "other partitions (docs/decisions/0015-partition-shards.md): replay into a new topic instead");
+  }
+
   // With per-partition shards, whether the event is on its container's partition (else a
-  // container.delete would miss the container's documents in other shards). InvalidArgument,
-  // which stops the worker, when the topic has more partitions than at start: placement by
-  // container has changed.
+  // container.delete would miss the container's documents in other shards).
   Result<bool> CheckPlacement(const KafkaMessage& m, const Event& event) const {
     if (partitions_ <= 0) return true;
-    if (m.partition >= partitions_) {
-      return Status::InvalidArgument(
-          "topic '" + m.topic + "' has grown past the " + std::to_string(partitions_) +
-          " partitions it had when the worker started (a message on partition " + std::to_string(m.partition) +
-          "); shards = per_partition needs a fixed partition count, since adding partitions moves containers to "
-          "other partitions (docs/decisions/0015-partition-shards.md): replay into a new topic instead");
-    }
     return PartitionOf(PlacementKey(event), partitions_) == m.partition;
   }
 
@@ -418,9 +423,12 @@ Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetr
       ConsumerLoop::Create(config.kafka, config.batch, &worker, registry, readiness);
   if (!loop) return loop.status();
   Status run = (*loop)->Run(stopping);
+  // Leaving the group releases per-partition shards: what /metrics and the last log line
+  // report is taken now, while the worker still holds them.
+  const IngestCounters c = shards.counters();
+  registry->FreezeCallbackGauges();
   loop->reset();
   // Catch up with everything written and write the final snapshots.
-  const IngestCounters c = shards.counters();
   Status indexed = shards.StopAll();
   if (run.ok()) run = indexed;
   spdlog::info("ingest stopped applied={} stale={} duplicate={} dead_lettered={}", c.applied, c.stale,

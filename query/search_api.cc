@@ -356,7 +356,12 @@ http::HttpResponse SearchApi::Context(const http::HttpRequest& request,
 Authorizer::AclLookup SearchApi::StoreAcl() const {
   return [this](const std::string& principal) -> Result<std::optional<std::vector<std::string>>> {
     Result<std::vector<ServedShards::Shard>> views = shards_->Views();
-    if (!views) return std::optional<std::vector<std::string>>();  // not loaded: the file decides
+    if (!views) {
+      // One store not loaded yet: the file decides, as before. Several: the shard holding the
+      // principal's record may be the one still loading, so nothing is decided without it.
+      if (shards_->size() > 1) return views.status();
+      return std::optional<std::vector<std::string>>();
+    }
     // A principal's ACL events are on one partition: one shard at most has its record.
     Result<std::optional<std::string>> value = std::optional<std::string>();
     for (const ServedShards::Shard& shard : *views) {

@@ -1,6 +1,7 @@
 #include "query/searcher.h"
 
 #include <algorithm>
+#include <cassert>
 #include <optional>
 #include <array>
 #include <map>
@@ -171,6 +172,7 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
           shards[i].indexes->SearchVector(query_vector, candidates, scopes[i], &request.filter);
       if (!one) return one.status();
       for (index::VectorHit& h : *one) {
+        if (OwnLabel(h.label) != h.label) return Status::Internal("a chunk label does not fit 48 bits");
         h.label = ShardLabel(i, h.label);
         hits.push_back(h);
       }
@@ -209,6 +211,8 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     for (std::size_t i = 0; i < shards.size(); ++i) {
       for (index::KeywordHit& h : shards[i].indexes->SearchKeyword(field, terms, candidates, scopes[i], &request.filter,
                                                                    &term_weights, global ? &*global : nullptr)) {
+        // Labels come from one allocator per store, counting from 1: far below 2^48.
+        assert(OwnLabel(h.label) == h.label);
         h.label = ShardLabel(i, h.label);
         hits.push_back(std::move(h));
       }

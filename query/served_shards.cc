@@ -51,10 +51,11 @@ void ServedShards::Scan() {
   const std::filesystem::path root = options_.data_dir / "partitions";
   std::error_code ec;
   std::map<int, std::filesystem::path> found;
-  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
-    const std::string name = entry.path().filename().string();
+  // No exceptions on this thread: a directory that goes away mid-scan ends the scan.
+  for (std::filesystem::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
     if (!name.empty() && name.size() < 9 && name.find_first_not_of("0123456789") == std::string::npos) {
-      found.emplace(std::stoi(name), entry.path());
+      found.emplace(std::stoi(name), it->path());
     }
   }
   std::lock_guard lock(mu_);

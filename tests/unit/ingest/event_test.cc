@@ -166,5 +166,33 @@ TEST(EventTest, EnforcesSizeLimitsAndKeyConsistency) {
   EXPECT_NE(wrong_key.status().message().find("key"), std::string::npos);
 }
 
+// Issue 15: an event's partition is Kafka's murmur2 partitioner (the Java client's) applied to
+// its container id, so any producer can place it. The hashes are Kafka's own test vectors
+// (UtilsTest.testMurmur2: Utils.murmur2 of these strings); the partition is
+// toPositive(hash) % partitions, as the Java producer computes it for a key.
+TEST(EventTest, PartitionOfHashesTheContainerIdAsJavasDefaultPartitioner) {
+  const std::vector<std::pair<std::string, std::int32_t>> java = {
+      {"21", -973932308}, {"foobar", -790332482}, {"a-little-bit-long-string", -985981536}, {"abc", 479470107}};
+  for (std::int32_t partitions : {1, 3, 12, 100}) {
+    for (const auto& [id, hash] : java) {
+      const auto expected = static_cast<std::int32_t>((static_cast<std::uint32_t>(hash) & 0x7fffffffU) %
+                                                      static_cast<std::uint32_t>(partitions));
+      EXPECT_EQ(PartitionOf(id, partitions), expected) << id;                     // a container key
+      EXPECT_EQ(PartitionOf(EventKey(id, "doc-9"), partitions), expected) << id;  // its documents
+    }
+  }
+  // An ACL key is hashed whole, not by a container.
+  EXPECT_EQ(PartitionKeyOf("acl:kim"), "acl:kim");
+  EXPECT_EQ(PartitionKeyOf("hr/a/b"), "hr");
+  Event acl;
+  acl.type = EventType::kAclUpsert;
+  acl.principal = "kim";
+  EXPECT_EQ(PlacementKey(acl), "acl:kim");
+  Event doc;
+  doc.container_id = "hr";
+  doc.doc_id = "x";
+  EXPECT_EQ(PlacementKey(doc), "hr");
+}
+
 }  // namespace
 }  // namespace tide::ingest
