@@ -143,6 +143,15 @@ TEST_F(ShardedServingTest, Issue15_ADaemonOverPerPartitionShardsAnswersAsOneStor
     const auto file = dir_.path() / "corpus.jsonl";
     std::ofstream out(file);
     for (const json& e : corpus) out << e.dump() << "\n";
+    // Principals' containers, each record on its principal's partition: one shard holds it.
+    out << json{{"schema_version", 1}, {"type", "acl.upsert"}, {"principal", "kim"}, {"version", 1},
+                {"containers", {"team-4", "team-9"}}}
+               .dump()
+        << "\n";
+    out << json{{"schema_version", 1}, {"type", "acl.upsert"}, {"principal", "lee"}, {"version", 1},
+                {"containers", {"team-1"}}}
+               .dump()
+        << "\n";
     out.close();
     auto r = testutil::RunCommand({kBin + "/ingest/tidectl", "publish", "--brokers", brokers_, "--file", file.string()},
                                   seconds(60));
@@ -203,6 +212,34 @@ TEST_F(ShardedServingTest, Issue15_ADaemonOverPerPartitionShardsAnswersAsOneStor
     }
   }
   EXPECT_EQ(compared, 3 * 7 * 3);
+
+  // A principal's containers come from whichever shard holds its ACL record, and bound the
+  // search there as on one store; a principal with no record gets nothing.
+  for (const char* principal : {"kim", "lee"}) {
+    const json body = {{"query", "피벗 테이블"}, {"principal", principal}, {"k", 10}};
+    json sharded;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          auto r = testutil::HttpRequestLoopback(sharded_port, "POST", "/v1/search", body.dump(), kKey);
+          sharded = json::parse(r.body, nullptr, false);
+          return r.status == 200 && !Ranked(sharded).empty();
+        },
+        seconds(30)))
+        << principal << ": " << sharded.dump();
+    const json single = Post(single_port, "/v1/search", body);
+    EXPECT_EQ(Ranked(sharded).size(), Ranked(single).size()) << principal;
+    for (const json& h : sharded["hits"]) {
+      const std::string c = h["container_id"];
+      EXPECT_TRUE(principal == std::string("kim") ? (c == "team-4" || c == "team-9") : c == "team-1")
+          << principal << " got " << c;
+    }
+  }
+  {
+    const json body = {{"query", "피벗 테이블"}, {"principal", "nobody"}, {"k", 10}};
+    EXPECT_EQ(testutil::HttpRequestLoopback(sharded_port, "POST", "/v1/search", body.dump(), kKey).status,
+              testutil::HttpRequestLoopback(single_port, "POST", "/v1/search", body.dump(), kKey).status);
+    EXPECT_EQ(testutil::HttpRequestLoopback(sharded_port, "POST", "/v1/search", body.dump(), kKey).status, 403);
+  }
 
   // The RAG context reads each document from the shard that holds it.
   const json context_body = {{"query", "피벗 테이블"}, {"container_ids", scopes[0]}, {"k", 3}};
