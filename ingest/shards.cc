@@ -74,6 +74,9 @@ Result<std::unique_ptr<Shard>> ShardSet::Open(const std::filesystem::path& dir) 
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the other owner's exit: nothing to poll
   }
+  if (options_.layout == ShardLayout::kPerPartition) {
+    TIDE_RETURN_IF_ERROR(CheckPartitionCount(shard->store.get(), dir));
+  }
   shard->applier = std::make_unique<Applier>(shard->store.get(), embedder_, options_.applier);
   TIDE_RETURN_IF_ERROR(shard->applier->Init());
   // The store's lock is ours, so no other writer is saving a snapshot here: what is unfinished
@@ -89,6 +92,26 @@ Result<std::unique_ptr<Shard>> ShardSet::Open(const std::filesystem::path& dir) 
   indexer.snapshot_dir = dir / "snapshots";
   shard->indexer = std::make_unique<Indexer>(indexer, shard->store.get(), shard->indexes.get(), index_seconds_);
   return shard;
+}
+
+Status ShardSet::CheckPartitionCount(storage::Store* store, const std::filesystem::path& dir) const {
+  if (partition_count_ <= 0) return Status();
+  Result<std::optional<std::string>> stored = store->Get(storage::Cf::kMeta, storage::kMetaPartitionCount);
+  if (!stored) return stored.status();
+  if (!stored->has_value()) {
+    storage::WriteBatch batch;
+    batch.Put(storage::Cf::kMeta, storage::kMetaPartitionCount,
+              storage::EncodeU64(static_cast<std::uint64_t>(partition_count_)));
+    return store->Write(&batch);
+  }
+  Result<std::uint64_t> recorded = storage::DecodeU64(**stored);
+  if (!recorded) return recorded.status().WithContext(dir.string() + " meta partition_count");
+  if (*recorded == static_cast<std::uint64_t>(partition_count_)) return Status();
+  return Status::InvalidArgument(
+      "the shard at " + dir.string() + " was made when the topic had " + std::to_string(*recorded) +
+      " partitions; it has " + std::to_string(partition_count_) +
+      " now, which places containers on other partitions (docs/decisions/0015-partition-shards.md): replay the "
+      "topic into a new data directory instead");
 }
 
 Status ShardSet::Release(std::int32_t partition) {

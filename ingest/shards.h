@@ -87,6 +87,10 @@ class ShardSet {
   // kSingle: opens the one shard (a store of another embedder is refused here, before the
   // worker joins its group). kPerPartition: nothing.
   Status Init();
+  // kPerPartition: the topic's partition count. A new shard records it; a shard that
+  // recorded another refuses to open (InvalidArgument): the topic's partitions changed, which
+  // moves containers to other partitions. 0 (before it is known): not checked.
+  void set_partition_count(std::int32_t count) { partition_count_ = count; }
   // The shard that holds `partition`'s data, opened if it is not (kPerPartition).
   Result<Shard*> Get(std::int32_t partition);
   // `partition` is no longer this worker's. kPerPartition: its shard catches up, writes a
@@ -115,7 +119,12 @@ class ShardSet {
  private:
   Result<std::unique_ptr<Shard>> Open(const std::filesystem::path& dir) const;
 
+  // Records the topic's partition count in a new shard's store, or checks it against the
+  // recorded one.
+  Status CheckPartitionCount(storage::Store* store, const std::filesystem::path& dir) const;
+
   const Options options_;
+  std::int32_t partition_count_ = 0;  // consume thread only
   embedding::Embedder* embedder_;
   Histogram* index_seconds_;
   mutable std::mutex mu_;  // the map's shape, against totals()

@@ -381,6 +381,7 @@ Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetr
     Result<TopicDescription> topic = (*admin)->DescribeTopic(config.kafka.topic, /*with_configs=*/false);
     if (!topic) return topic.status().WithContext("reading the partition count of '" + config.kafka.topic + "'");
     partitions = topic->partitions;
+    shards.set_partition_count(partitions);
     spdlog::info("shards per partition: topic={} partitions={} data_dir={}", config.kafka.topic, partitions,
                  config.shared.data_dir);
   }

@@ -55,6 +55,10 @@ inline constexpr std::string_view kMetaEmbedder = "embedder";
 // The worker's current graph generation (GraphRecord): absent before the worker first
 // recorded its graph (a store of an older worker: followers then insert vectors themselves).
 inline constexpr std::string_view kMetaGraphGeneration = "graph_generation";
+// A per-partition shard (ingest/shards.h): the partition count of the topic when the shard was
+// made. Events are placed by container among that many partitions, so a shard refuses to open
+// under another count. Absent in a single-layout store.
+inline constexpr std::string_view kMetaPartitionCount = "partition_count";
 std::string OffsetKey(std::string_view topic, std::int32_t partition);  // "offset/<topic>/<p>"
 inline constexpr std::string_view kOffsetKeyPrefix = "offset/";
 std::string CounterKey(std::string_view name);                          // "counter/<name>"

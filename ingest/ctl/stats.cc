@@ -39,6 +39,8 @@ Result<nlohmann::json> CollectStats(const storage::Store& store) {
       out["change_seq"] = *v - 1;
     } else if (key == storage::kMetaFirstChangeSeq && v) {
       out["first_change_seq"] = *v;
+    } else if (key == storage::kMetaPartitionCount && v) {
+      out["partition_count"] = *v;  // a per-partition shard: the topic's count it was made under
     } else if (key == storage::kMetaGraphGeneration && v) {
       out["graph_records"]["generation"] = *v;
     } else if (key == storage::kMetaEmbedder) {

@@ -201,6 +201,13 @@ TEST_F(IngestWorkerTest, Issue15_WithShardsPerPartitionAMisplacedEventIsDeadLett
   EXPECT_EQ(sum("applied"), 60u);
   EXPECT_EQ(sum("dead_lettered"), 2u);
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "data" / "store"));  // no single store
+  // Each shard recorded the partition count it was made under.
+  for (int p = 0; p < kPartitions; ++p) {
+    auto store = storage::Store::OpenSecondary(dir_.path() / "data" / "partitions" / std::to_string(p) / "store",
+                                               dir_.path() / ("secondary-count-" + std::to_string(p)), {});
+    ASSERT_TRUE(store.ok()) << p;
+    EXPECT_EQ(*(*store)->GetCounter(storage::kMetaPartitionCount), static_cast<std::uint64_t>(kPartitions)) << p;
+  }
 
   auto dead = kafka_.ReadAll("tide.documents.dlq", 2, seconds(30));
   ASSERT_EQ(dead.size(), 2u);
@@ -211,6 +218,41 @@ TEST_F(IngestWorkerTest, Issue15_WithShardsPerPartitionAMisplacedEventIsDeadLett
                                         : "container 'c1' is placed on partition " + std::to_string(home);
     EXPECT_NE(r.headers.at("tide.reason").find(expected), std::string::npos) << r.headers.at("tide.reason");
   }
+}
+
+// Issue 15: a shard records the topic's partition count when it is made, and refuses to open
+// under another: more partitions place containers elsewhere, and both shards would hold them.
+// The worker stops, saying so, without taking the partition.
+TEST_F(IngestWorkerTest, Issue15_AShardMadeUnderAnotherPartitionCountRefusesToOpen) {
+  config_.shards = ShardLayout::kPerPartition;
+  config_.fatal_exit_delay = std::chrono::milliseconds(0);
+  {
+    // Partition 0's shard, made when the topic had 2 partitions (the fixture's has 3).
+    auto store = storage::Store::OpenPrimary(dir_.path() / "data" / "partitions" / "0" / "store", {});
+    ASSERT_TRUE(store.ok());
+    storage::WriteBatch batch;
+    batch.Put(storage::Cf::kMeta, storage::kMetaPartitionCount, storage::EncodeU64(2));
+    ASSERT_TRUE((*store)->Write(&batch).ok());
+  }
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(kafka_.Produce("tide.documents", KeyOf(i), GoodEvent(i), i % 3));
+  std::atomic<bool> done{false}, never{false};
+  Status result;
+  std::thread worker([&] {
+    result = RunWorker(config_, never);
+    done = true;
+  });
+  const bool stopped = testutil::WaitFor([&] { return done.load(); }, seconds(60));
+  if (!stopped) never = true;  // stops it, so the thread can be joined
+  worker.join();
+  ASSERT_TRUE(stopped) << "the worker went on with a shard of another partition count";
+  EXPECT_EQ(result.code(), Status::Code::kInvalidArgument) << result.ToString();
+  EXPECT_NE(result.message().find("was made when the topic had 2 partitions; it has 3 now"), std::string::npos)
+      << result.ToString();
+  // The shard keeps what it recorded.
+  auto store = storage::Store::OpenSecondary(dir_.path() / "data" / "partitions" / "0" / "store",
+                                             dir_.path() / "secondary-0", {});
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ(*(*store)->GetCounter(storage::kMetaPartitionCount), 2u);
 }
 
 // Issue 17.1: one bad event bigger than the dead-letter producer's limit used to stop every
