@@ -220,7 +220,7 @@ Result<BatchResult> Applier::ApplyBatch(const std::vector<BatchItem>& batch) {
       chunks.push_back({std::move(record), label, false});
       return label;
     };
-    if (e.type == EventType::kAclUpsert || e.type == EventType::kAclDelete) {
+    if (IsAclEvent(e)) {
       TIDE_RETURN_IF_ERROR(ApplyAcl(e, &acl_overlay, &result));
       continue;
     }

@@ -223,7 +223,7 @@ std::int32_t PartitionOf(std::string_view key, std::int32_t partitions) {
 }
 
 std::string PlacementKey(const Event& event) {
-  if (event.type == EventType::kAclUpsert || event.type == EventType::kAclDelete) return AclEventKey(event.principal);
+  if (IsAclEvent(event)) return AclEventKey(event.principal);
   return event.container_id;
 }
 
@@ -286,7 +286,7 @@ Result<Event> DecodeEvent(const std::optional<std::string>& key,
   } else {
     return Invalid("unknown event type '" + type_name + "'");
   }
-  if (e.type == EventType::kAclUpsert || e.type == EventType::kAclDelete) return DecodeAcl(j, key, std::move(e));
+  if (IsAclEvent(e)) return DecodeAcl(j, key, std::move(e));
 
   auto cid = j.find("container_id");
   auto did = j.find("doc_id");

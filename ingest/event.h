@@ -52,6 +52,9 @@ struct Event {
   std::vector<std::string> containers;
 };
 
+// acl.upsert or acl.delete: keyed, placed and applied by principal, not by container.
+inline bool IsAclEvent(const Event& e) { return e.type == EventType::kAclUpsert || e.type == EventType::kAclDelete; }
+
 struct DecodeLimits {
   std::size_t max_event_bytes = 8 << 20;
   std::size_t max_text_bytes = 4 << 20;

@@ -16,10 +16,6 @@ const char* ShardLayoutName(ShardLayout layout) {
   return layout == ShardLayout::kPerPartition ? "per_partition" : "single";
 }
 
-std::filesystem::path PartitionShardDir(const std::filesystem::path& data_dir, std::int32_t partition) {
-  return data_dir / "partitions" / std::to_string(partition);
-}
-
 ShardSet::ShardSet(const Options& options, embedding::Embedder* embedder, Histogram* index_seconds)
     : options_(options), embedder_(embedder), index_seconds_(index_seconds) {}
 
@@ -34,8 +30,15 @@ Result<Shard*> ShardSet::Get(std::int32_t partition) {
     std::lock_guard lock(mu_);
     if (auto it = shards_.find(key); it != shards_.end()) return it->second.get();
   }
+  if (key != -1 && partition_count_ > 0 && partition >= partition_count_) {
+    return Status::InvalidArgument(
+        "the topic has grown past the " + std::to_string(partition_count_) +
+        " partitions it had when the worker started (partition " + std::to_string(partition) +
+        "); shards = per_partition needs a fixed partition count, since adding partitions moves containers to "
+        "other partitions (docs/decisions/0015-partition-shards.md): replay into a new topic instead");
+  }
   const std::filesystem::path dir =
-      key == -1 ? options_.data_dir : PartitionShardDir(options_.data_dir, partition);
+      key == -1 ? options_.data_dir : storage::PartitionShardDir(options_.data_dir, partition);
   const auto start = std::chrono::steady_clock::now();
   Result<std::unique_ptr<Shard>> shard = Open(dir);
   if (!shard) return shard.status().WithContext(key == -1 ? "opening the store"
@@ -53,7 +56,6 @@ Result<Shard*> ShardSet::Get(std::int32_t partition) {
 
 Result<std::unique_ptr<Shard>> ShardSet::Open(const std::filesystem::path& dir) const {
   auto shard = std::make_unique<Shard>();
-  shard->dir = dir;
   // The previous owner of a partition releases its store when the group revokes it, before
   // the partition is assigned here; one that died releases it with its process. One that lost
   // the partition without noticing (a long pause) still holds it: wait for it, a while.

@@ -37,9 +37,6 @@ enum class ShardLayout {
 Result<ShardLayout> ParseShardLayout(std::string_view name);
 const char* ShardLayoutName(ShardLayout layout);
 
-// Where the shard of `partition` lives under a per-partition data_dir.
-std::filesystem::path PartitionShardDir(const std::filesystem::path& data_dir, std::int32_t partition);
-
 // One store and everything the worker builds from it: the unit it writes, and under
 // ShardLayout::kPerPartition the unit that moves between workers. A data directory of the
 // same shape as a single-layout worker's (store/, snapshots/), so tide-query, tidectl stats,
@@ -47,7 +44,6 @@ std::filesystem::path PartitionShardDir(const std::filesystem::path& data_dir, s
 // Members go in reverse: the indexer stops (catching up, a final snapshot) before the indexes
 // and the store.
 struct Shard {
-  std::filesystem::path dir;
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<Applier> applier;
   std::unique_ptr<index::IndexSet> indexes;
@@ -87,10 +83,12 @@ class ShardSet {
   // kSingle: opens the one shard (a store of another embedder is refused here, before the
   // worker joins its group). kPerPartition: nothing.
   Status Init();
-  // kPerPartition: the topic's partition count. A new shard records it; a shard that
-  // recorded another refuses to open (InvalidArgument): the topic's partitions changed, which
-  // moves containers to other partitions. 0 (before it is known): not checked.
+  // kPerPartition: the topic's partition count when the worker started. A new shard records
+  // it; a shard that recorded another refuses to open, and so does a partition beyond it
+  // (InvalidArgument): the topic's partitions changed, which moves containers to other
+  // partitions. 0 (before it is known, and under kSingle): not checked.
   void set_partition_count(std::int32_t count) { partition_count_ = count; }
+  std::int32_t partition_count() const { return partition_count_; }
   // The shard that holds `partition`'s data, opened if it is not (kPerPartition).
   Result<Shard*> Get(std::int32_t partition);
   // `partition` is no longer this worker's. kPerPartition: its shard catches up, writes a

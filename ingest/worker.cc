@@ -68,14 +68,10 @@ struct WorkerMetrics {
 
 class Worker : public ConsumerLoop::Handler {
  public:
-  // `partitions`: the topic's partition count, to check where events are placed; 0: unchecked
-  // (shards = single).
-  Worker(const Config& config, ShardSet* shards, DeadLetterProducer* dead_letters, WorkerMetrics* metrics,
-         std::int32_t partitions)
-      : config_(config), shards_(shards), dead_letters_(dead_letters), metrics_(metrics), partitions_(partitions) {}
+  Worker(const Config& config, ShardSet* shards, DeadLetterProducer* dead_letters, WorkerMetrics* metrics)
+      : config_(config), shards_(shards), dead_letters_(dead_letters), metrics_(metrics) {}
 
   Result<std::optional<std::int64_t>> StartOffset(const std::string& topic, std::int32_t partition) override {
-    TIDE_RETURN_IF_ERROR(CheckPartitionCount(topic, partition));
     Result<Shard*> shard = shards_->Get(partition);
     if (!shard) return shard.status();
     return (*shard)->applier->StoredOffset(topic, partition);
@@ -107,19 +103,20 @@ class Worker : public ConsumerLoop::Handler {
     if (shards_->layout() == ShardLayout::kSingle) {
       Result<Shard*> shard = shards_->Get(-1);
       if (!shard) return shard.status();
-      return DoProcessBatch(*shard, batch);
+      return DoProcessBatch(*shard, batch, std::nullopt);
     }
-    std::map<std::int32_t, std::vector<KafkaMessage>> parts;
-    for (const KafkaMessage& m : batch) parts[m.partition].push_back(m);
-    for (const auto& [partition, part] : parts) {
+    std::set<std::int32_t> partitions;
+    for (const KafkaMessage& m : batch) partitions.insert(m.partition);
+    for (std::int32_t partition : partitions) {
       Result<Shard*> shard = shards_->Get(partition);
       if (!shard) return shard.status();
-      TIDE_RETURN_IF_ERROR(DoProcessBatch(*shard, part));
+      TIDE_RETURN_IF_ERROR(DoProcessBatch(*shard, batch, partition));
     }
     return Status();
   }
 
-  Status DoProcessBatch(Shard* shard, const std::vector<KafkaMessage>& all) {
+  // Applies the messages of `all` that are on `only` (every one when nullopt) to `shard`.
+  Status DoProcessBatch(Shard* shard, const std::vector<KafkaMessage>& all, std::optional<std::int32_t> only) {
     Applier* applier = shard->applier.get();
     // The indexes follow on their own thread; a batch waits only when they fall far behind.
     TIDE_RETURN_IF_ERROR(shard->indexer->WaitWhileBehind());
@@ -129,6 +126,7 @@ class Worker : public ConsumerLoop::Handler {
     batch.reserve(all.size());
     std::map<std::pair<std::string, std::int32_t>, std::int64_t> stored;
     for (const KafkaMessage& m : all) {
+      if (only && m.partition != *only) continue;
       auto [it, inserted] = stored.try_emplace({m.topic, m.partition}, -1);
       if (inserted) {
         Result<std::optional<std::int64_t>> offset = applier->StoredOffset(m.topic, m.partition);
@@ -144,13 +142,10 @@ class Worker : public ConsumerLoop::Handler {
     const auto decode_start = Clock::now();
     for (const KafkaMessage& m : batch) {
       BatchItem item{m.topic, m.partition, m.offset, std::nullopt};
-      TIDE_RETURN_IF_ERROR(CheckPartitionCount(m.topic, m.partition));
       Result<Event> event = DecodeEvent(m.key, m.value, config_.limits);
       const char* error_class = "invalid_event";
       if (event) {
-        Result<bool> placed = CheckPlacement(m, *event);
-        if (!placed) return placed.status();
-        if (!*placed) {
+        if (!PlacedRight(m, *event)) {
           event = Status::InvalidArgument(MisplacedReason(m, *event));
           error_class = "misplaced_event";
         }
@@ -202,30 +197,19 @@ class Worker : public ConsumerLoop::Handler {
     return Finish(shard, *result);
   }
 
-  // With per-partition shards, a partition beyond the count the topic had at start means the
-  // topic grew, which moves containers to other partitions: InvalidArgument, which stops the
-  // worker before it opens that partition's shard or reads its events.
-  Status CheckPartitionCount(const std::string& topic, std::int32_t partition) const {
-    if (partitions_ <= 0 || partition < partitions_) return Status();
-    return Status::InvalidArgument(
-        "topic '" + topic + "' has grown past the " + std::to_string(partitions_) +
-        " partitions it had when the worker started (partition " + std::to_string(partition) +
-        "); shards = per_partition needs a fixed partition count, since adding partitions moves containers to "
-        "other partitions (docs/decisions/0015-partition-shards.md): replay into a new topic instead");
-  }
-
   // With per-partition shards, whether the event is on its container's partition (else a
   // container.delete would miss the container's documents in other shards).
-  Result<bool> CheckPlacement(const KafkaMessage& m, const Event& event) const {
-    if (partitions_ <= 0) return true;
-    return PartitionOf(PlacementKey(event), partitions_) == m.partition;
+  bool PlacedRight(const KafkaMessage& m, const Event& event) const {
+    const std::int32_t partitions = shards_->partition_count();
+    return partitions <= 0 || PartitionOf(PlacementKey(event), partitions) == m.partition;
   }
 
   std::string MisplacedReason(const KafkaMessage& m, const Event& event) const {
-    const bool acl = event.type == EventType::kAclUpsert || event.type == EventType::kAclDelete;
+    const std::int32_t partitions = shards_->partition_count();
+    const bool acl = IsAclEvent(event);
     return std::string(acl ? "principal '" + event.principal + "'" : "container '" + event.container_id + "'") +
-           " is placed on partition " + std::to_string(PartitionOf(PlacementKey(event), partitions_)) + " of " +
-           std::to_string(partitions_) + ", not " + std::to_string(m.partition) +
+           " is placed on partition " + std::to_string(PartitionOf(PlacementKey(event), partitions)) + " of " +
+           std::to_string(partitions) + ", not " + std::to_string(m.partition) +
            ": with shards = per_partition every event of a container must be on its partition (murmur2 of the " +
            "container id, as tidectl publish places it; docs/operations.md#several-workers-in-one-group)";
   }
@@ -291,7 +275,6 @@ class Worker : public ConsumerLoop::Handler {
   ShardSet* shards_;
   DeadLetterProducer* dead_letters_;
   WorkerMetrics* metrics_;
-  const std::int32_t partitions_;
   using MessageId = std::tuple<std::string, std::int32_t, std::int64_t>;  // topic, partition, offset
   // Dead letters of the batch in hand already acknowledged by the broker, so a retried batch
   // does not send them again. Cleared once the whole batch is durable.
@@ -376,13 +359,11 @@ Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetr
   if (!dead_letters) return dead_letters.status();
   // Per-partition shards need every event on its container's partition: the worker checks
   // placement against the partition count the topic has now.
-  std::int32_t partitions = 0;
   if (config.shards == ShardLayout::kPerPartition) {
     Result<TopicDescription> topic = (*admin)->DescribeTopic(config.kafka.topic, /*with_configs=*/false);
     if (!topic) return topic.status().WithContext("reading the partition count of '" + config.kafka.topic + "'");
-    partitions = topic->partitions;
-    shards.set_partition_count(partitions);
-    spdlog::info("shards per partition: topic={} partitions={} data_dir={}", config.kafka.topic, partitions,
+    shards.set_partition_count(topic->partitions);
+    spdlog::info("shards per partition: topic={} partitions={} data_dir={}", config.kafka.topic, topic->partitions,
                  config.shared.data_dir);
   }
   admin->reset();
@@ -419,7 +400,7 @@ Status RunWorkerLoop(const Config& config, MetricsRegistry* registry, WorkerMetr
     ~FreezeGauges() { registry->FreezeCallbackGauges(); }
   } freeze_gauges{registry};
   readiness->SetNotReady("joining consumer group " + config.kafka.group_id);
-  Worker worker(config, &shards, dlq, metrics, partitions);
+  Worker worker(config, &shards, dlq, metrics);
   Result<std::unique_ptr<ConsumerLoop>> loop =
       ConsumerLoop::Create(config.kafka, config.batch, &worker, registry, readiness);
   if (!loop) return loop.status();

@@ -52,19 +52,13 @@ Result<ContextResponse> BuildContext(const Searcher& searcher, const ServedShard
     add(doc);
     for (const SearchHit& h : doc.more_chunks) add(h);
 
-    // The shard holding the document (one holds it: its container's partition's).
-    const storage::Store* store = nullptr;
-    Result<std::optional<std::string>> value = std::optional<std::string>();
-    for (const ServedShards::Shard& shard : *views) {
-      value = shard.store->Get(storage::Cf::kDocs, storage::DocKey(doc.container_id, doc.doc_id));
-      if (!value) return value.status();
-      if (value->has_value()) {
-        store = shard.store.get();
-        break;
-      }
-    }
-    if (store == nullptr) continue;  // deleted since the search
-    Result<storage::DocRecord> record = storage::DecodeDoc(**value);
+    // The shard holding the document (its container's partition's).
+    Result<std::optional<ServedShards::Found>> found_doc =
+        ServedShards::GetFromAny(*views, storage::Cf::kDocs, storage::DocKey(doc.container_id, doc.doc_id));
+    if (!found_doc) return found_doc.status();
+    if (!found_doc->has_value()) continue;  // deleted since the search
+    const storage::Store* store = (*found_doc)->store;
+    Result<storage::DocRecord> record = storage::DecodeDoc((*found_doc)->value);
     if (!record) return record.status();
 
     // Consecutive ordinals form one passage, so overlapping neighbours are not repeated.

@@ -363,14 +363,10 @@ Authorizer::AclLookup SearchApi::StoreAcl() const {
       return std::optional<std::vector<std::string>>();
     }
     // A principal's ACL events are on one partition: one shard at most has its record.
-    Result<std::optional<std::string>> value = std::optional<std::string>();
-    for (const ServedShards::Shard& shard : *views) {
-      value = shard.store->Get(storage::Cf::kAcl, principal);
-      if (!value) return value.status();
-      if (value->has_value()) break;
-    }
-    if (!value->has_value()) return std::optional<std::vector<std::string>>();
-    Result<storage::AclRecord> acl = storage::DecodeAcl(**value);
+    Result<std::optional<ServedShards::Found>> found = ServedShards::GetFromAny(*views, storage::Cf::kAcl, principal);
+    if (!found) return found.status();
+    if (!found->has_value()) return std::optional<std::vector<std::string>>();
+    Result<storage::AclRecord> acl = storage::DecodeAcl((*found)->value);
     if (!acl) return acl.status();
     return std::optional<std::vector<std::string>>(acl->deleted ? std::vector<std::string>() : acl->containers);
   };

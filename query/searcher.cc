@@ -1,10 +1,9 @@
 #include "query/searcher.h"
 
 #include <algorithm>
-#include <cassert>
-#include <optional>
 #include <array>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -33,11 +32,17 @@ namespace {
 // A candidate's label across shards: the shard's position in the top 16 bits, its own label
 // (a store's allocator, far below 2^48) in the rest. One shard: the label itself.
 constexpr int kShardShift = 48;
-std::uint64_t ShardLabel(std::size_t shard, std::uint64_t label) {
-  return (static_cast<std::uint64_t>(shard) << kShardShift) | label;
-}
 std::size_t ShardOf(std::uint64_t label) { return static_cast<std::size_t>(label >> kShardShift); }
 std::uint64_t OwnLabel(std::uint64_t label) { return label & ((std::uint64_t{1} << kShardShift) - 1); }
+// Gives each hit of shard `shard` its label across shards.
+template <typename Hit>
+Status ToShardLabels(std::size_t shard, std::vector<Hit>* hits) {
+  for (Hit& h : *hits) {
+    if (OwnLabel(h.label) != h.label) return Status::Internal("a chunk label does not fit 48 bits");
+    h.label = (static_cast<std::uint64_t>(shard) << kShardShift) | h.label;
+  }
+  return Status();
+}
 
 // The shards' lists as one: best score first, ties by label, at most `k`.
 template <typename Hit>
@@ -171,11 +176,8 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
       Result<std::vector<index::VectorHit>> one =
           shards[i].indexes->SearchVector(query_vector, candidates, scopes[i], &request.filter);
       if (!one) return one.status();
-      for (index::VectorHit& h : *one) {
-        if (OwnLabel(h.label) != h.label) return Status::Internal("a chunk label does not fit 48 bits");
-        h.label = ShardLabel(i, h.label);
-        hits.push_back(h);
-      }
+      TIDE_RETURN_IF_ERROR(ToShardLabels(i, &*one));
+      hits.insert(hits.end(), one->begin(), one->end());
     }
     if (shards.size() > 1) MergeByScore(&hits, candidates);
     RankedList& list = lists[static_cast<std::size_t>(Retriever::kVector)];
@@ -196,7 +198,7 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   for (std::size_t i = 0; i < std::min(response.query.own_terms, terms.size()); ++i) {
     if (own_weight.try_emplace(terms[i], term_weights[i]).second) own_total += term_weights[i];
   }
-  auto keyword_list = [&](index::Field field, Retriever retriever, float weight) {
+  auto keyword_list = [&](index::Field field, Retriever retriever, float weight) -> Status {
     RankedList& list = lists[static_cast<std::size_t>(retriever)];
     list.weight = weight;
     // Over several shards, each scores with the scope's statistics summed over all of them.
@@ -209,13 +211,10 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     }
     std::vector<index::KeywordHit> hits;
     for (std::size_t i = 0; i < shards.size(); ++i) {
-      for (index::KeywordHit& h : shards[i].indexes->SearchKeyword(field, terms, candidates, scopes[i], &request.filter,
-                                                                   &term_weights, global ? &*global : nullptr)) {
-        // Labels come from one allocator per store, counting from 1: far below 2^48.
-        assert(OwnLabel(h.label) == h.label);
-        h.label = ShardLabel(i, h.label);
-        hits.push_back(std::move(h));
-      }
+      std::vector<index::KeywordHit> one = shards[i].indexes->SearchKeyword(
+          field, terms, candidates, scopes[i], &request.filter, &term_weights, global ? &*global : nullptr);
+      TIDE_RETURN_IF_ERROR(ToShardLabels(i, &one));
+      hits.insert(hits.end(), std::make_move_iterator(one.begin()), std::make_move_iterator(one.end()));
     }
     if (shards.size() > 1) MergeByScore(&hits, candidates);
     for (index::KeywordHit& h : hits) {
@@ -228,9 +227,14 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
       list.candidates.push_back({h.label, h.score, credit});
       matched[static_cast<std::size_t>(retriever)].push_back(std::move(h.matched_terms));
     }
+    return Status();
   };
-  if (w.keyword > 0 && !out_of_time()) keyword_list(index::Field::kTitle, Retriever::kKeyword, w.keyword);
-  if (w.fulltext > 0 && !out_of_time()) keyword_list(index::Field::kBody, Retriever::kFulltext, w.fulltext);
+  if (w.keyword > 0 && !out_of_time()) {
+    TIDE_RETURN_IF_ERROR(keyword_list(index::Field::kTitle, Retriever::kKeyword, w.keyword));
+  }
+  if (w.fulltext > 0 && !out_of_time()) {
+    TIDE_RETURN_IF_ERROR(keyword_list(index::Field::kBody, Retriever::kFulltext, w.fulltext));
+  }
 
   FusionOptions fusion_options;
   fusion_options.method = response.fusion;

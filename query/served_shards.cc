@@ -7,6 +7,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/storage/schema.h"
+#include "common/storage/store.h"
+
 namespace tide::query {
 namespace {
 
@@ -48,16 +51,7 @@ ServedShards::~ServedShards() {
 }
 
 void ServedShards::Scan() {
-  const std::filesystem::path root = options_.data_dir / "partitions";
-  std::error_code ec;
-  std::map<int, std::filesystem::path> found;
-  // No exceptions on this thread: a directory that goes away mid-scan ends the scan.
-  for (std::filesystem::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (!name.empty() && name.size() < 9 && name.find_first_not_of("0123456789") == std::string::npos) {
-      found.emplace(std::stoi(name), it->path());
-    }
-  }
+  const std::map<std::int32_t, std::filesystem::path> found = storage::ListPartitionShards(options_.data_dir);
   std::lock_guard lock(mu_);
   for (const auto& [partition, dir] : found) {
     const std::string name = std::to_string(partition);
@@ -106,6 +100,16 @@ Watermark ServedShards::WatermarkOf(const std::vector<Shard>& shards) {
     for (const auto& [key, offset] : s.indexes->applied_offsets()) w.offsets[key] = offset;
   }
   return w;
+}
+
+Result<std::optional<ServedShards::Found>> ServedShards::GetFromAny(const std::vector<Shard>& shards,
+                                                                   storage::Cf cf, std::string_view key) {
+  for (const Shard& shard : shards) {
+    Result<std::optional<std::string>> value = shard.store->Get(cf, key);
+    if (!value) return value.status();
+    if (value->has_value()) return std::optional<Found>(Found{std::move(**value), shard.store.get()});
+  }
+  return std::optional<Found>();
 }
 
 bool ServedShards::ready() const {

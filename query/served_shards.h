@@ -10,6 +10,7 @@
 
 #include "common/index/index_set.h"
 #include "common/status.h"
+#include "common/storage/schema.h"
 #include "query/follower.h"
 
 namespace tide::storage {
@@ -50,6 +51,14 @@ class ServedShards {
   // What the views cover: the sum of the shards' change sequences (each shard numbers its own;
   // the sum moves whenever one does) and every shard's offsets.
   static Watermark WatermarkOf(const std::vector<Shard>& shards);
+  // The value of `key` in `cf` in the first of `shards` whose store has it (a document, or a
+  // principal's ACL record: one shard holds each), with that store; nullopt when none has it.
+  struct Found {
+    std::string value;
+    const storage::Store* store;
+  };
+  static Result<std::optional<Found>> GetFromAny(const std::vector<Shard>& shards, storage::Cf cf,
+                                                 std::string_view key);
 
   // As Follower's, over the shards: ready when each is; the first reason, corruption or fatal
   // error, naming its shard; lag and counts summed (behind_for: the longest).

@@ -294,4 +294,20 @@ Result<EmbedderIdentity> DecodeEmbedderIdentity(std::string_view value) {
   return id;
 }
 
+std::filesystem::path PartitionShardDir(const std::filesystem::path& data_dir, std::int32_t partition) {
+  return data_dir / "partitions" / std::to_string(partition);
+}
+
+std::map<std::int32_t, std::filesystem::path> ListPartitionShards(const std::filesystem::path& data_dir) {
+  std::map<std::int32_t, std::filesystem::path> found;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(data_dir / "partitions", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.empty() && name.size() < 10 && name.find_first_not_of("0123456789") == std::string::npos) {
+      found.emplace(static_cast<std::int32_t>(std::stol(name)), it->path());
+    }
+  }
+  return found;
+}
+
 }  // namespace tide::storage

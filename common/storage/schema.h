@@ -18,6 +18,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,6 +34,16 @@ inline constexpr int kNumCfs = 8;
 const char* CfName(Cf cf);
 
 inline constexpr std::uint8_t kFormatVersion = 1;
+
+// --- the data directory ---------------------------------------------------------------------
+
+// A per-partition worker's data directory (shards = per_partition, decision 0015) holds a
+// shard per Kafka partition, each laid out as a single store's data directory (store/,
+// snapshots/): data_dir/partitions/<n>.
+std::filesystem::path PartitionShardDir(const std::filesystem::path& data_dir, std::int32_t partition);
+// The shard directories under data_dir/partitions, by partition; empty when there are none.
+// Never throws: a directory that goes away mid-listing ends the listing.
+std::map<std::int32_t, std::filesystem::path> ListPartitionShards(const std::filesystem::path& data_dir);
 
 // --- keys -------------------------------------------------------------------------------------
 

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <functional>
-#include <map>
 #include <iostream>
 
 #include <boost/program_options.hpp>

@@ -5,6 +5,8 @@
 #include <iostream>
 #include <map>
 
+#include "common/storage/schema.h"
+
 namespace tide::ctl {
 
 int WithSecondaryStores(const std::filesystem::path& data_dir, const char* command,
@@ -15,14 +17,7 @@ int WithSecondaryStores(const std::filesystem::path& data_dir, const char* comma
   std::error_code ec;
   if (!std::filesystem::exists(data_dir / "store" / "CURRENT") &&
       std::filesystem::is_directory(data_dir / "partitions", ec)) {
-    std::map<std::int32_t, std::filesystem::path> partitions;
-    for (const auto& entry : std::filesystem::directory_iterator(data_dir / "partitions", ec)) {
-      const std::string name = entry.path().filename().string();
-      if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
-        partitions.emplace(std::stoi(name), entry.path());
-      }
-    }
-    for (const auto& [partition, dir] : partitions) {
+    for (const auto& [partition, dir] : storage::ListPartitionShards(data_dir)) {
       shards.push_back({dir, "partition " + std::to_string(partition), partition, {}});
     }
   } else {

@@ -57,9 +57,8 @@ double CpuSeconds(pid_t pid) {
 // A counter summed over the shards of a per-partition data directory (read as secondaries).
 std::uint64_t ShardCounter(const std::filesystem::path& data, const std::filesystem::path& scratch, const char* name) {
   std::uint64_t sum = 0;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(data / "partitions", ec)) {
-    auto store = storage::Store::OpenSecondary(entry.path() / "store", scratch / entry.path().filename(), {});
+  for (const auto& [partition, dir] : storage::ListPartitionShards(data)) {
+    auto store = storage::Store::OpenSecondary(dir / "store", scratch / std::to_string(partition), {});
     if (!store) continue;
     if (auto v = (*store)->GetCounter(storage::CounterKey(name))) sum += *v;
   }

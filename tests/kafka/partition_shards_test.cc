@@ -52,10 +52,8 @@ class PartitionShardsTest : public RealBrokerTest {
   // The stores of a per-partition data directory, read as secondaries: partition -> store.
   std::map<int, std::unique_ptr<storage::Store>> OpenShards(const std::string& data) {
     std::map<int, std::unique_ptr<storage::Store>> out;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(dir_.path() / data / "partitions", ec)) {
-      const int partition = std::stoi(entry.path().filename().string());
-      auto store = storage::Store::OpenSecondary(entry.path() / "store",
+    for (const auto& [partition, dir] : storage::ListPartitionShards(dir_.path() / data)) {
+      auto store = storage::Store::OpenSecondary(dir / "store",
                                                  dir_.path() / (data + "-secondary-" + std::to_string(partition)), {});
       if (store) out.emplace(partition, std::move(*store));
     }
