@@ -1,7 +1,5 @@
 #include "ingest/event.h"
 
-#include <librdkafka/rdkafka.h>
-
 #include <cmath>
 #include <limits>
 
@@ -207,19 +205,6 @@ bool IsValidDocId(std::string_view id) {
     if (u < 0x21 || u == 0x7f || c == '\\') return false;
   }
   return true;
-}
-
-std::string AclEventKey(std::string_view principal) { return "acl:" + std::string(principal); }
-
-std::string_view PartitionKeyOf(std::string_view key) {
-  if (key.rfind("acl:", 0) == 0) return key;
-  return key.substr(0, key.find('/'));
-}
-
-std::int32_t PartitionOf(std::string_view key, std::int32_t partitions) {
-  const std::string_view part = PartitionKeyOf(key);
-  // The partitioner ignores its topic and opaque arguments.
-  return rd_kafka_msg_partitioner_murmur2(nullptr, part.data(), part.size(), partitions, nullptr, nullptr);
 }
 
 std::string PlacementKey(const Event& event) {

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "common/placement.h"
 #include "common/status.h"
 
 namespace tide::ingest {
@@ -72,17 +73,11 @@ bool IsValidContainerId(std::string_view id);
 bool IsValidDocId(std::string_view id);
 // The Kafka key that keeps one document's events in order: "<container_id>/<doc_id>".
 std::string EventKey(std::string_view container_id, std::string_view doc_id);
-// Keys of the other kinds: "acl:<principal>" and "<container_id>" (container.delete).
-std::string AclEventKey(std::string_view principal);
-// What decides an event's partition (ContainerPartition): the container of a document key
-// ("<container_id>/<doc_id>") or container key, so that every event of a container, its
-// container.delete and its documents' tombstones included, is on one partition (what a
-// per-partition worker needs: ingest/shards.h); the whole key for any other key.
-std::string_view PartitionKeyOf(std::string_view key);
-// The partition of `key` among `partitions`: Kafka's murmur2 partitioner (the Java client's
-// default) applied to PartitionKeyOf(key), so a producer in any language can place events
-// the same way by hashing the container id as it would a key.
-std::int32_t PartitionOf(std::string_view key, std::int32_t partitions);
+// Keys of the other kinds: "acl:<principal>" (tide::AclEventKey) and "<container_id>"
+// (container.delete). Placement (PartitionKeyOf, PartitionOf) is common/placement.h's.
+using tide::AclEventKey;
+using tide::PartitionKeyOf;
+using tide::PartitionOf;
 // The key an event is placed by (PartitionOf): its document's, its container's or its
 // principal's, whatever key the message had.
 std::string PlacementKey(const Event& event);

@@ -11,10 +11,31 @@
 #include "common/reloading.h"
 #include "common/embedding/caching_embedder.h"
 #include "common/embedding/embedder.h"
+#include "query/shard_api.h"
 
 namespace tide::query {
 
 namespace po = boost::program_options;
+
+namespace {
+
+// "a, b,,c" -> {"a", "b", "c"}.
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t begin = 0;
+  while (begin <= text.size()) {
+    std::size_t end = text.find(',', begin);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(begin, end - begin);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+    begin = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
 
 Result<Config> ParseConfig(int argc, const char* const* argv) {
   Config c;
@@ -22,6 +43,9 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   int read_timeout_ms = static_cast<int>(c.http.read_timeout.count());
   int follow_ms = static_cast<int>(c.follow_interval.count());
   std::string shards = "single";
+  std::string partitions, remote_nodes;
+  long remote_refresh_ms = static_cast<long>(c.remote.refresh.count());
+  long remote_timeout_ms = static_cast<long>(c.remote.http.timeout.count());
   int reload_ms = static_cast<int>(c.rules_reload_interval.count());
   int auth_reload_ms = static_cast<int>(c.auth_reload_interval.count());
   long max_lag_ms = static_cast<long>(c.max_lag.count());
@@ -54,7 +78,19 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
        "how often the TLS files are checked and, when changed, loaded for new connections")
       ("shards", po::value(&shards)->default_value(shards),
        "single: data_dir holds one worker's store; per_partition: a per-partition worker's shards "
-       "(data_dir/partitions/<n>), served as one index")
+       "(data_dir/partitions/<n>), served as one index; remote: a router over the shards that the "
+       "daemons in remote.nodes serve")
+      ("partitions", po::value(&partitions)->default_value(""),
+       "with shards = per_partition: serve only these partitions' shards, e.g. 0,1,2 (a node behind a "
+       "router); empty: all")
+      ("remote.nodes", po::value(&remote_nodes)->default_value(""),
+       "with shards = remote: the nodes' base URLs, comma-separated (http://10.0.0.5:8080,...)")
+      ("remote.api_key", po::value(&c.remote.api_key)->default_value(""),
+       "with shards = remote: the key the router presents to the nodes (role admin, containers [\"*\"] there)")
+      ("remote.refresh_ms", po::value(&remote_refresh_ms)->default_value(remote_refresh_ms),
+       "how often the router polls each node's shard map")
+      ("remote.timeout_ms", po::value(&remote_timeout_ms)->default_value(remote_timeout_ms),
+       "the longest a router waits for one step of a node (a search's own deadline cuts it shorter)")
       ("follow.interval_ms", po::value(&follow_ms)->default_value(follow_ms),
        "how often the daemon catches up with the worker's store")
       ("follow.snapshot_jump_ratio",
@@ -112,10 +148,38 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   c.http.port = static_cast<std::uint16_t>(port);
   c.http.read_timeout = std::chrono::milliseconds(read_timeout_ms);
   c.follow_interval = std::chrono::milliseconds(follow_ms);
-  if (shards != "single" && shards != "per_partition") {
-    return Status::InvalidArgument("shards must be 'single' or 'per_partition', not '" + shards + "'");
+  if (shards != "single" && shards != "per_partition" && shards != "remote") {
+    return Status::InvalidArgument("shards must be 'single', 'per_partition' or 'remote', not '" + shards + "'");
   }
   c.per_partition_shards = shards == "per_partition";
+  c.remote_shards = shards == "remote";
+  for (const std::string& p : SplitList(partitions)) {
+    std::size_t used = 0;
+    unsigned long n = 0;
+    try {
+      n = std::stoul(p, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != p.size() || n > 65535) return Status::InvalidArgument("partitions: '" + p + "' is not a partition number");
+    c.partitions.push_back(static_cast<std::uint32_t>(n));
+  }
+  if (!c.partitions.empty() && !c.per_partition_shards) {
+    return Status::InvalidArgument("partitions needs shards = per_partition");
+  }
+  c.remote.nodes = SplitList(remote_nodes);
+  if (c.remote_shards && c.remote.nodes.empty()) {
+    return Status::InvalidArgument("shards = remote needs remote.nodes (the daemons serving the shards)");
+  }
+  if (c.remote_shards && c.remote.api_key.empty()) {
+    return Status::InvalidArgument("shards = remote needs remote.api_key (the key the nodes know the router by)");
+  }
+  if (remote_refresh_ms < 1 || remote_timeout_ms < 1) {
+    return Status::InvalidArgument("remote.refresh_ms and remote.timeout_ms must be positive");
+  }
+  c.remote.refresh = std::chrono::milliseconds(remote_refresh_ms);
+  c.remote.http.timeout = std::chrono::milliseconds(remote_timeout_ms);
+  c.remote.http.proxy = "none";  // the nodes are ours: never through a proxy from the environment
   if (reload_ms < 1) return Status::InvalidArgument("search.rules_reload_ms must be positive");
   c.rules_reload_interval = std::chrono::milliseconds(reload_ms);
   if (auth_reload_ms < 1) return Status::InvalidArgument("auth.reload_ms must be positive");
@@ -163,20 +227,35 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
     *embedder = std::make_unique<embedding::CachingEmbedder>(std::move(*embedder), config.embedding_cache_entries,
                                                              counter("hit"), counter("miss"));
   }
-  // Before the follower opens the store: abandoned secondaries of killed daemons go first.
-  Result<std::unique_ptr<SecondaryDir>> secondary =
-      SecondaryDir::Claim(config.secondary_dir, config.default_secondary_dir);
-  if (!secondary) return secondary.status();
-  Follower::Options follow;
-  follow.data_dir = config.shared.data_dir;
-  follow.secondary_dir = config.secondary_dir;
-  follow.interval = config.follow_interval;
-  follow.snapshot_jump_ratio = config.snapshot_jump_ratio;
-  follow.max_lag = config.max_lag;
-  follow.index.model_id = (*embedder)->model_id();
-  follow.index.vector = config.shared.hnsw;
-  follow.index.vector.dim = (*embedder)->dimension();
-  ServedShards shards(follow, config.per_partition_shards);
+  // What the daemon searches: the stores it follows, or (a router) the shards other daemons
+  // serve.
+  std::unique_ptr<SecondaryDir> secondary;
+  std::unique_ptr<ServedShards> served;
+  std::unique_ptr<RemoteShards> remote;
+  ShardSource* shards = nullptr;
+  if (config.remote_shards) {
+    Result<std::unique_ptr<RemoteShards>> made = RemoteShards::Create(config.remote, &metrics);
+    if (!made) return made.status();
+    remote = std::move(*made);
+    shards = remote.get();
+  } else {
+    // Before the follower opens the store: abandoned secondaries of killed daemons go first.
+    Result<std::unique_ptr<SecondaryDir>> claimed =
+        SecondaryDir::Claim(config.secondary_dir, config.default_secondary_dir);
+    if (!claimed) return claimed.status();
+    secondary = std::move(*claimed);
+    Follower::Options follow;
+    follow.data_dir = config.shared.data_dir;
+    follow.secondary_dir = config.secondary_dir;
+    follow.interval = config.follow_interval;
+    follow.snapshot_jump_ratio = config.snapshot_jump_ratio;
+    follow.max_lag = config.max_lag;
+    follow.index.model_id = (*embedder)->model_id();
+    follow.index.vector = config.shared.hnsw;
+    follow.index.vector.dim = (*embedder)->dimension();
+    served = std::make_unique<ServedShards>(follow, config.per_partition_shards, config.partitions);
+    shards = served.get();
+  }
   // Reloads of the API keys / ACL and of the query rules, counted by outcome.
   auto reload_observer = [&metrics](const char* files) {
     Counter* ok = metrics.AddCounter("tide_query_reloads_total", "Configuration files reloaded, by files and outcome.",
@@ -197,10 +276,16 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
   Result<std::unique_ptr<QueryRulesWatcher>> rules =
       QueryRulesWatcher::Start(config.rules, config.rules_reload_interval, reload_observer("rules"));
   if (!rules) return rules.status();
-  Searcher searcher(&shards, embedder->get(), rules->get(), config.search);
+  Searcher searcher(shards, embedder->get(), rules->get(), config.search);
   Reloading<Authorizer>* auth = authorizer->get();
-  SearchApi api(&shards, &searcher, [auth] { return auth->current(); }, config.limits, &metrics,
+  SearchApi api(shards, &searcher, [auth] { return auth->current(); }, config.limits, &metrics,
                 config.result_cache_entries);
+  // A daemon with shards of its own answers routers' steps on them.
+  std::unique_ptr<ShardApi> shard_api;
+  if (served) {
+    shard_api = std::make_unique<ShardApi>(served.get(), &metrics);
+    api.ServeShardApi(shard_api.get());
+  }
   http::HttpServerOptions http_options = config.http;
   http_options.tls.on_reload = reload_observer("tls");
   Result<std::unique_ptr<http::HttpServer>> server =
@@ -214,11 +299,16 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
   if (!config.port_file.empty()) {
     TIDE_RETURN_IF_ERROR(WriteFileAtomic(config.port_file, std::to_string((*server)->port()) + "\n"));
   }
-  spdlog::info("tide-query serving address={} port={} data_dir={}", config.http.address, (*server)->port(),
-               config.shared.data_dir);
+  if (config.remote_shards) {
+    spdlog::info("tide-query routing address={} port={} nodes={}", config.http.address, (*server)->port(),
+                 config.remote.nodes.size());
+  } else {
+    spdlog::info("tide-query serving address={} port={} data_dir={}", config.http.address, (*server)->port(),
+                 config.shared.data_dir);
+  }
   Status result;
   while (!stopping.load()) {
-    if (Status fatal = shards.fatal(); !fatal.ok()) {
+    if (Status fatal = shards->fatal(); !fatal.ok()) {
       result = fatal;
       break;
     }

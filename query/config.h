@@ -6,6 +6,7 @@
 #include "common/config_util.h"
 #include "common/status.h"
 #include "common/http/http_server.h"
+#include "query/remote_shards.h"
 #include "query/search_api.h"
 #include "query/searcher.h"
 
@@ -22,6 +23,13 @@ struct Config {
   // shards = per_partition: data_dir is a per-partition worker's, and every shard under its
   // partitions/ is served as one index (ServedShards; decision 0015).
   bool per_partition_shards = false;
+  // partitions = 0,1: serve only these partitions' shards (a node among several behind a
+  // router); empty: every shard under data_dir.
+  std::vector<std::uint32_t> partitions;
+  // shards = remote: a router; no store of its own, it searches the shards the nodes serve
+  // (RemoteShards; decision 0016).
+  bool remote_shards = false;
+  RemoteShards::Options remote;
   double snapshot_jump_ratio = 0.05;  // Follower::Options::snapshot_jump_ratio
   std::chrono::milliseconds max_lag{30000};  // Follower::Options::max_lag
   Searcher::Options search;

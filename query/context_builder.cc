@@ -29,15 +29,16 @@ std::string CutTo(std::string_view s, std::size_t max) {
 
 }  // namespace
 
-Result<ContextResponse> BuildContext(const Searcher& searcher, const ServedShards& shards,
+Result<ContextResponse> BuildContext(const Searcher& searcher, const ShardSource& shards,
                                      const ContextRequest& request) {
   SearchRequest search = request.search;
   search.search_type = SearchType::kRag;
   search.group_by = GroupBy::kDocument;
   Result<SearchResponse> found = searcher.Search(search);
   if (!found) return found.status();
-  Result<std::vector<ServedShards::Shard>> views = shards.Views();
-  if (!views) return views.status();
+  Result<std::unique_ptr<ShardSearch>> reading =
+      shards.Begin(search.container_ids, {search.deadline, search.allow_partial_results});
+  if (!reading) return reading.status();
 
   ContextResponse out;
   for (const SearchHit& doc : found->hits) {
@@ -53,28 +54,31 @@ Result<ContextResponse> BuildContext(const Searcher& searcher, const ServedShard
     for (const SearchHit& h : doc.more_chunks) add(h);
 
     // The shard holding the document (its container's partition's).
-    Result<std::optional<ServedShards::Found>> found_doc =
-        ServedShards::GetFromAny(*views, storage::Cf::kDocs, storage::DocKey(doc.container_id, doc.doc_id));
+    Result<std::optional<ShardDocument>> found_doc = (*reading)->Document(doc.container_id, doc.doc_id);
     if (!found_doc) return found_doc.status();
     if (!found_doc->has_value()) continue;  // deleted since the search
-    const storage::Store* store = (*found_doc)->store;
-    Result<storage::DocRecord> record = storage::DecodeDoc((*found_doc)->value);
-    if (!record) return record.status();
+    const storage::DocRecord& record = (*found_doc)->record;
 
     // Consecutive ordinals form one passage, so overlapping neighbours are not repeated.
+    std::vector<std::uint32_t> present;
+    std::vector<std::uint64_t> labels;
+    for (std::uint32_t o : ordinals) {
+      const std::optional<std::size_t> at = record.FindOrdinal(o);
+      if (!at) continue;
+      Result<std::uint64_t> label = ShardLabel((*found_doc)->shard, record.labels[*at]);
+      if (!label) return label.status();
+      present.push_back(o);
+      labels.push_back(*label);
+    }
+    Result<std::vector<std::optional<storage::ChunkRecord>>> chunks = (*reading)->Chunks(labels);
+    if (!chunks) return chunks.status();
     std::vector<std::vector<storage::ChunkRecord>> passages;
     std::optional<std::uint32_t> previous;
-    for (std::uint32_t o : ordinals) {
-      const std::optional<std::size_t> at = record->FindOrdinal(o);
-      if (!at) continue;
-      Result<std::optional<std::string>> chunk =
-          store->Get(storage::Cf::kChunks, storage::EncodeU64(record->labels[*at]));
-      if (!chunk) return chunk.status();
-      if (!chunk->has_value()) continue;
-      Result<storage::ChunkRecord> c = storage::DecodeChunk(**chunk);
-      if (!c) return c.status();
+    for (std::size_t i = 0; i < present.size(); ++i) {
+      if (!(*chunks)[i]) continue;
+      const std::uint32_t o = present[i];
       if (!previous || o != *previous + 1) passages.emplace_back();
-      passages.back().push_back(std::move(*c));
+      passages.back().push_back(std::move(*(*chunks)[i]));
       previous = o;
     }
     for (const std::vector<storage::ChunkRecord>& passage : passages) {

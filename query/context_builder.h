@@ -39,7 +39,7 @@ struct ContextResponse {
 // Builds the context a RAG backend gives its LLM: the rag search's top documents, each with
 // its best chunks (and neighbours) merged into contiguous passages in document order, numbered
 // for citation, within a character budget. Thread-safe.
-Result<ContextResponse> BuildContext(const Searcher& searcher, const ServedShards& shards,
+Result<ContextResponse> BuildContext(const Searcher& searcher, const ShardSource& shards,
                                      const ContextRequest& request);
 
 }  // namespace tide::query

@@ -1,4 +1,5 @@
 #include "query/search_api.h"
+#include "query/shard_api.h"
 
 #include <algorithm>
 #include <chrono>
@@ -53,6 +54,20 @@ http::HttpResponse Json(int status, const json& body) {
 }
 
 json WatermarkJson(const Watermark& w) { return json{{"seq", w.seq}, {"offsets", w.offsets}}; }
+
+// Elasticsearch's "_shards" block: how many shards took part, answered and failed, why each
+// failed, and each one's watermark.
+json ShardsJson(const ShardsOutcome& o) {
+  json failures = json::array();
+  for (const ShardsOutcome::Failure& f : o.failures) failures.push_back({{"shard", f.shard}, {"reason", f.reason}});
+  json watermarks = json::object();
+  for (const auto& [shard, w] : o.watermarks) watermarks[std::to_string(shard)] = WatermarkJson(w);
+  return {{"total", o.total()},
+          {"successful", o.watermarks.size()},
+          {"failed", o.failures.size()},
+          {"failures", std::move(failures)},
+          {"watermarks", std::move(watermarks)}};
+}
 
 json ExplainJson(const RetrieverExplain& e) {
   if (e.rank == 0) return nullptr;
@@ -160,14 +175,14 @@ std::vector<std::string> SplitCommas(std::string_view s) {
 
 }  // namespace
 
-SearchApi::SearchApi(const ServedShards* shards, const Searcher* searcher, const Authorizer* authorizer,
+SearchApi::SearchApi(const ShardSource* shards, const Searcher* searcher, const Authorizer* authorizer,
                      const Limits& limits, MetricsRegistry* metrics, std::size_t result_cache_entries)
     : SearchApi(shards, searcher,
                 // Not owned: an empty owner with the pointer (shared_ptr's aliasing constructor).
                 [authorizer] { return std::shared_ptr<const Authorizer>(std::shared_ptr<void>(), authorizer); },
                 limits, metrics, result_cache_entries) {}
 
-SearchApi::SearchApi(const ServedShards* shards, const Searcher* searcher, AuthorizerSource authorizer,
+SearchApi::SearchApi(const ShardSource* shards, const Searcher* searcher, AuthorizerSource authorizer,
                      const Limits& limits, MetricsRegistry* metrics, std::size_t result_cache_entries)
     : shards_(shards),
       searcher_(searcher),
@@ -288,6 +303,18 @@ http::HttpResponse SearchApi::Route(const http::HttpRequest& request, std::strin
     if (request.method != "GET") return MethodNotAllowed("GET", "use GET /v1/stats");
     return Stats(request, *auth, *key);
   }
+  if (request.path == "/v1/shards" || request.path.starts_with("/v1/shards/")) {
+    *route = "/v1/shards";
+    // Raw lists and records of any container: for a router's key only.
+    if (!key->admin || !key->all_containers()) {
+      return http::JsonError(403, "forbidden",
+                             "the shard API needs an API key with role \"admin\" and containers [\"*\"] (a router's)");
+    }
+    if (shard_api_ == nullptr) {
+      return http::JsonError(404, "not_found", "this daemon serves no shards of its own (shards = remote)");
+    }
+    return shard_api_->Handle(request, route);
+  }
   if (request.path == "/v1/search") {
     *route = "/v1/search";
     if (request.method != "POST")
@@ -348,27 +375,15 @@ http::HttpResponse SearchApi::Context(const http::HttpRequest& request,
                {"query", AnalyzedJson(result->search.query)},
                {"degraded", result->search.degraded},
                {"timed_out", result->search.timed_out},
-               {"watermark", WatermarkJson(result->search.watermark)}};
+               {"watermark", WatermarkJson(result->search.watermark)},
+               {"_shards", ShardsJson(result->search.shards)}};
   if (!result->search.relevance_unavailable.empty()) body["relevance_unavailable"] = result->search.relevance_unavailable;
   return Json(200, body);
 }
 
 Authorizer::AclLookup SearchApi::StoreAcl() const {
   return [this](const std::string& principal) -> Result<std::optional<std::vector<std::string>>> {
-    Result<std::vector<ServedShards::Shard>> views = shards_->Views();
-    if (!views) {
-      // One store not loaded yet: the file decides, as before. Several: the shard holding the
-      // principal's record may be the one still loading, so nothing is decided without it.
-      if (shards_->size() > 1) return views.status();
-      return std::optional<std::vector<std::string>>();
-    }
-    // A principal's ACL events are on one partition: one shard at most has its record.
-    Result<std::optional<ServedShards::Found>> found = ServedShards::GetFromAny(*views, storage::Cf::kAcl, principal);
-    if (!found) return found.status();
-    if (!found->has_value()) return std::optional<std::vector<std::string>>();
-    Result<storage::AclRecord> acl = storage::DecodeAcl((*found)->value);
-    if (!acl) return acl.status();
-    return std::optional<std::vector<std::string>>(acl->deleted ? std::vector<std::string>() : acl->containers);
+    return shards_->PrincipalContainers(principal);
   };
 }
 
@@ -396,7 +411,9 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
   req->container_ids = std::move(*scope);
   req->deadline = start + req->timeout.value_or(limits_.default_timeout);
   const std::string cache_key = ResultCacheKey(*req, searcher_->rules_generation());
-  if (std::optional<json> cached = results_.Get(cache_key, shards_->watermark().seq)) {
+  std::optional<json> cached;
+  if (shards_->cacheable()) cached = results_.Get(cache_key, shards_->watermark().seq);
+  if (cached) {
     const double took_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     latency_[static_cast<int>(req->mode)]->Observe(took_ms / 1000.0);
@@ -434,7 +451,8 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
       {"degraded", result->degraded},
       {"timed_out", result->timed_out},
       {"hits", std::move(hits)},
-      {"watermark", WatermarkJson(result->watermark)}};
+      {"watermark", WatermarkJson(result->watermark)},
+      {"_shards", ShardsJson(result->shards)}};
   if (result->timed_out) timed_out_->Inc();
   if (!result->relevance_unavailable.empty()) body["relevance_unavailable"] = result->relevance_unavailable;
   if (result->degraded) {
@@ -445,7 +463,7 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
   }
   // A degraded or cut answer is not kept: the next request may have the vector retriever back,
   // or the time to finish.
-  if (!result->degraded && !result->timed_out) {
+  if (!result->degraded && !result->timed_out && result->shards.failures.empty() && shards_->cacheable()) {
     results_.Put(cache_key, result->watermark.seq, body);
   }
   body["cached"] = false;
@@ -462,16 +480,9 @@ http::HttpResponse SearchApi::Stats(const http::HttpRequest& request, const Auth
     return http::JsonError(400, "invalid_request", "'container_ids' has " + std::to_string(names.size()) +
                                                        " entries, limit " + std::to_string(limits_.max_containers));
   }
-  Result<std::vector<ServedShards::Shard>> views = shards_->Views();
-  if (!views) return FailureResponse(views.status(), "stats");
-  // Every container any shard has seen.
-  std::vector<std::string> all_ids;
-  for (const ServedShards::Shard& shard : *views) {
-    std::vector<std::string> ids = shard.indexes->ContainerIds();
-    all_ids.insert(all_ids.end(), ids.begin(), ids.end());
-  }
-  std::sort(all_ids.begin(), all_ids.end());
-  all_ids.erase(std::unique(all_ids.begin(), all_ids.end()), all_ids.end());
+  Result<IndexFigures> figures = shards_->Figures();
+  if (!figures) return FailureResponse(figures.status(), "stats");
+  const std::vector<std::string>& all_ids = figures->container_ids;  // every container any shard has seen
   std::vector<std::string> scope;
   if (names.empty() && !principal) {
     // The key's own scope.
@@ -487,15 +498,15 @@ http::HttpResponse SearchApi::Stats(const http::HttpRequest& request, const Auth
   }
   std::sort(scope.begin(), scope.end());
   scope.erase(std::unique(scope.begin(), scope.end()), scope.end());
-  std::map<std::string, std::size_t> chunks;
-  for (const ServedShards::Shard& shard : *views) {
-    for (const auto& [container, n] : shard.indexes->ChunksPerContainer(scope)) chunks[container] += n;
-  }
+  Result<std::unique_ptr<ShardSearch>> reading = shards_->Begin(scope, {});
+  if (!reading) return FailureResponse(reading.status(), "stats");
+  Result<std::map<std::string, std::size_t>> chunks = (*reading)->ChunksPerContainer();
+  if (!chunks) return FailureResponse(chunks.status(), "stats");
   json containers = json::object();
   std::size_t total = 0;
   for (const std::string& c : scope) {
-    auto it = chunks.find(c);
-    const std::size_t n = it == chunks.end() ? 0 : it->second;
+    auto it = chunks->find(c);
+    const std::size_t n = it == chunks->end() ? 0 : it->second;
     containers[c] = {{"chunks", n}};
     total += n;
   }
@@ -505,19 +516,12 @@ http::HttpResponse SearchApi::Stats(const http::HttpRequest& request, const Auth
   // Index-wide figures describe every container: only for an admin key, and a request that
   // did not narrow itself to some containers.
   if (key.admin && names.empty() && !principal) {
-    std::size_t size = 0, tombstones = 0, sealed_vector = 0, sealed_keyword = 0;
-    for (const ServedShards::Shard& shard : *views) {
-      size += shard.indexes->size();
-      tombstones += shard.indexes->vector_tombstones();
-      sealed_vector += shard.indexes->sealed_vector_segments();
-      sealed_keyword += shard.indexes->sealed_keyword_segments();
-    }
-    body["index"] = {{"chunks", size},
+    body["index"] = {{"chunks", figures->chunks},
                      {"containers", all_ids.size()},
-                     {"shards", views->size()},
-                     {"vector_tombstones", tombstones},
-                     {"sealed_vector_segments", sealed_vector},
-                     {"sealed_keyword_segments", sealed_keyword},
+                     {"shards", figures->shards},
+                     {"vector_tombstones", figures->vector_tombstones},
+                     {"sealed_vector_segments", figures->sealed_vector_segments},
+                     {"sealed_keyword_segments", figures->sealed_keyword_segments},
                      {"result_cache_entries", results_.size()}};
   }
   return Json(200, body);

@@ -6,12 +6,14 @@
 #include "common/metrics.h"
 #include "query/auth.h"
 #include "query/follower.h"
-#include "query/served_shards.h"
+#include "query/shard_search.h"
 #include "query/result_cache.h"
 #include "common/http/http_server.h"
 #include "query/searcher.h"
 
 namespace tide::query {
+
+class ShardApi;
 
 // Routes and request/response mapping: HttpRequest -> HttpResponse. Knows search, not
 // sockets. Every 4xx says what is wrong in Elasticsearch's error shape (see JsonError).
@@ -28,6 +30,8 @@ namespace tide::query {
 //   POST /v1/search   hybrid search within the request's containers
 //   POST /v1/context  RAG context: top documents' best chunks within a character budget,
 //                     numbered, with citations
+//   *    /v1/shards   the shard API a router calls (query/shard_api.h): admin keys reading
+//                     every container only
 //   GET  /v1/stats    chunks per container within the request's scope (?container_ids=a,b or
 //                     ?principal=p; default the key's scope); index-wide figures only for
 //                     keys that may read every container, asking without a scope
@@ -49,13 +53,16 @@ class SearchApi {
   // `metrics` must outlive the API. `result_cache_entries` bounds the cache of /v1/search
   // responses (0: no cache). `authorizer` gives the keys and ACL in force; each request takes
   // one and keeps it to its end, so a reload never changes the rules under a request.
-  SearchApi(const ServedShards* shards, const Searcher* searcher, AuthorizerSource authorizer, const Limits& limits,
+  SearchApi(const ShardSource* shards, const Searcher* searcher, AuthorizerSource authorizer, const Limits& limits,
             MetricsRegistry* metrics, std::size_t result_cache_entries = 0);
   // A fixed authorizer, which must outlive the API (tests and tools).
-  SearchApi(const ServedShards* shards, const Searcher* searcher, const Authorizer* authorizer, const Limits& limits,
+  SearchApi(const ShardSource* shards, const Searcher* searcher, const Authorizer* authorizer, const Limits& limits,
             MetricsRegistry* metrics, std::size_t result_cache_entries = 0);
 
   http::HttpResponse Handle(const http::HttpRequest& request) const;
+  // Answers /v1/shards* (a router's steps) with `api`, for admin keys that read every
+  // container; without it those paths are 404. Call before the first Handle.
+  void ServeShardApi(const ShardApi* api) { shard_api_ = api; }
 
  private:
   http::HttpResponse Route(const http::HttpRequest& request, std::string* route) const;
@@ -70,7 +77,8 @@ class SearchApi {
   // Principals from acl.* events, read from the followed store.
   Authorizer::AclLookup StoreAcl() const;
 
-  const ServedShards* shards_;
+  const ShardSource* shards_;
+  const ShardApi* shard_api_ = nullptr;
   const Searcher* searcher_;
   const AuthorizerSource authorizer_;
   const Limits limits_;

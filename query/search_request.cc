@@ -123,7 +123,7 @@ std::optional<SearchRequest> ParseSearchRequest(const std::string& body, const S
   static const std::set<std::string> kKnown = {
       "query",       "container_ids", "principal",           "k",         "mode",   "weights",
       "search_type", "group_by",      "chunks_per_document", "threshold", "min_relevance", "fusion", "filter",
-      "timeout_ms"};
+      "timeout_ms",  "allow_partial_search_results"};
   static const std::set<std::string> kContext = {"max_chars", "neighbors"};
   for (const auto& [key, value] : j.items()) {
     if (!kKnown.contains(key) && !(context_fields && kContext.contains(key))) {
@@ -206,6 +206,10 @@ std::optional<SearchRequest> ParseSearchRequest(const std::string& body, const S
                  " (search.max_timeout_ms)");
     }
     req.timeout = std::chrono::milliseconds(t->get<std::int64_t>());
+  }
+  if (auto p = j.find("allow_partial_search_results"); p != j.end()) {
+    if (!p->is_boolean()) return bad("'allow_partial_search_results' must be true or false");
+    req.allow_partial_results = p->get<bool>();
   }
   if (auto c = j.find("chunks_per_document"); c != j.end()) {
     if (!c->is_number_integer() || c->get<std::int64_t>() < 1 || c->get<std::int64_t>() > 20) {

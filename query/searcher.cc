@@ -14,6 +14,12 @@
 #include "query/typo_matching.h"
 
 namespace tide::query {
+namespace {
+
+// A candidate the relevance bar keeps out, in a batch of labels to read.
+constexpr std::uint64_t kSkipped = ~std::uint64_t{0};
+
+}  // namespace
 
 const char* SearchModeName(SearchMode mode) {
   switch (mode) {
@@ -27,35 +33,7 @@ const char* SearchModeName(SearchMode mode) {
   return "hybrid";
 }
 
-namespace {
-
-// A candidate's label across shards: the shard's position in the top 16 bits, its own label
-// (a store's allocator, far below 2^48) in the rest. One shard: the label itself.
-constexpr int kShardShift = 48;
-std::size_t ShardOf(std::uint64_t label) { return static_cast<std::size_t>(label >> kShardShift); }
-std::uint64_t OwnLabel(std::uint64_t label) { return label & ((std::uint64_t{1} << kShardShift) - 1); }
-// Gives each hit of shard `shard` its label across shards.
-template <typename Hit>
-Status ToShardLabels(std::size_t shard, std::vector<Hit>* hits) {
-  for (Hit& h : *hits) {
-    if (OwnLabel(h.label) != h.label) return Status::Internal("a chunk label does not fit 48 bits");
-    h.label = (static_cast<std::uint64_t>(shard) << kShardShift) | h.label;
-  }
-  return Status();
-}
-
-// The shards' lists as one: best score first, ties by label, at most `k`.
-template <typename Hit>
-void MergeByScore(std::vector<Hit>* hits, std::size_t k) {
-  std::sort(hits->begin(), hits->end(), [](const Hit& a, const Hit& b) {
-    return a.score != b.score ? a.score > b.score : a.label < b.label;
-  });
-  if (hits->size() > k) hits->resize(k);
-}
-
-}  // namespace
-
-Searcher::Searcher(const ServedShards* shards, embedding::Embedder* embedder,
+Searcher::Searcher(const ShardSource* shards, embedding::Embedder* embedder,
                    const QueryRulesWatcher* rules, const Options& options)
     : shards_(shards),
       rules_(rules),
@@ -68,13 +46,22 @@ AnalyzedQuery Searcher::Analyze(std::string_view text) const {
 }
 
 Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
-  Result<std::vector<ServedShards::Shard>> views = shards_->Views();
-  if (!views) return views.status();
-  const std::vector<ServedShards::Shard>& shards = *views;
+  Result<std::unique_ptr<ShardSearch>> begun =
+      shards_->Begin(request.container_ids, {request.deadline, request.allow_partial_results});
+  if (!begun) return begun.status();
+  ShardSearch& shards = **begun;
   std::shared_ptr<const QueryRules> rules = rules_->current();
 
   SearchResponse response;
-  response.watermark = ServedShards::WatermarkOf(shards);
+  // The response with what the shards covered, however the search ends.
+  auto done = [&]() -> SearchResponse {
+    response.shards = shards.outcome();
+    for (const auto& [shard, w] : response.shards.watermarks) {
+      response.watermark.seq += w.seq;
+      for (const auto& [key, offset] : w.offsets) response.watermark.offsets[key] = offset;
+    }
+    return std::move(response);
+  };
   response.query = AnalyzeQuery(request.query, *rules, analyzer_);
   const FusionSettings settings =
       rules->Settings(request.search_type, response.query.intent.intent, profile_);
@@ -98,31 +85,26 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
             ? std::string("the calibration holds for the rules' own fusion and weights; this request overrides them")
             : "the rules file has no calibration for this embedder and mode '" +
                   std::string(SearchModeName(request.mode)) + "'";
-    return response;
+    return done();
   }
 
-  // Each shard names containers by its own ordinals.
-  std::vector<index::ContainerSet> scopes;
-  for (const ServedShards::Shard& s : shards) scopes.push_back(s.indexes->ResolveContainers(request.container_ids));
   if (rules->typo_weight > 0 && w.keyword + w.fulltext > 0) {
+    Status failed;  // the first error of the shards' answers, returned once matching is done
     const ScopeVocabulary vocabulary{
         [&](const std::vector<std::string>& t) {
-          std::vector<bool> in(t.size(), false);
-          for (std::size_t i = 0; i < shards.size(); ++i) {
-            const std::vector<bool> one = shards[i].indexes->KeywordTermsInScope(t, scopes[i]);
-            for (std::size_t j = 0; j < t.size(); ++j) in[j] = in[j] || one[j];
-          }
-          return in;
+          Result<std::vector<bool>> in = shards.TermsInScope(t);
+          if (in) return std::move(*in);
+          if (failed.ok()) failed = in.status();
+          return std::vector<bool>(t.size(), false);
         },
         [&](const std::vector<std::string>& t) {
-          std::vector<std::size_t> df(t.size(), 0);
-          for (std::size_t i = 0; i < shards.size(); ++i) {
-            const std::vector<std::size_t> one = shards[i].indexes->KeywordDocFrequencies(t, scopes[i]);
-            for (std::size_t j = 0; j < t.size(); ++j) df[j] += one[j];
-          }
-          return df;
+          Result<std::vector<std::size_t>> df = shards.DocFrequencies(t);
+          if (df) return std::move(*df);
+          if (failed.ok()) failed = df.status();
+          return std::vector<std::size_t>(t.size(), 0);
         }};
     AddTypoMatches(*rules, analyzer_, vocabulary, &response.query);
+    TIDE_RETURN_IF_ERROR(failed);
   }
   const std::size_t wanted =
       request.group_by == GroupBy::kDocument ? request.k * request.chunks_per_document : request.k;
@@ -156,7 +138,7 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
       if (request.mode == SearchMode::kVector) {
         response.degraded = true;
         response.degraded_reason = "query embedding failed: " + embedded.message();
-        return response;  // nothing else to answer with: no hits, in time
+        return done();  // nothing else to answer with: no hits, in time
       }
     }
     if (!embedded.ok()) {
@@ -171,18 +153,11 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     }
   }
   if (w.vector > 0 && !out_of_time()) {
-    std::vector<index::VectorHit> hits;
-    for (std::size_t i = 0; i < shards.size(); ++i) {
-      Result<std::vector<index::VectorHit>> one =
-          shards[i].indexes->SearchVector(query_vector, candidates, scopes[i], &request.filter);
-      if (!one) return one.status();
-      TIDE_RETURN_IF_ERROR(ToShardLabels(i, &*one));
-      hits.insert(hits.end(), one->begin(), one->end());
-    }
-    if (shards.size() > 1) MergeByScore(&hits, candidates);
+    Result<std::vector<index::VectorHit>> hits = shards.SearchVector(query_vector, candidates, request.filter);
+    if (!hits) return hits.status();
     RankedList& list = lists[static_cast<std::size_t>(Retriever::kVector)];
     list.weight = w.vector;
-    for (const index::VectorHit& h : hits) {
+    for (const index::VectorHit& h : *hits) {
       // Below the similarity threshold a vector candidate is noise, not evidence. Ranks count
       // only the candidates that pass, so fusion sees a clean list.
       if (h.score < response.threshold || h.score <= 0) continue;
@@ -203,21 +178,14 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     list.weight = weight;
     // Over several shards, each scores with the scope's statistics summed over all of them.
     std::optional<index::KeywordStatistics> global;
-    if (shards.size() > 1) {
+    if (shards.shards() > 1) {
       global.emplace();
-      for (std::size_t i = 0; i < shards.size(); ++i) {
-        shards[i].indexes->AddKeywordStatistics(field, terms, scopes[i], &*global);
-      }
+      TIDE_RETURN_IF_ERROR(shards.AddKeywordStatistics(field, terms, &*global));
     }
-    std::vector<index::KeywordHit> hits;
-    for (std::size_t i = 0; i < shards.size(); ++i) {
-      std::vector<index::KeywordHit> one = shards[i].indexes->SearchKeyword(
-          field, terms, candidates, scopes[i], &request.filter, &term_weights, global ? &*global : nullptr);
-      TIDE_RETURN_IF_ERROR(ToShardLabels(i, &one));
-      hits.insert(hits.end(), std::make_move_iterator(one.begin()), std::make_move_iterator(one.end()));
-    }
-    if (shards.size() > 1) MergeByScore(&hits, candidates);
-    for (index::KeywordHit& h : hits) {
+    Result<std::vector<index::KeywordHit>> hits = shards.SearchKeyword(
+        field, terms, term_weights, candidates, request.filter, global ? &*global : nullptr);
+    if (!hits) return hits.status();
+    for (index::KeywordHit& h : *hits) {
       float credit = 1.0f;
       if (retriever == Retriever::kKeyword) {
         std::size_t own = 0;
@@ -278,25 +246,55 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   };
 
   std::map<std::pair<std::string, std::string>, std::size_t> doc_position;  // group_by document
+  // The hits are read in batches (one round trip per batch for a router's remote shards): as
+  // many as are still wanted, from those that pass the relevance bar.
+  std::vector<std::optional<storage::ChunkRecord>> batch;
+  std::size_t batch_begin = 0;  // the place of batch[0]
+  std::vector<std::optional<float>> batch_relevance;
   for (std::size_t place = 1; place <= ranked.size(); ++place) {
     const FusedCandidate& f = ranked[place - 1];
     if (response.hits.size() >= request.k && request.group_by == GroupBy::kChunk) break;
     if (out_of_time()) break;  // what was read in time is the answer
-    // The relevance bar needs nothing from the store: a hit below it is not read.
-    const RelevanceEvidence hit_evidence = evidence(f, place);
-    std::optional<float> relevance;
-    if (calibration != nullptr) {
-      relevance = static_cast<float>(calibration->Relevance(hit_evidence));
-      if (*relevance < response.min_relevance) continue;
+    if (place >= batch_begin + batch.size()) {
+      // The next batch: the candidates from `place` on that pass the relevance bar (it needs
+      // nothing from the store: a hit below it is not read), as many as hits are missing.
+      const std::size_t missing = request.group_by == GroupBy::kChunk
+                                      ? request.k - response.hits.size()
+                                      : std::max<std::size_t>(request.k * request.chunks_per_document / 2, 8);
+      std::vector<std::uint64_t> labels;
+      batch_relevance.clear();
+      batch_begin = place;
+      for (std::size_t p = place; p <= ranked.size() && labels.size() < std::max<std::size_t>(missing, 1); ++p) {
+        std::optional<float> relevance;
+        if (calibration != nullptr) relevance = static_cast<float>(calibration->Relevance(evidence(ranked[p - 1], p)));
+        batch_relevance.push_back(relevance);
+        labels.push_back(ranked[p - 1].label);
+      }
+      for (std::size_t i = 0; i < labels.size(); ++i) {
+        if (batch_relevance[i] && *batch_relevance[i] < response.min_relevance) labels[i] = kSkipped;
+      }
+      std::vector<std::uint64_t> wanted_labels;
+      for (std::uint64_t l : labels) {
+        if (l != kSkipped) wanted_labels.push_back(l);
+      }
+      Result<std::vector<std::optional<storage::ChunkRecord>>> read = shards.Chunks(wanted_labels);
+      if (!read) return read.status();
+      batch.clear();
+      std::size_t next = 0;
+      for (std::uint64_t l : labels) {
+        if (l == kSkipped) {
+          batch.emplace_back();
+        } else {
+          batch.push_back(std::move((*read)[next++]));
+        }
+      }
     }
-    const std::size_t shard = ShardOf(f.label);
-    if (shard >= shards.size()) return Status::Internal("a fused candidate names no shard");
-    Result<std::optional<std::string>> value =
-        shards[shard].store->Get(storage::Cf::kChunks, storage::EncodeU64(OwnLabel(f.label)));
-    if (!value) return value.status();
-    if (!value->has_value()) continue;  // deleted since the index saw it
-    Result<storage::ChunkRecord> chunk = storage::DecodeChunk(**value);
-    if (!chunk) return chunk.status();
+    const std::size_t at = place - batch_begin;
+    const std::optional<float> relevance = batch_relevance[at];
+    if (relevance && *relevance < response.min_relevance) continue;
+    if (!batch[at]) continue;  // deleted since the index saw it
+    const RelevanceEvidence hit_evidence = evidence(f, place);
+    const storage::ChunkRecord* chunk = &*batch[at];
     // Retrieval already filtered by scope; this second check is cheap insurance that no
     // other container's text can ever leave through a bug in an index.
     if (std::find(request.container_ids.begin(), request.container_ids.end(),
@@ -334,7 +332,7 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
       response.hits[it->second].more_chunks.push_back(std::move(hit));
     }
   }
-  return response;
+  return done();
 }
 
 std::uint64_t Searcher::rules_generation() const { return rules_ == nullptr ? 0 : rules_->reloads(); }

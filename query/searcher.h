@@ -9,7 +9,7 @@
 #include "common/index/index_set.h"
 #include "common/status.h"
 #include "query/follower.h"
-#include "query/served_shards.h"
+#include "query/shard_search.h"
 #include "query/intent.h"
 #include "query/query_pipeline.h"
 #include "query/query_rules.h"
@@ -45,6 +45,9 @@ struct SearchRequest {
   // rest is kept for the keyword retrievers, so a slow embedder still leaves an answer. A
   // stage that would start after the deadline is skipped and the response says timed_out.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // A router's search: a shard none of whose copies answers is left out (and the response
+  // says which) instead of failing the search (Elasticsearch's allow_partial_search_results).
+  bool allow_partial_results = false;
 };
 
 struct RetrieverExplain {
@@ -88,7 +91,8 @@ struct SearchResponse {
   // reading hits): the hits are what was found in time, possibly none.
   bool timed_out = false;
   std::vector<SearchHit> hits;
-  Watermark watermark;
+  Watermark watermark;  // summed over the shards (seq) with every shard's offsets
+  ShardsOutcome shards;  // each shard's watermark, and the shards left out
 };
 
 // Runs the retrievers for a request inside its container scope and fuses them, by weighted
@@ -105,7 +109,7 @@ class Searcher {
 
   // Over several shards, each retriever's list is the shards' lists merged by score, BM25
   // scored with the scope's statistics summed over the shards (equal to one store's scores).
-  Searcher(const ServedShards* shards, embedding::Embedder* embedder, const QueryRulesWatcher* rules,
+  Searcher(const ShardSource* shards, embedding::Embedder* embedder, const QueryRulesWatcher* rules,
            const Options& options);
 
   // Unavailable when the daemon is not ready. A request for min_relevance that no calibration
@@ -119,7 +123,7 @@ class Searcher {
   std::uint64_t rules_generation() const;
 
  private:
-  const ServedShards* shards_;
+  const ShardSource* shards_;
   const QueryRulesWatcher* rules_;
   embedding::Embedder* embedder_;
   const Options options_;

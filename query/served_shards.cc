@@ -11,6 +11,13 @@
 #include "common/storage/store.h"
 
 namespace tide::query {
+
+Result<std::uint64_t> ShardLabel(std::uint32_t shard, std::uint64_t own) {
+  if (OwnLabel(own) != own) return Status::Internal("a chunk label does not fit 48 bits");
+  if (shard >= (1U << (64 - kShardLabelShift))) return Status::Internal("a shard number does not fit 16 bits");
+  return (static_cast<std::uint64_t>(shard) << kShardLabelShift) | own;
+}
+
 namespace {
 
 // How often a per-partition set looks for shard directories that appeared.
@@ -20,10 +27,155 @@ std::string Prefixed(const std::string& name, const std::string& text) {
   return name.empty() ? text : "partition " + name + ": " + text;
 }
 
+// The shards' lists as one: best score first, ties by label, at most `k`.
+template <typename Hit>
+void MergeByScore(std::vector<Hit>* hits, std::size_t k) {
+  std::sort(hits->begin(), hits->end(), [](const Hit& a, const Hit& b) {
+    return a.score != b.score ? a.score > b.score : a.label < b.label;
+  });
+  if (hits->size() > k) hits->resize(k);
+}
+
+// Gives each hit of shard `shard` its label across shards.
+template <typename Hit>
+Status ToShardLabels(std::uint32_t shard, std::vector<Hit>* hits) {
+  for (Hit& h : *hits) {
+    Result<std::uint64_t> label = ShardLabel(shard, h.label);
+    if (!label) return label.status();
+    h.label = *label;
+  }
+  return Status();
+}
+
+// A search over shards this process follows: each names containers by its own ordinals.
+class LocalShardSearch final : public ShardSearch {
+ public:
+  LocalShardSearch(std::vector<ServedShards::Shard> shards, const std::vector<std::string>& container_ids)
+      : shards_(std::move(shards)), container_ids_(container_ids) {
+    for (const ServedShards::Shard& s : shards_) scopes_.push_back(s.indexes->ResolveContainers(container_ids));
+  }
+
+  std::size_t shards() const override { return shards_.size(); }
+
+  Result<std::vector<bool>> TermsInScope(const std::vector<std::string>& terms) override {
+    std::vector<bool> in(terms.size(), false);
+    for (std::size_t i = 0; i < shards_.size(); ++i) {
+      const std::vector<bool> one = shards_[i].indexes->KeywordTermsInScope(terms, scopes_[i]);
+      for (std::size_t j = 0; j < terms.size(); ++j) in[j] = in[j] || one[j];
+    }
+    return in;
+  }
+
+  Result<std::vector<std::size_t>> DocFrequencies(const std::vector<std::string>& terms) override {
+    std::vector<std::size_t> df(terms.size(), 0);
+    for (std::size_t i = 0; i < shards_.size(); ++i) {
+      const std::vector<std::size_t> one = shards_[i].indexes->KeywordDocFrequencies(terms, scopes_[i]);
+      for (std::size_t j = 0; j < terms.size(); ++j) df[j] += one[j];
+    }
+    return df;
+  }
+
+  Status AddKeywordStatistics(index::Field field, const std::vector<std::string>& terms,
+                              index::KeywordStatistics* sum) override {
+    for (std::size_t i = 0; i < shards_.size(); ++i) shards_[i].indexes->AddKeywordStatistics(field, terms, scopes_[i], sum);
+    return Status();
+  }
+
+  Result<std::vector<index::VectorHit>> SearchVector(const std::vector<float>& query, std::size_t k,
+                                                     const index::MetadataFilter& filter) override {
+    std::vector<index::VectorHit> hits;
+    for (std::size_t i = 0; i < shards_.size(); ++i) {
+      Result<std::vector<index::VectorHit>> one = shards_[i].indexes->SearchVector(query, k, scopes_[i], &filter);
+      if (!one) return one.status();
+      TIDE_RETURN_IF_ERROR(ToShardLabels(shards_[i].number, &*one));
+      hits.insert(hits.end(), one->begin(), one->end());
+    }
+    if (shards_.size() > 1) MergeByScore(&hits, k);
+    return hits;
+  }
+
+  Result<std::vector<index::KeywordHit>> SearchKeyword(index::Field field, const std::vector<std::string>& terms,
+                                                       const std::vector<float>& term_weights, std::size_t k,
+                                                       const index::MetadataFilter& filter,
+                                                       const index::KeywordStatistics* global) override {
+    std::vector<index::KeywordHit> hits;
+    for (std::size_t i = 0; i < shards_.size(); ++i) {
+      std::vector<index::KeywordHit> one =
+          shards_[i].indexes->SearchKeyword(field, terms, k, scopes_[i], &filter, &term_weights, global);
+      TIDE_RETURN_IF_ERROR(ToShardLabels(shards_[i].number, &one));
+      hits.insert(hits.end(), std::make_move_iterator(one.begin()), std::make_move_iterator(one.end()));
+    }
+    if (shards_.size() > 1) MergeByScore(&hits, k);
+    return hits;
+  }
+
+  Result<std::vector<std::optional<storage::ChunkRecord>>> Chunks(const std::vector<std::uint64_t>& labels) override {
+    std::vector<std::optional<storage::ChunkRecord>> out;
+    out.reserve(labels.size());
+    for (std::uint64_t label : labels) {
+      const ServedShards::Shard* shard = Find(ShardOfLabel(label));
+      if (shard == nullptr) return Status::Internal("a chunk label names shard " + std::to_string(ShardOfLabel(label)) + ", not searched here");
+      Result<std::optional<std::string>> value =
+          shard->store->Get(storage::Cf::kChunks, storage::EncodeU64(OwnLabel(label)));
+      if (!value) return value.status();
+      if (!value->has_value()) {
+        out.emplace_back();  // deleted since the index saw it
+        continue;
+      }
+      Result<storage::ChunkRecord> chunk = storage::DecodeChunk(**value);
+      if (!chunk) return chunk.status();
+      out.emplace_back(std::move(*chunk));
+    }
+    return out;
+  }
+
+  Result<std::optional<ShardDocument>> Document(const std::string& container_id, const std::string& doc_id) override {
+    // A container's documents are on one partition: one shard at most holds it.
+    for (const ServedShards::Shard& shard : shards_) {
+      Result<std::optional<std::string>> value = shard.store->Get(storage::Cf::kDocs, storage::DocKey(container_id, doc_id));
+      if (!value) return value.status();
+      if (!value->has_value()) continue;
+      Result<storage::DocRecord> record = storage::DecodeDoc(**value);
+      if (!record) return record.status();
+      return std::optional<ShardDocument>(ShardDocument{shard.number, std::move(*record)});
+    }
+    return std::optional<ShardDocument>();
+  }
+
+  Result<std::map<std::string, std::size_t>> ChunksPerContainer() override {
+    std::map<std::string, std::size_t> chunks;
+    for (const ServedShards::Shard& shard : shards_) {
+      for (const auto& [container, n] : shard.indexes->ChunksPerContainer(container_ids_)) chunks[container] += n;
+    }
+    return chunks;
+  }
+
+  ShardsOutcome outcome() const override {
+    ShardsOutcome out;
+    for (const ServedShards::Shard& s : shards_) {
+      out.watermarks[s.number] = ServedShards::WatermarkOf({s});
+    }
+    return out;
+  }
+
+ private:
+  const ServedShards::Shard* Find(std::uint32_t number) const {
+    for (const ServedShards::Shard& s : shards_) {
+      if (s.number == number) return &s;
+    }
+    return nullptr;
+  }
+
+  const std::vector<ServedShards::Shard> shards_;
+  const std::vector<std::string> container_ids_;
+  std::vector<index::ContainerSet> scopes_;  // by shard, in shards_'s order
+};
+
 }  // namespace
 
-ServedShards::ServedShards(const Follower::Options& options, bool per_partition)
-    : options_(options), per_partition_(per_partition) {
+ServedShards::ServedShards(const Follower::Options& options, bool per_partition,
+                           std::vector<std::uint32_t> partitions)
+    : options_(options), per_partition_(per_partition), partitions_(std::move(partitions)) {
   if (!per_partition_) {
     auto follower = std::make_unique<Follower>(options_);
     followed_.push_back({"", follower.get()});
@@ -54,6 +206,10 @@ void ServedShards::Scan() {
   const std::map<std::int32_t, std::filesystem::path> found = storage::ListPartitionShards(options_.data_dir);
   std::lock_guard lock(mu_);
   for (const auto& [partition, dir] : found) {
+    if (!partitions_.empty() && std::find(partitions_.begin(), partitions_.end(),
+                                          static_cast<std::uint32_t>(partition)) == partitions_.end()) {
+      continue;
+    }
     const std::string name = std::to_string(partition);
     if (std::any_of(followed_.begin(), followed_.end(), [&](const Followed& f) { return f.name == name; })) continue;
     Follower::Options one = options_;
@@ -84,11 +240,112 @@ Result<std::vector<ServedShards::Shard>> ServedShards::Views() const {
   std::vector<Shard> out;
   out.reserve(followers.size());
   for (const Followed& f : followers) {
-    Shard shard{f.name, f.follower->indexes(), f.follower->store()};
+    Shard shard{f.name, f.name.empty() ? 0U : static_cast<std::uint32_t>(std::stoul(f.name)),
+                f.follower->indexes(), f.follower->store()};
     if (!shard.indexes || !shard.store) {
       return Status::Unavailable(Prefixed(f.name, "the index is still loading: " + f.follower->not_ready_reason()));
     }
     out.push_back(std::move(shard));
+  }
+  return out;
+}
+
+Result<std::unique_ptr<ShardSearch>> ServedShards::Begin(const std::vector<std::string>& container_ids,
+                                                         const SearchOptions&) const {
+  Result<std::vector<Shard>> views = Views();
+  if (!views) return views.status();
+  return std::unique_ptr<ShardSearch>(std::make_unique<LocalShardSearch>(std::move(*views), container_ids));
+}
+
+Result<std::vector<ServedShards::Shard>> ServedShards::ViewsOf(const std::vector<std::uint32_t>& only) const {
+  const std::vector<Followed> followers = Followers();
+  std::vector<Shard> views;
+  for (std::uint32_t number : only) {
+    const std::string name = std::to_string(number);
+    auto it = std::find_if(followers.begin(), followers.end(), [&](const Followed& f) {
+      return f.name == name || (f.name.empty() && number == 0);
+    });
+    if (it == followers.end()) return Status::Unavailable("shard " + name + " is not served here");
+    Shard shard{it->name, number, it->follower->indexes(), it->follower->store()};
+    if (!shard.indexes || !shard.store) {
+      return Status::Unavailable(Prefixed(name, "the index is still loading: " + it->follower->not_ready_reason()));
+    }
+    views.push_back(std::move(shard));
+  }
+  return views;
+}
+
+Result<std::unique_ptr<ShardSearch>> ServedShards::BeginOn(const std::vector<std::string>& container_ids,
+                                                           const std::vector<std::uint32_t>& only) const {
+  Result<std::vector<Shard>> views = ViewsOf(only);
+  if (!views) return views.status();
+  return std::unique_ptr<ShardSearch>(std::make_unique<LocalShardSearch>(std::move(*views), container_ids));
+}
+
+Result<std::optional<std::vector<std::string>>> ServedShards::PrincipalContainers(const std::string& principal) const {
+  Result<std::vector<Shard>> views = Views();
+  if (!views) {
+    // One store not loaded yet: the file decides, as before. Several: the shard holding the
+    // principal's record may be the one still loading, so nothing is decided without it.
+    if (size() > 1) return views.status();
+    return std::optional<std::vector<std::string>>();
+  }
+  // A principal's ACL events are on one partition: one shard at most has its record.
+  Result<std::optional<Found>> found = GetFromAny(*views, storage::Cf::kAcl, principal);
+  if (!found) return found.status();
+  if (!found->has_value()) return std::optional<std::vector<std::string>>();
+  Result<storage::AclRecord> acl = storage::DecodeAcl((*found)->value);
+  if (!acl) return acl.status();
+  return std::optional<std::vector<std::string>>(acl->deleted ? std::vector<std::string>() : acl->containers);
+}
+
+Result<IndexFigures> ServedShards::Figures() const {
+  Result<std::vector<Shard>> views = Views();
+  if (!views) return views.status();
+  return FiguresOf(*views);
+}
+
+Result<IndexFigures> ServedShards::FiguresOn(const std::vector<std::uint32_t>& only) const {
+  Result<std::vector<Shard>> views = ViewsOf(only);
+  if (!views) return views.status();
+  return FiguresOf(*views);
+}
+
+IndexFigures ServedShards::FiguresOf(const std::vector<Shard>& views) {
+  IndexFigures f;
+  for (const Shard& shard : views) {
+    std::vector<std::string> ids = shard.indexes->ContainerIds();
+    f.container_ids.insert(f.container_ids.end(), ids.begin(), ids.end());
+    f.chunks += shard.indexes->size();
+    f.vector_tombstones += shard.indexes->vector_tombstones();
+    f.sealed_vector_segments += shard.indexes->sealed_vector_segments();
+    f.sealed_keyword_segments += shard.indexes->sealed_keyword_segments();
+  }
+  std::sort(f.container_ids.begin(), f.container_ids.end());
+  f.container_ids.erase(std::unique(f.container_ids.begin(), f.container_ids.end()), f.container_ids.end());
+  f.shards = views.size();
+  return f;
+}
+
+Result<std::optional<std::uint32_t>> ServedShards::PartitionCount() const {
+  for (const Followed& f : Followers()) {
+    if (f.name.empty()) return std::optional<std::uint32_t>();
+    std::shared_ptr<const storage::Store> store = f.follower->store();
+    if (!store) continue;
+    Result<std::optional<std::string>> stored = store->Get(storage::Cf::kMeta, storage::kMetaPartitionCount);
+    if (!stored) return stored.status();
+    if (!stored->has_value()) continue;
+    Result<std::uint64_t> count = storage::DecodeU64(**stored);
+    if (!count) return count.status().WithContext("partition " + f.name + " meta partition_count");
+    return std::optional<std::uint32_t>(static_cast<std::uint32_t>(*count));
+  }
+  return std::optional<std::uint32_t>();
+}
+
+std::map<std::uint32_t, bool> ServedShards::ShardMap() const {
+  std::map<std::uint32_t, bool> out;
+  for (const Followed& f : Followers()) {
+    out[f.name.empty() ? 0U : static_cast<std::uint32_t>(std::stoul(f.name))] = f.follower->ready();
   }
   return out;
 }

@@ -8,11 +8,14 @@
 #include <cmath>
 #include <fstream>
 #include <random>
+#include <set>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "common/file_util.h"
+#include "common/placement.h"
 #include "tests/testutil/http_client.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/temp_dir.h"
@@ -66,6 +69,29 @@ std::vector<json> Corpus() {
   return events;
 }
 
+// The corpus with principals' containers, each record on its principal's partition: one shard
+// holds it.
+std::vector<json> WithAcl(std::vector<json> events) {
+  events.push_back({{"schema_version", 1}, {"type", "acl.upsert"}, {"principal", "kim"}, {"version", 1},
+                    {"containers", {"team-4", "team-9"}}});
+  events.push_back({{"schema_version", 1}, {"type", "acl.upsert"}, {"principal", "lee"}, {"version", 1},
+                    {"containers", {"team-1"}}});
+  return events;
+}
+
+const std::vector<std::string>& Queries() {
+  static const std::vector<std::string> queries = {"피벗 테이블",       "매크로 보안 설정",   "조건부 서식 색상",
+                                                   "인쇄 머리글 바닥글", "차트 데이터 범위", "슬라이드 전환 효과",
+                                                   "암호"};
+  return queries;
+}
+
+std::vector<std::string> AllTeams() {
+  std::vector<std::string> all;
+  for (int c = 0; c < kContainers; ++c) all.push_back("team-" + std::to_string(c));
+  return all;
+}
+
 class ShardedServingTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -77,7 +103,8 @@ class ShardedServingTest : public ::testing::Test {
 
   void TearDown() override {
     if (HasFailure()) {
-      for (const char* name : {"sharded-ingest", "single-ingest", "sharded-query", "single-query"}) {
+      for (const char* name : {"sharded-ingest", "single-ingest", "sharded-query", "single-query", "node-a", "node-b",
+                               "node-c", "router"}) {
         Result<std::string> log = ReadFile(dir_.path() / (std::string(name) + ".log"));
         std::cerr << "--- " << name << " ---\n" << (log ? log->substr(log->size() > 4000 ? log->size() - 4000 : 0) : "");
       }
@@ -94,13 +121,19 @@ class ShardedServingTest : public ::testing::Test {
   }
 
   std::unique_ptr<Process> StartQuery(const std::string& name, const std::string& layout, std::uint16_t* port) {
+    return StartDaemon(name + "-query", {"--data_dir", (dir_.path() / name).string(), "--shards", layout}, port);
+  }
+
+  // A tide-query named `name` (its log and port file) with `args` after the common ones.
+  std::unique_ptr<Process> StartDaemon(const std::string& name, const std::vector<std::string>& args,
+                                       std::uint16_t* port) {
     const auto port_file = dir_.path() / (name + ".port");
-    auto query = std::make_unique<Process>(
-        std::vector<std::string>{kBin + "/query/tide-query", "--config", kSource + "/configs/query.conf",
-                                 "--data_dir", (dir_.path() / name).string(), "--shards", layout, "--http.port", "0",
-                                 "--http.port_file", port_file.string(), "--follow.interval_ms", "50",
-                                 "--auth.api_keys_file", (dir_.path() / "keys.json").string()},
-        dir_.path() / (name + "-query.log"));
+    std::vector<std::string> argv = {kBin + "/query/tide-query", "--config", kSource + "/configs/query.conf",
+                                     "--http.port", "0", "--http.port_file", port_file.string(),
+                                     "--follow.interval_ms", "50", "--auth.api_keys_file",
+                                     (dir_.path() / "keys.json").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto query = std::make_unique<Process>(argv, dir_.path() / (name + ".log"));
     EXPECT_TRUE(WaitFor([&] { return std::filesystem::exists(port_file); }, seconds(20))) << query->Log();
     Result<std::string> text = ReadFile(port_file);
     *port = text ? static_cast<std::uint16_t>(std::stoi(*text)) : 0;
@@ -121,6 +154,17 @@ class ShardedServingTest : public ::testing::Test {
     return stats.is_object() ? stats.value("chunks", std::int64_t{-1}) : -1;
   }
 
+  // Publishes `events` with tidectl (placed by container, as a producer must).
+  void Publish(const std::vector<json>& events) {
+    const auto file = dir_.path() / "corpus.jsonl";
+    std::ofstream out(file);
+    for (const json& e : events) out << e.dump() << "\n";
+    out.close();
+    auto r = testutil::RunCommand({kBin + "/ingest/tidectl", "publish", "--brokers", brokers_, "--file", file.string()},
+                                  seconds(60));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+
   testutil::TempDir dir_;
   std::unique_ptr<Process> broker_;
   std::string brokers_;
@@ -139,24 +183,7 @@ std::vector<std::pair<double, std::string>> Ranked(const json& response) {
 
 TEST_F(ShardedServingTest, Issue15_ADaemonOverPerPartitionShardsAnswersAsOneStore) {
   const std::vector<json> corpus = Corpus();
-  {
-    const auto file = dir_.path() / "corpus.jsonl";
-    std::ofstream out(file);
-    for (const json& e : corpus) out << e.dump() << "\n";
-    // Principals' containers, each record on its principal's partition: one shard holds it.
-    out << json{{"schema_version", 1}, {"type", "acl.upsert"}, {"principal", "kim"}, {"version", 1},
-                {"containers", {"team-4", "team-9"}}}
-               .dump()
-        << "\n";
-    out << json{{"schema_version", 1}, {"type", "acl.upsert"}, {"principal", "lee"}, {"version", 1},
-                {"containers", {"team-1"}}}
-               .dump()
-        << "\n";
-    out.close();
-    auto r = testutil::RunCommand({kBin + "/ingest/tidectl", "publish", "--brokers", brokers_, "--file", file.string()},
-                                  seconds(60));
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-  }
+  ASSERT_NO_FATAL_FAILURE(Publish(WithAcl(corpus)));
   auto sharded_ingest = StartIngest("sharded", "per_partition");
   auto single_ingest = StartIngest("single", "single");
   std::uint16_t sharded_port = 0, single_port = 0;
@@ -173,13 +200,8 @@ TEST_F(ShardedServingTest, Issue15_ADaemonOverPerPartitionShardsAnswersAsOneStor
     EXPECT_EQ(stats["index"]["shards"], 4) << r.body;  // one per partition of the topic
   }
 
-  const std::vector<std::string> queries = {"피벗 테이블", "매크로 보안 설정", "조건부 서식 색상", "인쇄 머리글 바닥글",
-                                            "차트 데이터 범위", "슬라이드 전환 효과", "암호"};
-  const std::vector<std::vector<std::string>> scopes = {
-      {"team-0", "team-1", "team-2", "team-3", "team-4", "team-5", "team-6", "team-7", "team-8", "team-9", "team-10",
-       "team-11"},
-      {"team-4"},
-      {"team-1", "team-7", "team-11"}};
+  const std::vector<std::string>& queries = Queries();
+  const std::vector<std::vector<std::string>> scopes = {AllTeams(), {"team-4"}, {"team-1", "team-7", "team-11"}};
   int compared = 0;
   for (const char* mode : {"keyword", "hybrid", "vector"}) {
     for (const std::string& query : queries) {
@@ -257,6 +279,166 @@ TEST_F(ShardedServingTest, Issue15_ADaemonOverPerPartitionShardsAnswersAsOneStor
   EXPECT_EQ(sharded_context["chars"], single_context["chars"]);
 
   for (auto* p : {sharded_query.get(), single_query.get(), sharded_ingest.get(), single_ingest.get()}) {
+    p->Signal(SIGTERM);
+    EXPECT_EQ(p->Wait(seconds(60)), std::optional<int>(0));
+  }
+}
+
+// A node's /metrics: the shard API steps it served, by shard.
+std::map<std::string, double> ShardSteps(std::uint16_t port) {
+  std::map<std::string, double> steps;
+  auto r = testutil::HttpRequestLoopback(port, "GET", "/metrics", "", kKey);
+  std::istringstream lines(r.body);
+  const std::string prefix = "tide_query_shard_requests_total{shard=\"";
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with(prefix)) continue;
+    const std::string shard = line.substr(prefix.size(), line.find('"', prefix.size()) - prefix.size());
+    steps[shard] += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return steps;
+}
+
+// Hits as "container/chunk_id score" in the API's order.
+std::vector<std::string> Exact(const json& response) {
+  std::vector<std::string> out;
+  if (!response.is_object() || !response["hits"].is_array()) return out;
+  for (const json& h : response["hits"]) {
+    out.push_back(h["container_id"].get<std::string>() + "/" + h["chunk_id"].get<std::string>() + " " +
+                  h["score"].dump());
+  }
+  return out;
+}
+
+// Issue 15, one search endpoint over shards in other processes: a router (shards = remote)
+// in front of node A (partitions 0 and 1), node B and node C (both 2 and 3: replicas) answers
+// exactly as one daemon over all four shards of the same data directory (the same stores, so
+// the same chunk ids in the same order with bit-equal scores); a search scoped to one container
+// reads only its shard (the nodes' step counters); killing B leaves C to answer for 2 and 3;
+// with C gone too, a search fails naming the shard, or with allow_partial_search_results
+// answers from shards 0 and 1 and says which failed.
+TEST_F(ShardedServingTest, Issue15_ARouterOverNodesAnswersAsOneDaemonAndSurvivesAReplica) {
+  const std::vector<json> corpus = Corpus();
+  ASSERT_NO_FATAL_FAILURE(Publish(WithAcl(corpus)));
+  auto ingest = StartIngest("sharded", "per_partition");
+  const std::string data = (dir_.path() / "sharded").string();
+  std::uint16_t whole = 0, a = 0, b = 0, c = 0, router = 0;
+  auto whole_query = StartQuery("sharded", "per_partition", &whole);
+  ASSERT_TRUE(WaitFor([&] { return Chunks(whole) == static_cast<std::int64_t>(corpus.size()); }, seconds(90)));
+  auto node_a = StartDaemon("node-a", {"--data_dir", data, "--shards", "per_partition", "--partitions", "0,1"}, &a);
+  auto node_b = StartDaemon("node-b", {"--data_dir", data, "--shards", "per_partition", "--partitions", "2,3"}, &b);
+  auto node_c = StartDaemon("node-c", {"--data_dir", data, "--shards", "per_partition", "--partitions", "2,3"}, &c);
+  const std::string nodes = "http://127.0.0.1:" + std::to_string(a) + ",http://127.0.0.1:" + std::to_string(b) +
+                            ",http://127.0.0.1:" + std::to_string(c);
+  auto router_query = StartDaemon("router", {"--shards", "remote", "--remote.nodes", nodes, "--remote.api_key", kKey,
+                                             "--remote.refresh_ms", "200", "--data_dir", (dir_.path() / "router").string()},
+                                  &router);
+  ASSERT_TRUE(WaitFor([&] { return Chunks(router) == static_cast<std::int64_t>(corpus.size()); }, seconds(90)))
+      << "the router counts " << Chunks(router);
+  {
+    auto r = testutil::HttpRequestLoopback(router, "GET", "/v1/stats", "", kKey);
+    EXPECT_EQ(json::parse(r.body, nullptr, false)["index"]["shards"], 4) << r.body;
+  }
+
+  // Every search and context as the daemon over all shards gives it.
+  const std::vector<std::vector<std::string>> scopes = {AllTeams(), {"team-4"}, {"team-1", "team-7", "team-11"}};
+  int compared = 0;
+  for (const char* mode : {"keyword", "hybrid", "vector"}) {
+    for (const std::string& query : Queries()) {
+      for (const std::vector<std::string>& scope : scopes) {
+        const json body = {{"query", query}, {"container_ids", scope}, {"k", 10}, {"mode", mode}};
+        const json routed = Post(router, "/v1/search", body);
+        const std::vector<std::string> expected = Exact(Post(whole, "/v1/search", body));
+        ASSERT_FALSE(expected.empty()) << mode << " " << query;
+        EXPECT_EQ(Exact(routed), expected) << mode << " '" << query << "' " << json(scope).dump();
+        // One watermark per shard the search read: the scope's partitions.
+        std::set<std::string> partitions;
+        for (const std::string& team : scope) partitions.insert(std::to_string(PartitionOf(team, 4)));
+        std::set<std::string> watermarks;
+        for (const auto& [shard, w] : routed["_shards"]["watermarks"].items()) watermarks.insert(shard);
+        EXPECT_EQ(watermarks, partitions) << routed["_shards"].dump();
+        EXPECT_EQ(routed["_shards"]["failed"], 0);
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(compared, 3 * 7 * 3);
+  for (const json& body : {json{{"query", "피벗 테이블"}, {"container_ids", AllTeams()}, {"k", 3}},
+                           json{{"query", "매크로 보안"}, {"principal", "kim"}, {"k", 3}}}) {
+    const json routed = Post(router, "/v1/context", body);
+    const json one = Post(whole, "/v1/context", body);
+    EXPECT_FALSE(routed["context"].get<std::string>().empty()) << routed.dump();
+    EXPECT_EQ(routed["context"], one["context"]);
+    EXPECT_EQ(routed["citations"], one["citations"]);
+  }
+  // Principals resolve through the shard holding their ACL record; none: 403, as one daemon.
+  EXPECT_EQ(Exact(Post(router, "/v1/search", {{"query", "피벗 테이블"}, {"principal", "kim"}})),
+            Exact(Post(whole, "/v1/search", {{"query", "피벗 테이블"}, {"principal", "kim"}})));
+  EXPECT_EQ(testutil::HttpRequestLoopback(router, "POST", "/v1/search",
+                                          json{{"query", "피벗"}, {"principal", "nobody"}}.dump(), kKey)
+                .status,
+            403);
+
+  // A search scoped to one container reads its shard alone.
+  const std::string team = "team-4";
+  const std::string shard = std::to_string(PartitionOf(team, 4));
+  auto steps = [&] {
+    std::map<std::string, double> sum;
+    for (std::uint16_t port : {a, b, c}) {
+      for (const auto& [s, n] : ShardSteps(port)) sum[s] += n;
+    }
+    return sum;
+  };
+  const std::map<std::string, double> before = steps();
+  for (int i = 0; i < 5; ++i) Post(router, "/v1/search", {{"query", Queries()[i]}, {"container_ids", {team}}});
+  const std::map<std::string, double> after = steps();
+  for (const char* s : {"0", "1", "2", "3"}) {
+    const double read = (after.contains(s) ? after.at(s) : 0) - (before.contains(s) ? before.at(s) : 0);
+    if (s == shard) {
+      EXPECT_GE(read, 5 * 3) << "shard " << s;  // statistics, lists and chunks, per search
+    } else {
+      EXPECT_EQ(read, 0) << "shard " << s << " was read for a search of " << team;
+    }
+  }
+
+  // Node B dies: C answers for shards 2 and 3, and every search still equals the whole's.
+  node_b->Signal(SIGKILL);
+  node_b->Wait(seconds(10));
+  for (const std::string& query : Queries()) {
+    const json body = {{"query", query}, {"container_ids", AllTeams()}, {"k", 10}};
+    auto r = testutil::HttpRequestLoopback(router, "POST", "/v1/search", body.dump(), kKey);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(Exact(json::parse(r.body)), Exact(Post(whole, "/v1/search", body))) << query;
+  }
+
+  // C dies too: shards 2 and 3 have no copy. A search needing them fails and says which; one
+  // that allows partial results answers from 0 and 1 and lists the failures.
+  node_c->Signal(SIGKILL);
+  node_c->Wait(seconds(10));
+  const json body = {{"query", "피벗 테이블"}, {"container_ids", AllTeams()}, {"k", 50}};
+  auto failed = testutil::HttpRequestLoopback(router, "POST", "/v1/search", body.dump(), kKey);
+  EXPECT_EQ(failed.status, 503) << failed.body;
+  EXPECT_NE(failed.body.find("shard 2"), std::string::npos) << failed.body;
+  json partial_body = body;
+  partial_body["allow_partial_search_results"] = true;
+  const json partial = Post(router, "/v1/search", partial_body);
+  EXPECT_EQ(partial["_shards"]["total"], 4) << partial["_shards"].dump();
+  EXPECT_EQ(partial["_shards"]["successful"], 2);
+  EXPECT_EQ(partial["_shards"]["failed"], 2);
+  ASSERT_FALSE(partial["hits"].empty());
+  for (const json& h : partial["hits"]) {
+    const int p = PartitionOf(h["container_id"].get<std::string>(), 4);
+    EXPECT_TRUE(p == 0 || p == 1) << h.dump();
+  }
+  // A scope inside A's shards is whole without B and C.
+  std::vector<std::string> on_a;
+  for (const std::string& t : AllTeams()) {
+    if (PartitionOf(t, 4) <= 1) on_a.push_back(t);
+  }
+  ASSERT_FALSE(on_a.empty());
+  const json scoped = {{"query", "피벗 테이블"}, {"container_ids", on_a}, {"k", 10}};
+  EXPECT_EQ(Exact(Post(router, "/v1/search", scoped)), Exact(Post(whole, "/v1/search", scoped)));
+
+  for (auto* p : {router_query.get(), node_a.get(), whole_query.get(), ingest.get()}) {
     p->Signal(SIGTERM);
     EXPECT_EQ(p->Wait(seconds(60)), std::optional<int>(0));
   }

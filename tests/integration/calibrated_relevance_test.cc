@@ -15,6 +15,7 @@
 #include "common/metrics.h"
 #include "query/search_api.h"
 #include "query/searcher.h"
+#include "query/served_shards.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace tide::query {

@@ -14,6 +14,7 @@
 #include "common/storage/store.h"
 #include "ingest/applier.h"
 #include "query/search_api.h"
+#include "query/served_shards.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace tide::query {

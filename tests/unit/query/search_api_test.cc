@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/embedding/hash_embedder.h"
+#include "query/served_shards.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace tide::query {

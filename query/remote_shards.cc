@@ -1,0 +1,485 @@
+#include "query/remote_shards.h"
+
+#include <algorithm>
+#include <future>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "common/placement.h"
+#include "common/storage/schema.h"
+#include "query/shard_wire.h"
+
+namespace tide::query {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+template <typename Hit>
+void MergeByScore(std::vector<Hit>* hits, std::size_t k) {
+  std::sort(hits->begin(), hits->end(), [](const Hit& a, const Hit& b) {
+    return a.score != b.score ? a.score > b.score : a.label < b.label;
+  });
+  if (hits->size() > k) hits->resize(k);
+}
+
+std::string BinaryOf(const json& j) {
+  const std::vector<std::uint8_t>& bytes = j.get_binary();
+  return std::string(bytes.begin(), bytes.end());
+}
+
+// A search over the shards of its containers, on the nodes that serve them.
+class RemoteShardSearch final : public ShardSearch {
+ public:
+  RemoteShardSearch(const RemoteShards* remote, std::vector<std::string> containers, std::set<std::uint32_t> shards,
+                    const ShardSource::SearchOptions& options)
+      : remote_(remote), containers_(std::move(containers)), options_(options) {
+    for (std::uint32_t s : shards) live_.push_back(s);
+  }
+
+  std::size_t shards() const override { return live_.size(); }
+
+  Result<std::vector<bool>> TermsInScope(const std::vector<std::string>& terms) override {
+    std::vector<bool> in(terms.size(), false);
+    TIDE_RETURN_IF_ERROR(Scatter("terms", {{"terms", terms}, {"want", "in_scope"}}, [&](const json& a) {
+      const std::vector<bool> one = a.at("in_scope").get<std::vector<bool>>();
+      for (std::size_t i = 0; i < in.size() && i < one.size(); ++i) in[i] = in[i] || one[i];
+    }));
+    return in;
+  }
+
+  Result<std::vector<std::size_t>> DocFrequencies(const std::vector<std::string>& terms) override {
+    std::vector<std::size_t> df(terms.size(), 0);
+    TIDE_RETURN_IF_ERROR(Scatter("terms", {{"terms", terms}, {"want", "df"}}, [&](const json& a) {
+      const std::vector<std::size_t> one = a.at("df").get<std::vector<std::size_t>>();
+      for (std::size_t i = 0; i < df.size() && i < one.size(); ++i) df[i] += one[i];
+    }));
+    return df;
+  }
+
+  Status AddKeywordStatistics(index::Field field, const std::vector<std::string>& terms,
+                              index::KeywordStatistics* sum) override {
+    return Scatter("statistics", {{"field", FieldName(field)}, {"terms", terms}},
+                   [&](const json& a) { AddStatistics(StatisticsFromWire(a.at("statistics")), sum); });
+  }
+
+  Result<std::vector<index::VectorHit>> SearchVector(const std::vector<float>& query, std::size_t k,
+                                                     const index::MetadataFilter& filter) override {
+    std::vector<index::VectorHit> hits;
+    TIDE_RETURN_IF_ERROR(Scatter("vector", {{"vector", query}, {"k", k}, {"filter", FilterToWire(filter)}},
+                                 [&](const json& a) {
+                                   std::vector<index::VectorHit> one = VectorHitsFromWire(a.at("hits"));
+                                   hits.insert(hits.end(), one.begin(), one.end());
+                                 }));
+    MergeByScore(&hits, k);
+    return hits;
+  }
+
+  Result<std::vector<index::KeywordHit>> SearchKeyword(index::Field field, const std::vector<std::string>& terms,
+                                                       const std::vector<float>& term_weights, std::size_t k,
+                                                       const index::MetadataFilter& filter,
+                                                       const index::KeywordStatistics* global) override {
+    json body = {{"field", FieldName(field)},
+                 {"terms", terms},
+                 {"term_weights", term_weights},
+                 {"k", k},
+                 {"filter", FilterToWire(filter)}};
+    if (global != nullptr) body["statistics"] = StatisticsToWire(*global);
+    std::vector<index::KeywordHit> hits;
+    TIDE_RETURN_IF_ERROR(Scatter("keyword", body, [&](const json& a) {
+      std::vector<index::KeywordHit> one = KeywordHitsFromWire(a.at("hits"));
+      hits.insert(hits.end(), std::make_move_iterator(one.begin()), std::make_move_iterator(one.end()));
+    }));
+    MergeByScore(&hits, k);
+    return hits;
+  }
+
+  Result<std::vector<std::optional<storage::ChunkRecord>>> Chunks(const std::vector<std::uint64_t>& labels) override {
+    std::vector<std::optional<storage::ChunkRecord>> out(labels.size());
+    // Each shard's labels to the copy that answered for it so far (the same store).
+    std::map<std::uint32_t, std::vector<std::size_t>> by_shard;
+    for (std::size_t i = 0; i < labels.size(); ++i) by_shard[ShardOfLabel(labels[i])].push_back(i);
+    for (const auto& [shard, positions] : by_shard) {
+      if (std::find(live_.begin(), live_.end(), shard) == live_.end()) continue;  // left out: its hits too
+      std::vector<std::uint64_t> asked;
+      for (std::size_t i : positions) asked.push_back(labels[i]);
+      Result<json> answer = CallShard(shard, "chunks", {{"labels", asked}});
+      if (!answer) {
+        if (answer.status().code() == Status::Code::kNotFound) continue;  // left out just now
+        return answer.status();
+      }
+      const json& records = answer->at("chunks");
+      if (records.size() != positions.size()) return Status::Internal("a node answered a different number of chunks");
+      for (std::size_t j = 0; j < positions.size(); ++j) {
+        if (records[j].is_null()) continue;
+        Result<storage::ChunkRecord> chunk = storage::DecodeChunk(BinaryOf(records[j]));
+        if (!chunk) return chunk.status().WithContext("a chunk from shard " + std::to_string(shard));
+        out[positions[j]] = std::move(*chunk);
+      }
+    }
+    return out;
+  }
+
+  Result<std::optional<ShardDocument>> Document(const std::string& container_id, const std::string& doc_id) override {
+    const std::uint32_t shard =
+        static_cast<std::uint32_t>(PartitionOf(container_id, static_cast<std::int32_t>(remote_->partition_count())));
+    if (std::find(live_.begin(), live_.end(), shard) == live_.end()) return std::optional<ShardDocument>();
+    Result<json> answer = CallShard(shard, "document", {{"container_id", container_id}, {"doc_id", doc_id}});
+    if (!answer) {
+      if (answer.status().code() == Status::Code::kNotFound) return std::optional<ShardDocument>();
+      return answer.status();
+    }
+    if (answer->at("record").is_null()) return std::optional<ShardDocument>();
+    Result<storage::DocRecord> record = storage::DecodeDoc(BinaryOf(answer->at("record")));
+    if (!record) return record.status().WithContext("a document from shard " + std::to_string(shard));
+    return std::optional<ShardDocument>(ShardDocument{answer->at("shard").get<std::uint32_t>(), std::move(*record)});
+  }
+
+  Result<std::map<std::string, std::size_t>> ChunksPerContainer() override {
+    std::map<std::string, std::size_t> counts;
+    TIDE_RETURN_IF_ERROR(Scatter("counts", json::object(), [&](const json& a) {
+      for (const auto& [c, n] : a.at("chunks").items()) counts[c] += n.get<std::size_t>();
+    }));
+    return counts;
+  }
+
+  ShardsOutcome outcome() const override {
+    std::lock_guard lock(mu_);
+    return outcome_;
+  }
+
+ private:
+  // Sends `step` for every live shard, one request per node holding some (in parallel), and
+  // gives each answer to `take` (on this thread). A node that fails is marked down and its
+  // shards go to other copies; a shard with none left fails the search, or is left out.
+  Status Scatter(const std::string& step, const json& fields, const std::function<void(const json&)>& take) {
+    std::vector<std::uint32_t> pending = live_;
+    std::map<std::uint32_t, std::vector<std::size_t>> tried;
+    std::map<std::uint32_t, std::string> last_error;
+    while (!pending.empty()) {
+      // Group the pending shards by the copy to ask.
+      std::map<std::size_t, std::vector<std::uint32_t>> by_node;
+      for (std::uint32_t shard : pending) {
+        std::optional<std::size_t> node = Copy(shard, tried[shard]);
+        if (!node) {
+          TIDE_RETURN_IF_ERROR(LeaveOut(shard, last_error.contains(shard) ? last_error[shard] : "no copy is up and loaded"));
+          continue;
+        }
+        by_node[*node].push_back(shard);
+      }
+      pending.clear();
+      std::vector<std::pair<std::size_t, std::vector<std::uint32_t>>> calls(by_node.begin(), by_node.end());
+      std::vector<Result<json>> answers;
+      auto call = [&](std::size_t i) {
+        json body = fields;
+        body["shards"] = calls[i].second;
+        body["containers"] = containers_;
+        return remote_->Call(calls[i].first, "/v1/shards/" + step, body, options_.deadline);
+      };
+      if (calls.size() == 1) {
+        answers.push_back(call(0));
+      } else {
+        std::vector<std::future<Result<json>>> futures;
+        for (std::size_t i = 0; i < calls.size(); ++i) futures.push_back(std::async(std::launch::async, call, i));
+        for (auto& f : futures) answers.push_back(f.get());
+      }
+      for (std::size_t i = 0; i < calls.size(); ++i) {
+        const auto& [node, shards] = calls[i];
+        if (!answers[i]) {
+          if (answers[i].status().code() == Status::Code::kDeadlineExceeded) return answers[i].status();
+          remote_->MarkDown(node, answers[i].status().message());
+          for (std::uint32_t shard : shards) {
+            tried[shard].push_back(node);
+            last_error[shard] = remote_->node_url(node) + ": " + answers[i].status().message();
+            pending.push_back(shard);
+          }
+          continue;
+        }
+        try {
+          take(*answers[i]);
+          Record(node, shards, *answers[i]);
+        } catch (const std::exception& e) {
+          return Status::Internal("a malformed " + step + " answer from " + remote_->node_url(node) + ": " + e.what());
+        }
+      }
+    }
+    return Status();
+  }
+
+  // One shard's step, to its copy (another if that one fails). NotFound when the shard was
+  // left out on the way.
+  Result<json> CallShard(std::uint32_t shard, const std::string& step, json body) {
+    body["shards"] = {shard};
+    body["containers"] = containers_;
+    std::vector<std::size_t> tried;
+    std::string last_error = "no copy is up and loaded";
+    while (true) {
+      std::optional<std::size_t> node = Copy(shard, tried);
+      if (!node) {
+        TIDE_RETURN_IF_ERROR(LeaveOut(shard, last_error));
+        return Status::NotFound("left out");
+      }
+      Result<json> answer = remote_->Call(*node, "/v1/shards/" + step, body, options_.deadline);
+      if (answer) {
+        try {
+          Record(*node, {shard}, *answer);
+        } catch (const std::exception& e) {
+          return Status::Internal("a malformed " + step + " answer from " + remote_->node_url(*node) + ": " + e.what());
+        }
+        return answer;
+      }
+      if (answer.status().code() == Status::Code::kDeadlineExceeded) return answer.status();
+      remote_->MarkDown(*node, answer.status().message());
+      tried.push_back(*node);
+      last_error = remote_->node_url(*node) + ": " + answer.status().message();
+    }
+  }
+
+  // The copy of `shard` this search reads: the one that answered before, while it answers.
+  std::optional<std::size_t> Copy(std::uint32_t shard, const std::vector<std::size_t>& tried) {
+    auto it = chosen_.find(shard);
+    if (it != chosen_.end() && std::find(tried.begin(), tried.end(), it->second) == tried.end()) return it->second;
+    std::optional<std::size_t> node = remote_->Pick(shard, tried);
+    if (node) chosen_[shard] = *node;
+    return node;
+  }
+
+  Status LeaveOut(std::uint32_t shard, const std::string& reason) {
+    if (!options_.allow_partial_results) {
+      return Status::Unavailable("shard " + std::to_string(shard) + " did not answer: " + reason);
+    }
+    live_.erase(std::remove(live_.begin(), live_.end(), shard), live_.end());
+    std::lock_guard lock(mu_);
+    outcome_.watermarks.erase(shard);
+    outcome_.failures.push_back({shard, reason});
+    return Status();
+  }
+
+  void Record(std::size_t, const std::vector<std::uint32_t>&, const json& answer) {
+    std::lock_guard lock(mu_);
+    for (const auto& [shard, w] : answer.at("watermarks").items()) {
+      outcome_.watermarks[static_cast<std::uint32_t>(std::stoul(shard))] = WatermarkFromWire(w);
+    }
+  }
+
+  const RemoteShards* remote_;
+  const std::vector<std::string> containers_;
+  const ShardSource::SearchOptions options_;
+  std::vector<std::uint32_t> live_;                 // shards still taking part
+  std::map<std::uint32_t, std::size_t> chosen_;     // shard -> the node that answers for it
+  mutable std::mutex mu_;
+  ShardsOutcome outcome_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RemoteShards>> RemoteShards::Create(const Options& options, MetricsRegistry* metrics) {
+  if (options.nodes.empty()) return Status::InvalidArgument("remote.nodes names no node");
+  for (const std::string& url : options.nodes) TIDE_RETURN_IF_ERROR(http::ValidateUrl(url, "remote.nodes"));
+  if (options.api_key.empty()) return Status::InvalidArgument("remote.api_key is empty (the key the nodes know the router by)");
+  Result<std::unique_ptr<http::HttpClient>> client = http::HttpClient::Create(options.http);
+  if (!client) return client.status();
+  return std::unique_ptr<RemoteShards>(new RemoteShards(options, std::move(*client), metrics));
+}
+
+RemoteShards::RemoteShards(const Options& options, std::unique_ptr<http::HttpClient> client, MetricsRegistry* metrics)
+    : options_(options), client_(std::move(client)), metrics_(metrics), nodes_(options.nodes.size()) {
+  for (NodeState& n : nodes_) n.reason = "not polled yet";
+  Poll();
+  poller_ = std::thread([this] {
+    std::unique_lock lock(stop_mu_);
+    while (!stop_.load()) {
+      // Not synchronisation: the shard map is polled from the nodes on a period.
+      stop_cv_.wait_for(lock, options_.refresh, [this] { return stop_.load(); });
+      if (stop_.load()) break;
+      lock.unlock();
+      Poll();
+      lock.lock();
+    }
+  });
+  for (std::size_t i = 0; i < options_.nodes.size(); ++i) {
+    metrics_->AddCallbackGauge("tide_router_node_up", "1 while a node answers the router's polls and steps.",
+                               {{"node", options_.nodes[i]}}, [this, i] {
+                                 std::lock_guard lock(mu_);
+                                 return nodes_[i].up ? 1.0 : 0.0;
+                               });
+  }
+}
+
+RemoteShards::~RemoteShards() {
+  {
+    std::lock_guard lock(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (poller_.joinable()) poller_.join();
+}
+
+void RemoteShards::Poll() {
+  for (std::size_t i = 0; i < options_.nodes.size(); ++i) {
+    NodeState state;
+    Result<json> answer = Call(i, "/v1/shards", json::object(), Clock::now() + options_.http.timeout);
+    if (!answer) {
+      state.reason = answer.status().message();
+    } else {
+      try {
+        state.up = true;
+        if (!answer->at("partition_count").is_null()) state.partition_count = answer->at("partition_count").get<std::uint32_t>();
+        for (const auto& [shard, s] : answer->at("shards").items()) {
+          state.shards[static_cast<std::uint32_t>(std::stoul(shard))] = s.at("ready").get<bool>();
+        }
+      } catch (const std::exception& e) {
+        state = NodeState();
+        state.reason = std::string("a malformed shard map: ") + e.what();
+      }
+    }
+    std::lock_guard lock(mu_);
+    if (nodes_[i].up != state.up) {
+      if (state.up) {
+        spdlog::info("router: node {} is up, {} shards", options_.nodes[i], state.shards.size());
+      } else {
+        spdlog::warn("router: node {} is down: {}", options_.nodes[i], state.reason);
+      }
+    }
+    nodes_[i] = std::move(state);
+  }
+}
+
+Result<json> RemoteShards::Call(std::size_t node, const std::string& path, const json& body,
+                                Clock::time_point deadline) const {
+  std::chrono::milliseconds timeout(0);
+  if (deadline != Clock::time_point::max()) {
+    timeout = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (timeout.count() <= 0) return Status::DeadlineExceeded("the search's deadline passed before " + path);
+  }
+  Result<http::HttpClient::Response> r = client_->Post(
+      options_.nodes[node] + path,
+      {"Authorization: Bearer " + options_.api_key, std::string("Content-Type: ") + kShardWireContentType,
+       std::string("Accept: ") + kShardWireContentType},
+      ToWire(body), timeout);
+  if (!r) return r.status();
+  if (r->status != 200) {
+    std::string reason = r->body;
+    json error = json::parse(r->body, nullptr, /*allow_exceptions=*/false);
+    if (error.is_object() && error.contains("error") && error["error"].is_object()) {
+      reason = error["error"].value("reason", r->body);
+    }
+    return Status::Unavailable("HTTP " + std::to_string(r->status) + ": " + reason);
+  }
+  Result<json> answer = FromWire(r->body);
+  if (!answer) return Status::Unavailable(answer.status().message());
+  return answer;
+}
+
+std::optional<std::size_t> RemoteShards::Pick(std::uint32_t shard, const std::vector<std::size_t>& tried) const {
+  std::vector<std::size_t> copies;
+  {
+    std::lock_guard lock(mu_);
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      if (!nodes_[i].up || std::find(tried.begin(), tried.end(), i) != tried.end()) continue;
+      auto it = nodes_[i].shards.find(shard);
+      if (it != nodes_[i].shards.end() && it->second) copies.push_back(i);
+    }
+  }
+  if (copies.empty()) return std::nullopt;
+  return copies[turn_.fetch_add(1, std::memory_order_relaxed) % copies.size()];
+}
+
+void RemoteShards::MarkDown(std::size_t node, const std::string& reason) const {
+  std::lock_guard lock(mu_);
+  if (nodes_[node].up) spdlog::warn("router: node {} failed a step, taken out until it answers a poll: {}", options_.nodes[node], reason);
+  nodes_[node].up = false;
+  nodes_[node].reason = reason;
+}
+
+std::uint32_t RemoteShards::partition_count() const {
+  std::lock_guard lock(mu_);
+  for (const NodeState& n : nodes_) {
+    if (n.up && n.partition_count) return *n.partition_count;
+  }
+  for (const NodeState& n : nodes_) {
+    if (n.up && !n.shards.empty()) return 1;  // single stores: one shard, 0
+  }
+  return 0;
+}
+
+Result<std::unique_ptr<ShardSearch>> RemoteShards::Begin(const std::vector<std::string>& container_ids,
+                                                         const SearchOptions& options) const {
+  const std::uint32_t count = partition_count();
+  if (count == 0) return Status::Unavailable("no node has answered with its shards yet");
+  std::set<std::uint32_t> shards;
+  for (const std::string& c : container_ids) {
+    shards.insert(static_cast<std::uint32_t>(PartitionOf(c, static_cast<std::int32_t>(count))));
+  }
+  return std::unique_ptr<ShardSearch>(std::make_unique<RemoteShardSearch>(this, container_ids, std::move(shards), options));
+}
+
+Result<std::optional<std::vector<std::string>>> RemoteShards::PrincipalContainers(const std::string& principal) const {
+  const std::uint32_t count = partition_count();
+  if (count == 0) return Status::Unavailable("no node has answered with its shards yet");
+  const auto shard = static_cast<std::uint32_t>(PartitionOf(AclEventKey(principal), static_cast<std::int32_t>(count)));
+  std::vector<std::size_t> tried;
+  std::string last_error = "no copy is up and loaded";
+  while (std::optional<std::size_t> node = Pick(shard, tried)) {
+    Result<json> answer = Call(*node, "/v1/shards/acl", {{"shards", {shard}}, {"principal", principal}},
+                               Clock::now() + options_.http.timeout);
+    if (answer) {
+      const json& c = answer->at("containers");
+      if (c.is_null()) return std::optional<std::vector<std::string>>();
+      return std::optional<std::vector<std::string>>(c.get<std::vector<std::string>>());
+    }
+    MarkDown(*node, answer.status().message());
+    tried.push_back(*node);
+    last_error = answer.status().message();
+  }
+  // Deny by default: a principal's record unread is not "no record".
+  return Status::Unavailable("shard " + std::to_string(shard) + " (the principal's ACL record) did not answer: " +
+                             last_error);
+}
+
+Result<IndexFigures> RemoteShards::Figures() const {
+  const std::uint32_t count = partition_count();
+  if (count == 0) return Status::Unavailable("no node has answered with its shards yet");
+  IndexFigures sum;
+  for (std::uint32_t shard = 0; shard < count; ++shard) {
+    std::optional<std::size_t> node = Pick(shard, {});
+    if (!node) return Status::Unavailable("shard " + std::to_string(shard) + " has no copy up and loaded");
+    Result<json> answer = Call(*node, "/v1/shards/figures", {{"shards", {shard}}}, Clock::now() + options_.http.timeout);
+    if (!answer) return answer.status().WithContext("shard " + std::to_string(shard));
+    const json& f = answer->at("figures");
+    for (const std::string& c : f.at("container_ids").get<std::vector<std::string>>()) sum.container_ids.push_back(c);
+    sum.chunks += f.at("chunks").get<std::size_t>();
+    sum.vector_tombstones += f.at("vector_tombstones").get<std::size_t>();
+    sum.sealed_vector_segments += f.at("sealed_vector_segments").get<std::size_t>();
+    sum.sealed_keyword_segments += f.at("sealed_keyword_segments").get<std::size_t>();
+  }
+  std::sort(sum.container_ids.begin(), sum.container_ids.end());
+  sum.container_ids.erase(std::unique(sum.container_ids.begin(), sum.container_ids.end()), sum.container_ids.end());
+  sum.shards = count;
+  return sum;
+}
+
+bool RemoteShards::ready() const { return not_ready_reason().empty(); }
+
+std::string RemoteShards::not_ready_reason() const {
+  const std::uint32_t count = partition_count();
+  if (count == 0) {
+    std::lock_guard lock(mu_);
+    std::string reasons;
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      reasons += (reasons.empty() ? "" : "; ") + options_.nodes[i] + ": " + nodes_[i].reason;
+    }
+    return "no node serves a shard yet (" + reasons + ")";
+  }
+  for (std::uint32_t shard = 0; shard < count; ++shard) {
+    if (!Pick(shard, {})) return "shard " + std::to_string(shard) + " has no copy up and loaded";
+  }
+  return "";
+}
+
+Watermark RemoteShards::watermark() const { return Watermark(); }
+
+std::size_t RemoteShards::size() const { return partition_count(); }
+
+}  // namespace tide::query

@@ -1,0 +1,137 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/index/chunk_table.h"
+#include "common/index/keyword_index.h"
+#include "common/index/vector_index.h"
+#include "common/status.h"
+#include "common/storage/schema.h"
+#include "query/follower.h"
+
+namespace tide::query {
+
+// A chunk's label while a search runs over shards: its shard's number (the partition, 0 for a
+// single store) in the top 16 bits, the store's own label (far below 2^48) in the rest.
+inline constexpr int kShardLabelShift = 48;
+inline std::uint32_t ShardOfLabel(std::uint64_t label) {
+  return static_cast<std::uint32_t>(label >> kShardLabelShift);
+}
+inline std::uint64_t OwnLabel(std::uint64_t label) {
+  return label & ((std::uint64_t{1} << kShardLabelShift) - 1);
+}
+// Internal when `own` does not fit 48 bits or `shard` 16.
+Result<std::uint64_t> ShardLabel(std::uint32_t shard, std::uint64_t own);
+
+// How the shards of a search answered: one watermark per shard that took part, and the shards
+// left out (a router's search with allow_partial_search_results, when every copy of a shard
+// failed). Elasticsearch's "_shards" block.
+struct ShardsOutcome {
+  std::map<std::uint32_t, Watermark> watermarks;  // by shard number
+  struct Failure {
+    std::uint32_t shard;
+    std::string reason;
+  };
+  std::vector<Failure> failures;
+  std::size_t total() const { return watermarks.size() + failures.size(); }
+};
+
+// A chunk as a search reads it: the record and the shard that holds it.
+struct ShardDocument {
+  std::uint32_t shard = 0;
+  storage::DocRecord record;
+};
+
+// What one search reads: the shards that hold the request's containers, with the scope
+// resolved in each. Every call covers all of them; lists come back merged by score (ties by
+// label), labels carrying their shard (ShardLabel). Made by ShardSource::Begin; used by one
+// thread.
+class ShardSearch {
+ public:
+  virtual ~ShardSearch() = default;
+
+  // Shards taking part (a search over one scores with its own statistics).
+  virtual std::size_t shards() const = 0;
+  // For each term, whether a live chunk of the scope has it in its title or body.
+  virtual Result<std::vector<bool>> TermsInScope(const std::vector<std::string>& terms) = 0;
+  // For each term, the live chunks of the scope that have it (title and body counted apart).
+  virtual Result<std::vector<std::size_t>> DocFrequencies(const std::vector<std::string>& terms) = 0;
+  // Adds every shard's BM25 statistics of `field` in the scope to `sum` (the first step of a
+  // search over several shards: each then scores with the sum, as one index would).
+  virtual Status AddKeywordStatistics(index::Field field, const std::vector<std::string>& terms,
+                                      index::KeywordStatistics* sum) = 0;
+  // The k nearest chunks of the scope passing `filter`.
+  virtual Result<std::vector<index::VectorHit>> SearchVector(const std::vector<float>& query, std::size_t k,
+                                                             const index::MetadataFilter& filter) = 0;
+  // The k best BM25 chunks of the scope passing `filter`; `global`: the statistics summed by
+  // AddKeywordStatistics (null: each shard's own).
+  virtual Result<std::vector<index::KeywordHit>> SearchKeyword(index::Field field,
+                                                               const std::vector<std::string>& terms,
+                                                               const std::vector<float>& term_weights, std::size_t k,
+                                                               const index::MetadataFilter& filter,
+                                                               const index::KeywordStatistics* global) = 0;
+  // The chunks of `labels` (ShardLabel), in order; nullopt for one deleted since.
+  virtual Result<std::vector<std::optional<storage::ChunkRecord>>> Chunks(const std::vector<std::uint64_t>& labels) = 0;
+  // A document of the scope and its shard; nullopt when none holds it.
+  virtual Result<std::optional<ShardDocument>> Document(const std::string& container_id,
+                                                        const std::string& doc_id) = 0;
+  // Live chunks of each container of the scope that has any.
+  virtual Result<std::map<std::string, std::size_t>> ChunksPerContainer() = 0;
+  // What answered so far.
+  virtual ShardsOutcome outcome() const = 0;
+};
+
+// Index-wide figures of the shards a daemon searches (/v1/stats for admins).
+struct IndexFigures {
+  std::vector<std::string> container_ids;  // every container any shard has seen
+  std::size_t chunks = 0;
+  std::size_t shards = 0;
+  std::size_t vector_tombstones = 0;
+  std::size_t sealed_vector_segments = 0;
+  std::size_t sealed_keyword_segments = 0;
+};
+
+// What a daemon searches: the stores it follows (ServedShards), or the shards other daemons
+// serve (RemoteShards: a router). Thread-safe.
+class ShardSource {
+ public:
+  virtual ~ShardSource() = default;
+
+  struct SearchOptions {
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+    // A shard none of whose copies answers is left out, and the outcome says so; otherwise
+    // the search fails (Unavailable, naming the shard).
+    bool allow_partial_results = false;
+  };
+  // A search within `container_ids` (already authorised). Unavailable, saying why, when a
+  // shard it needs is not loaded.
+  virtual Result<std::unique_ptr<ShardSearch>> Begin(const std::vector<std::string>& container_ids,
+                                                     const SearchOptions& options) const = 0;
+  // A principal's containers from its ACL record (acl.* events); nullopt without a record (the
+  // ACL file decides); empty when the record was deleted.
+  virtual Result<std::optional<std::vector<std::string>>> PrincipalContainers(const std::string& principal) const = 0;
+  virtual Result<IndexFigures> Figures() const = 0;
+  // Whether responses may be cached by watermark().seq (a router's watermark is polled, so no).
+  virtual bool cacheable() const { return true; }
+
+  // Health, as Follower's over the shards: ready when each is; the first reason, corruption
+  // or fatal error, naming its shard; lag and counts summed (behind_for: the longest).
+  virtual bool ready() const = 0;
+  virtual std::string not_ready_reason() const = 0;
+  virtual Status corruption() const = 0;
+  virtual Status fatal() const = 0;
+  virtual Follower::Lag lag() const = 0;
+  virtual Watermark watermark() const = 0;
+  virtual std::uint64_t store_seq() const = 0;
+  virtual std::uint64_t snapshot_jumps() const = 0;
+  virtual std::uint64_t corrupt_snapshots() const = 0;
+  virtual std::size_t size() const = 0;  // shards
+};
+
+}  // namespace tide::query
