@@ -11,6 +11,7 @@
 #   serving   tests/bench/serving_bench.sh   HTTP latency/throughput per mode, start-to-ready, memory
 #   graph     tests/bench/graph_changes_bench.sh  replicating the growing vector graph vs inserting it twice
 #   scaleout  tests/bench/scaleout_bench.sh  ingest with 1, 2 and 3 workers of one group, real Kafka broker
+#   router    tests/bench/router_bench.sh    a router over two nodes vs one daemon over the same shards
 #
 # When both ingest and serving run, serving measures the store the ingest benchmark built
 # (ingest_bench.sh --handoff, serving_bench.sh --from) instead of ingesting the corpus again.
@@ -24,13 +25,13 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 mode=--quick
-only=ann,keyword,quality,ingest,serving,graph,scaleout
+only=ann,keyword,quality,ingest,serving,graph,scaleout,router
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick|--full) mode=$1 ;;
     --only) only=$2; shift ;;
     --only=*) only=${1#--only=} ;;
-    *) echo "usage: tests/bench/run.sh [--quick | --full] [--only ann,keyword,quality,ingest,serving,graph,scaleout]" >&2
+    *) echo "usage: tests/bench/run.sh [--quick | --full] [--only ann,keyword,quality,ingest,serving,graph,scaleout,router]" >&2
        exit 2 ;;
   esac
   shift
@@ -39,7 +40,7 @@ done
 # Each script builds what it needs (ninja, two jobs) before it measures anything.
 declare -A script=([ann]=ann_bench.sh [keyword]=keyword_bench.sh [quality]=run_quality.sh
                    [ingest]=ingest_bench.sh [serving]=serving_bench.sh [graph]=graph_changes_bench.sh
-                   [scaleout]=scaleout_bench.sh)
+                   [scaleout]=scaleout_bench.sh [router]=router_bench.sh)
 start=$(date +%s)
 failed=()
 handoff=""

@@ -1,5 +1,6 @@
 #include "query/search_api.h"
 
+#include <cstring>
 #include <fstream>
 #include <map>
 
@@ -8,6 +9,8 @@
 
 #include "common/embedding/hash_embedder.h"
 #include "query/served_shards.h"
+#include "query/shard_api.h"
+#include "query/shard_wire.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace tide::query {
@@ -25,7 +28,8 @@ class SearchApiTest : public ::testing::Test {
         authorizer_({{"all", std::string(kKey), {"*"}},
                      {"hr-only", std::string(kHrKey), {"hr"}},
                      {"ops", std::string(kAdminKey), {"hr"}, /*admin=*/true},
-                     {"slow", std::string(kLimitedKey), {"hr"}, false, {/*per_second=*/0.5, /*burst=*/2}}},
+                     {"slow", std::string(kLimitedKey), {"hr"}, false, {/*per_second=*/0.5, /*burst=*/2}},
+                     {"router", std::string(kRouterKey), {"*"}, /*admin=*/true}},
                     {{"alice", {"hr", "eng"}}, {"bob", {"eng"}}, {"nobody", {}}}),
         api_(&shards_, &searcher_, &authorizer_, {}, &metrics_) {}
 
@@ -33,6 +37,17 @@ class SearchApiTest : public ::testing::Test {
   static constexpr std::string_view kHrKey = "unit-test-key-hr-container";
   static constexpr std::string_view kAdminKey = "unit-test-key-admin-role";
   static constexpr std::string_view kLimitedKey = "unit-test-key-rate-limited";
+  static constexpr std::string_view kRouterKey = "unit-test-key-admin-every-container";
+
+  http::HttpResponse Call(const std::string& method, const std::string& path, const std::string& body,
+                          std::string_view key) {
+    http::HttpRequest r;
+    r.method = method;
+    r.path = r.target = path;
+    r.body = body;
+    r.headers = {{"authorization", "Bearer " + std::string(key)}};
+    return api_.Handle(r);
+  }
 
   http::HttpResponse Post(const std::string& body, std::string_view key = kKey) {
     http::HttpRequest r;
@@ -355,6 +370,96 @@ TEST(AuthorizerLoadTest, RolesAreSearchByDefaultOrAdminAndNothingElse) {
   ASSERT_FALSE(auth.ok());
   EXPECT_NE(auth.status().message().find("role must be \"search\" or \"admin\", got \"root\""), std::string::npos)
       << auth.status().ToString();
+}
+
+// The shard API returns any container's lists and records: only a router's key (admin, every
+// container) reaches it, a daemon without shards of its own has none, and a bad step or body
+// says what is wrong.
+TEST_F(SearchApiTest, TheShardApiIsForARoutersKeyAndSaysWhatIsWrong) {
+  const std::string body = ToWire({{"shards", {0}}, {"containers", {"hr"}}, {"terms", {"a"}}, {"want", "df"}});
+  // Without a shard API (a router itself): 404 for the router's key, 403 before that for others.
+  EXPECT_EQ(Call("POST", "/v1/shards/terms", body, kRouterKey).status, 404);
+  for (std::string_view key : {kKey, kHrKey, kAdminKey}) {
+    const http::HttpResponse r = Call("POST", "/v1/shards/terms", body, key);
+    EXPECT_EQ(r.status, 403) << key;
+    EXPECT_NE(r.body.find("admin"), std::string::npos) << r.body;
+  }
+  ShardApi shard_api(&shards_, &metrics_);
+  api_.ServeShardApi(&shard_api);
+  for (std::string_view key : {kKey, kHrKey, kAdminKey}) {
+    EXPECT_EQ(Call("POST", "/v1/shards/terms", body, key).status, 403) << key;
+  }
+  EXPECT_EQ(Call("POST", "/v1/shards/nope", body, kRouterKey).status, 404);
+  EXPECT_EQ(Call("GET", "/v1/shards/terms", body, kRouterKey).status, 405);
+  const http::HttpResponse not_cbor = Call("POST", "/v1/shards/terms", "{\"shards\":[0]}", kRouterKey);
+  EXPECT_EQ(not_cbor.status, 400);
+  EXPECT_NE(not_cbor.body.find("CBOR"), std::string::npos) << not_cbor.body;
+  const http::HttpResponse no_shards = Call("POST", "/v1/shards/terms", ToWire({{"terms", {"a"}}}), kRouterKey);
+  EXPECT_EQ(no_shards.status, 400);
+  EXPECT_NE(no_shards.body.find("shards"), std::string::npos) << no_shards.body;
+  // A shard not served here (the store has not even been made): 503, for the router to try
+  // another copy.
+  const http::HttpResponse missing = Call("POST", "/v1/shards/terms", ToWire({{"shards", {7}}, {"terms", {"a"}}, {"want", "df"}}), kRouterKey);
+  EXPECT_EQ(missing.status, 503);
+  EXPECT_NE(missing.body.find("shard 7 is not served here"), std::string::npos) << missing.body;
+  EXPECT_EQ(Call("POST", "/v1/shards/terms", body, kRouterKey).status, 503);  // shard 0 still loading
+  // The shard map answers JSON to a person (GET) and CBOR to a router (POST).
+  const http::HttpResponse map = Call("GET", "/v1/shards", "", kRouterKey);
+  ASSERT_EQ(map.status, 200) << map.body;
+  const nlohmann::json shards = nlohmann::json::parse(map.body);
+  EXPECT_TRUE(shards["partition_count"].is_null());
+  EXPECT_EQ(shards["shards"]["0"]["ready"], false);
+  const http::HttpResponse wire = Call("POST", "/v1/shards", "", kRouterKey);
+  ASSERT_EQ(wire.status, 200);
+  Result<nlohmann::json> decoded = FromWire(wire.body);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(*decoded, shards);
+}
+
+// What crosses between router and nodes comes back exactly: floats bit for bit, filters and
+// statistics whole.
+TEST(ShardWireTest, ListsStatisticsAndFiltersRoundTripExactly) {
+  const std::vector<index::VectorHit> vector = {{(std::uint64_t{3} << 48) | 17, 0.1f}, {5, 1.0f / 3.0f}, {6, -2.5e-8f}};
+  Result<nlohmann::json> v = FromWire(ToWire({{"hits", VectorHitsToWire(vector)}}));
+  ASSERT_TRUE(v.ok());
+  const std::vector<index::VectorHit> back = VectorHitsFromWire(v->at("hits"));
+  ASSERT_EQ(back.size(), vector.size());
+  for (std::size_t i = 0; i < vector.size(); ++i) {
+    EXPECT_EQ(back[i].label, vector[i].label);
+    EXPECT_EQ(std::memcmp(&back[i].score, &vector[i].score, sizeof(float)), 0) << i;
+  }
+  const std::vector<index::KeywordHit> keyword = {{9, 12.345678f, {"피벗", "#테이"}, 31}};
+  Result<nlohmann::json> k = FromWire(ToWire({{"hits", KeywordHitsToWire(keyword)}}));
+  ASSERT_TRUE(k.ok());
+  const std::vector<index::KeywordHit> kback = KeywordHitsFromWire(k->at("hits"));
+  ASSERT_EQ(kback.size(), 1u);
+  EXPECT_EQ(kback[0].score, keyword[0].score);
+  EXPECT_EQ(kback[0].matched_terms, keyword[0].matched_terms);
+  EXPECT_EQ(kback[0].field_length, 31u);
+  index::KeywordStatistics stats;
+  stats.chunks = 1234;
+  stats.total_length = 98765.0;
+  stats.df = {{"피벗", 7}, {"표", 0.5}};
+  Result<nlohmann::json> st = FromWire(ToWire(StatisticsToWire(stats)));
+  ASSERT_TRUE(st.ok());
+  const index::KeywordStatistics sback = StatisticsFromWire(*st);
+  EXPECT_EQ(sback.chunks, stats.chunks);
+  EXPECT_EQ(sback.total_length, stats.total_length);
+  EXPECT_EQ(sback.df, stats.df);
+  index::MetadataFilter filter;
+  filter.doc_types = {"manual"};
+  filter.tags = {"보안", "hr"};
+  filter.created_min = 1700000000000;
+  filter.updated_max = -5;
+  Result<nlohmann::json> f = FromWire(ToWire({{"filter", FilterToWire(filter)}}));
+  ASSERT_TRUE(f.ok());
+  const index::MetadataFilter fback = FilterFromWire(f->at("filter"));
+  EXPECT_EQ(fback.doc_types, filter.doc_types);
+  EXPECT_EQ(fback.tags, filter.tags);
+  EXPECT_EQ(fback.created_min, filter.created_min);
+  EXPECT_FALSE(fback.created_max);
+  EXPECT_EQ(fback.updated_max, filter.updated_max);
+  EXPECT_FALSE(FromWire("not cbor").ok());
 }
 
 }  // namespace
