@@ -58,41 +58,68 @@ class RemoteShardSearch final : public ShardSearch {
     return df;
   }
 
-  Status AddKeywordStatistics(index::Field field, const std::vector<std::string>& terms,
-                              index::KeywordStatistics* sum) override {
-    return Scatter("statistics", {{"field", FieldName(field)}, {"terms", terms}},
-                   [&](const json& a) { AddStatistics(StatisticsFromWire(a.at("statistics")), sum); });
+  Status AddKeywordStatistics(const std::vector<index::Field>& fields, const std::vector<std::string>& terms,
+                              std::vector<index::KeywordStatistics>* sums) override {
+    sums->assign(fields.size(), {});
+    json names = json::array();
+    for (index::Field f : fields) names.push_back(FieldName(f));
+    return Scatter("statistics", {{"fields", names}, {"terms", terms}}, [&](const json& a) {
+      const json& each = a.at("statistics");
+      if (each.size() != fields.size()) throw std::invalid_argument("statistics for another number of fields");
+      for (std::size_t f = 0; f < fields.size(); ++f) AddStatistics(StatisticsFromWire(each[f]), &(*sums)[f]);
+    });
   }
 
-  Result<std::vector<index::VectorHit>> SearchVector(const std::vector<float>& query, std::size_t k,
-                                                     const index::MetadataFilter& filter) override {
-    std::vector<index::VectorHit> hits;
-    TIDE_RETURN_IF_ERROR(Scatter("vector", {{"vector", query}, {"k", k}, {"filter", FilterToWire(filter)}},
-                                 [&](const json& a) {
-                                   std::vector<index::VectorHit> one = VectorHitsFromWire(a.at("hits"));
-                                   hits.insert(hits.end(), one.begin(), one.end());
-                                 }));
-    MergeByScore(&hits, k);
-    return hits;
-  }
-
-  Result<std::vector<index::KeywordHit>> SearchKeyword(index::Field field, const std::vector<std::string>& terms,
-                                                       const std::vector<float>& term_weights, std::size_t k,
-                                                       const index::MetadataFilter& filter,
-                                                       const index::KeywordStatistics* global) override {
-    json body = {{"field", FieldName(field)},
-                 {"terms", terms},
-                 {"term_weights", term_weights},
-                 {"k", k},
-                 {"filter", FilterToWire(filter)}};
-    if (global != nullptr) body["statistics"] = StatisticsToWire(*global);
-    std::vector<index::KeywordHit> hits;
-    TIDE_RETURN_IF_ERROR(Scatter("keyword", body, [&](const json& a) {
-      std::vector<index::KeywordHit> one = KeywordHitsFromWire(a.at("hits"));
-      hits.insert(hits.end(), std::make_move_iterator(one.begin()), std::make_move_iterator(one.end()));
+  Result<ShardLists> SearchLists(const ListsRequest& request) override {
+    json body = {{"k", request.k}, {"filter", FilterToWire(*request.filter)}};
+    if (request.vector != nullptr) body["vector"] = *request.vector;
+    if (!request.keyword.empty()) {
+      body["terms"] = *request.terms;
+      body["term_weights"] = *request.term_weights;
+      json keyword = json::array();
+      for (const ListsRequest::Keyword& k : request.keyword) {
+        json one = {{"field", FieldName(k.field)}};
+        if (k.global != nullptr) one["statistics"] = StatisticsToWire(*k.global);
+        keyword.push_back(std::move(one));
+      }
+      body["keyword"] = std::move(keyword);
+    }
+    if (request.deadline != Clock::time_point::max()) {
+      body["timeout_ms"] = std::max<std::int64_t>(
+          0, std::chrono::duration_cast<std::chrono::milliseconds>(request.deadline - Clock::now()).count());
+    }
+    ShardLists out;
+    if (request.vector != nullptr) out.vector.emplace();
+    out.keyword.assign(request.keyword.size(), std::vector<index::KeywordHit>());
+    TIDE_RETURN_IF_ERROR(Scatter("lists", body, [&](const json& a) {
+      // A list one node skipped for the deadline is skipped for the search.
+      if (a.value("timed_out", false)) out.timed_out = true;
+      if (out.vector) {
+        if (a.at("vector").is_null()) {
+          out.vector.reset();
+        } else {
+          std::vector<index::VectorHit> one = VectorHitsFromWire(a.at("vector"));
+          out.vector->insert(out.vector->end(), one.begin(), one.end());
+        }
+      }
+      const json& lists = a.at("keyword");
+      if (lists.size() != out.keyword.size()) throw std::invalid_argument("another number of keyword lists");
+      for (std::size_t k = 0; k < out.keyword.size(); ++k) {
+        if (!out.keyword[k]) continue;
+        if (lists[k].is_null()) {
+          out.keyword[k].reset();
+          continue;
+        }
+        std::vector<index::KeywordHit> one = KeywordHitsFromWire(lists[k]);
+        out.keyword[k]->insert(out.keyword[k]->end(), std::make_move_iterator(one.begin()),
+                               std::make_move_iterator(one.end()));
+      }
     }));
-    MergeByScore(&hits, k);
-    return hits;
+    if (out.vector) MergeByScore(&*out.vector, request.k);
+    for (auto& list : out.keyword) {
+      if (list) MergeByScore(&*list, request.k);
+    }
+    return out;
   }
 
   Result<std::vector<std::optional<storage::ChunkRecord>>> Chunks(const std::vector<std::uint64_t>& labels) override {

@@ -152,18 +152,6 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
       response.weights = w;
     }
   }
-  if (w.vector > 0 && !out_of_time()) {
-    Result<std::vector<index::VectorHit>> hits = shards.SearchVector(query_vector, candidates, request.filter);
-    if (!hits) return hits.status();
-    RankedList& list = lists[static_cast<std::size_t>(Retriever::kVector)];
-    list.weight = w.vector;
-    for (const index::VectorHit& h : *hits) {
-      // Below the similarity threshold a vector candidate is noise, not evidence. Ranks count
-      // only the candidates that pass, so fusion sees a clean list.
-      if (h.score < response.threshold || h.score <= 0) continue;
-      list.candidates.push_back({h.label, h.score, 1.0f});
-    }
-  }
   const std::vector<std::string>& terms = response.query.terms;
   const std::vector<float>& term_weights = response.query.term_weights;
   // The query's own distinct terms and what each weighs (synonyms' and typo matches' terms are
@@ -173,35 +161,62 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   for (std::size_t i = 0; i < std::min(response.query.own_terms, terms.size()); ++i) {
     if (own_weight.try_emplace(terms[i], term_weights[i]).second) own_total += term_weights[i];
   }
-  auto keyword_list = [&](index::Field field, Retriever retriever, float weight) -> Status {
-    RankedList& list = lists[static_cast<std::size_t>(retriever)];
-    list.weight = weight;
-    // Over several shards, each scores with the scope's statistics summed over all of them.
-    std::optional<index::KeywordStatistics> global;
-    if (shards.shards() > 1) {
-      global.emplace();
-      TIDE_RETURN_IF_ERROR(shards.AddKeywordStatistics(field, terms, &*global));
-    }
-    Result<std::vector<index::KeywordHit>> hits = shards.SearchKeyword(
-        field, terms, term_weights, candidates, request.filter, global ? &*global : nullptr);
-    if (!hits) return hits.status();
-    for (index::KeywordHit& h : *hits) {
-      float credit = 1.0f;
-      if (retriever == Retriever::kKeyword) {
-        std::size_t own = 0;
-        for (const std::string& t : h.matched_terms) own += own_weight.contains(t) ? 1 : 0;
-        credit = TitleCoverage(own, own_weight.size(), h.field_length);
-      }
-      list.candidates.push_back({h.label, h.score, credit});
-      matched[static_cast<std::size_t>(retriever)].push_back(std::move(h.matched_terms));
-    }
-    return Status();
-  };
-  if (w.keyword > 0 && !out_of_time()) {
-    TIDE_RETURN_IF_ERROR(keyword_list(index::Field::kTitle, Retriever::kKeyword, w.keyword));
+  // Every retriever's list in one step (one round trip to a router's nodes).
+  ListsRequest ask;
+  ask.k = candidates;
+  ask.filter = &request.filter;
+  ask.terms = &terms;
+  ask.term_weights = &term_weights;
+  ask.deadline = deadline;
+  if (w.vector > 0 && !out_of_time()) ask.vector = &query_vector;
+  std::vector<Retriever> keyword_retrievers;
+  if (w.keyword > 0) {
+    ask.keyword.push_back({index::Field::kTitle});
+    keyword_retrievers.push_back(Retriever::kKeyword);
   }
-  if (w.fulltext > 0 && !out_of_time()) {
-    TIDE_RETURN_IF_ERROR(keyword_list(index::Field::kBody, Retriever::kFulltext, w.fulltext));
+  if (w.fulltext > 0) {
+    ask.keyword.push_back({index::Field::kBody});
+    keyword_retrievers.push_back(Retriever::kFulltext);
+  }
+  // Over several shards, each scores BM25 with the scope's statistics summed over all of them
+  // (one step before the lists).
+  std::vector<index::KeywordStatistics> global;
+  if (!ask.keyword.empty() && shards.shards() > 1 && !out_of_time()) {
+    std::vector<index::Field> fields;
+    for (const ListsRequest::Keyword& k : ask.keyword) fields.push_back(k.field);
+    TIDE_RETURN_IF_ERROR(shards.AddKeywordStatistics(fields, terms, &global));
+    for (std::size_t i = 0; i < ask.keyword.size(); ++i) ask.keyword[i].global = &global[i];
+  }
+  if (ask.vector != nullptr || !ask.keyword.empty()) {
+    Result<ShardLists> found = shards.SearchLists(ask);
+    if (!found) return found.status();
+    if (found->timed_out) response.timed_out = true;
+    if (found->vector) {
+      RankedList& list = lists[static_cast<std::size_t>(Retriever::kVector)];
+      list.weight = w.vector;
+      for (const index::VectorHit& h : *found->vector) {
+        // Below the similarity threshold a vector candidate is noise, not evidence. Ranks
+        // count only the candidates that pass, so fusion sees a clean list.
+        if (h.score < response.threshold || h.score <= 0) continue;
+        list.candidates.push_back({h.label, h.score, 1.0f});
+      }
+    }
+    for (std::size_t k = 0; k < keyword_retrievers.size() && k < found->keyword.size(); ++k) {
+      if (!found->keyword[k]) continue;  // skipped for the deadline
+      const Retriever retriever = keyword_retrievers[k];
+      RankedList& list = lists[static_cast<std::size_t>(retriever)];
+      list.weight = retriever == Retriever::kKeyword ? w.keyword : w.fulltext;
+      for (index::KeywordHit& h : *found->keyword[k]) {
+        float credit = 1.0f;
+        if (retriever == Retriever::kKeyword) {
+          std::size_t own = 0;
+          for (const std::string& t : h.matched_terms) own += own_weight.contains(t) ? 1 : 0;
+          credit = TitleCoverage(own, own_weight.size(), h.field_length);
+        }
+        list.candidates.push_back({h.label, h.score, credit});
+        matched[static_cast<std::size_t>(retriever)].push_back(std::move(h.matched_terms));
+      }
+    }
   }
 
   FusionOptions fusion_options;
@@ -253,14 +268,24 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
   std::vector<std::optional<float>> batch_relevance;
   for (std::size_t place = 1; place <= ranked.size(); ++place) {
     const FusedCandidate& f = ranked[place - 1];
-    if (response.hits.size() >= request.k && request.group_by == GroupBy::kChunk) break;
+    if (response.hits.size() >= request.k) {
+      if (request.group_by == GroupBy::kChunk) break;
+      // Every document found has all the chunks it may carry: nothing further can be added.
+      if (std::all_of(response.hits.begin(), response.hits.end(), [&](const SearchHit& h) {
+            return h.more_chunks.size() + 1 >= request.chunks_per_document;
+          })) {
+        break;
+      }
+    }
     if (out_of_time()) break;  // what was read in time is the answer
     if (place >= batch_begin + batch.size()) {
       // The next batch: the candidates from `place` on that pass the relevance bar (it needs
       // nothing from the store: a hit below it is not read), as many as hits are missing.
+      // Grouping by document reads on until each of the k documents has its chunks, or the
+      // candidates run out: batches double, so a long tail costs few round trips.
       const std::size_t missing = request.group_by == GroupBy::kChunk
                                       ? request.k - response.hits.size()
-                                      : std::max<std::size_t>(request.k * request.chunks_per_document / 2, 8);
+                                      : std::max(request.k * request.chunks_per_document, 2 * batch.size());
       std::vector<std::uint64_t> labels;
       batch_relevance.clear();
       batch_begin = place;

@@ -75,38 +75,54 @@ class LocalShardSearch final : public ShardSearch {
     return df;
   }
 
-  Status AddKeywordStatistics(index::Field field, const std::vector<std::string>& terms,
-                              index::KeywordStatistics* sum) override {
-    for (std::size_t i = 0; i < shards_.size(); ++i) shards_[i].indexes->AddKeywordStatistics(field, terms, scopes_[i], sum);
+  Status AddKeywordStatistics(const std::vector<index::Field>& fields, const std::vector<std::string>& terms,
+                              std::vector<index::KeywordStatistics>* sums) override {
+    sums->resize(fields.size());
+    for (std::size_t f = 0; f < fields.size(); ++f) {
+      for (std::size_t i = 0; i < shards_.size(); ++i) {
+        shards_[i].indexes->AddKeywordStatistics(fields[f], terms, scopes_[i], &(*sums)[f]);
+      }
+    }
     return Status();
   }
 
-  Result<std::vector<index::VectorHit>> SearchVector(const std::vector<float>& query, std::size_t k,
-                                                     const index::MetadataFilter& filter) override {
-    std::vector<index::VectorHit> hits;
-    for (std::size_t i = 0; i < shards_.size(); ++i) {
-      Result<std::vector<index::VectorHit>> one = shards_[i].indexes->SearchVector(query, k, scopes_[i], &filter);
-      if (!one) return one.status();
-      TIDE_RETURN_IF_ERROR(ToShardLabels(shards_[i].number, &*one));
-      hits.insert(hits.end(), one->begin(), one->end());
+  Result<ShardLists> SearchLists(const ListsRequest& request) override {
+    ShardLists out;
+    // A list that would start after the deadline is skipped: what was found in time answers.
+    auto late = [&] {
+      if (request.deadline == std::chrono::steady_clock::time_point::max() ||
+          std::chrono::steady_clock::now() < request.deadline) {
+        return false;
+      }
+      out.timed_out = true;
+      return true;
+    };
+    if (request.vector != nullptr && !late()) {
+      std::vector<index::VectorHit> hits;
+      for (std::size_t i = 0; i < shards_.size(); ++i) {
+        Result<std::vector<index::VectorHit>> one =
+            shards_[i].indexes->SearchVector(*request.vector, request.k, scopes_[i], request.filter);
+        if (!one) return one.status();
+        TIDE_RETURN_IF_ERROR(ToShardLabels(shards_[i].number, &*one));
+        hits.insert(hits.end(), one->begin(), one->end());
+      }
+      if (shards_.size() > 1) MergeByScore(&hits, request.k);
+      out.vector = std::move(hits);
     }
-    if (shards_.size() > 1) MergeByScore(&hits, k);
-    return hits;
-  }
-
-  Result<std::vector<index::KeywordHit>> SearchKeyword(index::Field field, const std::vector<std::string>& terms,
-                                                       const std::vector<float>& term_weights, std::size_t k,
-                                                       const index::MetadataFilter& filter,
-                                                       const index::KeywordStatistics* global) override {
-    std::vector<index::KeywordHit> hits;
-    for (std::size_t i = 0; i < shards_.size(); ++i) {
-      std::vector<index::KeywordHit> one =
-          shards_[i].indexes->SearchKeyword(field, terms, k, scopes_[i], &filter, &term_weights, global);
-      TIDE_RETURN_IF_ERROR(ToShardLabels(shards_[i].number, &one));
-      hits.insert(hits.end(), std::make_move_iterator(one.begin()), std::make_move_iterator(one.end()));
+    for (const ListsRequest::Keyword& list : request.keyword) {
+      out.keyword.emplace_back();
+      if (late()) continue;
+      std::vector<index::KeywordHit> hits;
+      for (std::size_t i = 0; i < shards_.size(); ++i) {
+        std::vector<index::KeywordHit> one = shards_[i].indexes->SearchKeyword(
+            list.field, *request.terms, request.k, scopes_[i], request.filter, request.term_weights, list.global);
+        TIDE_RETURN_IF_ERROR(ToShardLabels(shards_[i].number, &one));
+        hits.insert(hits.end(), std::make_move_iterator(one.begin()), std::make_move_iterator(one.end()));
+      }
+      if (shards_.size() > 1) MergeByScore(&hits, request.k);
+      out.keyword.back() = std::move(hits);
     }
-    if (shards_.size() > 1) MergeByScore(&hits, k);
-    return hits;
+    return out;
   }
 
   Result<std::vector<std::optional<storage::ChunkRecord>>> Chunks(const std::vector<std::uint64_t>& labels) override {

@@ -33,8 +33,8 @@ json Watermarks(const ShardSearch& search) {
 }
 
 const std::vector<std::string>& Steps() {
-  static const std::vector<std::string> steps = {"terms",    "statistics", "vector", "keyword", "chunks",
-                                                 "document", "counts",     "acl",    "figures"};
+  static const std::vector<std::string> steps = {"terms",    "statistics", "lists", "chunks",
+                                                 "document", "counts",     "acl",   "figures"};
   return steps;
 }
 
@@ -89,28 +89,60 @@ http::HttpResponse ShardApi::Handle(const http::HttpRequest& request, std::strin
         out["in_scope"] = *in;
       }
     } else if (step == "statistics") {
-      Result<index::Field> field = FieldFromName(j.at("field").get<std::string>());
-      if (!field) return Failure(field.status());
-      index::KeywordStatistics sum;
-      if (Status s = search.AddKeywordStatistics(*field, j.at("terms").get<std::vector<std::string>>(), &sum); !s.ok()) {
+      std::vector<index::Field> fields;
+      for (const json& name : j.at("fields")) {
+        Result<index::Field> field = FieldFromName(name.get<std::string>());
+        if (!field) return Failure(field.status());
+        fields.push_back(*field);
+      }
+      std::vector<index::KeywordStatistics> sums;
+      if (Status s = search.AddKeywordStatistics(fields, j.at("terms").get<std::vector<std::string>>(), &sums); !s.ok()) {
         return Failure(s);
       }
-      out["statistics"] = StatisticsToWire(sum);
-    } else if (step == "vector") {
-      Result<std::vector<index::VectorHit>> hits = search.SearchVector(
-          j.at("vector").get<std::vector<float>>(), j.at("k").get<std::size_t>(), FilterFromWire(j.at("filter")));
-      if (!hits) return Failure(hits.status());
-      out["hits"] = VectorHitsToWire(*hits);
-    } else if (step == "keyword") {
-      Result<index::Field> field = FieldFromName(j.at("field").get<std::string>());
-      if (!field) return Failure(field.status());
-      std::optional<index::KeywordStatistics> global;
-      if (j.contains("statistics")) global = StatisticsFromWire(j.at("statistics"));
-      Result<std::vector<index::KeywordHit>> hits = search.SearchKeyword(
-          *field, j.at("terms").get<std::vector<std::string>>(), j.at("term_weights").get<std::vector<float>>(),
-          j.at("k").get<std::size_t>(), FilterFromWire(j.at("filter")), global ? &*global : nullptr);
-      if (!hits) return Failure(hits.status());
-      out["hits"] = KeywordHitsToWire(*hits);
+      json each = json::array();
+      for (const index::KeywordStatistics& sum : sums) each.push_back(StatisticsToWire(sum));
+      out["statistics"] = std::move(each);
+    } else if (step == "lists") {
+      const index::MetadataFilter filter = FilterFromWire(j.at("filter"));
+      std::vector<float> vector;
+      std::vector<std::string> terms;
+      std::vector<float> term_weights;
+      std::vector<index::KeywordStatistics> globals;
+      ListsRequest ask;
+      ask.k = j.at("k").get<std::size_t>();
+      ask.filter = &filter;
+      if (j.contains("vector")) {
+        vector = j.at("vector").get<std::vector<float>>();
+        ask.vector = &vector;
+      }
+      if (j.contains("keyword")) {
+        terms = j.at("terms").get<std::vector<std::string>>();
+        term_weights = j.at("term_weights").get<std::vector<float>>();
+        const json& lists = j.at("keyword");
+        globals.reserve(lists.size());  // stable addresses for the pointers below
+        for (const json& list : lists) {
+          Result<index::Field> field = FieldFromName(list.at("field").get<std::string>());
+          if (!field) return Failure(field.status());
+          ListsRequest::Keyword k{*field};
+          if (list.contains("statistics")) {
+            globals.push_back(StatisticsFromWire(list.at("statistics")));
+            k.global = &globals.back();
+          }
+          ask.keyword.push_back(k);
+        }
+      }
+      ask.terms = &terms;
+      ask.term_weights = &term_weights;
+      if (j.contains("timeout_ms")) {
+        ask.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(j.at("timeout_ms").get<std::int64_t>());
+      }
+      Result<ShardLists> found = search.SearchLists(ask);
+      if (!found) return Failure(found.status());
+      out["vector"] = found->vector ? VectorHitsToWire(*found->vector) : json(nullptr);
+      json keyword = json::array();
+      for (const auto& list : found->keyword) keyword.push_back(list ? KeywordHitsToWire(*list) : json(nullptr));
+      out["keyword"] = std::move(keyword);
+      out["timed_out"] = found->timed_out;
     } else if (step == "chunks") {
       Result<std::vector<std::optional<storage::ChunkRecord>>> chunks =
           search.Chunks(j.at("labels").get<std::vector<std::uint64_t>>());

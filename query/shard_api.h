@@ -16,9 +16,11 @@ namespace tide::query {
 //   GET|POST /v1/shards             the shards served here, loaded or not, with watermarks,
 //                                   and the partition count they were made under (JSON for GET)
 //   POST /v1/shards/terms           {terms, want: "in_scope"|"df"}: typo matching's vocabulary
-//   POST /v1/shards/statistics      {field, terms}: BM25 statistics of the scope, to be summed
-//   POST /v1/shards/vector          {vector, k, filter}: the k nearest, merged over the shards
-//   POST /v1/shards/keyword         {field, terms, term_weights, k, filter, statistics?}
+//   POST /v1/shards/statistics      {fields, terms}: BM25 statistics of the scope per field, to
+//                                   be summed over the shards
+//   POST /v1/shards/lists           {k, filter, vector?, terms, term_weights, keyword: [{field,
+//                                   statistics?}], timeout_ms?}: every retriever's best k,
+//                                   merged over the shards (null: skipped for the deadline)
 //   POST /v1/shards/chunks          {labels}: chunk records (store bytes), null when deleted
 //   POST /v1/shards/document        {container_id, doc_id}: the document's record
 //   POST /v1/shards/counts          live chunks per container of the scope

@@ -48,6 +48,28 @@ struct ShardDocument {
   storage::DocRecord record;
 };
 
+// The lists one step of a search asks the shards for.
+struct ListsRequest {
+  std::size_t k = 0;
+  const index::MetadataFilter* filter = nullptr;  // never null
+  const std::vector<float>* vector = nullptr;     // the query embedding; null: no vector list
+  const std::vector<std::string>* terms = nullptr;
+  const std::vector<float>* term_weights = nullptr;
+  struct Keyword {
+    index::Field field;
+    const index::KeywordStatistics* global = nullptr;  // summed statistics; null: each shard's own
+  };
+  std::vector<Keyword> keyword;  // the BM25 lists, in this order
+  // A list that would start after it is skipped (nullopt in the answer).
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+};
+
+struct ShardLists {
+  std::optional<std::vector<index::VectorHit>> vector;                // asked and found in time
+  std::vector<std::optional<std::vector<index::KeywordHit>>> keyword;  // as ListsRequest::keyword
+  bool timed_out = false;  // a list was skipped for the deadline
+};
+
 // What one search reads: the shards that hold the request's containers, with the scope
 // resolved in each. Every call covers all of them; lists come back merged by score (ties by
 // label), labels carrying their shard (ShardLabel). Made by ShardSource::Begin; used by one
@@ -62,20 +84,14 @@ class ShardSearch {
   virtual Result<std::vector<bool>> TermsInScope(const std::vector<std::string>& terms) = 0;
   // For each term, the live chunks of the scope that have it (title and body counted apart).
   virtual Result<std::vector<std::size_t>> DocFrequencies(const std::vector<std::string>& terms) = 0;
-  // Adds every shard's BM25 statistics of `field` in the scope to `sum` (the first step of a
-  // search over several shards: each then scores with the sum, as one index would).
-  virtual Status AddKeywordStatistics(index::Field field, const std::vector<std::string>& terms,
-                                      index::KeywordStatistics* sum) = 0;
-  // The k nearest chunks of the scope passing `filter`.
-  virtual Result<std::vector<index::VectorHit>> SearchVector(const std::vector<float>& query, std::size_t k,
-                                                             const index::MetadataFilter& filter) = 0;
-  // The k best BM25 chunks of the scope passing `filter`; `global`: the statistics summed by
-  // AddKeywordStatistics (null: each shard's own).
-  virtual Result<std::vector<index::KeywordHit>> SearchKeyword(index::Field field,
-                                                               const std::vector<std::string>& terms,
-                                                               const std::vector<float>& term_weights, std::size_t k,
-                                                               const index::MetadataFilter& filter,
-                                                               const index::KeywordStatistics* global) = 0;
+  // Adds every shard's BM25 statistics of each of `fields` in the scope to `sums` (one per
+  // field): the first step of a search over several shards, which then scores with the sums,
+  // as one index would.
+  virtual Status AddKeywordStatistics(const std::vector<index::Field>& fields, const std::vector<std::string>& terms,
+                                      std::vector<index::KeywordStatistics>* sums) = 0;
+  // The retrievers' lists, in one step: each the best `k` of the scope passing the filter,
+  // merged over the shards by score (ties by label).
+  virtual Result<ShardLists> SearchLists(const ListsRequest& request) = 0;
   // The chunks of `labels` (ShardLabel), in order; nullopt for one deleted since.
   virtual Result<std::vector<std::optional<storage::ChunkRecord>>> Chunks(const std::vector<std::uint64_t>& labels) = 0;
   // A document of the scope and its shard; nullopt when none holds it.
