@@ -72,7 +72,7 @@ class RemoteShardSearch final : public ShardSearch {
 
   Result<ShardLists> SearchLists(const ListsRequest& request) override {
     json body = {{"k", request.k}, {"filter", FilterToWire(*request.filter)}};
-    if (request.vector != nullptr) body["vector"] = *request.vector;
+    if (request.vector != nullptr) body["vector"] = FloatsToWire(*request.vector);
     if (!request.keyword.empty()) {
       body["terms"] = *request.terms;
       body["term_weights"] = *request.term_weights;
@@ -110,7 +110,7 @@ class RemoteShardSearch final : public ShardSearch {
           out.keyword[k].reset();
           continue;
         }
-        std::vector<index::KeywordHit> one = KeywordHitsFromWire(lists[k]);
+        std::vector<index::KeywordHit> one = KeywordHitsFromWire(lists[k], *request.terms);
         out.keyword[k]->insert(out.keyword[k]->end(), std::make_move_iterator(one.begin()),
                                std::make_move_iterator(one.end()));
       }

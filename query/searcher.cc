@@ -326,6 +326,20 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
                   chunk->container_id) == request.container_ids.end()) {
       return Status::Internal("an index returned a chunk outside the request's scope");
     }
+    // Grouping by document: a document scores as its best chunk, and its next best chunks
+    // ride along. A chunk with no place (a new document past k, or one already full) is
+    // dropped before its hit is built: the snippet is the costly part.
+    std::optional<std::size_t> owner;  // the hit it rides along with
+    if (request.group_by == GroupBy::kDocument) {
+      auto it = doc_position.find(std::make_pair(chunk->container_id, chunk->doc_id));
+      if (it == doc_position.end()) {
+        if (response.hits.size() >= request.k) continue;
+      } else if (response.hits[it->second].more_chunks.size() + 1 >= request.chunks_per_document) {
+        continue;
+      } else {
+        owner = it->second;
+      }
+    }
     SearchHit hit;
     hit.chunk_id = chunk->doc_id + "#" + std::to_string(chunk->ordinal);
     hit.doc_id = chunk->doc_id;
@@ -342,19 +356,13 @@ Result<SearchResponse> Searcher::Search(const SearchRequest& request) const {
     hit.vector = explain(f, Retriever::kVector);
     hit.keyword = explain(f, Retriever::kKeyword);
     hit.fulltext = explain(f, Retriever::kFulltext);
-    if (request.group_by == GroupBy::kChunk) {
+    if (owner) {
+      response.hits[*owner].more_chunks.push_back(std::move(hit));
+    } else {
+      if (request.group_by == GroupBy::kDocument) {
+        doc_position.emplace(std::make_pair(hit.container_id, hit.doc_id), response.hits.size());
+      }
       response.hits.push_back(std::move(hit));
-      continue;
-    }
-    // A document scores as its best chunk; its next best chunks ride along.
-    auto key = std::make_pair(hit.container_id, hit.doc_id);
-    auto it = doc_position.find(key);
-    if (it == doc_position.end()) {
-      if (response.hits.size() >= request.k) continue;
-      doc_position.emplace(key, response.hits.size());
-      response.hits.push_back(std::move(hit));
-    } else if (response.hits[it->second].more_chunks.size() + 1 < request.chunks_per_document) {
-      response.hits[it->second].more_chunks.push_back(std::move(hit));
     }
   }
   return done();

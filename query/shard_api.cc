@@ -112,7 +112,7 @@ http::HttpResponse ShardApi::Handle(const http::HttpRequest& request, std::strin
       ask.k = j.at("k").get<std::size_t>();
       ask.filter = &filter;
       if (j.contains("vector")) {
-        vector = j.at("vector").get<std::vector<float>>();
+        vector = FloatsFromWire(j.at("vector"));
         ask.vector = &vector;
       }
       if (j.contains("keyword")) {
@@ -140,7 +140,7 @@ http::HttpResponse ShardApi::Handle(const http::HttpRequest& request, std::strin
       if (!found) return Failure(found.status());
       out["vector"] = found->vector ? VectorHitsToWire(*found->vector) : json(nullptr);
       json keyword = json::array();
-      for (const auto& list : found->keyword) keyword.push_back(list ? KeywordHitsToWire(*list) : json(nullptr));
+      for (const auto& list : found->keyword) keyword.push_back(list ? KeywordHitsToWire(*list, terms) : json(nullptr));
       out["keyword"] = std::move(keyword);
       out["timed_out"] = found->timed_out;
     } else if (step == "chunks") {

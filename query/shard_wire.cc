@@ -1,5 +1,10 @@
 #include "query/shard_wire.h"
 
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <stdexcept>
+
 namespace tide::query {
 
 using nlohmann::json;
@@ -67,37 +72,94 @@ void AddStatistics(const index::KeywordStatistics& one, index::KeywordStatistics
   for (const auto& [term, n] : one.df) sum->df[term] += n;
 }
 
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "the shard wire's columns are little-endian");
+
+template <typename T>
+json Column(const std::vector<T>& values) {
+  std::vector<std::uint8_t> bytes(values.size() * sizeof(T));
+  if (!values.empty()) std::memcpy(bytes.data(), values.data(), bytes.size());
+  return json::binary(std::move(bytes));
+}
+
+template <typename T>
+std::vector<T> ColumnOf(const json& j) {
+  const std::vector<std::uint8_t>& bytes = j.get_binary();
+  if (bytes.size() % sizeof(T) != 0) throw std::invalid_argument("a column's length is not a whole number of values");
+  std::vector<T> values(bytes.size() / sizeof(T));
+  if (!values.empty()) std::memcpy(values.data(), bytes.data(), bytes.size());
+  return values;
+}
+
+}  // namespace
+
+json FloatsToWire(const std::vector<float>& values) { return Column(values); }
+std::vector<float> FloatsFromWire(const json& j) { return ColumnOf<float>(j); }
+
 json VectorHitsToWire(const std::vector<index::VectorHit>& hits) {
-  json labels = json::array(), scores = json::array();
+  std::vector<std::uint64_t> labels;
+  std::vector<float> scores;
   for (const index::VectorHit& h : hits) {
     labels.push_back(h.label);
     scores.push_back(h.score);
   }
-  return {{"labels", std::move(labels)}, {"scores", std::move(scores)}};
+  return {{"labels", Column(labels)}, {"scores", Column(scores)}};
 }
 
 std::vector<index::VectorHit> VectorHitsFromWire(const json& j) {
-  const json& labels = j.at("labels");
-  const json& scores = j.at("scores");
+  const std::vector<std::uint64_t> labels = ColumnOf<std::uint64_t>(j.at("labels"));
+  const std::vector<float> scores = ColumnOf<float>(j.at("scores"));
   if (labels.size() != scores.size()) throw std::invalid_argument("labels and scores differ in length");
   std::vector<index::VectorHit> hits;
-  for (std::size_t i = 0; i < labels.size(); ++i) hits.push_back({labels[i].get<std::uint64_t>(), scores[i].get<float>()});
+  hits.reserve(labels.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) hits.push_back({labels[i], scores[i]});
   return hits;
 }
 
-json KeywordHitsToWire(const std::vector<index::KeywordHit>& hits) {
-  json out = json::array();
+json KeywordHitsToWire(const std::vector<index::KeywordHit>& hits, const std::vector<std::string>& terms) {
+  std::vector<std::uint64_t> labels;
+  std::vector<float> scores;
+  std::vector<std::uint32_t> lengths;
+  // Per hit: how many terms it matched, then their positions in `terms`.
+  std::vector<std::uint16_t> matched;
   for (const index::KeywordHit& h : hits) {
-    out.push_back({{"label", h.label}, {"score", h.score}, {"terms", h.matched_terms}, {"length", h.field_length}});
+    labels.push_back(h.label);
+    scores.push_back(h.score);
+    lengths.push_back(h.field_length);
+    matched.push_back(static_cast<std::uint16_t>(h.matched_terms.size()));
+    for (const std::string& t : h.matched_terms) {
+      const auto at = std::find(terms.begin(), terms.end(), t);
+      if (at == terms.end()) throw std::invalid_argument("a matched term that is not the request's: " + t);
+      matched.push_back(static_cast<std::uint16_t>(at - terms.begin()));
+    }
   }
-  return out;
+  return {{"labels", Column(labels)}, {"scores", Column(scores)}, {"lengths", Column(lengths)},
+          {"matched", Column(matched)}};
 }
 
-std::vector<index::KeywordHit> KeywordHitsFromWire(const json& j) {
+std::vector<index::KeywordHit> KeywordHitsFromWire(const json& j, const std::vector<std::string>& terms) {
+  const std::vector<std::uint64_t> labels = ColumnOf<std::uint64_t>(j.at("labels"));
+  const std::vector<float> scores = ColumnOf<float>(j.at("scores"));
+  const std::vector<std::uint32_t> lengths = ColumnOf<std::uint32_t>(j.at("lengths"));
+  const std::vector<std::uint16_t> matched = ColumnOf<std::uint16_t>(j.at("matched"));
+  if (scores.size() != labels.size() || lengths.size() != labels.size()) {
+    throw std::invalid_argument("a keyword list's columns differ in length");
+  }
   std::vector<index::KeywordHit> hits;
-  for (const json& h : j) {
-    hits.push_back({h.at("label").get<std::uint64_t>(), h.at("score").get<float>(),
-                    h.at("terms").get<std::vector<std::string>>(), h.at("length").get<std::uint32_t>()});
+  hits.reserve(labels.size());
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    index::KeywordHit h{labels[i], scores[i], {}, lengths[i]};
+    if (at >= matched.size() || at + 1 + matched[at] > matched.size()) {
+      throw std::invalid_argument("a keyword list's matched terms are cut short");
+    }
+    const std::size_t n = matched[at++];
+    for (std::size_t k = 0; k < n; ++k, ++at) {
+      if (matched[at] >= terms.size()) throw std::invalid_argument("a matched term position past the request's terms");
+      h.matched_terms.push_back(terms[matched[at]]);
+    }
+    hits.push_back(std::move(h));
   }
   return hits;
 }

@@ -34,10 +34,15 @@ nlohmann::json StatisticsToWire(const index::KeywordStatistics& s);
 index::KeywordStatistics StatisticsFromWire(const nlohmann::json& j);
 void AddStatistics(const index::KeywordStatistics& one, index::KeywordStatistics* sum);
 
+// Lists and vectors cross as columns of little-endian numbers in CBOR byte strings (labels,
+// scores, field lengths), not as a map per hit: decoding is a copy, not a tree of values. A
+// keyword hit's matched terms cross as positions in the request's `terms`.
+nlohmann::json FloatsToWire(const std::vector<float>& values);
+std::vector<float> FloatsFromWire(const nlohmann::json& j);
 nlohmann::json VectorHitsToWire(const std::vector<index::VectorHit>& hits);
 std::vector<index::VectorHit> VectorHitsFromWire(const nlohmann::json& j);
-nlohmann::json KeywordHitsToWire(const std::vector<index::KeywordHit>& hits);
-std::vector<index::KeywordHit> KeywordHitsFromWire(const nlohmann::json& j);
+nlohmann::json KeywordHitsToWire(const std::vector<index::KeywordHit>& hits, const std::vector<std::string>& terms);
+std::vector<index::KeywordHit> KeywordHitsFromWire(const nlohmann::json& j, const std::vector<std::string>& terms);
 
 nlohmann::json WatermarkToWire(const Watermark& w);
 Watermark WatermarkFromWire(const nlohmann::json& j);

@@ -428,14 +428,24 @@ TEST(ShardWireTest, ListsStatisticsAndFiltersRoundTripExactly) {
     EXPECT_EQ(back[i].label, vector[i].label);
     EXPECT_EQ(std::memcmp(&back[i].score, &vector[i].score, sizeof(float)), 0) << i;
   }
-  const std::vector<index::KeywordHit> keyword = {{9, 12.345678f, {"피벗", "#테이"}, 31}};
-  Result<nlohmann::json> k = FromWire(ToWire({{"hits", KeywordHitsToWire(keyword)}}));
+  const std::vector<std::string> terms = {"표", "#테이", "피벗"};
+  const std::vector<index::KeywordHit> keyword = {{9, 12.345678f, {"피벗", "#테이"}, 31}, {10, 1.5f, {}, 0}};
+  Result<nlohmann::json> k = FromWire(ToWire({{"hits", KeywordHitsToWire(keyword, terms)}}));
   ASSERT_TRUE(k.ok());
-  const std::vector<index::KeywordHit> kback = KeywordHitsFromWire(k->at("hits"));
-  ASSERT_EQ(kback.size(), 1u);
+  const std::vector<index::KeywordHit> kback = KeywordHitsFromWire(k->at("hits"), terms);
+  ASSERT_EQ(kback.size(), 2u);
   EXPECT_EQ(kback[0].score, keyword[0].score);
   EXPECT_EQ(kback[0].matched_terms, keyword[0].matched_terms);
   EXPECT_EQ(kback[0].field_length, 31u);
+  EXPECT_EQ(kback[1].label, 10u);
+  EXPECT_TRUE(kback[1].matched_terms.empty());
+  // A matched term the request did not have cannot be sent; a cut column is refused.
+  EXPECT_THROW(KeywordHitsToWire({{1, 1.0f, {"없는"}, 1}}, terms), std::invalid_argument);
+  nlohmann::json cut = k->at("hits");
+  cut["matched"] = nlohmann::json::binary({2, 0});
+  EXPECT_THROW(KeywordHitsFromWire(cut, terms), std::invalid_argument);
+  const std::vector<float> query = {0.25f, -1.0f / 7.0f};
+  EXPECT_EQ(FloatsFromWire(FromWire(ToWire({{"v", FloatsToWire(query)}}))->at("v")), query);
   index::KeywordStatistics stats;
   stats.chunks = 1234;
   stats.total_length = 98765.0;
