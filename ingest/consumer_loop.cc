@@ -244,9 +244,16 @@ struct ConsumerLoop::Impl : public RdKafka::RebalanceCb, public RdKafka::EventCb
     for (const auto& [tp, offset] : next) {
       offsets.push_back(RdKafka::TopicPartition::create(tp.first, tp.second, offset));
     }
-    // For lag monitoring only: the store, not this commit, decides where we resume.
-    RdKafka::ErrorCode err = consumer->commitAsync(offsets);
-    if (err != RdKafka::ERR_NO_ERROR) spdlog::debug("commit: {}", RdKafka::err2str(err));
+    // For lag monitoring only: the store, not this commit, decides where we resume. Only a
+    // dynamic member commits. A static member's commit that is queued while the group
+    // coordinator's broker is down reaches the next coordinator after the member rejoined
+    // under a new member id; the coordinator answers FENCED_INSTANCE_ID, and librdkafka makes
+    // that fatal. Seen on a real 3-broker cluster when the coordinator's broker was killed
+    // (tests/kafka/broker_failure_test.cc).
+    if (config.group_instance_id.empty() && !consumer->assignment_lost()) {
+      RdKafka::ErrorCode err = consumer->commitAsync(offsets);
+      if (err != RdKafka::ERR_NO_ERROR) spdlog::debug("commit: {}", RdKafka::err2str(err));
+    }
     RdKafka::TopicPartition::destroy(offsets);
     pending.clear();
     return Status();

@@ -25,7 +25,8 @@ std::vector<std::pair<std::string, std::string>> ConsumerDefaults(const KafkaCon
 // The Kafka side of the worker: a consumer-group member (cooperative-sticky) that reads the
 // topic in batches and hands each batch to a Handler, which makes it durable together with
 // its offsets. Where a partition starts is the Handler's answer (the store), never the
-// group's committed offset; commits happen after each durable batch, for lag monitoring only.
+// group's committed offset; a dynamic member (no group.instance.id) commits after each durable
+// batch, for lag monitoring only; a static member never commits (see Flush).
 //
 // Single-threaded: rebalance callbacks run inside consume() on the loop's own thread, and the
 // pending batch is made durable before any partition changes hands.

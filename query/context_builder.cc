@@ -36,8 +36,10 @@ Result<ContextResponse> BuildContext(const Searcher& searcher, const ShardSource
   search.group_by = GroupBy::kDocument;
   Result<SearchResponse> found = searcher.Search(search);
   if (!found) return found.status();
+  // The passages are read whatever time is left, as one daemon reads them from its stores:
+  // the deadline bounded the search.
   Result<std::unique_ptr<ShardSearch>> reading =
-      shards.Begin(search.container_ids, {search.deadline, search.allow_partial_results});
+      shards.Begin(search.container_ids, {std::chrono::steady_clock::time_point::max(), search.allow_partial_results});
   if (!reading) return reading.status();
 
   ContextResponse out;

@@ -32,9 +32,9 @@ std::string BinaryOf(const json& j) {
 // A search over the shards of its containers, on the nodes that serve them.
 class RemoteShardSearch final : public ShardSearch {
  public:
-  RemoteShardSearch(const RemoteShards* remote, std::vector<std::string> containers, std::set<std::uint32_t> shards,
-                    const ShardSource::SearchOptions& options)
-      : remote_(remote), containers_(std::move(containers)), options_(options) {
+  RemoteShardSearch(const RemoteShards* remote, std::uint32_t partition_count, std::vector<std::string> containers,
+                    std::set<std::uint32_t> shards, const ShardSource::SearchOptions& options)
+      : remote_(remote), partition_count_(partition_count), containers_(std::move(containers)), options_(options) {
     for (std::uint32_t s : shards) live_.push_back(s);
   }
 
@@ -136,13 +136,17 @@ class RemoteShardSearch final : public ShardSearch {
         if (answer.status().code() == Status::Code::kNotFound) continue;  // left out just now
         return answer.status();
       }
-      const json& records = answer->at("chunks");
-      if (records.size() != positions.size()) return Status::Internal("a node answered a different number of chunks");
-      for (std::size_t j = 0; j < positions.size(); ++j) {
-        if (records[j].is_null()) continue;
-        Result<storage::ChunkRecord> chunk = storage::DecodeChunk(BinaryOf(records[j]));
-        if (!chunk) return chunk.status().WithContext("a chunk from shard " + std::to_string(shard));
-        out[positions[j]] = std::move(*chunk);
+      try {
+        const json& records = answer->at("chunks");
+        if (records.size() != positions.size()) return Status::Internal("a node answered a different number of chunks");
+        for (std::size_t j = 0; j < positions.size(); ++j) {
+          if (records[j].is_null()) continue;
+          Result<storage::ChunkRecord> chunk = storage::DecodeChunk(BinaryOf(records[j]));
+          if (!chunk) return chunk.status().WithContext("a chunk from shard " + std::to_string(shard));
+          out[positions[j]] = std::move(*chunk);
+        }
+      } catch (const std::exception& e) {
+        return Status::Internal(std::string("a malformed chunks answer: ") + e.what());
       }
     }
     return out;
@@ -150,17 +154,21 @@ class RemoteShardSearch final : public ShardSearch {
 
   Result<std::optional<ShardDocument>> Document(const std::string& container_id, const std::string& doc_id) override {
     const std::uint32_t shard =
-        static_cast<std::uint32_t>(PartitionOf(container_id, static_cast<std::int32_t>(remote_->partition_count())));
+        static_cast<std::uint32_t>(PartitionOf(container_id, static_cast<std::int32_t>(partition_count_)));
     if (std::find(live_.begin(), live_.end(), shard) == live_.end()) return std::optional<ShardDocument>();
     Result<json> answer = CallShard(shard, "document", {{"container_id", container_id}, {"doc_id", doc_id}});
     if (!answer) {
       if (answer.status().code() == Status::Code::kNotFound) return std::optional<ShardDocument>();
       return answer.status();
     }
-    if (answer->at("record").is_null()) return std::optional<ShardDocument>();
-    Result<storage::DocRecord> record = storage::DecodeDoc(BinaryOf(answer->at("record")));
-    if (!record) return record.status().WithContext("a document from shard " + std::to_string(shard));
-    return std::optional<ShardDocument>(ShardDocument{answer->at("shard").get<std::uint32_t>(), std::move(*record)});
+    try {
+      if (answer->at("record").is_null()) return std::optional<ShardDocument>();
+      Result<storage::DocRecord> record = storage::DecodeDoc(BinaryOf(answer->at("record")));
+      if (!record) return record.status().WithContext("a document from shard " + std::to_string(shard));
+      return std::optional<ShardDocument>(ShardDocument{answer->at("shard").get<std::uint32_t>(), std::move(*record)});
+    } catch (const std::exception& e) {
+      return Status::Internal(std::string("a malformed document answer: ") + e.what());
+    }
   }
 
   Result<std::map<std::string, std::size_t>> ChunksPerContainer() override {
@@ -214,7 +222,7 @@ class RemoteShardSearch final : public ShardSearch {
       for (std::size_t i = 0; i < calls.size(); ++i) {
         const auto& [node, shards] = calls[i];
         if (!answers[i]) {
-          if (answers[i].status().code() == Status::Code::kDeadlineExceeded) return answers[i].status();
+          if (!FailsOver(answers[i].status())) return answers[i].status();
           remote_->MarkDown(node, answers[i].status().message());
           for (std::uint32_t shard : shards) {
             tried[shard].push_back(node);
@@ -256,11 +264,21 @@ class RemoteShardSearch final : public ShardSearch {
         }
         return answer;
       }
-      if (answer.status().code() == Status::Code::kDeadlineExceeded) return answer.status();
+      if (!FailsOver(answer.status())) return answer.status();
       remote_->MarkDown(*node, answer.status().message());
       tried.push_back(*node);
       last_error = remote_->node_url(*node) + ": " + answer.status().message();
     }
+  }
+
+  // Whether a failed step goes to another copy: the node is gone, not loaded, overloaded or
+  // too slow for its own timeout. The search's time running out, or an answer that says the
+  // request was wrong, ends the search instead.
+  bool FailsOver(const Status& s) const {
+    if (s.code() == Status::Code::kDeadlineExceeded) {
+      return options_.deadline == Clock::time_point::max() || Clock::now() < options_.deadline;
+    }
+    return s.code() == Status::Code::kUnavailable;
   }
 
   // The copy of `shard` this search reads: the one that answered before, while it answers.
@@ -272,14 +290,16 @@ class RemoteShardSearch final : public ShardSearch {
     return node;
   }
 
+  // `reason` names nodes and their errors: it goes to the log, and the client is told only
+  // that no copy answered.
   Status LeaveOut(std::uint32_t shard, const std::string& reason) {
-    if (!options_.allow_partial_results) {
-      return Status::Unavailable("shard " + std::to_string(shard) + " did not answer: " + reason);
-    }
+    spdlog::warn("router: no copy of shard {} answered: {}", shard, reason);
+    const std::string told = "no copy of shard " + std::to_string(shard) + " answered (the router's log says why)";
+    if (!options_.allow_partial_results) return Status::Unavailable(told);
     live_.erase(std::remove(live_.begin(), live_.end(), shard), live_.end());
     std::lock_guard lock(mu_);
     outcome_.watermarks.erase(shard);
-    outcome_.failures.push_back({shard, reason});
+    outcome_.failures.push_back({shard, told});
     return Status();
   }
 
@@ -291,6 +311,7 @@ class RemoteShardSearch final : public ShardSearch {
   }
 
   const RemoteShards* remote_;
+  const std::uint32_t partition_count_;  // as the search began
   const std::vector<std::string> containers_;
   const ShardSource::SearchOptions options_;
   std::vector<std::uint32_t> live_;                 // shards still taking part
@@ -389,10 +410,14 @@ Result<json> RemoteShards::Call(std::size_t node, const std::string& path, const
   if (r->status != 200) {
     std::string reason = r->body;
     json error = json::parse(r->body, nullptr, /*allow_exceptions=*/false);
-    if (error.is_object() && error.contains("error") && error["error"].is_object()) {
-      reason = error["error"].value("reason", r->body);
+    if (error.is_object() && error.contains("error") && error["error"].is_object() &&
+        error["error"].contains("reason") && error["error"]["reason"].is_string()) {
+      reason = error["error"]["reason"].get<std::string>();
     }
-    return Status::Unavailable("HTTP " + std::to_string(r->status) + ": " + reason);
+    const std::string what = options_.nodes[node] + path + " answered HTTP " + std::to_string(r->status) + ": " + reason;
+    // Not loaded, overloaded, shutting down or rate limited: another copy may answer.
+    if (r->status == 503 || r->status == 429) return Status::Unavailable(what);
+    return Status::Internal(what);
   }
   Result<json> answer = FromWire(r->body);
   if (!answer) return Status::Unavailable(answer.status().message());
@@ -439,7 +464,8 @@ Result<std::unique_ptr<ShardSearch>> RemoteShards::Begin(const std::vector<std::
   for (const std::string& c : container_ids) {
     shards.insert(static_cast<std::uint32_t>(PartitionOf(c, static_cast<std::int32_t>(count))));
   }
-  return std::unique_ptr<ShardSearch>(std::make_unique<RemoteShardSearch>(this, container_ids, std::move(shards), options));
+  return std::unique_ptr<ShardSearch>(
+      std::make_unique<RemoteShardSearch>(this, count, container_ids, std::move(shards), options));
 }
 
 Result<std::optional<std::vector<std::string>>> RemoteShards::PrincipalContainers(const std::string& principal) const {
@@ -452,17 +478,26 @@ Result<std::optional<std::vector<std::string>>> RemoteShards::PrincipalContainer
     Result<json> answer = Call(*node, "/v1/shards/acl", {{"shards", {shard}}, {"principal", principal}},
                                Clock::now() + options_.http.timeout);
     if (answer) {
-      const json& c = answer->at("containers");
-      if (c.is_null()) return std::optional<std::vector<std::string>>();
-      return std::optional<std::vector<std::string>>(c.get<std::vector<std::string>>());
+      try {
+        const json& c = answer->at("containers");
+        if (c.is_null()) return std::optional<std::vector<std::string>>();
+        return std::optional<std::vector<std::string>>(c.get<std::vector<std::string>>());
+      } catch (const std::exception& e) {
+        return Status::Internal(std::string("a malformed acl answer: ") + e.what());
+      }
+    }
+    if (answer.status().code() != Status::Code::kUnavailable &&
+        answer.status().code() != Status::Code::kDeadlineExceeded) {
+      return answer.status();
     }
     MarkDown(*node, answer.status().message());
     tried.push_back(*node);
     last_error = answer.status().message();
   }
   // Deny by default: a principal's record unread is not "no record".
-  return Status::Unavailable("shard " + std::to_string(shard) + " (the principal's ACL record) did not answer: " +
-                             last_error);
+  spdlog::warn("router: no copy of shard {} answered for a principal's ACL record: {}", shard, last_error);
+  return Status::Unavailable("no copy of shard " + std::to_string(shard) +
+                             " (the principal's ACL record) answered (the router's log says why)");
 }
 
 Result<IndexFigures> RemoteShards::Figures() const {
@@ -474,12 +509,16 @@ Result<IndexFigures> RemoteShards::Figures() const {
     if (!node) return Status::Unavailable("shard " + std::to_string(shard) + " has no copy up and loaded");
     Result<json> answer = Call(*node, "/v1/shards/figures", {{"shards", {shard}}}, Clock::now() + options_.http.timeout);
     if (!answer) return answer.status().WithContext("shard " + std::to_string(shard));
-    const json& f = answer->at("figures");
-    for (const std::string& c : f.at("container_ids").get<std::vector<std::string>>()) sum.container_ids.push_back(c);
-    sum.chunks += f.at("chunks").get<std::size_t>();
-    sum.vector_tombstones += f.at("vector_tombstones").get<std::size_t>();
-    sum.sealed_vector_segments += f.at("sealed_vector_segments").get<std::size_t>();
-    sum.sealed_keyword_segments += f.at("sealed_keyword_segments").get<std::size_t>();
+    try {
+      const json& f = answer->at("figures");
+      for (const std::string& c : f.at("container_ids").get<std::vector<std::string>>()) sum.container_ids.push_back(c);
+      sum.chunks += f.at("chunks").get<std::size_t>();
+      sum.vector_tombstones += f.at("vector_tombstones").get<std::size_t>();
+      sum.sealed_vector_segments += f.at("sealed_vector_segments").get<std::size_t>();
+      sum.sealed_keyword_segments += f.at("sealed_keyword_segments").get<std::size_t>();
+    } catch (const std::exception& e) {
+      return Status::Internal(std::string("a malformed figures answer: ") + e.what());
+    }
   }
   std::sort(sum.container_ids.begin(), sum.container_ids.end());
   sum.container_ids.erase(std::unique(sum.container_ids.begin(), sum.container_ids.end()), sum.container_ids.end());

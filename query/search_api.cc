@@ -156,6 +156,10 @@ http::HttpResponse FailureResponse(const Status& s, std::string_view what) {
     r.headers.emplace_back("Retry-After", "1");
     return r;
   }
+  if (s.code() == Status::Code::kDeadlineExceeded) {
+    // A router's step that the request's own deadline cut (timeout_ms).
+    return http::JsonError(504, "timeout", std::string(what) + " ran out of its time: " + s.message());
+  }
   spdlog::error("{} failed: {}", what, s.ToString());
   return http::JsonError(500, "internal_error", std::string(what) + " failed; the error is logged");
 }
@@ -480,14 +484,20 @@ http::HttpResponse SearchApi::Stats(const http::HttpRequest& request, const Auth
     return http::JsonError(400, "invalid_request", "'container_ids' has " + std::to_string(names.size()) +
                                                        " entries, limit " + std::to_string(limits_.max_containers));
   }
-  Result<IndexFigures> figures = shards_->Figures();
-  if (!figures) return FailureResponse(figures.status(), "stats");
-  const std::vector<std::string>& all_ids = figures->container_ids;  // every container any shard has seen
+  // Index-wide figures (every container any shard has seen, sizes) only where the answer
+  // needs them: a key reading every container that names none, or an admin's index block.
+  const bool index_wide = key.admin && names.empty() && !principal;
+  std::optional<IndexFigures> figures;
+  if (index_wide || (names.empty() && !principal && key.all_containers())) {
+    Result<IndexFigures> f = shards_->Figures();
+    if (!f) return FailureResponse(f.status(), "stats");
+    figures = std::move(*f);
+  }
   std::vector<std::string> scope;
   if (names.empty() && !principal) {
     // The key's own scope.
     if (key.all_containers()) {
-      scope = all_ids;
+      scope = figures->container_ids;
     } else {
       scope.assign(key.containers.begin(), key.containers.end());
     }
@@ -515,9 +525,9 @@ http::HttpResponse SearchApi::Stats(const http::HttpRequest& request, const Auth
                {"watermark", WatermarkJson(shards_->watermark())}};
   // Index-wide figures describe every container: only for an admin key, and a request that
   // did not narrow itself to some containers.
-  if (key.admin && names.empty() && !principal) {
+  if (index_wide) {
     body["index"] = {{"chunks", figures->chunks},
-                     {"containers", all_ids.size()},
+                     {"containers", figures->container_ids.size()},
                      {"shards", figures->shards},
                      {"vector_tombstones", figures->vector_tombstones},
                      {"sealed_vector_segments", figures->sealed_vector_segments},

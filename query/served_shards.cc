@@ -306,8 +306,20 @@ Result<std::optional<std::vector<std::string>>> ServedShards::PrincipalContainer
     if (size() > 1) return views.status();
     return std::optional<std::vector<std::string>>();
   }
+  return AclOf(*views, principal);
+}
+
+Result<std::optional<std::vector<std::string>>> ServedShards::PrincipalContainersOn(
+    const std::string& principal, const std::vector<std::uint32_t>& only) const {
+  Result<std::vector<Shard>> views = ViewsOf(only);
+  if (!views) return views.status();
+  return AclOf(*views, principal);
+}
+
+Result<std::optional<std::vector<std::string>>> ServedShards::AclOf(const std::vector<Shard>& views,
+                                                                    const std::string& principal) {
   // A principal's ACL events are on one partition: one shard at most has its record.
-  Result<std::optional<Found>> found = GetFromAny(*views, storage::Cf::kAcl, principal);
+  Result<std::optional<Found>> found = GetFromAny(views, storage::Cf::kAcl, principal);
   if (!found) return found.status();
   if (!found->has_value()) return std::optional<std::vector<std::string>>();
   Result<storage::AclRecord> acl = storage::DecodeAcl((*found)->value);

@@ -62,6 +62,9 @@ class ServedShards final : public ShardSource {
   Result<std::unique_ptr<ShardSearch>> BeginOn(const std::vector<std::string>& container_ids,
                                                const std::vector<std::uint32_t>& only) const;
   Result<std::optional<std::vector<std::string>>> PrincipalContainers(const std::string& principal) const override;
+  // The same, looked up in the shards numbered `only` (a router's request), as BeginOn.
+  Result<std::optional<std::vector<std::string>>> PrincipalContainersOn(const std::string& principal,
+                                                                        const std::vector<std::uint32_t>& only) const;
   Result<IndexFigures> Figures() const override;
   // The figures of the shards numbered `only`, as BeginOn.
   Result<IndexFigures> FiguresOn(const std::vector<std::uint32_t>& only) const;
@@ -104,6 +107,8 @@ class ServedShards final : public ShardSource {
   // The views of the shards numbered `only`: Unavailable when one is not served or not loaded.
   Result<std::vector<Shard>> ViewsOf(const std::vector<std::uint32_t>& only) const;
   static IndexFigures FiguresOf(const std::vector<Shard>& views);
+  static Result<std::optional<std::vector<std::string>>> AclOf(const std::vector<Shard>& views,
+                                                               const std::string& principal);
   // Starts following the shard directories under data_dir/partitions that are not yet.
   void Scan();
 

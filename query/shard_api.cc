@@ -174,7 +174,8 @@ http::HttpResponse ShardApi::Handle(const http::HttpRequest& request, std::strin
       out["chunks"] = *counts;
     } else if (step == "acl") {
       // The principal's record is in one shard of those named (its key's partition).
-      Result<std::optional<std::vector<std::string>>> acl = shards_->PrincipalContainers(j.at("principal").get<std::string>());
+      Result<std::optional<std::vector<std::string>>> acl =
+          shards_->PrincipalContainersOn(j.at("principal").get<std::string>(), numbers);
       if (!acl) return Failure(acl.status());
       out["containers"] = *acl ? json(**acl) : json(nullptr);
     } else if (step == "figures") {

@@ -5,6 +5,7 @@
 // (broker_fixture.cc starts it); each test has its own topics and group.
 
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,8 +70,10 @@ class RealBrokerTest : public ::testing::Test {
     dlq_ = topic_ + ".dlq";
     group_ = "g." + name;
   }
-  const std::string& brokers() { return BrokerEnvironment::broker()->bootstrap(); }
-  testutil::KafkaTestClient& client() { return BrokerEnvironment::broker()->client(); }
+  // The binary's broker, or the test's own cluster once it has started one.
+  testutil::KafkaBroker* broker() { return cluster_ ? cluster_.get() : BrokerEnvironment::broker(); }
+  const std::string& brokers() { return broker()->bootstrap(); }
+  testutil::KafkaTestClient& client() { return broker()->client(); }
 
   std::vector<std::string> Common() {
     return {"--config", kSource + "/configs/ingest.conf", "--kafka.brokers", brokers(), "--kafka.topic", topic_,
@@ -134,8 +137,22 @@ class RealBrokerTest : public ::testing::Test {
     return v ? *v : 0;
   }
 
+  // Writes `events` to `file` and publishes it with tidectl (placed by container, acks=all).
+  void Publish(const std::vector<nlohmann::json>& events, const std::string& file) {
+    const std::filesystem::path path = dir_.path() / file;
+    {
+      std::ofstream out(path);
+      for (const nlohmann::json& e : events) out << e.dump() << '\n';
+    }
+    testutil::CommandResult r = testutil::RunCommand(
+        {kBin + "/ingest/tidectl", "publish", "--brokers", brokers(), "--topic", topic_, "--file", path.string()},
+        seconds(300));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+
   testutil::TempDir dir_;
   std::string topic_, dlq_, group_;
+  std::unique_ptr<testutil::KafkaBroker> cluster_;  // a test's own brokers (broker failure)
 };
 
 }  // namespace tide

@@ -36,19 +36,6 @@ nlohmann::json Upsert(int i, int version) {
 
 class PartitionShardsTest : public RealBrokerTest {
  protected:
-  // Writes `events` to a file and publishes it with tidectl (placed by container).
-  void Publish(const std::vector<nlohmann::json>& events, const std::string& file) {
-    const std::filesystem::path path = dir_.path() / file;
-    {
-      std::ofstream out(path);
-      for (const nlohmann::json& e : events) out << e.dump() << '\n';
-    }
-    testutil::CommandResult r = testutil::RunCommand(
-        {kBin + "/ingest/tidectl", "publish", "--brokers", brokers(), "--topic", topic_, "--file", path.string()},
-        seconds(300));
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-  }
-
   // The stores of a per-partition data directory, read as secondaries: partition -> store.
   std::map<int, std::unique_ptr<storage::Store>> OpenShards(const std::string& data) {
     std::map<int, std::unique_ptr<storage::Store>> out;
