@@ -16,14 +16,6 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-template <typename Hit>
-void MergeByScore(std::vector<Hit>* hits, std::size_t k) {
-  std::sort(hits->begin(), hits->end(), [](const Hit& a, const Hit& b) {
-    return a.score != b.score ? a.score > b.score : a.label < b.label;
-  });
-  if (hits->size() > k) hits->resize(k);
-}
-
 std::string BinaryOf(const json& j) {
   const std::vector<std::uint8_t>& bytes = j.get_binary();
   return std::string(bytes.begin(), bytes.end());

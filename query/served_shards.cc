@@ -27,15 +27,6 @@ std::string Prefixed(const std::string& name, const std::string& text) {
   return name.empty() ? text : "partition " + name + ": " + text;
 }
 
-// The shards' lists as one: best score first, ties by label, at most `k`.
-template <typename Hit>
-void MergeByScore(std::vector<Hit>* hits, std::size_t k) {
-  std::sort(hits->begin(), hits->end(), [](const Hit& a, const Hit& b) {
-    return a.score != b.score ? a.score > b.score : a.label < b.label;
-  });
-  if (hits->size() > k) hits->resize(k);
-}
-
 // Gives each hit of shard `shard` its label across shards.
 template <typename Hit>
 Status ToShardLabels(std::uint32_t shard, std::vector<Hit>* hits) {

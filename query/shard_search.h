@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -28,6 +29,16 @@ inline std::uint64_t OwnLabel(std::uint64_t label) {
 }
 // Internal when `own` does not fit 48 bits or `shard` 16.
 Result<std::uint64_t> ShardLabel(std::uint32_t shard, std::uint64_t own);
+
+// Several shards' lists of one retriever as one: best score first, ties by label, at most
+// `k` (the order one index over every shard would give). Hit: index::VectorHit or KeywordHit.
+template <typename Hit>
+void MergeByScore(std::vector<Hit>* hits, std::size_t k) {
+  std::sort(hits->begin(), hits->end(), [](const Hit& a, const Hit& b) {
+    return a.score != b.score ? a.score > b.score : a.label < b.label;
+  });
+  if (hits->size() > k) hits->resize(k);
+}
 
 // How the shards of a search answered: one watermark per shard that took part, and the shards
 // left out (a router's search with allow_partial_search_results, when every copy of a shard
