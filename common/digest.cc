@@ -1,8 +1,13 @@
 #include "common/digest.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <unistd.h>
+#include <xxhash.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <vector>
@@ -19,6 +24,12 @@ std::string Hex(const unsigned char* digest, unsigned int length) {
     out[2 * i + 1] = kHex[digest[i] & 0xf];
   }
   return out;
+}
+
+std::string Hex64(XXH64_hash_t hash) {
+  unsigned char bytes[8];
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>(hash >> (56 - 8 * i));
+  return Hex(bytes, 8);
 }
 
 }  // namespace
@@ -48,6 +59,32 @@ Result<std::string> Sha256FileHex(const std::filesystem::path& path) {
   unsigned int length = 0;
   if (EVP_DigestFinal_ex(ctx.get(), digest, &length) != 1) std::abort();
   return Hex(digest, length);
+}
+
+std::string Xxh3Hex(std::string_view data) { return Hex64(XXH3_64bits(data.data(), data.size())); }
+
+Result<std::string> Xxh3FileHex(const std::filesystem::path& path, std::uint64_t* bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Unavailable("cannot read " + path.string() + ": " + std::strerror(errno));
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(), XXH3_freeState);
+  if (!state || XXH3_64bits_reset(state.get()) != XXH_OK) std::abort();
+  std::vector<char> buffer(4 << 20);
+  std::uint64_t total = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return Status::Unavailable("error reading " + path.string() + ": " + std::strerror(err));
+    }
+    XXH3_64bits_update(state.get(), buffer.data(), static_cast<std::size_t>(n));
+    total += static_cast<std::uint64_t>(n);
+  }
+  ::close(fd);
+  if (bytes != nullptr) *bytes = total;
+  return Hex64(XXH3_64bits_digest(state.get()));
 }
 
 }  // namespace tide

@@ -160,7 +160,12 @@ Result<FsckReport> CheckStore(const storage::Store& store, const std::filesystem
   if (expected_seq != 0 && *next_seq != expected_seq) Problem(&r, "next_change_seq disagrees with the change log");
 
   if (snapshots != nullptr) {
-    Result<std::unique_ptr<index::IndexSet>> set = index::IndexSet::LoadLatestSnapshot(*snapshots, index_options);
+    std::size_t corrupt = 0;
+    Result<std::unique_ptr<index::IndexSet>> set =
+        index::IndexSet::LoadLatestSnapshot(*snapshots, index_options, &corrupt);
+    if (corrupt > 0) {
+      Problem(&r, std::to_string(corrupt) + " damaged index snapshot(s) skipped (the error log names each and why)");
+    }
     if (!set && set.status().code() == Status::Code::kNotFound) set = index::IndexSet::Create(index_options);
     if (!set) return set.status();
     // The worker's graph records after its snapshot, applied as a query daemon applies them

@@ -19,6 +19,7 @@
 #include "common/index/container_set.h"
 #include "common/index/keyword_index.h"
 #include "common/index/keyword_segments.h"
+#include "common/index/snapshot_files.h"
 #include "common/index/vector_index.h"
 #include "common/index/vector_segments.h"
 #include "common/status.h"
@@ -128,6 +129,8 @@ class IndexSet {
     bool replacing_ = false, written_ = false;
     std::string tables_;
     nlohmann::json manifest_;  // without "segments"
+    FileChecksums known_;      // of the files the last snapshot had (linked ones are not read again)
+    FileChecksums files_;      // of this one's files, once written
     SegmentedVectorIndex::PendingSave vectors_;
     KeywordSegments::PendingSave keywords_;
   };
@@ -249,6 +252,9 @@ class IndexSet {
   std::map<std::string, std::int64_t> applied_offsets_;    // GUARDED_BY(mu_)
   std::atomic<std::uint64_t> graph_generation_{0};         // written under apply_mu_
   std::uint64_t graph_recorded_seq_ = 0;  // under apply_mu_: the writer's last record ran through here
+  // Under apply_mu_: the checksums of the files of the snapshot last written or loaded (and
+  // verified), so a later snapshot that links them need not read them again.
+  FileChecksums file_checksums_;
   KeywordSegments keywords_;                               // GUARDED_BY(mu_)
   ChunkTable table_;                                       // GUARDED_BY(mu_)
 };

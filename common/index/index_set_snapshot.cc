@@ -135,6 +135,7 @@ Result<std::unique_ptr<IndexSet::PendingSnapshot>> IndexSet::PrepareSnapshot(con
   snapshot->vectors_ = std::move(*vectors);
   const double graph_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() - tables_seconds;
+  snapshot->known_ = file_checksums_;
   snapshot->manifest_ = {{"format", kTablesFormat},
                          {"seq", seq},
                          {"chunks", snapshot->chunks_},
@@ -159,6 +160,14 @@ Status IndexSet::PendingSnapshot::Write() {
   nlohmann::json manifest = manifest_;
   manifest["segments"] = std::move(*segments);
   manifest["keyword_segments"] = std::move(*keyword_segments);
+  // Every file's checksum, taken from the files as written (those linked from the last
+  // snapshot keep theirs), before the manifest that lists them is written.
+  const auto hashing = std::chrono::steady_clock::now();
+  Result<FileChecksums> files = ChecksumSnapshotFiles(tmp_dir_, known_);
+  if (!files) return files.status();
+  const double hash_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - hashing).count();
+  files_ = std::move(*files);
+  manifest["files"] = FileChecksumsToJson(files_);
   TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir_ / "MANIFEST.json", manifest.dump(2)));
   TIDE_RETURN_IF_ERROR(SyncPath(tmp_dir_));
   // What this snapshot wrote: its files but those linked from an earlier one.
@@ -188,9 +197,9 @@ Status IndexSet::PendingSnapshot::Write() {
   if (replacing_) std::filesystem::remove_all(replaced, ec);
   TIDE_RETURN_IF_ERROR(SyncPath(root_));
   spdlog::info("snapshot written dir={} seq={} chunks={} sealed_vector_segments={} sealed_keyword_segments={} "
-               "bytes={} seconds={:.2f}",
+               "bytes={} checksum_seconds={:.3f} seconds={:.2f}",
                final_dir_.string(), seq_, chunks_, manifest["segments"]["sealed"].size(),
-               manifest["keyword_segments"]["sealed"].size(), bytes,
+               manifest["keyword_segments"]["sealed"].size(), bytes, hash_seconds,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return Status();
 }
@@ -201,6 +210,7 @@ Status IndexSet::FinishSnapshot(const ApplyLock&, const PendingSnapshot& snapsho
     std::filesystem::remove_all(snapshot.tmp_dir_, ec);
     return vectors_->FinishSave(snapshot.vectors_, {});
   }
+  file_checksums_ = snapshot.files_;
   {
     std::unique_lock lock(mu_);
     keywords_.FinishSave(snapshot.keywords_, snapshot.final_dir_);
@@ -287,8 +297,23 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
                                         "', not '" + set->analyzer_.SchemeId() + "'");
       continue;
     }
-    // The graph (mostly one large read) and the tables (decoding, CPU) load side by side.
+    // Each file's checksum (a snapshot written before they were listed has none to check).
+    FileChecksums files;
+    if (manifest.contains("files")) {
+      Result<FileChecksums> listed = FileChecksumsFromJson(manifest["files"]);
+      if (!listed) {
+        last = listed.status().WithContext(dir.string());
+        report_corrupt(dir, last);
+        continue;
+      }
+      files = std::move(*listed);
+    }
+    // The graph (mostly one large read), the tables (decoding, CPU) and the checksums (reading
+    // every file again, mostly from the page cache) side by side.
     const auto start = std::chrono::steady_clock::now();
+    std::future<Status> verifying = std::async(std::launch::async, [&]() {
+      return files.empty() ? Status() : VerifySnapshotFiles(dir, files);
+    });
     const nlohmann::json segments = manifest.contains("segments") ? manifest["segments"] : nlohmann::json();
     std::future<Result<std::unique_ptr<SegmentedVectorIndex>>> vectors_loading =
         std::async(std::launch::async, [&]() {
@@ -312,7 +337,11 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
       set->keywords_.RemoveUnlisted([&](std::uint64_t label) { return set->table_.contains(label); });
     }
     Result<std::unique_ptr<SegmentedVectorIndex>> vectors = vectors_loading.get();
-    const Status failed = !vectors.ok() ? vectors.status() : decoded;
+    const Status verified = verifying.get();
+    // A checksum that differs explains whatever else failed, so it is reported first.
+    const Status failed = !verified.ok() ? verified.WithContext("snapshot " + dir.string())
+                          : !vectors.ok() ? vectors.status()
+                                          : decoded;
     if (!failed.ok()) {
       // Damaged, or pruned by the writer while it was read (then its manifest is gone too).
       if (failed.code() == Status::Code::kCorruption && std::filesystem::exists(dir / "MANIFEST.json")) {
@@ -322,6 +351,7 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
       continue;
     }
     set->vectors_ = std::move(*vectors);
+    set->file_checksums_ = std::move(files);
     set->vectors_->set_unload_published(!options.keep_sealed_segments);
     // The growing graph of a worker that records it: it changes from now on only by those
     // records (or by this process's, as a worker going on with them).

@@ -2,6 +2,7 @@
 // instead of inserting every chunk of the gap into its own graph; a little behind, it replays.
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -478,6 +479,29 @@ TEST_F(FollowerTest, Issue14_ADamagedKeywordSegmentIsReportedAndAnOlderSnapshotU
   const std::uintmax_t size = std::filesystem::file_size(file);
   std::filesystem::remove(file);
   ASSERT_TRUE(WriteFileAtomic(file, std::string(size, '\x7f')).ok());
+  ExpectOneCorruptSnapshotSkipped(seq);
+}
+
+// A bit flipped in one vector of a sealed graph: hnswlib still loads the file (checked
+// below), so only the manifest's checksum tells the snapshot is damaged. Replaced, not
+// written through, so the older snapshot's link to the same file stays intact.
+TEST_F(FollowerTest, Issue14_AFlippedBitThatStillLoadsIsCaughtByTheChecksum) {
+  const std::uint64_t seq = TwoSegmentedSnapshots();
+  const std::filesystem::path newest = index::IndexSet::ListSnapshotDirs(dir_.path() / "snapshots").front().second;
+  const std::filesystem::path file = newest / "seg-0000000001.hnsw";
+  Result<std::string> graph = ReadFile(file);
+  ASSERT_TRUE(graph.ok());
+  // hnswlib's header: offsetData_ (the vector's place in an element) is its sixth size_t, and
+  // the elements start after 96 bytes; flip a low bit of the first vector's first float.
+  std::uint64_t offset_data = 0;
+  ASSERT_GT(graph->size(), 200u);
+  std::memcpy(&offset_data, graph->data() + 40, sizeof(offset_data));
+  ASSERT_LT(96 + offset_data, graph->size());
+  (*graph)[96 + offset_data] ^= 0x01;
+  std::filesystem::remove(file);
+  ASSERT_TRUE(WriteFileAtomic(file, *graph).ok());
+  index::VectorIndex::Options vector_options = index_options_.vector;
+  ASSERT_TRUE(index::VectorIndex::Load(file, vector_options).ok()) << "the damage should still decode";
   ExpectOneCorruptSnapshotSkipped(seq);
 }
 

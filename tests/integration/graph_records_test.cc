@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
@@ -313,6 +314,51 @@ TEST_F(GraphRecordsTest, Issue14_ACorruptGraphRecordIsReportedAndANewGenerationR
       << follower->corruption().ToString();
   EXPECT_EQ(follower->indexes()->VectorContentHash(), worker_->VectorContentHash());
   EXPECT_EQ(follower->indexes()->size(), 45u);
+}
+
+// A sealed graph's file damaged in place, so every snapshot that links it holds the damage:
+// the worker's start finds it by the checksum (hnswlib would load it), builds its indexes
+// from the store in a new generation, and a daemon started after it serves that generation.
+TEST_F(GraphRecordsTest, Issue14_ASealedGraphDamagedInEverySnapshotIsFoundAndTheWorkerBuildsANewGeneration) {
+  StartWorker();
+  std::uint64_t seq = Apply(0, 100);  // two sealed graphs of 40
+  ASSERT_TRUE(WaitForRecord(seq));
+  ASSERT_TRUE(indexer_->Stop().ok());  // its last snapshot
+  KillWorker();
+  // Only the newest snapshot kept (the older one, from before the seal, with the records
+  // after it would rebuild the same graph: a repair of its own).
+  const auto dirs = index::IndexSet::ListSnapshotDirs(snapshots());
+  for (std::size_t i = 1; i < dirs.size(); ++i) std::filesystem::remove_all(dirs[i].second);
+  const std::filesystem::path newest = dirs.front().second;
+  const std::filesystem::path file = newest / "seg-0000000001.hnsw";
+  ASSERT_TRUE(std::filesystem::exists(file));
+  {
+    // Written through: one byte in the middle of the elements, the file's size unchanged.
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    const std::streamoff middle = static_cast<std::streamoff>(std::filesystem::file_size(file) / 2);
+    f.seekg(middle);
+    char byte = 0;
+    f.read(&byte, 1);
+    byte = static_cast<char>(byte ^ 0x10);
+    f.seekp(middle);
+    f.write(&byte, 1);
+    ASSERT_TRUE(f.good());
+  }
+
+  StartWorker();
+  EXPECT_EQ(worker_->graph_generation(), 2u);
+  EXPECT_EQ(worker_->size(), 100u);
+  seq = Apply(100, 5);
+  ASSERT_TRUE(WaitForRecord(seq));
+  auto follower = StartFollower();
+  ASSERT_TRUE(follower->WaitForSeqForTest(seq, seconds(30))) << follower->not_ready_reason();
+  EXPECT_EQ(follower->indexes()->graph_generation(), 2u);
+  EXPECT_EQ(follower->indexes()->size(), 105u);
+  EXPECT_EQ(follower->indexes()->VectorContentHash(), worker_->VectorContentHash());
+  const std::filesystem::path dir = snapshots();
+  auto report = ingest::CheckStore(*store_, &dir, options_);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->ok()) << (report->problems.empty() ? "" : report->problems.front());
 }
 
 }  // namespace

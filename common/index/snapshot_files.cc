@@ -1,0 +1,104 @@
+#include "common/index/snapshot_files.h"
+
+#include "common/digest.h"
+
+namespace tide::index {
+namespace {
+
+constexpr const char* kManifest = "MANIFEST.json";
+
+// The regular files of `dir` but the manifest, with their sizes and link counts.
+struct Listed {
+  std::uint64_t bytes = 0;
+  std::uintmax_t links = 0;
+};
+Result<std::map<std::string, Listed>> ListFiles(const std::filesystem::path& dir) {
+  std::map<std::string, Listed> out;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code entry_ec;
+    if (!it->is_regular_file(entry_ec)) continue;
+    const std::string name = it->path().filename().string();
+    if (name == kManifest) continue;
+    Listed& listed = out[name];
+    listed.bytes = it->file_size(entry_ec);
+    listed.links = it->hard_link_count(entry_ec);
+    if (entry_ec) return Status::Unavailable("reading " + it->path().string() + ": " + entry_ec.message());
+  }
+  if (ec) return Status::Unavailable("listing " + dir.string() + ": " + ec.message());
+  return out;
+}
+
+}  // namespace
+
+Result<FileChecksums> ChecksumSnapshotFiles(const std::filesystem::path& dir, const FileChecksums& known) {
+  Result<std::map<std::string, Listed>> listed = ListFiles(dir);
+  if (!listed) return listed.status();
+  FileChecksums out;
+  for (const auto& [name, file] : *listed) {
+    auto it = known.find(name);
+    if (file.links > 1 && it != known.end() && it->second.bytes == file.bytes) {
+      out[name] = it->second;
+      continue;
+    }
+    FileChecksum& sum = out[name];
+    Result<std::string> hash = Xxh3FileHex(dir / name, &sum.bytes);
+    if (!hash) return hash.status();
+    sum.xxh3 = std::move(*hash);
+  }
+  return out;
+}
+
+Status VerifySnapshotFiles(const std::filesystem::path& dir, const FileChecksums& files) {
+  Result<std::map<std::string, Listed>> listed = ListFiles(dir);
+  if (!listed) return listed.status();
+  for (const auto& [name, file] : *listed) {
+    if (!files.contains(name)) return Status::Corruption(name + " is not listed in the manifest");
+  }
+  for (const auto& [name, want] : files) {
+    auto it = listed->find(name);
+    if (it == listed->end()) return Status::Corruption(name + " is missing");
+    if (it->second.bytes != want.bytes) {
+      return Status::Corruption(name + " has " + std::to_string(it->second.bytes) + " bytes, the manifest says " +
+                                std::to_string(want.bytes));
+    }
+    std::uint64_t bytes = 0;
+    Result<std::string> hash = Xxh3FileHex(dir / name, &bytes);
+    if (!hash) return hash.status();
+    if (*hash != want.xxh3 || bytes != want.bytes) {
+      return Status::Corruption(name + " does not match its checksum (xxh3 " + *hash + ", the manifest says " +
+                                want.xxh3 + ")");
+    }
+  }
+  return Status();
+}
+
+nlohmann::json FileChecksumsToJson(const FileChecksums& files) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [name, sum] : files) out[name] = {{"bytes", sum.bytes}, {"xxh3", sum.xxh3}};
+  return out;
+}
+
+Result<FileChecksums> FileChecksumsFromJson(const nlohmann::json& json) {
+  auto bad = [](const std::string& what) { return Status::Corruption("the manifest's \"files\": " + what); };
+  if (!json.is_object()) return bad("not an object");
+  FileChecksums out;
+  for (const auto& [name, entry] : json.items()) {
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
+      return bad("a file name that is not a plain name");
+    }
+    if (!entry.is_object() || !entry.contains("bytes") || !entry["bytes"].is_number_unsigned() ||
+        !entry.contains("xxh3") || !entry["xxh3"].is_string()) {
+      return bad("a malformed entry for " + name);
+    }
+    FileChecksum& sum = out[name];
+    sum.bytes = entry["bytes"].get<std::uint64_t>();
+    sum.xxh3 = entry["xxh3"].get<std::string>();
+    if (sum.xxh3.size() != 16 || sum.xxh3.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      return bad("a malformed checksum for " + name);
+    }
+  }
+  return out;
+}
+
+}  // namespace tide::index

@@ -1,0 +1,124 @@
+// Issue 14: every file of an index snapshot is listed in its manifest with its size and XXH3
+// checksum, so a damaged file is corruption even where it still decodes.
+
+#include "common/index/snapshot_files.h"
+
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "common/digest.h"
+#include "common/file_util.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace tide::index {
+namespace {
+
+TEST(DigestTest, Xxh3OfAFileEqualsXxh3OfItsContentsAcrossReadPieces) {
+  // XXH3-64 of no bytes, seed 0: the reference value xxHash's own tests use.
+  EXPECT_EQ(Xxh3Hex(""), "2d06800538d394c2");
+  testutil::TempDir dir;
+  std::string contents;
+  for (int i = 0; contents.size() < (9u << 20); ++i) contents += "청크 " + std::to_string(i) + ' ';
+  ASSERT_TRUE(WriteFileAtomic(dir.path() / "big", contents).ok());
+  std::uint64_t bytes = 0;
+  Result<std::string> hash = Xxh3FileHex(dir.path() / "big", &bytes);
+  ASSERT_TRUE(hash.ok()) << hash.status().ToString();
+  EXPECT_EQ(*hash, Xxh3Hex(contents));
+  EXPECT_EQ(bytes, contents.size());
+  EXPECT_FALSE(Xxh3FileHex(dir.path() / "missing").ok());
+}
+
+class SnapshotFilesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(WriteFileAtomic(dir_.path() / "tables.bin", "tables of chunks").ok());
+    ASSERT_TRUE(WriteFileAtomic(dir_.path() / "seg-0000000001.hnsw", std::string(5000, 'g')).ok());
+    ASSERT_TRUE(WriteFileAtomic(dir_.path() / "MANIFEST.json", "{}").ok());
+  }
+  FileChecksums Checksums() {
+    Result<FileChecksums> files = ChecksumSnapshotFiles(dir_.path(), {});
+    EXPECT_TRUE(files.ok()) << files.status().ToString();
+    return files.ok() ? *files : FileChecksums();
+  }
+  // Corruption whose message names `name`.
+  void ExpectCorruptionNaming(const FileChecksums& files, const std::string& name) {
+    const Status s = VerifySnapshotFiles(dir_.path(), files);
+    EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
+    EXPECT_NE(s.message().find(name), std::string::npos) << s.message();
+  }
+
+  testutil::TempDir dir_;
+};
+
+TEST_F(SnapshotFilesTest, EveryFileButTheManifestIsListedAndVerifies) {
+  const FileChecksums files = Checksums();
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files.at("tables.bin").bytes, 16u);
+  EXPECT_EQ(files.at("tables.bin").xxh3, Xxh3Hex("tables of chunks"));
+  EXPECT_EQ(files.at("seg-0000000001.hnsw").bytes, 5000u);
+  EXPECT_TRUE(VerifySnapshotFiles(dir_.path(), files).ok());
+}
+
+TEST_F(SnapshotFilesTest, OneByteChangedInPlaceIsCorruptionNamingTheFile) {
+  const FileChecksums files = Checksums();
+  std::string damaged(5000, 'g');
+  damaged[2500] = 'h';  // same size: only the checksum can tell
+  ASSERT_TRUE(WriteFileAtomic(dir_.path() / "seg-0000000001.hnsw", damaged).ok());
+  ExpectCorruptionNaming(files, "seg-0000000001.hnsw");
+}
+
+TEST_F(SnapshotFilesTest, AMissingResizedOrUnlistedFileIsCorruption) {
+  const FileChecksums files = Checksums();
+  ASSERT_TRUE(WriteFileAtomic(dir_.path() / "tables.bin", "tables of chunks, longer").ok());
+  ExpectCorruptionNaming(files, "tables.bin");
+  ASSERT_TRUE(WriteFileAtomic(dir_.path() / "tables.bin", "tables of chunks").ok());
+  ASSERT_TRUE(VerifySnapshotFiles(dir_.path(), files).ok());
+
+  ASSERT_TRUE(WriteFileAtomic(dir_.path() / "kw-0000000002.bin", "a segment the manifest does not name").ok());
+  ExpectCorruptionNaming(files, "kw-0000000002.bin");
+  std::filesystem::remove(dir_.path() / "kw-0000000002.bin");
+
+  std::filesystem::remove(dir_.path() / "tables.bin");
+  ExpectCorruptionNaming(files, "tables.bin");
+}
+
+// A sealed segment's file is carried from snapshot to snapshot as a hard link: its checksum
+// is taken from what the process knows, not read again; a file written anew always is.
+TEST_F(SnapshotFilesTest, LinkedFilesTakeTheKnownChecksumAndWrittenOnesAreRead) {
+  FileChecksums known = Checksums();
+  known["seg-0000000001.hnsw"].xxh3 = "0123456789abcdef";  // what the process was told, not the file's
+  known["tables.bin"].xxh3 = "0123456789abcdef";
+  testutil::TempDir next;
+  std::filesystem::create_hard_link(dir_.path() / "seg-0000000001.hnsw", next.path() / "seg-0000000001.hnsw");
+  ASSERT_TRUE(WriteFileAtomic(next.path() / "tables.bin", "tables of chunks").ok());
+  Result<FileChecksums> files = ChecksumSnapshotFiles(next.path(), known);
+  ASSERT_TRUE(files.ok()) << files.status().ToString();
+  EXPECT_EQ(files->at("seg-0000000001.hnsw").xxh3, "0123456789abcdef");    // linked: known
+  EXPECT_EQ(files->at("tables.bin").xxh3, Xxh3Hex("tables of chunks"));   // written: read
+
+  // A linked file of another size than the known one is read.
+  known["seg-0000000001.hnsw"].bytes = 4999;
+  files = ChecksumSnapshotFiles(next.path(), known);
+  ASSERT_TRUE(files.ok());
+  EXPECT_EQ(files->at("seg-0000000001.hnsw").xxh3, Xxh3Hex(std::string(5000, 'g')));
+}
+
+TEST_F(SnapshotFilesTest, TheManifestEntriesRoundTripAndMalformedOnesAreCorruption) {
+  const FileChecksums files = Checksums();
+  Result<FileChecksums> back = FileChecksumsFromJson(FileChecksumsToJson(files));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, files);
+
+  for (const char* bad : {R"([])", R"({"a": 1})", R"({"a": {"bytes": 1}})", R"({"a": {"bytes": -1, "xxh3": "0123456789abcdef"}})",
+                          R"({"a": {"bytes": 1, "xxh3": "0123"}})", R"({"a": {"bytes": 1, "xxh3": "0123456789ABCDEF"}})",
+                          R"({"../a": {"bytes": 1, "xxh3": "0123456789abcdef"}})"}) {
+    Result<FileChecksums> parsed = FileChecksumsFromJson(nlohmann::json::parse(bad));
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_EQ(parsed.status().code(), Status::Code::kCorruption) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace tide::index
