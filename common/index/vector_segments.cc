@@ -60,6 +60,19 @@ bool TooManyTombstones(std::size_t tombstones, std::size_t live, double ratio, s
 
 SegmentedVectorIndex::~SegmentedVectorIndex() = default;
 
+void SegmentedVectorIndex::Segment::NoteLabelRange() {
+  const std::vector<std::uint64_t> all = graph ? graph->AllLabels() : std::vector<std::uint64_t>();
+  const std::vector<std::uint64_t>& held = graph ? all : labels;
+  if (held.empty()) {
+    min_label = 1;  // holds nothing: an empty range
+    max_label = 0;
+    return;
+  }
+  const auto [min, max] = std::minmax_element(held.begin(), held.end());
+  min_label = *min;
+  max_label = *max;
+}
+
 bool SegmentedVectorIndex::Segment::Contains(std::uint64_t label) const {
   if (graph) return graph->Contains(label) && !std::binary_search(deferred.begin(), deferred.end(), label);
   return std::binary_search(labels.begin(), labels.end(), label) &&
@@ -122,6 +135,7 @@ Status SegmentedVectorIndex::Seal() {
   Segment sealed;
   sealed.id = next_id_++;
   sealed.graph = std::move(growing_.graph);
+  sealed.NoteLabelRange();
   sealed_.push_back(std::move(sealed));
   growing_.graph = std::move(*fresh);
   spdlog::debug("vector segment sealed id={} chunks={}", sealed_.back().id, sealed_.back().graph->size());
@@ -212,13 +226,19 @@ Result<std::vector<VectorHit>> SegmentedVectorIndex::ExactSearch(std::span<const
   if (k == 0) return hits;
   std::shared_lock lock(mu_);
   TIDE_RETURN_IF_ERROR(CheckSearchable());
-  // Newest first: recent chunks are the likeliest to be asked for.
-  std::vector<std::uint64_t> missing, next;
-  TIDE_RETURN_IF_ERROR(growing_.graph->ScoreLive(query, labels, &hits, &missing));
+  // A label is live in one graph at most. Each sealed graph is asked only for the labels
+  // within its range; the growing graph, whose range is not kept, for the rest.
+  std::vector<std::uint64_t> missing(labels.begin(), labels.end()), next, in_range;
   for (auto it = sealed_.rbegin(); it != sealed_.rend() && !missing.empty(); ++it) {
     next.clear();
-    TIDE_RETURN_IF_ERROR(it->graph->ScoreLive(query, missing, &hits, &next));
+    in_range.clear();
+    for (std::uint64_t label : missing) (it->MayHold(label) ? in_range : next).push_back(label);
+    if (!in_range.empty()) TIDE_RETURN_IF_ERROR(it->graph->ScoreLive(query, in_range, &hits, &next));
     missing.swap(next);
+  }
+  if (!missing.empty()) {
+    next.clear();
+    TIDE_RETURN_IF_ERROR(growing_.graph->ScoreLive(query, missing, &hits, &next));
   }
   KeepBest(&hits, k);
   return hits;
@@ -480,6 +500,7 @@ Result<std::unique_ptr<SegmentedVectorIndex>> SegmentedVectorIndex::Load(const s
       return bad(file.string() + " holds " + std::to_string(segment.slots()) + " vectors, the manifest says " +
                  entry["slots"].dump());
     }
+    segment.NoteLabelRange();
     index->sealed_.push_back(std::move(segment));
   }
 

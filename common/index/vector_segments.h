@@ -154,8 +154,16 @@ class SegmentedVectorIndex {
     // (sorted) rather than for the write to release the graph (FinishSave applies them).
     bool saving = false;
     std::vector<std::uint64_t> deferred;
+    // Sealed: the smallest and largest label it holds (a sealed graph only loses labels, so
+    // they stay bounds). Labels are allocated in increasing order and a graph takes those of
+    // the chunks indexed while it grew, so the ranges of sealed graphs barely overlap and an
+    // exact scan looks a label up only in the graphs whose range holds it.
+    std::uint64_t min_label = 0, max_label = UINT64_MAX;
 
     bool Contains(std::uint64_t label) const;
+    bool MayHold(std::uint64_t label) const { return label >= min_label && label <= max_label; }
+    // Sets min_label and max_label from the graph's labels or the unloaded label list.
+    void NoteLabelRange();
     std::size_t slots() const { return graph ? graph->slots() : labels.size(); }
     std::size_t live() const { return graph ? graph->size() - deferred.size() : labels.size() - tombstones.size(); }
     std::size_t deleted() const { return graph ? graph->deleted() + deferred.size() : tombstones.size(); }
