@@ -263,13 +263,14 @@ p(f"| bytes written to storage by tide-ingest until it had indexed the corpus (`
 # are not written again).
 worker_log = open(f"{run}/ingest.log").read()
 prepared = [float(x) for x in re.findall(r"snapshot prepared .*? seconds=([0-9.]+)", worker_log)]
-written = [(int(b), float(t)) for b, t in re.findall(r"snapshot written .*? bytes=([0-9]+) seconds=([0-9.]+)", worker_log)]
+written = [(int(b), float(c), float(t)) for b, c, t in
+           re.findall(r"snapshot written .*? bytes=([0-9]+) checksum_seconds=([0-9.]+) seconds=([0-9.]+)", worker_log)]
 if prepared and written:
     p(f"| snapshots written by tide-ingest: count; apply lock held to copy the state out, median / max; "
-      f"bytes written by one, median / max; writing one beside the indexer, max | {len(written)}; "
-      f"{sorted(prepared)[len(prepared) // 2]:.2f} / {max(prepared):.2f} s; "
-      f"{sorted(b for b, _ in written)[len(written) // 2] / 1e6:,.0f} / {max(b for b, _ in written) / 1e6:,.0f} MB; "
-      f"{max(t for _, t in written):.1f} s | | |")
+      f"bytes written by one, median / max; writing one beside the indexer, max (of which hashing its files) | "
+      f"{len(written)}; {sorted(prepared)[len(prepared) // 2]:.2f} / {max(prepared):.2f} s; "
+      f"{sorted(w[0] for w in written)[len(written) // 2] / 1e6:,.0f} / {max(w[0] for w in written) / 1e6:,.0f} MB; "
+      f"{max(w[2] for w in written):.1f} s ({max(w[1] for w in written):.2f} s) | | |")
 for name, label in [("idle", "idle"), ("load", f"under a background load of {int(load_rate) * 4:,} chunks/s")]:
     f = n[name]
     ms = lambda v: "lost" if v == float("inf") else f"{v:,.0f}"
