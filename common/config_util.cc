@@ -108,4 +108,20 @@ void AddSharedOptions(po::options_description& options, SharedConfig* c) {
       ("log.file", po::value(&c->logging.file)->default_value(c->logging.file), "log file; empty: stderr");
 }
 
+std::vector<std::string> SplitList(std::string_view text) {
+  std::vector<std::string> out;
+  for (;;) {
+    const std::size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    const std::size_t first = item.find_first_not_of(" \t");
+    if (first != std::string_view::npos) {
+      item = item.substr(first, item.find_last_not_of(" \t") - first + 1);
+      out.emplace_back(item);
+    }
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
 }  // namespace tide

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <boost/program_options.hpp>
 
@@ -17,6 +19,10 @@ namespace tide {
 Result<boost::program_options::variables_map> ParseCommandLineAndConfig(
     int argc, const char* const* argv, boost::program_options::options_description& options,
     const std::string& usage);
+
+// The items of a comma-separated list ("a, b,,c" -> a, b, c): blanks around an item are
+// dropped, and so are empty items. For list-valued settings and query parameters.
+std::vector<std::string> SplitList(std::string_view text);
 
 // Settings both daemons read, so the worker and the daemon agree on them when they share a
 // config file: the data directory, the embedder and the HNSW graph parameters.

@@ -17,26 +17,6 @@ namespace tide::query {
 
 namespace po = boost::program_options;
 
-namespace {
-
-// "a, b,,c" -> {"a", "b", "c"}.
-std::vector<std::string> SplitList(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t begin = 0;
-  while (begin <= text.size()) {
-    std::size_t end = text.find(',', begin);
-    if (end == std::string::npos) end = text.size();
-    std::string item = text.substr(begin, end - begin);
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (!item.empty()) out.push_back(item);
-    begin = end + 1;
-  }
-  return out;
-}
-
-}  // namespace
-
 Result<Config> ParseConfig(int argc, const char* const* argv) {
   Config c;
   int port = c.http.port;

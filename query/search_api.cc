@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/analysis/analyzer.h"
+#include "common/config_util.h"
 #include "common/storage/store.h"
 #include "query/console.h"
 #include "query/context_builder.h"
@@ -162,19 +163,6 @@ http::HttpResponse FailureResponse(const Status& s, std::string_view what) {
   }
   spdlog::error("{} failed: {}", what, s.ToString());
   return http::JsonError(500, "internal_error", std::string(what) + " failed; the error is logged");
-}
-
-// "a,b,c" -> {"a", "b", "c"}; empty parts are dropped.
-std::vector<std::string> SplitCommas(std::string_view s) {
-  std::vector<std::string> out;
-  while (!s.empty()) {
-    const std::size_t comma = s.find(',');
-    std::string_view part = s.substr(0, comma);
-    if (!part.empty()) out.emplace_back(part);
-    if (comma == std::string_view::npos) break;
-    s.remove_prefix(comma + 1);
-  }
-  return out;
 }
 
 }  // namespace
@@ -477,7 +465,7 @@ http::HttpResponse SearchApi::Search(const http::HttpRequest& request,
 http::HttpResponse SearchApi::Stats(const http::HttpRequest& request, const Authorizer& auth,
                                     const Authorizer::ApiKey& key) const {
   std::vector<std::string> names;
-  if (std::optional<std::string_view> ids = request.QueryParam("container_ids")) names = SplitCommas(*ids);
+  if (std::optional<std::string_view> ids = request.QueryParam("container_ids")) names = SplitList(*ids);
   std::optional<std::string> principal;
   if (std::optional<std::string_view> p = request.QueryParam("principal"); p && !p->empty()) principal = std::string(*p);
   if (names.size() > limits_.max_containers) {

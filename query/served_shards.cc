@@ -247,14 +247,20 @@ Result<std::vector<ServedShards::Shard>> ServedShards::Views() const {
   std::vector<Shard> out;
   out.reserve(followers.size());
   for (const Followed& f : followers) {
-    Shard shard{f.name, f.name.empty() ? 0U : static_cast<std::uint32_t>(std::stoul(f.name)),
-                f.follower->indexes(), f.follower->store()};
-    if (!shard.indexes || !shard.store) {
-      return Status::Unavailable(Prefixed(f.name, "the index is still loading: " + f.follower->not_ready_reason()));
-    }
-    out.push_back(std::move(shard));
+    Result<Shard> shard = ViewOf(f, f.name.empty() ? 0U : static_cast<std::uint32_t>(std::stoul(f.name)));
+    if (!shard) return shard.status();
+    out.push_back(std::move(*shard));
   }
   return out;
+}
+
+Result<ServedShards::Shard> ServedShards::ViewOf(const Followed& followed, std::uint32_t number) {
+  Shard shard{followed.name, number, followed.follower->indexes(), followed.follower->store()};
+  if (!shard.indexes || !shard.store) {
+    return Status::Unavailable(
+        Prefixed(followed.name, "the index is still loading: " + followed.follower->not_ready_reason()));
+  }
+  return shard;
 }
 
 Result<std::unique_ptr<ShardSearch>> ServedShards::Begin(const std::vector<std::string>& container_ids,
@@ -273,11 +279,9 @@ Result<std::vector<ServedShards::Shard>> ServedShards::ViewsOf(const std::vector
       return f.name == name || (f.name.empty() && number == 0);
     });
     if (it == followers.end()) return Status::Unavailable("shard " + name + " is not served here");
-    Shard shard{it->name, number, it->follower->indexes(), it->follower->store()};
-    if (!shard.indexes || !shard.store) {
-      return Status::Unavailable(Prefixed(name, "the index is still loading: " + it->follower->not_ready_reason()));
-    }
-    views.push_back(std::move(shard));
+    Result<Shard> shard = ViewOf(*it, number);
+    if (!shard) return shard.status();
+    views.push_back(std::move(*shard));
   }
   return views;
 }

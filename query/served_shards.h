@@ -104,6 +104,8 @@ class ServedShards final : public ShardSource {
     const Follower* follower;
   };
   std::vector<Followed> Followers() const;
+  // The view of one followed shard, numbered `number`: Unavailable while it is loading.
+  static Result<Shard> ViewOf(const Followed& followed, std::uint32_t number);
   // The views of the shards numbered `only`: Unavailable when one is not served or not loaded.
   Result<std::vector<Shard>> ViewsOf(const std::vector<std::uint32_t>& only) const;
   static IndexFigures FiguresOf(const std::vector<Shard>& views);
