@@ -114,7 +114,15 @@ Status IndexSet::MaybeDropTombstones(const ApplyLock&) {
   // (rebuilds past the thresholds happen at each process's own points and may differ).
   const std::size_t tombstones = vectors_->deleted();
   const auto start = std::chrono::steady_clock::now();
-  Result<std::size_t> rebuilt = vectors_->DropTombstones(options_.rebuild_tombstone_ratio, options_.rebuild_min_tombstones);
+  // A sealed graph the worker no longer holds is read back from the snapshot that has it: the
+  // file is checked against the checksum its snapshot listed (a damaged one stops the
+  // indexer; the worker's next start finds it again and builds a new generation).
+  auto check_file = [this](const std::filesystem::path& file) -> Status {
+    auto it = file_checksums_.find(file.filename().string());
+    return it == file_checksums_.end() ? Status() : VerifySnapshotFile(file, it->second);
+  };
+  Result<std::size_t> rebuilt =
+      vectors_->DropTombstones(options_.rebuild_tombstone_ratio, options_.rebuild_min_tombstones, check_file);
   if (!rebuilt) return rebuilt.status();
   if (*rebuilt > 0) {
     spdlog::info("vector graphs rebuilt without tombstones graphs={} live={} tombstones_dropped={} seconds={:.2f}",

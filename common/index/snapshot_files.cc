@@ -49,6 +49,21 @@ Result<FileChecksums> ChecksumSnapshotFiles(const std::filesystem::path& dir, co
   return out;
 }
 
+Status VerifySnapshotFile(const std::filesystem::path& file, const FileChecksum& want) {
+  std::uint64_t bytes = 0;
+  Result<std::string> hash = Xxh3FileHex(file, &bytes);
+  if (!hash) return hash.status();
+  if (bytes != want.bytes) {
+    return Status::Corruption(file.filename().string() + " has " + std::to_string(bytes) +
+                              " bytes, the manifest says " + std::to_string(want.bytes));
+  }
+  if (*hash != want.xxh3) {
+    return Status::Corruption(file.filename().string() + " does not match its checksum (xxh3 " + *hash +
+                              ", the manifest says " + want.xxh3 + ")");
+  }
+  return Status();
+}
+
 Status VerifySnapshotFiles(const std::filesystem::path& dir, const FileChecksums& files) {
   Result<std::map<std::string, Listed>> listed = ListFiles(dir);
   if (!listed) return listed.status();
@@ -62,13 +77,7 @@ Status VerifySnapshotFiles(const std::filesystem::path& dir, const FileChecksums
       return Status::Corruption(name + " has " + std::to_string(it->second.bytes) + " bytes, the manifest says " +
                                 std::to_string(want.bytes));
     }
-    std::uint64_t bytes = 0;
-    Result<std::string> hash = Xxh3FileHex(dir / name, &bytes);
-    if (!hash) return hash.status();
-    if (*hash != want.xxh3 || bytes != want.bytes) {
-      return Status::Corruption(name + " does not match its checksum (xxh3 " + *hash + ", the manifest says " +
-                                want.xxh3 + ")");
-    }
+    TIDE_RETURN_IF_ERROR(VerifySnapshotFile(dir / name, want));
   }
   return Status();
 }

@@ -29,6 +29,10 @@ using FileChecksums = std::map<std::string, FileChecksum>;
 // computed or verified. Every other file is read and hashed.
 Result<FileChecksums> ChecksumSnapshotFiles(const std::filesystem::path& dir, const FileChecksums& known);
 
+// Reads `file` and compares its size and checksum with `want`: Corruption naming it if they
+// differ, Unavailable if it cannot be read.
+Status VerifySnapshotFile(const std::filesystem::path& file, const FileChecksum& want);
+
 // Reads every listed file and compares size and checksum; also fails for a file of `dir` the
 // list does not name (but MANIFEST.json). Corruption names the first file that differs.
 Status VerifySnapshotFiles(const std::filesystem::path& dir, const FileChecksums& files);

@@ -244,7 +244,8 @@ Result<std::vector<VectorHit>> SegmentedVectorIndex::ExactSearch(std::span<const
   return hits;
 }
 
-Result<std::size_t> SegmentedVectorIndex::DropTombstones(double ratio, std::size_t min_tombstones) {
+Result<std::size_t> SegmentedVectorIndex::DropTombstones(
+    double ratio, std::size_t min_tombstones, const std::function<Status(const std::filesystem::path&)>& check_file) {
   std::size_t changed = 0;
   const VectorIndex& growing = *growing_.graph;
   if (!tracking_ && !following_ && TooManyTombstones(growing.deleted(), growing.size(), ratio, min_tombstones)) {
@@ -266,6 +267,10 @@ Result<std::size_t> SegmentedVectorIndex::DropTombstones(double ratio, std::size
       if (segment.graph) {
         TIDE_RETURN_IF_ERROR(segment.graph->Rebuild());  // searches go on meanwhile against the old one
       } else {  // unloaded: read it back to rebuild it
+        if (check_file) {
+          TIDE_RETURN_IF_ERROR(check_file(segment.file).WithContext("reading sealed vector graph " +
+                                                                     std::to_string(segment.id) + " back"));
+        }
         Result<std::unique_ptr<VectorIndex>> loaded = VectorIndex::Load(segment.file, options_);
         if (!loaded) return loaded.status().WithContext("reloading sealed vector graph " + std::to_string(segment.id));
         TIDE_RETURN_IF_ERROR((*loaded)->SetDeleted(segment.tombstones));

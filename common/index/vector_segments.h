@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <shared_mutex>
 #include <span>
@@ -90,8 +91,10 @@ class SegmentedVectorIndex {
   // and at least `min_tombstones`, and drops sealed graphs with nothing live. Returns how many
   // graphs it rebuilt or dropped. A tracked growing graph is not rebuilt (a rebuilt graph is
   // not a change a follower could copy), nor a followed one: its tombstones are reused by the
-  // next inserts.
-  Result<std::size_t> DropTombstones(double ratio, std::size_t min_tombstones);
+  // next inserts. `check_file`, if set, is asked about a sealed graph's file before it is read
+  // back to be rebuilt (its checksum); its error stops the rebuild and is returned.
+  Result<std::size_t> DropTombstones(double ratio, std::size_t min_tombstones,
+                                     const std::function<Status(const std::filesystem::path&)>& check_file = {});
 
   // The snapshot's part, in two steps so that the writer is held only while the growing
   // graph is copied out (IndexSet::PrepareSnapshot):

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -503,6 +504,37 @@ TEST_F(FollowerTest, Issue14_AFlippedBitThatStillLoadsIsCaughtByTheChecksum) {
   index::VectorIndex::Options vector_options = index_options_.vector;
   ASSERT_TRUE(index::VectorIndex::Load(file, vector_options).ok()) << "the damage should still decode";
   ExpectOneCorruptSnapshotSkipped(seq);
+}
+
+// The worker keeps only the labels of a sealed graph a snapshot holds, and reads the file back
+// to rebuild the graph without its tombstones: that read is checked against the checksum, so a
+// file damaged since the worker verified it stops the indexing instead of being rebuilt into
+// the worker's graphs.
+TEST_F(FollowerTest, Issue14_ASealedGraphReadBackForARebuildIsCheckedAgainstItsChecksum) {
+  index_options_.vector.segment_max_chunks = 40;
+  index_options_.keep_sealed_segments = false;
+  index_options_.rebuild_tombstone_ratio = 0.1;
+  index_options_.rebuild_min_tombstones = 1;
+  Apply(0, 100);
+  auto set = index::IndexSet::Create(index_options_);
+  ASSERT_TRUE(set.ok());
+  ASSERT_TRUE(index::CatchUp(**set, *store_, SIZE_MAX).ok());
+  ASSERT_TRUE((*set)->SaveSnapshot(dir_.path() / "snapshots", 2).ok());
+  const std::filesystem::path newest = index::IndexSet::ListSnapshotDirs(dir_.path() / "snapshots").front().second;
+  const std::filesystem::path file = newest / "seg-0000000001.hnsw";
+  Result<std::string> graph = ReadFile(file);
+  ASSERT_TRUE(graph.ok());
+  (*graph)[graph->size() / 2] ^= 0x10;
+  {
+    std::ofstream out(file, std::ios::binary | std::ios::in | std::ios::out);
+    out.write(graph->data(), static_cast<std::streamsize>(graph->size()));
+    ASSERT_TRUE(out.good());
+  }
+  Apply(0, 20, 2);  // new versions: 20 of the first sealed graph's chunks become tombstones
+  Result<std::size_t> applied = index::CatchUp(**set, *store_, SIZE_MAX);
+  ASSERT_FALSE(applied.ok());
+  EXPECT_EQ(applied.status().code(), Status::Code::kCorruption) << applied.status().ToString();
+  EXPECT_NE(applied.status().message().find("seg-0000000001.hnsw"), std::string::npos) << applied.status().message();
 }
 
 }  // namespace
