@@ -240,6 +240,12 @@ bool Indexer::FinishSnapshot(bool wait) {
     Fail(finished.WithContext("finishing a snapshot of the worker's in-memory indexes"));
     return false;
   }
+  if (written.code() == Status::Code::kCorruption) {
+    // A sealed file it would link is damaged: no later snapshot can be written without it.
+    // A restart verifies the snapshot it starts from and builds anew where it must.
+    Fail(written.WithContext("writing a snapshot of the worker's in-memory indexes"));
+    return false;
+  }
   if (!written.ok()) {
     spdlog::warn("snapshot failed, will retry: {}", written.ToString());  // the store is the truth
     return true;

@@ -111,9 +111,16 @@ Result<std::unique_ptr<IndexSet::PendingSnapshot>> IndexSet::PrepareSnapshot(con
     // restart would rebuild again.
     Result<std::string> old_manifest = ReadFile(snapshot->final_dir_ / "MANIFEST.json");
     const nlohmann::json old = old_manifest ? nlohmann::json::parse(*old_manifest, nullptr, false) : nlohmann::json();
+    // And only if it is the snapshot this process wrote or loaded (its files' checksums):
+    // one skipped as damaged, for an older one, is replaced by this state.
+    auto same_files = [&]() {
+      if (!old.contains("files")) return file_checksums_.empty();
+      Result<FileChecksums> files = FileChecksumsFromJson(old["files"]);
+      return files.ok() && *files == file_checksums_;
+    };
     if (old.is_object() && old.value("analyzer", std::string()) == analyzer_.SchemeId() &&
         old.value("format", std::uint64_t{0}) == kTablesFormat &&
-        old.value("graph_generation", std::uint64_t{0}) == graph_generation()) {
+        old.value("graph_generation", std::uint64_t{0}) == graph_generation() && same_files()) {
       return std::unique_ptr<PendingSnapshot>();
     }
   }
@@ -265,7 +272,9 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
     spdlog::error("snapshot {} is corrupt, trying an older one: {}", dir.string(), status.ToString());
     if (corrupt != nullptr) ++*corrupt;
   };
-  for (const std::filesystem::path& dir : all) {
+  int rereads = 0;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const std::filesystem::path& dir = all[i];
     Result<std::string> manifest_text = ReadFile(dir / "MANIFEST.json");
     if (!manifest_text) {
       last = manifest_text.status();
@@ -344,10 +353,19 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
                                           : decoded;
     if (!failed.ok()) {
       // Damaged, or pruned by the writer while it was read (then its manifest is gone too).
+      last = failed;
       if (failed.code() == Status::Code::kCorruption && std::filesystem::exists(dir / "MANIFEST.json")) {
+        // A worker that replaces a snapshot at the same sequence (a new graph generation)
+        // renames the new directory into this path: files read against the old manifest
+        // then differ. Read such a directory again rather than call it damaged.
+        Result<std::string> now = ReadFile(dir / "MANIFEST.json");
+        if (now && *now != *manifest_text && rereads < 2) {
+          ++rereads;
+          --i;  // this directory again (unsigned wrap-around at 0 is undone by ++i)
+          continue;
+        }
         report_corrupt(dir, failed);
       }
-      last = failed;
       continue;
     }
     set->vectors_ = std::move(*vectors);

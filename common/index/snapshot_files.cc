@@ -37,7 +37,13 @@ Result<FileChecksums> ChecksumSnapshotFiles(const std::filesystem::path& dir, co
   FileChecksums out;
   for (const auto& [name, file] : *listed) {
     auto it = known.find(name);
-    if (file.links > 1 && it != known.end() && it->second.bytes == file.bytes) {
+    if (file.links > 1 && it != known.end()) {
+      // A sealed file's name belongs to one content: another size can only be damage, which a
+      // checksum taken now would hide from every later load.
+      if (it->second.bytes != file.bytes) {
+        return Status::Corruption(name + " has " + std::to_string(file.bytes) + " bytes, " +
+                                  std::to_string(it->second.bytes) + " when its checksum was taken");
+      }
       out[name] = it->second;
       continue;
     }

@@ -24,9 +24,10 @@ using FileChecksums = std::map<std::string, FileChecksum>;
 
 // The checksums of every regular file in `dir` but MANIFEST.json. A file that is a hard link
 // (to an earlier snapshot's, which is how sealed segments are carried) and is named in `known`
-// with its size takes the known checksum instead of being read: a sealed file's name belongs
-// to one content for the life of a store, and `known` holds only checksums this process
-// computed or verified. Every other file is read and hashed.
+// takes the known checksum instead of being read: a sealed file's name belongs to one content
+// for the life of a store, and `known` holds only checksums this process computed or
+// verified; such a file of another size than known is Corruption. Every other file is read
+// and hashed.
 Result<FileChecksums> ChecksumSnapshotFiles(const std::filesystem::path& dir, const FileChecksums& known);
 
 // Reads `file` and compares its size and checksum with `want`: Corruption naming it if they

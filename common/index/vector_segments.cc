@@ -131,11 +131,12 @@ Status SegmentedVectorIndex::Seal() {
     recorded_.push_back(std::move(piece));
     (*fresh)->StartTracking();
   }
-  std::unique_lock lock(mu_);
+  // Its label range is read before searches are held up (only this writer changes the graph).
   Segment sealed;
-  sealed.id = next_id_++;
-  sealed.graph = std::move(growing_.graph);
+  sealed.graph = growing_.graph;
   sealed.NoteLabelRange();
+  std::unique_lock lock(mu_);
+  sealed.id = next_id_++;
   sealed_.push_back(std::move(sealed));
   growing_.graph = std::move(*fresh);
   spdlog::debug("vector segment sealed id={} chunks={}", sealed_.back().id, sealed_.back().graph->size());

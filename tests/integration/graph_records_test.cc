@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "common/embedding/hash_embedder.h"
+#include "common/file_util.h"
 #include "common/index/index_set.h"
 #include "common/index/replayer.h"
 #include "common/storage/store.h"
@@ -354,6 +355,46 @@ TEST_F(GraphRecordsTest, Issue14_ASealedGraphDamagedInEverySnapshotIsFoundAndThe
   ASSERT_TRUE(follower->WaitForSeqForTest(seq, seconds(30))) << follower->not_ready_reason();
   EXPECT_EQ(follower->indexes()->graph_generation(), 2u);
   EXPECT_EQ(follower->indexes()->size(), 105u);
+  EXPECT_EQ(follower->indexes()->VectorContentHash(), worker_->VectorContentHash());
+  const std::filesystem::path dir = snapshots();
+  auto report = ingest::CheckStore(*store_, &dir, options_);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->ok()) << (report->problems.empty() ? "" : report->problems.front());
+}
+
+// The newest snapshot damaged (its own copy of a sealed file), the older one intact: the
+// worker starts from the older one and the graph records after it. Its next snapshot, at the
+// same sequence and with nothing new to index, replaces the damaged one instead of counting
+// it as written, so daemons started later find nothing damaged.
+TEST_F(GraphRecordsTest, Issue14_ADamagedNewestSnapshotIsReplacedByTheWorkersNextOne) {
+  StartWorker();
+  ASSERT_TRUE(WaitForRecord(Apply(0, 50)));
+  ASSERT_TRUE(indexer_->Stop().ok());
+  KillWorker();
+  StartWorker();
+  const std::uint64_t seq = Apply(50, 50);
+  ASSERT_TRUE(WaitForRecord(seq));
+  ASSERT_TRUE(indexer_->Stop().ok());
+  KillWorker();
+  const auto dirs = index::IndexSet::ListSnapshotDirs(snapshots());
+  ASSERT_EQ(dirs.size(), 2u);
+  ASSERT_EQ(dirs.front().first, seq);
+  const std::filesystem::path file = dirs.front().second / "seg-0000000001.hnsw";
+  ASSERT_TRUE(std::filesystem::exists(dirs.back().second / "seg-0000000001.hnsw"));
+  Result<std::string> graph = ReadFile(file);
+  ASSERT_TRUE(graph.ok());
+  (*graph)[graph->size() / 2] ^= 0x10;
+  std::filesystem::remove(file);  // replaced, not written through: the older snapshot keeps its link
+  ASSERT_TRUE(WriteFileAtomic(file, *graph).ok());
+
+  StartWorker();
+  EXPECT_EQ(worker_->graph_generation(), 1u);  // the older snapshot and the records after it
+  EXPECT_EQ(worker_->applied_seq(), seq);
+  ASSERT_TRUE(indexer_->Stop().ok());  // a snapshot at the same sequence
+  auto follower = StartFollower();
+  ASSERT_TRUE(follower->WaitForSeqForTest(seq, seconds(30))) << follower->not_ready_reason();
+  EXPECT_EQ(follower->corrupt_snapshots(), 0u);
+  EXPECT_EQ(follower->indexes()->size(), 100u);
   EXPECT_EQ(follower->indexes()->VectorContentHash(), worker_->VectorContentHash());
   const std::filesystem::path dir = snapshots();
   auto report = ingest::CheckStore(*store_, &dir, options_);

@@ -121,6 +121,38 @@ TEST_F(VectorSegmentsTest, SealsFullGraphsAndSearchesAcrossAll) {
   ExpectExact(**index, live);
 }
 
+// The exact scan asks a sealed graph only for labels within its range, and the growing graph
+// for the rest. Labels need not arrive in order: a label of the growing graph inside a sealed
+// graph's range is still found, before and after a snapshot round trip.
+TEST_F(VectorSegmentsTest, TheExactScanFindsAGrowingGraphsLabelInsideASealedGraphsRange) {
+  auto index = SegmentedVectorIndex::Create(options_);
+  ASSERT_TRUE(index.ok());
+  Add(**index, 1, 100);
+  Add(**index, 201, 228);  // 128 in all: the growing graph is full
+  Add(**index, 150, 160);  // into a new growing graph, inside the sealed range [1, 228]
+  ASSERT_EQ((*index)->sealed_segments(), 1u);
+  std::vector<std::uint64_t> live;
+  for (std::uint64_t l = 1; l <= 100; ++l) live.push_back(l);
+  for (std::uint64_t l = 150; l <= 160; ++l) live.push_back(l);
+  for (std::uint64_t l = 201; l <= 228; ++l) live.push_back(l);
+  auto expect_found = [&](const SegmentedVectorIndex& searched) {
+    for (std::uint64_t label : {1u, 150u, 155u, 160u, 228u}) {
+      auto hits = searched.ExactSearch(vectors_[label - 1], 1, std::vector<std::uint64_t>{label});
+      ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+      ASSERT_EQ(hits->size(), 1u) << "label " << label;
+      EXPECT_EQ(hits->front().label, label);
+    }
+    ExpectExact(searched, live);
+  };
+  expect_found(**index);
+  auto saved = (*index)->Save(dir_.path());
+  ASSERT_TRUE(saved.ok()) << saved.status().ToString();
+  auto loaded = SegmentedVectorIndex::Load(dir_.path(), *saved, options_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ASSERT_EQ((*loaded)->sealed_segments(), 1u);
+  expect_found(**loaded);
+}
+
 TEST_F(VectorSegmentsTest, SnapshotsWriteASealedGraphOnceAndKeepTheirOwnTombstones) {
   auto index = SegmentedVectorIndex::Create(options_);
   ASSERT_TRUE(index.ok());
