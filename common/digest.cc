@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -32,6 +32,31 @@ std::string Hex64(XXH64_hash_t hash) {
   return Hex(bytes, 8);
 }
 
+// Reads the file at `path` in pieces of `piece` bytes, handing each to `consume`. Unavailable
+// if it cannot be opened or read; `bytes`, when given, receives the number of bytes read.
+Status ReadInPieces(const std::filesystem::path& path, std::size_t piece,
+                    const std::function<void(const char*, std::size_t)>& consume, std::uint64_t* bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Unavailable("cannot read " + path.string() + ": " + std::strerror(errno));
+  std::vector<char> buffer(piece);
+  std::uint64_t total = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return Status::Unavailable("error reading " + path.string() + ": " + std::strerror(err));
+    }
+    consume(buffer.data(), static_cast<std::size_t>(n));
+    total += static_cast<std::uint64_t>(n);
+  }
+  ::close(fd);
+  if (bytes != nullptr) *bytes = total;
+  return Status();
+}
+
 }  // namespace
 
 std::string Sha256Hex(std::string_view data) {
@@ -43,18 +68,11 @@ std::string Sha256Hex(std::string_view data) {
 }
 
 Result<std::string> Sha256FileHex(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Unavailable("cannot read " + path.string());
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) std::abort();
-  std::vector<char> buffer(1 << 20);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    if (in.gcount() > 0 && EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<std::size_t>(in.gcount())) != 1) {
-      std::abort();
-    }
-  }
-  if (in.bad()) return Status::Unavailable("error reading " + path.string());
+  TIDE_RETURN_IF_ERROR(ReadInPieces(path, 1 << 20, [&](const char* data, std::size_t n) {
+    if (EVP_DigestUpdate(ctx.get(), data, n) != 1) std::abort();
+  }, nullptr));
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   if (EVP_DigestFinal_ex(ctx.get(), digest, &length) != 1) std::abort();
@@ -64,26 +82,11 @@ Result<std::string> Sha256FileHex(const std::filesystem::path& path) {
 std::string Xxh3Hex(std::string_view data) { return Hex64(XXH3_64bits(data.data(), data.size())); }
 
 Result<std::string> Xxh3FileHex(const std::filesystem::path& path, std::uint64_t* bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Unavailable("cannot read " + path.string() + ": " + std::strerror(errno));
   std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(), XXH3_freeState);
   if (!state || XXH3_64bits_reset(state.get()) != XXH_OK) std::abort();
-  std::vector<char> buffer(4 << 20);
-  std::uint64_t total = 0;
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return Status::Unavailable("error reading " + path.string() + ": " + std::strerror(err));
-    }
-    XXH3_64bits_update(state.get(), buffer.data(), static_cast<std::size_t>(n));
-    total += static_cast<std::uint64_t>(n);
-  }
-  ::close(fd);
-  if (bytes != nullptr) *bytes = total;
+  TIDE_RETURN_IF_ERROR(ReadInPieces(path, 4 << 20, [&](const char* data, std::size_t n) {
+    XXH3_64bits_update(state.get(), data, n);
+  }, bytes));
   return Hex64(XXH3_64bits_digest(state.get()));
 }
 

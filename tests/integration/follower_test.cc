@@ -94,6 +94,30 @@ class FollowerTest : public ::testing::Test {
     EXPECT_EQ(follower.indexes()->applied_seq(), seq);
   }
 
+  // Flips a low bit of the first vector in the hnswlib graph file `file`, so that hnswlib still
+  // loads it (checked) and only a checksum can tell. hnswlib's header: offsetData_ (the
+  // vector's place in an element) is its sixth size_t, and the elements start after 96 bytes.
+  // `in_place` writes through the file (every snapshot linking it sees the damage); otherwise
+  // the file is replaced, and other snapshots' links keep the intact one.
+  void FlipABitOfTheFirstVector(const std::filesystem::path& file, bool in_place) {
+    Result<std::string> graph = ReadFile(file);
+    ASSERT_TRUE(graph.ok());
+    std::uint64_t offset_data = 0;
+    ASSERT_GT(graph->size(), 200u);
+    std::memcpy(&offset_data, graph->data() + 40, sizeof(offset_data));
+    ASSERT_LT(96 + offset_data, graph->size());
+    (*graph)[96 + offset_data] ^= 0x01;
+    if (in_place) {
+      std::ofstream out(file, std::ios::binary | std::ios::in | std::ios::out);
+      out.write(graph->data(), static_cast<std::streamsize>(graph->size()));
+      ASSERT_TRUE(out.good());
+    } else {
+      std::filesystem::remove(file);
+      ASSERT_TRUE(WriteFileAtomic(file, *graph).ok());
+    }
+    ASSERT_TRUE(index::VectorIndex::Load(file, index_options_.vector).ok()) << "the damage should still decode";
+  }
+
   // A follower of this store that runs rounds only at start and on Refresh().
   Follower::Options FollowerOptions() const {
     Follower::Options o;
@@ -483,26 +507,13 @@ TEST_F(FollowerTest, Issue14_ADamagedKeywordSegmentIsReportedAndAnOlderSnapshotU
   ExpectOneCorruptSnapshotSkipped(seq);
 }
 
-// A bit flipped in one vector of a sealed graph: hnswlib still loads the file (checked
-// below), so only the manifest's checksum tells the snapshot is damaged. Replaced, not
-// written through, so the older snapshot's link to the same file stays intact.
+// A bit flipped in one vector of a sealed graph: hnswlib still loads the file, so only the
+// manifest's checksum tells the snapshot is damaged. Replaced, not written through, so the
+// older snapshot's link to the same file stays intact.
 TEST_F(FollowerTest, Issue14_AFlippedBitThatStillLoadsIsCaughtByTheChecksum) {
   const std::uint64_t seq = TwoSegmentedSnapshots();
   const std::filesystem::path newest = index::IndexSet::ListSnapshotDirs(dir_.path() / "snapshots").front().second;
-  const std::filesystem::path file = newest / "seg-0000000001.hnsw";
-  Result<std::string> graph = ReadFile(file);
-  ASSERT_TRUE(graph.ok());
-  // hnswlib's header: offsetData_ (the vector's place in an element) is its sixth size_t, and
-  // the elements start after 96 bytes; flip a low bit of the first vector's first float.
-  std::uint64_t offset_data = 0;
-  ASSERT_GT(graph->size(), 200u);
-  std::memcpy(&offset_data, graph->data() + 40, sizeof(offset_data));
-  ASSERT_LT(96 + offset_data, graph->size());
-  (*graph)[96 + offset_data] ^= 0x01;
-  std::filesystem::remove(file);
-  ASSERT_TRUE(WriteFileAtomic(file, *graph).ok());
-  index::VectorIndex::Options vector_options = index_options_.vector;
-  ASSERT_TRUE(index::VectorIndex::Load(file, vector_options).ok()) << "the damage should still decode";
+  ASSERT_NO_FATAL_FAILURE(FlipABitOfTheFirstVector(newest / "seg-0000000001.hnsw", /*in_place=*/false));
   ExpectOneCorruptSnapshotSkipped(seq);
 }
 
@@ -521,21 +532,7 @@ TEST_F(FollowerTest, Issue14_ASealedGraphReadBackForARebuildIsCheckedAgainstItsC
   ASSERT_TRUE(index::CatchUp(**set, *store_, SIZE_MAX).ok());
   ASSERT_TRUE((*set)->SaveSnapshot(dir_.path() / "snapshots", 2).ok());
   const std::filesystem::path newest = index::IndexSet::ListSnapshotDirs(dir_.path() / "snapshots").front().second;
-  const std::filesystem::path file = newest / "seg-0000000001.hnsw";
-  Result<std::string> graph = ReadFile(file);
-  ASSERT_TRUE(graph.ok());
-  // One bit of the first vector (hnswlib's header: see the test above), written through.
-  std::uint64_t offset_data = 0;
-  ASSERT_GT(graph->size(), 200u);
-  std::memcpy(&offset_data, graph->data() + 40, sizeof(offset_data));
-  ASSERT_LT(96 + offset_data, graph->size());
-  (*graph)[96 + offset_data] ^= 0x01;
-  {
-    std::ofstream out(file, std::ios::binary | std::ios::in | std::ios::out);
-    out.write(graph->data(), static_cast<std::streamsize>(graph->size()));
-    ASSERT_TRUE(out.good());
-  }
-  ASSERT_TRUE(index::VectorIndex::Load(file, index_options_.vector).ok()) << "the damage should still decode";
+  ASSERT_NO_FATAL_FAILURE(FlipABitOfTheFirstVector(newest / "seg-0000000001.hnsw", /*in_place=*/true));
   Apply(0, 20, 2);  // new versions: 20 of the first sealed graph's chunks become tombstones
   Result<std::size_t> applied = index::CatchUp(**set, *store_, SIZE_MAX);
   ASSERT_FALSE(applied.ok());

@@ -124,6 +124,14 @@ class GraphRecordsTest : public ::testing::Test {
     return std::make_unique<query::Follower>(o);
   }
 
+  // tidectl fsck over the store and its snapshots finds nothing wrong.
+  void ExpectFsckClean() {
+    const std::filesystem::path dir = snapshots();
+    auto report = ingest::CheckStore(*store_, &dir, options_);
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_TRUE(report->ok()) << (report->problems.empty() ? "" : report->problems.front());
+  }
+
   std::filesystem::path snapshots() const { return dir_.path() / "snapshots"; }
 
   testutil::TempDir dir_;
@@ -167,10 +175,7 @@ TEST_F(GraphRecordsTest, Issue14_TheDaemonCopiesTheWorkersGraphAcrossSealsDelete
   EXPECT_EQ(follower->indexes()->vector_size(), 140u);
   EXPECT_EQ(follower->snapshot_jumps(), 0u);  // followed records, never reloaded
 
-  const std::filesystem::path snapshot_root = snapshots();
-  auto report = ingest::CheckStore(*store_, &snapshot_root, options_);
-  ASSERT_TRUE(report.ok()) << report.status().ToString();
-  EXPECT_TRUE(report->ok()) << report->problems.front();
+  ExpectFsckClean();
 }
 
 TEST_F(GraphRecordsTest, Issue14_AChunkCopiedByARecordAndDeletedAfterItLeavesTheRestartedWorkersGraph) {
@@ -356,10 +361,7 @@ TEST_F(GraphRecordsTest, Issue14_ASealedGraphDamagedInEverySnapshotIsFoundAndThe
   EXPECT_EQ(follower->indexes()->graph_generation(), 2u);
   EXPECT_EQ(follower->indexes()->size(), 105u);
   EXPECT_EQ(follower->indexes()->VectorContentHash(), worker_->VectorContentHash());
-  const std::filesystem::path dir = snapshots();
-  auto report = ingest::CheckStore(*store_, &dir, options_);
-  ASSERT_TRUE(report.ok()) << report.status().ToString();
-  EXPECT_TRUE(report->ok()) << (report->problems.empty() ? "" : report->problems.front());
+  ExpectFsckClean();
 }
 
 // The newest snapshot damaged (its own copy of a sealed file), the older one intact: the
@@ -396,10 +398,7 @@ TEST_F(GraphRecordsTest, Issue14_ADamagedNewestSnapshotIsReplacedByTheWorkersNex
   EXPECT_EQ(follower->corrupt_snapshots(), 0u);
   EXPECT_EQ(follower->indexes()->size(), 100u);
   EXPECT_EQ(follower->indexes()->VectorContentHash(), worker_->VectorContentHash());
-  const std::filesystem::path dir = snapshots();
-  auto report = ingest::CheckStore(*store_, &dir, options_);
-  ASSERT_TRUE(report.ok()) << report.status().ToString();
-  EXPECT_TRUE(report->ok()) << (report->problems.empty() ? "" : report->problems.front());
+  ExpectFsckClean();
 }
 
 }  // namespace
