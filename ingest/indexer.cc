@@ -195,8 +195,8 @@ void Indexer::MaybeStartSnapshot() {
   if (snapshot_ != nullptr || Clock::now() - last_snapshot_ < options_.snapshot_interval) return;
   last_snapshot_ = Clock::now();
   if (indexes_->applied_seq() == snapshot_seq_) return;
-  // The state is copied out under the apply lock (the tables encoded, the growing graph written
-  // unsynced); the rest is written on a thread of its own while changes go on being applied.
+  // The state is copied out under the apply lock (the tables encoded, the growing graph's bytes
+  // copied); the files are written on a thread of its own while changes go on being applied.
   Result<std::unique_ptr<index::IndexSet::PendingSnapshot>> prepared = [&] {
     const index::IndexSet::ApplyLock lock = indexes_->LockForApply();
     return indexes_->PrepareSnapshot(lock, options_.snapshot_dir);

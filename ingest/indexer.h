@@ -40,8 +40,8 @@ Result<std::unique_ptr<index::IndexSet>> OpenIndexes(const index::IndexSet::Opti
 // which the query daemons copy the graph instead of inserting every vector again (decision
 // 0011). Snapshots are started every `snapshot_interval` when something changed, within a long
 // catch-up round too: the state is copied out on this thread (IndexSet::PrepareSnapshot: the
-// tables encoded, the growing graph written unsynced) and the rest (sealed graphs, syncs) is
-// written on a thread of its own, one snapshot at a time, while changes and graph records go
+// tables encoded, the growing graph's bytes copied) and the files (those, sealed graphs, syncs)
+// are written on a thread of its own, one snapshot at a time, while changes and graph records go
 // on (the daemons' freshness waits for those, not for snapshots). After each, the change records every kept snapshot covers are trimmed from the store (with
 // `trim_changes`), so the change log holds only what a snapshot does not: a reader behind the
 // trim point loads a snapshot instead (query/follower.h).

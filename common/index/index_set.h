@@ -106,11 +106,12 @@ class IndexSet {
   // A snapshot in three steps, so that changes are held up only while the state is copied out
   // (the worker's indexer, ingest/indexer.h):
   //  1. PrepareSnapshot, under the ApplyLock: encodes the tables (with the growing keyword
-  //     segment) and writes the growing vector graph into a temporary directory, unsynced;
-  //     nullptr if a complete snapshot of this state is there already;
-  //  2. PendingSnapshot::Write, on any thread, while changes go on being applied: writes the
-  //     sealed graphs and keyword segments no snapshot holds yet (the others are linked), syncs
-  //     everything and renames the directory into place;
+  //     segment) and copies the growing vector graph's bytes out, both in memory; nullptr if a
+  //     complete snapshot of this state is there already;
+  //  2. PendingSnapshot::Write, on any thread, while changes go on being applied: writes those
+  //     into a temporary directory with the sealed graphs and keyword segments no snapshot
+  //     holds yet (the others are linked), syncs everything and renames the directory into
+  //     place;
   //  3. FinishSnapshot, under the ApplyLock: the sealed segments the snapshot holds may leave
   //     memory (Options::keep_sealed_segments), and all but the newest `keep` snapshots are
   //     removed; a snapshot that failed to write is removed.

@@ -135,7 +135,7 @@ Result<std::unique_ptr<IndexSet::PendingSnapshot>> IndexSet::PrepareSnapshot(con
   std::filesystem::create_directories(snapshot->tmp_dir_, ec);
   if (ec) return Status::Unavailable("creating " + snapshot->tmp_dir_.string() + ": " + ec.message());
   Result<SegmentedVectorIndex::PendingSave> vectors = vectors_->PrepareSave(snapshot->tmp_dir_);
-  if (!vectors) {  // nothing held aside yet: it failed writing the growing graph
+  if (!vectors) {  // nothing held aside yet: it failed copying the growing graph out
     std::filesystem::remove_all(snapshot->tmp_dir_, ec);
     return vectors.status();
   }

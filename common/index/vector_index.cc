@@ -348,29 +348,62 @@ Status VectorIndex::SetDeleted(std::span<const std::uint64_t> labels) {
   return Status();
 }
 
-Status VectorIndex::Write(const std::filesystem::path& file) const {
-  {
-    std::shared_lock lock(impl_->mu);
-    try {
-      impl_->hnsw->saveIndex(file.string());
-    } catch (const std::exception& e) {
-      return Status::Unavailable("saving " + file.string() + ": " + e.what());
-    }
+namespace {
+
+// Appends the object representation of `value`, as hnswlib's writeBinaryPOD does.
+template <typename T>
+void AppendBytesOf(std::string* out, const T& value) {
+  out->append(reinterpret_cast<const char*>(&value), sizeof(T));
+}
+
+}  // namespace
+
+std::string VectorIndex::Image() const {
+  std::shared_lock lock(impl_->mu);
+  const hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
+  std::string out;
+  out.reserve(h.indexFileSize());
+  // The header, field by field in the order hnswlib's saveIndex writes and loadIndex reads it.
+  AppendBytesOf(&out, h.offsetLevel0_);
+  AppendBytesOf(&out, h.max_elements_);
+  AppendBytesOf(&out, h.cur_element_count);
+  AppendBytesOf(&out, h.size_data_per_element_);
+  AppendBytesOf(&out, h.label_offset_);
+  AppendBytesOf(&out, h.offsetData_);
+  AppendBytesOf(&out, h.maxlevel_);
+  AppendBytesOf(&out, h.enterpoint_node_);
+  AppendBytesOf(&out, h.maxM_);
+  AppendBytesOf(&out, h.maxM0_);
+  AppendBytesOf(&out, h.M_);
+  AppendBytesOf(&out, h.mult_);
+  AppendBytesOf(&out, h.ef_construction_);
+  const std::size_t slots = h.cur_element_count;
+  out.append(h.data_level0_memory_, slots * h.size_data_per_element_);
+  for (std::size_t i = 0; i < slots; ++i) {
+    const unsigned int bytes = h.element_levels_[i] > 0 ? h.size_links_per_element_ * h.element_levels_[i] : 0;
+    AppendBytesOf(&out, bytes);
+    if (bytes > 0) out.append(h.linkLists_[i], bytes);
   }
-  // hnswlib's saveIndex checks no stream errors: a short file is caught here, or by Load().
-  std::error_code ec;
-  if (std::filesystem::file_size(file, ec) == 0 || ec) {
-    return Status::Unavailable("saving " + file.string() + ": file missing or empty");
-  }
-  return Status();
+  return out;
 }
 
 Status VectorIndex::Save(const std::filesystem::path& file) const {
   std::filesystem::path tmp = file;
   tmp += ".tmp";
-  TIDE_RETURN_IF_ERROR(Write(tmp));
-  TIDE_RETURN_IF_ERROR(SyncPath(tmp));
+  {
+    std::shared_lock lock(impl_->mu);
+    try {
+      impl_->hnsw->saveIndex(tmp.string());
+    } catch (const std::exception& e) {
+      return Status::Unavailable("saving " + tmp.string() + ": " + e.what());
+    }
+  }
   std::error_code ec;
+  // hnswlib's saveIndex checks no stream errors: a short file is caught here, or by Load().
+  if (std::filesystem::file_size(tmp, ec) == 0 || ec) {
+    return Status::Unavailable("saving " + tmp.string() + ": file missing or empty");
+  }
+  TIDE_RETURN_IF_ERROR(SyncPath(tmp));
   std::filesystem::rename(tmp, file, ec);
   if (ec) return Status::Unavailable("renaming " + tmp.string() + ": " + ec.message());
   return SyncPath(file.parent_path());

@@ -7,6 +7,7 @@
 #include <limits>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "common/status.h"
@@ -29,7 +30,7 @@ class LabelFilter {
 // Approximate nearest-neighbour index (hnswlib 0.8, inner product) over fixed-dimension,
 // L2-normalised float vectors, keyed by chunk label.
 //
-// Thread safety: Search(), ExactSearch(), Save() and Write() may run concurrently with each other;
+// Thread safety: Search(), ExactSearch(), Image() and Save() may run concurrently with each other;
 // Add(), AddBatch() and Remove() are exclusive. hnswlib takes no locks on its search path, so this class
 // owns the reader/writer discipline, not its callers.
 // Deleted labels leave tombstones whose slots the next Add() reuses.
@@ -138,11 +139,13 @@ class VectorIndex {
   // point): equal graphs hash equal. O(slots); for tests and checks.
   std::uint64_t ContentHash() const;
 
+  // The bytes Save() writes (hnswlib's file layout), copied out under the read lock: one copy
+  // of level 0 and of each slot's upper-level links, without a file. For a writer that must
+  // not be held while a file is written (a snapshot of the growing graph); the caller writes
+  // them. Throws std::bad_alloc as any allocation does.
+  std::string Image() const;
   // Writes "<file>.tmp", fsyncs it and renames it over `file`.
   Status Save(const std::filesystem::path& file) const;
-  // Writes `file` as Save does, but neither syncs nor renames it: for a file in a directory
-  // that becomes visible only once the caller has synced it (a snapshot being written).
-  Status Write(const std::filesystem::path& file) const;
 
   std::size_t size() const;     // live vectors
   std::size_t deleted() const;  // tombstones not yet reused

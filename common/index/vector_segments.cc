@@ -360,7 +360,11 @@ std::uint64_t SegmentedVectorIndex::ContentHash() const {
 Result<SegmentedVectorIndex::PendingSave> SegmentedVectorIndex::PrepareSave(const std::filesystem::path& dir) {
   PendingSave save;
   save.dir = dir;
-  TIDE_RETURN_IF_ERROR(growing_.graph->Write(dir / "vectors.hnsw"));
+  try {
+    save.growing = growing_.graph->Image();
+  } catch (const std::bad_alloc&) {
+    return Status::Unavailable("no memory to copy the growing vector graph out for a snapshot");
+  }
   for (Segment& segment : sealed_) {
     PendingSave::Sealed& sealed = save.sealed.emplace_back();
     sealed.id = segment.id;
@@ -376,8 +380,9 @@ Result<SegmentedVectorIndex::PendingSave> SegmentedVectorIndex::PrepareSave(cons
   return save;
 }
 
-Result<nlohmann::json> SegmentedVectorIndex::PendingSave::Write() const {
-  TIDE_RETURN_IF_ERROR(SyncPath(dir / "vectors.hnsw"));
+Result<nlohmann::json> SegmentedVectorIndex::PendingSave::Write() {
+  TIDE_RETURN_IF_ERROR(WriteFileAtomic(dir / "vectors.hnsw", growing));
+  growing = std::string();  // as large as the growing graph: freed once written
   nlohmann::json listed = nlohmann::json::array();
   std::string tombstones_file;
   PutVarint(&tombstones_file, kTombstonesFormat);

@@ -98,12 +98,13 @@ class SegmentedVectorIndex {
 
   // The snapshot's part, in two steps so that the writer is held only while the growing
   // graph is copied out (IndexSet::PrepareSnapshot):
-  //  - PrepareSave (the single writer) writes the growing graph to <dir>/vectors.hnsw, unsynced,
-  //    and notes each sealed graph with its tombstones as they are now;
-  //  - PendingSave::Write (any thread, while the writer goes on) writes each sealed graph to
-  //    <dir>/seg-<id>.hnsw and its labels to seg-<id>.labels (both linked from the last
-  //    snapshot that has them), the tombstones to <dir>/tombstones.bin, syncs vectors.hnsw and
-  //    returns what the snapshot's manifest records of them ("segments");
+  //  - PrepareSave (the single writer) copies the growing graph's bytes out (VectorIndex::Image:
+  //    a copy in memory, no file) and notes each sealed graph with its tombstones as they are now;
+  //  - PendingSave::Write (any thread, while the writer goes on) writes the growing graph's
+  //    bytes to <dir>/vectors.hnsw and frees them, each sealed graph to <dir>/seg-<id>.hnsw and
+  //    its labels to seg-<id>.labels (both linked from the last snapshot that has them), the
+  //    tombstones to <dir>/tombstones.bin, and returns what the snapshot's manifest records of
+  //    them ("segments");
   //  - FinishSave (the single writer again) tells where the files now are, once `dir` is
   //    renamed into place, or that it was not.
   // Until FinishSave, a sealed graph being written is not rebuilt (DropTombstones skips it), one
@@ -119,9 +120,10 @@ class SegmentedVectorIndex {
       std::size_t slots = 0, live = 0;
     };
     std::filesystem::path dir;
+    std::string growing;  // the growing graph's file, until Write
     std::vector<Sealed> sealed;
     nlohmann::json manifest;  // "segments" without "sealed"
-    Result<nlohmann::json> Write() const;
+    Result<nlohmann::json> Write();
   };
   Result<PendingSave> PrepareSave(const std::filesystem::path& dir);
   // `published_dir`: where `dir` was renamed to, or empty if the save was abandoned. An error
