@@ -56,7 +56,7 @@ UChar32 LastCodePoint(std::string_view text) {
 enum class CharClass { kSeparator, kMark, kWord };
 
 // A combining mark (accent, vowel sign) extends the word it follows; it never starts one.
-CharClass Classify(UChar32 c, Script* script) {
+CharClass ClassifyThroughIcu(UChar32 c, Script* script) {
   if (c < 0) return CharClass::kSeparator;  // ill-formed UTF-8
   if (u_isdigit(c)) {
     *script = Script::kDigit;
@@ -82,6 +82,37 @@ CharClass Classify(UChar32 c, Script* script) {
       *script = Script::kOther;
       return CharClass::kWord;
   }
+}
+
+// Classify() of ASCII and the precomposed Hangul syllables (most of what is indexed) looked up
+// instead of asked of ICU each time. The answers are ICU's, taken once per process, so they
+// are the same.
+CharClass Classify(UChar32 c, Script* script) {
+  struct Class {
+    CharClass char_class = CharClass::kSeparator;
+    Script script = Script::kOther;
+  };
+  static const std::array<Class, 0x80> kAscii = [] {
+    std::array<Class, 0x80> table;
+    for (UChar32 a = 0; a < 0x80; ++a) table[a].char_class = ClassifyThroughIcu(a, &table[a].script);
+    return table;
+  }();
+  static const bool kSyllablesAreHangulWords = [] {
+    for (UChar32 h = 0xAC00; h <= 0xD7A3; ++h) {
+      Script syllable = Script::kOther;
+      if (ClassifyThroughIcu(h, &syllable) != CharClass::kWord || syllable != Script::kHangul) return false;
+    }
+    return true;
+  }();
+  if (c >= 0 && c < 0x80) {
+    if (kAscii[c].char_class == CharClass::kWord) *script = kAscii[c].script;
+    return kAscii[c].char_class;
+  }
+  if (c >= 0xAC00 && c <= 0xD7A3 && kSyllablesAreHangulWords) {
+    *script = Script::kHangul;
+    return CharClass::kWord;
+  }
+  return ClassifyThroughIcu(c, script);
 }
 
 // ---- Korean endings ---------------------------------------------------------------------

@@ -7,9 +7,14 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
+#include <utility>
 
 namespace tide::analysis {
 namespace {
+
+// ICU string lengths are int32_t: longer input is truncated to this many bytes.
+constexpr std::size_t kMaxLength = std::numeric_limits<std::int32_t>::max();
 
 // Owned by ICU and immutable once created, so sharing it between threads is safe. A null
 // result means ICU's data is missing; Normalize() then still case-folds but skips NFKC.
@@ -57,10 +62,53 @@ bool BecomesSpace(UChar32 c) {
          u_hasBinaryProperty(c, UCHAR_EXTENDED_PICTOGRAPHIC);
 }
 
+// Normalize() of text made only of ASCII and precomposed Hangul syllables, or nullopt if the
+// text has anything else (or invalid UTF-8). For those code points NFKC_Casefold is the
+// identity but for A-Z, and BecomesSpace holds only for ASCII controls and white space.
+std::optional<std::string> NormalizeAsciiHangul(std::string_view utf8) {
+  std::string out;
+  out.reserve(utf8.size());
+  bool pending_space = false;
+  auto keep = [&](std::string_view bytes) {
+    if (pending_space && !out.empty()) out.push_back(' ');
+    pending_space = false;
+    out.append(bytes);
+  };
+  for (std::size_t i = 0; i < utf8.size();) {
+    const auto b = static_cast<unsigned char>(utf8[i]);
+    if (b < 0x80) {
+      if (b <= 0x20 || b == 0x7F) {
+        pending_space = true;  // controls and white space (Cc, or u_isUWhiteSpace)
+      } else {
+        const char lower = b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : static_cast<char>(b);
+        keep(std::string_view(&lower, 1));
+      }
+      ++i;
+      continue;
+    }
+    // U+AC00-U+D7A3 is EA B0 80 through ED 9E A3: three bytes, lead EA-ED.
+    if (b < 0xEA || b > 0xED || utf8.size() - i < 3) return std::nullopt;
+    const auto b1 = static_cast<unsigned char>(utf8[i + 1]);
+    const auto b2 = static_cast<unsigned char>(utf8[i + 2]);
+    if ((b1 & 0xC0) != 0x80 || (b2 & 0xC0) != 0x80) return std::nullopt;
+    const std::uint32_t c = ((b & 0x0Fu) << 12) | ((b1 & 0x3Fu) << 6) | (b2 & 0x3Fu);
+    if (c < 0xAC00 || c > 0xD7A3) return std::nullopt;
+    keep(utf8.substr(i, 3));
+    i += 3;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string Normalize(std::string_view utf8) {
-  constexpr std::size_t kMaxLength = std::numeric_limits<std::int32_t>::max();
+  if (utf8.size() <= kMaxLength) {
+    if (std::optional<std::string> fast = NormalizeAsciiHangul(utf8)) return std::move(*fast);
+  }
+  return NormalizeThroughIcu(utf8);
+}
+
+std::string NormalizeThroughIcu(std::string_view utf8) {
   if (utf8.size() > kMaxLength) utf8 = utf8.substr(0, kMaxLength);
 
   // fromUTF8 substitutes U+FFFD for every ill-formed sequence.

@@ -21,7 +21,17 @@ namespace tide::analysis {
 // The result is valid UTF-8. Inputs longer than 2 GiB - 1 bytes are truncated to that length
 // (ICU string lengths are int32_t).
 //
+// Text of only ASCII and precomposed Hangul syllables (U+AC00-U+D7A3), most of what is
+// indexed, takes a path without ICU: NFKC leaves those code points as they are (nothing in
+// the set composes with its neighbour), case folding lowers A-Z, and steps 4-5 keep the rest
+// but ASCII controls and white space. Any other code point, or invalid UTF-8, sends the whole
+// text through ICU.
+//
 // Thread-safe: the ICU normaliser is a process-wide immutable instance.
 std::string Normalize(std::string_view utf8);
+
+// Normalize() with every text through ICU, the fast path skipped: equal to Normalize() on
+// every input. For tests of that path.
+std::string NormalizeThroughIcu(std::string_view utf8);
 
 }  // namespace tide::analysis

@@ -166,6 +166,8 @@ class KeywordIndex {
   static constexpr std::uint32_t kRemoved = UINT32_MAX;
 
   static std::string TermKey(Field field, std::string_view term);
+  // The byte TermKey puts before a term of `field`.
+  static char FieldPrefix(Field field) { return static_cast<char>('0' + static_cast<int>(field)); }
   std::uint32_t AddSlot(std::uint64_t label, std::uint32_t container, std::uint32_t postings,
                         const std::array<std::uint32_t, kNumFields>& length);
   void AppendPosting(Term* term, std::uint32_t slot, std::uint32_t tf);
