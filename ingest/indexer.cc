@@ -112,6 +112,7 @@ Status Indexer::Stop() {
   if (thread_.joinable()) thread_.join();
   // Every way out of Loop() finishes its snapshot; this is for one that did not.
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
+  if (buffer_maker_.joinable()) buffer_maker_.join();
   return fatal();
 }
 
@@ -125,12 +126,16 @@ void Indexer::Loop() {
       // The next snapshot is due an interval after the last one started, unless one is being
       // written (its end wakes this thread). Unwritten graph records are retried within a
       // second (a full disk may have room again).
-      const auto snapshot_due =
-          snapshot_ != nullptr ? Clock::now() + std::chrono::hours(1) : last_snapshot_ + options_.snapshot_interval;
+      const auto snapshot_due = snapshot_ != nullptr || buffer_maker_.joinable()
+                                    ? Clock::now() + std::chrono::hours(1)
+                                    : last_snapshot_ + options_.snapshot_interval;
       // (No snapshot is started while they are: the interval may have passed.)
       const auto due = unwritten_records_.empty() ? snapshot_due : Clock::now() + std::chrono::seconds(1);
       if (!first) {
-        cv_.wait_until(lock, due, [&] { return stopping_ || target_seq_ > applied_seq_ || snapshot_written_; });
+        cv_.wait_until(lock, due, [&] {
+          return stopping_ || target_seq_ > applied_seq_ || snapshot_written_ ||
+                 (buffers_made_ && unwritten_records_.empty());  // else nothing starts it yet
+        });
       }
       stop = stopping_;
       if (!fatal_.ok()) return;
@@ -193,13 +198,39 @@ void Indexer::Loop() {
 
 void Indexer::MaybeStartSnapshot() {
   if (snapshot_ != nullptr || Clock::now() - last_snapshot_ < options_.snapshot_interval) return;
+  if (indexes_->applied_seq() == snapshot_seq_) {
+    last_snapshot_ = Clock::now();
+    return;
+  }
+  // First the memory the copy-out goes into, made on a thread of its own while changes go on
+  // being applied: the kernel finding its pages during the copy held this thread, and so every
+  // change, for seconds on a busy machine.
+  if (!buffer_maker_.joinable()) {
+    const auto bytes = [&] {
+      const index::IndexSet::ApplyLock lock = indexes_->LockForApply();
+      return indexes_->SnapshotBytes(lock);
+    }();
+    buffer_maker_ = std::thread([this, bytes] {
+      index::IndexSet::SnapshotBuffers made = index::IndexSet::SnapshotBuffers::Touched(bytes);
+      std::lock_guard lock(mu_);
+      buffers_ = std::move(made);
+      buffers_made_ = true;
+      cv_.notify_all();
+    });
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (!buffers_made_) return;
+    buffers_made_ = false;
+  }
+  buffer_maker_.join();
   last_snapshot_ = Clock::now();
-  if (indexes_->applied_seq() == snapshot_seq_) return;
   // The state is copied out under the apply lock (the tables encoded, the growing graph's bytes
   // copied); the files are written on a thread of its own while changes go on being applied.
   Result<std::unique_ptr<index::IndexSet::PendingSnapshot>> prepared = [&] {
     const index::IndexSet::ApplyLock lock = indexes_->LockForApply();
-    return indexes_->PrepareSnapshot(lock, options_.snapshot_dir);
+    return indexes_->PrepareSnapshot(lock, options_.snapshot_dir, std::move(buffers_));
   }();
   if (!prepared) {
     spdlog::warn("snapshot failed, will retry: {}", prepared.status().ToString());  // the store is the truth

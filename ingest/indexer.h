@@ -84,7 +84,9 @@ class Indexer {
  private:
   void Loop();
   // Starts a snapshot (IndexSet::PrepareSnapshot, then its Write on snapshot_writer_) if the
-  // interval has passed since the last one, none is being written and something changed.
+  // interval has passed since the last one, none is being written and something changed. In
+  // two calls: the first starts buffer_maker_ on the memory for the copy-out
+  // (IndexSet::SnapshotBuffers) and returns; a call once it is done copies the state out.
   void MaybeStartSnapshot();
   // Finishes the snapshot being written, if it is written (or, with `wait`, once it is), and
   // trims the change log after it. False, with fatal_ set, if the indexes could not take back
@@ -116,6 +118,10 @@ class Indexer {
   // Loop thread only: the snapshot being written, and the thread writing it.
   std::unique_ptr<index::IndexSet::PendingSnapshot> snapshot_;
   std::thread snapshot_writer_;
+  // The next snapshot's buffers, made by buffer_maker_ (the loop thread's once it is joined).
+  index::IndexSet::SnapshotBuffers buffers_;
+  std::thread buffer_maker_;
+  bool buffers_made_ = false;  // GUARDED_BY(mu_): buffer_maker_ is done
   std::chrono::steady_clock::time_point last_snapshot_;  // loop thread only: the last one started
   std::uint64_t snapshot_seq_ = 0;  // loop thread only
   std::uint64_t trimmed_through_ = 0;  // loop thread only: changes up to here are deleted

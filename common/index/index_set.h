@@ -135,7 +135,20 @@ class IndexSet {
     SegmentedVectorIndex::PendingSave vectors_;
     KeywordSegments::PendingSave keywords_;
   };
-  Result<std::unique_ptr<PendingSnapshot>> PrepareSnapshot(const ApplyLock&, const std::filesystem::path& root);
+  // Memory for a snapshot's copy-out, allocated and touched before it on any thread, so that
+  // the copy under the ApplyLock does not wait for the kernel to find pages (on a busy
+  // machine that was most of the copy-out's time: seconds at 100k chunks).
+  struct SnapshotBuffers {
+    std::string tables, graph;  // empty, with room
+    // Buffers with room for `bytes` (SnapshotBytes), every page written once.
+    static SnapshotBuffers Touched(const std::pair<std::size_t, std::size_t>& bytes);
+  };
+  // The tables and growing-graph bytes a snapshot taken now would copy out (the tables as
+  // large as the last snapshot's), with room for what is applied before it is.
+  std::pair<std::size_t, std::size_t> SnapshotBytes(const ApplyLock&) const;
+  // `buffers`: from SnapshotBuffers::Touched, or none (then the copy-out allocates).
+  Result<std::unique_ptr<PendingSnapshot>> PrepareSnapshot(const ApplyLock&, const std::filesystem::path& root,
+                                                           SnapshotBuffers buffers = {});
   // An error only if the deletes held aside for the write do not apply (then the vector index
   // no longer follows the change log: replace the set).
   Status FinishSnapshot(const ApplyLock&, const PendingSnapshot& snapshot, int keep);
@@ -238,7 +251,8 @@ class IndexSet {
   Status ApplyDelete(std::uint64_t label, Vectors vectors);
   // The tables file: the change sequence and offsets, the chunk table, then the growing
   // keyword segment (KeywordSegments::PrepareSave, which notes the sealed ones in `keywords`).
-  std::string EncodeTables(const std::filesystem::path& dir, KeywordSegments::PendingSave* keywords) const;
+  // Appends to *out.
+  void EncodeTables(const std::filesystem::path& dir, KeywordSegments::PendingSave* keywords, std::string* out) const;
   // Decodes all but the keyword segment, which it leaves in `keywords`; `format` is the file's.
   Status DecodeTables(std::string_view in, std::uint64_t* format, std::string_view* keywords);
 
@@ -256,6 +270,7 @@ class IndexSet {
   // Under apply_mu_: the checksums of the files of the snapshot last written or loaded (and
   // verified), so a later snapshot that links them need not read them again.
   FileChecksums file_checksums_;
+  std::size_t last_tables_bytes_ = 0;  // under apply_mu_: the last snapshot's tables (SnapshotBytes)
   KeywordSegments keywords_;                               // GUARDED_BY(mu_)
   ChunkTable table_;                                       // GUARDED_BY(mu_)
 };

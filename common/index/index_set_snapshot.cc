@@ -46,18 +46,34 @@ std::vector<std::filesystem::path> ListSnapshots(const std::filesystem::path& ro
 
 }  // namespace
 
-std::string IndexSet::EncodeTables(const std::filesystem::path& dir, KeywordSegments::PendingSave* keywords) const {
-  std::string out;
-  PutVarint(&out, kTablesFormat);
-  PutVarint(&out, applied_seq_);
-  PutVarint(&out, applied_offsets_.size());
+void IndexSet::EncodeTables(const std::filesystem::path& dir, KeywordSegments::PendingSave* keywords,
+                            std::string* out) const {
+  PutVarint(out, kTablesFormat);
+  PutVarint(out, applied_seq_);
+  PutVarint(out, applied_offsets_.size());
   for (const auto& [tp, offset] : applied_offsets_) {
-    PutBytes(&out, tp);
-    PutVarint(&out, static_cast<std::uint64_t>(offset));
+    PutBytes(out, tp);
+    PutVarint(out, static_cast<std::uint64_t>(offset));
   }
-  table_.EncodeTo(&out);
-  *keywords = keywords_.PrepareSave(dir, &out);
-  return out;
+  table_.EncodeTo(out);
+  *keywords = keywords_.PrepareSave(dir, out);
+}
+
+IndexSet::SnapshotBuffers IndexSet::SnapshotBuffers::Touched(const std::pair<std::size_t, std::size_t>& bytes) {
+  SnapshotBuffers buffers;
+  // resize() writes every byte, so every page is the process's before the copy-out; clear()
+  // keeps the room.
+  buffers.tables.resize(bytes.first);
+  buffers.tables.clear();
+  buffers.graph.resize(bytes.second);
+  buffers.graph.clear();
+  return buffers;
+}
+
+std::pair<std::size_t, std::size_t> IndexSet::SnapshotBytes(const ApplyLock&) const {
+  // A quarter more, and 16 MiB: what a few seconds of a bulk load add while the buffers are made.
+  auto with_room = [](std::size_t bytes) { return bytes == 0 ? 0 : bytes + bytes / 4 + (std::size_t{16} << 20); };
+  return {with_room(last_tables_bytes_), with_room(vectors_->GrowingImageBytes())};
 }
 
 Status IndexSet::DecodeTables(std::string_view in, std::uint64_t* format, std::string_view* keywords) {
@@ -90,7 +106,8 @@ Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) {
 }
 
 Result<std::unique_ptr<IndexSet::PendingSnapshot>> IndexSet::PrepareSnapshot(const ApplyLock&,
-                                                                            const std::filesystem::path& root) {
+                                                                            const std::filesystem::path& root,
+                                                                            SnapshotBuffers buffers) {
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<PendingSnapshot> snapshot(new PendingSnapshot());
   snapshot->root_ = root;
@@ -128,13 +145,15 @@ Result<std::unique_ptr<IndexSet::PendingSnapshot>> IndexSet::PrepareSnapshot(con
   {
     std::shared_lock lock(mu_);
     snapshot->chunks_ = table_.size();
-    snapshot->tables_ = EncodeTables(snapshot->tmp_dir_, &snapshot->keywords_);
+    snapshot->tables_ = std::move(buffers.tables);
+    EncodeTables(snapshot->tmp_dir_, &snapshot->keywords_, &snapshot->tables_);
+    last_tables_bytes_ = snapshot->tables_.size();
   }
   const double tables_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::filesystem::remove_all(snapshot->tmp_dir_, ec);
   std::filesystem::create_directories(snapshot->tmp_dir_, ec);
   if (ec) return Status::Unavailable("creating " + snapshot->tmp_dir_.string() + ": " + ec.message());
-  Result<SegmentedVectorIndex::PendingSave> vectors = vectors_->PrepareSave(snapshot->tmp_dir_);
+  Result<SegmentedVectorIndex::PendingSave> vectors = vectors_->PrepareSave(snapshot->tmp_dir_, std::move(buffers.graph));
   if (!vectors) {  // nothing held aside yet: it failed copying the growing graph out
     std::filesystem::remove_all(snapshot->tmp_dir_, ec);
     return vectors.status();

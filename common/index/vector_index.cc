@@ -358,10 +358,16 @@ void AppendBytesOf(std::string* out, const T& value) {
 
 }  // namespace
 
-std::string VectorIndex::Image() const {
+std::size_t VectorIndex::ImageBytes() const {
+  std::shared_lock lock(impl_->mu);
+  return impl_->hnsw->indexFileSize();
+}
+
+void VectorIndex::ImageTo(std::string* image) const {
   std::shared_lock lock(impl_->mu);
   const hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
-  std::string out;
+  std::string& out = *image;
+  out.clear();
   out.reserve(h.indexFileSize());
   // The header, field by field in the order hnswlib's saveIndex writes and loadIndex reads it.
   AppendBytesOf(&out, h.offsetLevel0_);
@@ -384,7 +390,6 @@ std::string VectorIndex::Image() const {
     AppendBytesOf(&out, bytes);
     if (bytes > 0) out.append(h.linkLists_[i], bytes);
   }
-  return out;
 }
 
 Status VectorIndex::Save(const std::filesystem::path& file) const {

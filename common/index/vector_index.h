@@ -139,11 +139,15 @@ class VectorIndex {
   // point): equal graphs hash equal. O(slots); for tests and checks.
   std::uint64_t ContentHash() const;
 
-  // The bytes Save() writes (hnswlib's file layout), copied out under the read lock: one copy
-  // of level 0 and of each slot's upper-level links, without a file. For a writer that must
-  // not be held while a file is written (a snapshot of the growing graph); the caller writes
-  // them. Throws std::bad_alloc as any allocation does.
-  std::string Image() const;
+  // The bytes Save() writes (hnswlib's file layout), copied out under the read lock into *out:
+  // one copy of level 0 and of each slot's upper-level links, without a file. For a writer
+  // that must not be held while a file is written (a snapshot of the growing graph); the
+  // caller writes them. What *out held is dropped but its capacity is used: memory touched
+  // beforehand takes the copy without waiting for the kernel to find pages. Throws
+  // std::bad_alloc as any allocation does.
+  void ImageTo(std::string* out) const;
+  // How many bytes ImageTo() writes now.
+  std::size_t ImageBytes() const;
   // Writes "<file>.tmp", fsyncs it and renames it over `file`.
   Status Save(const std::filesystem::path& file) const;
 

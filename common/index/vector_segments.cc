@@ -357,11 +357,13 @@ std::uint64_t SegmentedVectorIndex::ContentHash() const {
   return hash * 1099511628211ull ^ growing_.graph->ContentHash();
 }
 
-Result<SegmentedVectorIndex::PendingSave> SegmentedVectorIndex::PrepareSave(const std::filesystem::path& dir) {
+Result<SegmentedVectorIndex::PendingSave> SegmentedVectorIndex::PrepareSave(const std::filesystem::path& dir,
+                                                                             std::string graph_buffer) {
   PendingSave save;
   save.dir = dir;
+  save.growing = std::move(graph_buffer);
   try {
-    save.growing = growing_.graph->Image();
+    growing_.graph->ImageTo(&save.growing);
   } catch (const std::bad_alloc&) {
     return Status::Unavailable("no memory to copy the growing vector graph out for a snapshot");
   }

@@ -125,7 +125,11 @@ class SegmentedVectorIndex {
     nlohmann::json manifest;  // "segments" without "sealed"
     Result<nlohmann::json> Write();
   };
-  Result<PendingSave> PrepareSave(const std::filesystem::path& dir);
+  // `graph_buffer`: memory for the growing graph's bytes (VectorIndex::ImageTo), ideally
+  // touched beforehand with room for GrowingImageBytes().
+  Result<PendingSave> PrepareSave(const std::filesystem::path& dir, std::string graph_buffer = {});
+  // The bytes PrepareSave would copy out of the growing graph now. REQUIRES: the single writer.
+  std::size_t GrowingImageBytes() const { return growing_.graph->ImageBytes(); }
   // `published_dir`: where `dir` was renamed to, or empty if the save was abandoned. An error
   // if a delete held aside does not apply (the index no longer matches its change log).
   Status FinishSave(const PendingSave& save, const std::filesystem::path& published_dir);

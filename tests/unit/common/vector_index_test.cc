@@ -206,7 +206,7 @@ TEST(VectorIndexTest, SaveAndLoadPreserveResultsAndCheckDimension) {
   EXPECT_EQ(mismatch.status().code(), Status::Code::kInvalidArgument);
 }
 
-// A snapshot copies the growing graph out with Image() and writes those bytes itself: they must
+// A snapshot copies the growing graph out with ImageTo() and writes those bytes itself: they must
 // be exactly what Save() writes, for a graph with upper levels, delete marks, a reused slot
 // and a capacity grown past its start.
 TEST(VectorIndexTest, ImageIsTheBytesSaveWritesAndLoads) {
@@ -220,7 +220,11 @@ TEST(VectorIndexTest, ImageIsTheBytesSaveWritesAndLoads) {
   for (std::uint64_t i = 1; i <= 1000; ++i) ASSERT_TRUE((*index)->Add(i, RandomUnitVector(rng, 8)).ok());
   for (std::uint64_t i = 10; i <= 1000; i += 97) ASSERT_TRUE((*index)->Remove(i).ok());
   ASSERT_TRUE((*index)->Add(5000, RandomUnitVector(rng, 8)).ok());
-  const std::string image = (*index)->Image();
+  std::string image(3 << 20, 'x');  // a buffer larger than the image, with other bytes in it
+  const char* buffer = image.data();
+  (*index)->ImageTo(&image);
+  EXPECT_EQ(image.data(), buffer) << "the buffer's room was not used";
+  EXPECT_EQ(image.size(), (*index)->ImageBytes());
   const auto file = dir.path() / "saved.hnsw";
   ASSERT_TRUE((*index)->Save(file).ok());
   Result<std::string> saved = ReadFile(file);
