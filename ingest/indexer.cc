@@ -1,5 +1,7 @@
 #include "ingest/indexer.h"
 
+#include <exception>
+
 #include <spdlog/spdlog.h>
 
 #include "common/index/replayer.h"
@@ -113,6 +115,7 @@ Status Indexer::Stop() {
   // Every way out of Loop() finishes its snapshot; this is for one that did not.
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
   if (buffer_maker_.joinable()) buffer_maker_.join();
+  buffers_ = {};  // a snapshot's worth of memory, made for a copy-out that will not come
   return fatal();
 }
 
@@ -211,7 +214,13 @@ void Indexer::MaybeStartSnapshot() {
       return indexes_->SnapshotBytes(lock);
     }();
     buffer_maker_ = std::thread([this, bytes] {
-      index::IndexSet::SnapshotBuffers made = index::IndexSet::SnapshotBuffers::Touched(bytes);
+      index::IndexSet::SnapshotBuffers made;
+      try {
+        made = index::IndexSet::SnapshotBuffers::Touched(bytes);
+      } catch (const std::exception& e) {  // bad_alloc: the copy-out allocates, and reports, itself
+        spdlog::warn("no memory made beforehand for the next snapshot ({} + {} bytes): {}", bytes.first,
+                     bytes.second, e.what());
+      }
       std::lock_guard lock(mu_);
       buffers_ = std::move(made);
       buffers_made_ = true;

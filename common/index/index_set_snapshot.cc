@@ -389,6 +389,7 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
     }
     set->vectors_ = std::move(*vectors);
     set->file_checksums_ = std::move(files);
+    set->last_tables_bytes_ = tables->size();  // the next snapshot's tables are about as large
     set->vectors_->set_unload_published(!options.keep_sealed_segments);
     // The growing graph of a worker that records it: it changes from now on only by those
     // records (or by this process's, as a worker going on with them).

@@ -363,10 +363,10 @@ std::size_t VectorIndex::ImageBytes() const {
   return impl_->hnsw->indexFileSize();
 }
 
-void VectorIndex::ImageTo(std::string* image) const {
+void VectorIndex::ImageTo(std::string* out_buffer) const {
   std::shared_lock lock(impl_->mu);
   const hnswlib::HierarchicalNSW<float>& h = *impl_->hnsw;
-  std::string& out = *image;
+  std::string& out = *out_buffer;
   out.clear();
   out.reserve(h.indexFileSize());
   // The header, field by field in the order hnswlib's saveIndex writes and loadIndex reads it.

@@ -30,7 +30,7 @@ class LabelFilter {
 // Approximate nearest-neighbour index (hnswlib 0.8, inner product) over fixed-dimension,
 // L2-normalised float vectors, keyed by chunk label.
 //
-// Thread safety: Search(), ExactSearch(), Image() and Save() may run concurrently with each other;
+// Thread safety: Search(), ExactSearch(), ImageTo() and Save() may run concurrently with each other;
 // Add(), AddBatch() and Remove() are exclusive. hnswlib takes no locks on its search path, so this class
 // owns the reader/writer discipline, not its callers.
 // Deleted labels leave tombstones whose slots the next Add() reuses.
@@ -139,13 +139,14 @@ class VectorIndex {
   // point): equal graphs hash equal. O(slots); for tests and checks.
   std::uint64_t ContentHash() const;
 
-  // The bytes Save() writes (hnswlib's file layout), copied out under the read lock into *out:
+  // The bytes Save() writes (hnswlib's file layout), copied out under the read lock into
+  // *out_buffer:
   // one copy of level 0 and of each slot's upper-level links, without a file. For a writer
   // that must not be held while a file is written (a snapshot of the growing graph); the
-  // caller writes them. What *out held is dropped but its capacity is used: memory touched
+  // caller writes them. What *out_buffer held is dropped but its capacity is used: memory touched
   // beforehand takes the copy without waiting for the kernel to find pages. Throws
   // std::bad_alloc as any allocation does.
-  void ImageTo(std::string* out) const;
+  void ImageTo(std::string* out_buffer) const;
   // How many bytes ImageTo() writes now.
   std::size_t ImageBytes() const;
   // Writes "<file>.tmp", fsyncs it and renames it over `file`.

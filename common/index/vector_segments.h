@@ -98,7 +98,7 @@ class SegmentedVectorIndex {
 
   // The snapshot's part, in two steps so that the writer is held only while the growing
   // graph is copied out (IndexSet::PrepareSnapshot):
-  //  - PrepareSave (the single writer) copies the growing graph's bytes out (VectorIndex::Image:
+  //  - PrepareSave (the single writer) copies the growing graph's bytes out (VectorIndex::ImageTo:
   //    a copy in memory, no file) and notes each sealed graph with its tombstones as they are now;
   //  - PendingSave::Write (any thread, while the writer goes on) writes the growing graph's
   //    bytes to <dir>/vectors.hnsw and frees them, each sealed graph to <dir>/seg-<id>.hnsw and
