@@ -209,17 +209,17 @@ void Indexer::MaybeStartSnapshot() {
   // being applied: the kernel finding its pages during the copy held this thread, and so every
   // change, for seconds on a busy machine.
   if (!buffer_maker_.joinable()) {
-    const auto bytes = [&] {
+    const index::IndexSet::SnapshotSizes sizes = [&] {
       const index::IndexSet::ApplyLock lock = indexes_->LockForApply();
       return indexes_->SnapshotBytes(lock);
     }();
-    buffer_maker_ = std::thread([this, bytes] {
+    buffer_maker_ = std::thread([this, sizes] {
       index::IndexSet::SnapshotBuffers made;
       try {
-        made = index::IndexSet::SnapshotBuffers::Touched(bytes);
+        made = index::IndexSet::SnapshotBuffers::Touched(sizes);
       } catch (const std::exception& e) {  // bad_alloc: the copy-out allocates, and reports, itself
-        spdlog::warn("no memory made beforehand for the next snapshot ({} + {} bytes): {}", bytes.first,
-                     bytes.second, e.what());
+        spdlog::warn("no memory made beforehand for the next snapshot ({} + {} bytes): {}", sizes.tables,
+                     sizes.graph, e.what());
       }
       std::lock_guard lock(mu_);
       buffers_ = std::move(made);

@@ -138,14 +138,17 @@ class IndexSet {
   // Memory for a snapshot's copy-out, allocated and touched before it on any thread, so that
   // the copy under the ApplyLock does not wait for the kernel to find pages (on a busy
   // machine that was most of the copy-out's time: seconds at 100k chunks).
+  struct SnapshotSizes {
+    std::size_t tables = 0, graph = 0;  // bytes
+  };
   struct SnapshotBuffers {
     std::string tables, graph;  // empty, with room
-    // Buffers with room for `bytes` (SnapshotBytes), every page written once.
-    static SnapshotBuffers Touched(const std::pair<std::size_t, std::size_t>& bytes);
+    // Buffers with room for `sizes` (SnapshotBytes), every page written once.
+    static SnapshotBuffers Touched(const SnapshotSizes& sizes);
   };
   // The tables and growing-graph bytes a snapshot taken now would copy out (the tables as
   // large as the last snapshot's), with room for what is applied before it is.
-  std::pair<std::size_t, std::size_t> SnapshotBytes(const ApplyLock&) const;
+  SnapshotSizes SnapshotBytes(const ApplyLock&) const;
   // `buffers`: from SnapshotBuffers::Touched, or none (then the copy-out allocates).
   Result<std::unique_ptr<PendingSnapshot>> PrepareSnapshot(const ApplyLock&, const std::filesystem::path& root,
                                                            SnapshotBuffers buffers = {});

@@ -59,18 +59,18 @@ void IndexSet::EncodeTables(const std::filesystem::path& dir, KeywordSegments::P
   *keywords = keywords_.PrepareSave(dir, out);
 }
 
-IndexSet::SnapshotBuffers IndexSet::SnapshotBuffers::Touched(const std::pair<std::size_t, std::size_t>& bytes) {
+IndexSet::SnapshotBuffers IndexSet::SnapshotBuffers::Touched(const SnapshotSizes& sizes) {
   SnapshotBuffers buffers;
   // resize() writes every byte, so every page is the process's before the copy-out; clear()
   // keeps the room.
-  buffers.tables.resize(bytes.first);
+  buffers.tables.resize(sizes.tables);
   buffers.tables.clear();
-  buffers.graph.resize(bytes.second);
+  buffers.graph.resize(sizes.graph);
   buffers.graph.clear();
   return buffers;
 }
 
-std::pair<std::size_t, std::size_t> IndexSet::SnapshotBytes(const ApplyLock&) const {
+IndexSet::SnapshotSizes IndexSet::SnapshotBytes(const ApplyLock&) const {
   // A quarter more, and 16 MiB: what a few seconds of a bulk load add while the buffers are made.
   auto with_room = [](std::size_t bytes) { return bytes == 0 ? 0 : bytes + bytes / 4 + (std::size_t{16} << 20); };
   return {with_room(last_tables_bytes_), with_room(vectors_->GrowingImageBytes())};

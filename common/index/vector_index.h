@@ -140,11 +140,10 @@ class VectorIndex {
   std::uint64_t ContentHash() const;
 
   // The bytes Save() writes (hnswlib's file layout), copied out under the read lock into
-  // *out_buffer:
-  // one copy of level 0 and of each slot's upper-level links, without a file. For a writer
-  // that must not be held while a file is written (a snapshot of the growing graph); the
-  // caller writes them. What *out_buffer held is dropped but its capacity is used: memory touched
-  // beforehand takes the copy without waiting for the kernel to find pages. Throws
+  // *out_buffer: one copy of level 0 and of each slot's upper-level links, without a file. For
+  // a writer that must not be held while a file is written (a snapshot of the growing graph);
+  // the caller writes them. What *out_buffer held is dropped but its capacity is used: memory
+  // touched beforehand takes the copy without waiting for the kernel to find pages. Throws
   // std::bad_alloc as any allocation does.
   void ImageTo(std::string* out_buffer) const;
   // How many bytes ImageTo() writes now.

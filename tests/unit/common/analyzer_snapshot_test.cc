@@ -11,18 +11,13 @@
 
 #include "common/analysis/analyzer.h"
 #include "common/index/index_set.h"
+#include "tests/testutil/index_options.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace tide::index {
 namespace {
 
-IndexSet::Options SmallOptions() {
-  IndexSet::Options o;
-  o.model_id = "hash-v1-d8";
-  o.vector.dim = 8;
-  o.vector.initial_capacity = 16;
-  return o;
-}
+using testutil::SmallIndexOptions;
 
 std::filesystem::path OnlySnapshot(const std::filesystem::path& root) {
   std::vector<std::filesystem::path> dirs;
@@ -47,7 +42,7 @@ void WriteManifest(const std::filesystem::path& dir, const nlohmann::json& manif
 class AnalyzerSnapshotTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto set = IndexSet::Create(SmallOptions());
+    auto set = IndexSet::Create(SmallIndexOptions());
     ASSERT_TRUE(set.ok()) << set.status().ToString();
     set_ = std::move(*set);
     ASSERT_TRUE(set_->SaveSnapshot(root(), 2).ok());
@@ -63,7 +58,7 @@ TEST_F(AnalyzerSnapshotTest, ManifestRecordsTheTermScheme) {
   EXPECT_EQ(manifest.value("analyzer", std::string()), analysis::Analyzer().SchemeId());
   EXPECT_EQ(analysis::Analyzer().SchemeId(),
             "tide-terms-v" + std::to_string(analysis::Analyzer::kTermSchemeVersion) + "+ngrams+stems");
-  EXPECT_TRUE(IndexSet::LoadLatestSnapshot(root(), SmallOptions()).ok());
+  EXPECT_TRUE(IndexSet::LoadLatestSnapshot(root(), SmallIndexOptions()).ok());
 }
 
 TEST_F(AnalyzerSnapshotTest, SnapshotOfAnotherSchemeIsNotLoaded) {
@@ -72,7 +67,7 @@ TEST_F(AnalyzerSnapshotTest, SnapshotOfAnotherSchemeIsNotLoaded) {
   manifest["analyzer"] = "tide-terms-v1+ngrams+stems";
   WriteManifest(snap, manifest);
 
-  auto loaded = IndexSet::LoadLatestSnapshot(root(), SmallOptions());
+  auto loaded = IndexSet::LoadLatestSnapshot(root(), SmallIndexOptions());
   ASSERT_FALSE(loaded.ok());
   // NotFound is what the worker and the daemon answer by rebuilding from the change log.
   EXPECT_EQ(loaded.status().code(), Status::Code::kNotFound);
@@ -85,7 +80,7 @@ TEST_F(AnalyzerSnapshotTest, SnapshotWithoutARecordedSchemeIsNotLoaded) {
   manifest.erase("analyzer");  // written before the manifest recorded the scheme
   WriteManifest(snap, manifest);
 
-  auto loaded = IndexSet::LoadLatestSnapshot(root(), SmallOptions());
+  auto loaded = IndexSet::LoadLatestSnapshot(root(), SmallIndexOptions());
   ASSERT_FALSE(loaded.ok());
   EXPECT_EQ(loaded.status().code(), Status::Code::kNotFound);
 }
@@ -100,7 +95,7 @@ TEST_F(AnalyzerSnapshotTest, SavingTheSameStateReplacesASnapshotOfAnotherScheme)
   // would skip it and rebuild again.
   ASSERT_TRUE(set_->SaveSnapshot(root(), 2).ok());
   EXPECT_EQ(ReadManifest(OnlySnapshot(root())).value("analyzer", std::string()), analysis::Analyzer().SchemeId());
-  EXPECT_TRUE(IndexSet::LoadLatestSnapshot(root(), SmallOptions()).ok());
+  EXPECT_TRUE(IndexSet::LoadLatestSnapshot(root(), SmallIndexOptions()).ok());
 }
 
 }  // namespace
