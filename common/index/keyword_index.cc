@@ -17,12 +17,12 @@ std::string KeywordIndex::TermKey(Field field, std::string_view term) {
   return key;
 }
 
-std::uint32_t KeywordIndex::AddSlot(std::uint64_t label, std::uint32_t container, std::uint32_t postings,
+std::uint32_t KeywordIndex::AddSlot(std::uint64_t label, std::uint32_t container,
                                     const std::array<std::uint32_t, kNumFields>& length) {
   const auto slot = static_cast<std::uint32_t>(slot_label_.size());
   slot_label_.push_back(label);
   slot_container_.push_back(container);
-  slot_postings_.push_back(postings);
+  slot_postings_.push_back(0);  // the caller sets it
   for (int f = 0; f < kNumFields; ++f) slot_length_[f].push_back(length[f]);
   slot_of_.emplace(label, slot);
   if (container >= containers_.size()) containers_.resize(container + 1);
@@ -30,7 +30,6 @@ std::uint32_t KeywordIndex::AddSlot(std::uint64_t label, std::uint32_t container
   ++stats.chunks;
   for (int f = 0; f < kNumFields; ++f) stats.total_length[f] += length[f];
   stats.slots.push_back(slot);
-  live_postings_ += postings;
   return slot;
 }
 
@@ -60,30 +59,29 @@ void KeywordIndex::CountContainers(Term* term) {
 }
 
 void KeywordIndex::Add(std::uint64_t label, std::uint32_t container, const FieldTerms& terms) {
-  // Each field's terms sorted, so that a term's frequency is the length of its run: no node to
-  // allocate per distinct term, as counting them in a map did (most of this call's time).
-  std::array<std::vector<std::string_view>, kNumFields> sorted;
   std::array<std::uint32_t, kNumFields> length{};
+  for (int f = 0; f < kNumFields; ++f) length[f] = static_cast<std::uint32_t>(terms[f].size());
+  const std::uint32_t slot = AddSlot(label, container, length);
+  // Each occurrence is looked up: a term whose list already ends at this slot was seen before
+  // in this field, so its frequency goes up, else it gets a posting. (Sorting the terms to
+  // count runs cost more than the repeated lookups, which find the table's slot in cache.)
   std::uint32_t postings = 0;
-  for (int f = 0; f < kNumFields; ++f) {
-    sorted[f].assign(terms[f].begin(), terms[f].end());
-    std::sort(sorted[f].begin(), sorted[f].end());
-    length[f] = static_cast<std::uint32_t>(terms[f].size());
-    for (std::size_t i = 0; i < sorted[f].size(); ++i) postings += i == 0 || sorted[f][i] != sorted[f][i - 1];
-  }
-  const std::uint32_t slot = AddSlot(label, container, postings, length);
   std::string key;  // TermKey's form, built in place: one buffer for every lookup
   for (int f = 0; f < kNumFields; ++f) {
-    const std::vector<std::string_view>& field_terms = sorted[f];
-    for (std::size_t i = 0; i < field_terms.size();) {
-      std::size_t run = i + 1;
-      while (run < field_terms.size() && field_terms[run] == field_terms[i]) ++run;
+    for (const std::string& text : terms[f]) {
       key.assign(1, FieldPrefix(static_cast<Field>(f)));
-      key.append(field_terms[i]);
-      AppendPosting(&terms_[key], slot, static_cast<std::uint32_t>(run - i));
-      i = run;
+      key.append(text);
+      Term& term = terms_[key];
+      if (!term.postings.empty() && term.postings.back().slot == slot) {
+        term.max_tf = std::max(term.max_tf, ++term.postings.back().tf);
+      } else {
+        AppendPosting(&term, slot, 1);
+        ++postings;
+      }
     }
   }
+  slot_postings_[slot] = postings;
+  live_postings_ += postings;
 }
 
 bool KeywordIndex::Remove(std::uint64_t label) {
@@ -127,7 +125,7 @@ void KeywordIndex::Compact() {
     Term& term = it->second;
     std::erase_if(term.postings, [&](const Posting& p) { return renumber[p.slot] == kRemoved; });
     if (term.postings.empty()) {
-      it = terms_.erase(it);
+      terms_.erase(it++);  // a Swiss table's erase moves nothing
       continue;
     }
     term.max_tf = 0;

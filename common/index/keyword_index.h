@@ -9,8 +9,9 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "common/index/container_set.h"
 #include "common/status.h"
@@ -168,7 +169,8 @@ class KeywordIndex {
   static std::string TermKey(Field field, std::string_view term);
   // The byte TermKey puts before a term of `field`.
   static char FieldPrefix(Field field) { return static_cast<char>('0' + static_cast<int>(field)); }
-  std::uint32_t AddSlot(std::uint64_t label, std::uint32_t container, std::uint32_t postings,
+  // A new slot for `label`, counted in its container; the caller sets its postings.
+  std::uint32_t AddSlot(std::uint64_t label, std::uint32_t container,
                         const std::array<std::uint32_t, kNumFields>& length);
   void AppendPosting(Term* term, std::uint32_t slot, std::uint32_t tf);
   bool Countable(const Term& term) const;
@@ -187,12 +189,15 @@ class KeywordIndex {
   // Drops the postings of removed chunks and renumbers the slots densely.
   void Compact();
 
-  std::unordered_map<std::string, Term> terms_;               // TermKey -> postings
+  // TermKey -> postings. Open addressing (a Swiss table): adding a chunk looks up each of its
+  // terms, and with a node per term (std::unordered_map) those lookups, each a chain of cache
+  // misses, were most of the daemon's CPU during an ingest.
+  absl::flat_hash_map<std::string, Term> terms_;
   std::vector<std::uint64_t> slot_label_;                     // live and removed slots
   std::vector<std::uint32_t> slot_container_;                 // kRemoved once removed
   std::vector<std::uint32_t> slot_postings_;                  // entries owned, for lazy removal
   std::array<std::vector<std::uint32_t>, kNumFields> slot_length_;
-  std::unordered_map<std::uint64_t, std::uint32_t> slot_of_;  // live labels only
+  absl::flat_hash_map<std::uint64_t, std::uint32_t> slot_of_;  // live labels only
   std::vector<ContainerStats> containers_;                    // by container ordinal
   // Slots removed since the last compaction, with the container each was in. Counted
   // terms subtract them lazily (DocFrequencies::settled), only when a search reads them.

@@ -108,7 +108,9 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
       len = static_cast<std::uint32_t>(v);
     }
     if (slot_of_.contains(label)) return bad("duplicate chunk");
-    AddSlot(label, static_cast<std::uint32_t>(container), static_cast<std::uint32_t>(postings), length);
+    const std::uint32_t slot = AddSlot(label, static_cast<std::uint32_t>(container), length);
+    slot_postings_[slot] = static_cast<std::uint32_t>(postings);
+    live_postings_ += postings;
   }
   std::uint64_t nterms = 0;
   if (!r.GetVarint(&nterms)) return bad("truncated term count");
