@@ -13,7 +13,8 @@ namespace tide {
 Status SyncPath(const std::filesystem::path& path);
 
 // Writes `contents` to "<path>.tmp", fsyncs it, renames it over `path` and fsyncs the parent
-// directory: readers see the old file or the new one, never a torn one.
+// directory: readers see the old file or the new one, never a torn one. A large file is
+// written back 8 MiB at a time as it is written (file_util.cc says why).
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view contents);
 
 // NotFound if `path` cannot be opened. At most `max_bytes` (the file's first ones).
