@@ -114,6 +114,9 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
   }
   std::uint64_t nterms = 0;
   if (!r.GetVarint(&nterms)) return bad("truncated term count");
+  // Each term takes at least two bytes (its key's length and its postings count): a count
+  // beyond that is damage, and must not size the table.
+  if (nterms > in.size() / 2) return bad("more terms than the bytes can hold");
   terms_.reserve(nterms);
   auto by_slot = [](const Posting& a, const Posting& b) { return a.slot < b.slot; };
   for (std::uint64_t i = 0; i < nterms; ++i) {

@@ -283,6 +283,10 @@ TEST(KeywordIndexTest, CorruptPostingsAreRefused) {
   ASSERT_EQ(single.substr(single.size() - 7), "\x01" + term);
   const std::string twice = single.substr(0, single.size() - 7) + "\x02" + term + term;
   EXPECT_EQ(back.ParseFrom(twice).message(), "keyword index: duplicate term");
+  // A term count no file of this size could hold is refused before it sizes the term table.
+  const std::string huge_count = std::string("\x80\x80\x80\x80\x80\x20", 6);  // varint 2^40
+  const std::string counted = single.substr(0, single.size() - 7) + huge_count + term;
+  EXPECT_EQ(back.ParseFrom(counted).message(), "keyword index: more terms than the bytes can hold");
 }
 
 // Issue 15: shards that score with their scope's statistics summed over every shard rank as
