@@ -139,8 +139,15 @@ pipeline_stop "$worker_pid"
 # log after it replayed, the partitions assigned again.
 log_count() { grep -c "$1" "$run/ingest.log" || true; }
 assigned_before=$(log_count 'partition assigned')
+ready_before=$(log_count 'indexes ready')
 restart_t0=$(now_ms)
 pipeline_start_worker
+# Its indexes ready (snapshot loaded, change log replayed: the worker's own part), then its
+# partitions assigned (the group join: on the dev broker this waits for the stopped static
+# member's session, see the ingest reading).
+ready_again() { [ "$(log_count 'indexes ready')" -gt "$ready_before" ]; }
+wait_until 300 ready_again || { echo "the restarted worker's indexes were not ready"; tail -n 20 "$run/ingest.log"; exit 1; }
+ready_ms=$(( $(now_ms) - restart_t0 ))
 reassigned() { [ "$(log_count 'partition assigned')" -gt "$assigned_before" ]; }
 wait_until 300 reassigned || { echo "the restarted worker was not assigned its partitions"; tail -n 20 "$run/ingest.log"; exit 1; }
 restart_ms=$(( $(now_ms) - restart_t0 ))
@@ -208,11 +215,11 @@ fi
 section="$run/section.md"
 python3 - "$run" "$chunks_written" "$docs" "$text_bytes" "$publish_ms" "$((t1 - t0))" "$((t2 - t0))" \
   "$worker_cpu" "$query_cpu" "$worker_rss" "$worker_hwm" "$query_rss" "$query_hwm" "$load_rate" \
-  "$load_chunks" "$have_plot" "$worker_written" "$restart_ms" "${restart_load:-?}" <<'PY' >"$run/body.md"
+  "$load_chunks" "$have_plot" "$worker_written" "$restart_ms" "${restart_load:-?}" "$ready_ms" <<'PY' >"$run/body.md"
 import json, re, sys
 (run, chunks, docs, text_bytes, publish_ms, worker_ms, searchable_ms, worker_cpu, query_cpu,
  w_rss, w_hwm, q_rss, q_hwm, load_rate, load_chunks, have_plot, worker_written, restart_ms,
- restart_load) = sys.argv[1:]
+ restart_load, ready_ms) = sys.argv[1:]
 chunks, docs, text_bytes = int(chunks), int(docs), int(text_bytes)
 worker_ms, searchable_ms = int(worker_ms), int(searchable_ms)
 n = json.load(open(f"{run}/numbers.json"))
@@ -277,8 +284,11 @@ for name, label in [("idle", "idle"), ("load", f"under a background load of {int
     lost = f", {f['lost']} never visible within 10 s (counted as lost)" if f["lost"] else ""
     p(f"| freshness p50 / p90 / p99 / max, {label} ({f['n']} probes{lost}) | {ms(f['p50'])} / {ms(f['p90'])} / {ms(f['p99'])} / {ms(f['max'])} ms | p99 ≤ 1,000 ms | {ok(f['p99'] <= 1000)} |")
 p(f"| CPU used during the ingest: tide-ingest / tide-query | {float(worker_cpu):.1f} s / {float(query_cpu):.1f} s (of {2 * searchable_ms / 1000:.1f} core-seconds) | | |")
-p(f"| tide-ingest restarted after the runs: start → partitions assigned (of which loading its snapshot) | "
-  f"{int(restart_ms) / 1000:.1f} s ({restart_load} s) | ≤ 3 s (issue 14) | {ok(int(restart_ms) <= 3000)} |")
+p(f"| tide-ingest restarted after the runs: start → indexes ready (snapshot loaded, change log replayed; "
+  f"of which loading its snapshot) | {int(ready_ms) / 1000:.1f} s ({restart_load} s) | | |")
+p(f"| the same restart: start → partitions assigned (the dev broker keeps a stopped static member's "
+  f"partitions until its session ends; a real broker hands them back at once: see the reading) | "
+  f"{int(restart_ms) / 1000:.1f} s | ≤ 3 s (issue 14) | {ok(int(restart_ms) <= 3000)} |")
 p(f"| memory after the ingest, VmRSS (VmHWM): tide-ingest / tide-query | {int(w_rss) / 1024:.0f} ({int(w_hwm) / 1024:.0f}) / {int(q_rss) / 1024:.0f} ({int(q_hwm) / 1024:.0f}) MiB | | |")
 p()
 p(f"**Where the worker's time goes** (sums of its `/metrics` histograms over {int(n['batches'])} batches; "
