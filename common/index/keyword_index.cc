@@ -17,12 +17,12 @@ std::string KeywordIndex::TermKey(Field field, std::string_view term) {
   return key;
 }
 
-std::uint32_t KeywordIndex::AddSlot(std::uint64_t label, std::uint32_t container,
+std::uint32_t KeywordIndex::AddSlot(std::uint64_t label, std::uint32_t container, std::uint32_t postings,
                                     const std::array<std::uint32_t, kNumFields>& length) {
   const auto slot = static_cast<std::uint32_t>(slot_label_.size());
   slot_label_.push_back(label);
   slot_container_.push_back(container);
-  slot_postings_.push_back(0);  // the caller sets it
+  slot_postings_.push_back(postings);
   for (int f = 0; f < kNumFields; ++f) slot_length_[f].push_back(length[f]);
   slot_of_.emplace(label, slot);
   if (container >= containers_.size()) containers_.resize(container + 1);
@@ -30,6 +30,7 @@ std::uint32_t KeywordIndex::AddSlot(std::uint64_t label, std::uint32_t container
   ++stats.chunks;
   for (int f = 0; f < kNumFields; ++f) stats.total_length[f] += length[f];
   stats.slots.push_back(slot);
+  live_postings_ += postings;
   return slot;
 }
 
@@ -61,7 +62,7 @@ void KeywordIndex::CountContainers(Term* term) {
 void KeywordIndex::Add(std::uint64_t label, std::uint32_t container, const FieldTerms& terms) {
   std::array<std::uint32_t, kNumFields> length{};
   for (int f = 0; f < kNumFields; ++f) length[f] = static_cast<std::uint32_t>(terms[f].size());
-  const std::uint32_t slot = AddSlot(label, container, length);
+  const std::uint32_t slot = AddSlot(label, container, /*postings=*/0, length);  // counted below
   // Each occurrence is looked up: a term whose list already ends at this slot was seen before
   // in this field, so its frequency goes up, else it gets a posting. (Sorting the terms to
   // count runs cost more than the repeated lookups, which find the table's slot in cache.)

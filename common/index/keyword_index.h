@@ -169,8 +169,7 @@ class KeywordIndex {
   static std::string TermKey(Field field, std::string_view term);
   // The byte TermKey puts before a term of `field`.
   static char FieldPrefix(Field field) { return static_cast<char>('0' + static_cast<int>(field)); }
-  // A new slot for `label`, counted in its container; the caller sets its postings.
-  std::uint32_t AddSlot(std::uint64_t label, std::uint32_t container,
+  std::uint32_t AddSlot(std::uint64_t label, std::uint32_t container, std::uint32_t postings,
                         const std::array<std::uint32_t, kNumFields>& length);
   void AppendPosting(Term* term, std::uint32_t slot, std::uint32_t tf);
   bool Countable(const Term& term) const;

@@ -108,9 +108,7 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
       len = static_cast<std::uint32_t>(v);
     }
     if (slot_of_.contains(label)) return bad("duplicate chunk");
-    const std::uint32_t slot = AddSlot(label, static_cast<std::uint32_t>(container), length);
-    slot_postings_[slot] = static_cast<std::uint32_t>(postings);
-    live_postings_ += postings;
+    AddSlot(label, static_cast<std::uint32_t>(container), static_cast<std::uint32_t>(postings), length);
   }
   std::uint64_t nterms = 0;
   if (!r.GetVarint(&nterms)) return bad("truncated term count");
