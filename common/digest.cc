@@ -81,13 +81,25 @@ Result<std::string> Sha256FileHex(const std::filesystem::path& path) {
 
 std::string Xxh3Hex(std::string_view data) { return Hex64(XXH3_64bits(data.data(), data.size())); }
 
+struct Xxh3Stream::State {
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> xxh{XXH3_createState(), XXH3_freeState};
+};
+
+Xxh3Stream::Xxh3Stream() : state_(std::make_unique<State>()) {
+  // Fails only when it cannot allocate: nothing to recover from.
+  if (!state_->xxh || XXH3_64bits_reset(state_->xxh.get()) != XXH_OK) std::abort();
+}
+
+Xxh3Stream::~Xxh3Stream() = default;
+
+void Xxh3Stream::Update(const void* data, std::size_t n) { XXH3_64bits_update(state_->xxh.get(), data, n); }
+
+std::string Xxh3Stream::Hex() const { return Hex64(XXH3_64bits_digest(state_->xxh.get())); }
+
 Result<std::string> Xxh3FileHex(const std::filesystem::path& path, std::uint64_t* bytes) {
-  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(), XXH3_freeState);
-  if (!state || XXH3_64bits_reset(state.get()) != XXH_OK) std::abort();
-  TIDE_RETURN_IF_ERROR(ReadInPieces(path, 4 << 20, [&](const char* data, std::size_t n) {
-    XXH3_64bits_update(state.get(), data, n);
-  }, bytes));
-  return Hex64(XXH3_64bits_digest(state.get()));
+  Xxh3Stream stream;
+  TIDE_RETURN_IF_ERROR(ReadInPieces(path, 4 << 20, [&](const char* data, std::size_t n) { stream.Update(data, n); }, bytes));
+  return stream.Hex();
 }
 
 }  // namespace tide

@@ -336,18 +336,17 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
       }
       files = std::move(*listed);
     }
-    // The graph (mostly one large read), the tables (decoding, CPU) and the checksums (reading
-    // every file again, mostly from the page cache) side by side.
+    // The graphs (mostly large reads) beside the tables (decoding, CPU). Each file is read
+    // once: its checksum is taken from the bytes its loader reads, and the files no loader
+    // reads whole (a worker's sealed graphs) are checked after.
     const auto start = std::chrono::steady_clock::now();
-    std::future<Status> verifying = std::async(std::launch::async, [&]() {
-      return files.empty() ? Status() : VerifySnapshotFiles(dir, files);
-    });
+    SnapshotFiles reading(dir, files);
     const nlohmann::json segments = manifest.contains("segments") ? manifest["segments"] : nlohmann::json();
     std::future<Result<std::unique_ptr<SegmentedVectorIndex>>> vectors_loading =
         std::async(std::launch::async, [&]() {
-          return SegmentedVectorIndex::Load(dir, segments, options.vector, options.keep_sealed_segments);
+          return SegmentedVectorIndex::Load(&reading, segments, options.vector, options.keep_sealed_segments);
         });
-    Result<std::string> tables = ReadFile(dir / "tables.bin");
+    Result<std::string> tables = reading.ReadFile("tables.bin");
     std::uint64_t format = 0;
     std::string_view growing_keywords;
     Status decoded = tables ? set->DecodeTables(*tables, &format, &growing_keywords) : tables.status();
@@ -356,7 +355,7 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
       if (format == kTablesFormat && !listed) {
         decoded = Status::Corruption("the manifest of " + dir.string() + " lists no keyword segments");
       } else {
-        decoded = set->keywords_.Load(dir, listed ? manifest["keyword_segments"] : nlohmann::json(), growing_keywords);
+        decoded = set->keywords_.Load(&reading, listed ? manifest["keyword_segments"] : nlohmann::json(), growing_keywords);
       }
     }
     if (decoded.ok()) {
@@ -365,8 +364,8 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
       set->keywords_.RemoveUnlisted([&](std::uint64_t label) { return set->table_.contains(label); });
     }
     Result<std::unique_ptr<SegmentedVectorIndex>> vectors = vectors_loading.get();
-    const Status verified = verifying.get();
     // A checksum that differs explains whatever else failed, so it is reported first.
+    const Status verified = reading.CheckRest();
     const Status failed = !verified.ok() ? verified.WithContext("snapshot " + dir.string())
                           : !vectors.ok() ? vectors.status()
                                           : decoded;

@@ -185,6 +185,12 @@ void KeywordSegments::FinishSave(const PendingSave& save, const std::filesystem:
 
 Status KeywordSegments::Load(const std::filesystem::path& dir, const nlohmann::json& manifest,
                              std::string_view growing) {
+  SnapshotFiles unchecked(dir, {});
+  return Load(&unchecked, manifest, growing);
+}
+
+Status KeywordSegments::Load(SnapshotFiles* files, const nlohmann::json& manifest, std::string_view growing) {
+  const std::filesystem::path& dir = files->dir();
   TIDE_RETURN_IF_ERROR(growing_->ParseFrom(growing));
   if (manifest.is_null()) return Status();
   auto bad = [&](const std::string& what) {
@@ -218,7 +224,7 @@ Status KeywordSegments::Load(const std::filesystem::path& dir, const nlohmann::j
     one.segment.file = dir / KeywordFileName(one.segment.id);
   }
   for (Loading& one : loading) {
-    one.done = std::async(std::launch::async, [&one, keep = options_.keep_sealed]() -> Status {
+    one.done = std::async(std::launch::async, [&one, files, keep = options_.keep_sealed]() -> Status {
       std::error_code ec;
       const std::uintmax_t size = std::filesystem::file_size(one.segment.file, ec);
       if (ec) return Status::Corruption("missing " + one.segment.file.string() + ": " + ec.message());
@@ -238,7 +244,10 @@ Status KeywordSegments::Load(const std::filesystem::path& dir, const nlohmann::j
           prefix = static_cast<std::size_t>(2 * kMaxVarint + chunks * kMaxChunkEntry);
         }
       }
-      Result<std::string> contents = ReadFile(one.segment.file, prefix);
+      // A whole file is read through `files`, which takes its checksum on the way; a prefix
+      // is checked with the rest of the snapshot's files (SnapshotFiles::CheckRest).
+      Result<std::string> contents = keep ? files->ReadFile(one.segment.file.filename().string())
+                                          : ReadFile(one.segment.file, prefix);
       if (!contents) {
         return contents.status().code() == Status::Code::kNotFound
                    ? Status::Corruption("missing " + one.segment.file.string())

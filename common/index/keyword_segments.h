@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/index/keyword_index.h"
+#include "common/index/snapshot_files.h"
 #include "common/status.h"
 
 namespace tide::index {
@@ -95,6 +96,9 @@ class KeywordSegments {
   // a snapshot from before keyword segments, whose tables hold the whole index). Corruption
   // if a file is missing, damaged or not what the manifest says.
   Status Load(const std::filesystem::path& dir, const nlohmann::json& manifest, std::string_view growing);
+  // The same from a snapshot being loaded: a sealed segment read whole is read once, its
+  // checksum compared as it is read (SnapshotFiles).
+  Status Load(SnapshotFiles* files, const nlohmann::json& manifest, std::string_view growing);
   // Removes each sealed segment's chunks for which `listed` is false (deletes after its file
   // was written). Returns how many.
   std::size_t RemoveUnlisted(const std::function<bool(std::uint64_t)>& listed);

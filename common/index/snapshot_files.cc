@@ -1,5 +1,13 @@
 #include "common/index/snapshot_files.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
 #include "common/digest.h"
 
 namespace tide::index {
@@ -70,7 +78,10 @@ Status VerifySnapshotFile(const std::filesystem::path& file, const FileChecksum&
   return Status();
 }
 
-Status VerifySnapshotFiles(const std::filesystem::path& dir, const FileChecksums& files) {
+namespace {
+
+// VerifySnapshotFiles, but for the files named in `skip` (checked already) only that they exist.
+Status VerifyFilesBut(const std::filesystem::path& dir, const FileChecksums& files, const std::set<std::string>& skip) {
   Result<std::map<std::string, Listed>> listed = ListFiles(dir);
   if (!listed) return listed.status();
   for (const auto& [name, file] : *listed) {
@@ -78,9 +89,165 @@ Status VerifySnapshotFiles(const std::filesystem::path& dir, const FileChecksums
   }
   for (const auto& [name, want] : files) {
     if (listed->find(name) == listed->end()) return Status::Corruption(name + " is missing");
+    if (skip.contains(name)) continue;
     TIDE_RETURN_IF_ERROR(VerifySnapshotFile(dir / name, want));
   }
   return Status();
+}
+
+constexpr std::size_t kReaderBuffer = std::size_t{1} << 20;
+// A large read goes straight into the caller's memory, hashed a step at a time while the step
+// is still in the CPU's cache.
+constexpr std::size_t kDirectStep = std::size_t{8} << 20;
+
+}  // namespace
+
+Status VerifySnapshotFiles(const std::filesystem::path& dir, const FileChecksums& files) {
+  return VerifyFilesBut(dir, files, {});
+}
+
+Result<std::unique_ptr<SnapshotFileReader>> SnapshotFileReader::Open(const std::filesystem::path& file) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) return Status::NotFound("no file " + file.string());
+    return Status::Unavailable("cannot open " + file.string() + ": " + std::strerror(err));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Status::Unavailable("cannot stat " + file.string() + ": " + std::strerror(err));
+  }
+  // Read from start to end: the kernel may read ahead further (a start from disk).
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  return std::unique_ptr<SnapshotFileReader>(
+      new SnapshotFileReader(file, fd, static_cast<std::uint64_t>(st.st_size)));
+}
+
+SnapshotFileReader::SnapshotFileReader(std::filesystem::path path, int fd, std::uint64_t size)
+    : path_(std::move(path)), fd_(fd), size_(size) {}
+
+SnapshotFileReader::~SnapshotFileReader() { ::close(fd_); }
+
+Status SnapshotFileReader::ReadFromFile(char* dst, std::size_t n) {
+  std::size_t done = 0;
+  while (done < n) {
+    const ssize_t got = ::read(fd_, dst + done, n - done);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return Status::Unavailable("error reading " + path_.string() + ": " + std::strerror(errno));
+    }
+    if (got == 0) {
+      return Status::Corruption(path_.string() + " ends at byte " + std::to_string(offset_ + done) +
+                                ", short of what its contents say it holds");
+    }
+    done += static_cast<std::size_t>(got);
+  }
+  hash_.Update(dst, n);
+  return Status();
+}
+
+Status SnapshotFileReader::Read(void* dst_bytes, std::size_t n) {
+  char* dst = static_cast<char*>(dst_bytes);
+  // Claims beyond the file (a damaged count) fail before any reading or allocating.
+  if (n > remaining()) {
+    return Status::Corruption(path_.string() + " has " + std::to_string(remaining()) + " bytes left at byte " +
+                              std::to_string(offset_) + ", short of the " + std::to_string(n) +
+                              " its contents say follow");
+  }
+  const std::size_t buffered = std::min(n, buffer_.size() - begin_);
+  std::memcpy(dst, buffer_.data() + begin_, buffered);
+  begin_ += buffered;
+  offset_ += buffered;
+  dst += buffered;
+  n -= buffered;
+  if (n == 0) return Status();
+  // The buffer is empty from here on.
+  if (n >= kReaderBuffer) {
+    for (std::size_t done = 0; done < n;) {
+      const std::size_t step = std::min(kDirectStep, n - done);
+      TIDE_RETURN_IF_ERROR(ReadFromFile(dst + done, step));
+      done += step;
+      offset_ += step;
+    }
+    return Status();
+  }
+  const std::size_t fill = static_cast<std::size_t>(std::min<std::uint64_t>(kReaderBuffer, remaining()));
+  buffer_.resize(fill);
+  begin_ = 0;
+  TIDE_RETURN_IF_ERROR(ReadFromFile(buffer_.data(), fill));
+  std::memcpy(dst, buffer_.data(), n);
+  begin_ = n;
+  offset_ += n;
+  return Status();
+}
+
+Result<std::string> SnapshotFileReader::ReadRest() {
+  std::string out(static_cast<std::size_t>(remaining()), '\0');
+  TIDE_RETURN_IF_ERROR(Read(out.data(), out.size()));
+  return out;
+}
+
+Status SnapshotFileReader::Skip(std::uint64_t n) {
+  std::vector<char> scratch(static_cast<std::size_t>(std::min<std::uint64_t>(n, kDirectStep)));
+  while (n > 0) {
+    const std::size_t step = static_cast<std::size_t>(std::min<std::uint64_t>(n, scratch.size()));
+    TIDE_RETURN_IF_ERROR(Read(scratch.data(), step));
+    n -= step;
+  }
+  return Status();
+}
+
+FileChecksum SnapshotFileReader::Checksum() const { return FileChecksum{offset_, hash_.Hex()}; }
+
+SnapshotFiles::SnapshotFiles(std::filesystem::path dir, FileChecksums listed)
+    : dir_(std::move(dir)), listed_(std::move(listed)) {}
+
+Result<std::unique_ptr<SnapshotFileReader>> SnapshotFiles::Open(const std::string& name) const {
+  return SnapshotFileReader::Open(dir_ / name);
+}
+
+Status SnapshotFiles::Finish(const SnapshotFileReader& reader) {
+  const std::string name = reader.path().filename().string();
+  if (reader.remaining() > 0) {
+    return Status::Corruption(reader.path().string() + " goes on for " + std::to_string(reader.remaining()) +
+                              " bytes past the end of its contents");
+  }
+  if (listed_.empty()) return Status();  // nothing listed to check against
+  auto it = listed_.find(name);
+  if (it == listed_.end()) return Status::Corruption(name + " is not listed in the manifest");
+  const FileChecksum read = reader.Checksum();
+  if (read.bytes != it->second.bytes) {
+    return Status::Corruption(name + " has " + std::to_string(read.bytes) + " bytes, the manifest says " +
+                              std::to_string(it->second.bytes));
+  }
+  if (read.xxh3 != it->second.xxh3) {
+    return Status::Corruption(name + " does not match its checksum (xxh3 " + read.xxh3 + ", the manifest says " +
+                              it->second.xxh3 + ")");
+  }
+  std::lock_guard lock(mu_);
+  checked_.insert(name);
+  return Status();
+}
+
+Result<std::string> SnapshotFiles::ReadFile(const std::string& name) {
+  Result<std::unique_ptr<SnapshotFileReader>> reader = Open(name);
+  if (!reader) return reader.status();
+  Result<std::string> contents = (*reader)->ReadRest();
+  if (!contents) return contents.status();
+  TIDE_RETURN_IF_ERROR(Finish(**reader));
+  return contents;
+}
+
+Status SnapshotFiles::CheckRest() const {
+  if (listed_.empty()) return Status();
+  std::set<std::string> checked;
+  {
+    std::lock_guard lock(mu_);
+    checked = checked_;
+  }
+  return VerifyFilesBut(dir_, listed_, checked);
 }
 
 nlohmann::json FileChecksumsToJson(const FileChecksums& files) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <mutex>
@@ -11,6 +12,7 @@
 
 #include "common/file_util.h"
 #include "common/index/hnswlib.h"
+#include "common/index/snapshot_files.h"
 #include "common/index/vector_index_impl.h"
 
 namespace tide::index {
@@ -85,25 +87,138 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::Create(const Options& options)
 
 Result<std::unique_ptr<VectorIndex>> VectorIndex::Load(const std::filesystem::path& file,
                                                        const Options& options) {
-  if (!std::filesystem::exists(file)) return Status::NotFound("no vector index at " + file.string());
-  auto impl = std::make_unique<Impl>(options);
-  try {
-    impl->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
-        &impl->space, file.string(), /*nmslib=*/false, /*max_elements=*/0,
-        /*allow_replace_deleted=*/true);
-    impl->hnsw->setEf(options.ef_search);
-  } catch (const std::exception& e) {
-    return Status::Corruption("loading " + file.string() + ": " + e.what());
+  Result<std::unique_ptr<SnapshotFileReader>> in = SnapshotFileReader::Open(file);
+  if (!in) {
+    if (in.status().code() == Status::Code::kNotFound) return Status::NotFound("no vector index at " + file.string());
+    return in.status();
   }
-  // loadIndex takes the dimension from the space, not the file; the per-element layout in
-  // the file tells whether they agree (data sits between the level-0 links and the label).
-  const hnswlib::HierarchicalNSW<float>& h = *impl->hnsw;
-  std::size_t file_data_bytes = h.label_offset_ - h.offsetData_;
-  if (file_data_bytes != static_cast<std::size_t>(options.dim) * sizeof(float)) {
-    return Status::InvalidArgument("vector index " + file.string() + " has dimension " +
-                                   std::to_string(file_data_bytes / sizeof(float)) +
+  Result<std::unique_ptr<VectorIndex>> index = Load(in->get(), options);
+  if (index && (*in)->remaining() > 0) {
+    return Status::Corruption(file.string() + " goes on for " + std::to_string((*in)->remaining()) +
+                              " bytes past the end of its graph");
+  }
+  return index;
+}
+
+namespace {
+
+template <typename T>
+Status ReadBytesOf(SnapshotFileReader* in, T* value) {
+  return in->Read(value, sizeof(T));
+}
+
+// Deepest level a graph may claim: hnswlib draws levels as -ln(U) * mult with mult = 1/ln(M),
+// so even M = 2 reaches 64 with odds of 2^-64.
+constexpr int kMaxLevel = 64;
+
+}  // namespace
+
+// The layout ImageTo writes (hnswlib's saveIndex format): the header, every slot's level-0
+// record, then each slot's upper-level links preceded by their length. hnswlib's own
+// loadIndex walks the file twice through an ifstream, seeking and asking the position at
+// every slot (millions of system calls at 1M), and reads it beside the checksum's read; this
+// reads it once, in order, and checks what it relies on before it allocates or indexes.
+Result<std::unique_ptr<VectorIndex>> VectorIndex::Load(SnapshotFileReader* in, const Options& options) {
+  auto impl = std::make_unique<Impl>(options);
+  auto bad = [&](const std::string& what) {
+    return Status::Corruption("vector index " + in->path().string() + ": " + what);
+  };
+  std::size_t offset_level0 = 0, max_elements = 0, count = 0, size_data = 0, label_offset = 0, offset_data = 0;
+  std::size_t max_m = 0, max_m0 = 0, m = 0, ef_construction = 0;
+  int max_level = 0;
+  hnswlib::tableint enter = 0;
+  double mult = 0;
+  for (Status s : {ReadBytesOf(in, &offset_level0), ReadBytesOf(in, &max_elements), ReadBytesOf(in, &count),
+                   ReadBytesOf(in, &size_data), ReadBytesOf(in, &label_offset), ReadBytesOf(in, &offset_data),
+                   ReadBytesOf(in, &max_level), ReadBytesOf(in, &enter), ReadBytesOf(in, &max_m),
+                   ReadBytesOf(in, &max_m0), ReadBytesOf(in, &m), ReadBytesOf(in, &mult),
+                   ReadBytesOf(in, &ef_construction)}) {
+    if (!s.ok()) return s.code() == Status::Code::kCorruption ? bad("truncated header") : s;
+  }
+  const std::size_t dim = static_cast<std::size_t>(options.dim);
+  if (label_offset < offset_data || label_offset - offset_data != dim * sizeof(float)) {
+    return Status::InvalidArgument("vector index " + in->path().string() + " has dimension " +
+                                   std::to_string(label_offset > offset_data ? (label_offset - offset_data) / sizeof(float) : 0) +
                                    ", expected " + std::to_string(options.dim));
   }
+  const std::size_t links0 = max_m0 * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
+  const std::size_t links = max_m * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
+  if (m == 0 || m > 10000 || max_m != m || max_m0 < m || max_m0 > 2 * 10000 || offset_level0 != 0 ||
+      offset_data != links0 || size_data != label_offset + sizeof(hnswlib::labeltype) || !(mult > 0)) {
+    return bad("a header whose sizes disagree");
+  }
+  if (count > max_elements) return bad(std::to_string(count) + " slots, more than its capacity " + std::to_string(max_elements));
+  // The capacity is room reserved for inserts, not contents: more than doubling or this
+  // configuration's first allocation would give (damage, or a file from another
+  // configuration) is not reserved up front; inserts grow the graph as they need.
+  max_elements = std::min(max_elements, std::max(2 * count, InitialCapacity(options)));
+  if (count > in->remaining() / size_data) return bad(std::to_string(count) + " slots claimed, more than the file holds");
+  if (count == 0 ? max_level != -1 : (enter >= count || max_level < 0 || max_level > kMaxLevel)) {
+    return bad("an entry point or top level out of range");
+  }
+
+  auto h = std::make_unique<hnswlib::HierarchicalNSW<float>>(&impl->space);
+  h->allow_replace_deleted_ = true;
+  h->offsetLevel0_ = offset_level0;
+  h->max_elements_ = max_elements;
+  h->size_data_per_element_ = size_data;
+  h->label_offset_ = label_offset;
+  h->offsetData_ = offset_data;
+  h->maxlevel_ = max_level;
+  h->enterpoint_node_ = enter;
+  h->maxM_ = max_m;
+  h->maxM0_ = max_m0;
+  h->M_ = m;
+  h->mult_ = mult;
+  h->revSize_ = 1.0 / mult;
+  h->ef_construction_ = ef_construction;
+  h->data_size_ = impl->space.get_data_size();
+  h->fstdistfunc_ = impl->space.get_dist_func();
+  h->dist_func_param_ = impl->space.get_dist_func_param();
+  h->size_links_per_element_ = links;
+  h->size_links_level0_ = links0;
+  try {
+    // hnswlib frees these in its destructor (clear()): every pointer set below is owned there,
+    // and a slot counts for it once its level is set, so a failure part way frees what exists.
+    h->data_level0_memory_ = static_cast<char*>(std::malloc(max_elements * size_data));
+    h->linkLists_ = static_cast<char**>(std::malloc(sizeof(void*) * max_elements));
+    if ((max_elements > 0 && (h->data_level0_memory_ == nullptr || h->linkLists_ == nullptr))) {
+      return Status::Internal("not enough memory for the " + std::to_string(max_elements) + " slots of " +
+                              in->path().string());
+    }
+    h->element_levels_.assign(max_elements, 0);
+    std::vector<std::mutex>(max_elements).swap(h->link_list_locks_);
+    std::vector<std::mutex>(hnswlib::HierarchicalNSW<float>::MAX_LABEL_OPERATION_LOCKS).swap(h->label_op_locks_);
+    h->visited_list_pool_ = std::make_unique<hnswlib::VisitedListPool>(1, max_elements);
+  } catch (const std::bad_alloc&) {
+    return Status::Internal("not enough memory for the " + std::to_string(max_elements) + " slots of " +
+                            in->path().string());
+  }
+  TIDE_RETURN_IF_ERROR(in->Read(h->data_level0_memory_, count * size_data));
+  h->cur_element_count = count;
+  h->label_lookup_.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    h->linkLists_[i] = nullptr;
+    hnswlib::linklistsizeint bytes = 0;
+    if (Status s = ReadBytesOf(in, &bytes); !s.ok()) return s.code() == Status::Code::kCorruption ? bad("truncated links") : s;
+    if (bytes > 0) {
+      if (bytes % links != 0 || bytes / links > static_cast<std::size_t>(max_level)) {
+        return bad("slot " + std::to_string(i) + " has upper links of " + std::to_string(bytes) + " bytes");
+      }
+      h->linkLists_[i] = static_cast<char*>(std::malloc(bytes));
+      if (h->linkLists_[i] == nullptr) return Status::Internal("not enough memory for " + in->path().string());
+      h->element_levels_[i] = static_cast<int>(bytes / links);
+      TIDE_RETURN_IF_ERROR(in->Read(h->linkLists_[i], bytes));
+    }
+    // As hnswlib's loadIndex: a later slot with the same label wins.
+    h->label_lookup_[h->getExternalLabel(static_cast<hnswlib::tableint>(i))] = static_cast<hnswlib::tableint>(i);
+    if (h->isMarkedDeleted(static_cast<hnswlib::tableint>(i))) {
+      h->num_deleted_ += 1;
+      h->deleted_elements.insert(static_cast<hnswlib::tableint>(i));
+    }
+  }
+  h->setEf(options.ef_search);
+  impl->hnsw = std::move(h);
   return std::unique_ptr<VectorIndex>(new VectorIndex(std::move(impl)));
 }
 

@@ -14,6 +14,8 @@
 
 namespace tide::index {
 
+class SnapshotFileReader;
+
 struct VectorHit {
   std::uint64_t label;
   float score;  // inner product; cosine similarity for the normalised vectors we store
@@ -71,9 +73,14 @@ class VectorIndex {
   };
 
   static Result<std::unique_ptr<VectorIndex>> Create(const Options& options);
-  // Loads a file written by Save(). The file's dimension must equal options.dim.
+  // Loads a file written by Save() or ImageTo(). The file's dimension must equal options.dim
+  // (InvalidArgument otherwise); a file whose header and records disagree with each other or
+  // with its size is Corruption.
   static Result<std::unique_ptr<VectorIndex>> Load(const std::filesystem::path& file,
                                                    const Options& options);
+  // The same, from `in`, read from its start to the end of the graph: the caller compares
+  // the checksum of what was read (SnapshotFiles::Finish), so the file is read once.
+  static Result<std::unique_ptr<VectorIndex>> Load(SnapshotFileReader* in, const Options& options);
   ~VectorIndex();
   VectorIndex(const VectorIndex&) = delete;
   VectorIndex& operator=(const VectorIndex&) = delete;

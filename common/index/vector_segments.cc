@@ -468,8 +468,39 @@ Result<std::unique_ptr<SegmentedVectorIndex>> SegmentedVectorIndex::Load(const s
                                                                          const nlohmann::json& segments,
                                                                          const VectorIndex::Options& options,
                                                                          bool load_sealed_graphs) {
+  SnapshotFiles unchecked(dir, {});
+  return Load(&unchecked, segments, options, load_sealed_graphs);
+}
+
+namespace {
+
+// Loads the graph in `name` of a loading snapshot, read once beside its checksum.
+Result<std::unique_ptr<VectorIndex>> LoadGraph(SnapshotFiles* files, const std::string& name,
+                                               const VectorIndex::Options& options) {
+  Result<std::unique_ptr<SnapshotFileReader>> in = files->Open(name);
+  if (!in) {
+    if (in.status().code() == Status::Code::kNotFound) {
+      return Status::NotFound("no vector index at " + (files->dir() / name).string());
+    }
+    return in.status();
+  }
+  Result<std::unique_ptr<VectorIndex>> graph = VectorIndex::Load(in->get(), options);
+  // A checksum that differs explains whatever else failed, so it is reported first: a graph
+  // that did not load is read to its end for it.
+  if (!graph.ok() && !(*in)->Skip((*in)->remaining()).ok()) return graph.status();
+  TIDE_RETURN_IF_ERROR(files->Finish(**in));
+  return graph;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SegmentedVectorIndex>> SegmentedVectorIndex::Load(SnapshotFiles* files,
+                                                                         const nlohmann::json& segments,
+                                                                         const VectorIndex::Options& options,
+                                                                         bool load_sealed_graphs) {
+  const std::filesystem::path& dir = files->dir();
   std::unique_ptr<SegmentedVectorIndex> index(new SegmentedVectorIndex(options));
-  Result<std::unique_ptr<VectorIndex>> growing = VectorIndex::Load(dir / "vectors.hnsw", options);
+  Result<std::unique_ptr<VectorIndex>> growing = LoadGraph(files, "vectors.hnsw", options);
   if (!growing) return growing.status();
   index->growing_.graph = std::move(*growing);
   if (segments.is_null()) return index;
@@ -496,11 +527,11 @@ Result<std::unique_ptr<SegmentedVectorIndex>> SegmentedVectorIndex::Load(const s
     segment.id = id;
     segment.file = file;
     if (load_sealed_graphs) {
-      Result<std::unique_ptr<VectorIndex>> graph = VectorIndex::Load(file, options);
+      Result<std::unique_ptr<VectorIndex>> graph = LoadGraph(files, SegmentFileName(id), options);
       if (!graph) return graph.status().code() == Status::Code::kNotFound ? bad(graph.status().message()) : graph.status();
       segment.graph = std::move(*graph);
     } else {
-      Result<std::string> labels = ReadFile(dir / LabelsFileName(id));
+      Result<std::string> labels = files->ReadFile(LabelsFileName(id));
       if (!labels) return bad(labels.status().message());
       Reader r(*labels);
       std::uint64_t format = 0;
@@ -517,7 +548,7 @@ Result<std::unique_ptr<SegmentedVectorIndex>> SegmentedVectorIndex::Load(const s
     index->sealed_.push_back(std::move(segment));
   }
 
-  Result<std::string> tombstones = ReadFile(dir / "tombstones.bin");
+  Result<std::string> tombstones = files->ReadFile("tombstones.bin");
   if (!tombstones) return bad("tombstones.bin: " + tombstones.status().message());
   Reader r(*tombstones);
   std::uint64_t format = 0, count = 0;

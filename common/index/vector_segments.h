@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/index/snapshot_files.h"
 #include "common/index/vector_index.h"
 #include "common/status.h"
 
@@ -142,6 +143,11 @@ class SegmentedVectorIndex {
   // set_unload_published leaves them: for a process that does not search.
   static Result<std::unique_ptr<SegmentedVectorIndex>> Load(const std::filesystem::path& dir,
                                                             const nlohmann::json& segments,
+                                                            const VectorIndex::Options& options,
+                                                            bool load_sealed_graphs = true);
+  // The same from a snapshot being loaded: each file read once, its checksum compared as it
+  // is read (SnapshotFiles).
+  static Result<std::unique_ptr<SegmentedVectorIndex>> Load(SnapshotFiles* files, const nlohmann::json& segments,
                                                             const VectorIndex::Options& options,
                                                             bool load_sealed_graphs = true);
 

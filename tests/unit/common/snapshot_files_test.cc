@@ -122,5 +122,84 @@ TEST_F(SnapshotFilesTest, TheManifestEntriesRoundTripAndMalformedOnesAreCorrupti
   }
 }
 
+// A loader reads each file once: the reader hashes what passes through it, whether it comes
+// through its buffer (small reads) or straight into the caller's memory (large ones).
+TEST(SnapshotFileReaderTest, HashesWhatItReadsThroughTheBufferAndStraightThrough) {
+  testutil::TempDir dir;
+  std::string contents;
+  for (int i = 0; contents.size() < (11u << 20); ++i) contents += "벡터 " + std::to_string(i) + ' ';
+  ASSERT_TRUE(WriteFileAtomic(dir.path() / "f", contents).ok());
+  Result<std::unique_ptr<SnapshotFileReader>> in = SnapshotFileReader::Open(dir.path() / "f");
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  SnapshotFileReader& r = **in;
+  EXPECT_EQ(r.size(), contents.size());
+  std::string got(contents.size(), '\0');
+  std::size_t at = 0;
+  // Small reads (buffered), one larger than the buffer (straight through, several steps),
+  // small again, then a skip and the rest.
+  for (std::size_t n : {std::size_t{3}, std::size_t{4096}, std::size_t{9} << 20, std::size_t{17}}) {
+    ASSERT_TRUE(r.Read(got.data() + at, n).ok());
+    at += n;
+  }
+  ASSERT_TRUE(r.Skip(1000).ok());
+  at += 1000;
+  Result<std::string> rest = r.ReadRest();
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+  EXPECT_EQ(rest->size(), contents.size() - at);
+  EXPECT_TRUE(got.compare(0, at - 1000, contents, 0, at - 1000) == 0);
+  EXPECT_TRUE(*rest == contents.substr(at));
+  EXPECT_EQ(r.remaining(), 0u);
+  EXPECT_EQ(r.Checksum(), (FileChecksum{contents.size(), Xxh3Hex(contents)}));
+
+  // Past the end: Corruption naming the file, before anything is read.
+  char byte = 0;
+  const Status past = r.Read(&byte, 1);
+  EXPECT_EQ(past.code(), Status::Code::kCorruption) << past.ToString();
+  EXPECT_NE(past.message().find(dir.path().string()), std::string::npos) << past.message();
+  EXPECT_EQ(SnapshotFileReader::Open(dir.path() / "missing").status().code(), Status::Code::kNotFound);
+}
+
+TEST_F(SnapshotFilesTest, AFileIsCheckedAsItsLoaderReadsItAndTheRestAfter) {
+  const FileChecksums listed = Checksums();
+  {
+    SnapshotFiles files(dir_.path(), listed);
+    Result<std::string> tables = files.ReadFile("tables.bin");
+    ASSERT_TRUE(tables.ok()) << tables.status().ToString();
+    EXPECT_EQ(*tables, "tables of chunks");
+    EXPECT_TRUE(files.CheckRest().ok());
+    // Damage to a file no loader read is found by CheckRest.
+    std::string damaged(5000, 'g');
+    damaged[4999] = 'h';
+    ASSERT_TRUE(WriteFileAtomic(dir_.path() / "seg-0000000001.hnsw", damaged).ok());
+    const Status rest = files.CheckRest();
+    EXPECT_EQ(rest.code(), Status::Code::kCorruption) << rest.ToString();
+    EXPECT_NE(rest.message().find("seg-0000000001.hnsw"), std::string::npos) << rest.message();
+    // A file read is not read again: tables.bin changed now is not CheckRest's to find.
+    ASSERT_TRUE(WriteFileAtomic(dir_.path() / "seg-0000000001.hnsw", std::string(5000, 'g')).ok());
+    ASSERT_TRUE(WriteFileAtomic(dir_.path() / "tables.bin", "tables of chunkz").ok());
+    EXPECT_TRUE(files.CheckRest().ok());
+  }
+  {
+    // ...but the next load reads it, and its loader gets Corruption instead of the bytes.
+    SnapshotFiles files(dir_.path(), listed);
+    Result<std::string> tables = files.ReadFile("tables.bin");
+    ASSERT_FALSE(tables.ok());
+    EXPECT_EQ(tables.status().code(), Status::Code::kCorruption) << tables.status().ToString();
+    EXPECT_NE(tables.status().message().find("tables.bin"), std::string::npos);
+    // A file read only in part is not checked by its reading.
+    Result<std::unique_ptr<SnapshotFileReader>> partial = files.Open("seg-0000000001.hnsw");
+    ASSERT_TRUE(partial.ok());
+    char head[10];
+    ASSERT_TRUE((*partial)->Read(head, sizeof head).ok());
+    EXPECT_EQ(files.Finish(**partial).code(), Status::Code::kCorruption);
+  }
+  {
+    // A snapshot that lists no checksums (written before they were) is read unchecked.
+    SnapshotFiles files(dir_.path(), {});
+    EXPECT_TRUE(files.ReadFile("tables.bin").ok());
+    EXPECT_TRUE(files.CheckRest().ok());
+  }
+}
+
 }  // namespace
 }  // namespace tide::index

@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 #include <set>
 
 #include "common/file_util.h"
+#include "common/index/hnswlib.h"
 #include "tests/testutil/temp_dir.h"
 #include "tests/testutil/vectors.h"
 
@@ -239,6 +241,90 @@ TEST(VectorIndexTest, ImageIsTheBytesSaveWritesAndLoads) {
   EXPECT_EQ((*loaded)->ContentHash(), (*index)->ContentHash());
   EXPECT_EQ((*loaded)->size(), (*index)->size());
   EXPECT_EQ((*loaded)->deleted(), (*index)->deleted());
+}
+
+// Load reads hnswlib's file format itself (one pass, no seeking). What it builds must search
+// exactly as the graph hnswlib's own loadIndex builds from the same file, take inserts after
+// (the capacity, locks and lookup it set up), and refuse a damaged file without crashing.
+TEST(VectorIndexTest, LoadBuildsWhatHnswlibLoadsAndRefusesDamage) {
+  testutil::TempDir dir;
+  VectorIndex::Options o;
+  o.dim = 8;
+  o.initial_capacity = 64;
+  auto index = VectorIndex::Create(o);
+  ASSERT_TRUE(index.ok());
+  std::mt19937 rng(7);
+  for (std::uint64_t i = 1; i <= 3000; ++i) ASSERT_TRUE((*index)->Add(i, RandomUnitVector(rng, 8)).ok());
+  for (std::uint64_t i = 5; i <= 3000; i += 31) ASSERT_TRUE((*index)->Remove(i).ok());
+  const auto file = dir.path() / "v.hnsw";
+  ASSERT_TRUE((*index)->Save(file).ok());
+
+  auto loaded = VectorIndex::Load(file, o);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->ContentHash(), (*index)->ContentHash());
+  EXPECT_EQ((*loaded)->size(), (*index)->size());
+  EXPECT_EQ((*loaded)->deleted(), (*index)->deleted());
+  hnswlib::InnerProductSpace space(8);
+  hnswlib::HierarchicalNSW<float> theirs(&space, file.string(), false, 0, /*allow_replace_deleted=*/true);
+  theirs.setEf(o.ef_search);
+  for (int q = 0; q < 50; ++q) {
+    const std::vector<float> query = RandomUnitVector(rng, 8);
+    auto ours = (*loaded)->Search(query, 10, nullptr);
+    ASSERT_TRUE(ours.ok());
+    auto top = theirs.searchKnnCloserFirst(query.data(), 10);
+    ASSERT_EQ(ours->size(), top.size());
+    for (std::size_t i = 0; i < top.size(); ++i) EXPECT_EQ((*ours)[i].label, top[i].second) << "query " << q;
+  }
+  // Inserts after the load: new labels, and a deleted slot taken again.
+  for (std::uint64_t i = 5001; i <= 5200; ++i) ASSERT_TRUE((*loaded)->Add(i, RandomUnitVector(rng, 8)).ok());
+  const std::vector<float> v = RandomUnitVector(rng, 8);
+  ASSERT_TRUE((*loaded)->Add(6000, v).ok());
+  auto found = (*loaded)->Search(v, 1, nullptr);
+  ASSERT_TRUE(found.ok() && found->size() == 1);
+  EXPECT_EQ((*found)[0].label, 6000u);
+  EXPECT_EQ((*loaded)->size(), (*index)->size() + 201);
+
+  // Damage: cut anywhere (in the header, the level-0 records, the upper links), a byte more,
+  // a slot count or upper-link length no file could hold.
+  Result<std::string> bytes = ReadFile(file);
+  ASSERT_TRUE(bytes.ok());
+  const std::size_t header = 6 * 8 + 4 + 4 + 5 * 8;  // hnswlib's header: 96 bytes
+  for (std::size_t cut : {std::size_t{0}, std::size_t{20}, header - 1, header + 500, bytes->size() / 2,
+                          bytes->size() - 5, bytes->size() - 1}) {
+    ASSERT_TRUE(WriteFileAtomic(file, bytes->substr(0, cut)).ok());
+    auto cut_load = VectorIndex::Load(file, o);
+    ASSERT_FALSE(cut_load.ok()) << "cut at " << cut;
+    EXPECT_EQ(cut_load.status().code(), Status::Code::kCorruption) << "cut at " << cut << ": " << cut_load.status().ToString();
+  }
+  ASSERT_TRUE(WriteFileAtomic(file, *bytes + "x").ok());
+  EXPECT_EQ(VectorIndex::Load(file, o).status().code(), Status::Code::kCorruption);
+  std::string huge = *bytes;
+  const std::size_t slots = std::size_t{1} << 40;
+  std::memcpy(huge.data() + 16, &slots, sizeof slots);  // cur_element_count
+  std::memcpy(huge.data() + 8, &slots, sizeof slots);   // and a capacity to match
+  ASSERT_TRUE(WriteFileAtomic(file, huge).ok());
+  EXPECT_EQ(VectorIndex::Load(file, o).status().code(), Status::Code::kCorruption);
+  // The last slot with upper links: its length is the 4 bytes before them. Find one by
+  // walking the records as the format lays them out.
+  std::size_t size_data = 0;
+  std::memcpy(&size_data, bytes->data() + 24, sizeof size_data);
+  std::size_t at = header + (*index)->slots() * size_data;  // the first slot's length
+  std::size_t with_links = 0;
+  while (at < bytes->size()) {
+    unsigned int length = 0;
+    std::memcpy(&length, bytes->data() + at, sizeof length);
+    if (length > 0) with_links = at;
+    at += sizeof length + length;
+  }
+  ASSERT_EQ(at, bytes->size());
+  ASSERT_GT(with_links, 0u) << "no slot above level 0 in 3,000";
+  std::string odd = *bytes;
+  unsigned int length = 0;
+  std::memcpy(&length, odd.data() + with_links, sizeof length);
+  length += 1;
+  std::memcpy(odd.data() + with_links, &length, sizeof length);
+  ASSERT_TRUE(WriteFileAtomic(file, odd).ok());
+  EXPECT_EQ(VectorIndex::Load(file, o).status().code(), Status::Code::kCorruption);
 }
 
 }  // namespace
