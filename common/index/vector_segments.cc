@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cinttypes>
 #include <cstdio>
+#include <future>
 #include <iterator>
 
 #include <spdlog/spdlog.h>
@@ -500,53 +501,80 @@ Result<std::unique_ptr<SegmentedVectorIndex>> SegmentedVectorIndex::Load(Snapsho
                                                                          bool load_sealed_graphs) {
   const std::filesystem::path& dir = files->dir();
   std::unique_ptr<SegmentedVectorIndex> index(new SegmentedVectorIndex(options));
-  Result<std::unique_ptr<VectorIndex>> growing = LoadGraph(files, "vectors.hnsw", options);
-  if (!growing) return growing.status();
-  index->growing_.graph = std::move(*growing);
-  if (segments.is_null()) return index;
-
   auto bad = [&](const std::string& what) {
     return Status::Corruption("vector segments of snapshot " + dir.string() + ": " + what);
   };
-  if (!segments.is_object() || !segments.contains("next_id") || !segments["next_id"].is_number_unsigned() ||
-      !segments.contains("sealed") || !segments["sealed"].is_array()) {
-    return bad("the manifest's \"segments\" is malformed");
-  }
-  index->next_id_ = segments["next_id"].get<std::uint64_t>();
-  for (const nlohmann::json& entry : segments["sealed"]) {
-    if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_number_unsigned() ||
-        !entry.contains("slots") || !entry["slots"].is_number_unsigned()) {
-      return bad("a malformed entry");
+  struct Listed {
+    std::uint64_t id = 0;
+    std::uint64_t slots = 0;
+  };
+  std::vector<Listed> listed;
+  if (!segments.is_null()) {
+    if (!segments.is_object() || !segments.contains("next_id") || !segments["next_id"].is_number_unsigned() ||
+        !segments.contains("sealed") || !segments["sealed"].is_array()) {
+      return bad("the manifest's \"segments\" is malformed");
     }
-    const std::uint64_t id = entry["id"].get<std::uint64_t>();
-    if (id == 0 || id >= index->next_id_) return bad("segment id " + std::to_string(id) + " out of range");
-    // The file name is derived from the id, never taken from the manifest.
-    const std::filesystem::path file = dir / SegmentFileName(id);
-    const std::uint64_t slots = entry["slots"].get<std::uint64_t>();
+    index->next_id_ = segments["next_id"].get<std::uint64_t>();
+    for (const nlohmann::json& entry : segments["sealed"]) {
+      if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_number_unsigned() ||
+          !entry.contains("slots") || !entry["slots"].is_number_unsigned()) {
+        return bad("a malformed entry");
+      }
+      const std::uint64_t id = entry["id"].get<std::uint64_t>();
+      if (id == 0 || id >= index->next_id_) return bad("segment id " + std::to_string(id) + " out of range");
+      listed.push_back({id, entry["slots"].get<std::uint64_t>()});
+    }
+  }
+  // Each graph is read on a thread of its own (reading and copying them is most of a daemon's
+  // start); the file names are derived from the ids, never taken from the manifest.
+  using Loading = std::future<Result<std::unique_ptr<VectorIndex>>>;
+  auto load = [files, &options](std::string name) {
+    return std::async(std::launch::async, [files, &options, name = std::move(name)]() {
+      return LoadGraph(files, name, options);
+    });
+  };
+  Loading growing_loading = load("vectors.hnsw");
+  std::vector<Loading> sealed_loading;
+  if (load_sealed_graphs) {
+    for (const Listed& one : listed) sealed_loading.push_back(load(SegmentFileName(one.id)));
+  }
+  Status failed;
+  auto take = [&](Loading& loading) -> std::unique_ptr<VectorIndex> {
+    Result<std::unique_ptr<VectorIndex>> graph = loading.get();
+    if (graph) return std::move(*graph);
+    if (failed.ok()) {
+      failed = graph.status().code() == Status::Code::kNotFound ? bad(graph.status().message()) : graph.status();
+    }
+    return nullptr;
+  };
+  index->growing_.graph = take(growing_loading);
+  for (std::size_t i = 0; i < listed.size(); ++i) {
+    const Listed& one = listed[i];
     Segment segment;
-    segment.id = id;
-    segment.file = file;
+    segment.id = one.id;
+    segment.file = dir / SegmentFileName(one.id);
     if (load_sealed_graphs) {
-      Result<std::unique_ptr<VectorIndex>> graph = LoadGraph(files, SegmentFileName(id), options);
-      if (!graph) return graph.status().code() == Status::Code::kNotFound ? bad(graph.status().message()) : graph.status();
-      segment.graph = std::move(*graph);
-    } else {
-      Result<std::string> labels = files->ReadFile(LabelsFileName(id));
+      segment.graph = take(sealed_loading[i]);
+      if (!segment.graph) continue;
+    } else if (failed.ok()) {
+      Result<std::string> labels = files->ReadFile(LabelsFileName(one.id));
       if (!labels) return bad(labels.status().message());
       Reader r(*labels);
       std::uint64_t format = 0;
-      if (!r.GetVarint(&format) || format != kLabelsFormat || !GetSortedLabels(&r, slots, &segment.labels) ||
+      if (!r.GetVarint(&format) || format != kLabelsFormat || !GetSortedLabels(&r, one.slots, &segment.labels) ||
           !r.empty()) {
-        return bad(LabelsFileName(id) + " is malformed");
+        return bad(LabelsFileName(one.id) + " is malformed");
       }
     }
-    if (segment.slots() != slots) {
-      return bad(file.string() + " holds " + std::to_string(segment.slots()) + " vectors, the manifest says " +
-                 entry["slots"].dump());
+    if (failed.ok() && segment.slots() != one.slots) {
+      failed = bad(segment.file.string() + " holds " + std::to_string(segment.slots()) + " vectors, the manifest says " +
+                   std::to_string(one.slots));
     }
     segment.NoteLabelRange();
     index->sealed_.push_back(std::move(segment));
   }
+  if (!failed.ok()) return failed;  // every thread joined above
+  if (segments.is_null()) return index;
 
   Result<std::string> tombstones = files->ReadFile("tombstones.bin");
   if (!tombstones) return bad("tombstones.bin: " + tombstones.status().message());
