@@ -183,6 +183,36 @@ void KeywordSegments::FinishSave(const PendingSave& save, const std::filesystem:
   }
 }
 
+namespace {
+
+// Without keep_sealed only the label table at the front of a sealed segment's file is used:
+// its header, then at most kMaxChunkEntry bytes for each chunk it says it lists. The rest is
+// read only for the file's checksum (not at all for an unchecked snapshot), so the file is
+// read once and the checksum covers the bytes the labels came from.
+Result<std::string> ReadLabelTable(SnapshotFiles* files, const std::string& name) {
+  Result<std::unique_ptr<SnapshotFileReader>> in = files->Open(name);
+  if (!in) return in.status();
+  SnapshotFileReader& r = **in;
+  std::string table(static_cast<std::size_t>(std::min<std::uint64_t>(r.size(), 2 * kMaxVarint)), '\0');
+  TIDE_RETURN_IF_ERROR(r.Read(table.data(), table.size()));
+  Reader head(table);
+  std::uint64_t format = 0, chunks = 0;
+  std::uint64_t prefix = r.size();
+  if (head.GetVarint(&format) && head.GetVarint(&chunks) && chunks < r.size()) {
+    prefix = std::min<std::uint64_t>(r.size(), 2 * kMaxVarint + chunks * kMaxChunkEntry);
+  }
+  const std::size_t got = table.size();
+  table.resize(static_cast<std::size_t>(std::max<std::uint64_t>(prefix, got)));
+  TIDE_RETURN_IF_ERROR(r.Read(table.data() + got, table.size() - got));
+  if (files->Lists(name)) {
+    TIDE_RETURN_IF_ERROR(r.Skip(r.remaining()));
+    TIDE_RETURN_IF_ERROR(files->Finish(r));
+  }
+  return table;
+}
+
+}  // namespace
+
 Status KeywordSegments::Load(const std::filesystem::path& dir, const nlohmann::json& manifest,
                              std::string_view growing) {
   SnapshotFiles unchecked(dir, {});
@@ -232,22 +262,9 @@ Status KeywordSegments::Load(SnapshotFiles* files, const nlohmann::json& manifes
         return Status::Corruption(one.segment.file.string() + " holds " + std::to_string(size) +
                                   " bytes, the manifest says " + std::to_string(one.bytes));
       }
-      // Without keep_sealed only the label table at the front is read: its header, then at
-      // most kMaxChunkEntry bytes for each chunk it says it lists.
-      std::size_t prefix = std::numeric_limits<std::size_t>::max();
-      if (!keep) {
-        Result<std::string> head = ReadFile(one.segment.file, 2 * kMaxVarint);
-        if (!head) return head.status();
-        Reader r(*head);
-        std::uint64_t format = 0, chunks = 0;
-        if (r.GetVarint(&format) && r.GetVarint(&chunks) && chunks < size) {
-          prefix = static_cast<std::size_t>(2 * kMaxVarint + chunks * kMaxChunkEntry);
-        }
-      }
-      // A whole file is read through `files`, which takes its checksum on the way; a prefix
-      // is checked with the rest of the snapshot's files (SnapshotFiles::CheckRest).
-      Result<std::string> contents = keep ? files->ReadFile(one.segment.file.filename().string())
-                                          : ReadFile(one.segment.file, prefix);
+      // A whole file is read through `files`, which takes its checksum on the way.
+      const std::string name = one.segment.file.filename().string();
+      Result<std::string> contents = keep ? files->ReadFile(name) : ReadLabelTable(files, name);
       if (!contents) {
         return contents.status().code() == Status::Code::kNotFound
                    ? Status::Corruption("missing " + one.segment.file.string())

@@ -63,19 +63,29 @@ Result<FileChecksums> ChecksumSnapshotFiles(const std::filesystem::path& dir, co
   return out;
 }
 
-Status VerifySnapshotFile(const std::filesystem::path& file, const FileChecksum& want) {
-  std::uint64_t bytes = 0;
-  Result<std::string> hash = Xxh3FileHex(file, &bytes);
-  if (!hash) return hash.status();
-  if (bytes != want.bytes) {
-    return Status::Corruption(file.filename().string() + " has " + std::to_string(bytes) +
-                              " bytes, the manifest says " + std::to_string(want.bytes));
+namespace {
+
+// Corruption naming `name` unless what was read is what the manifest lists.
+Status Compare(const std::string& name, const FileChecksum& read, const FileChecksum& want) {
+  if (read.bytes != want.bytes) {
+    return Status::Corruption(name + " has " + std::to_string(read.bytes) + " bytes, the manifest says " +
+                              std::to_string(want.bytes));
   }
-  if (*hash != want.xxh3) {
-    return Status::Corruption(file.filename().string() + " does not match its checksum (xxh3 " + *hash +
-                              ", the manifest says " + want.xxh3 + ")");
+  if (read.xxh3 != want.xxh3) {
+    return Status::Corruption(name + " does not match its checksum (xxh3 " + read.xxh3 + ", the manifest says " +
+                              want.xxh3 + ")");
   }
   return Status();
+}
+
+}  // namespace
+
+Status VerifySnapshotFile(const std::filesystem::path& file, const FileChecksum& want) {
+  FileChecksum read;
+  Result<std::string> hash = Xxh3FileHex(file, &read.bytes);
+  if (!hash) return hash.status();
+  read.xxh3 = std::move(*hash);
+  return Compare(file.filename().string(), read, want);
 }
 
 namespace {
@@ -121,8 +131,13 @@ Result<std::unique_ptr<SnapshotFileReader>> SnapshotFileReader::Open(const std::
   }
   // Read from start to end: the kernel may read ahead further (a start from disk).
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  return std::unique_ptr<SnapshotFileReader>(
-      new SnapshotFileReader(file, fd, static_cast<std::uint64_t>(st.st_size)));
+  try {
+    return std::unique_ptr<SnapshotFileReader>(
+        new SnapshotFileReader(file, fd, static_cast<std::uint64_t>(st.st_size)));
+  } catch (...) {
+    ::close(fd);  // the reader that would have owned it was not made
+    throw;
+  }
 }
 
 SnapshotFileReader::SnapshotFileReader(std::filesystem::path path, int fd, std::uint64_t size)
@@ -149,7 +164,14 @@ Status SnapshotFileReader::ReadFromFile(char* dst, std::size_t n) {
 }
 
 Status SnapshotFileReader::Read(void* dst_bytes, std::size_t n) {
-  char* dst = static_cast<char*>(dst_bytes);
+  // After a failed read the buffer, the hash and the file position no longer agree: every
+  // later call fails the same way.
+  if (!failed_.ok()) return failed_;
+  failed_ = ReadOnce(static_cast<char*>(dst_bytes), n);
+  return failed_;
+}
+
+Status SnapshotFileReader::ReadOnce(char* dst, std::size_t n) {
   // Claims beyond the file (a damaged count) fail before any reading or allocating.
   if (n > remaining()) {
     return Status::Corruption(path_.string() + " has " + std::to_string(remaining()) + " bytes left at byte " +
@@ -157,7 +179,7 @@ Status SnapshotFileReader::Read(void* dst_bytes, std::size_t n) {
                               " its contents say follow");
   }
   const std::size_t buffered = std::min(n, buffer_.size() - begin_);
-  std::memcpy(dst, buffer_.data() + begin_, buffered);
+  if (buffered > 0) std::memcpy(dst, buffer_.data() + begin_, buffered);
   begin_ += buffered;
   offset_ += buffered;
   dst += buffered;
@@ -184,6 +206,7 @@ Status SnapshotFileReader::Read(void* dst_bytes, std::size_t n) {
 }
 
 Result<std::string> SnapshotFileReader::ReadRest() {
+  if (!failed_.ok()) return failed_;
   std::string out(static_cast<std::size_t>(remaining()), '\0');
   TIDE_RETURN_IF_ERROR(Read(out.data(), out.size()));
   return out;
@@ -210,6 +233,7 @@ Result<std::unique_ptr<SnapshotFileReader>> SnapshotFiles::Open(const std::strin
 
 Status SnapshotFiles::Finish(const SnapshotFileReader& reader) {
   const std::string name = reader.path().filename().string();
+  if (!reader.failed().ok()) return reader.failed();
   if (reader.remaining() > 0) {
     return Status::Corruption(reader.path().string() + " goes on for " + std::to_string(reader.remaining()) +
                               " bytes past the end of its contents");
@@ -217,18 +241,23 @@ Status SnapshotFiles::Finish(const SnapshotFileReader& reader) {
   if (listed_.empty()) return Status();  // nothing listed to check against
   auto it = listed_.find(name);
   if (it == listed_.end()) return Status::Corruption(name + " is not listed in the manifest");
-  const FileChecksum read = reader.Checksum();
-  if (read.bytes != it->second.bytes) {
-    return Status::Corruption(name + " has " + std::to_string(read.bytes) + " bytes, the manifest says " +
-                              std::to_string(it->second.bytes));
-  }
-  if (read.xxh3 != it->second.xxh3) {
-    return Status::Corruption(name + " does not match its checksum (xxh3 " + read.xxh3 + ", the manifest says " +
-                              it->second.xxh3 + ")");
-  }
+  TIDE_RETURN_IF_ERROR(Compare(name, reader.Checksum(), it->second));
   std::lock_guard lock(mu_);
   checked_.insert(name);
   return Status();
+}
+
+bool SnapshotFiles::Lists(const std::string& name) const { return listed_.contains(name); }
+
+Status SnapshotFiles::Check(const std::string& name) {
+  if (listed_.empty()) return Status();
+  Result<std::unique_ptr<SnapshotFileReader>> reader = Open(name);
+  if (!reader) {
+    return reader.status().code() == Status::Code::kNotFound ? Status::Corruption(name + " is missing")
+                                                             : reader.status();
+  }
+  TIDE_RETURN_IF_ERROR((*reader)->Skip((*reader)->remaining()));
+  return Finish(**reader);
 }
 
 Result<std::string> SnapshotFiles::ReadFile(const std::string& name) {

@@ -67,11 +67,15 @@ class SnapshotFileReader {
   const std::filesystem::path& path() const { return path_; }
   std::uint64_t size() const { return size_; }       // when opened
   std::uint64_t remaining() const { return size_ - offset_; }
-  // What was read: bytes and XXH3 so far.
+  // What was read: its bytes and XXH3. Meaningful once the file is read to its end (until
+  // then the hash may cover buffered bytes not yet handed over).
   FileChecksum Checksum() const;
+  // The first read that failed (a later read fails the same way), or OK.
+  const Status& failed() const { return failed_; }
 
  private:
   SnapshotFileReader(std::filesystem::path path, int fd, std::uint64_t size);
+  Status ReadOnce(char* dst, std::size_t n);
   // Reads `n` bytes from the file into `dst` and hashes them. REQUIRES: the buffer is empty.
   Status ReadFromFile(char* dst, std::size_t n);
 
@@ -82,6 +86,7 @@ class SnapshotFileReader {
   std::vector<char> buffer_;  // read and hashed, not yet handed over: [begin_, buffer_.size())
   std::size_t begin_ = 0;
   Xxh3Stream hash_;
+  Status failed_;
 };
 
 // The files of one snapshot being loaded, each checked against its manifest's checksum from
@@ -102,6 +107,11 @@ class SnapshotFiles {
   Status Finish(const SnapshotFileReader& reader);
   // Open, read all, Finish.
   Result<std::string> ReadFile(const std::string& name);
+  // Reads `name` only to check it (a file this process loads nothing from, say a worker's
+  // sealed graphs): Open, read to the end, Finish. Nothing to do for an unchecked snapshot.
+  Status Check(const std::string& name);
+  // Whether the manifest lists a checksum for `name`.
+  bool Lists(const std::string& name) const;
 
   // Reads and checks every listed file no loader finished (say the sealed graphs a worker
   // does not load); Corruption for a listed file missing, or a file in the directory the list

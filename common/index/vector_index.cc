@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <exception>
 #include <functional>
 #include <mutex>
@@ -144,15 +146,19 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::Load(SnapshotFileReader* in, c
   const std::size_t links0 = max_m0 * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
   const std::size_t links = max_m * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
   if (m == 0 || m > 10000 || max_m != m || max_m0 < m || max_m0 > 2 * 10000 || offset_level0 != 0 ||
-      offset_data != links0 || size_data != label_offset + sizeof(hnswlib::labeltype) || !(mult > 0)) {
+      offset_data != links0 || size_data != label_offset + sizeof(hnswlib::labeltype) || !(mult > 0) ||
+      !std::isfinite(mult)) {
     return bad("a header whose sizes disagree");
+  }
+  // Slots are numbered by hnswlib's 32-bit tableint.
+  if (count > in->remaining() / size_data || count > std::numeric_limits<hnswlib::tableint>::max()) {
+    return bad(std::to_string(count) + " slots claimed, more than the file holds");
   }
   if (count > max_elements) return bad(std::to_string(count) + " slots, more than its capacity " + std::to_string(max_elements));
   // The capacity is room reserved for inserts, not contents: more than doubling or this
   // configuration's first allocation would give (damage, or a file from another
   // configuration) is not reserved up front; inserts grow the graph as they need.
   max_elements = std::min(max_elements, std::max(2 * count, InitialCapacity(options)));
-  if (count > in->remaining() / size_data) return bad(std::to_string(count) + " slots claimed, more than the file holds");
   if (count == 0 ? max_level != -1 : (enter >= count || max_level < 0 || max_level > kMaxLevel)) {
     return bad("an entry point or top level out of range");
   }
@@ -216,6 +222,11 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::Load(SnapshotFileReader* in, c
       h->num_deleted_ += 1;
       h->deleted_elements.insert(static_cast<hnswlib::tableint>(i));
     }
+  }
+  // A search starts at the entry point on the top level: it must have links there.
+  if (count > 0 && h->element_levels_[enter] != max_level) {
+    return bad("the entry point is on level " + std::to_string(h->element_levels_[enter]) + ", the top level is " +
+               std::to_string(max_level));
   }
   h->setEf(options.ef_search);
   impl->hnsw = std::move(h);

@@ -157,6 +157,20 @@ TEST(SnapshotFileReaderTest, HashesWhatItReadsThroughTheBufferAndStraightThrough
   EXPECT_EQ(past.code(), Status::Code::kCorruption) << past.ToString();
   EXPECT_NE(past.message().find(dir.path().string()), std::string::npos) << past.message();
   EXPECT_EQ(SnapshotFileReader::Open(dir.path() / "missing").status().code(), Status::Code::kNotFound);
+
+  // An empty file: nothing to read, and the checksum of no bytes.
+  ASSERT_TRUE(WriteFileAtomic(dir.path() / "empty", "").ok());
+  in = SnapshotFileReader::Open(dir.path() / "empty");
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  ASSERT_TRUE((*in)->Read(&byte, 0).ok());
+  rest = (*in)->ReadRest();
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+  EXPECT_TRUE(rest->empty());
+  EXPECT_EQ((*in)->Checksum(), (FileChecksum{0, Xxh3Hex("")}));
+  // A read that failed fails every later read the same way.
+  EXPECT_EQ((*in)->Read(&byte, 1).code(), Status::Code::kCorruption);
+  EXPECT_EQ((*in)->Read(&byte, 0).code(), Status::Code::kCorruption);
+  EXPECT_EQ((*in)->failed().code(), Status::Code::kCorruption);
 }
 
 TEST_F(SnapshotFilesTest, AFileIsCheckedAsItsLoaderReadsItAndTheRestAfter) {

@@ -283,6 +283,13 @@ TEST(VectorIndexTest, LoadBuildsWhatHnswlibLoadsAndRefusesDamage) {
   ASSERT_TRUE(found.ok() && found->size() == 1);
   EXPECT_EQ((*found)[0].label, 6000u);
   EXPECT_EQ((*loaded)->size(), (*index)->size() + 201);
+  EXPECT_EQ((*loaded)->slots(), 3000u + 201 - 97) << "the 97 deleted slots were not taken again";
+  // Past the capacity the file gave (4,096): the loaded graph grows.
+  for (std::uint64_t i = 7001; i <= 8500; ++i) ASSERT_TRUE((*loaded)->Add(i, RandomUnitVector(rng, 8)).ok());
+  EXPECT_EQ((*loaded)->slots(), 3104u + 1500);
+  found = (*loaded)->Search(v, 1, nullptr);
+  ASSERT_TRUE(found.ok() && found->size() == 1);
+  EXPECT_EQ((*found)[0].label, 6000u);
 
   // Damage: cut anywhere (in the header, the level-0 records, the upper links), a byte more,
   // a slot count or upper-link length no file could hold.
@@ -325,6 +332,46 @@ TEST(VectorIndexTest, LoadBuildsWhatHnswlibLoadsAndRefusesDamage) {
   std::memcpy(odd.data() + with_links, &length, sizeof length);
   ASSERT_TRUE(WriteFileAtomic(file, odd).ok());
   EXPECT_EQ(VectorIndex::Load(file, o).status().code(), Status::Code::kCorruption);
+}
+
+// An empty graph, and one whose file reserves far more room than it holds: the loader does
+// not reserve that room up front, and inserts grow the graph from what it did reserve.
+TEST(VectorIndexTest, LoadsAnEmptyGraphAndOneWithRoomToSpare) {
+  testutil::TempDir dir;
+  VectorIndex::Options o;
+  o.dim = 8;
+  o.initial_capacity = 64;
+  auto empty = VectorIndex::Create(o);
+  ASSERT_TRUE(empty.ok());
+  ASSERT_TRUE((*empty)->Save(dir.path() / "empty.hnsw").ok());
+  auto loaded = VectorIndex::Load(dir.path() / "empty.hnsw", o);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->slots(), 0u);
+  std::mt19937 rng(8);
+  const std::vector<float> v = RandomUnitVector(rng, 8);
+  ASSERT_TRUE((*loaded)->Add(1, v).ok());
+  auto found = (*loaded)->Search(v, 1, nullptr);
+  ASSERT_TRUE(found.ok() && found->size() == 1);
+  EXPECT_EQ((*found)[0].label, 1u);
+
+  VectorIndex::Options roomy = o;
+  roomy.initial_capacity = 100000;
+  auto big = VectorIndex::Create(roomy);
+  ASSERT_TRUE(big.ok());
+  for (std::uint64_t i = 1; i <= 10; ++i) ASSERT_TRUE((*big)->Add(i, RandomUnitVector(rng, 8)).ok());
+  ASSERT_TRUE((*big)->Save(dir.path() / "roomy.hnsw").ok());
+  loaded = VectorIndex::Load(dir.path() / "roomy.hnsw", o);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->ContentHash(), (*big)->ContentHash());
+  for (std::uint64_t i = 11; i <= 300; ++i) ASSERT_TRUE((*loaded)->Add(i, RandomUnitVector(rng, 8)).ok());
+  EXPECT_EQ((*loaded)->size(), 300u);
+  // The image of the loaded graph names the room it reserved (64), not the file's 100,000.
+  std::string image;
+  (*loaded)->ImageTo(&image);
+  std::size_t capacity = 0;
+  std::memcpy(&capacity, image.data() + 8, sizeof capacity);
+  EXPECT_LT(capacity, 100000u);
+  EXPECT_GE(capacity, 300u);
 }
 
 }  // namespace
