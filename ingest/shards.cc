@@ -116,6 +116,18 @@ Status ShardSet::CheckPartitionCount(storage::Store* store, const std::filesyste
       "topic into a new data directory instead");
 }
 
+namespace {
+
+// Stops a shard's indexer (caught up, a final snapshot) and flushes its store, so that the
+// next open (a restart, or the worker the partition moves to) replays no write-ahead log.
+Status StopShard(Shard* shard) {
+  Status stopped = shard->indexer->Stop();
+  Status flushed = shard->store->Flush();
+  return !stopped.ok() ? stopped : flushed;
+}
+
+}  // namespace
+
 Status ShardSet::Release(std::int32_t partition) {
   if (options_.layout == ShardLayout::kSingle) return Status();
   std::unique_ptr<Shard> shard;
@@ -126,7 +138,7 @@ Status ShardSet::Release(std::int32_t partition) {
     shard = std::move(it->second);
     shards_.erase(it);
   }
-  Status stopped = shard->indexer->Stop();
+  Status stopped = StopShard(shard.get());
   spdlog::info("shard closed partition={} chunks={} seq={}{}", partition, shard->indexes->size(),
                shard->indexes->applied_seq(), stopped.ok() ? "" : " error=" + stopped.ToString());
   return stopped.WithContext("closing the shard of partition " + std::to_string(partition));
@@ -140,7 +152,7 @@ Status ShardSet::StopAll() {
   }
   Status first;
   for (auto& [partition, shard] : shards) {
-    Status s = shard->indexer->Stop();
+    Status s = StopShard(shard.get());
     if (first.ok() && !s.ok()) first = s;
   }
   return first;

@@ -104,6 +104,7 @@ rocksdb::Options BaseOptions(const Store::Options& options) {
   // (up to 64 MiB) dirty for one fsync at its end, which stalls the WAL's fsync on every
   // batch meanwhile (ext4 commits one journal for both): the freshness tail under load.
   o.bytes_per_sync = std::uint64_t{1} << 20;
+  o.max_total_wal_size = options.max_wal_bytes;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));

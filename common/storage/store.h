@@ -46,6 +46,11 @@ class Store {
   struct Options {
     bool sync_writes = true;           // fsync the WAL on every Write: survives power loss
     std::size_t block_cache_bytes = 64 << 20;
+    // The write-ahead log's total size. Past it, the column families whose data is in its
+    // oldest file are flushed so the file can go: an open after a crash replays at most about
+    // this much. (RocksDB's own default, four times all memtables, let a quiet column family
+    // keep hundreds of MB of log alive, replayed for seconds at each start.)
+    std::uint64_t max_wal_bytes = std::uint64_t{256} << 20;
   };
 
   // The single writer. Creates the store if missing.
