@@ -35,7 +35,7 @@ packages=(
   libboost-dev libboost-program-options-dev
   librdkafka-dev librocksdb-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libicu-dev libgumbo-dev libssl-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
-  libxxhash-dev libabsl-dev
+  libxxhash-dev libabsl-dev libjemalloc-dev
   openjdk-17-jre-headless maven
   chromium fonts-noto-cjk clang-14 libclang-rt-14-dev
 )

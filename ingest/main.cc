@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/allocator.h"
 #include "common/logging.h"
 #include "common/stop_signal.h"
 #include "ingest/config.h"
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
     std::cerr << "tide-ingest: " << s.message() << '\n';
     return 2;
   }
+  spdlog::info("tide-ingest starting allocator={}", tide::AllocatorName());
   tide::StopSignal stop;
   tide::Status s = tide::ingest::RunWorker(*config, stop.stopping());
   if (!s.ok()) spdlog::critical("ingest exiting: {}", s.ToString());

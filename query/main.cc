@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/allocator.h"
 #include "common/logging.h"
 #include "common/stop_signal.h"
 #include "query/config.h"
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
     std::cerr << "tide-query: " << s.message() << '\n';
     return 2;
   }
+  spdlog::info("tide-query starting allocator={}", tide::AllocatorName());
   tide::StopSignal stop;
   tide::Status s = tide::query::RunServer(*config, stop.stopping());
   if (!s.ok()) spdlog::critical("query exiting: {}", s.ToString());

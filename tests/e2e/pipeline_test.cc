@@ -252,6 +252,11 @@ TEST_F(PipelineE2eTest, PublishedDocumentBecomesSearchableOnlyInItsContainer) {
   EXPECT_EQ(ingest_->Wait(seconds(30)), std::optional<int>(0)) << ingest_->Log();
   query_->Signal(SIGTERM);
   EXPECT_EQ(query_->Wait(seconds(30)), std::optional<int>(0)) << query_->Log();
+
+  // Both daemons run on the allocator the build chose (TIDE_ALLOCATOR), and say so.
+  const std::string allocator = std::string("allocator=") + TIDE_ALLOCATOR_EXPECTED;
+  EXPECT_NE(ingest_->Log().find(allocator), std::string::npos) << ingest_->Log();
+  EXPECT_NE(query_->Log().find(allocator), std::string::npos) << query_->Log();
 }
 
 TEST_F(PipelineE2eTest, KillNineAndRestartNeitherLosesNorReappliesEvents) {
