@@ -346,18 +346,23 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
         std::async(std::launch::async, [&]() {
           return SegmentedVectorIndex::Load(&reading, segments, options.vector, options.keep_sealed_segments);
         });
-    Result<std::string> tables = reading.ReadFile("tables.bin");
-    std::uint64_t format = 0;
-    std::string_view growing_keywords;
-    Status decoded = tables ? set->DecodeTables(*tables, &format, &growing_keywords) : tables.status();
-    if (decoded.ok()) {
-      const bool listed = manifest.contains("keyword_segments");
-      if (format == kTablesFormat && !listed) {
-        decoded = Status::Corruption("the manifest of " + dir.string() + " lists no keyword segments");
-      } else {
-        decoded = set->keywords_.Load(&reading, listed ? manifest["keyword_segments"] : nlohmann::json(), growing_keywords);
-      }
-    }
+    // The sealed keyword segments decode on threads of their own while this one reads and
+    // decodes the tables (the growing keyword segment is in them).
+    std::string tables;
+    const bool listed = manifest.contains("keyword_segments");
+    Status decoded = set->keywords_.Load(
+        &reading, listed ? manifest["keyword_segments"] : nlohmann::json(), [&]() -> Result<std::string_view> {
+          Result<std::string> read = reading.ReadFile("tables.bin");
+          if (!read) return read.status();
+          tables = std::move(*read);
+          std::uint64_t format = 0;
+          std::string_view growing_keywords;
+          TIDE_RETURN_IF_ERROR(set->DecodeTables(tables, &format, &growing_keywords));
+          if (format == kTablesFormat && !listed) {
+            return Status::Corruption("the manifest of " + dir.string() + " lists no keyword segments");
+          }
+          return growing_keywords;
+        });
     if (decoded.ok()) {
       // A sealed segment's file keeps the chunks it had when written: those deleted since are
       // the ones this snapshot's chunk table no longer lists.
@@ -388,7 +393,7 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
     }
     set->vectors_ = std::move(*vectors);
     set->file_checksums_ = std::move(files);
-    set->last_tables_bytes_ = tables->size();  // the next snapshot's tables are about as large
+    set->last_tables_bytes_ = tables.size();  // the next snapshot's tables are about as large
     set->vectors_->set_unload_published(!options.keep_sealed_segments);
     // The growing graph of a worker that records it: it changes from now on only by those
     // records (or by this process's, as a worker going on with them).

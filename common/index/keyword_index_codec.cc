@@ -85,7 +85,9 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
   auto bad = [](const char* what) { return Status::Corruption(std::string("keyword index: ") + what); };
   std::uint64_t format = 0, nchunks = 0;
   if (!r.GetVarint(&format) || (format != kFormat && format != kFormatLabels)) return bad("unknown format");
-  if (!r.GetVarint(&nchunks)) return bad("truncated chunk table");
+  // A chunk's entry takes a byte at least for each of its label, container, postings count
+  // and field lengths: a count beyond that is damage, and must not size the tables.
+  if (!r.GetVarint(&nchunks) || nchunks > in.size() / (3 + kNumFields)) return bad("truncated chunk table");
   terms_.clear();
   slot_label_.clear();
   slot_container_.clear();
@@ -95,6 +97,12 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
   containers_.clear();
   removed_.clear();
   live_postings_ = dead_postings_ = 0;
+  // Sized once: growing them a doubling at a time rehashed the label table a dozen times.
+  slot_label_.reserve(nchunks);
+  slot_container_.reserve(nchunks);
+  slot_postings_.reserve(nchunks);
+  for (auto& lengths : slot_length_) lengths.reserve(nchunks);
+  slot_of_.reserve(nchunks);
   for (std::uint64_t i = 0; i < nchunks; ++i) {
     std::uint64_t label = 0, container = 0, postings = 0;
     std::array<std::uint32_t, kNumFields> length{};

@@ -216,13 +216,17 @@ Result<std::string> ReadLabelTable(SnapshotFiles* files, const std::string& name
 Status KeywordSegments::Load(const std::filesystem::path& dir, const nlohmann::json& manifest,
                              std::string_view growing) {
   SnapshotFiles unchecked(dir, {});
-  return Load(&unchecked, manifest, growing);
+  return Load(&unchecked, manifest, [growing]() -> Result<std::string_view> { return growing; });
 }
 
-Status KeywordSegments::Load(SnapshotFiles* files, const nlohmann::json& manifest, std::string_view growing) {
+Status KeywordSegments::Load(SnapshotFiles* files, const nlohmann::json& manifest,
+                             const std::function<Result<std::string_view>()>& growing) {
   const std::filesystem::path& dir = files->dir();
-  TIDE_RETURN_IF_ERROR(growing_->ParseFrom(growing));
-  if (manifest.is_null()) return Status();
+  auto parse_growing = [&]() -> Status {
+    Result<std::string_view> bytes = growing();
+    return bytes ? growing_->ParseFrom(*bytes) : bytes.status();
+  };
+  if (manifest.is_null()) return parse_growing();
   auto bad = [&](const std::string& what) {
     return Status::Corruption("keyword segments of snapshot " + dir.string() + ": " + what);
   };
@@ -282,7 +286,9 @@ Status KeywordSegments::Load(SnapshotFiles* files, const nlohmann::json& manifes
       return Status();
     });
   }
-  Status status;
+  // The growing segment (and whatever reading it takes) here, beside the sealed ones. Its
+  // error comes first: a sealed segment's would only say less.
+  Status status = parse_growing();
   for (Loading& one : loading) {
     Status s = one.done.get();
     if (!s.ok() && status.ok()) status = s.code() == Status::Code::kCorruption ? bad(s.message()) : s;

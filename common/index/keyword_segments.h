@@ -97,8 +97,12 @@ class KeywordSegments {
   // if a file is missing, damaged or not what the manifest says.
   Status Load(const std::filesystem::path& dir, const nlohmann::json& manifest, std::string_view growing);
   // The same from a snapshot being loaded: a sealed segment read whole is read once, its
-  // checksum compared as it is read (SnapshotFiles).
-  Status Load(SnapshotFiles* files, const nlohmann::json& manifest, std::string_view growing);
+  // checksum compared as it is read (SnapshotFiles). The sealed segments decode on threads of
+  // their own while `growing` runs on the caller's: it returns the growing segment's bytes
+  // (reading and decoding the tables that hold them), which are decoded there too. Load returns
+  // `growing`'s error, if any, once the threads are done.
+  Status Load(SnapshotFiles* files, const nlohmann::json& manifest,
+              const std::function<Result<std::string_view>()>& growing);
   // Removes each sealed segment's chunks for which `listed` is false (deletes after its file
   // was written). Returns how many.
   std::size_t RemoveUnlisted(const std::function<bool(std::uint64_t)>& listed);

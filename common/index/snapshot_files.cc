@@ -90,7 +90,9 @@ Status VerifySnapshotFile(const std::filesystem::path& file, const FileChecksum&
 
 namespace {
 
-// VerifySnapshotFiles, but for the files named in `skip` (checked already) only that they exist.
+// Reads every file of `files` but those named in `skip` (checked already, so only their
+// existence is), comparing size and checksum; Corruption for a file of `dir` the list does
+// not name (but MANIFEST.json). Corruption names the first file that differs.
 Status VerifyFilesBut(const std::filesystem::path& dir, const FileChecksums& files, const std::set<std::string>& skip) {
   Result<std::map<std::string, Listed>> listed = ListFiles(dir);
   if (!listed) return listed.status();
@@ -111,10 +113,6 @@ constexpr std::size_t kReaderBuffer = std::size_t{1} << 20;
 constexpr std::size_t kDirectStep = std::size_t{8} << 20;
 
 }  // namespace
-
-Status VerifySnapshotFiles(const std::filesystem::path& dir, const FileChecksums& files) {
-  return VerifyFilesBut(dir, files, {});
-}
 
 Result<std::unique_ptr<SnapshotFileReader>> SnapshotFileReader::Open(const std::filesystem::path& file) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);

@@ -40,10 +40,6 @@ Result<FileChecksums> ChecksumSnapshotFiles(const std::filesystem::path& dir, co
 // differ, Unavailable if it cannot be read.
 Status VerifySnapshotFile(const std::filesystem::path& file, const FileChecksum& want);
 
-// Reads every listed file and compares size and checksum; also fails for a file of `dir` the
-// list does not name (but MANIFEST.json). Corruption names the first file that differs.
-Status VerifySnapshotFiles(const std::filesystem::path& dir, const FileChecksums& files);
-
 // Reads one file from its start to its end, taking its XXH3 from the bytes as they pass, so a
 // loader reads a snapshot file once and its checksum is of the very bytes it decoded. Reads
 // go through a 1 MiB buffer, or straight into the caller's memory for large ones. Not

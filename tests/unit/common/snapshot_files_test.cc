@@ -44,7 +44,7 @@ class SnapshotFilesTest : public ::testing::Test {
   }
   // Corruption whose message names `name`.
   void ExpectCorruptionNaming(const FileChecksums& files, const std::string& name) {
-    const Status s = VerifySnapshotFiles(dir_.path(), files);
+    const Status s = SnapshotFiles(dir_.path(), files).CheckRest();
     EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
     EXPECT_NE(s.message().find(name), std::string::npos) << s.message();
   }
@@ -58,7 +58,7 @@ TEST_F(SnapshotFilesTest, EveryFileButTheManifestIsListedAndVerifies) {
   EXPECT_EQ(files.at("tables.bin").bytes, 16u);
   EXPECT_EQ(files.at("tables.bin").xxh3, Xxh3Hex("tables of chunks"));
   EXPECT_EQ(files.at("seg-0000000001.hnsw").bytes, 5000u);
-  EXPECT_TRUE(VerifySnapshotFiles(dir_.path(), files).ok());
+  EXPECT_TRUE(SnapshotFiles(dir_.path(), files).CheckRest().ok());
 }
 
 TEST_F(SnapshotFilesTest, OneByteChangedInPlaceIsCorruptionNamingTheFile) {
@@ -74,7 +74,7 @@ TEST_F(SnapshotFilesTest, AMissingResizedOrUnlistedFileIsCorruption) {
   ASSERT_TRUE(WriteFileAtomic(dir_.path() / "tables.bin", "tables of chunks, longer").ok());
   ExpectCorruptionNaming(files, "tables.bin");
   ASSERT_TRUE(WriteFileAtomic(dir_.path() / "tables.bin", "tables of chunks").ok());
-  ASSERT_TRUE(VerifySnapshotFiles(dir_.path(), files).ok());
+  ASSERT_TRUE(SnapshotFiles(dir_.path(), files).CheckRest().ok());
 
   ASSERT_TRUE(WriteFileAtomic(dir_.path() / "kw-0000000002.bin", "a segment the manifest does not name").ok());
   ExpectCorruptionNaming(files, "kw-0000000002.bin");
