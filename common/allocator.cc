@@ -1,15 +1,16 @@
 #include "common/allocator.h"
 
-#include <cstddef>
+#include <dlfcn.h>
 
-// jemalloc's control interface, declared weak: it resolves only in a program that links
-// jemalloc, and is null in one on the system's malloc (the sanitizer builds, the tests).
-extern "C" int mallctl(const char* name, void* oldp, std::size_t* oldlenp, void* newp, std::size_t newlen)
-    __attribute__((weak));
+#include <cstddef>
 
 namespace tide {
 
 std::string AllocatorName() {
+  // jemalloc's control interface, looked up among the symbols the process has loaded: found
+  // whether jemalloc was linked or preloaded, absent on the system's malloc.
+  using Mallctl = int (*)(const char*, void*, std::size_t*, void*, std::size_t);
+  auto mallctl = reinterpret_cast<Mallctl>(::dlsym(RTLD_DEFAULT, "mallctl"));
   if (mallctl == nullptr) return "system";
   const char* version = nullptr;
   std::size_t length = sizeof(version);

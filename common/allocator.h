@@ -4,9 +4,9 @@
 
 namespace tide {
 
-// The malloc the process runs on: "jemalloc <version>" when the program links jemalloc (the
-// default build, decision 0011 "The allocator"), else "system". Logged at start, so a
-// deployment shows which one it got.
+// The malloc the process runs on: "jemalloc <version>" when jemalloc serves it (the default
+// build links it, decision 0011 "The allocator"; or it was preloaded), else "system". Logged at
+// start, so a deployment shows which one it got.
 std::string AllocatorName();
 
 }  // namespace tide

@@ -100,7 +100,8 @@ class KeywordSegments {
   // checksum compared as it is read (SnapshotFiles). The sealed segments decode on threads of
   // their own while `growing` runs on the caller's: it returns the growing segment's bytes
   // (reading and decoding the tables that hold them), which are decoded there too. Load returns
-  // `growing`'s error, if any, once the threads are done.
+  // `growing`'s error, if any, once the threads are done. A malformed manifest is Corruption
+  // before any thread starts, and `growing` is not called.
   Status Load(SnapshotFiles* files, const nlohmann::json& manifest,
               const std::function<Result<std::string_view>()>& growing);
   // Removes each sealed segment's chunks for which `listed` is false (deletes after its file

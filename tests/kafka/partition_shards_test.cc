@@ -228,7 +228,7 @@ TEST_F(PartitionShardsTest, Issue15_PartitionsMoveBetweenWorkersWithTheirShardsA
   std::map<int, std::unique_ptr<storage::Store>> shards = OpenShards("shards");
   ASSERT_EQ(shards.size(), static_cast<std::size_t>(kPartitions));
   for (auto& [partition_key, store] : shards) {
-    const int partition = partition_key;  // a plain variable: C++20 lets no lambda capture a binding
+    const int partition = partition_key;  // a plain variable: clang before 16 cannot capture a binding
     std::size_t docs = 0, misplaced = 0;
     ASSERT_TRUE(store
                     ->Scan(storage::Cf::kDocs, "", "",

@@ -287,6 +287,11 @@ TEST(KeywordIndexTest, CorruptPostingsAreRefused) {
   const std::string huge_count = std::string("\x80\x80\x80\x80\x80\x20", 6);  // varint 2^40
   const std::string counted = single.substr(0, single.size() - 7) + huge_count + term;
   EXPECT_EQ(back.ParseFrom(counted).message(), "keyword index: more terms than the bytes can hold");
+  // So is a chunk count no file of this size could hold, before it sizes the slot tables: the
+  // format (one byte), then the count (here 1, one byte).
+  ASSERT_EQ(single[1], '\x01');
+  const std::string many_chunks = single.substr(0, 1) + huge_count + single.substr(2);
+  EXPECT_EQ(back.ParseFrom(many_chunks).message(), "keyword index: truncated chunk table");
 }
 
 // Issue 15: shards that score with their scope's statistics summed over every shard rank as

@@ -57,7 +57,7 @@ TEST_F(ShardSetTest, StopAllFlushesEachStoreSoTheNextStartReplaysNoLog) {
     ASSERT_TRUE(shards.Init().ok());
     Result<Shard*> shard = shards.Get(0);
     ASSERT_TRUE(shard.ok()) << shard.status().ToString();
-    Write((*shard)->store.get());
+    ASSERT_NO_FATAL_FAILURE(Write((*shard)->store.get()));
     EXPECT_GE(WalBytes(dir_.path() / "stopped" / "store"), 2u << 20);  // the writes are in the log
     ASSERT_TRUE(shards.StopAll().ok());
   }
@@ -69,7 +69,7 @@ TEST_F(ShardSetTest, StopAllFlushesEachStoreSoTheNextStartReplaysNoLog) {
     ASSERT_TRUE(shards.Init().ok());
     Result<Shard*> shard = shards.Get(0);
     ASSERT_TRUE(shard.ok()) << shard.status().ToString();
-    Write((*shard)->store.get());
+    ASSERT_NO_FATAL_FAILURE(Write((*shard)->store.get()));
   }
   EXPECT_GE(WalBytes(dir_.path() / "dropped" / "store"), 2u << 20);
 }
