@@ -194,6 +194,7 @@ Status IndexSet::PendingSnapshot::Write() {
   const double hash_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - hashing).count();
   files_ = std::move(*files);
   manifest["files"] = FileChecksumsToJson(files_);
+  SealManifest(&manifest);
   TIDE_RETURN_IF_ERROR(WriteFileAtomic(tmp_dir_ / "MANIFEST.json", manifest.dump(2)));
   TIDE_RETURN_IF_ERROR(SyncPath(tmp_dir_));
   // What this snapshot wrote: its files but those linked from an earlier one.
@@ -302,6 +303,11 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
     nlohmann::json manifest = nlohmann::json::parse(*manifest_text, nullptr, /*allow_exceptions=*/false);
     if (manifest.is_discarded() || !manifest.contains("model_id") || !manifest.contains("dimension")) {
       last = Status::Corruption("unreadable manifest in " + dir.string());
+      report_corrupt(dir, last);
+      continue;
+    }
+    if (Status sealed = CheckManifest(manifest); !sealed.ok()) {
+      last = sealed.WithContext("snapshot " + dir.string());
       report_corrupt(dir, last);
       continue;
     }

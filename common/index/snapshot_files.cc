@@ -277,6 +277,26 @@ Status SnapshotFiles::CheckRest() const {
   return VerifyFilesBut(dir_, listed_, checked);
 }
 
+namespace {
+constexpr const char* kManifestChecksum = "manifest_xxh3";
+
+std::string ManifestChecksum(nlohmann::json manifest) {
+  manifest.erase(kManifestChecksum);
+  return Xxh3Hex(manifest.dump());
+}
+}  // namespace
+
+void SealManifest(nlohmann::json* manifest) { (*manifest)[kManifestChecksum] = ManifestChecksum(*manifest); }
+
+Status CheckManifest(const nlohmann::json& manifest) {
+  if (!manifest.is_object() || !manifest.contains(kManifestChecksum)) return Status();
+  const nlohmann::json& want = manifest[kManifestChecksum];
+  if (!want.is_string() || want.get<std::string>() != ManifestChecksum(manifest)) {
+    return Status::Corruption("MANIFEST.json differs from its own checksum (" + std::string(kManifestChecksum) + ")");
+  }
+  return Status();
+}
+
 nlohmann::json FileChecksumsToJson(const FileChecksums& files) {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& [name, sum] : files) out[name] = {{"bytes", sum.bytes}, {"xxh3", sum.xxh3}};

@@ -28,6 +28,13 @@ struct FileChecksum {
 // By file name (no directory), for every file of a snapshot but MANIFEST.json.
 using FileChecksums = std::map<std::string, FileChecksum>;
 
+// The manifest's own checksum, in its field "manifest_xxh3": the XXH3-64 of the manifest
+// without that field, written compact (nlohmann::json::dump(), keys in order). SealManifest
+// sets it; CheckManifest is Corruption if it is there and differs, and lets a manifest
+// written before the field existed through.
+void SealManifest(nlohmann::json* manifest);
+Status CheckManifest(const nlohmann::json& manifest);
+
 // The checksums of every regular file in `dir` but MANIFEST.json. A file that is a hard link
 // (to an earlier snapshot's, which is how sealed segments are carried) and is named in `known`
 // takes the known checksum instead of being read: a sealed file's name belongs to one content

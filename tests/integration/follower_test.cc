@@ -16,6 +16,7 @@
 #include "common/file_util.h"
 #include "common/index/index_set.h"
 #include "common/index/replayer.h"
+#include "common/index/snapshot_files.h"
 #include "common/storage/store.h"
 #include "ingest/applier.h"
 #include "query/follower.h"
@@ -504,6 +505,23 @@ TEST_F(FollowerTest, Issue14_ADamagedKeywordSegmentIsReportedAndAnOlderSnapshotU
   const std::uintmax_t size = std::filesystem::file_size(file);
   std::filesystem::remove(file);
   ASSERT_TRUE(WriteFileAtomic(file, std::string(size, '\x7f')).ok());
+  ExpectOneCorruptSnapshotSkipped(seq);
+}
+
+// The manifest itself damaged so that it still parses and names what a loader checks (the
+// keyword segments' next id one higher: the snapshot would load, and a later seal would skip
+// an id): its own checksum tells.
+TEST_F(FollowerTest, Issue14_AManifestDamagedButStillReadableIsCaughtByItsOwnChecksum) {
+  const std::uint64_t seq = TwoSegmentedSnapshots();
+  const std::filesystem::path newest = index::IndexSet::ListSnapshotDirs(dir_.path() / "snapshots").front().second;
+  Result<std::string> text = ReadFile(newest / "MANIFEST.json");
+  ASSERT_TRUE(text.ok());
+  nlohmann::json manifest = nlohmann::json::parse(*text);
+  ASSERT_TRUE(manifest.contains("manifest_xxh3"));
+  ASSERT_TRUE(index::CheckManifest(manifest).ok());
+  manifest["keyword_segments"]["next_id"] = manifest["keyword_segments"]["next_id"].get<std::uint64_t>() + 1;
+  ASSERT_EQ(index::CheckManifest(manifest).code(), Status::Code::kCorruption);
+  ASSERT_TRUE(WriteFileAtomic(newest / "MANIFEST.json", manifest.dump(2)).ok());
   ExpectOneCorruptSnapshotSkipped(seq);
 }
 
