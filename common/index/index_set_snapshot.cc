@@ -128,14 +128,14 @@ Result<std::unique_ptr<IndexSet::PendingSnapshot>> IndexSet::PrepareSnapshot(con
     // restart would rebuild again.
     Result<std::string> old_manifest = ReadFile(snapshot->final_dir_ / "MANIFEST.json");
     const nlohmann::json old = old_manifest ? nlohmann::json::parse(*old_manifest, nullptr, false) : nlohmann::json();
-    // And only if it is the snapshot this process wrote or loaded (its files' checksums):
-    // one skipped as damaged, for an older one, is replaced by this state.
+    // And only if it is the snapshot this process wrote or loaded (its files' checksums) and
+    // its manifest is whole: one skipped as damaged, for an older one, is replaced by this state.
     auto same_files = [&]() {
       if (!old.contains("files")) return file_checksums_.empty();
       Result<FileChecksums> files = FileChecksumsFromJson(old["files"]);
       return files.ok() && *files == file_checksums_;
     };
-    if (old.is_object() && old.value("analyzer", std::string()) == analyzer_.SchemeId() &&
+    if (old.is_object() && CheckManifest(old).ok() && old.value("analyzer", std::string()) == analyzer_.SchemeId() &&
         old.value("format", std::uint64_t{0}) == kTablesFormat &&
         old.value("graph_generation", std::uint64_t{0}) == graph_generation() && same_files()) {
       return std::unique_ptr<PendingSnapshot>();

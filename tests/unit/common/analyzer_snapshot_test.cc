@@ -11,6 +11,7 @@
 
 #include "common/analysis/analyzer.h"
 #include "common/index/index_set.h"
+#include "common/index/snapshot_files.h"
 #include "tests/testutil/index_options.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -63,6 +64,16 @@ TEST_F(AnalyzerSnapshotTest, ManifestRecordsTheTermScheme) {
   EXPECT_TRUE(IndexSet::LoadLatestSnapshot(root(), SmallIndexOptions()).ok());
 }
 
+// A manifest written before manifests had their own checksum loads, unchecked.
+TEST_F(AnalyzerSnapshotTest, AManifestWithoutItsOwnChecksumLoads) {
+  const std::filesystem::path snap = OnlySnapshot(root());
+  const nlohmann::json manifest = ReadManifest(snap);
+  ASSERT_TRUE(manifest.contains("manifest_xxh3"));
+  WriteManifest(snap, manifest);  // without it
+  ASSERT_FALSE(ReadManifest(snap).contains("manifest_xxh3"));
+  EXPECT_TRUE(IndexSet::LoadLatestSnapshot(root(), SmallIndexOptions()).ok());
+}
+
 TEST_F(AnalyzerSnapshotTest, SnapshotOfAnotherSchemeIsNotLoaded) {
   const std::filesystem::path snap = OnlySnapshot(root());
   nlohmann::json manifest = ReadManifest(snap);
@@ -97,6 +108,20 @@ TEST_F(AnalyzerSnapshotTest, SavingTheSameStateReplacesASnapshotOfAnotherScheme)
   // would skip it and rebuild again.
   ASSERT_TRUE(set_->SaveSnapshot(root(), 2).ok());
   EXPECT_EQ(ReadManifest(OnlySnapshot(root())).value("analyzer", std::string()), analysis::Analyzer().SchemeId());
+  EXPECT_TRUE(IndexSet::LoadLatestSnapshot(root(), SmallIndexOptions()).ok());
+}
+
+// The same for a snapshot whose manifest was damaged after this process wrote it (its files
+// intact): the loaders skip it, so saving the same state writes it again.
+TEST_F(AnalyzerSnapshotTest, SavingTheSameStateReplacesASnapshotWhoseManifestIsDamaged) {
+  const std::filesystem::path snap = OnlySnapshot(root());
+  nlohmann::json manifest = ReadManifest(snap);
+  manifest["chunks"] = manifest.value("chunks", std::uint64_t{0}) + 1;  // the checksum left as it was
+  std::ofstream(snap / "MANIFEST.json", std::ios::trunc) << manifest.dump(2);
+  ASSERT_FALSE(IndexSet::LoadLatestSnapshot(root(), SmallIndexOptions()).ok());
+
+  ASSERT_TRUE(set_->SaveSnapshot(root(), 2).ok());
+  EXPECT_TRUE(CheckManifest(ReadManifest(OnlySnapshot(root()))).ok());
   EXPECT_TRUE(IndexSet::LoadLatestSnapshot(root(), SmallIndexOptions()).ok());
 }
 
