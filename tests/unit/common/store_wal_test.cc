@@ -10,18 +10,11 @@
 #include <gtest/gtest.h>
 
 #include "common/storage/store.h"
+#include "tests/testutil/store_files.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace tide::storage {
 namespace {
-
-std::uint64_t WalBytes(const std::filesystem::path& dir) {
-  std::uint64_t total = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().extension() == ".log") total += entry.file_size();
-  }
-  return total;
-}
 
 // Writes `mib` MiB into `cf` in 64 KiB values after one small write into the meta family.
 void WriteMostlyTo(Store* store, Cf cf, int mib) {
@@ -47,10 +40,10 @@ TEST(StoreWalTest, TheLogStaysNearItsLimitWhileOneColumnFamilyIsQuiet) {
     WriteMostlyTo(store->get(), Cf::kChunks, 8);
     // Old log files are deleted in the background: poll against a deadline.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (WalBytes(dir.path() / "bounded") > (3u << 20) && std::chrono::steady_clock::now() < deadline) {
+    while (testutil::WalBytes(dir.path() / "bounded") > (3u << 20) && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    EXPECT_LE(WalBytes(dir.path() / "bounded"), 3u << 20);
+    EXPECT_LE(testutil::WalBytes(dir.path() / "bounded"), 3u << 20);
   }
   // Without the limit (RocksDB's default) the same writes keep every byte of log: the meta
   // family's one write pins the first file, and the chunks fit in their memtable.
@@ -58,7 +51,7 @@ TEST(StoreWalTest, TheLogStaysNearItsLimitWhileOneColumnFamilyIsQuiet) {
   auto store = Store::OpenPrimary(dir.path() / "default", options);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   WriteMostlyTo(store->get(), Cf::kChunks, 8);
-  EXPECT_GE(WalBytes(dir.path() / "default"), 8u << 20);
+  EXPECT_GE(testutil::WalBytes(dir.path() / "default"), 8u << 20);
 }
 
 }  // namespace

@@ -11,18 +11,11 @@
 
 #include "common/embedding/hash_embedder.h"
 #include "common/storage/store.h"
+#include "tests/testutil/store_files.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace tide::ingest {
 namespace {
-
-std::uint64_t WalBytes(const std::filesystem::path& store_dir) {
-  std::uint64_t total = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(store_dir)) {
-    if (entry.path().extension() == ".log") total += entry.file_size();
-  }
-  return total;
-}
 
 class ShardSetTest : public ::testing::Test {
  protected:
@@ -58,10 +51,10 @@ TEST_F(ShardSetTest, StopAllFlushesEachStoreSoTheNextStartReplaysNoLog) {
     Result<Shard*> shard = shards.Get(0);
     ASSERT_TRUE(shard.ok()) << shard.status().ToString();
     ASSERT_NO_FATAL_FAILURE(Write((*shard)->store.get()));
-    EXPECT_GE(WalBytes(dir_.path() / "stopped" / "store"), 2u << 20);  // the writes are in the log
+    EXPECT_GE(testutil::WalBytes(dir_.path() / "stopped" / "store"), 2u << 20);  // the writes are in the log
     ASSERT_TRUE(shards.StopAll().ok());
   }
-  EXPECT_LT(WalBytes(dir_.path() / "stopped" / "store"), 64u << 10);
+  EXPECT_LT(testutil::WalBytes(dir_.path() / "stopped" / "store"), 64u << 10);
 
   // A store closed without the flush keeps its writes in the log, for the next open to replay.
   {
@@ -71,7 +64,7 @@ TEST_F(ShardSetTest, StopAllFlushesEachStoreSoTheNextStartReplaysNoLog) {
     ASSERT_TRUE(shard.ok()) << shard.status().ToString();
     ASSERT_NO_FATAL_FAILURE(Write((*shard)->store.get()));
   }
-  EXPECT_GE(WalBytes(dir_.path() / "dropped" / "store"), 2u << 20);
+  EXPECT_GE(testutil::WalBytes(dir_.path() / "dropped" / "store"), 2u << 20);
 }
 
 }  // namespace
