@@ -5,8 +5,8 @@
 namespace tide {
 
 // The malloc the process runs on: "jemalloc <version>" when jemalloc serves it (the default
-// build links it, decision 0011 "The allocator"; or it was preloaded), else "system". Logged at
-// start, so a deployment shows which one it got.
+// build links it, decision 0011 "Landed: jemalloc, ..."; or it was preloaded), else "system".
+// Logged at start, so a deployment shows which one it got.
 std::string AllocatorName();
 
 }  // namespace tide
