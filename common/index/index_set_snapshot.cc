@@ -237,16 +237,24 @@ Status IndexSet::FinishSnapshot(const ApplyLock&, const PendingSnapshot& snapsho
     std::filesystem::remove_all(snapshot.tmp_dir_, ec);
     return vectors_->FinishSave(snapshot.vectors_, {});
   }
+  const auto start = std::chrono::steady_clock::now();
   file_checksums_ = snapshot.files_;
   {
     std::unique_lock lock(mu_);
     keywords_.FinishSave(snapshot.keywords_, snapshot.final_dir_);
   }
   TIDE_RETURN_IF_ERROR(vectors_->FinishSave(snapshot.vectors_, snapshot.final_dir_));
+  const auto removing = std::chrono::steady_clock::now();
   std::vector<std::filesystem::path> all = ListSnapshots(snapshot.root_);
+  std::size_t removed = 0;
   for (std::size_t i = static_cast<std::size_t>(std::max(keep, 1)); i < all.size(); ++i) {
     std::filesystem::remove_all(all[i], ec);
+    ++removed;
   }
+  const auto end = std::chrono::steady_clock::now();
+  spdlog::info("snapshot finished seq={} published_seconds={:.3f} removed={} remove_seconds={:.3f}", snapshot.seq_,
+               std::chrono::duration<double>(removing - start).count(), removed,
+               std::chrono::duration<double>(end - removing).count());
   return Status();
 }
 

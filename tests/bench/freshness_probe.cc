@@ -9,15 +9,17 @@
 //                   [--poll_ms 5] [--timeout_ms 10000] [--run NAME] [--topic tide.documents]
 //                   [--load FILE --load_rate R]
 //
-// Prints one line per probe on stdout: "<probe> <publish_to_ack_ms> <publish_to_visible_ms>",
-// or "<probe> <publish_to_ack_ms> lost" for one not visible within --timeout_ms, and a
-// summary on stderr. Exits 1 on an error, kSomeLost (3) if a probe never became visible: a
+// Prints one line per probe on stdout: "<probe> <publish_to_ack_ms> <publish_to_visible_ms>
+// <published_at>", or "<probe> <publish_to_ack_ms> lost <published_at>" for one not visible
+// within --timeout_ms (published_at: UTC wall clock, HH:MM:SS.mmm, to set a slow probe beside
+// the daemons' logs), and a summary on stderr. Exits 1 on an error, kSomeLost (3) if a probe never became visible: a
 // measurement (ingest_bench.sh reports it), not a failure of this program.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -124,6 +126,18 @@ std::string Token(const std::string& run, int probe) {
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
+// Now, UTC, as HH:MM:SS.mmm (the daemons' logs use the same clock).
+std::string WallClock() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%02d:%02d:%02d.%03d", utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
 // The background load: events of `file` at `rate` per second until `stop`.
 void RunLoad(const Options& opt, const std::atomic<bool>& stop, std::atomic<long>* sent) {
   std::ifstream in(opt.load_file);
@@ -158,6 +172,17 @@ int main(int argc, char** argv) {
   const Options opt = ParseArgs(argc, argv);
   const std::string api_key = ReadApiKey(opt.api_key_file);
   auto producer = MakeProducer(opt.brokers, "0");
+  // The topic's partitions and leaders known before the first probe, as a long-lived client
+  // has them: a producer learning them at its first message held that message about a second
+  // (librdkafka's scan of unknown topics), which was the slowest probe of a run.
+  {
+    std::string err;
+    std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(producer.get(), opt.topic, nullptr, err));
+    if (!topic) Die("topic " + opt.topic + ": " + err);
+    RdKafka::Metadata* raw = nullptr;
+    if (producer->metadata(false, topic.get(), &raw, 10000) != RdKafka::ERR_NO_ERROR) Die("no metadata for " + opt.topic);
+    delete raw;
+  }
 
   std::atomic<bool> stop_load{false};
   std::atomic<long> load_sent{0};
@@ -178,6 +203,7 @@ int main(int argc, char** argv) {
     const json query = {{"query", token}, {"container_ids", {"bench-fresh"}}, {"k", 1}, {"mode", "keyword"}};
     const std::string body = query.dump();
 
+    const std::string published_at = WallClock();
     const auto t0 = Clock::now();
     Produce(producer.get(), opt.topic, "bench-fresh/" + doc_id, event.dump());
     if (producer->flush(10000) != RdKafka::ERR_NO_ERROR) Die("probe not acknowledged");
@@ -199,12 +225,12 @@ int main(int argc, char** argv) {
     if (!found) {
       ++lost;
       std::fprintf(stderr, "freshness_probe: probe %d not visible after %d ms\n", i, opt.timeout_ms);
-      std::printf("%d %.2f lost\n", i, Ms(t_ack - t0));
+      std::printf("%d %.2f lost %s\n", i, Ms(t_ack - t0), published_at.c_str());
       std::fflush(stdout);
       continue;
     }
     visible.push_back(Ms(t_vis - t0));
-    std::printf("%d %.2f %.2f\n", i, Ms(t_ack - t0), Ms(t_vis - t0));
+    std::printf("%d %.2f %.2f %s\n", i, Ms(t_ack - t0), Ms(t_vis - t0), published_at.c_str());
     std::fflush(stdout);
     std::this_thread::sleep_for(std::chrono::milliseconds(opt.gap_ms));
   }
