@@ -122,6 +122,8 @@ class Indexer {
   index::IndexSet::SnapshotBuffers buffers_;
   std::thread buffer_maker_;
   bool buffers_made_ = false;  // GUARDED_BY(mu_): buffer_maker_ is done
+  // Removes the snapshots the last one finished replaces (IndexSet::RemoveOldSnapshots).
+  std::thread remover_;
   std::chrono::steady_clock::time_point last_snapshot_;  // loop thread only: the last one started
   std::uint64_t snapshot_seq_ = 0;  // loop thread only
   std::uint64_t trimmed_through_ = 0;  // loop thread only: changes up to here are deleted

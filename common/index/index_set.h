@@ -74,6 +74,11 @@ class IndexSet {
   // Removes what an interrupted SaveSnapshot left under `root` (its ".tmp-*" directories) and
   // returns how many. Only the snapshots' writer may call it, before it writes any.
   static Result<std::size_t> RemoveUnfinishedSnapshots(const std::filesystem::path& root);
+  // Removes all but the newest `keep` (at least 1) snapshots under `root` and returns how
+  // many. Only the snapshots' writer may call it, once the newest is finished (FinishSnapshot):
+  // the sealed files a later snapshot links are found in the newest one. Needs no lock and may
+  // run beside changes being applied and the next snapshot being written.
+  static std::size_t RemoveOldSnapshots(const std::filesystem::path& root, int keep);
   // Loads the newest complete snapshot under `root`; NotFound if there is none. A snapshot
   // whose files are damaged (Corruption: a graph, segment, tombstones or tables file that does
   // not decode or does not match its manifest) is logged as an error and skipped for an older
@@ -113,8 +118,8 @@ class IndexSet {
   //     holds yet (the others are linked), syncs everything and renames the directory into
   //     place;
   //  3. FinishSnapshot, under the ApplyLock: the sealed segments the snapshot holds may leave
-  //     memory (Options::keep_sealed_segments), and all but the newest `keep` snapshots are
-  //     removed; a snapshot that failed to write is removed.
+  //     memory (Options::keep_sealed_segments); a snapshot that failed to write is removed.
+  //     The older snapshots are removed after, by RemoveOldSnapshots (on any thread).
   // One snapshot at a time. Until it is finished no sealed graph it writes is rebuilt, and
   // deletes in those graphs are held aside (SegmentedVectorIndex::PrepareSave).
   class PendingSnapshot {
@@ -154,7 +159,7 @@ class IndexSet {
                                                            SnapshotBuffers buffers = {});
   // An error only if the deletes held aside for the write do not apply (then the vector index
   // no longer follows the change log: replace the set).
-  Status FinishSnapshot(const ApplyLock&, const PendingSnapshot& snapshot, int keep);
+  Status FinishSnapshot(const ApplyLock&, const PendingSnapshot& snapshot);
 
   // Where an applied change's vectors come from: inserted into the growing graph here, or
   // already copied from the worker's graph record of it (ApplyGraphRecord): then only deletes

@@ -101,7 +101,8 @@ Status IndexSet::SaveSnapshot(const std::filesystem::path& root, int keep) {
   if (!snapshot) return snapshot.status();
   if (*snapshot == nullptr) return Status();
   const Status written = (*snapshot)->Write();
-  TIDE_RETURN_IF_ERROR(FinishSnapshot(lock, **snapshot, keep));
+  TIDE_RETURN_IF_ERROR(FinishSnapshot(lock, **snapshot));
+  if ((*snapshot)->written_) RemoveOldSnapshots(root, keep);
   return written;
 }
 
@@ -231,31 +232,39 @@ Status IndexSet::PendingSnapshot::Write() {
   return Status();
 }
 
-Status IndexSet::FinishSnapshot(const ApplyLock&, const PendingSnapshot& snapshot, int keep) {
+Status IndexSet::FinishSnapshot(const ApplyLock&, const PendingSnapshot& snapshot) {
   std::error_code ec;
   if (!snapshot.written_) {
     std::filesystem::remove_all(snapshot.tmp_dir_, ec);
     return vectors_->FinishSave(snapshot.vectors_, {});
   }
-  const auto start = std::chrono::steady_clock::now();
   file_checksums_ = snapshot.files_;
   {
     std::unique_lock lock(mu_);
     keywords_.FinishSave(snapshot.keywords_, snapshot.final_dir_);
   }
-  TIDE_RETURN_IF_ERROR(vectors_->FinishSave(snapshot.vectors_, snapshot.final_dir_));
-  const auto removing = std::chrono::steady_clock::now();
-  std::vector<std::filesystem::path> all = ListSnapshots(snapshot.root_);
+  return vectors_->FinishSave(snapshot.vectors_, snapshot.final_dir_);
+}
+
+std::size_t IndexSet::RemoveOldSnapshots(const std::filesystem::path& root, int keep) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<std::filesystem::path> all = ListSnapshots(root);
   std::size_t removed = 0;
   for (std::size_t i = static_cast<std::size_t>(std::max(keep, 1)); i < all.size(); ++i) {
+    std::error_code ec;
     std::filesystem::remove_all(all[i], ec);
+    if (ec) {
+      spdlog::warn("removing the old snapshot {} failed, will retry after the next one: {}", all[i].string(),
+                   ec.message());
+      continue;
+    }
     ++removed;
   }
-  const auto end = std::chrono::steady_clock::now();
-  spdlog::info("snapshot finished seq={} published_seconds={:.3f} removed={} remove_seconds={:.3f}", snapshot.seq_,
-               std::chrono::duration<double>(removing - start).count(), removed,
-               std::chrono::duration<double>(end - removing).count());
-  return Status();
+  if (removed > 0) {
+    spdlog::info("old snapshots removed count={} seconds={:.3f}", removed,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return removed;
 }
 
 Result<std::size_t> IndexSet::RemoveUnfinishedSnapshots(const std::filesystem::path& root) {

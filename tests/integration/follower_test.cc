@@ -294,6 +294,46 @@ TEST_F(FollowerTest, Issue14_UnfinishedSnapshotsAreRemovedAndCompleteOnesKept) {
   EXPECT_EQ(*index::IndexSet::RemoveUnfinishedSnapshots(dir_.path() / "nowhere"), 0u);
 }
 
+// Issue 14: finishing a snapshot (under the apply lock) removes nothing; the ones it replaces
+// are removed after, by RemoveOldSnapshots, on whatever thread the writer picks (the worker's
+// indexer: one of its own). The newest keeps loading, its sealed files linked from the removed.
+TEST_F(FollowerTest, Issue14_OldSnapshotsAreRemovedAfterTheNewOneIsFinishedNotByTheFinish) {
+  index_options_.vector.segment_max_chunks = 40;
+  auto set = index::IndexSet::Create(index_options_);
+  ASSERT_TRUE(set.ok());
+  const std::filesystem::path root = dir_.path() / "snapshots";
+  for (int i = 0; i < 3; ++i) {
+    Apply(i * 50, 50);
+    ASSERT_TRUE(index::CatchUp(**set, *store_, SIZE_MAX).ok());
+    ASSERT_TRUE((*set)->SaveSnapshot(root, /*keep=*/3).ok());
+  }
+  const std::uint64_t last = Apply(150, 50);
+  ASSERT_TRUE(index::CatchUp(**set, *store_, SIZE_MAX).ok());
+  {
+    const index::IndexSet::ApplyLock lock = (*set)->LockForApply();
+    auto pending = (*set)->PrepareSnapshot(lock, root);
+    ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+    ASSERT_NE(*pending, nullptr);
+    ASSERT_TRUE((*pending)->Write().ok());
+    ASSERT_TRUE((*set)->FinishSnapshot(lock, **pending).ok());
+  }
+  EXPECT_EQ(index::IndexSet::ListSnapshotDirs(root).size(), 4u);
+
+  EXPECT_EQ(index::IndexSet::RemoveOldSnapshots(root, /*keep=*/2), 2u);
+  auto dirs = index::IndexSet::ListSnapshotDirs(root);
+  ASSERT_EQ(dirs.size(), 2u);
+  EXPECT_EQ(dirs.front().first, last);
+  EXPECT_EQ(index::IndexSet::RemoveOldSnapshots(root, /*keep=*/0), 1u);  // at least one stays
+  dirs = index::IndexSet::ListSnapshotDirs(root);
+  ASSERT_EQ(dirs.size(), 1u);
+  EXPECT_EQ(dirs.front().first, last);
+  auto loaded = index::IndexSet::LoadLatestSnapshot(root, index_options_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ((*loaded)->size(), 200u);
+  EXPECT_EQ((*loaded)->VectorContentHash(), (*set)->VectorContentHash());
+  EXPECT_EQ(index::IndexSet::RemoveOldSnapshots(dir_.path() / "nowhere", 2), 0u);
+}
+
 // Issue 14: the worker writes a snapshot while its indexes go on taking changes (the state is
 // copied out under the apply lock, the rest written after it). The snapshot is the state it was
 // prepared at, not a mix, and a daemon loading it replays the rest from the change log.
@@ -320,7 +360,7 @@ TEST_F(FollowerTest, Issue14_ASnapshotWrittenWhileChangesGoOnHoldsTheStateItWasP
   ASSERT_TRUE((*pending)->Write().ok());
   {
     const index::IndexSet::ApplyLock lock = (*set)->LockForApply();
-    ASSERT_TRUE((*set)->FinishSnapshot(lock, **pending, 2).ok());
+    ASSERT_TRUE((*set)->FinishSnapshot(lock, **pending).ok());
   }
   auto loaded = index::IndexSet::LoadLatestSnapshot(root, index_options_);
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();

@@ -42,7 +42,7 @@ TEST(SnapshotBuffersTest, ALoadedSetSizesItsNextSnapshotsBuffersFromTheSnapshotI
   ASSERT_TRUE(pending.ok()) << pending.status().ToString();
   ASSERT_NE(*pending, nullptr);
   ASSERT_TRUE((*pending)->Write().ok());
-  ASSERT_TRUE((*loaded)->FinishSnapshot(lock, **pending, 2).ok());
+  ASSERT_TRUE((*loaded)->FinishSnapshot(lock, **pending).ok());
   auto again = IndexSet::LoadLatestSnapshot(second, SmallIndexOptions());
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ((*again)->applied_seq(), (*loaded)->applied_seq());
