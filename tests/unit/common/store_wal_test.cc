@@ -38,12 +38,15 @@ TEST(StoreWalTest, TheLogStaysNearItsLimitWhileOneColumnFamilyIsQuiet) {
     auto store = Store::OpenPrimary(dir.path() / "bounded", options);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     WriteMostlyTo(store->get(), Cf::kChunks, 8);
-    // Old log files are deleted in the background: poll against a deadline.
+    // Old log files are deleted in the background: poll against a deadline. A few times the
+    // limit: the live file, and those whose memtables a flush still holds when the writes stop
+    // (3.4 MB was seen once in five runs, and stayed), against every byte without the limit.
+    constexpr std::uint64_t kBound = 4u << 20;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (testutil::WalBytes(dir.path() / "bounded") > (3u << 20) && std::chrono::steady_clock::now() < deadline) {
+    while (testutil::WalBytes(dir.path() / "bounded") > kBound && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    EXPECT_LE(testutil::WalBytes(dir.path() / "bounded"), 3u << 20);
+    EXPECT_LE(testutil::WalBytes(dir.path() / "bounded"), kBound);
   }
   // Without the limit (RocksDB's default) the same writes keep every byte of log: the meta
   // family's one write pins the first file, and the chunks fit in their memtable.
