@@ -34,8 +34,19 @@ std::uint32_t KeywordIndex::AddSlot(std::uint64_t label, std::uint32_t container
   return slot;
 }
 
+void KeywordIndex::SetTf(Term* term, Posting* p, std::uint32_t tf) {
+  if (tf < kWideTf) {
+    p->tf = static_cast<std::uint16_t>(tf);
+    return;
+  }
+  p->tf = kWideTf;
+  if (term->wide_tf == nullptr) term->wide_tf = std::make_unique<WideTfs>();
+  (*term->wide_tf)[p->slot] = tf;
+}
+
 void KeywordIndex::AppendPosting(Term* term, std::uint32_t slot, std::uint32_t tf) {
-  term->postings.push_back({slot, tf});
+  term->postings.push_back({slot, 0});
+  SetTf(term, &term->postings.back(), tf);
   term->max_tf = std::max(term->max_tf, tf);
   if (term->df != nullptr) {
     ++term->df->CountOf(slot_container_[slot]);
@@ -74,7 +85,10 @@ void KeywordIndex::Add(std::uint64_t label, std::uint32_t container, const Field
       key.append(text);
       Term& term = terms_[key];
       if (!term.postings.empty() && term.postings.back().slot == slot) {
-        term.max_tf = std::max(term.max_tf, ++term.postings.back().tf);
+        Posting& last = term.postings.back();
+        const std::uint32_t tf = TfOf(term, last) + 1;
+        SetTf(&term, &last, tf);
+        term.max_tf = std::max(term.max_tf, tf);
       } else {
         AppendPosting(&term, slot, 1);
         ++postings;
@@ -130,9 +144,12 @@ void KeywordIndex::Compact() {
       continue;
     }
     term.max_tf = 0;
+    const std::unique_ptr<WideTfs> wide = std::move(term.wide_tf);  // by the old slots
     for (Posting& p : term.postings) {
+      const std::uint32_t tf = p.tf != kWideTf ? p.tf : wide->at(p.slot);
       p.slot = renumber[p.slot];
-      term.max_tf = std::max(term.max_tf, p.tf);
+      if (p.tf == kWideTf) SetTf(&term, &p, tf);  // by the new
+      term.max_tf = std::max(term.max_tf, tf);
     }
     term.postings.shrink_to_fit();
     if (Countable(term)) {

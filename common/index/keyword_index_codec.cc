@@ -74,7 +74,7 @@ void KeywordIndex::AppendTo(std::string* out) const {
       if (pos == kRemoved) continue;
       p = RawVarint(p, pos - previous);  // increasing: the first is itself
       previous = pos;
-      p = RawVarint(p, posting.tf);
+      p = RawVarint(p, TfOf(*term, posting));
     }
     out->resize(static_cast<std::size_t>(p - out->data()));
   }
@@ -148,8 +148,10 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
         if (ref >= nchunks || (position += ref) >= nchunks) return bad("posting of an unknown chunk");
         slot = static_cast<std::uint32_t>(position);
       }
-      term.postings.push_back({slot, static_cast<std::uint32_t>(tf)});
-      term.max_tf = std::max(term.max_tf, static_cast<std::uint32_t>(tf));
+      const auto kept = static_cast<std::uint32_t>(std::min<std::uint64_t>(tf, UINT32_MAX));
+      term.postings.push_back({slot, 0});
+      SetTf(&term, &term.postings.back(), kept);
+      term.max_tf = std::max(term.max_tf, kept);
     }
     // Format 1 files written before slots existed list postings in another order; format 2
     // positions are checked increasing above.

@@ -111,8 +111,9 @@ struct KeywordIndex::Query {
     const double tf = w->max_tf;
     w->bound = w->weight * tf / (tf + k1_base + k1_len * tf);
   }
+  // `part` is one of `parts` (its position picks the word's term there, for a wide tf).
   float Contribution(const Word& w, const Part& part, const Posting& p) const {
-    const double tf = p.tf;
+    const double tf = p.tf != kWideTf ? p.tf : TfOf(*w.terms[static_cast<std::size_t>(&part - parts.data())], p);
     return static_cast<float>(w.weight * tf / (tf + k1_base + k1_len * part.length_of[p.slot]));
   }
 };
