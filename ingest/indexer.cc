@@ -187,6 +187,7 @@ void Indexer::Loop() {
       if (!recorded) {
         spdlog::error("stopping with vector graph records unwritten; the next start inserts their changes again");
       } else if (const std::uint64_t seq = indexes_->applied_seq(); seq != snapshot_seq_) {
+        if (remover_.joinable()) remover_.join();  // SaveSnapshot removes old ones itself
         if (Status s = indexes_->SaveSnapshot(options_.snapshot_dir, options_.snapshot_keep); !s.ok()) {
           spdlog::warn("the final snapshot failed; the next start replays the change log after the last one: {}",
                        s.ToString());
@@ -344,7 +345,9 @@ bool Indexer::WriteGraphRecords() {
 Status Indexer::TrimChanges() {
   // Every kept snapshot covers the changes up to its sequence; the oldest bounds what a reader
   // starting from any of them still needs.
-  // (Older ones may still be listed while remover_ removes them.)
+  // (Older ones may still be listed while remover_ removes them. One it failed to remove is
+  // left with its changes trimmed: a load falls back to it only if every newer one is damaged,
+  // and then finds the change log does not reach back, and says so.)
   const auto snapshots = index::IndexSet::ListSnapshotDirs(options_.snapshot_dir);
   if (snapshots.empty()) return Status();
   const std::size_t kept = std::min(snapshots.size(), static_cast<std::size_t>(std::max(options_.snapshot_keep, 1)));

@@ -88,8 +88,8 @@ class Indexer {
   // two calls: the first starts buffer_maker_ on the memory for the copy-out
   // (IndexSet::SnapshotBuffers) and returns; a call once it is done copies the state out.
   void MaybeStartSnapshot();
-  // Finishes the snapshot being written, if it is written (or, with `wait`, once it is), and
-  // trims the change log after it. False, with fatal_ set, if the indexes could not take back
+  // Finishes the snapshot being written, if it is written (or, with `wait`, once it is),
+  // starts remover_ on the snapshots it replaces, and trims the change log after it. False, with fatal_ set, if the indexes could not take back
   // what the snapshot held aside (IndexSet::FinishSnapshot).
   bool FinishSnapshot(bool wait);
   // A snapshot of `seq` is in place: trims the change log after it (with trim_changes).

@@ -88,7 +88,7 @@ class IndexSet {
                                                              std::size_t* corrupt = nullptr);
   // Writes a snapshot of the current state to <root>/snap-<seq> (atomically: a temporary
   // directory renamed into place) and removes all but the newest `keep` snapshots: the three
-  // steps below at once, holding the ApplyLock throughout, then RemoveOldSnapshots.
+  // steps below at once, then RemoveOldSnapshots, holding the ApplyLock throughout.
   Status SaveSnapshot(const std::filesystem::path& root, int keep);
 
   // --- applying changes (the replayer, replayer.h) ---------------------------------------

@@ -41,7 +41,8 @@ void KeywordIndex::SetTf(Term* term, Posting* p, std::uint32_t tf) {
   }
   p->tf = kWideTf;
   if (term->wide_tf == nullptr) term->wide_tf = std::make_unique<WideTfs>();
-  (*term->wide_tf)[p->slot] = tf;
+  const std::uint32_t slot = p->slot;  // a copy: a reference to a packed member may be misaligned
+  (*term->wide_tf)[slot] = tf;
 }
 
 void KeywordIndex::AppendPosting(Term* term, std::uint32_t slot, std::uint32_t tf) {
@@ -146,7 +147,8 @@ void KeywordIndex::Compact() {
     term.max_tf = 0;
     const std::unique_ptr<WideTfs> wide = std::move(term.wide_tf);  // by the old slots
     for (Posting& p : term.postings) {
-      const std::uint32_t tf = p.tf != kWideTf ? p.tf : wide->at(p.slot);
+      const std::uint32_t old_slot = p.slot;  // a copy, as in SetTf
+      const std::uint32_t tf = p.tf != kWideTf ? p.tf : wide->at(old_slot);
       p.slot = renumber[p.slot];
       if (p.tf == kWideTf) SetTf(&term, &p, tf);  // by the new
       term.max_tf = std::max(term.max_tf, tf);

@@ -180,9 +180,12 @@ class KeywordIndex {
   std::uint32_t AddSlot(std::uint64_t label, std::uint32_t container, std::uint32_t postings,
                         const std::array<std::uint32_t, kNumFields>& length);
   void AppendPosting(Term* term, std::uint32_t slot, std::uint32_t tf);
-  // A posting's term frequency, and setting it (into the term's wide_tf from kWideTf up).
+  // A posting's term frequency, and setting it (into the term's wide_tf from kWideTf up). A
+  // packed member is read into a local before it is passed by reference.
   static std::uint32_t TfOf(const Term& term, const Posting& p) {
-    return p.tf != kWideTf ? p.tf : term.wide_tf->at(p.slot);
+    if (p.tf != kWideTf) return p.tf;
+    const std::uint32_t slot = p.slot;  // a copy: at() would bind a reference to a packed member
+    return term.wide_tf->at(slot);
   }
   static void SetTf(Term* term, Posting* p, std::uint32_t tf);
   bool Countable(const Term& term) const;

@@ -11,8 +11,8 @@
 //
 // Prints one line per probe on stdout: "<probe> <publish_to_ack_ms> <publish_to_visible_ms>
 // <published_at>", or "<probe> <publish_to_ack_ms> lost <published_at>" for one not visible
-// within --timeout_ms (published_at: UTC wall clock, HH:MM:SS.mmm, to set a slow probe beside
-// the daemons' logs), and a summary on stderr. Exits 1 on an error, kSomeLost (3) if a probe never became visible: a
+// within --timeout_ms (published_at: local wall-clock time, HH:MM:SS.mmm, as the daemons' logs
+// print it, to set a slow probe beside them), and a summary on stderr. Exits 1 on an error, kSomeLost (3) if a probe never became visible: a
 // measurement (ingest_bench.sh reports it), not a failure of this program.
 #include <algorithm>
 #include <atomic>
@@ -126,15 +126,15 @@ std::string Token(const std::string& run, int probe) {
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-// Now, UTC, as HH:MM:SS.mmm (the daemons' logs use the same clock).
+// Now, local time, as HH:MM:SS.mmm (the daemons' logs use the same clock and zone).
 std::string WallClock() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
+  std::tm local{};
+  localtime_r(&seconds, &local);
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%02d:%02d:%02d.%03d", utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(ms));
+  std::snprintf(buf, sizeof(buf), "%02d:%02d:%02d.%03d", local.tm_hour, local.tm_min, local.tm_sec, static_cast<int>(ms));
   return buf;
 }
 

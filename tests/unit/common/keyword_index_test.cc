@@ -226,14 +226,16 @@ TEST(KeywordIndexTest, LargeTfAndLengthScoreExactly) {
     index.Add(label, 0, Body(terms));
     ref.live.emplace(label, Reference::Chunk{0, std::move(terms)});
   };
-  // Fillers first, so that compaction moves the wide postings to new slots.
-  for (std::uint64_t label = 10; label < 1038; ++label) add(label, {"f", "w"});
+  // Fillers first, so that compaction moves the wide postings to new slots. A wide posting at
+  // an odd place in its list is at a slot field only 2-byte aligned (postings are 6 bytes).
+  for (std::uint64_t label = 10; label < 1039; ++label) add(label, {"f", "w"});
   std::vector<std::string> many_w(70000, "w");
   many_w.push_back("x");
-  add(1, many_w);                              // tf 70000, length 70001
+  add(1, many_w);                              // tf 70000 (wide), length 70001; 1029th of w's list
+  add(5, {"z"});
   std::vector<std::string> long_chunk(66000, "z");
   long_chunk.insert(long_chunk.end(), {"y", "y", "x"});
-  add(2, long_chunk);                          // small tfs of y and x, length 66003
+  add(2, long_chunk);                          // tf 66000 of z (wide, second of its list), length 66003
   add(3, {"w", "x", "y"});
   add(4, {"y", "v"});
   const std::vector<std::vector<std::string>> queries = {{"w", "x"}, {"y", "x", "z"}, {"w", "y", "v"}};
@@ -243,11 +245,11 @@ TEST(KeywordIndexTest, LargeTfAndLengthScoreExactly) {
   };
   check(index, "built");
   // Removing the fillers compacts the index once dead postings outnumber live ones.
-  for (std::uint64_t label = 10; label < 1038; ++label) {
+  for (std::uint64_t label = 10; label < 1039; ++label) {
     ASSERT_TRUE(index.Remove(label));
     ref.live.erase(label);
   }
-  ASSERT_LT(index.dead_postings(), 2 * 1028u) << "no compaction ran";
+  ASSERT_LT(index.dead_postings(), 2 * 1029u) << "no compaction ran";
   check(index, "compacted");
   std::string bytes;
   index.AppendTo(&bytes);

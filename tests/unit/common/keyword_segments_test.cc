@@ -101,6 +101,27 @@ TEST(KeywordSegmentsTest, TiesGoToTheLowerLabelInWhicheverSegment) {
 
 // A sealed segment whose chunks are all deleted goes, in a searching process and in the
 // worker alike; so does a full growing one with nothing live, instead of being sealed.
+// A term frequency past 16 bits (kept beside its posting list) scores exactly in any segment a
+// search reads, not only in the first.
+TEST(KeywordSegmentsTest, AWideTermFrequencyScoresExactlyInALaterSegment) {
+  KeywordSegments index({4, true});
+  Reference ref;
+  auto add = [&](std::uint64_t label, std::vector<std::string> terms) {
+    index.Add(label, 0, Body(terms));
+    ref.live.emplace(label, Reference::Chunk{0, std::move(terms)});
+  };
+  for (std::uint64_t label = 1; label <= 9; ++label) add(label, {"w", "v"});
+  std::vector<std::string> many_w(70000, "w");
+  many_w.push_back("v");
+  add(10, many_w);  // the third segment, second of its w list
+  add(11, {"w"});
+  ASSERT_EQ(index.sealed_segments(), 2u);
+  for (const auto& q : std::vector<std::vector<std::string>>{{"w"}, {"w", "v"}, {"v"}}) {
+    ExpectTopK(index, ref, q, 10, {0});
+    ExpectTopK(index, ref, q, 1, {0});
+  }
+}
+
 TEST(KeywordSegmentsTest, ASegmentLeftWithNothingLiveIsDropped) {
   for (bool keep_sealed : {true, false}) {
     SCOPED_TRACE(keep_sealed ? "searching" : "worker");
