@@ -87,6 +87,9 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
       ("search.rrf_k", po::value(&c.search.rrf_k)->default_value(c.search.rrf_k), "Reciprocal Rank Fusion k")
       ("search.candidates", po::value(&c.search.candidates)->default_value(c.search.candidates),
        "candidates per retriever before fusion")
+      ("search.list_threads", po::value(&c.list_threads)->default_value(c.list_threads),
+       "threads besides a request's own that run its retriever lists (title BM25, body BM25, vector) "
+       "at the same time; 0: one after another")
       ("search.max_k", po::value(&c.limits.max_k)->default_value(c.limits.max_k), "largest k a request may ask")
       ("search.timeout_ms", po::value(&timeout_ms)->default_value(timeout_ms),
        "a search's deadline unless the request gives timeout_ms")
@@ -115,6 +118,7 @@ Result<Config> ParseConfig(int argc, const char* const* argv) {
   if (c.http.io_threads < 1 || c.http.worker_threads < 1) {
     return Status::InvalidArgument("http.io_threads and http.worker_threads must be positive");
   }
+  if (c.list_threads < 0) return Status::InvalidArgument("search.list_threads must not be negative");
   if (follow_ms < 1) return Status::InvalidArgument("follow.interval_ms must be positive");
   if (c.search.rrf_k <= 0) return Status::InvalidArgument("search.rrf_k must be positive");
   if (timeout_ms < 1 || max_timeout_ms < timeout_ms) {
@@ -210,6 +214,7 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
   // What the daemon searches: the stores it follows, or (a router) the shards other daemons
   // serve.
   std::unique_ptr<SecondaryDir> secondary;
+  ForkJoinPool list_pool(config.remote_shards ? 0 : config.list_threads);  // outlives `served`
   std::unique_ptr<ServedShards> served;
   std::unique_ptr<RemoteShards> remote;
   ShardSource* shards = nullptr;
@@ -234,6 +239,7 @@ Status RunServer(const Config& config, const std::atomic<bool>& stopping) {
     follow.index.vector = config.shared.hnsw;
     follow.index.vector.dim = (*embedder)->dimension();
     served = std::make_unique<ServedShards>(follow, config.per_partition_shards, config.partitions);
+    served->UseListPool(&list_pool);
     shards = served.get();
   }
   // Reloads of the API keys / ACL and of the query rules, counted by outcome.

@@ -33,6 +33,9 @@ struct Config {
   double snapshot_jump_ratio = 0.05;  // Follower::Options::snapshot_jump_ratio
   std::chrono::milliseconds max_lag{30000};  // Follower::Options::max_lag
   Searcher::Options search;
+  // Threads besides a request's own that run its lists (title BM25, body BM25, the vector
+  // list) at the same time (ForkJoinPool); 0: one after another on the request's thread.
+  int list_threads = 1;
   QueryRulesFiles rules;
   std::filesystem::path api_keys_file;
   std::filesystem::path acl_file;

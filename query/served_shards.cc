@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 
 #include <spdlog/spdlog.h>
@@ -41,8 +42,10 @@ Status ToShardLabels(std::uint32_t shard, std::vector<Hit>* hits) {
 // A search over shards this process follows: each names containers by its own ordinals.
 class LocalShardSearch final : public ShardSearch {
  public:
-  LocalShardSearch(std::vector<ServedShards::Shard> shards, const std::vector<std::string>& container_ids)
-      : shards_(std::move(shards)), container_ids_(container_ids) {
+  // `pool` (may be null: one list after another) runs the lists of SearchLists.
+  LocalShardSearch(std::vector<ServedShards::Shard> shards, const std::vector<std::string>& container_ids,
+                   ForkJoinPool* pool)
+      : shards_(std::move(shards)), container_ids_(container_ids), pool_(pool) {
     for (const ServedShards::Shard& s : shards_) scopes_.push_back(s.indexes->ResolveContainers(container_ids));
   }
 
@@ -77,42 +80,63 @@ class LocalShardSearch final : public ShardSearch {
     return Status();
   }
 
+  // Each list (the vector list, each keyword field's) is one task over every shard, and the
+  // tasks run at once on the list pool when there is one.
   Result<ShardLists> SearchLists(const ListsRequest& request) override {
     ShardLists out;
     // A list that would start after the deadline is skipped: what was found in time answers.
+    std::atomic<bool> timed_out{false};
     auto late = [&] {
       if (request.deadline == std::chrono::steady_clock::time_point::max() ||
           std::chrono::steady_clock::now() < request.deadline) {
         return false;
       }
-      out.timed_out = true;
+      timed_out = true;
       return true;
     };
-    if (request.vector != nullptr && !late()) {
-      std::vector<index::VectorHit> hits;
-      for (std::size_t i = 0; i < shards_.size(); ++i) {
-        Result<std::vector<index::VectorHit>> one =
-            shards_[i].indexes->SearchVector(*request.vector, request.k, scopes_[i], request.filter);
-        if (!one) return one.status();
-        TIDE_RETURN_IF_ERROR(ToShardLabels(shards_[i].number, &*one));
-        hits.insert(hits.end(), one->begin(), one->end());
-      }
-      if (shards_.size() > 1) MergeByScore(&hits, request.k);
-      out.vector = std::move(hits);
+    std::vector<std::function<void()>> tasks;
+    std::vector<Status> failed(request.keyword.size() + 1);  // by task
+    if (request.vector != nullptr) {
+      tasks.push_back([&, t = tasks.size()] {
+        if (late()) return;
+        std::vector<index::VectorHit> hits;
+        for (std::size_t i = 0; i < shards_.size(); ++i) {
+          Result<std::vector<index::VectorHit>> one =
+              shards_[i].indexes->SearchVector(*request.vector, request.k, scopes_[i], request.filter);
+          if (!one) {
+            failed[t] = one.status();
+            return;
+          }
+          if (failed[t] = ToShardLabels(shards_[i].number, &*one); !failed[t].ok()) return;
+          hits.insert(hits.end(), one->begin(), one->end());
+        }
+        if (shards_.size() > 1) MergeByScore(&hits, request.k);
+        out.vector = std::move(hits);
+      });
     }
-    for (const ListsRequest::Keyword& list : request.keyword) {
-      out.keyword.emplace_back();
-      if (late()) continue;
-      std::vector<index::KeywordHit> hits;
-      for (std::size_t i = 0; i < shards_.size(); ++i) {
-        std::vector<index::KeywordHit> one = shards_[i].indexes->SearchKeyword(
-            list.field, *request.terms, request.k, scopes_[i], request.filter, request.term_weights, list.global);
-        TIDE_RETURN_IF_ERROR(ToShardLabels(shards_[i].number, &one));
-        hits.insert(hits.end(), std::make_move_iterator(one.begin()), std::make_move_iterator(one.end()));
-      }
-      if (shards_.size() > 1) MergeByScore(&hits, request.k);
-      out.keyword.back() = std::move(hits);
+    out.keyword.resize(request.keyword.size());
+    for (std::size_t k = 0; k < request.keyword.size(); ++k) {
+      tasks.push_back([&, k, t = tasks.size()] {
+        if (late()) return;
+        const ListsRequest::Keyword& list = request.keyword[k];
+        std::vector<index::KeywordHit> hits;
+        for (std::size_t i = 0; i < shards_.size(); ++i) {
+          std::vector<index::KeywordHit> one = shards_[i].indexes->SearchKeyword(
+              list.field, *request.terms, request.k, scopes_[i], request.filter, request.term_weights, list.global);
+          if (failed[t] = ToShardLabels(shards_[i].number, &one); !failed[t].ok()) return;
+          hits.insert(hits.end(), std::make_move_iterator(one.begin()), std::make_move_iterator(one.end()));
+        }
+        if (shards_.size() > 1) MergeByScore(&hits, request.k);
+        out.keyword[k] = std::move(hits);
+      });
     }
+    if (pool_ != nullptr) {
+      pool_->RunAll(tasks);
+    } else {
+      for (const std::function<void()>& task : tasks) task();
+    }
+    for (const Status& s : failed) TIDE_RETURN_IF_ERROR(s);
+    out.timed_out = timed_out.load();
     return out;
   }
 
@@ -176,6 +200,7 @@ class LocalShardSearch final : public ShardSearch {
   const std::vector<ServedShards::Shard> shards_;
   const std::vector<std::string> container_ids_;
   std::vector<index::ContainerSet> scopes_;  // by shard, in shards_'s order
+  ForkJoinPool* const pool_;
 };
 
 }  // namespace
@@ -267,7 +292,7 @@ Result<std::unique_ptr<ShardSearch>> ServedShards::Begin(const std::vector<std::
                                                          const SearchOptions&) const {
   Result<std::vector<Shard>> views = Views();
   if (!views) return views.status();
-  return std::unique_ptr<ShardSearch>(std::make_unique<LocalShardSearch>(std::move(*views), container_ids));
+  return std::unique_ptr<ShardSearch>(std::make_unique<LocalShardSearch>(std::move(*views), container_ids, list_pool_));
 }
 
 Result<std::vector<ServedShards::Shard>> ServedShards::ViewsOf(const std::vector<std::uint32_t>& only) const {
@@ -290,7 +315,7 @@ Result<std::unique_ptr<ShardSearch>> ServedShards::BeginOn(const std::vector<std
                                                            const std::vector<std::uint32_t>& only) const {
   Result<std::vector<Shard>> views = ViewsOf(only);
   if (!views) return views.status();
-  return std::unique_ptr<ShardSearch>(std::make_unique<LocalShardSearch>(std::move(*views), container_ids));
+  return std::unique_ptr<ShardSearch>(std::make_unique<LocalShardSearch>(std::move(*views), container_ids, list_pool_));
 }
 
 Result<std::optional<std::vector<std::string>>> ServedShards::PrincipalContainers(const std::string& principal) const {

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/fork_join.h"
 #include "common/index/index_set.h"
 #include "common/status.h"
 #include "common/storage/schema.h"
@@ -49,6 +50,10 @@ class ServedShards final : public ShardSource {
   ~ServedShards();
   ServedShards(const ServedShards&) = delete;
   ServedShards& operator=(const ServedShards&) = delete;
+
+  // Runs each search's lists (the vector list, each keyword field's) at once on `pool` (not
+  // owned; it outlives this). Without one they run one after another. Call before searching.
+  void UseListPool(ForkJoinPool* pool) { list_pool_ = pool; }
 
   // Every shard's indexes and store as of now; Unavailable, saying why, until each is ready
   // (and, per partition, until one shard exists).
@@ -122,6 +127,7 @@ class ServedShards final : public ShardSource {
   std::vector<Followed> followed_;                 // GUARDED_BY(mu_): in partition order
   std::atomic<bool> stop_{false};
   std::thread scanner_;
+  ForkJoinPool* list_pool_ = nullptr;
 };
 
 }  // namespace tide::query

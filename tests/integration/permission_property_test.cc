@@ -64,6 +64,8 @@ class PermissionPropertyTest : public ::testing::Test {
     ASSERT_TRUE(follower_->WaitForSeqForTest(1, std::chrono::seconds(30)));
     rules_ = std::move(*QueryRulesWatcher::Start({}, std::chrono::seconds(60)));
     shards_ = std::make_unique<ServedShards>(follower_.get());
+    // The lists run at once, as in the daemon (search.list_threads): no leak through them either.
+    shards_->UseListPool(&list_pool_);
     searcher_ = std::make_unique<Searcher>(shards_.get(), &embedder_, rules_.get(), Searcher::Options{});
     authorizer_ = std::make_unique<Authorizer>(
         std::vector<Authorizer::ApiKey>{
@@ -97,6 +99,7 @@ class PermissionPropertyTest : public ::testing::Test {
   embedding::HashEmbedder embedder_{embedding::HashEmbedder::Options{128}};
   MetricsRegistry metrics_;
   std::unique_ptr<Follower> follower_;
+  ForkJoinPool list_pool_{1};  // outlives shards_
   std::unique_ptr<ServedShards> shards_;
   std::unique_ptr<QueryRulesWatcher> rules_;
   std::unique_ptr<Searcher> searcher_;

@@ -1,0 +1,75 @@
+#include "common/fork_join.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+namespace tide {
+
+// One RunAll's tasks. A helper that arrives after the caller has taken the last task finds
+// `next` past the end and leaves without touching `tasks`, which by then may be gone; the
+// batch itself lives on in the helper's shared_ptr.
+struct ForkJoinPool::Batch {
+  const std::function<void()>* tasks;
+  std::size_t size;
+  std::atomic<std::size_t> next{0};
+  std::mutex mu;
+  std::condition_variable done;
+  std::size_t finished = 0;  // GUARDED_BY(mu)
+
+  // Runs the next task not yet taken; false when none is left.
+  bool RunNext() {
+    const std::size_t i = next.fetch_add(1);
+    if (i >= size) return false;
+    tasks[i]();
+    std::lock_guard lock(mu);
+    if (++finished == size) done.notify_all();
+    return true;
+  }
+};
+
+struct ForkJoinPool::Impl {
+  explicit Impl(int threads) : pool(static_cast<std::size_t>(threads)) {}
+  boost::asio::thread_pool pool;
+};
+
+ForkJoinPool::ForkJoinPool(int threads)
+    : threads_(threads > 0 ? threads : 0), impl_(threads_ > 0 ? std::make_unique<Impl>(threads_) : nullptr) {}
+
+ForkJoinPool::~ForkJoinPool() {
+  if (impl_ != nullptr) impl_->pool.join();
+}
+
+void ForkJoinPool::RunAll(std::span<const std::function<void()>> tasks) {
+  struct Caller {  // counted in callers_ while RunAll runs
+    explicit Caller(std::atomic<int>* n) : n(n), others(n->fetch_add(1)) {}
+    ~Caller() { n->fetch_sub(1); }
+    std::atomic<int>* n;
+    const int others;  // callers already running when this one came
+  } caller(&callers_);
+  if (impl_ == nullptr || tasks.size() < 2 || caller.others >= threads_) {
+    for (const std::function<void()>& task : tasks) task();
+    return;
+  }
+  auto batch = std::make_shared<Batch>();
+  batch->tasks = tasks.data();
+  batch->size = tasks.size();
+  // One helper per task beyond the caller's first, as many as there are threads.
+  const std::size_t helpers = std::min(tasks.size() - 1, static_cast<std::size_t>(threads_));
+  for (std::size_t h = 0; h < helpers; ++h) {
+    boost::asio::post(impl_->pool, [batch] {
+      while (batch->RunNext()) {
+      }
+    });
+  }
+  while (batch->RunNext()) {
+  }
+  std::unique_lock lock(batch->mu);
+  batch->done.wait(lock, [&] { return batch->finished == batch->size; });
+}
+
+}  // namespace tide
