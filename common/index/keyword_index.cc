@@ -49,8 +49,9 @@ void KeywordIndex::AppendPosting(Term* term, std::uint32_t slot, std::uint32_t t
   term->postings.push_back({slot, 0});
   SetTf(term, &term->postings.back(), tf);
   term->max_tf = std::max(term->max_tf, tf);
-  if (term->df != nullptr) {
-    ++term->df->CountOf(slot_container_[slot]);
+  if (term->long_list != nullptr) {
+    ++term->long_list->CountOf(slot_container_[slot]);
+    if ((term->postings.size() - 1) % kSkip == 0) term->long_list->skips.push_back(slot);
   } else if (Countable(*term)) {
     CountContainers(term);
   }
@@ -61,14 +62,18 @@ bool KeywordIndex::Countable(const Term& term) const {
 }
 
 void KeywordIndex::CountContainers(Term* term) {
-  if (term->df == nullptr) term->df = std::make_unique<DocFrequencies>();
-  DocFrequencies& df = *term->df;
-  df.by_container.clear();
-  for (const Posting& p : term->postings) {
+  if (term->long_list == nullptr) term->long_list = std::make_unique<LongList>();
+  LongList& list = *term->long_list;
+  list.by_container.clear();
+  list.skips.clear();
+  list.skips.reserve((term->postings.size() + kSkip - 1) / kSkip);
+  for (std::size_t i = 0; i < term->postings.size(); ++i) {
+    const Posting& p = term->postings[i];
     const std::uint32_t c = slot_container_[p.slot];
-    if (c != kRemoved) ++df.CountOf(c);
+    if (c != kRemoved) ++list.CountOf(c);
+    if (i % kSkip == 0) list.skips.push_back(p.slot);
   }
-  df.settled = removed_.size();
+  list.settled = removed_.size();
 }
 
 void KeywordIndex::Add(std::uint64_t label, std::uint32_t container, const FieldTerms& terms) {
@@ -157,7 +162,7 @@ void KeywordIndex::Compact() {
     if (Countable(term)) {
       CountContainers(&term);
     } else {
-      term.df.reset();
+      term.long_list.reset();
     }
     ++it;
   }
@@ -167,7 +172,7 @@ void KeywordIndex::Compact() {
 
 std::size_t KeywordIndex::counted_terms() const {
   return static_cast<std::size_t>(
-      std::count_if(terms_.begin(), terms_.end(), [](const auto& entry) { return entry.second.df != nullptr; }));
+      std::count_if(terms_.begin(), terms_.end(), [](const auto& entry) { return entry.second.long_list != nullptr; }));
 }
 
 std::size_t KeywordIndex::DocFrequency(Field field, std::string_view term, const ContainerSet& scope) const {
@@ -178,7 +183,7 @@ std::size_t KeywordIndex::DocFrequency(Field field, std::string_view term, const
 bool KeywordIndex::InScope(Field field, std::string_view term, const ContainerSet& scope) const {
   auto it = terms_.find(TermKey(field, term));
   if (it == terms_.end()) return false;
-  if (it->second.df != nullptr) return ScopedDocFrequency(it->second, scope) > 0;
+  if (it->second.long_list != nullptr) return ScopedDocFrequency(it->second, scope) > 0;
   for (const Posting& p : it->second.postings) {
     if (scope.Contains(slot_container_[p.slot])) return true;  // removed slots are in no scope
   }
@@ -187,11 +192,11 @@ bool KeywordIndex::InScope(Field field, std::string_view term, const ContainerSe
 
 std::size_t KeywordIndex::ScopedDocFrequency(const Term& term, const ContainerSet& scope) const {
   std::size_t df = 0;
-  if (term.df == nullptr) {
+  if (term.long_list == nullptr) {
     for (const Posting& p : term.postings) df += scope.Contains(slot_container_[p.slot]) ? 1 : 0;
     return df;
   }
-  DocFrequencies& counts = *term.df;
+  LongList& counts = *term.long_list;
   std::lock_guard lock(counts.mu);
   // Removals since this term was last read: each is in the list or not (binary search).
   for (; counts.settled < removed_.size(); ++counts.settled) {

@@ -125,7 +125,7 @@ class KeywordIndex {
   static Result<std::vector<std::uint64_t>> ParseLabels(std::string_view in);
 
   // A posting list reaching this length, and at least as long as there are containers, gets
-  // per-container document frequencies, so that a search does not count its scope's share by
+  // per-container document frequencies (and skips: see LongList), so that a search does not count its scope's share by
   // reading the whole list (the counters then cost at most half what the list does).
   static constexpr std::size_t kCountedListLength = 4096;
 
@@ -144,26 +144,32 @@ class KeywordIndex {
   static_assert(sizeof(Posting) == 6);
   static constexpr std::uint16_t kWideTf = UINT16_MAX;
   using WideTfs = absl::flat_hash_map<std::uint32_t, std::uint32_t>;  // slot -> tf
-  // Per-container document frequencies of one long posting list. Adds keep them current;
-  // removals are subtracted lazily by the first search that reads the term afterwards, from
-  // KeywordIndex::removed_, which is why searches (running concurrently) take `mu`.
-  struct DocFrequencies {
+  // What a long posting list (see kCountedListLength) keeps beside its postings:
+  // * per-container document frequencies. Adds keep them current; removals are subtracted
+  //   lazily by the first search that reads the term afterwards, from KeywordIndex::removed_,
+  //   which is why searches (running concurrently) take `mu`;
+  // * skips: the slot of every kSkip-th posting, so that looking a chunk up far ahead in the
+  //   list (a hit's matched terms, a small scope's chunks) reads a small array and one block
+  //   of postings, not a dozen scattered cache lines of the list.
+  struct LongList {
     std::mutex mu;
     std::vector<std::uint32_t> by_container;  // indexed by container ordinal
     std::size_t settled = 0;                  // entries of removed_ already subtracted
+    std::vector<std::uint32_t> skips;         // postings[j * kSkip].slot
 
     std::uint32_t& CountOf(std::uint32_t container) {
       if (container >= by_container.size()) by_container.resize(container + 1, 0);
       return by_container[container];
     }
   };
+  static constexpr std::size_t kSkip = 64;
   struct Term {
     std::vector<Posting> postings;
     std::uint32_t max_tf = 0;  // an upper bound (removals do not lower it)
     // The frequencies of its postings whose tf is kWideTf, by slot; null while there are none.
     std::unique_ptr<WideTfs> wide_tf;
-    // Live postings per container ordinal for long lists (see kCountedListLength), else null.
-    std::unique_ptr<DocFrequencies> df;
+    // For long lists (see kCountedListLength), else null.
+    std::unique_ptr<LongList> long_list;
   };
   struct ContainerStats {
     std::uint64_t chunks = 0;
@@ -189,8 +195,11 @@ class KeywordIndex {
   }
   static void SetTf(Term* term, Posting* p, std::uint32_t tf);
   bool Countable(const Term& term) const;
-  // Builds `term`'s per-container counts from its live postings.
+  // Builds `term`'s LongList: per-container counts of its live postings, and its skips.
   void CountContainers(Term* term);
+  // The first position at or after `from` in `term`'s list whose slot is not below `slot`: a
+  // search from `from` outward, or through the skips of a long list when `slot` is far ahead.
+  static std::size_t Seek(const Term& term, std::size_t from, std::uint32_t slot);
   // The posting of `slot` in `list`, or null (binary search).
   static const Posting* FindPosting(const std::vector<Posting>& list, std::uint32_t slot);
   // Live postings of `term` in the containers of `scope`.
@@ -215,7 +224,7 @@ class KeywordIndex {
   absl::flat_hash_map<std::uint64_t, std::uint32_t> slot_of_;  // live labels only
   std::vector<ContainerStats> containers_;                    // by container ordinal
   // Slots removed since the last compaction, with the container each was in. Counted
-  // terms subtract them lazily (DocFrequencies::settled), only when a search reads them.
+  // terms subtract them lazily (LongList::settled), only when a search reads them.
   std::vector<std::pair<std::uint32_t, std::uint32_t>> removed_;
   std::size_t live_postings_ = 0;
   std::size_t dead_postings_ = 0;

@@ -30,6 +30,10 @@ constexpr std::size_t kLookupCost = 32;
 // which lists the next one reads.
 constexpr std::uint32_t kWindow = 8192;
 
+// A non-essential word is read through in a window, not probed for each candidate there,
+// while it has at most this many postings in the window per candidate.
+constexpr std::size_t kReadThrough = 4;
+
 // Posting lists are sorted by slot (a template because KeywordIndex::Posting is private).
 constexpr auto BySlot = [](const auto& p, std::uint32_t s) { return p.slot < s; };
 
@@ -49,6 +53,24 @@ std::size_t Gallop(const List& list, std::size_t from, std::uint32_t slot) {
 }
 
 }  // namespace
+
+std::size_t KeywordIndex::Seek(const Term& term, std::size_t from, std::uint32_t slot) {
+  const std::vector<Posting>& list = term.postings;
+  if (from >= list.size() || list[from].slot >= slot) return from;
+  // Within the next kSkip postings: a few steps from `from`.
+  if (term.long_list == nullptr || from + kSkip >= list.size() || list[from + kSkip].slot >= slot) {
+    return Gallop(list, from, slot);
+  }
+  // Further: the first skip at or past `slot` ends the block holding the answer. Its index is
+  // at least from / kSkip + 2, since postings[from + kSkip] is below `slot`, so the block
+  // starts after `from`.
+  const std::vector<std::uint32_t>& skips = term.long_list->skips;
+  const auto j = static_cast<std::size_t>(
+      std::lower_bound(skips.begin() + static_cast<std::ptrdiff_t>(from / kSkip + 1), skips.end(), slot) - skips.begin());
+  const auto first = list.begin() + static_cast<std::ptrdiff_t>((j - 1) * kSkip);
+  const auto last = list.begin() + static_cast<std::ptrdiff_t>(std::min(j * kSkip, list.size()));
+  return static_cast<std::size_t>(std::lower_bound(first, last, slot, BySlot) - list.begin());
+}
 
 const KeywordIndex::Posting* KeywordIndex::FindPosting(const std::vector<Posting>& list, std::uint32_t slot) {
   auto it = std::lower_bound(list.begin(), list.end(), slot, BySlot);
@@ -258,7 +280,7 @@ std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const Key
       if (w.terms[p] == nullptr) continue;
       const std::vector<Posting>& list = w.terms[p]->postings;
       const std::uint32_t slot = ranked[i].second - q.parts[p].base;
-      at = Gallop(list, at, slot);
+      at = Seek(*w.terms[p], at, slot);
       if (at < list.size() && list[at].slot == slot) hits[i].matched_terms.emplace_back(w.text);
     }
   }
@@ -295,7 +317,7 @@ void KeywordIndex::ScoreScopeChunks(Query* q) {
       std::size_t at = 0;
       for (std::size_t i = first[p]; i < first[p + 1]; ++i) {
         const std::uint32_t slot = candidates[i] - base;
-        at = Gallop(list, at, slot);
+        at = Seek(*w.terms[p], at, slot);
         if (at == list.size()) break;
         if (list[at].slot == slot) matches.push_back({i, p, &list[at]});
       }
@@ -405,7 +427,7 @@ void KeywordIndex::ScoreByPostings(Query* q) {
         std::size_t i = at[t];
         if (lookups && scope_slots.size() * kLookupCost < list.size()) {
           for (std::size_t j = scope_from; j < next_scope_slot; ++j) {
-            i = Gallop(list, i, scope_slots[j]);
+            i = Seek(*words[t].terms[p], i, scope_slots[j]);
             if (i == list.size()) break;
             if (list[i].slot == scope_slots[j]) add(t, list[i], lo);
           }
@@ -419,23 +441,62 @@ void KeywordIndex::ScoreByPostings(Query* q) {
       bool any = false;
       for (std::size_t b = 0; b < (hi - lo + 63) / 64 && !any; ++b) any = present[b] != 0;
       if (!any) continue;
-      // Each candidate in slot order: the non-essential words are probed, strongest first,
-      // while the chunk can still beat the threshold.
-      for (std::size_t b = 0; b < (hi - lo + 63) / 64; ++b) {
+      const std::size_t bitmap_words = (hi - lo + 63) / 64;
+      // The strongest non-essential words first, while each has few postings here against the
+      // candidates: its postings in the window are read through and added to the candidates
+      // among them, since reading a posting costs a fraction of probing the list for one
+      // candidate. After each, the candidates that can no longer win are dropped.
+      std::size_t probed = window_essential;  // words below this are probed per candidate
+      std::size_t candidates = 0;
+      for (std::size_t b = 0; b < bitmap_words; ++b) candidates += static_cast<std::size_t>(std::popcount(present[b]));
+      while (probed > 0 && candidates > 0) {
+        const std::size_t t = probed - 1;
+        if (words[t].terms[p] != nullptr) {
+          const std::vector<Posting>& list = words[t].terms[p]->postings;
+          std::size_t i = Gallop(list, at[t], lo);
+          // More postings in the window than that: one look tells, without searching for the end.
+          if (const std::size_t past = i + kReadThrough * candidates; past < list.size() && list[past].slot < hi) {
+            at[t] = i;
+            break;
+          }
+          for (; i < list.size() && list[i].slot < hi; ++i) {
+            const std::uint32_t w = list[i].slot - lo;
+            if ((present[w >> 6] >> (w & 63) & 1) != 0) window[w] += q->Contribution(words[t], part, list[i]);
+          }
+          at[t] = i;
+        }
+        probed = t;
+        if (heap.size() < k) continue;
+        candidates = 0;
+        for (std::size_t b = 0; b < bitmap_words; ++b) {
+          for (std::uint64_t bits = present[b]; bits != 0; bits &= bits - 1) {
+            const std::size_t w = b * 64 + static_cast<std::size_t>(std::countr_zero(bits));
+            if (Beyond(threshold, window[w] + below[probed])) {
+              present[b] &= ~(std::uint64_t{1} << (w & 63));
+              window[w] = 0.0;
+            } else {
+              ++candidates;
+            }
+          }
+        }
+      }
+      // Each candidate in slot order: the other non-essential words are probed, strongest
+      // first, while the chunk can still beat the threshold.
+      for (std::size_t b = 0; b < bitmap_words; ++b) {
         for (std::uint64_t bits = present[b]; bits != 0; bits &= bits - 1) {
           const auto w = static_cast<std::uint32_t>(b * 64 + static_cast<std::size_t>(std::countr_zero(bits)));
           double score = window[w];
           window[w] = 0.0;
           const std::uint32_t slot = lo + w;
           bool out = false;
-          for (std::size_t t = window_essential; t-- > 0;) {
+          for (std::size_t t = probed; t-- > 0;) {
             if (heap.size() == k && Beyond(threshold, score + below[t + 1])) {
               out = true;
               break;
             }
             if (words[t].terms[p] == nullptr) continue;
             const std::vector<Posting>& list = words[t].terms[p]->postings;
-            at[t] = Gallop(list, at[t], slot);
+            at[t] = Seek(*words[t].terms[p], at[t], slot);
             if (at[t] < list.size() && list[at[t]].slot == slot) score += q->Contribution(words[t], part, list[at[t]]);
           }
           if (out) continue;
