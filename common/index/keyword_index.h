@@ -51,7 +51,9 @@ struct KeywordStatistics {
 // weight) are non-essential. Only chunks in the essential terms' lists are candidates; the
 // non-essential lists are probed for them, strongest first, while a candidate can still win.
 // The lists are read a window at a time, so what one window learns narrows what the next
-// reads. A scope with few chunks is searched the other way round: each of its chunks is
+// reads. In a window, a non-essential list with few postings against the candidates is read
+// through rather than probed for each, and the words each candidate holds are noted as it is
+// scored, which gives a hit its matched terms. A scope with few chunks is searched the other way round: each of its chunks is
 // looked up in every query term's list. Either way the top k is an exhaustive scoring's.
 //
 // Thread safety: Add and Remove need exclusive access (IndexSet serialises writers against

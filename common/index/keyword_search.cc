@@ -34,6 +34,10 @@ constexpr std::uint32_t kWindow = 8192;
 // while it has at most this many postings in the window per candidate.
 constexpr std::size_t kReadThrough = 4;
 
+// Up to this many query words (of a field), a search notes which of them each candidate holds
+// as it scores, and a hit's matched terms come from there; beyond, from a lookup per word.
+constexpr std::size_t kMaskWords = 64;
+
 // Posting lists are sorted by slot (a template because KeywordIndex::Posting is private).
 constexpr auto BySlot = [](const auto& p, std::uint32_t s) { return p.slot < s; };
 
@@ -57,18 +61,26 @@ std::size_t Gallop(const List& list, std::size_t from, std::uint32_t slot) {
 std::size_t KeywordIndex::Seek(const Term& term, std::size_t from, std::uint32_t slot) {
   const std::vector<Posting>& list = term.postings;
   if (from >= list.size() || list[from].slot >= slot) return from;
-  // Within the next kSkip postings: a few steps from `from`.
-  if (term.long_list == nullptr || from + kSkip >= list.size() || list[from + kSkip].slot >= slot) {
-    return Gallop(list, from, slot);
+  // Gallop's steps, while they are short: most lookups land a few postings on, in the cache
+  // line already read. postings[from] stays below `slot`.
+  std::size_t step = 1;
+  while (from + step < list.size() && list[from + step].slot < slot) {
+    from += step;
+    if (step >= kSkip && term.long_list != nullptr) {
+      // Far ahead: the first skip at or past `slot` ends the block of kSkip postings holding
+      // the answer, and the skip before it, below `slot`, starts it.
+      const std::vector<std::uint32_t>& skips = term.long_list->skips;
+      const auto j = static_cast<std::size_t>(
+          std::lower_bound(skips.begin() + static_cast<std::ptrdiff_t>(from / kSkip + 1), skips.end(), slot) -
+          skips.begin());
+      const auto first = list.begin() + static_cast<std::ptrdiff_t>(std::max((j - 1) * kSkip, from + 1));
+      const auto last = list.begin() + static_cast<std::ptrdiff_t>(std::min(j * kSkip, list.size()));
+      return static_cast<std::size_t>(std::lower_bound(first, last, slot, BySlot) - list.begin());
+    }
+    step *= 2;
   }
-  // Further: the first skip at or past `slot` ends the block holding the answer. Its index is
-  // at least from / kSkip + 2, since postings[from + kSkip] is below `slot`, so the block
-  // starts after `from`.
-  const std::vector<std::uint32_t>& skips = term.long_list->skips;
-  const auto j = static_cast<std::size_t>(
-      std::lower_bound(skips.begin() + static_cast<std::ptrdiff_t>(from / kSkip + 1), skips.end(), slot) - skips.begin());
-  const auto first = list.begin() + static_cast<std::ptrdiff_t>((j - 1) * kSkip);
-  const auto last = list.begin() + static_cast<std::ptrdiff_t>(std::min(j * kSkip, list.size()));
+  auto first = list.begin() + static_cast<std::ptrdiff_t>(from + 1);
+  auto last = list.begin() + static_cast<std::ptrdiff_t>(std::min(from + step + 1, list.size()));
   return static_cast<std::size_t>(std::lower_bound(first, last, slot, BySlot) - list.begin());
 }
 
@@ -109,6 +121,9 @@ struct KeywordIndex::Query {
   std::vector<Word> words;            // the strategies drop those with df 0
   std::vector<float>* scores;         // by search slot, all 0 between searches
   std::vector<std::uint32_t>* touched;
+  // ScoreByPostings, with at most kMaskWords words: the words each slot of `touched` matched,
+  // as bits by the words' order when it returned, sorted by slot.
+  std::vector<std::pair<std::uint32_t, std::uint64_t>>* matched = nullptr;
 
   // The part holding search slot `s`.
   std::size_t PartOf(std::uint32_t s) const {
@@ -241,11 +256,17 @@ std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const Key
   touched.clear();
   q.scores = &scores;
   q.touched = &touched;
+  thread_local std::vector<std::pair<std::uint32_t, std::uint64_t>> matched;
+  matched.clear();
   if (scope_slots * q.words.size() * kLookupCost < postings) {
     ScoreScopeChunks(&q);
   } else {
+    if (q.words.size() <= kMaskWords) q.matched = &matched;
     ScoreByPostings(&q);
   }
+  // Each word's bit in `matched`, before the words are sorted by text below.
+  std::vector<std::uint64_t> bit_of(q.words.size());
+  for (std::size_t t = 0; t < q.words.size(); ++t) bit_of[t] = std::uint64_t{1} << (t % kMaskWords);
 
   // The top k by score, ties by label; each hit's search slot is kept beside it for the
   // matched terms.
@@ -271,6 +292,21 @@ std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const Key
   std::vector<std::size_t> by_slot(hits.size());
   for (std::size_t i = 0; i < by_slot.size(); ++i) by_slot[i] = i;
   std::sort(by_slot.begin(), by_slot.end(), [&](std::size_t a, std::size_t b) { return ranked[a].second < ranked[b].second; });
+  if (q.matched != nullptr) {
+    // Known from the scoring: the bits of each hit's words, in the words' text order.
+    std::vector<std::size_t> by_text(q.words.size());
+    for (std::size_t t = 0; t < by_text.size(); ++t) by_text[t] = t;
+    std::sort(by_text.begin(), by_text.end(), [&](std::size_t a, std::size_t b) { return q.words[a].text < q.words[b].text; });
+    for (std::size_t i = 0; i < hits.size(); ++i) {
+      const auto it = std::lower_bound(matched.begin(), matched.end(), ranked[i].second,
+                                       [](const auto& entry, std::uint32_t s) { return entry.first < s; });
+      assert(it != matched.end() && it->first == ranked[i].second);
+      for (std::size_t t : by_text) {
+        if ((it->second & bit_of[t]) != 0) hits[i].matched_terms.emplace_back(q.words[t].text);
+      }
+    }
+    return hits;
+  }
   std::sort(q.words.begin(), q.words.end(), [](const Query::Word& a, const Query::Word& b) { return a.text < b.text; });
   for (const Query::Word& w : q.words) {
     std::size_t part = SIZE_MAX, at = 0;
@@ -370,6 +406,7 @@ void KeywordIndex::ScoreByPostings(Query* q) {
     float score;
     std::uint32_t s;  // search slot
     std::uint64_t label;
+    std::uint64_t matched;  // the words it holds, as bits (with Query::matched)
   };
   auto better = [](const Entry& a, const Entry& b) {
     return a.score != b.score ? a.score > b.score : a.label < b.label;
@@ -389,6 +426,9 @@ void KeywordIndex::ScoreByPostings(Query* q) {
   // show in a score.
   thread_local std::vector<double> window(kWindow, 0.0);
   thread_local std::vector<std::uint64_t> present(kWindow / 64, 0);
+  // By window slot, the words found there (bit t for words[t]), when the caller wants them.
+  thread_local std::vector<std::uint64_t> found(kWindow, 0);
+  const bool masks = q->matched != nullptr;
   std::vector<std::size_t> at(m);  // each word's position in its list of the current part
   thread_local std::vector<std::uint32_t> scope_slots;
   for (std::size_t p = 0; p < q->parts.size() && essential < m; ++p) {
@@ -411,6 +451,7 @@ void KeywordIndex::ScoreByPostings(Query* q) {
       const std::uint32_t w = posting.slot - lo;
       window[w] += q->Contribution(words[t], part, posting);
       present[w >> 6] |= std::uint64_t{1} << (w & 63);
+      if (masks) found[w] |= std::uint64_t{1} << t;
     };
     // Once every term is non-essential, no chunk not yet in the heap can enter it.
     for (std::uint32_t lo = 0; lo < part_slots && essential < m; lo += kWindow) {
@@ -461,7 +502,10 @@ void KeywordIndex::ScoreByPostings(Query* q) {
           }
           for (; i < list.size() && list[i].slot < hi; ++i) {
             const std::uint32_t w = list[i].slot - lo;
-            if ((present[w >> 6] >> (w & 63) & 1) != 0) window[w] += q->Contribution(words[t], part, list[i]);
+            if ((present[w >> 6] >> (w & 63) & 1) != 0) {
+              window[w] += q->Contribution(words[t], part, list[i]);
+              if (masks) found[w] |= std::uint64_t{1} << t;
+            }
           }
           at[t] = i;
         }
@@ -474,6 +518,7 @@ void KeywordIndex::ScoreByPostings(Query* q) {
             if (Beyond(threshold, window[w] + below[probed])) {
               present[b] &= ~(std::uint64_t{1} << (w & 63));
               window[w] = 0.0;
+              found[w] = 0;
             } else {
               ++candidates;
             }
@@ -487,6 +532,8 @@ void KeywordIndex::ScoreByPostings(Query* q) {
           const auto w = static_cast<std::uint32_t>(b * 64 + static_cast<std::size_t>(std::countr_zero(bits)));
           double score = window[w];
           window[w] = 0.0;
+          std::uint64_t holds = found[w];
+          found[w] = 0;
           const std::uint32_t slot = lo + w;
           bool out = false;
           for (std::size_t t = probed; t-- > 0;) {
@@ -497,10 +544,13 @@ void KeywordIndex::ScoreByPostings(Query* q) {
             if (words[t].terms[p] == nullptr) continue;
             const std::vector<Posting>& list = words[t].terms[p]->postings;
             at[t] = Seek(*words[t].terms[p], at[t], slot);
-            if (at[t] < list.size() && list[at[t]].slot == slot) score += q->Contribution(words[t], part, list[at[t]]);
+            if (at[t] < list.size() && list[at[t]].slot == slot) {
+              score += q->Contribution(words[t], part, list[at[t]]);
+              if (masks) holds |= std::uint64_t{1} << t;
+            }
           }
           if (out) continue;
-          const Entry entry{static_cast<float>(score), part.base + slot, label_of[slot]};
+          const Entry entry{static_cast<float>(score), part.base + slot, label_of[slot], holds};
           if (heap.size() < k) {
             heap.push_back(entry);
             std::push_heap(heap.begin(), heap.end(), better);
@@ -525,7 +575,9 @@ void KeywordIndex::ScoreByPostings(Query* q) {
   for (const Entry& e : heap) {
     scores[e.s] = e.score;
     touched.push_back(e.s);
+    if (masks) q->matched->emplace_back(e.s, e.matched);
   }
+  if (masks) std::sort(q->matched->begin(), q->matched->end());
 }
 
 }  // namespace tide::index

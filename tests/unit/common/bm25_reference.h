@@ -103,7 +103,13 @@ inline const std::vector<std::vector<std::string>>& Queries() {
       // The commonest term among twenty rare ones: in a small scope its list is looked up,
       // not read.
       {"w0", "w380", "w381", "w382", "w383", "w384", "w385", "w386", "w387", "w388", "w389", "w390", "w391",
-       "w392", "w393", "w394", "w395", "w396", "w397", "w398", "w399"}};
+       "w392", "w393", "w394", "w395", "w396", "w397", "w398", "w399"},
+      // More words than a search notes per candidate (64): matched terms are looked up instead.
+      [] {
+        std::vector<std::string> many;
+        for (int i = 0; i < 70; ++i) many.push_back("w" + std::to_string(i * 5));
+        return many;
+      }()};
   return queries;
 }
 
