@@ -61,14 +61,16 @@ class GraphRecordsTest : public ::testing::Test {
     options_.keep_sealed_segments = true;       // so the worker's hash covers its sealed graphs too
   }
 
-  // The worker's start (ingest::OpenIndexes) and its indexer, writing records per round.
-  void StartWorker() {
+  // The worker's start (ingest::OpenIndexes) and its indexer, writing records per round; by
+  // default it snapshots only when a test asks (Stop), with 0 after every round that changed
+  // something.
+  void StartWorker(std::chrono::seconds snapshot_interval = std::chrono::hours(1)) {
     auto indexes = ingest::OpenIndexes(options_, store_.get(), snapshots(), 2);
     ASSERT_TRUE(indexes.ok()) << indexes.status().ToString();
     worker_ = std::move(*indexes);
     ingest::Indexer::Options o;
     o.snapshot_dir = snapshots();
-    o.snapshot_interval = std::chrono::hours(1);  // snapshots only when a test asks (Stop)
+    o.snapshot_interval = snapshot_interval;
     indexer_ = std::make_unique<ingest::Indexer>(o, store_.get(), worker_.get(), nullptr);
   }
   // A worker killed -9: its indexes are gone and nothing written after the kill survives. The
@@ -399,6 +401,53 @@ TEST_F(GraphRecordsTest, Issue14_ADamagedNewestSnapshotIsReplacedByTheWorkersNex
   EXPECT_EQ(follower->indexes()->size(), 100u);
   EXPECT_EQ(follower->indexes()->VectorContentHash(), worker_->VectorContentHash());
   ExpectFsckClean();
+}
+
+// The indexer's own snapshots: after each, its remover thread removes all but the newest two,
+// and the change log is trimmed only through the older of those, so a daemon that finds the
+// newest damaged loads the older one and catches up from the log.
+TEST_F(GraphRecordsTest, Issue14_TheIndexerKeepsTwoSnapshotsAndTrimsOnlyWhatTheOlderCovers) {
+  StartWorker(seconds(0));
+  // The first change the log keeps when trimmed through a snapshot of `seq` (the start's
+  // snapshot, of seq 0, covers no change: nothing is trimmed, and the store has no mark).
+  auto FirstKept = [](std::uint64_t seq) -> std::uint64_t { return seq == 0 ? 0 : seq + 1; };
+  std::vector<std::pair<std::uint64_t, std::filesystem::path>> dirs;
+  std::uint64_t seq = 0;
+  for (int round = 0; round < 4; ++round) {
+    seq = Apply(round * 10, 10);
+    // Polled: this round's snapshot finished, the ones it replaces removed, the log trimmed.
+    const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+    std::uint64_t first_change = 0;
+    do {
+      dirs = index::IndexSet::ListSnapshotDirs(snapshots());
+      auto meta = store_->Get(storage::Cf::kMeta, storage::kMetaFirstChangeSeq);
+      ASSERT_TRUE(meta.ok());
+      first_change = meta->has_value() ? *storage::DecodeU64(**meta) : 0;
+      if (dirs.size() == 2 && dirs.front().first == seq && first_change == FirstKept(dirs.back().first)) break;
+      std::this_thread::yield();
+    } while (std::chrono::steady_clock::now() < deadline);
+    ASSERT_EQ(dirs.size(), 2u) << "round " << round;
+    EXPECT_EQ(dirs.front().first, seq) << "round " << round;
+    // Trimmed through the older snapshot, not the newest.
+    EXPECT_EQ(first_change, FirstKept(dirs.back().first)) << "round " << round;
+  }
+  // What the older snapshot does not cover is all still in the log.
+  std::vector<std::uint64_t> changes;
+  ASSERT_TRUE(store_->Scan(storage::Cf::kChanges, "", "", [&](std::string_view key, std::string_view) {
+    changes.push_back(*storage::DecodeU64(key));
+    return true;
+  }).ok());
+  ASSERT_FALSE(changes.empty());
+  EXPECT_GT(changes.front(), dirs.back().first);
+  EXPECT_EQ(changes.back(), seq);
+
+  // The newest snapshot lost: a daemon starts from the older one and replays the rest.
+  std::filesystem::remove_all(dirs.front().second);
+  auto follower = StartFollower();
+  ASSERT_TRUE(follower->WaitForSeqForTest(seq, seconds(30))) << follower->not_ready_reason();
+  EXPECT_EQ(follower->indexes()->Labels(), worker_->Labels());
+  EXPECT_EQ(follower->indexes()->VectorContentHash(), worker_->VectorContentHash());
+  EXPECT_EQ(follower->indexes()->vector_size(), 40u);
 }
 
 }  // namespace
