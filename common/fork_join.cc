@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 
 #include <boost/asio/post.hpp>
@@ -20,13 +21,20 @@ struct ForkJoinPool::Batch {
   std::mutex mu;
   std::condition_variable done;
   std::size_t finished = 0;  // GUARDED_BY(mu)
+  std::exception_ptr error;  // GUARDED_BY(mu): the first task's exception
 
   // Runs the next task not yet taken; false when none is left.
   bool RunNext() {
     const std::size_t i = next.fetch_add(1);
     if (i >= size) return false;
-    tasks[i]();
+    std::exception_ptr thrown;
+    try {
+      tasks[i]();
+    } catch (...) {
+      thrown = std::current_exception();
+    }
     std::lock_guard lock(mu);
+    if (thrown != nullptr && error == nullptr) error = thrown;
     if (++finished == size) done.notify_all();
     return true;
   }
@@ -70,6 +78,7 @@ void ForkJoinPool::RunAll(std::span<const std::function<void()>> tasks) {
   }
   std::unique_lock lock(batch->mu);
   batch->done.wait(lock, [&] { return batch->finished == batch->size; });
+  if (batch->error != nullptr) std::rethrow_exception(batch->error);
 }
 
 }  // namespace tide

@@ -29,7 +29,8 @@ class ForkJoinPool {
   ForkJoinPool(const ForkJoinPool&) = delete;
   ForkJoinPool& operator=(const ForkJoinPool&) = delete;
 
-  // Runs every task once and returns when all have finished. A task must not throw.
+  // Runs every task once and returns when all have finished. If tasks throw, the others still
+  // run, and the first exception is rethrown here, on the caller, once all have finished.
   void RunAll(std::span<const std::function<void()>> tasks);
 
   int threads() const { return threads_; }

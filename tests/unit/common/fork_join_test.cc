@@ -3,6 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -88,6 +90,29 @@ TEST(ForkJoinPoolTest, ABusyPoolDoesNotHoldARequestUp) {
   EXPECT_TRUE(all_on_caller.load());
   release = true;
   first.join();
+}
+
+// A task that throws on the helper thread: the others still run, and its exception reaches the
+// caller (the HTTP server answers 500 for it) instead of ending the process.
+TEST(ForkJoinPoolTest, AnExceptionReachesTheCallerAfterEveryTaskRan) {
+  ForkJoinPool pool(1);
+  for (int thrower = 0; thrower < 3; ++thrower) {
+    std::atomic<int> ran{0};
+    std::vector<std::function<void()>> tasks;
+    for (int i = 0; i < 3; ++i) {
+      tasks.push_back([&, i] {
+        ran.fetch_add(1);
+        if (i == thrower) throw std::runtime_error("task " + std::to_string(i));
+      });
+    }
+    try {
+      pool.RunAll(tasks);
+      ADD_FAILURE() << "no exception from task " << thrower;
+    } catch (const std::runtime_error& e) {
+      EXPECT_EQ(std::string(e.what()), "task " + std::to_string(thrower));
+    }
+    EXPECT_EQ(ran.load(), 3);
+  }
 }
 
 }  // namespace
