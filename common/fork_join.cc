@@ -59,20 +59,22 @@ void ForkJoinPool::RunAll(std::span<const std::function<void()>> tasks) {
     std::atomic<int>* n;
     const int others;  // callers already running when this one came
   } caller(&callers_);
-  if (impl_ == nullptr || tasks.size() < 2 || caller.others >= threads_) {
-    for (const std::function<void()>& task : tasks) task();
-    return;
-  }
   auto batch = std::make_shared<Batch>();
   batch->tasks = tasks.data();
   batch->size = tasks.size();
-  // One helper per task beyond the caller's first, as many as there are threads.
-  const std::size_t helpers = std::min(tasks.size() - 1, static_cast<std::size_t>(threads_));
-  for (std::size_t h = 0; h < helpers; ++h) {
-    boost::asio::post(impl_->pool, [batch] {
-      while (batch->RunNext()) {
-      }
-    });
+  // One helper per task beyond the caller's first, as many as there are threads; none when
+  // the others' callers keep them busy already.
+  std::size_t helpers = std::min(tasks.size() - (tasks.empty() ? 0 : 1), static_cast<std::size_t>(threads_));
+  if (caller.others >= threads_) helpers = 0;
+  try {
+    for (std::size_t h = 0; h < helpers; ++h) {
+      boost::asio::post(impl_->pool, [batch] {
+        while (batch->RunNext()) {
+        }
+      });
+    }
+  } catch (...) {
+    // A helper that could not be posted (out of memory) leaves its tasks to the caller.
   }
   while (batch->RunNext()) {
   }

@@ -17,7 +17,8 @@ namespace tide {
 // its own tasks one after another, as without a pool, and no request can deadlock on another.
 // A caller that finds as many others running as there are helper threads hands nothing off:
 // the cores are busy already with requests of their own, and a hand-off would only add
-// switching between threads (measured: 5 % fewer searches a second at eight connections).
+// switching between threads (measured at eight connections: 120-122 searches a second without
+// this rule, 124-132 without a pool).
 //
 // Thread safety: RunAll may be called from any number of threads at once.
 class ForkJoinPool {

@@ -52,9 +52,10 @@ struct KeywordStatistics {
 // non-essential lists are probed for them, strongest first, while a candidate can still win.
 // The lists are read a window at a time, so what one window learns narrows what the next
 // reads. In a window, a non-essential list with few postings against the candidates is read
-// through rather than probed for each, and the words each candidate holds are noted as it is
-// scored, which gives a hit its matched terms. A scope with few chunks is searched the other way round: each of its chunks is
-// looked up in every query term's list. Either way the top k is an exhaustive scoring's.
+// through rather than probed for each. Up to 64 query words, the words each candidate holds
+// are noted as it is scored, which gives a hit its matched terms; beyond, they are looked up.
+// A scope with few chunks is searched the other way round: each of its chunks is looked up in
+// every query term's list. Either way the top k is an exhaustive scoring's.
 //
 // Thread safety: Add and Remove need exclusive access (IndexSet serialises writers against
 // readers); any number of Search calls may run at once.
@@ -127,8 +128,9 @@ class KeywordIndex {
   static Result<std::vector<std::uint64_t>> ParseLabels(std::string_view in);
 
   // A posting list reaching this length, and at least as long as there are containers, gets
-  // per-container document frequencies (and skips: see LongList), so that a search does not count its scope's share by
-  // reading the whole list (the counters then cost at most half what the list does).
+  // per-container document frequencies, so that a search does not count its scope's share by
+  // reading the whole list (the counters then cost at most half what the list does), and
+  // skips (see LongList: 4 bytes per 64 postings).
   static constexpr std::size_t kCountedListLength = 4096;
 
  private:

@@ -287,8 +287,9 @@ std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const Key
     const Query::Part& part = q.parts[q.PartOf(s)];
     hits.push_back({part.index->slot_label_[s - part.base], score, {}, part.length_of[s - part.base]});
   }
-  // Matched terms only for the hits returned, in query-term order: each list is galloped
-  // through once for the hits' slots in ascending order.
+  // Matched terms only for the hits returned, in the words' text order: noted by the scoring
+  // (ScoreByPostings, at most kMaskWords words), or else each word's list is searched once
+  // for the hits' slots in ascending order.
   std::vector<std::size_t> by_slot(hits.size());
   for (std::size_t i = 0; i < by_slot.size(); ++i) by_slot[i] = i;
   std::sort(by_slot.begin(), by_slot.end(), [&](std::size_t a, std::size_t b) { return ranked[a].second < ranked[b].second; });

@@ -228,6 +228,37 @@ TEST_F(PermissionPropertyTest, NothingOfTheOtherContainerEverLeaks) {
 
 // Issue 16: figures over the whole index go to admin keys only. A search key that may read
 // every container still sees the containers' own counts, never the index block.
+// The lists run at once on the list pool answer exactly what they answer one after another.
+TEST_F(PermissionPropertyTest, ListsRunAtOnceAnswerAsListsRunInTurn) {
+  MetricsRegistry metrics;
+  SearchApi uncached(shards_.get(), searcher_.get(), authorizer_.get(), SearchApi::Limits{}, &metrics,
+                     /*result_cache_entries=*/0);
+  auto hits = [&](const json& body) {
+    http::HttpRequest r;
+    r.method = "POST";
+    r.path = r.target = "/v1/search";
+    r.body = body.dump();
+    r.headers = {{"authorization", "Bearer " + std::string(kKey)}};
+    const http::HttpResponse response = uncached.Handle(r);
+    EXPECT_EQ(response.status, 200) << response.body;
+    return json::parse(response.body)["hits"];
+  };
+  int compared = 0;
+  for (const char* query : {"연차 휴가", "휴가 신청 인사 시스템", "비밀 표식 redcanary77", "문서 번호 7"}) {
+    for (const char* mode : {"hybrid", "keyword"}) {
+      const json body = {{"query", query}, {"container_ids", {"red", "blue"}}, {"k", 10}, {"mode", mode}};
+      shards_->UseListPool(nullptr);
+      const json in_turn = hits(body);
+      shards_->UseListPool(&list_pool_);
+      const json at_once = hits(body);
+      EXPECT_FALSE(at_once.empty()) << query << " " << mode;
+      EXPECT_EQ(at_once, in_turn) << query << " " << mode;
+      compared += static_cast<int>(at_once.size());
+    }
+  }
+  EXPECT_GT(compared, 40);
+}
+
 TEST_F(PermissionPropertyTest, IndexWideStatsNeedAnAdminKey) {
   auto stats = [&](const std::string& key) {
     http::HttpRequest r;

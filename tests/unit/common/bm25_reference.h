@@ -93,8 +93,9 @@ void AddZipfChunks(std::uint64_t first, std::uint64_t count, Index* index, Refer
   }
 }
 
-// Queries over that vocabulary; the last two are long, as a Korean sentence's stems and
-// syllable n-grams make them: many common terms, or many rare ones.
+// Queries over that vocabulary; the last four are long, as a Korean sentence's stems and
+// syllable n-grams make them: many common terms, or many rare ones, and as many words as a
+// search notes per candidate (64) and more.
 inline const std::vector<std::vector<std::string>>& Queries() {
   static const std::vector<std::vector<std::string>> queries = {
       {"w0", "w1", "w2", "w250", "w399"}, {"w3", "w3", "w120"}, {"w0", "w5", "w9", "w30", "w31", "w77"},
@@ -104,7 +105,13 @@ inline const std::vector<std::vector<std::string>>& Queries() {
       // not read.
       {"w0", "w380", "w381", "w382", "w383", "w384", "w385", "w386", "w387", "w388", "w389", "w390", "w391",
        "w392", "w393", "w394", "w395", "w396", "w397", "w398", "w399"},
-      // More words than a search notes per candidate (64): matched terms are looked up instead.
+      // As many words as a search notes per candidate (64): the last has the highest bit.
+      [] {
+        std::vector<std::string> many;
+        for (int i = 0; i < 64; ++i) many.push_back("w" + std::to_string(i * 6));
+        return many;
+      }(),
+      // More words than that: matched terms are looked up instead.
       [] {
         std::vector<std::string> many;
         for (int i = 0; i < 70; ++i) many.push_back("w" + std::to_string(i * 5));

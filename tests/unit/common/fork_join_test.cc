@@ -60,24 +60,20 @@ TEST(ForkJoinPoolTest, AnIdlePoolRunsTwoTasksAtOnce) {
   EXPECT_EQ(ran_on, (std::vector<std::thread::id>{caller, caller}));
 }
 
-// The one helper is held by another request's task: a second request runs its own tasks on its
-// own thread and returns, instead of waiting for the helper.
+// Both helpers are held by another request's tasks: a second request hands its tasks off (it
+// is the only other caller) but runs them all on its own thread and returns, instead of
+// waiting for a helper to take them.
 TEST(ForkJoinPoolTest, ABusyPoolDoesNotHoldARequestUp) {
-  ForkJoinPool pool(1);
+  ForkJoinPool pool(2);
   std::atomic<bool> release{false};
   std::atomic<int> held{0};
-  std::vector<std::function<void()>> blocking = {
-      [&] {
-        held.fetch_add(1);
-        ASSERT_TRUE(WaitFor([&] { return release.load(); }));
-      },
-      [&] {
-        held.fetch_add(1);
-        ASSERT_TRUE(WaitFor([&] { return release.load(); }));
-      }};
+  std::vector<std::function<void()>> blocking(3, [&] {
+    held.fetch_add(1);
+    ASSERT_TRUE(WaitFor([&] { return release.load(); }));
+  });
   std::thread first([&] { pool.RunAll(blocking); });
-  // Both of the first request's tasks run: one on its caller, one on the helper.
-  ASSERT_TRUE(WaitFor([&] { return held.load() == 2; }));
+  // The first request's three tasks run: one on its caller, one on each helper.
+  ASSERT_TRUE(WaitFor([&] { return held.load() == 3; }));
   std::atomic<int> ran{0};
   const std::thread::id caller = std::this_thread::get_id();
   std::atomic<bool> all_on_caller{true};
@@ -92,11 +88,13 @@ TEST(ForkJoinPoolTest, ABusyPoolDoesNotHoldARequestUp) {
   first.join();
 }
 
-// A task that throws on the helper thread: the others still run, and its exception reaches the
-// caller (the HTTP server answers 500 for it) instead of ending the process.
+// A task that throws, on the helper thread or the caller's: the others still run, and its
+// exception reaches the caller (the HTTP server answers 500 for it) instead of ending the
+// process. Without helper threads too.
 TEST(ForkJoinPoolTest, AnExceptionReachesTheCallerAfterEveryTaskRan) {
-  ForkJoinPool pool(1);
-  for (int thrower = 0; thrower < 3; ++thrower) {
+  for (int run = 0; run < 6; ++run) {
+    const int threads = run / 3, thrower = run % 3;
+    ForkJoinPool pool(threads);
     std::atomic<int> ran{0};
     std::vector<std::function<void()>> tasks;
     for (int i = 0; i < 3; ++i) {
@@ -107,11 +105,11 @@ TEST(ForkJoinPoolTest, AnExceptionReachesTheCallerAfterEveryTaskRan) {
     }
     try {
       pool.RunAll(tasks);
-      ADD_FAILURE() << "no exception from task " << thrower;
+      ADD_FAILURE() << threads << " threads: no exception from task " << thrower;
     } catch (const std::runtime_error& e) {
       EXPECT_EQ(std::string(e.what()), "task " + std::to_string(thrower));
     }
-    EXPECT_EQ(ran.load(), 3);
+    EXPECT_EQ(ran.load(), 3) << threads << " threads";
   }
 }
 
