@@ -78,9 +78,15 @@ void ForkJoinPool::RunAll(std::span<const std::function<void()>> tasks) {
   }
   while (batch->RunNext()) {
   }
-  std::unique_lock lock(batch->mu);
-  batch->done.wait(lock, [&] { return batch->finished == batch->size; });
-  if (batch->error != nullptr) std::rethrow_exception(batch->error);
+  std::exception_ptr error;
+  {
+    std::unique_lock lock(batch->mu);
+    batch->done.wait(lock, [&] { return batch->finished == batch->size; });
+    // Taken out of the batch: a helper may drop the batch's last reference after this returns,
+    // and the exception must not be freed on that thread while the caller handles it.
+    error = std::move(batch->error);
+  }
+  if (error != nullptr) std::rethrow_exception(error);
 }
 
 }  // namespace tide
