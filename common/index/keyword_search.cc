@@ -264,9 +264,6 @@ std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const Key
     if (q.words.size() <= kMaskWords) q.matched = &matched;
     ScoreByPostings(&q);
   }
-  // Each word's bit in `matched`, before the words are sorted by text below.
-  std::vector<std::uint64_t> bit_of(q.words.size());
-  for (std::size_t t = 0; t < q.words.size(); ++t) bit_of[t] = std::uint64_t{1} << (t % kMaskWords);
 
   // The top k by score, ties by label; each hit's search slot is kept beside it for the
   // matched terms.
@@ -290,9 +287,6 @@ std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const Key
   // Matched terms only for the hits returned, in the words' text order: noted by the scoring
   // (ScoreByPostings, at most kMaskWords words), or else each word's list is searched once
   // for the hits' slots in ascending order.
-  std::vector<std::size_t> by_slot(hits.size());
-  for (std::size_t i = 0; i < by_slot.size(); ++i) by_slot[i] = i;
-  std::sort(by_slot.begin(), by_slot.end(), [&](std::size_t a, std::size_t b) { return ranked[a].second < ranked[b].second; });
   if (q.matched != nullptr) {
     // Known from the scoring: the bits of each hit's words, in the words' text order.
     std::vector<std::size_t> by_text(q.words.size());
@@ -303,11 +297,14 @@ std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const Key
                                        [](const auto& entry, std::uint32_t s) { return entry.first < s; });
       assert(it != matched.end() && it->first == ranked[i].second);
       for (std::size_t t : by_text) {
-        if ((it->second & bit_of[t]) != 0) hits[i].matched_terms.emplace_back(q.words[t].text);
+        if ((it->second >> t & 1) != 0) hits[i].matched_terms.emplace_back(q.words[t].text);
       }
     }
     return hits;
   }
+  std::vector<std::size_t> by_slot(hits.size());
+  for (std::size_t i = 0; i < by_slot.size(); ++i) by_slot[i] = i;
+  std::sort(by_slot.begin(), by_slot.end(), [&](std::size_t a, std::size_t b) { return ranked[a].second < ranked[b].second; });
   std::sort(q.words.begin(), q.words.end(), [](const Query::Word& a, const Query::Word& b) { return a.text < b.text; });
   for (const Query::Word& w : q.words) {
     std::size_t part = SIZE_MAX, at = 0;
