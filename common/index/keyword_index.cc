@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 
 namespace tide::index {
 
@@ -36,12 +38,12 @@ std::uint32_t KeywordIndex::AddSlot(std::uint64_t label, std::uint32_t container
 
 void KeywordIndex::SetTf(Term* term, Posting* p, std::uint32_t tf) {
   if (tf < kWideTf) {
-    p->tf = static_cast<std::uint16_t>(tf);
+    p->tf = tf;
     return;
   }
   p->tf = kWideTf;
   if (term->wide_tf == nullptr) term->wide_tf = std::make_unique<WideTfs>();
-  const std::uint32_t slot = p->slot;  // a copy: a reference to a packed member may be misaligned
+  const std::uint32_t slot = p->slot;  // a copy: no reference binds to a bit-field
   (*term->wide_tf)[slot] = tf;
 }
 
@@ -77,6 +79,12 @@ void KeywordIndex::CountContainers(Term* term) {
 }
 
 void KeywordIndex::Add(std::uint64_t label, std::uint32_t container, const FieldTerms& terms) {
+  if (slot_label_.size() >= kMaxSlots) {
+    if (!removed_.empty()) Compact();
+    if (slot_label_.size() >= kMaxSlots) {
+      throw std::length_error("keyword index: " + std::to_string(kMaxSlots) + " live chunks, the most an index holds");
+    }
+  }
   std::array<std::uint32_t, kNumFields> length{};
   for (int f = 0; f < kNumFields; ++f) length[f] = static_cast<std::uint32_t>(terms[f].size());
   const std::uint32_t slot = AddSlot(label, container, /*postings=*/0, length);  // counted below

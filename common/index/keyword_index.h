@@ -72,8 +72,14 @@ class KeywordIndex {
   KeywordIndex(const KeywordIndex&) = delete;
   KeywordIndex& operator=(const KeywordIndex&) = delete;
 
+  // An index holds at most this many slots (live chunks and removed ones not yet compacted
+  // away): a posting keeps its slot in 24 bits. KeywordSegments seals its growing segment
+  // before it gets there.
+  static constexpr std::size_t kMaxSlots = std::size_t{1} << 24;
+
   // Terms as the Analyzer emits them, duplicates included (they are term frequency).
-  // REQUIRES: `label` is not live.
+  // REQUIRES: `label` is not live. With kMaxSlots slots taken, Add compacts first, and throws
+  // std::length_error if that frees none (kMaxSlots live chunks).
   void Add(std::uint64_t label, std::uint32_t container, const FieldTerms& terms);
   // Returns false if `label` is not live.
   bool Remove(std::uint64_t label);
@@ -138,15 +144,16 @@ class KeywordIndex {
   // reaches a posting's chunk by index rather than by hash lookup. Posting lists are sorted
   // by slot (adds append increasing slots; compaction renumbers in order). Slot data is kept
   // column-wise: a search reads only the container and one field's length of each posting.
-  // Six bytes, packed: postings are most of a daemon's memory (about 170 a chunk: 1.4 GB of
-  // its 3.7 GB at 1M chunks when they took eight). A term frequency from kWideTf up (a
-  // chunk.upsert may carry 4 MiB of text) is kept in its term's wide_tf instead.
-  struct __attribute__((packed)) Posting {
-    std::uint32_t slot;
-    std::uint16_t tf;  // kWideTf: see Term::wide_tf
+  // Four bytes, a slot in 24 bits and a term frequency in 8: postings are most of a daemon's
+  // memory (about 210 a chunk over both fields: 1.25 GB of its 3.3 GB at 1M chunks when they
+  // took six bytes). A term frequency from kWideTf up (rare in a chunk of a few hundred terms,
+  // but a chunk.upsert may carry 4 MiB of text) is kept in its term's wide_tf instead.
+  struct Posting {
+    std::uint32_t slot : 24;  // below kMaxSlots
+    std::uint32_t tf : 8;     // kWideTf: see Term::wide_tf
   };
-  static_assert(sizeof(Posting) == 6);
-  static constexpr std::uint16_t kWideTf = UINT16_MAX;
+  static_assert(sizeof(Posting) == 4);
+  static constexpr std::uint32_t kWideTf = 0xff;
   using WideTfs = absl::flat_hash_map<std::uint32_t, std::uint32_t>;  // slot -> tf
   // What a long posting list (see kCountedListLength) keeps beside its postings:
   // * per-container document frequencies. Adds keep them current; removals are subtracted
@@ -191,10 +198,10 @@ class KeywordIndex {
                         const std::array<std::uint32_t, kNumFields>& length);
   void AppendPosting(Term* term, std::uint32_t slot, std::uint32_t tf);
   // A posting's term frequency, and setting it (into the term's wide_tf from kWideTf up). A
-  // packed member is read into a local before it is passed by reference.
+  // bit-field is read into a local before it is passed by reference.
   static std::uint32_t TfOf(const Term& term, const Posting& p) {
     if (p.tf != kWideTf) return p.tf;
-    const std::uint32_t slot = p.slot;  // a copy: at() would bind a reference to a packed member
+    const std::uint32_t slot = p.slot;  // a copy: at() cannot bind a reference to a bit-field
     return term.wide_tf->at(slot);
   }
   static void SetTf(Term* term, Posting* p, std::uint32_t tf);

@@ -88,6 +88,7 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
   // A chunk's entry takes a byte at least for each of its label, container, postings count
   // and field lengths: a count beyond that is damage, and must not size the tables.
   if (!r.GetVarint(&nchunks) || nchunks > in.size() / (3 + kNumFields)) return bad("truncated chunk table");
+  if (nchunks > kMaxSlots) return bad("more chunks than an index holds");
   terms_.clear();
   slot_label_.clear();
   slot_container_.clear();

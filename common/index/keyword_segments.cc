@@ -32,7 +32,10 @@ KeywordSegments::KeywordSegments(const Options& options)
 KeywordSegments::~KeywordSegments() = default;
 
 void KeywordSegments::Add(std::uint64_t label, std::uint32_t container, const KeywordIndex::FieldTerms& terms) {
-  if (options_.segment_max_chunks > 0 && growing_->slots() >= options_.segment_max_chunks) Seal();
+  if ((options_.segment_max_chunks > 0 && growing_->slots() >= options_.segment_max_chunks) ||
+      growing_->slots() >= KeywordIndex::kMaxSlots) {
+    Seal();
+  }
   growing_->Add(label, container, terms);
 }
 

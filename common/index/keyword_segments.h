@@ -40,7 +40,7 @@ namespace tide::index {
 class KeywordSegments {
  public:
   struct Options {
-    std::size_t segment_max_chunks = std::size_t{1} << 18;  // 0: one segment, never sealed
+    std::size_t segment_max_chunks = std::size_t{1} << 18;  // 0: sealed only at KeywordIndex::kMaxSlots slots
     bool keep_sealed = true;
   };
   explicit KeywordSegments(const Options& options);

@@ -218,16 +218,15 @@ TEST(KeywordIndexTest, TermWeightsScaleEachTermsContributionAndHitsCarryTheField
 }
 
 TEST(KeywordIndexTest, LargeTfAndLengthScoreExactly) {
-  // A tf or a field length past 16 bits (a chunk.upsert may carry up to 4 MiB of text) scores
-  // exactly, through compaction and a snapshot.
+  // A tf past the 8 bits a posting holds, or a field length past 16 bits (a chunk.upsert may
+  // carry up to 4 MiB of text), scores exactly, through compaction and a snapshot.
   KeywordIndex index;
   Reference ref;
   auto add = [&](std::uint64_t label, std::vector<std::string> terms) {
     index.Add(label, 0, Body(terms));
     ref.live.emplace(label, Reference::Chunk{0, std::move(terms)});
   };
-  // Fillers first, so that compaction moves the wide postings to new slots. A wide posting at
-  // an odd place in its list is at a slot field only 2-byte aligned (postings are 6 bytes).
+  // Fillers first, so that compaction moves the wide postings to new slots.
   for (std::uint64_t label = 10; label < 1039; ++label) add(label, {"f", "w"});
   std::vector<std::string> many_w(70000, "w");
   many_w.push_back("x");
@@ -238,10 +237,18 @@ TEST(KeywordIndexTest, LargeTfAndLengthScoreExactly) {
   add(2, long_chunk);                          // tf 66000 of z (wide, second of its list), length 66003
   add(3, {"w", "x", "y"});
   add(4, {"y", "v"});
-  const std::vector<std::vector<std::string>> queries = {{"w", "x"}, {"y", "x", "z"}, {"w", "y", "v"}};
+  for (std::uint64_t tf : {253, 254, 255, 256}) {  // 254: the most a posting holds; 255 up: wide
+    std::vector<std::string> terms(tf, "u");
+    terms.push_back("v");
+    add(2000 + tf, terms);
+  }
+  const std::vector<std::vector<std::string>> queries = {{"w", "x"}, {"y", "x", "z"}, {"w", "y", "v"}, {"u"}, {"u", "v"}};
   auto check = [&](const KeywordIndex& in, const char* stage) {
     SCOPED_TRACE(stage);
-    for (const auto& q : queries) ExpectTopK(in, ref, q, 10, {0});
+    for (const auto& q : queries) {
+      SCOPED_TRACE(testing::PrintToString(q));
+      ExpectTopK(in, ref, q, 10, {0});
+    }
   };
   check(index, "built");
   // Removing the fillers compacts the index once dead postings outnumber live ones.
