@@ -310,7 +310,9 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
     if (corrupt != nullptr) ++*corrupt;
   };
   int rereads = 0;
-  for (std::size_t i = 0; i < all.size(); ++i) {
+  std::size_t next = 0;  // the directory to try next, newest first
+  while (next < all.size()) {
+    const std::size_t i = next++;
     const std::filesystem::path& dir = all[i];
     Result<std::string> manifest_text = ReadFile(dir / "MANIFEST.json");
     if (!manifest_text) {
@@ -407,7 +409,7 @@ Result<std::unique_ptr<IndexSet>> IndexSet::LoadLatestSnapshot(const std::filesy
         Result<std::string> now = ReadFile(dir / "MANIFEST.json");
         if (now && *now != *manifest_text && rereads < 2) {
           ++rereads;
-          --i;  // this directory again (unsigned wrap-around at 0 is undone by ++i)
+          next = i;  // this directory again
           continue;
         }
         report_corrupt(dir, failed);
