@@ -38,18 +38,20 @@ std::uint32_t KeywordIndex::AddSlot(std::uint64_t label, std::uint32_t container
 
 void KeywordIndex::SetTf(Term* term, Posting* p, std::uint32_t tf) {
   if (tf < kWideTf) {
-    p->tf = tf;
+    p->set_tf(tf);
     return;
   }
-  p->tf = kWideTf;
+  p->set_tf(kWideTf);
+  KeepWideTf(term, p->slot(), tf);
+}
+
+void KeywordIndex::KeepWideTf(Term* term, std::uint32_t slot, std::uint32_t tf) {
   if (term->wide_tf == nullptr) term->wide_tf = std::make_unique<WideTfs>();
-  const std::uint32_t slot = p->slot;  // a copy: no reference binds to a bit-field
   (*term->wide_tf)[slot] = tf;
 }
 
 void KeywordIndex::AppendPosting(Term* term, std::uint32_t slot, std::uint32_t tf) {
-  term->postings.push_back({slot, 0});
-  SetTf(term, &term->postings.back(), tf);
+  term->postings.push_back(NewPosting(term, slot, tf));
   term->max_tf = std::max(term->max_tf, tf);
   if (term->long_list != nullptr) {
     ++term->long_list->CountOf(slot_container_[slot]);
@@ -71,9 +73,9 @@ void KeywordIndex::CountContainers(Term* term) {
   list.skips.reserve((term->postings.size() + kSkip - 1) / kSkip);
   for (std::size_t i = 0; i < term->postings.size(); ++i) {
     const Posting& p = term->postings[i];
-    const std::uint32_t c = slot_container_[p.slot];
+    const std::uint32_t c = slot_container_[p.slot()];
     if (c != kRemoved) ++list.CountOf(c);
-    if (i % kSkip == 0) list.skips.push_back(p.slot);
+    if (i % kSkip == 0) list.skips.push_back(p.slot());
   }
   list.settled = removed_.size();
 }
@@ -98,7 +100,7 @@ void KeywordIndex::Add(std::uint64_t label, std::uint32_t container, const Field
       key.assign(1, FieldPrefix(static_cast<Field>(f)));
       key.append(text);
       Term& term = terms_[key];
-      if (!term.postings.empty() && term.postings.back().slot == slot) {
+      if (!term.postings.empty() && term.postings.back().slot() == slot) {
         Posting& last = term.postings.back();
         const std::uint32_t tf = TfOf(term, last) + 1;
         SetTf(&term, &last, tf);
@@ -152,7 +154,7 @@ void KeywordIndex::Compact() {
   removed_.clear();
   for (auto it = terms_.begin(); it != terms_.end();) {
     Term& term = it->second;
-    std::erase_if(term.postings, [&](const Posting& p) { return renumber[p.slot] == kRemoved; });
+    std::erase_if(term.postings, [&](const Posting& p) { return renumber[p.slot()] == kRemoved; });
     if (term.postings.empty()) {
       terms_.erase(it++);  // a Swiss table's erase moves nothing
       continue;
@@ -160,10 +162,10 @@ void KeywordIndex::Compact() {
     term.max_tf = 0;
     const std::unique_ptr<WideTfs> wide = std::move(term.wide_tf);  // by the old slots
     for (Posting& p : term.postings) {
-      const std::uint32_t old_slot = p.slot;  // a copy, as in SetTf
-      const std::uint32_t tf = p.tf != kWideTf ? p.tf : wide->at(old_slot);
-      p.slot = renumber[p.slot];
-      if (p.tf == kWideTf) SetTf(&term, &p, tf);  // by the new
+      const std::uint32_t old_slot = p.slot();
+      const std::uint32_t tf = p.tf() != kWideTf ? p.tf() : wide->at(old_slot);
+      p.set_slot(renumber[p.slot()]);
+      if (p.tf() == kWideTf) SetTf(&term, &p, tf);  // by the new
       term.max_tf = std::max(term.max_tf, tf);
     }
     term.postings.shrink_to_fit();
@@ -193,7 +195,7 @@ bool KeywordIndex::InScope(Field field, std::string_view term, const ContainerSe
   if (it == terms_.end()) return false;
   if (it->second.long_list != nullptr) return ScopedDocFrequency(it->second, scope) > 0;
   for (const Posting& p : it->second.postings) {
-    if (scope.Contains(slot_container_[p.slot])) return true;  // removed slots are in no scope
+    if (scope.Contains(slot_container_[p.slot()])) return true;  // removed slots are in no scope
   }
   return false;
 }
@@ -201,7 +203,7 @@ bool KeywordIndex::InScope(Field field, std::string_view term, const ContainerSe
 std::size_t KeywordIndex::ScopedDocFrequency(const Term& term, const ContainerSet& scope) const {
   std::size_t df = 0;
   if (term.long_list == nullptr) {
-    for (const Posting& p : term.postings) df += scope.Contains(slot_container_[p.slot]) ? 1 : 0;
+    for (const Posting& p : term.postings) df += scope.Contains(slot_container_[p.slot()]) ? 1 : 0;
     return df;
   }
   LongList& counts = *term.long_list;

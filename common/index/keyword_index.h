@@ -148,9 +148,21 @@ class KeywordIndex {
   // memory (about 210 a chunk over both fields: 1.25 GB of its 3.3 GB at 1M chunks when they
   // took six bytes). A term frequency from kWideTf up (rare in a chunk of a few hundred terms,
   // but a chunk.upsert may carry 4 MiB of text) is kept in its term's wide_tf instead.
-  struct Posting {
-    std::uint32_t slot : 24;  // below kMaxSlots
-    std::uint32_t tf : 8;     // kWideTf: see Term::wide_tf
+  // One word, set whole: a bit-field set in place is read first, and on a page not yet written
+  // that read maps the zero page, so the write after it faults again and flushes every core's
+  // TLB (decoding a snapshot's postings took twice as long that way).
+  class Posting {
+   public:
+    Posting(std::uint32_t slot, std::uint32_t tf) : word_(slot | tf << kSlotBits) {}
+    std::uint32_t slot() const { return word_ & kSlotMask; }
+    std::uint32_t tf() const { return word_ >> kSlotBits; }  // kWideTf: see Term::wide_tf
+    void set_slot(std::uint32_t slot) { word_ = (word_ & ~kSlotMask) | slot; }
+    void set_tf(std::uint32_t tf) { word_ = (word_ & kSlotMask) | tf << kSlotBits; }
+
+   private:
+    static constexpr int kSlotBits = 24;
+    static constexpr std::uint32_t kSlotMask = (std::uint32_t{1} << kSlotBits) - 1;
+    std::uint32_t word_;
   };
   static_assert(sizeof(Posting) == 4);
   static constexpr std::uint32_t kWideTf = 0xff;
@@ -166,7 +178,7 @@ class KeywordIndex {
     std::mutex mu;
     std::vector<std::uint32_t> by_container;  // indexed by container ordinal
     std::size_t settled = 0;                  // entries of removed_ already subtracted
-    std::vector<std::uint32_t> skips;         // postings[j * kSkip].slot
+    std::vector<std::uint32_t> skips;         // postings[j * kSkip].slot()
 
     std::uint32_t& CountOf(std::uint32_t container) {
       if (container >= by_container.size()) by_container.resize(container + 1, 0);
@@ -197,14 +209,20 @@ class KeywordIndex {
   std::uint32_t AddSlot(std::uint64_t label, std::uint32_t container, std::uint32_t postings,
                         const std::array<std::uint32_t, kNumFields>& length);
   void AppendPosting(Term* term, std::uint32_t slot, std::uint32_t tf);
-  // A posting's term frequency, and setting it (into the term's wide_tf from kWideTf up). A
-  // bit-field is read into a local before it is passed by reference.
+  // A posting's term frequency, and setting it (into the term's wide_tf from kWideTf up).
   static std::uint32_t TfOf(const Term& term, const Posting& p) {
-    if (p.tf != kWideTf) return p.tf;
-    const std::uint32_t slot = p.slot;  // a copy: at() cannot bind a reference to a bit-field
-    return term.wide_tf->at(slot);
+    if (p.tf() != kWideTf) return p.tf();
+    return term.wide_tf->at(p.slot());
   }
   static void SetTf(Term* term, Posting* p, std::uint32_t tf);
+  // A new posting for `tf` (kept in wide_tf from kWideTf up).
+  static Posting NewPosting(Term* term, std::uint32_t slot, std::uint32_t tf) {
+    if (tf < kWideTf) return Posting{slot, tf};
+    KeepWideTf(term, slot, tf);
+    return Posting{slot, kWideTf};
+  }
+  // Records `tf` (kWideTf or more) in `term`'s wide_tf for `slot`.
+  static void KeepWideTf(Term* term, std::uint32_t slot, std::uint32_t tf);
   bool Countable(const Term& term) const;
   // Builds `term`'s LongList: per-container counts of its live postings, and its skips.
   void CountContainers(Term* term);

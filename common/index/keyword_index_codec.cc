@@ -52,7 +52,7 @@ void KeywordIndex::AppendTo(std::string* out) const {
   auto live_postings = [&](const Term& term) -> std::size_t {
     if (compacted) return term.postings.size();
     std::size_t live = 0;
-    for (const Posting& p : term.postings) live += position[p.slot] != kRemoved ? 1 : 0;
+    for (const Posting& p : term.postings) live += position[p.slot()] != kRemoved ? 1 : 0;
     return live;
   };
   std::vector<std::pair<const std::string*, const Term*>> written;
@@ -70,7 +70,7 @@ void KeywordIndex::AppendTo(std::string* out) const {
     char* p = out->data() + at;
     std::uint32_t previous = 0;
     for (const Posting& posting : term->postings) {
-      const std::uint32_t pos = position_of(posting.slot);
+      const std::uint32_t pos = position_of(posting.slot());
       if (pos == kRemoved) continue;
       p = RawVarint(p, pos - previous);  // increasing: the first is itself
       previous = pos;
@@ -125,7 +125,7 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
   // beyond that is damage, and must not size the table.
   if (nterms > in.size() / 2) return bad("more terms than the bytes can hold");
   terms_.reserve(nterms);
-  auto by_slot = [](const Posting& a, const Posting& b) { return a.slot < b.slot; };
+  auto by_slot = [](const Posting& a, const Posting& b) { return a.slot() < b.slot(); };
   for (std::uint64_t i = 0; i < nterms; ++i) {
     std::string_view key;
     std::uint64_t count = 0;
@@ -150,8 +150,7 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
         slot = static_cast<std::uint32_t>(position);
       }
       const auto kept = static_cast<std::uint32_t>(std::min<std::uint64_t>(tf, UINT32_MAX));
-      term.postings.push_back({slot, 0});
-      SetTf(&term, &term.postings.back(), kept);
+      term.postings.push_back(NewPosting(&term, slot, kept));
       term.max_tf = std::max(term.max_tf, kept);
     }
     // Format 1 files written before slots existed list postings in another order; format 2

@@ -39,15 +39,15 @@ constexpr std::size_t kReadThrough = 4;
 constexpr std::size_t kMaskWords = 64;
 
 // Posting lists are sorted by slot (a template because KeywordIndex::Posting is private).
-constexpr auto BySlot = [](const auto& p, std::uint32_t s) { return p.slot < s; };
+constexpr auto BySlot = [](const auto& p, std::uint32_t s) { return p.slot() < s; };
 
 // First index at or after `from` whose slot is not below `slot`: exponential then binary
 // search, so probing a long list for a few sorted slots costs O(log gap) each.
 template <typename List>
 std::size_t Gallop(const List& list, std::size_t from, std::uint32_t slot) {
-  if (from >= list.size() || list[from].slot >= slot) return from;
+  if (from >= list.size() || list[from].slot() >= slot) return from;
   std::size_t step = 1;
-  while (from + step < list.size() && list[from + step].slot < slot) {
+  while (from + step < list.size() && list[from + step].slot() < slot) {
     from += step;
     step *= 2;
   }
@@ -60,11 +60,11 @@ std::size_t Gallop(const List& list, std::size_t from, std::uint32_t slot) {
 
 std::size_t KeywordIndex::Seek(const Term& term, std::size_t from, std::uint32_t slot) {
   const std::vector<Posting>& list = term.postings;
-  if (from >= list.size() || list[from].slot >= slot) return from;
+  if (from >= list.size() || list[from].slot() >= slot) return from;
   // Gallop's steps, while they are short: most lookups land a few postings on, in the cache
   // line already read. postings[from] stays below `slot`.
   std::size_t step = 1;
-  while (from + step < list.size() && list[from + step].slot < slot) {
+  while (from + step < list.size() && list[from + step].slot() < slot) {
     from += step;
     if (step >= kSkip && term.long_list != nullptr) {
       // Far ahead: the first skip at or past `slot` ends the block of kSkip postings holding
@@ -86,7 +86,7 @@ std::size_t KeywordIndex::Seek(const Term& term, std::size_t from, std::uint32_t
 
 const KeywordIndex::Posting* KeywordIndex::FindPosting(const std::vector<Posting>& list, std::uint32_t slot) {
   auto it = std::lower_bound(list.begin(), list.end(), slot, BySlot);
-  return it != list.end() && it->slot == slot ? &*it : nullptr;
+  return it != list.end() && it->slot() == slot ? &*it : nullptr;
 }
 
 // One search's state, shared by the two strategies. The indexes searched together (the
@@ -150,8 +150,8 @@ struct KeywordIndex::Query {
   }
   // `part` is one of `parts` (its position picks the word's term there, for a wide tf).
   float Contribution(const Word& w, const Part& part, const Posting& p) const {
-    const double tf = p.tf != kWideTf ? p.tf : TfOf(*w.terms[static_cast<std::size_t>(&part - parts.data())], p);
-    return static_cast<float>(w.weight * tf / (tf + k1_base + k1_len * part.length_of[p.slot]));
+    const double tf = p.tf() != kWideTf ? p.tf() : TfOf(*w.terms[static_cast<std::size_t>(&part - parts.data())], p);
+    return static_cast<float>(w.weight * tf / (tf + k1_base + k1_len * part.length_of[p.slot()]));
   }
 };
 
@@ -315,7 +315,7 @@ std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const Key
       const std::vector<Posting>& list = w.terms[p]->postings;
       const std::uint32_t slot = ranked[i].second - q.parts[p].base;
       at = Seek(*w.terms[p], at, slot);
-      if (at < list.size() && list[at].slot == slot) hits[i].matched_terms.emplace_back(w.text);
+      if (at < list.size() && list[at].slot() == slot) hits[i].matched_terms.emplace_back(w.text);
     }
   }
   return hits;
@@ -353,7 +353,7 @@ void KeywordIndex::ScoreScopeChunks(Query* q) {
         const std::uint32_t slot = candidates[i] - base;
         at = Seek(*w.terms[p], at, slot);
         if (at == list.size()) break;
-        if (list[at].slot == slot) matches.push_back({i, p, &list[at]});
+        if (list[at].slot() == slot) matches.push_back({i, p, &list[at]});
       }
     }
     if (matches.empty()) continue;  // weight stays 0: not in the scope
@@ -361,7 +361,7 @@ void KeywordIndex::ScoreScopeChunks(Query* q) {
     for (const Match& match : matches) {
       const Query::Part& part = q->parts[match.part];
       // The filter narrows what may be returned, not the statistics.
-      if (q->filter != nullptr && !q->filter->Allowed(part.index->slot_label_[match.posting->slot])) continue;
+      if (q->filter != nullptr && !q->filter->Allowed(part.index->slot_label_[match.posting->slot()])) continue;
       sums[match.candidate] += q->Contribution(w, part, *match.posting);
     }
   }
@@ -445,8 +445,8 @@ void KeywordIndex::ScoreByPostings(Query* q) {
     if (lookups) part.index->ScopeSlots(*q->scope, &scope_slots);
     std::size_t next_scope_slot = 0;
     auto add = [&](std::size_t t, const Posting& posting, std::uint32_t lo) {
-      if (q->filter != nullptr && !q->filter->Allowed(label_of[posting.slot])) return;
-      const std::uint32_t w = posting.slot - lo;
+      if (q->filter != nullptr && !q->filter->Allowed(label_of[posting.slot()])) return;
+      const std::uint32_t w = posting.slot() - lo;
       window[w] += q->Contribution(words[t], part, posting);
       present[w >> 6] |= std::uint64_t{1} << (w & 63);
       if (masks) found[w] |= std::uint64_t{1} << t;
@@ -468,11 +468,11 @@ void KeywordIndex::ScoreByPostings(Query* q) {
           for (std::size_t j = scope_from; j < next_scope_slot; ++j) {
             i = Seek(*words[t].terms[p], i, scope_slots[j]);
             if (i == list.size()) break;
-            if (list[i].slot == scope_slots[j]) add(t, list[i], lo);
+            if (list[i].slot() == scope_slots[j]) add(t, list[i], lo);
           }
         } else {
-          for (i = Gallop(list, i, lo); i < list.size() && list[i].slot < hi; ++i) {
-            if (!check_scope || q->scope->Contains(container_of[list[i].slot])) add(t, list[i], lo);
+          for (i = Gallop(list, i, lo); i < list.size() && list[i].slot() < hi; ++i) {
+            if (!check_scope || q->scope->Contains(container_of[list[i].slot()])) add(t, list[i], lo);
           }
         }
         at[t] = i;
@@ -494,12 +494,12 @@ void KeywordIndex::ScoreByPostings(Query* q) {
           const std::vector<Posting>& list = words[t].terms[p]->postings;
           std::size_t i = Gallop(list, at[t], lo);
           // More postings in the window than that: one look tells, without searching for the end.
-          if (const std::size_t past = i + kReadThrough * candidates; past < list.size() && list[past].slot < hi) {
+          if (const std::size_t past = i + kReadThrough * candidates; past < list.size() && list[past].slot() < hi) {
             at[t] = i;
             break;
           }
-          for (; i < list.size() && list[i].slot < hi; ++i) {
-            const std::uint32_t w = list[i].slot - lo;
+          for (; i < list.size() && list[i].slot() < hi; ++i) {
+            const std::uint32_t w = list[i].slot() - lo;
             if ((present[w >> 6] >> (w & 63) & 1) != 0) {
               window[w] += q->Contribution(words[t], part, list[i]);
               if (masks) found[w] |= std::uint64_t{1} << t;
@@ -542,7 +542,7 @@ void KeywordIndex::ScoreByPostings(Query* q) {
             if (words[t].terms[p] == nullptr) continue;
             const std::vector<Posting>& list = words[t].terms[p]->postings;
             at[t] = Seek(*words[t].terms[p], at[t], slot);
-            if (at[t] < list.size() && list[at[t]].slot == slot) {
+            if (at[t] < list.size() && list[at[t]].slot() == slot) {
               score += q->Contribution(words[t], part, list[at[t]]);
               if (masks) holds |= std::uint64_t{1} << t;
             }
