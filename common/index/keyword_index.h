@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <cassert>
 #include <climits>
 #include <cstdint>
 #include <functional>
@@ -144,28 +145,38 @@ class KeywordIndex {
   // reaches a posting's chunk by index rather than by hash lookup. Posting lists are sorted
   // by slot (adds append increasing slots; compaction renumbers in order). Slot data is kept
   // column-wise: a search reads only the container and one field's length of each posting.
-  // Four bytes, a slot in 24 bits and a term frequency in 8: postings are most of a daemon's
-  // memory (about 210 a chunk over both fields: 1.25 GB of its 3.3 GB at 1M chunks when they
-  // took six bytes). A term frequency from kWideTf up (rare in a chunk of a few hundred terms,
+  // Four bytes, a slot in 24 bits and a term frequency in 8: postings are the largest part of
+  // a daemon's memory after the vector graphs (about 210 a chunk over both fields: 1,252 MiB
+  // of its 3,330 at 1M chunks when they took six bytes). A term frequency from kWideTf up (rare in a chunk of a few hundred terms,
   // but a chunk.upsert may carry 4 MiB of text) is kept in its term's wide_tf instead.
   // One word, set whole: a bit-field set in place is read first, and on a page not yet written
   // that read maps the zero page, so the write after it faults again and flushes every core's
   // TLB (decoding a snapshot's postings took twice as long that way).
   class Posting {
    public:
-    Posting(std::uint32_t slot, std::uint32_t tf) : word_(slot | tf << kSlotBits) {}
+    // REQUIRES: slot < kMaxSlots, tf <= kWideTf (callers keep both).
+    Posting(std::uint32_t slot, std::uint32_t tf) : word_(slot | tf << kSlotBits) { assert(Fits(slot, tf)); }
     std::uint32_t slot() const { return word_ & kSlotMask; }
     std::uint32_t tf() const { return word_ >> kSlotBits; }  // kWideTf: see Term::wide_tf
-    void set_slot(std::uint32_t slot) { word_ = (word_ & ~kSlotMask) | slot; }
-    void set_tf(std::uint32_t tf) { word_ = (word_ & kSlotMask) | tf << kSlotBits; }
+    void set_slot(std::uint32_t slot) {
+      assert(Fits(slot, 0));
+      word_ = (word_ & ~kSlotMask) | slot;
+    }
+    void set_tf(std::uint32_t tf) {
+      assert(Fits(0, tf));
+      word_ = (word_ & kSlotMask) | tf << kSlotBits;
+    }
 
-   private:
     static constexpr int kSlotBits = 24;
     static constexpr std::uint32_t kSlotMask = (std::uint32_t{1} << kSlotBits) - 1;
+
+   private:
+    static bool Fits(std::uint32_t slot, std::uint32_t tf) { return slot <= kSlotMask && tf <= UINT32_MAX >> kSlotBits; }
     std::uint32_t word_;
   };
   static_assert(sizeof(Posting) == 4);
-  static constexpr std::uint32_t kWideTf = 0xff;
+  static constexpr std::uint32_t kWideTf = UINT32_MAX >> Posting::kSlotBits;  // 255
+  static_assert(kMaxSlots == std::size_t{Posting::kSlotMask} + 1);
   using WideTfs = absl::flat_hash_map<std::uint32_t, std::uint32_t>;  // slot -> tf
   // What a long posting list (see kCountedListLength) keeps beside its postings:
   // * per-container document frequencies. Adds keep them current; removals are subtracted

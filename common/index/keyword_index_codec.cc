@@ -88,7 +88,12 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
   // A chunk's entry takes a byte at least for each of its label, container, postings count
   // and field lengths: a count beyond that is damage, and must not size the tables.
   if (!r.GetVarint(&nchunks) || nchunks > in.size() / (3 + kNumFields)) return bad("truncated chunk table");
-  if (nchunks > kMaxSlots) return bad("more chunks than an index holds");
+  // Not damage: a segment written without the limit (segment_max_chunks 0 before it). The
+  // snapshot is skipped, not counted as corrupt, and the indexes come from the store.
+  if (nchunks > kMaxSlots) {
+    return Status::InvalidArgument("keyword index: " + std::to_string(nchunks) + " chunks in one segment, more than " +
+                                   std::to_string(kMaxSlots) + " (a segment written before the limit)");
+  }
   terms_.clear();
   slot_label_.clear();
   slot_container_.clear();

@@ -16,7 +16,8 @@
 namespace tide::index {
 
 // The keyword index as segments (decision 0011): one *growing* KeywordIndex takes every new
-// chunk; when it has held Options::segment_max_chunks it is *sealed* as it is and a new one
+// chunk; when it has held Options::segment_max_chunks (at most KeywordIndex::kMaxSlots, live
+// and removed) it is *sealed* as it is and a new one
 // starts. A search reads every segment as one index (KeywordIndex::SearchSegments): the
 // statistics of its scope summed over the segments (decision 0003, per segment), and one
 // pass over all of them with one pruning threshold, so the answer is one index's. A sealed segment left with nothing live is dropped.

@@ -32,7 +32,7 @@ namespace {
 
 class TideEngine : public Engine {
  public:
-  // segment_max_chunks 0: one KeywordIndex; else sealed every so many chunks, as tide-query's.
+  // segment_max_chunks 0: one KeywordIndex (up to 2^24 chunks, KeywordIndex::kMaxSlots); else sealed every so many chunks, as tide-query's.
   explicit TideEngine(std::size_t segment_max_chunks)
       : index_({.segment_max_chunks = segment_max_chunks, .keep_sealed = true}) {}
   void Build(const std::vector<std::string>& texts,

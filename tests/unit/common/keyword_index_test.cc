@@ -263,6 +263,22 @@ TEST(KeywordIndexTest, LargeTfAndLengthScoreExactly) {
   KeywordIndex back;
   ASSERT_TRUE(back.ParseFrom(bytes).ok());
   check(back, "reloaded");
+  // The reference's tolerance (1e-4) cannot tell tf 255 from 256 at k1 1.2, where BM25 is
+  // flat there. With k1 1000 and no length normalisation each step of tf moves a score by
+  // about 0.3 %: each of the four chunks scores exactly its own tf.
+  for (const KeywordIndex* in : {&index, &back}) {
+    ContainerSet scope;
+    scope.Add(0);
+    const KeywordIndex::Bm25 flat{.k1 = 1000.0f, .b = 0.0f};
+    const std::vector<KeywordHit> hits = in->Search(Field::kBody, {"u"}, 10, scope, flat);
+    ASSERT_EQ(hits.size(), 4u);
+    const double n = static_cast<double>(ref.live.size()), df = 4;
+    const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+    for (const KeywordHit& hit : hits) {
+      const double tf = static_cast<double>(hit.label - 2000);
+      EXPECT_NEAR(hit.score, idf * (flat.k1 + 1) * tf / (tf + flat.k1), 1e-6 * hit.score) << "tf " << tf;
+    }
+  }
 }
 
 TEST(KeywordIndexTest, CorruptPostingsAreRefused) {
@@ -301,6 +317,22 @@ TEST(KeywordIndexTest, CorruptPostingsAreRefused) {
   ASSERT_EQ(single[1], '\x01');
   const std::string many_chunks = single.substr(0, 1) + huge_count + single.substr(2);
   EXPECT_EQ(back.ParseFrom(many_chunks).message(), "keyword index: truncated chunk table");
+}
+
+// A posting keeps its slot in 24 bits, so an index holds at most kMaxSlots chunks. A file
+// listing more (a segment written before the limit) is refused as from another version, not
+// as damage: the snapshot is skipped uncounted and the indexes come from the store.
+TEST(KeywordIndexTest, AFileWithMoreChunksThanAnIndexHoldsIsRefusedAsNotDamage) {
+  // Format 2, then the chunk count kMaxSlots + 1 as a varint (2^24 + 1: 0x81 0x80 0x80 0x08),
+  // then as many bytes as that many chunk entries would take at least, so that the count
+  // passes the check against the input's size.
+  std::string bytes("\x02\x81\x80\x80\x08", 5);
+  ASSERT_EQ(KeywordIndex::kMaxSlots + 1, (std::size_t{1} << 24) + 1);
+  bytes.resize(bytes.size() + (KeywordIndex::kMaxSlots + 1) * (3 + kNumFields), '\0');
+  KeywordIndex index;
+  const Status parsed = index.ParseFrom(bytes);
+  EXPECT_EQ(parsed.code(), Status::Code::kInvalidArgument) << parsed.ToString();
+  EXPECT_NE(parsed.message().find("more than 16777216"), std::string::npos) << parsed.message();
 }
 
 // Issue 15: shards that score with their scope's statistics summed over every shard rank as

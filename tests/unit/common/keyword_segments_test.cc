@@ -101,7 +101,7 @@ TEST(KeywordSegmentsTest, TiesGoToTheLowerLabelInWhicheverSegment) {
 
 // A sealed segment whose chunks are all deleted goes, in a searching process and in the
 // worker alike; so does a full growing one with nothing live, instead of being sealed.
-// A term frequency past 16 bits (kept beside its posting list) scores exactly in any segment a
+// A term frequency from 255 up (kept beside its posting list) scores exactly in any segment a
 // search reads, not only in the first.
 TEST(KeywordSegmentsTest, AWideTermFrequencyScoresExactlyInALaterSegment) {
   KeywordSegments index({4, true});
