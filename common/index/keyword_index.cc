@@ -36,15 +36,6 @@ std::uint32_t KeywordIndex::AddSlot(std::uint64_t label, std::uint32_t container
   return slot;
 }
 
-void KeywordIndex::SetTf(Term* term, Posting* p, std::uint32_t tf) {
-  if (tf < kWideTf) {
-    p->set_tf(tf);
-    return;
-  }
-  p->set_tf(kWideTf);
-  KeepWideTf(term, p->slot(), tf);
-}
-
 void KeywordIndex::KeepWideTf(Term* term, std::uint32_t slot, std::uint32_t tf) {
   if (term->wide_tf == nullptr) term->wide_tf = std::make_unique<WideTfs>();
   (*term->wide_tf)[slot] = tf;

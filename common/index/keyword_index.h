@@ -147,8 +147,9 @@ class KeywordIndex {
   // column-wise: a search reads only the container and one field's length of each posting.
   // Four bytes, a slot in 24 bits and a term frequency in 8: postings are the largest part of
   // a daemon's memory after the vector graphs (about 210 a chunk over both fields: 1,252 MiB
-  // of its 3,330 at 1M chunks when they took six bytes). A term frequency from kWideTf up (rare in a chunk of a few hundred terms,
-  // but a chunk.upsert may carry 4 MiB of text) is kept in its term's wide_tf instead.
+  // of its 3,330 at 1M chunks when they took six bytes). A term frequency from kWideTf up
+  // (rare in a chunk of a few hundred terms, but a chunk.upsert may carry 4 MiB of text) is
+  // kept in its term's wide_tf instead.
   // One word, set whole: a bit-field set in place is read first, and on a page not yet written
   // that read maps the zero page, so the write after it faults again and flushes every core's
   // TLB (decoding a snapshot's postings took twice as long that way).
@@ -225,13 +226,13 @@ class KeywordIndex {
     if (p.tf() != kWideTf) return p.tf();
     return term.wide_tf->at(p.slot());
   }
-  static void SetTf(Term* term, Posting* p, std::uint32_t tf);
   // A new posting for `tf` (kept in wide_tf from kWideTf up).
   static Posting NewPosting(Term* term, std::uint32_t slot, std::uint32_t tf) {
     if (tf < kWideTf) return Posting{slot, tf};
     KeepWideTf(term, slot, tf);
     return Posting{slot, kWideTf};
   }
+  static void SetTf(Term* term, Posting* p, std::uint32_t tf) { *p = NewPosting(term, p->slot(), tf); }
   // Records `tf` (kWideTf or more) in `term`'s wide_tf for `slot`.
   static void KeepWideTf(Term* term, std::uint32_t slot, std::uint32_t tf);
   bool Countable(const Term& term) const;
