@@ -53,7 +53,7 @@ void KeywordIndex::AppendPosting(Term* term, std::uint32_t slot, std::uint32_t t
 }
 
 bool KeywordIndex::Countable(const Term& term) const {
-  return term.postings.size() >= std::max(kCountedListLength, containers_.size());
+  return SizeOf(term) >= std::max(kCountedListLength, containers_.size());
 }
 
 void KeywordIndex::CountContainers(Term* term) {
@@ -61,14 +61,48 @@ void KeywordIndex::CountContainers(Term* term) {
   LongList& list = *term->long_list;
   list.by_container.clear();
   list.skips.clear();
-  list.skips.reserve((term->postings.size() + kSkip - 1) / kSkip);
-  for (std::size_t i = 0; i < term->postings.size(); ++i) {
-    const Posting& p = term->postings[i];
-    const std::uint32_t c = slot_container_[p.slot()];
+  list.skips.shrink_to_fit();
+  if (term->packed.empty()) {
+    list.skips.reserve((term->postings.size() + kSkip - 1) / kSkip);
+    for (std::size_t i = 0; i < term->postings.size(); i += kSkip) list.skips.push_back(term->postings[i].slot());
+  }
+  PostingCursor cursor;
+  for (Open(*term, &cursor); !cursor.done(); cursor.Next()) {
+    const std::uint32_t c = slot_container_[cursor.slot()];
     if (c != kRemoved) ++list.CountOf(c);
-    if (i % kSkip == 0) list.skips.push_back(p.slot());
   }
   list.settled = removed_.size();
+}
+
+void KeywordIndex::PackList(Term* term) {
+  if (term->postings.size() < kPackedListLength) return;
+  term->packed = PackedPostings(term->postings);
+  term->postings = std::vector<Posting>();
+  if (term->long_list != nullptr) {
+    term->long_list->skips.clear();
+    term->long_list->skips.shrink_to_fit();
+  }
+}
+
+void KeywordIndex::Unpack(Term* term) {
+  if (term->packed.empty()) return;
+  term->postings = term->packed.Unpack();
+  term->packed = PackedPostings();
+  if (term->long_list != nullptr) {
+    std::vector<std::uint32_t>& skips = term->long_list->skips;
+    for (std::size_t i = 0; i < term->postings.size(); i += kSkip) skips.push_back(term->postings[i].slot());
+  }
+}
+
+void KeywordIndex::Pack() {
+  for (auto& [key, term] : terms_) PackList(&term);
+  packed_ = true;
+}
+
+std::size_t KeywordIndex::posting_bytes() const {
+  std::size_t bytes = 0;
+  for (const auto& [key, term] : terms_) bytes += term.postings.capacity() * sizeof(Posting) + term.packed.bytes();
+  return bytes;
 }
 
 void KeywordIndex::Add(std::uint64_t label, std::uint32_t container, const FieldTerms& terms) {
@@ -91,6 +125,7 @@ void KeywordIndex::Add(std::uint64_t label, std::uint32_t container, const Field
       key.assign(1, FieldPrefix(static_cast<Field>(f)));
       key.append(text);
       Term& term = terms_[key];
+      Unpack(&term);  // a packed index takes adds, if slowly
       if (!term.postings.empty() && term.postings.back().slot() == slot) {
         Posting& last = term.postings.back();
         const std::uint32_t tf = TfOf(term, last) + 1;
@@ -145,6 +180,7 @@ void KeywordIndex::Compact() {
   removed_.clear();
   for (auto it = terms_.begin(); it != terms_.end();) {
     Term& term = it->second;
+    Unpack(&term);
     std::erase_if(term.postings, [&](const Posting& p) { return renumber[p.slot()] == kRemoved; });
     if (term.postings.empty()) {
       terms_.erase(it++);  // a Swiss table's erase moves nothing
@@ -160,6 +196,7 @@ void KeywordIndex::Compact() {
       term.max_tf = std::max(term.max_tf, tf);
     }
     term.postings.shrink_to_fit();
+    if (packed_) PackList(&term);
     if (Countable(term)) {
       CountContainers(&term);
     } else {
@@ -185,24 +222,30 @@ bool KeywordIndex::InScope(Field field, std::string_view term, const ContainerSe
   auto it = terms_.find(TermKey(field, term));
   if (it == terms_.end()) return false;
   if (it->second.long_list != nullptr) return ScopedDocFrequency(it->second, scope) > 0;
-  for (const Posting& p : it->second.postings) {
-    if (scope.Contains(slot_container_[p.slot()])) return true;  // removed slots are in no scope
+  PostingCursor cursor;
+  for (Open(it->second, &cursor); !cursor.done(); cursor.Next()) {
+    if (scope.Contains(slot_container_[cursor.slot()])) return true;  // removed slots are in no scope
   }
   return false;
 }
 
 std::size_t KeywordIndex::ScopedDocFrequency(const Term& term, const ContainerSet& scope) const {
   std::size_t df = 0;
+  PostingCursor cursor;
   if (term.long_list == nullptr) {
-    for (const Posting& p : term.postings) df += scope.Contains(slot_container_[p.slot()]) ? 1 : 0;
+    for (Open(term, &cursor); !cursor.done(); cursor.Next()) df += scope.Contains(slot_container_[cursor.slot()]) ? 1 : 0;
     return df;
   }
   LongList& counts = *term.long_list;
   std::lock_guard lock(counts.mu);
-  // Removals since this term was last read: each is in the list or not (binary search).
-  for (; counts.settled < removed_.size(); ++counts.settled) {
+  // Removals since this term was last read: each is in the list or not. They are in the order
+  // they were removed, so the cursor starts over for each one below the last.
+  for (std::uint32_t last = UINT32_MAX; counts.settled < removed_.size(); ++counts.settled) {
     const auto [slot, container] = removed_[counts.settled];
-    if (FindPosting(term.postings, slot) != nullptr) --counts.CountOf(container);
+    if (slot < last) Open(term, &cursor);
+    last = slot;
+    cursor.Seek(slot);
+    if (!cursor.done() && cursor.slot() == slot) --counts.CountOf(container);
   }
   const std::vector<std::uint32_t>& by_container = counts.by_container;
   if (scope.ordinals().size() < by_container.size()) {

@@ -49,10 +49,11 @@ void KeywordIndex::AppendTo(std::string* out) const {
     for (int f = 0; f < kNumFields; ++f) PutVarint(out, slot_length_[f][s]);
   }
   // The number of terms with a live posting comes first.
+  PostingCursor cursor;
   auto live_postings = [&](const Term& term) -> std::size_t {
-    if (compacted) return term.postings.size();
+    if (compacted) return SizeOf(term);
     std::size_t live = 0;
-    for (const Posting& p : term.postings) live += position[p.slot()] != kRemoved ? 1 : 0;
+    for (Open(term, &cursor); !cursor.done(); cursor.Next()) live += position[cursor.slot()] != kRemoved ? 1 : 0;
     return live;
   };
   std::vector<std::pair<const std::string*, const Term*>> written;
@@ -66,10 +67,11 @@ void KeywordIndex::AppendTo(std::string* out) const {
     PutVarint(out, live_postings(*term));
     // Room for every posting at its longest, trimmed after.
     const std::size_t at = out->size();
-    out->resize(at + term->postings.size() * 2 * kMaxVarint32);
+    out->resize(at + SizeOf(*term) * 2 * kMaxVarint32);
     char* p = out->data() + at;
     std::uint32_t previous = 0;
-    for (const Posting& posting : term->postings) {
+    for (Open(*term, &cursor); !cursor.done(); cursor.Next()) {
+      const Posting& posting = *cursor;
       const std::uint32_t pos = position_of(posting.slot());
       if (pos == kRemoved) continue;
       p = RawVarint(p, pos - previous);  // increasing: the first is itself
@@ -80,7 +82,7 @@ void KeywordIndex::AppendTo(std::string* out) const {
   }
 }
 
-Status KeywordIndex::ParseFrom(std::string_view in) {
+Status KeywordIndex::ParseFrom(std::string_view in, bool pack) {
   Reader r(in);
   auto bad = [](const char* what) { return Status::Corruption(std::string("keyword index: ") + what); };
   std::uint64_t format = 0, nchunks = 0;
@@ -103,6 +105,7 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
   containers_.clear();
   removed_.clear();
   live_postings_ = dead_postings_ = 0;
+  packed_ = pack;
   // Sized once: growing them a doubling at a time rehashed the label table a dozen times.
   slot_label_.reserve(nchunks);
   slot_container_.reserve(nchunks);
@@ -162,7 +165,12 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
     // positions are checked increasing above.
     if (format == kFormatLabels && !std::is_sorted(term.postings.begin(), term.postings.end(), by_slot)) {
       std::sort(term.postings.begin(), term.postings.end(), by_slot);
+      auto same = [](const Posting& a, const Posting& b) { return a.slot() == b.slot(); };
+      if (std::adjacent_find(term.postings.begin(), term.postings.end(), same) != term.postings.end()) {
+        return bad("a chunk listed twice in a term's postings");
+      }
     }
+    if (pack) PackList(&term);
     if (Countable(term)) CountContainers(&term);
   }
   if (!r.empty()) return bad("trailing bytes");

@@ -38,56 +38,7 @@ constexpr std::size_t kReadThrough = 4;
 // as it scores, and a hit's matched terms come from there; beyond, from a lookup per word.
 constexpr std::size_t kMaskWords = 64;
 
-// Posting lists are sorted by slot (a template because KeywordIndex::Posting is private).
-constexpr auto BySlot = [](const auto& p, std::uint32_t s) { return p.slot() < s; };
-
-// First index at or after `from` whose slot is not below `slot`: exponential then binary
-// search, so probing a long list for a few sorted slots costs O(log gap) each.
-template <typename List>
-std::size_t Gallop(const List& list, std::size_t from, std::uint32_t slot) {
-  if (from >= list.size() || list[from].slot() >= slot) return from;
-  std::size_t step = 1;
-  while (from + step < list.size() && list[from + step].slot() < slot) {
-    from += step;
-    step *= 2;
-  }
-  auto first = list.begin() + static_cast<std::ptrdiff_t>(from + 1);
-  auto last = list.begin() + static_cast<std::ptrdiff_t>(std::min(from + step + 1, list.size()));
-  return static_cast<std::size_t>(std::lower_bound(first, last, slot, BySlot) - list.begin());
-}
-
 }  // namespace
-
-std::size_t KeywordIndex::Seek(const Term& term, std::size_t from, std::uint32_t slot) {
-  const std::vector<Posting>& list = term.postings;
-  if (from >= list.size() || list[from].slot() >= slot) return from;
-  // Gallop's steps, while they are short: most lookups land a few postings on, in the cache
-  // line already read. postings[from] stays below `slot`.
-  std::size_t step = 1;
-  while (from + step < list.size() && list[from + step].slot() < slot) {
-    from += step;
-    if (step >= kSkip && term.long_list != nullptr) {
-      // Far ahead: the first skip at or past `slot` ends the block of kSkip postings holding
-      // the answer, and the skip before it, below `slot`, starts it.
-      const std::vector<std::uint32_t>& skips = term.long_list->skips;
-      const auto j = static_cast<std::size_t>(
-          std::lower_bound(skips.begin() + static_cast<std::ptrdiff_t>(from / kSkip + 1), skips.end(), slot) -
-          skips.begin());
-      const auto first = list.begin() + static_cast<std::ptrdiff_t>(std::max((j - 1) * kSkip, from + 1));
-      const auto last = list.begin() + static_cast<std::ptrdiff_t>(std::min(j * kSkip, list.size()));
-      return static_cast<std::size_t>(std::lower_bound(first, last, slot, BySlot) - list.begin());
-    }
-    step *= 2;
-  }
-  auto first = list.begin() + static_cast<std::ptrdiff_t>(from + 1);
-  auto last = list.begin() + static_cast<std::ptrdiff_t>(std::min(from + step + 1, list.size()));
-  return static_cast<std::size_t>(std::lower_bound(first, last, slot, BySlot) - list.begin());
-}
-
-const KeywordIndex::Posting* KeywordIndex::FindPosting(const std::vector<Posting>& list, std::uint32_t slot) {
-  auto it = std::lower_bound(list.begin(), list.end(), slot, BySlot);
-  return it != list.end() && it->slot() == slot ? &*it : nullptr;
-}
 
 // One search's state, shared by the two strategies. The indexes searched together (the
 // segments of KeywordSegments, or one index) are its parts; a chunk is known by a search slot,
@@ -149,7 +100,7 @@ struct KeywordIndex::Query {
     w->bound = w->weight * tf / (tf + k1_base + k1_len * tf);
   }
   // `part` is one of `parts` (its position picks the word's term there, for a wide tf).
-  float Contribution(const Word& w, const Part& part, const Posting& p) const {
+  float Contribution(const Word& w, const Part& part, Posting p) const {
     const double tf = p.tf() != kWideTf ? p.tf() : TfOf(*w.terms[static_cast<std::size_t>(&part - parts.data())], p);
     return static_cast<float>(w.weight * tf / (tf + k1_base + k1_len * part.length_of[p.slot()]));
   }
@@ -240,7 +191,7 @@ std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const Key
       if (it == segments[p]->terms_.end()) continue;
       w.terms[p] = &it->second;
       w.max_tf = std::max(w.max_tf, it->second.max_tf);
-      w.postings += it->second.postings.size();
+      w.postings += SizeOf(it->second);
     }
     if (w.postings == 0) continue;
     postings += w.postings;
@@ -306,16 +257,16 @@ std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const Key
   for (std::size_t i = 0; i < by_slot.size(); ++i) by_slot[i] = i;
   std::sort(by_slot.begin(), by_slot.end(), [&](std::size_t a, std::size_t b) { return ranked[a].second < ranked[b].second; });
   std::sort(q.words.begin(), q.words.end(), [](const Query::Word& a, const Query::Word& b) { return a.text < b.text; });
+  PostingCursor cursor;
   for (const Query::Word& w : q.words) {
-    std::size_t part = SIZE_MAX, at = 0;
+    std::size_t part = SIZE_MAX;
     for (std::size_t i : by_slot) {
       const std::size_t p = q.PartOf(ranked[i].second);
-      if (p != part) part = p, at = 0;
       if (w.terms[p] == nullptr) continue;
-      const std::vector<Posting>& list = w.terms[p]->postings;
+      if (p != part) part = p, Open(*w.terms[p], &cursor);
       const std::uint32_t slot = ranked[i].second - q.parts[p].base;
-      at = Seek(*w.terms[p], at, slot);
-      if (at < list.size() && list[at].slot() == slot) hits[i].matched_terms.emplace_back(w.text);
+      cursor.Seek(slot);
+      if (!cursor.done() && cursor.slot() == slot) hits[i].matched_terms.emplace_back(w.text);
     }
   }
   return hits;
@@ -339,21 +290,21 @@ void KeywordIndex::ScoreScopeChunks(Query* q) {
   struct Match {
     std::size_t candidate;
     std::size_t part;
-    const Posting* posting;
+    Posting posting;
   };
   thread_local std::vector<Match> matches;
+  PostingCursor cursor;
   for (Query::Word& w : q->words) {
     matches.clear();
     for (std::size_t p = 0; p < q->parts.size(); ++p) {
       if (w.terms[p] == nullptr) continue;
-      const std::vector<Posting>& list = w.terms[p]->postings;
+      Open(*w.terms[p], &cursor);
       const std::uint32_t base = q->parts[p].base;
-      std::size_t at = 0;
       for (std::size_t i = first[p]; i < first[p + 1]; ++i) {
         const std::uint32_t slot = candidates[i] - base;
-        at = Seek(*w.terms[p], at, slot);
-        if (at == list.size()) break;
-        if (list[at].slot() == slot) matches.push_back({i, p, &list[at]});
+        cursor.Seek(slot);
+        if (cursor.done()) break;
+        if (cursor.slot() == slot) matches.push_back({i, p, *cursor});
       }
     }
     if (matches.empty()) continue;  // weight stays 0: not in the scope
@@ -361,8 +312,8 @@ void KeywordIndex::ScoreScopeChunks(Query* q) {
     for (const Match& match : matches) {
       const Query::Part& part = q->parts[match.part];
       // The filter narrows what may be returned, not the statistics.
-      if (q->filter != nullptr && !q->filter->Allowed(part.index->slot_label_[match.posting->slot()])) continue;
-      sums[match.candidate] += q->Contribution(w, part, *match.posting);
+      if (q->filter != nullptr && !q->filter->Allowed(part.index->slot_label_[match.posting.slot()])) continue;
+      sums[match.candidate] += q->Contribution(w, part, match.posting);
     }
   }
   std::erase_if(q->words, [](const Query::Word& w) { return w.weight == 0; });
@@ -384,7 +335,7 @@ void KeywordIndex::ScoreByPostings(Query* q) {
       if (w.terms[p] == nullptr) continue;
       // A part wholly in the scope with nothing removed: its every posting counts.
       const Query::Part& part = q->parts[p];
-      df += part.whole_index ? w.terms[p]->postings.size() : part.index->ScopedDocFrequency(*w.terms[p], *q->scope);
+      df += part.whole_index ? SizeOf(*w.terms[p]) : part.index->ScopedDocFrequency(*w.terms[p], *q->scope);
     }
     if (df > 0) q->SetStatistics(&w, static_cast<double>(df));  // else weight stays 0
   }
@@ -427,7 +378,8 @@ void KeywordIndex::ScoreByPostings(Query* q) {
   // By window slot, the words found there (bit t for words[t]), when the caller wants them.
   thread_local std::vector<std::uint64_t> found(kWindow, 0);
   const bool masks = q->matched != nullptr;
-  std::vector<std::size_t> at(m);  // each word's position in its list of the current part
+  // Each word's place in its list of the current part.
+  std::vector<PostingCursor> at(m);
   thread_local std::vector<std::uint32_t> scope_slots;
   for (std::size_t p = 0; p < q->parts.size() && essential < m; ++p) {
     const Query::Part& part = q->parts[p];
@@ -435,16 +387,18 @@ void KeywordIndex::ScoreByPostings(Query* q) {
     const std::uint32_t* container_of = part.container_of;
     const bool check_scope = !part.whole_index;
     const auto part_slots = static_cast<std::uint32_t>(part.index->slot_label_.size());
-    std::fill(at.begin(), at.end(), 0);
+    for (std::size_t t = 0; t < m; ++t) {
+      if (words[t].terms[p] != nullptr) Open(*words[t].terms[p], &at[t]);
+    }
     // A scope holding a small share of the part: its slots, ascending, to look up in a list
     // far longer than they are instead of reading the list (decided per list below).
     std::size_t longest = 0;
-    for (const Query::Word& w : words) longest = std::max(longest, w.terms[p] != nullptr ? w.terms[p]->postings.size() : 0);
+    for (const Query::Word& w : words) longest = std::max(longest, w.terms[p] != nullptr ? SizeOf(*w.terms[p]) : 0);
     const bool lookups = check_scope && part.scope_slots * kLookupCost < longest;
     scope_slots.clear();
     if (lookups) part.index->ScopeSlots(*q->scope, &scope_slots);
     std::size_t next_scope_slot = 0;
-    auto add = [&](std::size_t t, const Posting& posting, std::uint32_t lo) {
+    auto add = [&](std::size_t t, Posting posting, std::uint32_t lo) {
       if (q->filter != nullptr && !q->filter->Allowed(label_of[posting.slot()])) return;
       const std::uint32_t w = posting.slot() - lo;
       window[w] += q->Contribution(words[t], part, posting);
@@ -462,20 +416,18 @@ void KeywordIndex::ScoreByPostings(Query* q) {
       const std::size_t window_essential = essential;
       for (std::size_t t = window_essential; t < m; ++t) {
         if (words[t].terms[p] == nullptr) continue;
-        const std::vector<Posting>& list = words[t].terms[p]->postings;
-        std::size_t i = at[t];
-        if (lookups && scope_slots.size() * kLookupCost < list.size()) {
+        PostingCursor& c = at[t];
+        if (lookups && scope_slots.size() * kLookupCost < SizeOf(*words[t].terms[p])) {
           for (std::size_t j = scope_from; j < next_scope_slot; ++j) {
-            i = Seek(*words[t].terms[p], i, scope_slots[j]);
-            if (i == list.size()) break;
-            if (list[i].slot() == scope_slots[j]) add(t, list[i], lo);
+            c.Seek(scope_slots[j]);
+            if (c.done()) break;
+            if (c.slot() == scope_slots[j]) add(t, *c, lo);
           }
         } else {
-          for (i = Gallop(list, i, lo); i < list.size() && list[i].slot() < hi; ++i) {
-            if (!check_scope || q->scope->Contains(container_of[list[i].slot()])) add(t, list[i], lo);
+          for (c.Seek(lo); !c.done() && c.slot() < hi; c.Next()) {
+            if (!check_scope || q->scope->Contains(container_of[c.slot()])) add(t, *c, lo);
           }
         }
-        at[t] = i;
       }
       bool any = false;
       for (std::size_t b = 0; b < (hi - lo + 63) / 64 && !any; ++b) any = present[b] != 0;
@@ -491,21 +443,17 @@ void KeywordIndex::ScoreByPostings(Query* q) {
       while (probed > 0 && candidates > 0) {
         const std::size_t t = probed - 1;
         if (words[t].terms[p] != nullptr) {
-          const std::vector<Posting>& list = words[t].terms[p]->postings;
-          std::size_t i = Gallop(list, at[t], lo);
+          PostingCursor& c = at[t];
+          c.Seek(lo);
           // More postings in the window than that: one look tells, without searching for the end.
-          if (const std::size_t past = i + kReadThrough * candidates; past < list.size() && list[past].slot() < hi) {
-            at[t] = i;
-            break;
-          }
-          for (; i < list.size() && list[i].slot() < hi; ++i) {
-            const std::uint32_t w = list[i].slot() - lo;
+          if (c.MoreBelow(kReadThrough * candidates, hi)) break;
+          for (; !c.done() && c.slot() < hi; c.Next()) {
+            const std::uint32_t w = c.slot() - lo;
             if ((present[w >> 6] >> (w & 63) & 1) != 0) {
-              window[w] += q->Contribution(words[t], part, list[i]);
+              window[w] += q->Contribution(words[t], part, *c);
               if (masks) found[w] |= std::uint64_t{1} << t;
             }
           }
-          at[t] = i;
         }
         probed = t;
         if (heap.size() < k) continue;
@@ -540,10 +488,10 @@ void KeywordIndex::ScoreByPostings(Query* q) {
               break;
             }
             if (words[t].terms[p] == nullptr) continue;
-            const std::vector<Posting>& list = words[t].terms[p]->postings;
-            at[t] = Seek(*words[t].terms[p], at[t], slot);
-            if (at[t] < list.size() && list[at[t]].slot() == slot) {
-              score += q->Contribution(words[t], part, list[at[t]]);
+            PostingCursor& c = at[t];
+            c.Seek(slot);
+            if (!c.done() && c.slot() == slot) {
+              score += q->Contribution(words[t], part, *c);
               if (masks) holds |= std::uint64_t{1} << t;
             }
           }

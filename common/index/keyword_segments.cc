@@ -47,7 +47,9 @@ void KeywordSegments::Seal() {
   Segment& segment = sealed_.emplace_back();
   segment.id = next_id_++;
   segment.index = std::move(growing_);
-  if (!options_.keep_sealed) {  // it never changes from here: deletes are counted beside it
+  if (options_.keep_sealed) {
+    segment.index->Pack();  // it takes no more adds: searched, not grown
+  } else {  // it never changes from here: deletes are counted beside it
     segment.labels = segment.index->Labels();
     segment.deleted.assign(segment.labels.size(), false);
     segment.live = segment.labels.size();
@@ -279,7 +281,7 @@ Status KeywordSegments::Load(SnapshotFiles* files, const nlohmann::json& manifes
       }
       if (keep) {
         one.segment.index = std::make_shared<KeywordIndex>();
-        return one.segment.index->ParseFrom(*contents).WithContext(one.segment.file.string());
+        return one.segment.index->ParseFrom(*contents, /*pack=*/true).WithContext(one.segment.file.string());
       }
       Result<std::vector<std::uint64_t>> labels = KeywordIndex::ParseLabels(*contents);
       if (!labels) return labels.status().WithContext(one.segment.file.string());
