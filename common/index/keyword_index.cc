@@ -42,66 +42,38 @@ void KeywordIndex::KeepWideTf(Term* term, std::uint32_t slot, std::uint32_t tf) 
 }
 
 void KeywordIndex::AppendPosting(Term* term, std::uint32_t slot, std::uint32_t tf) {
-  term->postings.push_back(NewPosting(term, slot, tf));
+  term->postings.Append(NewPosting(term, slot, tf));
   term->max_tf = std::max(term->max_tf, tf);
   if (term->long_list != nullptr) {
     ++term->long_list->CountOf(slot_container_[slot]);
-    if ((term->postings.size() - 1) % kSkip == 0) term->long_list->skips.push_back(slot);
   } else if (Countable(*term)) {
     CountContainers(term);
   }
 }
 
 bool KeywordIndex::Countable(const Term& term) const {
-  return SizeOf(term) >= std::max(kCountedListLength, containers_.size());
+  return term.postings.size() >= std::max(kCountedListLength, containers_.size());
 }
 
 void KeywordIndex::CountContainers(Term* term) {
   if (term->long_list == nullptr) term->long_list = std::make_unique<LongList>();
   LongList& list = *term->long_list;
   list.by_container.clear();
-  list.skips.clear();
-  list.skips.shrink_to_fit();
-  if (term->packed.empty()) {
-    list.skips.reserve((term->postings.size() + kSkip - 1) / kSkip);
-    for (std::size_t i = 0; i < term->postings.size(); i += kSkip) list.skips.push_back(term->postings[i].slot());
-  }
   PostingCursor cursor;
-  for (Open(*term, &cursor); !cursor.done(); cursor.Next()) {
+  for (cursor.Reset(term->postings); !cursor.done(); cursor.Next()) {
     const std::uint32_t c = slot_container_[cursor.slot()];
     if (c != kRemoved) ++list.CountOf(c);
   }
   list.settled = removed_.size();
 }
 
-void KeywordIndex::PackList(Term* term) {
-  if (term->postings.size() < kPackedListLength) return;
-  term->packed = PackedPostings(term->postings);
-  term->postings = std::vector<Posting>();
-  if (term->long_list != nullptr) {
-    term->long_list->skips.clear();
-    term->long_list->skips.shrink_to_fit();
-  }
-}
-
-void KeywordIndex::Unpack(Term* term) {
-  if (term->packed.empty()) return;
-  term->postings = term->packed.Unpack();
-  term->packed = PackedPostings();
-  if (term->long_list != nullptr) {
-    std::vector<std::uint32_t>& skips = term->long_list->skips;
-    for (std::size_t i = 0; i < term->postings.size(); i += kSkip) skips.push_back(term->postings[i].slot());
-  }
-}
-
-void KeywordIndex::Pack() {
-  for (auto& [key, term] : terms_) PackList(&term);
-  packed_ = true;
+void KeywordIndex::ShrinkToFit() {
+  for (auto& [key, term] : terms_) term.postings.ShrinkToFit();
 }
 
 std::size_t KeywordIndex::posting_bytes() const {
   std::size_t bytes = 0;
-  for (const auto& [key, term] : terms_) bytes += term.postings.capacity() * sizeof(Posting) + term.packed.bytes();
+  for (const auto& [key, term] : terms_) bytes += term.postings.bytes();
   return bytes;
 }
 
@@ -125,7 +97,6 @@ void KeywordIndex::Add(std::uint64_t label, std::uint32_t container, const Field
       key.assign(1, FieldPrefix(static_cast<Field>(f)));
       key.append(text);
       Term& term = terms_[key];
-      Unpack(&term);  // a packed index takes adds, if slowly
       if (!term.postings.empty() && term.postings.back().slot() == slot) {
         Posting& last = term.postings.back();
         const std::uint32_t tf = TfOf(term, last) + 1;
@@ -180,23 +151,22 @@ void KeywordIndex::Compact() {
   removed_.clear();
   for (auto it = terms_.begin(); it != terms_.end();) {
     Term& term = it->second;
-    Unpack(&term);
-    std::erase_if(term.postings, [&](const Posting& p) { return renumber[p.slot()] == kRemoved; });
-    if (term.postings.empty()) {
+    std::vector<Posting> list = term.postings.ToVector();
+    std::erase_if(list, [&](const Posting& p) { return renumber[p.slot()] == kRemoved; });
+    if (list.empty()) {
       terms_.erase(it++);  // a Swiss table's erase moves nothing
       continue;
     }
     term.max_tf = 0;
     const std::unique_ptr<WideTfs> wide = std::move(term.wide_tf);  // by the old slots
-    for (Posting& p : term.postings) {
+    for (Posting& p : list) {
       const std::uint32_t old_slot = p.slot();
       const std::uint32_t tf = p.tf() != kWideTf ? p.tf() : wide->at(old_slot);
       p.set_slot(renumber[p.slot()]);
       if (p.tf() == kWideTf) SetTf(&term, &p, tf);  // by the new
       term.max_tf = std::max(term.max_tf, tf);
     }
-    term.postings.shrink_to_fit();
-    if (packed_) PackList(&term);
+    term.postings.Assign(list);
     if (Countable(term)) {
       CountContainers(&term);
     } else {
@@ -223,7 +193,7 @@ bool KeywordIndex::InScope(Field field, std::string_view term, const ContainerSe
   if (it == terms_.end()) return false;
   if (it->second.long_list != nullptr) return ScopedDocFrequency(it->second, scope) > 0;
   PostingCursor cursor;
-  for (Open(it->second, &cursor); !cursor.done(); cursor.Next()) {
+  for (cursor.Reset(it->second.postings); !cursor.done(); cursor.Next()) {
     if (scope.Contains(slot_container_[cursor.slot()])) return true;  // removed slots are in no scope
   }
   return false;
@@ -233,7 +203,7 @@ std::size_t KeywordIndex::ScopedDocFrequency(const Term& term, const ContainerSe
   std::size_t df = 0;
   PostingCursor cursor;
   if (term.long_list == nullptr) {
-    for (Open(term, &cursor); !cursor.done(); cursor.Next()) df += scope.Contains(slot_container_[cursor.slot()]) ? 1 : 0;
+    for (cursor.Reset(term.postings); !cursor.done(); cursor.Next()) df += scope.Contains(slot_container_[cursor.slot()]) ? 1 : 0;
     return df;
   }
   LongList& counts = *term.long_list;
@@ -242,7 +212,7 @@ std::size_t KeywordIndex::ScopedDocFrequency(const Term& term, const ContainerSe
   // they were removed, so the cursor starts over for each one below the last.
   for (std::uint32_t last = UINT32_MAX; counts.settled < removed_.size(); ++counts.settled) {
     const auto [slot, container] = removed_[counts.settled];
-    if (slot < last) Open(term, &cursor);
+    if (slot < last) cursor.Reset(term.postings);
     last = slot;
     cursor.Seek(slot);
     if (!cursor.done() && cursor.slot() == slot) --counts.CountOf(container);

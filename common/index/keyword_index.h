@@ -131,66 +131,51 @@ class KeywordIndex {
   std::size_t counted_terms() const;
 
   void AppendTo(std::string* out) const;
-  // With `pack`, every list of kPackedListLength postings or more is packed as it is read (see
-  // Pack): for a sealed segment.
-  Status ParseFrom(std::string_view in, bool pack = false);
+  Status ParseFrom(std::string_view in);
   // The labels of what AppendTo wrote, ascending, without reading its postings.
   static Result<std::vector<std::uint64_t>> ParseLabels(std::string_view in);
 
   // A posting list reaching this length, and at least as long as there are containers, gets
   // per-container document frequencies, so that a search does not count its scope's share by
-  // reading the whole list (the counters then cost at most half what the list does), and
-  // skips (see LongList: 4 bytes per 64 postings).
+  // reading the whole list (the counters then cost at most half what the list does).
   static constexpr std::size_t kCountedListLength = 4096;
 
-  // Packs every posting list of kPackedListLength postings or more into blocks
-  // (PackedPostings), about a byte and a half a posting instead of four, for an index that
-  // takes no more adds (a sealed segment): a search reads them a block at a time. An add to a
-  // packed list unpacks it first, and a compaction unpacks and packs again.
-  void Pack();
-  bool packed() const { return packed_; }
-  // Heap bytes held by posting lists (plain and packed), for tests and benchmarks.
+  // Frees the room posting lists keep for adds: for an index that takes no more (a sealed
+  // segment). Adds still work after it.
+  void ShrinkToFit();
+  // Heap bytes held by posting lists, for tests and benchmarks.
   std::size_t posting_bytes() const;
   // Distinct terms over both fields.
   std::size_t terms() const { return terms_.size(); }
-  static constexpr std::size_t kPackedListLength = 32;
 
  private:
   // Chunks live in dense slots, numbered in the order they were added, so that a search
   // reaches a posting's chunk by index rather than by hash lookup. Posting lists are sorted
   // by slot (adds append increasing slots; compaction renumbers in order). Slot data is kept
   // column-wise: a search reads only the container and one field's length of each posting.
-  // A posting takes four bytes (postings.h), a sealed segment's lists about one and a half
-  // (Pack): postings are the largest part of a daemon's memory after the vector graphs (about
-  // 210 a chunk over both fields). A term frequency from kWideTf up (rare in a chunk of a few
-  // hundred terms, but a chunk.upsert may carry 4 MiB of text) is kept in its term's wide_tf.
+  // Posting lists are packed in blocks (PostingList), about a byte and a half a posting:
+  // postings are the largest part of a daemon's memory after the vector graphs (about 210 a
+  // chunk over both fields). A term frequency from kWideTf up (rare in a chunk of a few hundred
+  // terms, but a chunk.upsert may carry 4 MiB of text) is kept in its term's wide_tf.
   static constexpr std::uint32_t kWideTf = Posting::kMaxTf;  // 255
   static_assert(kMaxSlots == std::size_t{Posting::kSlotMask} + 1);
   using WideTfs = absl::flat_hash_map<std::uint32_t, std::uint32_t>;  // slot -> tf
   // What a long posting list (see kCountedListLength) keeps beside its postings:
-  // * per-container document frequencies. Adds keep them current; removals are subtracted
-  //   lazily by the first search that reads the term afterwards, from KeywordIndex::removed_,
-  //   which is why searches (running concurrently) take `mu`;
-  // * skips, for a plain list: the slot of every kSkip-th posting, so that looking a chunk up
-  //   far ahead in the list (a hit's matched terms, a small scope's chunks) reads a small
-  //   array and one block of postings, not a dozen scattered cache lines of the list. A
-  //   packed list has its blocks' first slots instead.
+  // per-container document frequencies. Adds keep them current; removals are subtracted lazily
+  // by the first search that reads the term afterwards, from KeywordIndex::removed_, which is
+  // why searches (running concurrently) take `mu`.
   struct LongList {
     std::mutex mu;
     std::vector<std::uint32_t> by_container;  // indexed by container ordinal
     std::size_t settled = 0;                  // entries of removed_ already subtracted
-    std::vector<std::uint32_t> skips;         // postings[j * kSkip].slot()
 
     std::uint32_t& CountOf(std::uint32_t container) {
       if (container >= by_container.size()) by_container.resize(container + 1, 0);
       return by_container[container];
     }
   };
-  static constexpr std::size_t kSkip = 64;
   struct Term {
-    // Plain, or packed (then `postings` is empty).
-    std::vector<Posting> postings;
-    PackedPostings packed;
+    PostingList postings;
     std::uint32_t max_tf = 0;  // an upper bound (removals do not lower it)
     // The frequencies of its postings whose tf is kWideTf, by slot; null while there are none.
     std::unique_ptr<WideTfs> wide_tf;
@@ -227,18 +212,8 @@ class KeywordIndex {
   // Records `tf` (kWideTf or more) in `term`'s wide_tf for `slot`.
   static void KeepWideTf(Term* term, std::uint32_t slot, std::uint32_t tf);
   bool Countable(const Term& term) const;
-  // Builds `term`'s LongList: per-container counts of its live postings, and its skips.
+  // Builds `term`'s LongList: per-container counts of its live postings.
   void CountContainers(Term* term);
-  static std::size_t SizeOf(const Term& term) { return term.packed.empty() ? term.postings.size() : term.packed.size(); }
-  // Sets `cursor` at the start of `term`'s list, plain or packed.
-  static void Open(const Term& term, PostingCursor* cursor) {
-    if (!term.packed.empty()) return cursor->Reset(&term.packed);
-    cursor->Reset(term.postings, term.long_list != nullptr ? &term.long_list->skips : nullptr, kSkip);
-  }
-  // Makes `term`'s list plain again (its postings as they were packed).
-  static void Unpack(Term* term);
-  // Packs `term`'s list if it is long enough (kPackedListLength).
-  static void PackList(Term* term);
   // Live postings of `term` in the containers of `scope`.
   std::size_t ScopedDocFrequency(const Term& term, const ContainerSet& scope) const;
   // Appends the live slots of `scope`'s containers to `out`, ascending.
@@ -265,7 +240,6 @@ class KeywordIndex {
   std::vector<std::pair<std::uint32_t, std::uint32_t>> removed_;
   std::size_t live_postings_ = 0;
   std::size_t dead_postings_ = 0;
-  bool packed_ = false;  // Pack() or ParseFrom(pack) made it so; compaction packs again
 };
 
 }  // namespace tide::index

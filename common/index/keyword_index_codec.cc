@@ -51,9 +51,9 @@ void KeywordIndex::AppendTo(std::string* out) const {
   // The number of terms with a live posting comes first.
   PostingCursor cursor;
   auto live_postings = [&](const Term& term) -> std::size_t {
-    if (compacted) return SizeOf(term);
+    if (compacted) return term.postings.size();
     std::size_t live = 0;
-    for (Open(term, &cursor); !cursor.done(); cursor.Next()) live += position[cursor.slot()] != kRemoved ? 1 : 0;
+    for (cursor.Reset(term.postings); !cursor.done(); cursor.Next()) live += position[cursor.slot()] != kRemoved ? 1 : 0;
     return live;
   };
   std::vector<std::pair<const std::string*, const Term*>> written;
@@ -67,10 +67,10 @@ void KeywordIndex::AppendTo(std::string* out) const {
     PutVarint(out, live_postings(*term));
     // Room for every posting at its longest, trimmed after.
     const std::size_t at = out->size();
-    out->resize(at + SizeOf(*term) * 2 * kMaxVarint32);
+    out->resize(at + term->postings.size() * 2 * kMaxVarint32);
     char* p = out->data() + at;
     std::uint32_t previous = 0;
-    for (Open(*term, &cursor); !cursor.done(); cursor.Next()) {
+    for (cursor.Reset(term->postings); !cursor.done(); cursor.Next()) {
       const Posting& posting = *cursor;
       const std::uint32_t pos = position_of(posting.slot());
       if (pos == kRemoved) continue;
@@ -82,7 +82,7 @@ void KeywordIndex::AppendTo(std::string* out) const {
   }
 }
 
-Status KeywordIndex::ParseFrom(std::string_view in, bool pack) {
+Status KeywordIndex::ParseFrom(std::string_view in) {
   Reader r(in);
   auto bad = [](const char* what) { return Status::Corruption(std::string("keyword index: ") + what); };
   std::uint64_t format = 0, nchunks = 0;
@@ -105,7 +105,6 @@ Status KeywordIndex::ParseFrom(std::string_view in, bool pack) {
   containers_.clear();
   removed_.clear();
   live_postings_ = dead_postings_ = 0;
-  packed_ = pack;
   // Sized once: growing them a doubling at a time rehashed the label table a dozen times.
   slot_label_.reserve(nchunks);
   slot_container_.reserve(nchunks);
@@ -134,6 +133,7 @@ Status KeywordIndex::ParseFrom(std::string_view in, bool pack) {
   if (nterms > in.size() / 2) return bad("more terms than the bytes can hold");
   terms_.reserve(nterms);
   auto by_slot = [](const Posting& a, const Posting& b) { return a.slot() < b.slot(); };
+  std::vector<Posting> scratch;
   for (std::uint64_t i = 0; i < nterms; ++i) {
     std::string_view key;
     std::uint64_t count = 0;
@@ -142,7 +142,9 @@ Status KeywordIndex::ParseFrom(std::string_view in, bool pack) {
     auto [entry, inserted] = terms_.try_emplace(std::string(key));
     if (!inserted) return bad("duplicate term");
     Term& term = entry->second;
-    term.postings.reserve(count);
+    std::vector<Posting>& postings = scratch;  // decoded here, then packed into the term
+    postings.clear();
+    postings.reserve(count);
     std::uint64_t position = 0;
     for (std::uint64_t j = 0; j < count; ++j) {
       std::uint64_t ref = 0, tf = 0;
@@ -158,19 +160,19 @@ Status KeywordIndex::ParseFrom(std::string_view in, bool pack) {
         slot = static_cast<std::uint32_t>(position);
       }
       const auto kept = static_cast<std::uint32_t>(std::min<std::uint64_t>(tf, UINT32_MAX));
-      term.postings.push_back(NewPosting(&term, slot, kept));
+      postings.push_back(NewPosting(&term, slot, kept));
       term.max_tf = std::max(term.max_tf, kept);
     }
     // Format 1 files written before slots existed list postings in another order; format 2
     // positions are checked increasing above.
-    if (format == kFormatLabels && !std::is_sorted(term.postings.begin(), term.postings.end(), by_slot)) {
-      std::sort(term.postings.begin(), term.postings.end(), by_slot);
+    if (format == kFormatLabels && !std::is_sorted(postings.begin(), postings.end(), by_slot)) {
+      std::sort(postings.begin(), postings.end(), by_slot);
       auto same = [](const Posting& a, const Posting& b) { return a.slot() == b.slot(); };
-      if (std::adjacent_find(term.postings.begin(), term.postings.end(), same) != term.postings.end()) {
+      if (std::adjacent_find(postings.begin(), postings.end(), same) != postings.end()) {
         return bad("a chunk listed twice in a term's postings");
       }
     }
-    if (pack) PackList(&term);
+    term.postings.Assign(postings);
     if (Countable(term)) CountContainers(&term);
   }
   if (!r.empty()) return bad("trailing bytes");

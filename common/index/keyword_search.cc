@@ -191,7 +191,7 @@ std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const Key
       if (it == segments[p]->terms_.end()) continue;
       w.terms[p] = &it->second;
       w.max_tf = std::max(w.max_tf, it->second.max_tf);
-      w.postings += SizeOf(it->second);
+      w.postings += it->second.postings.size();
     }
     if (w.postings == 0) continue;
     postings += w.postings;
@@ -263,7 +263,7 @@ std::vector<KeywordHit> KeywordIndex::SearchSegments(const std::vector<const Key
     for (std::size_t i : by_slot) {
       const std::size_t p = q.PartOf(ranked[i].second);
       if (w.terms[p] == nullptr) continue;
-      if (p != part) part = p, Open(*w.terms[p], &cursor);
+      if (p != part) part = p, cursor.Reset(w.terms[p]->postings);
       const std::uint32_t slot = ranked[i].second - q.parts[p].base;
       cursor.Seek(slot);
       if (!cursor.done() && cursor.slot() == slot) hits[i].matched_terms.emplace_back(w.text);
@@ -298,7 +298,7 @@ void KeywordIndex::ScoreScopeChunks(Query* q) {
     matches.clear();
     for (std::size_t p = 0; p < q->parts.size(); ++p) {
       if (w.terms[p] == nullptr) continue;
-      Open(*w.terms[p], &cursor);
+      cursor.Reset(w.terms[p]->postings);
       const std::uint32_t base = q->parts[p].base;
       for (std::size_t i = first[p]; i < first[p + 1]; ++i) {
         const std::uint32_t slot = candidates[i] - base;
@@ -335,7 +335,7 @@ void KeywordIndex::ScoreByPostings(Query* q) {
       if (w.terms[p] == nullptr) continue;
       // A part wholly in the scope with nothing removed: its every posting counts.
       const Query::Part& part = q->parts[p];
-      df += part.whole_index ? SizeOf(*w.terms[p]) : part.index->ScopedDocFrequency(*w.terms[p], *q->scope);
+      df += part.whole_index ? w.terms[p]->postings.size() : part.index->ScopedDocFrequency(*w.terms[p], *q->scope);
     }
     if (df > 0) q->SetStatistics(&w, static_cast<double>(df));  // else weight stays 0
   }
@@ -388,12 +388,12 @@ void KeywordIndex::ScoreByPostings(Query* q) {
     const bool check_scope = !part.whole_index;
     const auto part_slots = static_cast<std::uint32_t>(part.index->slot_label_.size());
     for (std::size_t t = 0; t < m; ++t) {
-      if (words[t].terms[p] != nullptr) Open(*words[t].terms[p], &at[t]);
+      if (words[t].terms[p] != nullptr) at[t].Reset(words[t].terms[p]->postings);
     }
     // A scope holding a small share of the part: its slots, ascending, to look up in a list
     // far longer than they are instead of reading the list (decided per list below).
     std::size_t longest = 0;
-    for (const Query::Word& w : words) longest = std::max(longest, w.terms[p] != nullptr ? SizeOf(*w.terms[p]) : 0);
+    for (const Query::Word& w : words) longest = std::max(longest, w.terms[p] != nullptr ? w.terms[p]->postings.size() : 0);
     const bool lookups = check_scope && part.scope_slots * kLookupCost < longest;
     scope_slots.clear();
     if (lookups) part.index->ScopeSlots(*q->scope, &scope_slots);
@@ -417,7 +417,7 @@ void KeywordIndex::ScoreByPostings(Query* q) {
       for (std::size_t t = window_essential; t < m; ++t) {
         if (words[t].terms[p] == nullptr) continue;
         PostingCursor& c = at[t];
-        if (lookups && scope_slots.size() * kLookupCost < SizeOf(*words[t].terms[p])) {
+        if (lookups && scope_slots.size() * kLookupCost < words[t].terms[p]->postings.size()) {
           for (std::size_t j = scope_from; j < next_scope_slot; ++j) {
             c.Seek(scope_slots[j]);
             if (c.done()) break;

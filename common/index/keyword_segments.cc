@@ -48,7 +48,7 @@ void KeywordSegments::Seal() {
   segment.id = next_id_++;
   segment.index = std::move(growing_);
   if (options_.keep_sealed) {
-    segment.index->Pack();  // it takes no more adds: searched, not grown
+    segment.index->ShrinkToFit();  // it takes no more adds
   } else {  // it never changes from here: deletes are counted beside it
     segment.labels = segment.index->Labels();
     segment.deleted.assign(segment.labels.size(), false);
@@ -281,7 +281,7 @@ Status KeywordSegments::Load(SnapshotFiles* files, const nlohmann::json& manifes
       }
       if (keep) {
         one.segment.index = std::make_shared<KeywordIndex>();
-        return one.segment.index->ParseFrom(*contents, /*pack=*/true).WithContext(one.segment.file.string());
+        return one.segment.index->ParseFrom(*contents).WithContext(one.segment.file.string());
       }
       Result<std::vector<std::uint64_t>> labels = KeywordIndex::ParseLabels(*contents);
       if (!labels) return labels.status().WithContext(one.segment.file.string());

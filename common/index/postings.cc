@@ -3,14 +3,20 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <utility>
 
 namespace tide::index {
 namespace {
 
+using postings_internal::GetBits;
+
+constexpr std::size_t kBlock = PostingList::kBlock;
+constexpr std::size_t kBlockHeader = 3;  // gap width, frequency width, smallest frequency
+
 // Bits needed for `v` (0 for 0).
 unsigned Width(std::uint32_t v) { return static_cast<unsigned>(std::bit_width(v)); }
 
-// Appends values of a given width, least significant bit first.
+// Writes values of a given width into room made beforehand, least significant bit first.
 class BitWriter {
  public:
   explicit BitWriter(std::uint8_t* out) : out_(out) {}
@@ -27,8 +33,6 @@ class BitWriter {
   // Writes the last partial byte; returns the end.
   std::uint8_t* Finish() {
     if (fill_ > 0) *out_++ = static_cast<std::uint8_t>(acc_);
-    acc_ = 0;
-    fill_ = 0;
     return out_;
   }
 
@@ -38,14 +42,6 @@ class BitWriter {
   unsigned fill_ = 0;
 };
 
-// The `width`-bit value at bit `bit` of `in`. REQUIRES: width <= 24, and 8 readable bytes from
-// in + bit / 8 (the padding after the last block).
-inline std::uint32_t GetBits(const std::uint8_t* in, std::size_t bit, unsigned width) {
-  std::uint64_t word;
-  std::memcpy(&word, in + bit / 8, sizeof(word));
-  return static_cast<std::uint32_t>((word >> (bit % 8)) & ((std::uint64_t{1} << width) - 1));
-}
-
 struct BlockShape {
   unsigned gap_width = 0;
   unsigned tf_width = 0;
@@ -53,18 +49,15 @@ struct BlockShape {
   std::size_t bytes = 0;  // header included
 };
 
-constexpr std::size_t kBlockHeader = 3;
-constexpr std::size_t kPadding = 8;
-
 BlockShape ShapeOf(std::span<const Posting> block) {
-  BlockShape shape;
   std::uint32_t max_gap = 0;
-  std::uint32_t min_tf = UINT32_MAX, max_tf = 0;
-  for (std::size_t j = 0; j < block.size(); ++j) {
-    if (j > 0) max_gap = std::max(max_gap, block[j].slot() - block[j - 1].slot() - 1);
+  std::uint32_t min_tf = block[0].tf(), max_tf = block[0].tf();
+  for (std::size_t j = 1; j < block.size(); ++j) {
+    max_gap = std::max(max_gap, block[j].slot() - block[j - 1].slot() - 1);
     min_tf = std::min(min_tf, block[j].tf());
     max_tf = std::max(max_tf, block[j].tf());
   }
+  BlockShape shape;
   shape.gap_width = Width(max_gap);
   shape.min_tf = min_tf;
   shape.tf_width = Width(max_tf - min_tf);
@@ -73,156 +66,226 @@ BlockShape ShapeOf(std::span<const Posting> block) {
   return shape;
 }
 
-}  // namespace
-
-PackedPostings::PackedPostings(std::span<const Posting> list) {
-  assert(!list.empty());
-  const std::size_t nblocks = (list.size() + kBlock - 1) / kBlock;
-  auto block = [&](std::size_t b) { return list.subspan(b * kBlock, std::min(kBlock, list.size() - b * kBlock)); };
-  std::vector<BlockShape> shapes(nblocks);
-  std::size_t data_bytes = 0;
-  for (std::size_t b = 0; b < nblocks; ++b) {
-    shapes[b] = ShapeOf(block(b));
-    data_bytes += shapes[b].bytes;
-  }
-  const std::size_t words = kHeaderWords + 2 * nblocks + (data_bytes + kPadding + 3) / 4;
-  words_ = std::make_unique<std::uint32_t[]>(words);  // zeroed: the padding is defined
-  words_[0] = static_cast<std::uint32_t>(list.size());
-  words_[1] = static_cast<std::uint32_t>(nblocks);
-  std::uint32_t* first = words_.get() + kHeaderWords;
-  std::uint32_t* offsets = first + nblocks;
-  auto* const data = reinterpret_cast<std::uint8_t*>(offsets + nblocks);
-  std::uint8_t* out = data;
-  for (std::size_t b = 0; b < nblocks; ++b) {
-    const std::span<const Posting> postings = block(b);
-    const BlockShape& shape = shapes[b];
-    first[b] = postings[0].slot();
-    offsets[b] = static_cast<std::uint32_t>(out - data);
-    out[0] = static_cast<std::uint8_t>(shape.gap_width);
-    out[1] = static_cast<std::uint8_t>(shape.tf_width);
-    out[2] = static_cast<std::uint8_t>(shape.min_tf);
-    BitWriter bits(out + kBlockHeader);
-    for (std::size_t j = 1; j < postings.size(); ++j) bits.Put(postings[j].slot() - postings[j - 1].slot() - 1, shape.gap_width);
-    for (const Posting& p : postings) bits.Put(p.tf() - shape.min_tf, shape.tf_width);
-    out = bits.Finish();
-    assert(static_cast<std::size_t>(out - data) == offsets[b] + shape.bytes);
-  }
-}
-
-std::size_t PackedPostings::Decode(std::size_t b, Posting* out) const {
-  assert(b < blocks());
-  const std::size_t n = std::min(kBlock, size() - b * kBlock);
-  const std::uint8_t* in = data() + offset(b);
-  const unsigned gap_width = in[0], tf_width = in[1];
-  const std::uint32_t min_tf = in[2];
-  in += kBlockHeader;
-  std::array<std::uint32_t, kBlock> slots;
-  std::uint32_t slot = first_slots()[b];
-  slots[0] = slot;
-  std::size_t bit = 0;
-  for (std::size_t j = 1; j < n; ++j, bit += gap_width) {
-    slot += GetBits(in, bit, gap_width) + 1;
+// Slots [from, to) of a block, from slots[from - 1] and the gaps (less one) of W bits at `in`
+// (gap j at bit (j - 1) * W). The width is a template argument so that the shift and mask are
+// constants.
+template <unsigned W>
+void UnpackSlots(const std::uint8_t* in, std::size_t from, std::size_t to, std::uint32_t* slots) {
+  std::uint32_t slot = slots[from - 1];
+  for (std::size_t j = from; j < to; ++j) {
+    if constexpr (W == 0) {  // consecutive slots: a common word in every chunk of a run
+      slot += 1;
+    } else {
+      slot += GetBits(in, (j - 1) * W, W) + 1;
+    }
     slots[j] = slot;
   }
-  for (std::size_t j = 0; j < n; ++j, bit += tf_width) out[j] = Posting(slots[j], min_tf + GetBits(in, bit, tf_width));
-  return n;
 }
 
-std::vector<Posting> PackedPostings::Unpack() const {
-  std::vector<Posting> list(size());
-  for (std::size_t b = 0; b < blocks(); ++b) Decode(b, list.data() + b * kBlock);
+template <std::size_t... W>
+constexpr auto SlotUnpackers(std::index_sequence<W...>) {
+  return std::array<void (*)(const std::uint8_t*, std::size_t, std::size_t, std::uint32_t*), sizeof...(W)>{
+      &UnpackSlots<W>...};
+}
+// By width, up to the 24 bits of a slot.
+constexpr auto kUnpackSlots = SlotUnpackers(std::make_index_sequence<Posting::kSlotBits + 1>());
+
+// Slots a cursor decodes at a time: a seek decodes about half this past where it lands.
+constexpr std::size_t kDecodeStep = 16;
+
+}  // namespace
+
+void PostingList::AppendBlock(std::span<const Posting> block) {
+  assert(block.size() == kBlock);
+  if (blocks_ == nullptr) blocks_ = std::make_unique<Blocks>();
+  Blocks& b = *blocks_;
+  const BlockShape shape = ShapeOf(block);
+  if (!b.data.empty()) b.data.resize(b.data.size() - kPadding);  // the new block goes there
+  const std::size_t at = b.data.size();
+  b.first.push_back(block[0].slot());
+  b.offset.push_back(static_cast<std::uint32_t>(at));
+  b.data.resize(at + shape.bytes + kPadding, 0);
+  std::uint8_t* out = b.data.data() + at;
+  out[0] = static_cast<std::uint8_t>(shape.gap_width);
+  out[1] = static_cast<std::uint8_t>(shape.tf_width);
+  out[2] = static_cast<std::uint8_t>(shape.min_tf);
+  BitWriter bits(out + kBlockHeader);
+  for (std::size_t j = 1; j < block.size(); ++j) bits.Put(block[j].slot() - block[j - 1].slot() - 1, shape.gap_width);
+  for (const Posting& p : block) bits.Put(p.tf() - shape.min_tf, shape.tf_width);
+  [[maybe_unused]] const std::uint8_t* end = bits.Finish();
+  assert(static_cast<std::size_t>(end - out) == shape.bytes);
+}
+
+void PostingList::PackTail() {
+  AppendBlock(tail_);
+  tail_.clear();
+}
+
+void PostingList::Assign(std::span<const Posting> list) {
+  blocks_.reset();
+  const std::size_t full = list.size() / kBlock;
+  if (full > 0) {
+    // Sized once, exactly.
+    std::size_t data = kPadding;
+    for (std::size_t b = 0; b < full; ++b) data += ShapeOf(list.subspan(b * kBlock, kBlock)).bytes;
+    blocks_ = std::make_unique<Blocks>();
+    blocks_->first.reserve(full);
+    blocks_->offset.reserve(full);
+    blocks_->data.reserve(data);
+    for (std::size_t b = 0; b < full; ++b) AppendBlock(list.subspan(b * kBlock, kBlock));
+  }
+  const std::span<const Posting> rest = list.subspan(full * kBlock);
+  std::vector<Posting>(rest.begin(), rest.end()).swap(tail_);
+}
+
+std::vector<Posting> PostingList::ToVector() const {
+  std::vector<Posting> list;
+  list.reserve(size());
+  PostingCursor cursor;
+  for (cursor.Reset(*this); !cursor.done(); cursor.Next()) list.push_back(*cursor);
   return list;
 }
 
-std::size_t PackedPostings::bytes() const {
-  if (empty()) return 0;
-  const std::size_t last = blocks() - 1;
-  const std::uint8_t* in = data() + offset(last);
-  const std::size_t n = size() - last * kBlock;
-  const std::size_t block_bytes = kBlockHeader + ((n - 1) * in[0] + n * in[1] + 7) / 8;
-  return (kHeaderWords + 2 * blocks()) * 4 + offset(last) + block_bytes + kPadding;
+void PostingList::ShrinkToFit() {
+  tail_.shrink_to_fit();
+  if (blocks_ == nullptr) return;
+  blocks_->first.shrink_to_fit();
+  blocks_->offset.shrink_to_fit();
+  blocks_->data.shrink_to_fit();
 }
 
-void PostingCursor::Reset(std::span<const Posting> list, const std::vector<std::uint32_t>* skips,
-                          std::size_t skip_every) {
-  begin_ = cur_ = list.data();
-  end_ = list.data() + list.size();
-  skips_ = skips;
-  skip_every_ = skip_every;
-  packed_ = nullptr;
+std::size_t PostingList::bytes() const {
+  std::size_t bytes = tail_.capacity() * sizeof(Posting);
+  if (blocks_ != nullptr) {
+    bytes += sizeof(Blocks) + (blocks_->first.capacity() + blocks_->offset.capacity()) * sizeof(std::uint32_t) +
+             blocks_->data.capacity();
+  }
+  return bytes;
 }
 
-void PostingCursor::Reset(const PackedPostings* packed) {
-  packed_ = packed;
-  skips_ = nullptr;
-  Load(0);
+void PostingCursor::Reset(const PostingList& list) {
+  list_ = &list;
+  if (list.blocks() > 0) {
+    Load(0);
+  } else {
+    EnterTail();
+  }
 }
 
 void PostingCursor::Load(std::size_t b) {
+  const PostingList::Blocks& blocks = *list_->blocks_;
   block_ = b;
-  begin_ = cur_ = buffer_.data();
-  end_ = cur_ + packed_->Decode(b, buffer_.data());
+  const std::uint8_t* in = blocks.data.data() + blocks.offset[b];
+  gap_width_ = in[0];
+  tf_width_ = in[1];
+  min_tf_ = in[2];
+  assert(gap_width_ < kUnpackSlots.size() && tf_width_ <= 32 - Posting::kSlotBits);
+  bits_ = in + kBlockHeader;
+  tf_bit_ = (kBlock - 1) * gap_width_;
+  tail_ = nullptr;
+  slots_[0] = blocks.first[b];
+  pos_ = 0;
+  decoded_ = 1;
+  end_ = kBlock;
 }
 
-void PostingCursor::NextBlock() {
-  if (block_ + 1 < packed_->blocks()) Load(block_ + 1);
+void PostingCursor::EnterTail() {
+  block_ = list_->blocks();
+  bits_ = nullptr;
+  tail_ = list_->tail_.data();
+  end_ = decoded_ = list_->tail_.size();
+  for (std::size_t j = 0; j < end_; ++j) slots_[j] = tail_[j].slot();
+  pos_ = 0;
+}
+
+void PostingCursor::DecodeTo(std::size_t count) {
+  assert(tail_ == nullptr && decoded_ < count && count <= kBlock);
+  kUnpackSlots[gap_width_](bits_, decoded_, count, slots_.data());
+  decoded_ = count;
+}
+
+void PostingCursor::Advance() {
+  if (decoded_ < end_) {
+    DecodeTo(end_);  // read through: the rest of the block at once
+  } else if (tail_ == nullptr) {
+    NextRun();
+  }  // else past the tail: done
+}
+
+void PostingCursor::NextRun() {
+  if (block_ + 1 < list_->blocks()) {
+    Load(block_ + 1);
+  } else {
+    EnterTail();
+  }
 }
 
 void PostingCursor::SeekAhead(std::uint32_t slot) {
-  // cur_ is below `slot`. Short steps first, doubling: most seeks land a few postings on, in
-  // the cache line already read.
-  auto by_slot = [](const Posting& p, std::uint32_t s) { return p.slot() < s; };
-  if (packed_ != nullptr && (end_ - 1)->slot() < slot) {
-    // Past this block: the last block starting at or below `slot` holds it, or else its start
-    // is the next block's first posting.
-    const std::uint32_t* first = packed_->first_slots();
-    const std::uint32_t* last = first + packed_->blocks();
-    const std::uint32_t* from = first + block_ + 1;
+  for (;;) {
+    // slots_[pos_] is below `slot`.
+    if (tail_ == nullptr) {
+      // The slot the run after this block starts at, if there is one; this block's are below it.
+      const std::size_t blocks = list_->blocks();
+      std::uint32_t next = UINT32_MAX;
+      if (block_ + 1 < blocks) {
+        next = list_->blocks_->first[block_ + 1];
+      } else if (!list_->tail_.empty()) {
+        next = list_->tail_.front().slot();
+      }
+      if (next > slot) {
+        // This block holds it, or else the next run's first posting is the answer.
+        while (slots_[decoded_ - 1] < slot && decoded_ < end_) DecodeTo(std::min(decoded_ + kDecodeStep, end_));
+        if (slots_[decoded_ - 1] < slot) {
+          NextRun();
+          return;
+        }
+      } else if (block_ + 1 < blocks) {
+        // Past this block: the last block starting at or below `slot` may hold it (found by
+        // the blocks' first slots, short steps first).
+        const std::uint32_t* first = list_->blocks_->first.data();
+        const std::uint32_t* from = first + block_ + 1;  // at or below `slot`
+        const std::uint32_t* last = first + blocks;
+        std::size_t step = 1;
+        while (from + step < last && from[step] <= slot) {
+          from += step;
+          step *= 2;
+        }
+        Load(static_cast<std::size_t>(std::upper_bound(from, std::min(from + step + 1, last), slot) - first) - 1);
+        if (slots_[0] >= slot) return;
+        continue;
+      } else {
+        EnterTail();
+        if (done() || slots_[0] >= slot) return;
+        continue;
+      }
+    } else if (slots_[end_ - 1] < slot) {  // the tail, all of it below `slot`
+      pos_ = end_;
+      return;
+    }
+    // In slots_[pos_, decoded_): short steps first, doubling (most seeks land a few postings
+    // on), then a binary search.
+    const std::uint32_t* at = slots_.data() + pos_;
+    const std::uint32_t* last = slots_.data() + decoded_;
     std::size_t step = 1;
-    while (from + step < last && from[step] <= slot) {
-      from += step;
+    while (at + step < last && at[step] < slot) {
+      at += step;
       step *= 2;
     }
-    const std::uint32_t* after = std::upper_bound(from, std::min(from + step + 1, last), slot);
-    const auto b = static_cast<std::size_t>(after - first);
-    if (b == block_ + 1) {
-      if (b == packed_->blocks()) {  // nothing at or past `slot`
-        cur_ = end_;
-        return;
-      }
-      Load(b);  // its first posting is past `slot`
-      return;
-    }
-    Load(b - 1);
-    if (cur_->slot() >= slot) return;
+    pos_ = static_cast<std::size_t>(std::lower_bound(at + 1, std::min(at + step + 1, last), slot) - slots_.data());
+    return;
   }
-  const Posting* from = cur_;
-  std::size_t step = 1;
-  while (from + step < end_ && from[step].slot() < slot) {
-    from += step;
-    if (step >= skip_every_ && skips_ != nullptr) {
-      // Far ahead in a plain list: the first skip at or past `slot` ends the run of
-      // skip_every_ postings holding the answer, and the skip before it, below, starts it.
-      const auto at = static_cast<std::size_t>(from - begin_);
-      const auto j = static_cast<std::size_t>(
-          std::lower_bound(skips_->begin() + static_cast<std::ptrdiff_t>(at / skip_every_ + 1), skips_->end(), slot) -
-          skips_->begin());
-      const Posting* lo = std::max(begin_ + (j - 1) * skip_every_, from + 1);
-      const Posting* hi = std::min(begin_ + j * skip_every_, end_);
-      cur_ = std::lower_bound(lo, hi, slot, by_slot);
-      return;
-    }
-    step *= 2;
-  }
-  cur_ = std::lower_bound(from + 1, std::min(from + step + 1, end_), slot, by_slot);
-  if (cur_ == end_ && packed_ != nullptr) NextBlock();
 }
 
-bool PostingCursor::MoreBelow(std::size_t n, std::uint32_t hi) const {
-  if (packed_ == nullptr) return n < static_cast<std::size_t>(end_ - cur_) && cur_[n].slot() < hi;
-  if (n < static_cast<std::size_t>(end_ - cur_)) return cur_[n].slot() < hi;
-  const std::size_t b = block_ + (static_cast<std::size_t>(cur_ - begin_) + n) / PackedPostings::kBlock;
-  return b < packed_->blocks() && packed_->first_slots()[b] < hi;
+bool PostingCursor::MoreBelow(std::size_t n, std::uint32_t hi) {
+  const std::size_t target = pos_ + n;
+  if (target < end_ && target >= decoded_) DecodeTo(std::min(std::max(target + 1, decoded_ + kDecodeStep), end_));
+  if (target < end_) return slots_[target] < hi;
+  if (tail_ != nullptr || list_ == nullptr) return false;  // fewer than n left
+  const std::size_t blocks = list_->blocks();
+  const std::size_t at = block_ * kBlock + target;
+  if (at / kBlock < blocks) return list_->blocks_->first[at / kBlock] < hi;
+  const std::size_t t = at - blocks * kBlock;
+  return t < list_->tail_.size() && list_->tail_[t].slot() < hi;
 }
 
 }  // namespace tide::index

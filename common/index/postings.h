@@ -1,13 +1,15 @@
 #pragma once
 
 // KeywordIndex's posting lists: a posting (a slot and a term frequency in one word), a list
-// that no longer changes packed in blocks, and a cursor that reads either kind in slot order.
+// kept packed in blocks but for its last few postings, and a cursor that reads a list in slot
+// order.
 
 #include <array>
 #include <cassert>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <vector>
@@ -15,10 +17,10 @@
 namespace tide::index {
 
 // Four bytes: a slot in the low 24 bits, a term frequency in the high 8. A frequency from
-// kWideTf up is kept beside the list (KeywordIndex::Term::wide_tf) and the posting says
-// kWideTf. One word, set whole: a bit-field set in place is read first, and on a page not yet
-// written that read maps the zero page, so the write after it faults again and flushes every
-// core's TLB (decoding a snapshot's postings took twice as long that way).
+// kMaxTf up is kept beside the list (KeywordIndex::Term::wide_tf) and the posting says kMaxTf.
+// One word, set whole: a bit-field set in place is read first, and on a page not yet written
+// that read maps the zero page, so the write after it faults again and flushes every core's
+// TLB (decoding a snapshot's postings took twice as long that way).
 class Posting {
  public:
   Posting() = default;
@@ -42,93 +44,130 @@ class Posting {
 };
 static_assert(sizeof(Posting) == 4);
 
-// A posting list that no longer changes (a sealed segment's), in about a byte and a half a
-// posting instead of four. Blocks of kBlock postings, each holding its slot gaps and its
-// term frequencies bit-packed at the narrowest width that fits that block (frame of reference,
-// the scheme of Lucene's block postings). Each block's first slot and where its bytes start are
-// kept beside the blocks, so a cursor finds the block holding a slot without decoding the
-// ones before, and decodes one block at a time. One allocation; empty() when default-made.
-class PackedPostings {
+// A posting list, sorted by slot, in about a byte and a half a posting instead of four. Every
+// kBlock postings make a block, which holds its slot gaps and its term frequencies bit-packed
+// at the narrowest widths that fit that block (frame of reference, the scheme of Lucene's block
+// postings); the postings after the last full block (fewer than kBlock) stay plain in a tail,
+// where adds go and the last posting can still change. Beside the blocks, each one's first
+// slot and where its bytes start: a cursor finds the block holding a slot without decoding the
+// ones before, and decodes one block at a time.
+class PostingList {
  public:
   static constexpr std::size_t kBlock = 128;
 
-  PackedPostings() = default;
-  // REQUIRES: `list` is not empty, and its slots are increasing.
-  explicit PackedPostings(std::span<const Posting> list);
+  PostingList() = default;
+  PostingList(PostingList&&) noexcept = default;
+  PostingList& operator=(PostingList&&) noexcept = default;
 
-  bool empty() const { return words_ == nullptr; }
-  std::size_t size() const { return words_[0]; }
-  std::size_t blocks() const { return words_[1]; }
-  // The first slot of each block, blocks() of them, increasing.
-  const std::uint32_t* first_slots() const { return words_.get() + kHeaderWords; }
-  // Decodes block `b` (< blocks()) into `out`, which has room for kBlock; returns how many
-  // postings it holds (kBlock, but the last block may hold fewer).
-  std::size_t Decode(std::size_t b, Posting* out) const;
-  std::vector<Posting> Unpack() const;
+  std::size_t size() const { return blocks() * kBlock + tail_.size(); }
+  bool empty() const { return tail_.empty() && blocks() == 0; }
+  // REQUIRES: !empty(). The last posting, which is in the tail: adds set its frequency.
+  Posting& back() { return tail_.back(); }
+  const Posting& back() const { return tail_.back(); }
+  // REQUIRES: `p`'s slot is above every slot in the list.
+  void Append(Posting p) {
+    if (tail_.size() == kBlock) PackTail();
+    tail_.push_back(p);
+  }
+  // Replaces the postings with `list` (sorted by slot, slots distinct).
+  void Assign(std::span<const Posting> list);
+  std::vector<Posting> ToVector() const;
+  // Frees the room kept for adds (for a list that takes no more: a sealed segment's).
+  void ShrinkToFit();
   // Heap bytes it holds.
   std::size_t bytes() const;
 
  private:
-  static constexpr std::size_t kHeaderWords = 2;  // size, blocks
-  // Where block `b`'s bytes start, from data().
-  std::uint32_t offset(std::size_t b) const { return words_[kHeaderWords + blocks() + b]; }
-  const std::uint8_t* data() const {
-    return reinterpret_cast<const std::uint8_t*>(words_.get() + kHeaderWords + 2 * blocks());
-  }
+  friend class PostingCursor;
+  struct Blocks {
+    std::vector<std::uint32_t> first;   // each block's first slot
+    std::vector<std::uint32_t> offset;  // where each block's bytes start in `data`
+    // Each block: its gap width, its frequency width and its smallest frequency (a byte each),
+    // then its 127 gaps less one and its 128 frequencies less the smallest, packed back to
+    // back. Then kPadding zero bytes, so that a 64-bit load at any bit of a block stays inside.
+    std::vector<std::uint8_t> data;
+  };
+  static constexpr std::size_t kPadding = 8;
 
-  // [size][blocks][first slot x blocks][offset x blocks][the blocks' bytes, then 8 bytes of
-  // padding so that a 64-bit load at any bit of them stays inside]. A block's bytes: its gap
-  // width, its frequency width, its smallest frequency (a byte each), then the gaps less one
-  // (n - 1 of them), then each frequency less the smallest, packed back to back.
-  std::unique_ptr<std::uint32_t[]> words_;
+  std::size_t blocks() const { return blocks_ == nullptr ? 0 : blocks_->first.size(); }
+  // Encodes the tail (kBlock postings) as a block and empties it.
+  void PackTail();
+  // Encodes `block` (kBlock postings) at the end of blocks_.
+  void AppendBlock(std::span<const Posting> block);
+
+  std::unique_ptr<Blocks> blocks_;  // null while there are none
+  std::vector<Posting> tail_;
 };
 
-// Reads a posting list in slot order, forward only: a plain vector of postings (the growing
-// segment's, with the skips KeywordIndex keeps for long lists) or a packed list, a block at a
-// time. Not copyable: it may point into its own block buffer.
+namespace postings_internal {
+// The `width`-bit value at bit `bit` of `in`. REQUIRES: width <= 24, and 8 readable bytes from
+// in + bit / 8 (PostingList keeps padding after its last block).
+inline std::uint32_t GetBits(const std::uint8_t* in, std::size_t bit, unsigned width) {
+  std::uint64_t word;
+  std::memcpy(&word, in + bit / 8, sizeof(word));
+  return static_cast<std::uint32_t>((word >> (bit % 8)) & ((std::uint64_t{1} << width) - 1));
+}
+}  // namespace postings_internal
+
+// Reads a PostingList in slot order, forward only. A block's slots are decoded as far as the
+// reader goes, a few at a time, and a frequency only when asked for: a seek that lands in a
+// block decodes the gaps up to it, not the whole block. Not copyable.
 class PostingCursor {
  public:
   PostingCursor() = default;  // at the end of nothing
   PostingCursor(const PostingCursor&) = delete;
   PostingCursor& operator=(const PostingCursor&) = delete;
 
-  // Over `list`; `skips` (may be null) holds the slot of every `skip_every`-th posting.
-  void Reset(std::span<const Posting> list, const std::vector<std::uint32_t>* skips, std::size_t skip_every);
-  void Reset(const PackedPostings* packed);
+  // At the start of `list`, which must outlive the cursor's use and not change meanwhile.
+  void Reset(const PostingList& list);
 
-  bool done() const { return cur_ == end_; }
+  bool done() const { return pos_ == end_; }
   // REQUIRES: !done().
-  const Posting& operator*() const { return *cur_; }
-  std::uint32_t slot() const { return cur_->slot(); }
+  std::uint32_t slot() const { return slots_[pos_]; }
+  std::uint32_t tf() const {
+    if (tail_ != nullptr) return tail_[pos_].tf();
+    return min_tf_ + postings_internal::GetBits(bits_, tf_bit_ + pos_ * tf_width_, tf_width_);
+  }
+  Posting operator*() const { return Posting(slot(), tf()); }
   void Next() {
-    if (++cur_ == end_ && packed_ != nullptr) NextBlock();
+    if (++pos_ == decoded_) Advance();
   }
   // Moves to the first posting from here on whose slot is not below `slot` (stays if this
   // one's is not).
   void Seek(std::uint32_t slot) {
-    if (cur_ != end_ && cur_->slot() < slot) SeekAhead(slot);
+    if (pos_ != end_ && slots_[pos_] < slot) SeekAhead(slot);
   }
-  // Whether the list has more than `n` postings from here on below slot `hi`: exact for a
-  // plain list; for a packed one, whether the block holding the n-th from here starts below
-  // `hi` (a guess for deciding how to read the list, never for what it holds).
-  bool MoreBelow(std::size_t n, std::uint32_t hi) const;
+  // Whether the list has more than `n` postings from here on below slot `hi`: exact within
+  // the block in hand and the tail; past them, whether the block holding the n-th from here
+  // starts below `hi` (a guess for deciding how to read the list, never for what it holds).
+  bool MoreBelow(std::size_t n, std::uint32_t hi);
 
  private:
+  static constexpr std::size_t kBlock = PostingList::kBlock;
   void SeekAhead(std::uint32_t slot);
-  void NextBlock();
-  // Decodes block `b` and stands at its start.
+  // pos_ reached decoded_: decodes more of the block, or moves to the next run, or is done.
+  void Advance();
+  // Decodes the block's slots up to `count` (<= kBlock).
+  void DecodeTo(std::size_t count);
+  // The next block, or the tail after the last; done after the tail.
+  void NextRun();
+  // Stands at the start of block `b`, or of the tail.
   void Load(std::size_t b);
+  void EnterTail();
 
-  const Posting* cur_ = nullptr;
-  const Posting* end_ = nullptr;
-  // A plain list.
-  const Posting* begin_ = nullptr;
-  const std::vector<std::uint32_t>* skips_ = nullptr;
-  std::size_t skip_every_ = 0;
-  // A packed one.
-  const PackedPostings* packed_ = nullptr;
-  std::size_t block_ = 0;
-  std::array<Posting, PackedPostings::kBlock> buffer_;
+  std::size_t pos_ = 0;      // in the run in hand (a block or the tail)
+  std::size_t decoded_ = 0;  // slots_[0, decoded_) are known
+  std::size_t end_ = 0;      // the run's length
+  const PostingList* list_ = nullptr;
+  std::size_t block_ = 0;    // the block in hand; blocks() once in the tail
+  // The block in hand: its bits, widths and smallest frequency; null in the tail.
+  const std::uint8_t* bits_ = nullptr;
+  unsigned gap_width_ = 0;
+  unsigned tf_width_ = 0;
+  std::uint32_t min_tf_ = 0;
+  std::size_t tf_bit_ = 0;  // where its frequencies start
+  const Posting* tail_ = nullptr;  // in the tail: its postings (their slots copied to slots_)
+  std::array<std::uint32_t, kBlock> slots_;
 };
 
 }  // namespace tide::index

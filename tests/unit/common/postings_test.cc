@@ -28,6 +28,18 @@ std::vector<Posting> RandomList(std::mt19937_64* rng, std::size_t n, std::uint32
   return list;
 }
 
+PostingList Appended(const std::vector<Posting>& list) {
+  PostingList out;
+  for (const Posting& p : list) out.Append(p);
+  return out;
+}
+
+PostingList Assigned(const std::vector<Posting>& list) {
+  PostingList out;
+  out.Assign(list);
+  return out;
+}
+
 void ExpectSame(const std::vector<Posting>& a, const std::vector<Posting>& b) {
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -36,25 +48,34 @@ void ExpectSame(const std::vector<Posting>& a, const std::vector<Posting>& b) {
   }
 }
 
-TEST(PackedPostingsTest, RoundTripsAtEveryDensityAndBlockEdge) {
-  std::mt19937_64 rng(7);
-  for (std::uint32_t universe : {300u, 5000u, 1u << 18, 1u << 24}) {
-    for (std::size_t n : {1u, 2u, 127u, 128u, 129u, 256u, 1000u}) {
-      if (n > universe) continue;
-      SCOPED_TRACE(std::to_string(n) + " of " + std::to_string(universe));
-      const std::vector<Posting> list = RandomList(&rng, n, universe);
-      const PackedPostings packed(list);
-      EXPECT_EQ(packed.size(), list.size());
-      EXPECT_EQ(packed.blocks(), (list.size() + PackedPostings::kBlock - 1) / PackedPostings::kBlock);
-      ExpectSame(packed.Unpack(), list);
-    }
-  }
-  // The widest gap and the largest slot and frequency a posting holds.
-  const std::vector<Posting> edges = {{0, 0}, {Posting::kSlotMask - 1, Posting::kMaxTf}, {Posting::kSlotMask, 254}};
-  ExpectSame(PackedPostings(edges).Unpack(), edges);
+const std::vector<std::size_t>& Sizes() {
+  static const std::vector<std::size_t> sizes = {1, 2, 127, 128, 129, 256, 300, 1000};
+  return sizes;
 }
 
-TEST(PackedPostingsTest, DenseListsTakeAboutAByteAPosting) {
+TEST(PostingListTest, RoundTripsAtEveryDensityAndBlockEdge) {
+  std::mt19937_64 rng(7);
+  for (std::uint32_t universe : {1100u, 5000u, 1u << 18, 1u << 24}) {
+    for (std::size_t n : Sizes()) {
+      SCOPED_TRACE(std::to_string(n) + " of " + std::to_string(universe));
+      const std::vector<Posting> list = RandomList(&rng, n, universe);
+      PostingList appended = Appended(list);
+      EXPECT_EQ(appended.size(), list.size());
+      ExpectSame(appended.ToVector(), list);
+      ExpectSame(Assigned(list).ToVector(), list);
+      EXPECT_EQ(appended.back().slot(), list.back().slot());
+      appended.ShrinkToFit();
+      ExpectSame(appended.ToVector(), list);
+    }
+  }
+  // The widest gap and the largest slot and frequency a posting holds, in a block.
+  std::vector<Posting> edges = {{0, 0}, {Posting::kSlotMask - 200, Posting::kMaxTf}};
+  for (std::uint32_t s = Posting::kSlotMask - 127; s <= Posting::kSlotMask; ++s) edges.emplace_back(s, s % 2 == 0 ? 254 : 0);
+  ExpectSame(Assigned(edges).ToVector(), edges);
+  ExpectSame(Appended(edges).ToVector(), edges);
+}
+
+TEST(PostingListTest, DenseListsTakeAboutAByteAPosting) {
   std::mt19937_64 rng(8);
   // A list over a fifth of a segment's slots, every frequency 1 or 2: gaps of a few bits.
   std::vector<Posting> list;
@@ -62,54 +83,53 @@ TEST(PackedPostingsTest, DenseListsTakeAboutAByteAPosting) {
   for (std::uint32_t s = 0; s < (1u << 18); ++s) {
     if (pick(rng) < 2) list.emplace_back(s, pick(rng) == 0 ? 2 : 1);
   }
-  const PackedPostings packed(list);
+  const PostingList packed = Assigned(list);
   EXPECT_LT(packed.bytes(), list.size() * 3 / 2) << list.size() << " postings";
-  ExpectSame(packed.Unpack(), list);
+  // Built by adds, with room kept for more, and then shrunk as a sealed segment's.
+  PostingList appended = Appended(list);
+  EXPECT_LT(appended.bytes(), list.size() * 3) << list.size() << " postings";
+  appended.ShrinkToFit();
+  EXPECT_EQ(appended.bytes(), packed.bytes());
 }
 
-// The cursor over a packed list and over the same list plain (with skips every 64) stops at
-// the same posting for every seek, as std::lower_bound over the plain list does.
-TEST(PostingCursorTest, SeeksLandWhereLowerBoundDoesOverBothKinds) {
+// The cursor stops where std::lower_bound over the plain postings does, for every seek: in a
+// block, across blocks, into the tail and past the end.
+TEST(PostingCursorTest, SeeksLandWhereLowerBoundDoes) {
   std::mt19937_64 rng(9);
   for (std::uint32_t universe : {2000u, 1u << 18}) {
-    for (std::size_t n : {1u, 100u, 128u, 129u, 1500u}) {
-      if (n > universe) continue;
+    for (std::size_t n : Sizes()) {
       SCOPED_TRACE(std::to_string(n) + " of " + std::to_string(universe));
       const std::vector<Posting> list = RandomList(&rng, n, universe);
-      std::vector<std::uint32_t> skips;
-      for (std::size_t i = 0; i < list.size(); i += 64) skips.push_back(list[i].slot());
-      const PackedPostings packed(list);
+      const PostingList packed = Appended(list);
       for (int round = 0; round < 40; ++round) {
-        PostingCursor plain, blocks;
-        plain.Reset(list, round % 2 == 0 ? &skips : nullptr, 64);
-        blocks.Reset(&packed);
+        PostingCursor cursor;
+        cursor.Reset(packed);
         // Increasing targets with gaps from one slot to most of the universe.
         std::uint32_t target = 0;
         std::uniform_int_distribution<std::uint32_t> gap(0, round % 4 == 0 ? universe / 3 : universe / 200 + 1);
-        while (target < universe + 10) {
+        for (;;) {
           const auto expect = static_cast<std::size_t>(
               std::lower_bound(list.begin(), list.end(), target, [](const Posting& p, std::uint32_t s) { return p.slot() < s; }) -
               list.begin());
-          plain.Seek(target);
-          blocks.Seek(target);
-          ASSERT_EQ(plain.done(), expect == list.size()) << target;
-          ASSERT_EQ(blocks.done(), expect == list.size()) << target;
+          cursor.Seek(target);
+          ASSERT_EQ(cursor.done(), expect == list.size()) << target;
           if (expect == list.size()) break;
-          ASSERT_EQ(plain.slot(), list[expect].slot()) << target;
-          ASSERT_EQ(blocks.slot(), list[expect].slot()) << target;
-          ASSERT_EQ((*blocks).tf(), list[expect].tf()) << target;
-          // Exact for a plain list: whether the posting 5 on is below target + 50.
-          const bool more = expect + 5 < list.size() && list[expect + 5].slot() < target + 50;
-          EXPECT_EQ(plain.MoreBelow(5, target + 50), more);
+          ASSERT_EQ(cursor.slot(), list[expect].slot()) << target;
+          ASSERT_EQ((*cursor).tf(), list[expect].tf()) << target;
+          // With no bound on the slot, exact: whether there are n more postings.
+          for (std::size_t more : {0u, 1u, 100u, 200u}) {
+            EXPECT_EQ(cursor.MoreBelow(more, UINT32_MAX), expect + more < list.size()) << target << " " << more;
+          }
+          EXPECT_FALSE(cursor.MoreBelow(0, cursor.slot()));
           target += gap(rng);
         }
       }
       // Reading through visits every posting in order.
-      PostingCursor blocks;
+      PostingCursor cursor;
       std::size_t i = 0;
-      for (blocks.Reset(&packed); !blocks.done(); blocks.Next(), ++i) {
+      for (cursor.Reset(packed); !cursor.done(); cursor.Next(), ++i) {
         ASSERT_LT(i, list.size());
-        ASSERT_EQ(blocks.slot(), list[i].slot());
+        ASSERT_EQ(cursor.slot(), list[i].slot());
       }
       EXPECT_EQ(i, list.size());
     }
@@ -121,10 +141,13 @@ TEST(PostingCursorTest, AnEmptyOrDefaultCursorIsDone) {
   EXPECT_TRUE(none.done());
   none.Seek(5);
   EXPECT_TRUE(none.done());
-  PostingCursor empty;
-  empty.Reset(std::span<const Posting>(), nullptr, 64);
-  EXPECT_TRUE(empty.done());
-  EXPECT_FALSE(empty.MoreBelow(0, 100));
+  EXPECT_FALSE(none.MoreBelow(0, 100));
+  const PostingList empty;
+  PostingCursor cursor;
+  cursor.Reset(empty);
+  EXPECT_TRUE(cursor.done());
+  cursor.Seek(5);
+  EXPECT_TRUE(cursor.done());
 }
 
 }  // namespace
