@@ -97,10 +97,10 @@ void KeywordIndex::Add(std::uint64_t label, std::uint32_t container, const Field
       key.assign(1, FieldPrefix(static_cast<Field>(f)));
       key.append(text);
       Term& term = terms_[key];
-      if (!term.postings.empty() && term.postings.back().slot() == slot) {
-        Posting& last = term.postings.back();
-        const std::uint32_t tf = TfOf(term, last) + 1;
-        SetTf(&term, &last, tf);
+      // A posting of this slot was appended by this call, so it is in the list's tail.
+      if (Posting* last = term.postings.last_in_tail(); last != nullptr && last->slot() == slot) {
+        const std::uint32_t tf = TfOf(term, *last) + 1;
+        SetTf(&term, last, tf);
         term.max_tf = std::max(term.max_tf, tf);
       } else {
         AppendPosting(&term, slot, 1);

@@ -165,8 +165,8 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
     }
     // Format 1 files written before slots existed list postings in another order; format 2
     // positions are checked increasing above.
-    if (format == kFormatLabels && !std::is_sorted(postings.begin(), postings.end(), by_slot)) {
-      std::sort(postings.begin(), postings.end(), by_slot);
+    if (format == kFormatLabels) {
+      if (!std::is_sorted(postings.begin(), postings.end(), by_slot)) std::sort(postings.begin(), postings.end(), by_slot);
       auto same = [](const Posting& a, const Posting& b) { return a.slot() == b.slot(); };
       if (std::adjacent_find(postings.begin(), postings.end(), same) != postings.end()) {
         return bad("a chunk listed twice in a term's postings");

@@ -122,6 +122,9 @@ void PostingList::PackTail() {
 }
 
 void PostingList::Assign(std::span<const Posting> list) {
+  assert(std::adjacent_find(list.begin(), list.end(), [](const Posting& a, const Posting& b) {
+           return a.slot() >= b.slot();
+         }) == list.end());
   blocks_.reset();
   const std::size_t full = list.size() / kBlock;
   if (full > 0) {

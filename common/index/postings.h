@@ -47,8 +47,8 @@ static_assert(sizeof(Posting) == 4);
 // A posting list, sorted by slot, in about a byte and a half a posting instead of four. Every
 // kBlock postings make a block, which holds its slot gaps and its term frequencies bit-packed
 // at the narrowest widths that fit that block (frame of reference, the scheme of Lucene's block
-// postings); the postings after the last full block (fewer than kBlock) stay plain in a tail,
-// where adds go and the last posting can still change. Beside the blocks, each one's first
+// postings); the postings after the last block stay plain in a tail, where adds go: up to
+// kBlock of them, packed when the next one comes, so the last posting added can still change. Beside the blocks, each one's first
 // slot and where its bytes start: a cursor finds the block holding a slot without decoding the
 // ones before, and decodes one block at a time.
 class PostingList {
@@ -61,9 +61,9 @@ class PostingList {
 
   std::size_t size() const { return blocks() * kBlock + tail_.size(); }
   bool empty() const { return tail_.empty() && blocks() == 0; }
-  // REQUIRES: !empty(). The last posting, which is in the tail: adds set its frequency.
-  Posting& back() { return tail_.back(); }
-  const Posting& back() const { return tail_.back(); }
+  // The last posting if it is in the tail, else null (the tail is empty after Assign of a
+  // multiple of kBlock). Whatever Append added last is there: adds set its frequency.
+  Posting* last_in_tail() { return tail_.empty() ? nullptr : &tail_.back(); }
   // REQUIRES: `p`'s slot is above every slot in the list.
   void Append(Posting p) {
     if (tail_.size() == kBlock) PackTail();

@@ -323,6 +323,47 @@ TEST(KeywordIndexTest, CorruptPostingsAreRefused) {
   EXPECT_EQ(back.ParseFrom(many_chunks).message(), "keyword index: truncated chunk table");
 }
 
+// Format 1 names chunks by label and is sorted on load: a chunk listed twice in one term's
+// postings is refused, whether the list came sorted or not.
+TEST(KeywordIndexTest, AChunkListedTwiceInAnOldFormatFileIsRefused) {
+  // Format 1, two chunks (label, container, postings, title and body lengths), one term "1a"
+  // listing label 7 twice (label, tf each).
+  const std::string chunks("\x01\x02" "\x07\x00\x01\x00\x01" "\x08\x00\x00\x00\x00", 12);
+  KeywordIndex index;
+  const std::string sorted = chunks + std::string("\x01\x02" "1a" "\x02" "\x07\x01" "\x07\x01", 9);
+  EXPECT_EQ(index.ParseFrom(sorted).message(), "keyword index: a chunk listed twice in a term's postings");
+  const std::string once = chunks + std::string("\x01\x02" "1a" "\x01" "\x07\x01", 7);
+  EXPECT_TRUE(index.ParseFrom(once).ok());
+}
+
+// A list of a whole number of blocks, as a load or a compaction leaves it, has no plain tail:
+// the next add's repeated term starts one and counts there.
+TEST(KeywordIndexTest, AddsAfterALoadOrACompactionOfWholeBlocks) {
+  ContainerSet scope;
+  scope.Add(0);
+  KeywordIndex built;
+  for (std::uint64_t label = 1; label <= 2 * PostingList::kBlock; ++label) built.Add(label, 0, Body({"a", "b"}));
+  std::string bytes;
+  built.AppendTo(&bytes);
+  KeywordIndex loaded;
+  ASSERT_TRUE(loaded.ParseFrom(bytes).ok());
+  // Compaction: removing all but 1,024 (8 blocks) of 2,049 chunks, the 1,025th removal past
+  // the live postings.
+  KeywordIndex compacted;
+  for (std::uint64_t label = 1; label <= 2049; ++label) compacted.Add(label, 0, Body({"a", "b"}));
+  for (std::uint64_t label = 1; label <= 1025; ++label) ASSERT_TRUE(compacted.Remove(label));
+  ASSERT_EQ(compacted.slots(), 1024u) << "no compaction ran";
+  for (KeywordIndex* index : {&loaded, &compacted}) {
+    const std::size_t before = index->size();
+    index->Add(5000, 0, Body({"a", "a", "a", "c"}));  // tf 3 in the new tail
+    const std::vector<KeywordHit> hits = index->Search(Field::kBody, {"a"}, 5000, scope, {});
+    ASSERT_EQ(hits.size(), before + 1);
+    EXPECT_EQ(hits[0].label, 5000u);  // the one chunk with tf 3, and the shortest
+    EXPECT_GT(hits[0].score, hits[1].score);
+    EXPECT_EQ(index->DocFrequency(Field::kBody, "a", scope), before + 1);
+  }
+}
+
 // A posting keeps its slot in 24 bits, so an index holds at most kMaxSlots chunks. A file
 // listing more (a segment written before the limit) is refused as from another version, not
 // as damage: the snapshot is skipped uncounted and the indexes come from the store.

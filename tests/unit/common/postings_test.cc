@@ -63,7 +63,8 @@ TEST(PostingListTest, RoundTripsAtEveryDensityAndBlockEdge) {
       EXPECT_EQ(appended.size(), list.size());
       ExpectSame(appended.ToVector(), list);
       ExpectSame(Assigned(list).ToVector(), list);
-      EXPECT_EQ(appended.back().slot(), list.back().slot());
+      ASSERT_NE(appended.last_in_tail(), nullptr);
+      EXPECT_EQ(appended.last_in_tail()->slot(), list.back().slot());
       appended.ShrinkToFit();
       ExpectSame(appended.ToVector(), list);
     }
@@ -89,7 +90,7 @@ TEST(PostingListTest, DenseListsTakeAboutAByteAPosting) {
   PostingList appended = Appended(list);
   EXPECT_LT(appended.bytes(), list.size() * 3) << list.size() << " postings";
   appended.ShrinkToFit();
-  EXPECT_EQ(appended.bytes(), packed.bytes());
+  EXPECT_LT(appended.bytes(), list.size() * 3 / 2) << list.size() << " postings";
 }
 
 // The cursor stops where std::lower_bound over the plain postings does, for every seek: in a
@@ -100,8 +101,11 @@ TEST(PostingCursorTest, SeeksLandWhereLowerBoundDoes) {
     for (std::size_t n : Sizes()) {
       SCOPED_TRACE(std::to_string(n) + " of " + std::to_string(universe));
       const std::vector<Posting> list = RandomList(&rng, n, universe);
-      const PostingList packed = Appended(list);
+      // Built by adds (1 to 128 plain at the end) or assigned (fewer than 128; none at 128 or 256).
+      const PostingList appended = Appended(list);
+      const PostingList assigned = Assigned(list);
       for (int round = 0; round < 40; ++round) {
+        const PostingList& packed = round % 2 == 0 ? appended : assigned;
         PostingCursor cursor;
         cursor.Reset(packed);
         // Increasing targets with gaps from one slot to most of the universe.
@@ -125,13 +129,16 @@ TEST(PostingCursorTest, SeeksLandWhereLowerBoundDoes) {
         }
       }
       // Reading through visits every posting in order.
-      PostingCursor cursor;
-      std::size_t i = 0;
-      for (cursor.Reset(packed); !cursor.done(); cursor.Next(), ++i) {
-        ASSERT_LT(i, list.size());
-        ASSERT_EQ(cursor.slot(), list[i].slot());
+      for (const PostingList* packed : {&appended, &assigned}) {
+        PostingCursor cursor;
+        std::size_t i = 0;
+        for (cursor.Reset(*packed); !cursor.done(); cursor.Next(), ++i) {
+          ASSERT_LT(i, list.size());
+          ASSERT_EQ(cursor.slot(), list[i].slot());
+          ASSERT_EQ(cursor.tf(), list[i].tf());
+        }
+        EXPECT_EQ(i, list.size());
       }
-      EXPECT_EQ(i, list.size());
     }
   }
 }
