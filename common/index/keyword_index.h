@@ -137,7 +137,8 @@ class KeywordIndex {
 
   // A posting list reaching this length, and at least as long as there are containers, gets
   // per-container document frequencies, so that a search does not count its scope's share by
-  // reading the whole list (the counters then cost at most half what the list does).
+  // reading the whole list (4 bytes a container, for a list holding at least a posting a
+  // container and 4,096 at least).
   static constexpr std::size_t kCountedListLength = 4096;
 
   // Frees the room posting lists keep for adds: for an index that takes no more (a sealed
