@@ -10,7 +10,6 @@ namespace {
 
 using postings_internal::GetBits;
 
-constexpr std::size_t kBlock = PostingList::kBlock;
 constexpr std::size_t kBlockHeader = 3;  // gap width, frequency width, smallest frequency
 
 // Bits needed for `v` (0 for 0).
