@@ -71,12 +71,6 @@ void KeywordIndex::ShrinkToFit() {
   for (auto& [key, term] : terms_) term.postings.ShrinkToFit();
 }
 
-std::size_t KeywordIndex::posting_bytes() const {
-  std::size_t bytes = 0;
-  for (const auto& [key, term] : terms_) bytes += term.postings.bytes();
-  return bytes;
-}
-
 void KeywordIndex::Add(std::uint64_t label, std::uint32_t container, const FieldTerms& terms) {
   if (slot_label_.size() >= kMaxSlots) {
     if (!removed_.empty()) Compact();

@@ -144,10 +144,6 @@ class KeywordIndex {
   // Frees the room posting lists keep for adds: for an index that takes no more (a sealed
   // segment). Adds still work after it.
   void ShrinkToFit();
-  // Heap bytes held by posting lists, for tests and benchmarks.
-  std::size_t posting_bytes() const;
-  // Distinct terms over both fields.
-  std::size_t terms() const { return terms_.size(); }
 
  private:
   // Chunks live in dense slots, numbered in the order they were added, so that a search
