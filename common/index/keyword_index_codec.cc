@@ -133,7 +133,7 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
   if (nterms > in.size() / 2) return bad("more terms than the bytes can hold");
   terms_.reserve(nterms);
   auto by_slot = [](const Posting& a, const Posting& b) { return a.slot() < b.slot(); };
-  std::vector<Posting> scratch;
+  std::vector<Posting> postings;  // each term's, decoded here, then packed into the term
   for (std::uint64_t i = 0; i < nterms; ++i) {
     std::string_view key;
     std::uint64_t count = 0;
@@ -142,7 +142,6 @@ Status KeywordIndex::ParseFrom(std::string_view in) {
     auto [entry, inserted] = terms_.try_emplace(std::string(key));
     if (!inserted) return bad("duplicate term");
     Term& term = entry->second;
-    std::vector<Posting>& postings = scratch;  // decoded here, then packed into the term
     postings.clear();
     postings.reserve(count);
     std::uint64_t position = 0;
