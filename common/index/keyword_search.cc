@@ -100,10 +100,7 @@ struct KeywordIndex::Query {
     w->bound = w->weight * tf / (tf + k1_base + k1_len * tf);
   }
   // `part` is one of `parts` (its position picks the word's term there, for a wide tf).
-  // Inlined where it is called, once for each posting scored: GCC left it a call, and
-  // inlined a search takes about 7 % less time (keyword_bench at 100k chunks under perf, the
-  // search's samples against the indexing's, two runs of each build).
-  [[gnu::always_inline]] float Contribution(const Word& w, const Part& part, Posting p) const {
+  float Contribution(const Word& w, const Part& part, Posting p) const {
     const double tf = p.tf() != kWideTf ? p.tf() : TfOf(*w.terms[static_cast<std::size_t>(&part - parts.data())], p);
     return static_cast<float>(w.weight * tf / (tf + k1_base + k1_len * part.length_of[p.slot()]));
   }
