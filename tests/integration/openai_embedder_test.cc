@@ -3,19 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <cmath>
-#include <condition_variable>
-#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <future>
 #include <memory>
-#include <mutex>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -23,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/embedding/factory.h"
-#include "common/http/http_server.h"
+#include "tests/integration/fake_embeddings_provider.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/temp_dir.h"
 #include "tests/testutil/tls.h"
@@ -31,161 +23,7 @@
 namespace tide::embedding {
 namespace {
 
-using Json = nlohmann::json;
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
-
-constexpr int kDim = 8;
-// Upper bound for anything the tests wait on. Only a broken embedder reaches it.
-constexpr std::chrono::seconds kDeadline{10};
-
-// What the fake provider returns for a text: deterministic and deliberately not unit length.
-std::vector<float> RawVector(const std::string& text, int dim = kDim) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (char c : text) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-  std::vector<float> v(dim);
-  for (int k = 0; k < dim; ++k) {
-    v[k] = static_cast<float>((h >> (k * 7 % 57)) % 17 + 1) * (k % 3 == 0 ? -1.0f : 1.0f);
-  }
-  return v;
-}
-
-std::vector<float> UnitVector(const std::string& text) {
-  std::vector<float> v = RawVector(text);
-  double norm = 0;
-  for (float x : v) norm += static_cast<double>(x) * x;
-  for (float& x : v) x = static_cast<float>(x / std::sqrt(norm));
-  return v;
-}
-
-// An OpenAI-style answer for `inputs`, with the "data" elements in a shuffled order so the
-// embedder must sort by "index".
-http::HttpResponse Embeddings(const std::vector<std::string>& inputs, int dim = kDim) {
-  Json data = Json::array();
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    data.push_back(
-        {{"object", "embedding"}, {"index", i}, {"embedding", RawVector(inputs[i], dim)}});
-  }
-  std::shuffle(data.begin(), data.end(), std::mt19937(42));
-  http::HttpResponse res;
-  res.body = Json{{"object", "list"}, {"data", data}, {"model", "test-model"}}.dump();
-  return res;
-}
-
-std::vector<std::string> Inputs(const Json& body) {
-  return body.at("input").get<std::vector<std::string>>();
-}
-
-http::HttpResponse Normal(const Json& body, int /*call*/) { return Embeddings(Inputs(body)); }
-
-http::HttpResponse Answer(int status, std::string body) {
-  http::HttpResponse res;
-  res.status = status;
-  res.body = std::move(body);
-  return res;
-}
-
-struct Seen {
-  Json body;
-  bool has_authorization = false;
-  std::string authorization;
-};
-
-class OpenAiEmbedderTest : public ::testing::Test {
- protected:
-  // Answers POST /v1/embeddings; `call` counts requests from 1.
-  using Responder = std::function<http::HttpResponse(const Json& body, int call)>;
-
-  void TearDown() override { StopServer(); }
-
-  void StopServer() {
-    if (server_ == nullptr) return;
-    release_.set_value();  // unblocks the timeout test's handlers, or Stop() would wait for them
-    server_.reset();
-  }
-
-  void Serve(Responder responder) {
-    http::HttpServerOptions options;
-    options.io_threads = 2;
-    options.worker_threads = 8;
-    Result<std::unique_ptr<http::HttpServer>> server = http::HttpServer::Start(
-        options,
-        [this, responder](const http::HttpRequest& req) { return Handle(req, responder); });
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(*server);
-  }
-
-  OpenAiEmbedder::Options BaseOptions() const {
-    OpenAiEmbedder::Options options;
-    options.base_url = "http://127.0.0.1:" + std::to_string(server_->port()) + "/v1";
-    options.model = "test-model";
-    options.dimension = kDim;
-    options.timeout = kDeadline;
-    options.initial_backoff = milliseconds(1);
-    options.max_backoff = milliseconds(5);
-    return options;
-  }
-
-  std::unique_ptr<OpenAiEmbedder> Make(OpenAiEmbedder::Options options) {
-    Result<std::unique_ptr<OpenAiEmbedder>> embedder = OpenAiEmbedder::Create(std::move(options));
-    EXPECT_TRUE(embedder.ok()) << embedder.status().ToString();
-    return embedder.ok() ? std::move(*embedder) : nullptr;
-  }
-
-  int calls() const {
-    std::lock_guard lock(mu_);
-    return static_cast<int>(seen_.size());
-  }
-  std::vector<Seen> seen() const {
-    std::lock_guard lock(mu_);
-    return seen_;
-  }
-  int max_in_flight() const {
-    std::lock_guard lock(mu_);
-    return max_in_flight_;
-  }
-
-  // When set before Serve(), each handler waits (up to kDeadline) until two requests are in
-  // flight at once, so concurrency is observed without depending on timing.
-  bool rendezvous_ = false;
-  std::promise<void> release_;
-  std::shared_future<void> released_ = release_.get_future().share();
-
- private:
-  http::HttpResponse Handle(const http::HttpRequest& req, const Responder& responder) {
-    if (req.method != "POST" || req.path != "/v1/embeddings") {
-      return http::JsonError(404, "not_found", "no route " + req.method + " " + req.path);
-    }
-    Seen s;
-    s.body = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-    s.authorization = std::string(req.Header("authorization"));
-    s.has_authorization = std::any_of(req.headers.begin(), req.headers.end(),
-                                      [](const auto& h) { return h.first == "authorization"; });
-    if (!s.body.is_object() || !s.body.contains("input")) {
-      return http::JsonError(400, "bad_request", "not an embeddings request");
-    }
-    int call = 0;
-    {
-      std::unique_lock lock(mu_);
-      seen_.push_back(s);
-      call = static_cast<int>(seen_.size());
-      max_in_flight_ = std::max(max_in_flight_, ++in_flight_);
-      cv_.notify_all();
-      if (rendezvous_) cv_.wait_for(lock, kDeadline, [this] { return max_in_flight_ >= 2; });
-    }
-    http::HttpResponse res = responder(s.body, call);
-    std::lock_guard lock(mu_);
-    --in_flight_;
-    return res;
-  }
-
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  int in_flight_ = 0;
-  int max_in_flight_ = 0;
-  std::vector<Seen> seen_;
-  std::unique_ptr<http::HttpServer> server_;
-};
+using namespace fake_provider;  // the fixture and its helpers
 
 TEST_F(OpenAiEmbedderTest, EmbedsInInputOrderWithUnitVectors) {
   Serve(Normal);
@@ -409,59 +247,6 @@ TEST_F(OpenAiEmbedderTest, BatchesRunConcurrentlyAndKeepOrder) {
   }
 }
 
-TEST_F(OpenAiEmbedderTest, RetriesTransientFailuresThenSucceeds) {
-  Serve([](const Json& body, int call) {
-    if (call == 1) {
-      http::HttpResponse res = Answer(429, R"({"error":"slow down"})");
-      res.headers.push_back({"Retry-After", "1"});  // capped at max_backoff (5 ms)
-      return res;
-    }
-    if (call == 2) return Answer(503, R"({"error":"loading model"})");
-    return Normal(body, call);
-  });
-  OpenAiEmbedder::Options options = BaseOptions();
-  options.max_attempts = 4;
-  auto embedder = Make(options);
-  std::vector<float> out;
-  const auto start = steady_clock::now();
-  const Status s = embedder->Embed({"x", "y"}, InputType::kPassage, &out);
-  ASSERT_TRUE(s.ok()) << s.ToString();
-  EXPECT_LT(steady_clock::now() - start, std::chrono::seconds(1));
-  EXPECT_EQ(calls(), 3);
-  EXPECT_EQ(out.size(), 2u * kDim);
-}
-
-TEST_F(OpenAiEmbedderTest, GivesUpAfterMaxAttemptsAsUnavailable) {
-  Serve([](const Json&, int) { return Answer(503, R"({"error":"overloaded"})"); });
-  OpenAiEmbedder::Options options = BaseOptions();
-  options.max_attempts = 3;
-  auto embedder = Make(options);
-  std::vector<float> out = {1, 2, 3};
-  const Status s = embedder->Embed({"x"}, InputType::kPassage, &out);
-  EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.ToString();
-  EXPECT_NE(s.message().find("HTTP 503"), std::string::npos) << s.message();
-  EXPECT_NE(s.message().find("gave up after 3 attempts"), std::string::npos) << s.message();
-  EXPECT_EQ(calls(), 3);
-  EXPECT_EQ(out, (std::vector<float>{1, 2, 3}));
-}
-
-TEST_F(OpenAiEmbedderTest, UnauthorizedIsUnavailableAtOnceAndRedactsTheKey) {
-  Serve([](const Json&, int) {
-    return Answer(401, R"({"error":{"message":"Incorrect API key provided: sk-secret-123"}})");
-  });
-  OpenAiEmbedder::Options options = BaseOptions();
-  options.api_key = "sk-secret-123";
-  auto embedder = Make(options);
-  std::vector<float> out = {1, 2, 3};
-  const Status s = embedder->Embed({"x"}, InputType::kPassage, &out);
-  EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.ToString();
-  EXPECT_NE(s.message().find("HTTP 401"), std::string::npos) << s.message();
-  EXPECT_NE(s.message().find("API key"), std::string::npos) << s.message();
-  EXPECT_EQ(s.message().find("sk-secret-123"), std::string::npos) << s.message();
-  EXPECT_EQ(calls(), 1);  // not retried
-  EXPECT_EQ(out, (std::vector<float>{1, 2, 3}));
-}
-
 TEST_F(OpenAiEmbedderTest, SendsAuthorizationOnlyWithAKey) {
   Serve(Normal);
   OpenAiEmbedder::Options options = BaseOptions();
@@ -473,146 +258,6 @@ TEST_F(OpenAiEmbedderTest, SendsAuthorizationOnlyWithAKey) {
   EXPECT_FALSE(seen()[0].has_authorization);
   EXPECT_TRUE(seen()[1].has_authorization);
   EXPECT_EQ(seen()[1].authorization, "Bearer sk-test");
-}
-
-// 400 whenever the batch holds the poison text.
-http::HttpResponse RejectPoison(const Json& body, int call) {
-  for (const std::string& text : Inputs(body)) {
-    if (text == "POISON") return Answer(400, R"({"error":"input too long"})");
-  }
-  return Normal(body, call);
-}
-
-TEST_F(OpenAiEmbedderTest, RejectedSingleTextIsInvalidArgument) {
-  Serve(RejectPoison);
-  OpenAiEmbedder::Options options = BaseOptions();
-  options.batch_size = 1;
-  auto embedder = Make(options);
-  std::vector<float> out = {1, 2, 3};
-  const Status s = embedder->Embed({"POISON"}, InputType::kPassage, &out);
-  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
-  EXPECT_NE(s.message().find("HTTP 400"), std::string::npos) << s.message();
-  EXPECT_EQ(out, (std::vector<float>{1, 2, 3}));
-  EXPECT_EQ(calls(), 2);  // the text, then the probe that shows the provider is fine
-}
-
-TEST_F(OpenAiEmbedderTest, RejectedBatchIsSplitToFindTheBadText) {
-  Serve(RejectPoison);
-  auto embedder = Make(BaseOptions());
-  std::vector<float> out = {1, 2, 3};
-  const Status s = embedder->Embed({"good", "fine", "POISON", "ok", "great"}, InputType::kPassage, &out);
-  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
-  EXPECT_NE(s.message().find("input 2 "), std::string::npos) << s.message();
-  EXPECT_EQ(out, (std::vector<float>{1, 2, 3}));
-}
-
-TEST_F(OpenAiEmbedderTest, TooLargeBatchesAreSplitUntilAccepted) {
-  // Like TEI with max_client_batch_size = 2.
-  Serve([](const Json& body, int call) {
-    if (Inputs(body).size() > 2) return Answer(413, R"({"error":"batch size 5 > 2"})");
-    return Normal(body, call);
-  });
-  auto embedder = Make(BaseOptions());
-  const std::vector<std::string> texts = {"a", "b", "c", "d", "e"};
-  std::vector<float> out;
-  const Status s = embedder->Embed(texts, InputType::kPassage, &out);
-  ASSERT_TRUE(s.ok()) << s.ToString();
-  ASSERT_EQ(out.size(), texts.size() * kDim);
-  for (std::size_t i = 0; i < texts.size(); ++i) {
-    EXPECT_NEAR(out[i * kDim], UnitVector(texts[i])[0], 1e-6) << "text " << i;
-  }
-}
-
-TEST_F(OpenAiEmbedderTest, RejectingEverythingIsAConfigurationProblem) {
-  Serve([](const Json&, int) {
-    return Answer(400, R"({"error":"model does not support dimensions"})");
-  });
-  OpenAiEmbedder::Options options = BaseOptions();
-  options.send_dimensions = true;
-  auto embedder = Make(options);
-  std::vector<float> out;
-  const Status s = embedder->Embed({"x"}, InputType::kPassage, &out);
-  EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.ToString();
-  EXPECT_NE(s.message().find("configuration"), std::string::npos) << s.message();
-  EXPECT_TRUE(out.empty());
-}
-
-TEST_F(OpenAiEmbedderTest, TimeoutIsUnavailableQuickly) {
-  Serve([this](const Json& body, int call) {
-    released_.wait();  // until TearDown
-    return Normal(body, call);
-  });
-  OpenAiEmbedder::Options options = BaseOptions();
-  options.timeout = milliseconds(100);
-  options.max_attempts = 2;
-  auto embedder = Make(options);
-  std::vector<float> out = {1, 2, 3};
-  const auto start = steady_clock::now();
-  const Status s = embedder->Embed({"x"}, InputType::kPassage, &out);
-  EXPECT_LT(steady_clock::now() - start, std::chrono::seconds(3));
-  EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.ToString();
-  EXPECT_NE(s.message().find("timed out after 100 ms"), std::string::npos) << s.message();
-  EXPECT_EQ(out, (std::vector<float>{1, 2, 3}));
-}
-
-struct MalformedCase {
-  const char* name;
-  std::function<http::HttpResponse(const Json& body)> respond;
-  const char* expected;  // in the message
-};
-
-TEST_F(OpenAiEmbedderTest, MalformedResponsesAreUnavailableAndSayWhy) {
-  const std::vector<MalformedCase> cases = {
-      {"not json", [](const Json&) { return Answer(200, "<html>oops</html>"); }, "not JSON"},
-      {"no data", [](const Json&) { return Answer(200, R"({"object":"list"})"); },
-       "no \"data\" array"},
-      {"wrong dimension", [](const Json& b) { return Embeddings(Inputs(b), kDim - 1); },
-       "has dimension 7, expected 8"},
-      {"missing index",
-       [](const Json& b) {
-         std::vector<std::string> inputs = Inputs(b);
-         inputs.pop_back();
-         return Embeddings(inputs);
-       },
-       "index 2 is missing"},
-      {"duplicate index",
-       [](const Json& b) {
-         http::HttpResponse res = Embeddings(Inputs(b));
-         Json j = Json::parse(res.body);
-         for (Json& item : j["data"]) item["index"] = 0;
-         res.body = j.dump();
-         return res;
-       },
-       "index 0 appears twice"},
-      {"base64",
-       [](const Json&) { return Answer(200, R"({"data":[{"index":0,"embedding":"AAAA"}]})"); },
-       "no \"embedding\" array"},
-  };
-  std::atomic<std::size_t> which{0};
-  Serve([&cases, &which](const Json& body, int) { return cases[which.load()].respond(body); });
-  auto embedder = Make(BaseOptions());
-  for (; which < cases.size(); ++which) {
-    SCOPED_TRACE(cases[which].name);
-    const int before = calls();
-    std::vector<float> out = {1, 2, 3};
-    const Status s = embedder->Embed({"a", "b", "c"}, InputType::kPassage, &out);
-    EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.ToString();
-    EXPECT_NE(s.message().find(cases[which].expected), std::string::npos) << s.message();
-    EXPECT_EQ(out, (std::vector<float>{1, 2, 3}));
-    EXPECT_EQ(calls(), before + 1);  // a misbehaving provider is not retried at once
-  }
-}
-
-TEST_F(OpenAiEmbedderTest, ConnectionRefusedIsUnavailable) {
-  Serve(Normal);
-  OpenAiEmbedder::Options options = BaseOptions();
-  options.max_attempts = 2;
-  StopServer();  // nothing listens on the port any more
-  auto embedder = Make(options);
-  std::vector<float> out;
-  const Status s = embedder->Embed({"x"}, InputType::kPassage, &out);
-  EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.ToString();
-  EXPECT_NE(s.message().find("connect"), std::string::npos) << s.message();
 }
 
 TEST(OpenAiEmbedderOptionsTest, RejectsBadOptionsAndTls) {
