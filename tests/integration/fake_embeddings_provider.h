@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -23,6 +25,7 @@
 
 #include "common/embedding/openai_embedder.h"
 #include "common/http/http_server.h"
+#include "common/status.h"
 
 namespace tide::embedding::fake_provider {
 
@@ -30,9 +33,9 @@ using Json = nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-constexpr int kDim = 8;
+inline constexpr int kDim = 8;
 // Upper bound for anything the tests wait on. Only a broken embedder reaches it.
-constexpr std::chrono::seconds kDeadline{10};
+inline constexpr std::chrono::seconds kDeadline{10};
 
 // What the fake provider returns for a text: deterministic and deliberately not unit length.
 inline std::vector<float> RawVector(const std::string& text, int dim = kDim) {

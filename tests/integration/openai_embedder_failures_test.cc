@@ -2,13 +2,16 @@
 // text found by splitting the batch, timeouts, malformed answers, nothing listening.
 #include "common/embedding/openai_embedder.h"
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/http/http_server.h"
 #include "tests/integration/fake_embeddings_provider.h"
 
 namespace tide::embedding {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/embedding/factory.h"
+#include "common/http/http_server.h"
 #include "tests/integration/fake_embeddings_provider.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/temp_dir.h"
